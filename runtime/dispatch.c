@@ -1,0 +1,102 @@
+/*
+ * The dispatcher: every system call the shim cannot pass straight to the kernel, and every call
+ * the SUD net traps, arrives here as a struct rt_ctx. For now every call is executed locally.
+ */
+#include "include/rt.h"
+
+/*
+ * Nonzero: the shim must take the slow path into rt_dispatch. Zero: the shim counts the call and
+ * makes it itself. Later steps (checkpoint, remote calls) add numbers here.
+ */
+const uint8_t rt_syscall_class[RT_NR_MAX] = {
+	[__NR_rt_sigaction] = 1,
+	[__NR_rt_sigprocmask] = 1,
+	[__NR_rt_sigreturn] = 1,
+	[__NR_rt_sigsuspend] = 1,
+	[__NR_clone] = 1,
+	[__NR_fork] = 1,
+	[__NR_vfork] = 1,
+	[__NR_execve] = 1,
+	[__NR_exit] = 1,
+	[__NR_exit_group] = 1,
+	[__NR_execveat] = 1,
+	[__NR_clone3] = 1,
+};
+
+static void rt_count(long nr, enum rt_via via)
+{
+	if ((unsigned long)nr < RT_NR_MAX)
+		rt_counts[nr]++;
+	else
+		rt_count_other++;
+	if (via == RT_VIA_SUD)
+		rt_trapped++;
+}
+
+static long rt_local(const struct rt_ctx *c, long nr)
+{
+	return rt_syscall6(nr, (long)c->rdi, (long)c->rsi, (long)c->rdx, (long)c->r10, (long)c->r8,
+			   (long)c->r9);
+}
+
+/* execve replaces the image, runtime included: its counts are written first */
+static long rt_exec(const struct rt_ctx *c, long nr)
+{
+	int own = !rt_in_shared_child;
+	if (own)
+		rt_stats_flush("exec");
+	long r = rt_local(c, nr);
+	if (own)
+		rt_stats_reset();	/* the exec failed: what follows is a new record */
+	return r;
+}
+
+static long rt_handle(struct rt_ctx *c, long nr)
+{
+	switch (nr) {
+	case __NR_exit:
+	case __NR_exit_group:
+		if (!rt_in_shared_child)
+			rt_stats_flush("exit");
+		return rt_local(c, nr);
+	case __NR_execve:
+	case __NR_execveat:
+		return rt_exec(c, nr);
+	case __NR_clone:
+	case __NR_clone3:
+	case __NR_fork:
+	case __NR_vfork:
+		return rt_dispatch_clone(c, nr);
+	case __NR_rt_sigaction:
+		return rt_sys_sigaction((long)c->rdi, (const void *)c->rsi, (void *)c->rdx,
+					(long)c->r10);
+	case __NR_rt_sigprocmask:
+		return rt_sys_sigprocmask((long)c->rdi, (const void *)c->rsi, (void *)c->rdx,
+					  (long)c->r10);
+	case __NR_rt_sigsuspend:
+		return rt_sys_sigsuspend((const void *)c->rdi, (long)c->rsi);
+	case __NR_rt_sigreturn:
+		rt_sigreturn_at(c->rsp);	/* only the SUD net gets here: the shim has its own */
+	default:
+		return rt_local(c, nr);
+	}
+}
+
+void rt_dispatch(struct rt_ctx *c, enum rt_via via)
+{
+	long nr = (long)c->rax;
+	rt_count(nr, via);
+	c->rax = (uint64_t)rt_handle(c, nr);
+}
+
+/* From the shim's slow path: complete the frame into a full context, dispatch, write back */
+void rt_shim_dispatch(struct rt_ctx *frame)
+{
+	struct rt_ctx c;
+	rt_memcpy(&c, frame, RT_SHIM_FRAME);
+	c.rsp = (uint64_t)frame + RT_SHIM_FRAME + CKPT_RED_ZONE;
+	c.rip = frame->rip + CKPT_TRAMP_RESUME_SKIP;
+	rt_dispatch(&c, RT_VIA_PATCH);
+	frame->rax = c.rax;
+	frame->r11 = frame->flags;	/* as the syscall instruction leaves r11 */
+}

@@ -1,0 +1,80 @@
+/*
+ * fork, vfork, clone and clone3. A child with its own memory starts a new statistics record; a
+ * vfork-like child shares the parent's memory (and counters) until it execs or exits; every child
+ * re-arms the SUD net.
+ */
+#include <linux/sched.h>
+#include <linux/signal.h>
+#include "include/rt.h"
+
+enum rt_child_kind { RT_CHILD_OWN_MEMORY, RT_CHILD_VFORK, RT_CHILD_THREAD };
+
+volatile uint8_t rt_in_shared_child;
+uint8_t rt_child_shares_memory;	/* enum rt_child_kind of the child being created */
+uint64_t rt_vfork_resume;
+
+static enum rt_child_kind rt_child_kind(uint64_t flags)
+{
+	if (!(flags & CLONE_VM))
+		return RT_CHILD_OWN_MEMORY;
+	return (flags & CLONE_VFORK) ? RT_CHILD_VFORK : RT_CHILD_THREAD;
+}
+
+void rt_child_started(int kind)
+{
+	if (kind == RT_CHILD_OWN_MEMORY)
+		rt_stats_reset();
+	else if (kind == RT_CHILD_VFORK)
+		rt_in_shared_child = 1;
+	rt_arm_sud();
+}
+
+/* The child's flags and the top of its new stack (0: it runs on the caller's stack) */
+static int rt_clone_shape(const struct rt_ctx *c, long nr, uint64_t *flags, uint64_t *stack)
+{
+	*stack = 0;
+	switch (nr) {
+	case __NR_fork:
+		*flags = SIGCHLD;
+		return 0;
+	case __NR_vfork:
+		*flags = CLONE_VM | CLONE_VFORK | SIGCHLD;
+		return 0;
+	case __NR_clone:
+		*flags = c->rdi;
+		*stack = c->rsi;
+		return 0;
+	default: {
+		const struct clone_args *a = (const void *)c->rdi;
+		if (!a || c->rsi < CLONE_ARGS_SIZE_VER0)
+			return -1;	/* let the kernel refuse it */
+		*flags = a->flags;
+		*stack = a->stack ? a->stack + a->stack_size : 0;
+		return 0;
+	}
+	}
+}
+
+long rt_dispatch_clone(struct rt_ctx *c, long nr)
+{
+	uint64_t flags, stack;
+	if (rt_clone_shape(c, nr, &flags, &stack) < 0)
+		return rt_syscall6(nr, (long)c->rdi, (long)c->rsi, (long)c->rdx, (long)c->r10,
+				   (long)c->r8, (long)c->r9);
+	enum rt_child_kind kind = rt_child_kind(flags);
+	if (stack) {
+		rt_child_shares_memory = (uint8_t)kind;
+		*(uint64_t *)(stack - 8) = c->rip;
+		long r = rt_clone_on_stack(c, stack);
+		if (kind == RT_CHILD_VFORK)
+			rt_in_shared_child = 0;
+		return r;
+	}
+	if (kind != RT_CHILD_OWN_MEMORY)
+		rt_vfork_parent(c);
+	long r = rt_syscall6(nr, (long)c->rdi, (long)c->rsi, (long)c->rdx, (long)c->r10,
+			     (long)c->r8, (long)c->r9);
+	if (r == 0)
+		rt_child_started(RT_CHILD_OWN_MEMORY);
+	return r;
+}

@@ -1,0 +1,97 @@
+/* Internal interface of the runtime. Every symbol is hidden (-fvisibility=hidden) and named rt_. */
+#ifndef RT_H
+#define RT_H
+
+/* extern declarations too, so that every reference is PC-relative and needs no GOT */
+#pragma GCC visibility push(hidden)
+
+#include <stdint.h>
+#include <stddef.h>
+#include <asm/unistd_64.h>
+#include "ckpt_contract.h"
+#include "rt_ctx.h"
+#include "../arch/x86_64/syscall.h"
+
+/* RT_NR_MAX lives in rt_ctx.h: the shim needs it too */
+#define RT_PATH_MAX	4096
+
+/* How a call arrived: through a patched site, or trapped by the SUD net */
+enum rt_via { RT_VIA_PATCH, RT_VIA_SUD };
+
+/* Kernel ABI structures the runtime needs (no libc headers in a freestanding build) */
+struct rt_kernel_sigaction {
+	void *handler;
+	unsigned long flags;
+	void *restorer;
+	uint64_t mask;
+};
+#define RT_SA_SIGINFO	0x00000004UL
+#define RT_SA_ONSTACK	0x08000000UL
+#define RT_SA_RESTART	0x10000000UL
+#define RT_SA_NODEFER	0x40000000UL
+#define RT_SA_RESTORER	0x04000000UL
+#define RT_SIG_DFL	((void *)0)
+#define RT_SIG_IGN	((void *)1)
+#define RT_SIGTRAP	5
+#define RT_SIGSYS	31
+#define RT_SIG_BLOCK	0
+#define RT_SIG_UNBLOCK	1
+#define RT_SIG_SETMASK	2
+#define RT_SIGBIT(s)	(1ULL << ((s) - 1))
+#define RT_RESERVED_MASK (RT_SIGBIT(RT_SIGSYS) | RT_SIGBIT(RT_SIGTRAP))
+
+/* ucontext_t and siginfo_t as the kernel lays them out on x86-64 */
+#define RT_UC_GREGS	40	/* byte offset of mcontext.gregs in ucontext */
+#define RT_UC_SIGMASK	296
+enum rt_greg { RT_REG_R8, RT_REG_R9, RT_REG_R10, RT_REG_R11, RT_REG_R12, RT_REG_R13, RT_REG_R14,
+	RT_REG_R15, RT_REG_RDI, RT_REG_RSI, RT_REG_RBP, RT_REG_RBX, RT_REG_RDX, RT_REG_RAX,
+	RT_REG_RCX, RT_REG_RSP, RT_REG_RIP, RT_REG_EFL };
+#define RT_SI_CODE	8
+#define RT_SYS_USER_DISPATCH 2	/* si_code of a SIGSYS raised by the SUD net */
+
+/* start.c */
+extern const struct ckpt_config rt_config;
+extern uint64_t rt_load_bias;
+extern uint64_t rt_entry_target;
+void rt_arm_sud(void);
+
+/* dispatch.c */
+void rt_dispatch(struct rt_ctx *c, enum rt_via via);
+void rt_shim_dispatch(struct rt_ctx *frame);
+
+/* fork.c and syscall-shim/fork.S */
+long rt_dispatch_clone(struct rt_ctx *c, long nr);
+long rt_clone_on_stack(const struct rt_ctx *c, uint64_t child_sp);
+_Noreturn void rt_vfork_parent(const struct rt_ctx *c);
+_Noreturn void rt_sigreturn_at(uint64_t rsp);
+void rt_child_started(int shares_memory);
+extern volatile uint8_t rt_in_shared_child;
+extern uint8_t rt_child_shares_memory;
+extern uint64_t rt_vfork_resume;
+
+/* stats.c */
+extern uint64_t rt_counts[RT_NR_MAX];
+extern uint64_t rt_count_other;
+extern uint64_t rt_trapped;
+extern const uint8_t rt_syscall_class[RT_NR_MAX];
+void rt_stats_init(char **envp);
+void rt_stats_flush(const char *end);
+void rt_stats_reset(void);
+
+/* signals.c */
+void rt_signals_init(void);
+long rt_sys_sigaction(long sig, const struct rt_kernel_sigaction *act,
+		      struct rt_kernel_sigaction *old, long size);
+long rt_sys_sigprocmask(long how, const uint64_t *set, uint64_t *old, long size);
+long rt_sys_sigsuspend(const uint64_t *set, long size);
+void rt_restorer(void);
+
+/* util.c */
+size_t rt_strlen(const char *s);
+const char *rt_getenv(char **envp, const char *name);
+void *rt_memcpy(void *dst, const void *src, size_t n);
+char *rt_utoa(uint64_t v, char *buf);
+void rt_write_all(int fd, const char *buf, size_t len);
+
+#pragma GCC visibility pop
+#endif

@@ -1,0 +1,51 @@
+/* Runtime start: runs once before the program's own entry, on the kernel's initial stack. */
+#include <linux/prctl.h>
+#include "include/rt.h"
+
+#ifndef PR_SET_SYSCALL_USER_DISPATCH
+#define PR_SET_SYSCALL_USER_DISPATCH 59
+#define PR_SYS_DISPATCH_ON 1
+#endif
+#define RT_SUD_BLOCK 1
+
+uint64_t rt_load_bias;
+uint64_t rt_entry_target;
+/* The SUD selector: always "block", since the runtime's own calls are in the allowed region */
+static volatile uint8_t rt_sud_selector = RT_SUD_BLOCK;
+
+static _Noreturn void rt_die(const char *msg)
+{
+	rt_write_all(2, msg, rt_strlen(msg));
+	for (;;)
+		rt_syscall1(__NR_exit_group, CKPT_EXIT_RUNTIME);
+}
+
+/*
+ * Arm the Syscall User Dispatch net: a syscall instruction anywhere but the runtime's text raises
+ * SIGSYS, which rt_sigsys turns into a dispatched call. Called at start and in every new child.
+ */
+void rt_arm_sud(void)
+{
+	if (rt_config.flags & CKPT_FLAG_SUD_OFF)
+		return;
+	long r = rt_syscall6(__NR_prctl, PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_ON,
+			     (long)(rt_config.rt_text + rt_load_bias), (long)rt_config.rt_text_size,
+			     (long)&rt_sud_selector, 0);
+	if (r < 0 && r != -22 /* EINVAL: kernel without SUD; patched sites still work */)
+		rt_die("ckpt runtime: cannot arm syscall user dispatch\n");
+}
+
+void rt_init(struct rt_ctx *regs, uint64_t *initial_sp)
+{
+	(void)regs;
+	if (rt_config.magic != CKPT_CONFIG_MAGIC || rt_config.version != CKPT_CONFIG_VERSION)
+		rt_die("ckpt runtime: bad config block (file damaged?)\n");
+	rt_load_bias = (uint64_t)&rt_config - rt_config.self_vaddr;
+	rt_entry_target = rt_config.orig_entry + rt_load_bias;
+
+	long argc = (long)initial_sp[0];
+	char **envp = (char **)(initial_sp + 1 + argc + 1);
+	rt_stats_init(envp);
+	rt_signals_init();
+	rt_arm_sud();
+}

@@ -1,0 +1,76 @@
+/* The few libc-like helpers the runtime needs; it links no libc. */
+#include "include/rt.h"
+
+size_t rt_strlen(const char *s)
+{
+	size_t n = 0;
+	while (s[n])
+		n++;
+	return n;
+}
+
+/* Value of NAME in an envp array, or 0 */
+const char *rt_getenv(char **envp, const char *name)
+{
+	size_t len = rt_strlen(name);
+	for (; envp && *envp; envp++) {
+		const char *e = *envp;
+		size_t i = 0;
+		while (i < len && e[i] == name[i])
+			i++;
+		if (i == len && e[i] == '=')
+			return e + len + 1;
+	}
+	return 0;
+}
+
+/* gcc may emit calls to memcpy and memset for struct copies: provide them, hidden */
+void *memcpy(void *dst, const void *src, size_t n)
+{
+	unsigned char *d = dst;
+	const unsigned char *s = src;
+	while (n--)
+		*d++ = *s++;
+	return dst;
+}
+
+void *memset(void *dst, int c, size_t n)
+{
+	unsigned char *d = dst;
+	while (n--)
+		*d++ = (unsigned char)c;
+	return dst;
+}
+
+void *rt_memcpy(void *dst, const void *src, size_t n)
+{
+	return memcpy(dst, src, n);
+}
+
+/* Decimal digits of v, NUL-terminated, into buf (at least 21 bytes); returns the end */
+char *rt_utoa(uint64_t v, char *buf)
+{
+	char tmp[21];
+	int n = 0;
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n)
+		*buf++ = tmp[--n];
+	*buf = 0;
+	return buf;
+}
+
+void rt_write_all(int fd, const char *buf, size_t len)
+{
+	while (len) {
+		long n = rt_syscall3(__NR_write, fd, (long)buf, (long)len);
+		if (n == -4)	/* EINTR */
+			continue;
+		if (n <= 0)
+			return;
+		buf += n;
+		len -= (size_t)n;
+	}
+}

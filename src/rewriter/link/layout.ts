@@ -1,0 +1,218 @@
+// Places the runtime object and the trampolines in three new loadable segments above everything
+// the program maps, resolves the runtime's relocations, and writes the config block:
+//
+//     RX  .ckpt.text (runtime code, the SUD allowed region)  .ckpt.tramp (trampolines)
+//     R   program headers  .ckpt.config  .ckpt.redirect  .ckpt.rodata
+//     RW  .ckpt.data  .ckpt.bss
+import * as C from '../../contract.generated.js';
+import { RelinkError } from '../../errors.js';
+import { PF_R, PF_W, PF_X, SHF_ALLOC, SHF_EXECINSTR, SHF_WRITE, SHT_NOBITS, SHT_PROGBITS } from '../elf/types.js';
+import type { SitePlan } from '../patch/plan.js';
+import type { Redirect, Trampoline, TrampolineAssembler } from '../patch/trampoline.js';
+import { R_X86_64_PC32, R_X86_64_PLT32, type OutputKind, type RuntimeObject } from './runtime-object.js';
+
+export const PAGE = 0x1000;
+export const pageUp = (n: number) => Math.ceil(n / PAGE) * PAGE;
+const alignUp = (n: number, a: number) => Math.ceil(n / a) * a;
+
+export interface AddedSection {
+  name: string;
+  type: number;
+  flags: number;
+  vaddr: number;
+  size: number;
+  align: number;
+  entsize: number;
+  /** file image, empty for NOBITS */
+  data: Buffer;
+}
+
+export interface AddedSegment {
+  flags: number;
+  vaddr: number;
+  memsz: number;
+  sections: AddedSection[];
+  /** bytes of program headers at the start of the segment (R only) */
+  phdrBytes: number;
+}
+
+export interface AddedSymbol { name: string; vaddr: number; size: number; type: 'func' | 'object' }
+
+export interface LinkedRuntime {
+  segments: AddedSegment[];
+  entry: number;
+  phdrVaddr: number;
+  symbols: AddedSymbol[];
+  trampolines: Trampoline[];
+  redirects: Redirect[];
+}
+
+export interface LinkInput {
+  runtime: RuntimeObject;
+  plans: SitePlan[];
+  assembler: TrampolineAssembler;
+  base: number;
+  origEntry: number;
+  phnum: number; // program headers the output will have
+  sites: number;
+  flags: number;
+}
+
+/** Concatenates the runtime's input sections of one kind; returns offsets by input index */
+function gather(rt: RuntimeObject, kind: OutputKind): { size: number; align: number; at: Map<number, number> } {
+  const at = new Map<number, number>();
+  let size = 0, align = 1;
+  for (const s of rt.sections.filter((x) => x.kind === kind)) {
+    size = alignUp(size, s.align);
+    at.set(s.index, size);
+    size += s.size;
+    align = Math.max(align, s.align);
+  }
+  return { size, align, at };
+}
+
+function fill(rt: RuntimeObject, kind: OutputKind, layout: { size: number; at: Map<number, number> }): Buffer {
+  const out = Buffer.alloc(layout.size);
+  for (const s of rt.sections) if (s.kind === kind) s.data.copy(out, layout.at.get(s.index)!);
+  return out;
+}
+
+function section(name: string, flags: number, vaddr: number, data: Buffer, align: number, type = SHT_PROGBITS, size = data.length): AddedSection {
+  return { name, type, flags: flags | SHF_ALLOC, vaddr, size, align, entsize: 0, data: type === SHT_NOBITS ? Buffer.alloc(0) : data };
+}
+
+function configBlock(v: Omit<Record<string, number>, never>): Buffer {
+  const b = Buffer.alloc(C.CKPT_CFG_SIZE);
+  b.writeBigUInt64LE(C.CKPT_CONFIG_MAGIC, C.CKPT_CFG_MAGIC);
+  b.writeUInt32LE(C.CKPT_CONFIG_VERSION, C.CKPT_CFG_VERSION);
+  b.writeUInt32LE(v.flags, C.CKPT_CFG_FLAGS);
+  const u64 = (off: number, x: number) => b.writeBigUInt64LE(BigInt(x), off);
+  u64(C.CKPT_CFG_SELF_VADDR, v.self);
+  u64(C.CKPT_CFG_ORIG_ENTRY, v.entry);
+  u64(C.CKPT_CFG_RT_TEXT, v.text);
+  u64(C.CKPT_CFG_RT_TEXT_SIZE, v.textSize);
+  u64(C.CKPT_CFG_TRAMP, v.tramp);
+  u64(C.CKPT_CFG_TRAMP_SIZE, v.trampSize);
+  b.writeUInt32LE(v.sites, C.CKPT_CFG_SITES);
+  b.writeUInt32LE(v.patched, C.CKPT_CFG_SITES_PATCHED);
+  u64(C.CKPT_CFG_REDIRECTS, v.redirects);
+  b.writeUInt32LE(v.redirectCount, C.CKPT_CFG_REDIRECT_COUNT);
+  return b;
+}
+
+function redirectTable(redirects: Redirect[]): Buffer {
+  const b = Buffer.alloc(redirects.length * C.CKPT_REDIR_SIZE);
+  redirects.forEach((r, i) => {
+    b.writeBigUInt64LE(BigInt(r.from), i * C.CKPT_REDIR_SIZE + C.CKPT_REDIR_FROM);
+    b.writeBigUInt64LE(BigInt(r.to), i * C.CKPT_REDIR_SIZE + C.CKPT_REDIR_TO);
+  });
+  return b;
+}
+
+interface Placement { text: number; rodata: number; data: number; bss: number; config: number }
+
+function symbolAddress(rt: RuntimeObject, index: number, secBase: Map<number, number>, p: Placement): number {
+  const s = rt.symbols[index];
+  if (s.shndx === 0) {
+    if (s.name === C.CKPT_SYM_CONFIG) return p.config;
+    throw new RelinkError('ERUNTIME', `runtime object needs an unknown symbol: ${s.name}`);
+  }
+  const base = secBase.get(s.shndx);
+  if (base === undefined) throw new RelinkError('ERUNTIME', `runtime symbol ${s.name} is in a section that is not placed`);
+  return base + s.value;
+}
+
+function relocate(rt: RuntimeObject, secBase: Map<number, number>, images: Map<number, { buf: Buffer; off: number }>, p: Placement): void {
+  for (const r of rt.relocations) {
+    const target = images.get(r.section);
+    if (!target) continue; // relocations of sections that are not loaded (none expected)
+    if (r.type !== R_X86_64_PC32 && r.type !== R_X86_64_PLT32) {
+      throw new RelinkError('ERUNTIME', `runtime object has relocation type ${r.type}; only PC-relative ones are allowed`);
+    }
+    const place = secBase.get(r.section)! + r.offset;
+    const value = symbolAddress(rt, r.symbol, secBase, p) + r.addend - place;
+    if (value < -0x80000000 || value > 0x7fffffff) throw new RelinkError('ELAYOUT', 'runtime relocation out of 32-bit range');
+    target.buf.writeInt32LE(value, target.off + r.offset);
+  }
+}
+
+function runtimeSymbols(rt: RuntimeObject, secBase: Map<number, number>): AddedSymbol[] {
+  return rt.symbols
+    .filter((s) => s.name && s.shndx !== 0 && s.shndx < 0xff00 && (s.type === 1 || s.type === 2) && secBase.has(s.shndx))
+    .map((s) => ({ name: s.name, vaddr: secBase.get(s.shndx)! + s.value, size: s.size, type: s.type === 2 ? 'func' as const : 'object' as const }));
+}
+
+/** Lays out and links everything the relinked program adds. */
+export function linkRuntime(input: LinkInput): LinkedRuntime {
+  const rt = input.runtime;
+  const textL = gather(rt, 'text'), roL = gather(rt, 'rodata'), dataL = gather(rt, 'data'), bssL = gather(rt, 'bss');
+  const secBase = new Map<number, number>();
+  const images = new Map<number, { buf: Buffer; off: number }>();
+
+  // RX: runtime text, then the trampolines, which need rt_shim_entry's address
+  const textAddr = input.base;
+  const textData = fill(rt, 'text', textL);
+  for (const [idx, off] of textL.at) { secBase.set(idx, textAddr + off); images.set(idx, { buf: textData, off }); }
+  const shimSym = rt.symbols.find((s) => s.name === C.CKPT_SYM_SHIM);
+  const startSym = rt.symbols.find((s) => s.name === C.CKPT_SYM_START);
+  if (!shimSym || !startSym) throw new RelinkError('ERUNTIME', 'runtime object lacks rt_shim_entry or rt_start');
+  const shim = secBase.get(shimSym.shndx)! + shimSym.value;
+  const trampAddr = alignUp(textAddr + textL.size, 16);
+  const trampolines: Trampoline[] = [];
+  let at = trampAddr;
+  for (const plan of input.plans) {
+    const t = input.assembler.build(plan, at, shim);
+    trampolines.push(t);
+    at = alignUp(at + t.bytes.length, 16);
+  }
+  const trampData = Buffer.alloc(at - trampAddr, 0xcc);
+  for (const t of trampolines) t.bytes.copy(trampData, t.address - trampAddr);
+  const rxEnd = trampAddr + trampData.length;
+
+  // R: program headers, config block, redirect table, runtime read-only data
+  const rAddr = pageUp(rxEnd);
+  const phdrBytes = input.phnum * 56;
+  const configAddr = alignUp(rAddr + phdrBytes, 8);
+  const redirects = trampolines.flatMap((t) => t.redirects).sort((a, b) => a.from - b.from);
+  const redirAddr = configAddr + C.CKPT_CFG_SIZE;
+  const redirData = redirectTable(redirects);
+  const roAddr = alignUp(redirAddr + redirData.length, Math.max(roL.align, 8));
+  const roData = fill(rt, 'rodata', roL);
+  for (const [idx, off] of roL.at) { secBase.set(idx, roAddr + off); images.set(idx, { buf: roData, off }); }
+  const rEnd = roAddr + roL.size;
+
+  // RW: runtime data and bss
+  const dataAddr = pageUp(rEnd);
+  const dataData = fill(rt, 'data', dataL);
+  for (const [idx, off] of dataL.at) { secBase.set(idx, dataAddr + off); images.set(idx, { buf: dataData, off }); }
+  const bssAddr = alignUp(dataAddr + dataL.size, Math.max(bssL.align, 8));
+  for (const [idx, off] of bssL.at) secBase.set(idx, bssAddr + off);
+
+  const placement: Placement = { text: textAddr, rodata: roAddr, data: dataAddr, bss: bssAddr, config: configAddr };
+  relocate(rt, secBase, images, placement);
+  const config = configBlock({
+    flags: input.flags, self: configAddr, entry: input.origEntry, text: textAddr, textSize: textL.size,
+    tramp: trampAddr, trampSize: trampData.length, sites: input.sites,
+    patched: trampolines.length, redirects: redirAddr, redirectCount: redirects.length,
+  });
+
+  const segments: AddedSegment[] = [
+    { flags: PF_R | PF_X, vaddr: textAddr, memsz: rxEnd - textAddr, phdrBytes: 0, sections: [
+      section(C.CKPT_SEC_TEXT, SHF_EXECINSTR, textAddr, textData, Math.max(16, textL.align)),
+      section(C.CKPT_SEC_TRAMP, SHF_EXECINSTR, trampAddr, trampData, 16),
+    ] },
+    { flags: PF_R, vaddr: rAddr, memsz: rEnd - rAddr, phdrBytes, sections: [
+      section(C.CKPT_SEC_CONFIG, 0, configAddr, config, 8),
+      section('.ckpt.redirect', 0, redirAddr, redirData, 8),
+      section(C.CKPT_SEC_RODATA, 0, roAddr, roData, roL.align),
+    ] },
+    { flags: PF_R | PF_W, vaddr: dataAddr, memsz: bssAddr + bssL.size - dataAddr, phdrBytes: 0, sections: [
+      section(C.CKPT_SEC_DATA, SHF_WRITE, dataAddr, dataData, dataL.align),
+      section(C.CKPT_SEC_BSS, SHF_WRITE, bssAddr, Buffer.alloc(0), bssL.align, SHT_NOBITS, bssL.size),
+    ] },
+  ];
+  const symbols = runtimeSymbols(rt, secBase).concat(trampolines.map((t) => ({
+    name: `ckpt_tramp_${t.plan.site.toString(16)}`, vaddr: t.address, size: t.bytes.length, type: 'func' as const,
+  })));
+  return { segments, entry: secBase.get(startSym.shndx)! + startSym.value, phdrVaddr: rAddr, symbols, trampolines, redirects };
+}

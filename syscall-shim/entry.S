@@ -1,0 +1,136 @@
+/*
+ * The shim: where every patched system call site arrives, and where the program starts.
+ * Nothing here may touch the program's red zone, vector registers or flags.
+ */
+#include <asm/unistd_64.h>
+#include "../runtime/include/ckpt_contract.h"
+#include "../runtime/include/rt_ctx.h"
+
+	.macro PUSH_GPRS
+	push	%rax
+	push	%rdi
+	push	%rsi
+	push	%rdx
+	push	%rcx
+	push	%r8
+	push	%r9
+	push	%r10
+	push	%r11
+	push	%rbx
+	push	%rbp
+	push	%r12
+	push	%r13
+	push	%r14
+	push	%r15
+	.endm
+
+	.macro POP_GPRS
+	pop	%r15
+	pop	%r14
+	pop	%r13
+	pop	%r12
+	pop	%rbp
+	pop	%rbx
+	pop	%r11
+	pop	%r10
+	pop	%r9
+	pop	%r8
+	pop	%rcx
+	pop	%rdx
+	pop	%rsi
+	pop	%rdi
+	pop	%rax
+	.endm
+
+	.text
+	.globl	rt_shim_entry
+	.hidden	rt_shim_entry
+	.type	rt_shim_entry, @function
+/*
+ * Called from a trampoline with rsp CKPT_RED_ZONE bytes below the program's, rax = system call
+ * number, the other registers as the program left them. Returns with rax = result and every other
+ * register but rcx and r11 unchanged, flags included, as the syscall instruction would.
+ *
+ * Fast path: calls the runtime only counts go straight to the kernel. The arithmetic flags are
+ * kept in r11 as lahf/seto left them (ah = SF ZF AF PF CF, al = OF) because popfq costs more
+ * than the whole fast path.
+ */
+rt_shim_entry:
+	mov	%rax, %r11
+	lahf
+	seto	%al
+	xchg	%rax, %r11
+	cmp	$RT_NR_MAX, %rax
+	jae	.Lslow
+	lea	rt_syscall_class(%rip), %rcx
+	cmpb	$0, (%rcx,%rax)
+	jne	.Lslow
+	lea	rt_counts(%rip), %rcx
+	addq	$1, (%rcx,%rax,8)
+	xchg	%rax, %r11
+	add	$0x7f, %al		/* OF = (al == 1) */
+	sahf
+	mov	%r11, %rax
+	syscall
+	ret
+
+.Lslow:
+	xchg	%rax, %r11
+	add	$0x7f, %al
+	sahf
+	mov	%r11, %rax		/* from here the flags are exactly the program's */
+	pushfq
+	cmp	$__NR_rt_sigreturn, %rax
+	je	.Lsigreturn
+	PUSH_GPRS
+	mov	%rsp, %rdi		/* struct rt_ctx *: a shim frame */
+	mov	%rsp, %rbx
+	and	$-16, %rsp
+	cld
+	call	rt_shim_dispatch
+	mov	%rbx, %rsp
+	POP_GPRS
+	popfq
+	ret
+
+/* rt_sigreturn reads its frame at the program's rsp: drop flags, return address and red-zone gap */
+.Lsigreturn:
+	lea	rt_counts(%rip), %rcx
+	addq	$1, 8*__NR_rt_sigreturn(%rcx)
+	lea	16+CKPT_RED_ZONE(%rsp), %rsp
+	syscall
+	ud2
+	.size	rt_shim_entry, .-rt_shim_entry
+
+	.globl	rt_start
+	.hidden	rt_start
+	.type	rt_start, @function
+/*
+ * The new e_entry. Saves the registers the kernel started the program with, lets rt_init set up
+ * the runtime, then enters the program's own entry with every register and flag as they were.
+ */
+rt_start:
+	pushfq
+	PUSH_GPRS
+	mov	%rsp, %rdi		/* saved registers */
+	lea	RT_CTX_RIP(%rsp), %rsi	/* the initial stack: argc, argv, envp, auxv */
+	mov	%rsp, %rbx
+	and	$-16, %rsp
+	call	rt_init
+	mov	%rbx, %rsp
+	POP_GPRS
+	popfq
+	jmp	*rt_entry_target(%rip)
+	.size	rt_start, .-rt_start
+
+	.globl	rt_restorer
+	.hidden	rt_restorer
+	.type	rt_restorer, @function
+/* sa_restorer of the runtime's own signal handlers: its syscall is inside the allowed region */
+rt_restorer:
+	mov	$__NR_rt_sigreturn, %eax
+	syscall
+	ud2
+	.size	rt_restorer, .-rt_restorer
+
+	.section .note.GNU-stack,"",@progbits
