@@ -7,7 +7,8 @@
 #include <linux/signal.h>
 #include "include/rt.h"
 
-enum rt_child_kind { RT_CHILD_OWN_MEMORY, RT_CHILD_VFORK, RT_CHILD_THREAD };
+enum rt_child_kind { RT_CHILD_OWN_MEMORY = RT_CHILD_KIND_OWN, RT_CHILD_VFORK = RT_CHILD_KIND_VFORK,
+	RT_CHILD_THREAD = RT_CHILD_KIND_THREAD };
 
 volatile uint8_t rt_in_shared_child;
 uint8_t rt_child_shares_memory;	/* enum rt_child_kind of the child being created */

@@ -52,6 +52,11 @@ static void rt_sigsys(int sig, void *si, void *uc)
 	};
 	rt_dispatch(&c, RT_VIA_SUD);
 	g[RT_REG_RAX] = c.rax;
+	if (c.rax == 0 && *(int *)((char *)si + 24) == __NR_rt_sigprocmask) {
+		/* rt_sigreturn reinstalls the frame's mask: make it the one the call just set */
+		rt_syscall4(__NR_rt_sigprocmask, RT_SIG_BLOCK, 0,
+			    (long)((char *)uc + RT_UC_SIGMASK), 8);
+	}
 	g[RT_REG_RCX] = c.rip;
 	g[RT_REG_R11] = c.flags;
 }

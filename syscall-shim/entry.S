@@ -5,42 +5,8 @@
 #include <asm/unistd_64.h>
 #include "../runtime/include/ckpt_contract.h"
 #include "../runtime/include/rt_ctx.h"
+#include "regs.inc"
 
-	.macro PUSH_GPRS
-	push	%rax
-	push	%rdi
-	push	%rsi
-	push	%rdx
-	push	%rcx
-	push	%r8
-	push	%r9
-	push	%r10
-	push	%r11
-	push	%rbx
-	push	%rbp
-	push	%r12
-	push	%r13
-	push	%r14
-	push	%r15
-	.endm
-
-	.macro POP_GPRS
-	pop	%r15
-	pop	%r14
-	pop	%r13
-	pop	%r12
-	pop	%rbp
-	pop	%rbx
-	pop	%r11
-	pop	%r10
-	pop	%r9
-	pop	%r8
-	pop	%rcx
-	pop	%rdx
-	pop	%rsi
-	pop	%rdi
-	pop	%rax
-	.endm
 
 	.text
 	.globl	rt_shim_entry
@@ -82,14 +48,14 @@ rt_shim_entry:
 	pushfq
 	cmp	$__NR_rt_sigreturn, %rax
 	je	.Lsigreturn
-	PUSH_GPRS
+	PUSH_ALL
 	mov	%rsp, %rdi		/* struct rt_ctx *: a shim frame */
 	mov	%rsp, %rbx
 	and	$-16, %rsp
 	cld
 	call	rt_shim_dispatch
 	mov	%rbx, %rsp
-	POP_GPRS
+	POP_ALL
 	popfq
 	ret
 
@@ -111,14 +77,14 @@ rt_shim_entry:
  */
 rt_start:
 	pushfq
-	PUSH_GPRS
+	PUSH_ALL
 	mov	%rsp, %rdi		/* saved registers */
 	lea	RT_CTX_RIP(%rsp), %rsi	/* the initial stack: argc, argv, envp, auxv */
 	mov	%rsp, %rbx
 	and	$-16, %rsp
 	call	rt_init
 	mov	%rbx, %rsp
-	POP_GPRS
+	POP_ALL
 	popfq
 	jmp	*rt_entry_target(%rip)
 	.size	rt_start, .-rt_start

@@ -7,6 +7,7 @@
 #include <asm/unistd_64.h>
 #include "../runtime/include/ckpt_contract.h"
 #include "../runtime/include/rt_ctx.h"
+#include "regs.inc"
 
 	/* Load the program's registers from the struct rt_ctx at %r11; rsp, rcx and r11 excepted */
 	.macro LOAD_PROGRAM_GPRS
@@ -60,42 +61,14 @@ rt_clone_on_stack:
 .Lchild_on_stack:
 	lea	-8(%rsp), %rsp		/* [rsp] = the resume address the parent stored */
 	pushfq
-	push	%rax
-	push	%rdi
-	push	%rsi
-	push	%rdx
-	push	%rcx
-	push	%r8
-	push	%r9
-	push	%r10
-	push	%r11
-	push	%rbx
-	push	%rbp
-	push	%r12
-	push	%r13
-	push	%r14
-	push	%r15
+	PUSH_ALL
 	mov	%rsp, %rbx
 	and	$-16, %rsp
 	cld
 	movzbl	rt_child_shares_memory(%rip), %edi
 	call	rt_child_started
 	mov	%rbx, %rsp
-	pop	%r15
-	pop	%r14
-	pop	%r13
-	pop	%r12
-	pop	%rbp
-	pop	%rbx
-	pop	%r11
-	pop	%r10
-	pop	%r9
-	pop	%r8
-	pop	%rcx
-	pop	%rdx
-	pop	%rsi
-	pop	%rdi
-	pop	%rax
+	POP_ALL
 	popfq
 	ret
 	.size	rt_clone_on_stack, .-rt_clone_on_stack
@@ -127,8 +100,20 @@ rt_vfork_parent:
 	jrcxz	.Lvfork_child
 	movb	$0, rt_in_shared_child(%rip)
 	jmp	*rt_vfork_resume(%rip)
+/* The child owns the parent's stack now; below its red zone it may run C to note its state */
 .Lvfork_child:
-	movb	$1, rt_in_shared_child(%rip)
+	lea	-CKPT_RED_ZONE(%rsp), %rsp
+	pushfq
+	PUSH_ALL
+	mov	%rsp, %rbx
+	and	$-16, %rsp
+	cld
+	mov	$RT_CHILD_KIND_VFORK, %edi
+	call	rt_child_started
+	mov	%rbx, %rsp
+	POP_ALL
+	popfq
+	lea	CKPT_RED_ZONE(%rsp), %rsp
 	jmp	*rt_vfork_resume(%rip)
 	.size	rt_vfork_parent, .-rt_vfork_parent
 
