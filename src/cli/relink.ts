@@ -4,7 +4,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { RelinkError } from '../errors.js';
-import { relink, type RelinkOptions, type RelinkReport } from '../rewriter/relink.js';
+import { relink, type RelinkOptions } from '../rewriter/relink.js';
+import { formatSummary } from '../rewriter/report.js';
 
 const USAGE = 'usage: ckpt-relink INPUT -o OUTPUT [--report FILE.json] [--sud-sites all|ADDR[,ADDR...]] [--quiet]';
 
@@ -65,19 +66,6 @@ function writeAtomically(file: string, data: Buffer | string, mode: number): voi
   }
 }
 
-function summary(r: RelinkReport, output: string): string {
-  const reasons = Object.entries(r.sudReasons).map(([k, v]) => `${k} ${v}`).join(', ');
-  return [
-    `ckpt-relink: ${output} (${r.kind})`,
-    `  instructions decoded  ${r.instructions}${r.undecodableBytes ? ` (${r.undecodableBytes} undecodable bytes skipped)` : ''}`,
-    `  syscall sites         ${r.sites}`,
-    `  patched: jump         ${r.patched.jump}`,
-    `  left to the SUD net   ${r.sud}${reasons ? ` (${reasons})` : ''}`,
-    ...(r.legacySites.length ? [`  int 0x80/sysenter     ${r.legacySites.length} (not patched; trapped by the SUD net)`] : []),
-    `  time                  ${r.timeMs} ms`,
-  ].join('\n') + '\n';
-}
-
 async function main(): Promise<number> {
   try {
     const args = parseArgs(process.argv.slice(2));
@@ -86,7 +74,7 @@ async function main(): Promise<number> {
     const { output, report } = await relink(input, args.options);
     writeAtomically(args.output, output, 0o755);
     if (args.report) writeAtomically(args.report, JSON.stringify(report, null, 2) + '\n', 0o644);
-    if (!args.quiet) process.stdout.write(summary(report, args.output));
+    if (!args.quiet) process.stdout.write(formatSummary(report, args.output));
     return 0;
   } catch (e) {
     if (e instanceof RelinkError) {
