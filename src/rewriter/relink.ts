@@ -25,6 +25,8 @@ export interface RelinkOptions {
 
 export interface SiteReport {
   address: string;
+  /** system call number, when the code before the site shows it */
+  nr?: number;
   tactic: Tactic;
   reason?: SudReason;
   window?: [string, string];
@@ -85,15 +87,15 @@ function planAll(decoder: Decoder, map: CodeMap, opts: RelinkOptions): SitePlan[
   const claimed: Array<[number, number]> = [];
   return findSites(map).map(([r, i]) => {
     const site = map.regions[r].region.start + map.regions[r].offsets[i];
-    if (forced === null || forced.has(site)) return forcedSud(site);
+    if (forced === null || forced.has(site)) return forcedSud(map, r, i);
     return planSite(decoder, map, r, i, claimed);
   });
 }
 
 function siteReport(p: SitePlan, trampolineAt: Map<number, number>): SiteReport {
-  if (p.tactic === Tactic.Sud) return { address: hex(p.site), tactic: p.tactic, reason: p.reason };
+  if (p.tactic === Tactic.Sud) return { address: hex(p.site), nr: p.nr, tactic: p.tactic, reason: p.reason };
   return {
-    address: hex(p.site), tactic: p.tactic, window: [hex(p.start), hex(p.end)],
+    address: hex(p.site), nr: p.nr, tactic: p.tactic, window: [hex(p.start), hex(p.end)],
     moved: { before: p.before.length, after: p.after.length }, trampoline: hex(trampolineAt.get(p.site)!), unguarded: p.unguarded,
   };
 }

@@ -17,8 +17,9 @@ export function formatSummary(r: RelinkReport, output: string): string {
 }
 
 function siteLine(s: SiteReport): string {
-  if (s.tactic !== 'jump') return `${s.address} ${s.tactic} reason=${s.reason}`;
-  return `${s.address} ${s.tactic} window=${s.window![0]}..${s.window![1]} moved=${s.moved!.before}+${s.moved!.after} unguarded=${s.unguarded}`;
+  const nr = `nr=${s.nr ?? '?'}`;
+  if (s.tactic !== 'jump') return `${s.address} ${nr} ${s.tactic} reason=${s.reason}`;
+  return `${s.address} ${nr} ${s.tactic} window=${s.window![0]}..${s.window![1]} moved=${s.moved!.before}+${s.moved!.after} unguarded=${s.unguarded}`;
 }
 
 export function formatSites(r: RelinkReport): string {

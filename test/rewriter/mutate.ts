@@ -276,15 +276,24 @@ async function relinkOne(input: Buffer, outputPath: string): Promise<RelinkOutco
   }
 }
 
-interface Lane { worker: Worker; exited: boolean; current?: { resolve: (o: RelinkOutcome) => void; startedAt: number } }
+interface Lane {
+  worker: Worker;
+  /** the worker has died or is dying: the next case starts a new one */
+  exited: boolean;
+  current?: { c: MutationCase; resolve: (o: RelinkOutcome) => void; startedAt: number };
+  last?: MutationCase;
+}
 
 /**
  * Runs cases on `size` workers. A case that takes longer than `caseTimeoutMs` is answered 'hung'
- * and its worker replaced, so one hang costs one case, not the run.
+ * and its worker replaced, so one hang costs one case, not the run. A worker that dies between
+ * cases (an error escaped relink() on a timer) is charged to the last case it answered.
  */
 export class RelinkPool {
   private readonly lanes: Lane[] = [];
   private readonly watchdog: NodeJS.Timeout;
+  private readonly strays: Array<[MutationCase, RelinkOutcome]> = [];
+  private closing = false;
 
   constructor(private readonly seedPaths: Record<SeedName, string>, size: number, private readonly caseTimeoutMs: number) {
     for (let i = 0; i < size; i++) this.lanes.push(this.startLane());
@@ -302,10 +311,12 @@ export class RelinkPool {
         pending.push(onOutcome(c, outcome));
       }
     }));
+    for (const [c, o] of this.strays.splice(0)) pending.push(onOutcome(c, o));
     await Promise.all(pending);
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     clearInterval(this.watchdog);
     await Promise.all(this.lanes.map((l) => l.worker.terminate()));
   }
@@ -314,10 +325,22 @@ export class RelinkPool {
     const url = new URL(import.meta.url).href;
     const worker = new Worker(`import(${JSON.stringify(url)}).then((m) => m.serveRelinkRequests())`, { eval: true, workerData: this.seedPaths });
     const lane: Lane = { worker, exited: false };
-    const finish = (o: RelinkOutcome) => { const cur = lane.current; lane.current = undefined; cur?.resolve(o); };
+    const finish = (o: RelinkOutcome) => {
+      const cur = lane.current;
+      lane.current = undefined;
+      lane.last = cur?.c;
+      cur?.resolve(o);
+    };
+    const died = (message: string) => {
+      if (lane.exited || this.closing) return;
+      lane.exited = true;
+      const earlier = lane.last ? ` (the worker had answered #${lane.last.index} before)` : '';
+      if (lane.current) finish({ outcome: 'worker-died', message: message + earlier });
+      else if (lane.last) this.strays.push([lane.last, { outcome: 'worker-died', message: `after answering: ${message}` }]);
+    };
     worker.on('message', (o: RelinkOutcome) => finish(o));
-    worker.on('error', (e) => { lane.exited = true; finish({ outcome: 'worker-died', message: `uncaught in worker: ${e.stack ?? e.message}` }); });
-    worker.on('exit', (code) => { lane.exited = true; finish({ outcome: 'worker-died', message: `worker exited with code ${code}` }); });
+    worker.on('error', (e) => died(`uncaught in worker: ${e.stack ?? e.message}`));
+    worker.on('exit', (code) => died(`worker exited with code ${code}`));
     return lane;
   }
 
@@ -325,7 +348,7 @@ export class RelinkPool {
     let lane = this.lanes[laneIndex];
     if (lane.exited) lane = this.lanes[laneIndex] = this.startLane();
     return new Promise((resolve) => {
-      lane.current = { resolve, startedAt: Date.now() };
+      lane.current = { c, resolve, startedAt: Date.now() };
       lane.worker.postMessage({ case: c, outputPath } satisfies RelinkRequest);
     });
   }

@@ -15,6 +15,8 @@ const ENTRY_MARKS = Mark.DirectTarget | Mark.CallReturn | Mark.AfterTransfer | M
 
 export interface SitePlan {
   site: number;
+  /** the system call number, when an immediate load into eax/rax before the site shows it */
+  nr?: number;
   tactic: Tactic;
   reason?: SudReason;
   /** [start, end) of the bytes the jmp replaces */
@@ -80,14 +82,31 @@ function displaceWindow(decoder: Decoder, d: DecodedRegion, c: Candidate, at: nu
   return { before: moved.slice(0, split), after: moved.slice(split) };
 }
 
-function sudPlan(site: number, reason: SudReason): SitePlan {
-  return { site, tactic: Tactic.Sud, reason, start: site, end: site + 2, before: [], after: [], unguarded: 0 };
+function sudPlan(site: number, reason: SudReason, nr?: number): SitePlan {
+  return { site, nr, tactic: Tactic.Sud, reason, start: site, end: site + 2, before: [], after: [], unguarded: 0 };
+}
+
+/**
+ * The number a site passes in rax, when the same straight-line code loads it as an immediate:
+ * `mov eax, imm32` (b8) or `mov rax, imm32` (48 c7 c0). Anything else leaves it unknown.
+ */
+export function syscallNumber(d: DecodedRegion, marks: Uint8Array, at: number): number | undefined {
+  const b = d.region.bytes;
+  for (let j = at - 1; j >= 0 && j >= at - 8; j--) {
+    const off = d.offsets[j], size = d.sizes[j];
+    if (size === 5 && b[off] === 0xb8) return b.readUInt32LE(off + 1);
+    if (size === 7 && b[off] === 0x48 && b[off + 1] === 0xc7 && b[off + 2] === 0xc0) return b.readInt32LE(off + 3);
+    const kind = d.kinds[j] as InsnKind;
+    if (kind !== InsnKind.Other || (marks[off] & ENTRY_MARKS)) return undefined;
+  }
+  return undefined;
 }
 
 /** Plans one site; `claimed` holds the windows already taken, in any order. */
 export function planSite(decoder: Decoder, map: CodeMap, r: number, at: number, claimed: Array<[number, number]>): SitePlan {
   const d = map.regions[r], marks = map.marks[r];
   const site = d.region.start + d.offsets[at];
+  const nr = syscallNumber(d, marks, at);
   const reasons = new Set<SudReason>();
   for (const c of candidates(d, marks, at, reasons)) {
     const start = d.region.start + c.start, end = d.region.start + c.end;
@@ -95,10 +114,10 @@ export function planSite(decoder: Decoder, map: CodeMap, r: number, at: number, 
     const moved = displaceWindow(decoder, d, c, at);
     if (!moved) { reasons.add('unrelocatable'); continue; }
     claimed.push([start, end]);
-    return { site, tactic: Tactic.Jump, start, end, ...moved, unguarded: c.unguarded };
+    return { site, nr, tactic: Tactic.Jump, start, end, ...moved, unguarded: c.unguarded };
   }
   const order: SudReason[] = ['overlap', 'unrelocatable', 'branch-target', 'no-window'];
-  return sudPlan(site, order.find((x) => reasons.has(x)) ?? 'no-window');
+  return sudPlan(site, order.find((x) => reasons.has(x)) ?? 'no-window', nr);
 }
 
 /** Every syscall site in the map, as [region index, instruction index] */
@@ -110,6 +129,7 @@ export function findSites(map: CodeMap): Array<[number, number]> {
   return sites;
 }
 
-export function forcedSud(site: number): SitePlan {
-  return sudPlan(site, 'forced');
+export function forcedSud(map: CodeMap, r: number, at: number): SitePlan {
+  const d = map.regions[r];
+  return sudPlan(d.region.start + d.offsets[at], 'forced', syscallNumber(d, map.marks[r], at));
 }

@@ -1,0 +1,138 @@
+// No silent miss: for real binaries on deterministic workloads, the runtime's own per-number
+// counts (CKPT_STATS) equal what strace -f -c counts for the original binary. Both runs are made
+// under strace, so that signal timing (SIGCHLD arriving before or during wait4) is the same.
+// strace counts two things the runtime cannot: the execve that started the traced program, and
+// it leaves out exit_group and exit, which never return.
+//
+// rt_sigreturn is the exception: how many SIGCHLDs a shell handles depends on how many merged
+// while pending, which differs from run to run even under strace. It is checked against strace of
+// the same relinked run instead, where each call trapped by the SUD net adds the rt_sigreturn of
+// the runtime's own SIGSYS handler.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { execa } from 'execa';
+import { relinkFile, scratch } from '../helpers.js';
+
+const NAMES = syscallNames();
+const APPLETS = ['sh', 'ls', 'cat', 'echo', 'wc', 'sort', 'head', 'mkdir', 'rm', 'cp', 'sha256sum', 'seq', 'tr'];
+
+interface Workload { binary: string; name: string; args: string[]; applets?: string[] }
+
+const WORKLOADS: Workload[] = [
+  { binary: '/bin/busybox', name: 'busybox', applets: APPLETS, args: ['sh', '-c',
+    'echo start; mkdir -p d; seq 1 200 > d/a; cat d/a | wc -l; sort -r d/a | head -3; (cd d; ls); ' +
+    'x=$(cat d/a | tr 1 x | sha256sum); echo $x; cp d/a d/b; rm -r d; echo end'] },
+  { binary: '/bin/bash-static', name: 'bash', args: ['-c',
+    'echo start; x=$(echo sub); echo $x; (cd /; pwd); for i in 1 2 3; do echo $i; done > f; read a < f; echo $a; ' +
+    '{ echo a; echo b; } > g; while read l; do echo "line $l"; done < g; exec 3>h; echo fd >&3; exec 3>&-; ' +
+    '(exit 3); echo $?; umask 027; umask; echo end'] },
+  { binary: '/bin/zsh-static', name: 'zsh', args: ['-f', '-c',
+    'echo start; x=$(echo sub); print $x; (cd /; pwd); for i in 1 2 3; do echo $i; done > f; read a < f; print $a; ' +
+    'print -l one two > g; while read l; do print "line $l"; done < g; (exit 4); echo $?; echo end'] },
+  // sash's built-in commands are the ones spelled with a dash; plain `echo` would exec /bin/echo
+  { binary: '/bin/sash', name: 'sash', args: ['-c', '-echo sash coverage'] },
+];
+
+function syscallNames(): Map<number, string> {
+  const names = new Map<number, string>();
+  const header = fs.readFileSync('/usr/include/x86_64-linux-gnu/asm/unistd_64.h', 'utf8');
+  for (const m of header.matchAll(/^#define __NR_(\w+) (\d+)$/gm)) names.set(Number(m[2]), m[1]);
+  return names;
+}
+
+function straceCounts(file: string): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
+    const f = line.trim().split(/\s+/);
+    if (f.length >= 5 && /^\d/.test(f[0]) && f[f.length - 1] !== 'total') counts.set(f[f.length - 1], Number(f[3]));
+  }
+  return counts;
+}
+
+interface StatsLine { pid: number; end: string; patched: number; trapped: number; by_number: Record<string, number> }
+
+function readStats(file: string): StatsLine[] {
+  return fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as StatsLine);
+}
+
+/** The runtime's counts in strace's terms: summed over processes, by name, strace's conventions */
+function asStrace(lines: StatsLine[]): Map<string, number> {
+  const counts = new Map<string, number>([['execve', 1]]);
+  for (const l of lines) {
+    for (const [nr, n] of Object.entries(l.by_number)) {
+      const name = NAMES.get(Number(nr)) ?? `nr${nr}`;
+      counts.set(name, (counts.get(name) ?? 0) + n);
+    }
+  }
+  counts.delete('exit_group');
+  counts.delete('exit');
+  return counts;
+}
+
+/** A directory holding the binary (and applet links to it), so exec'd applets are the same binary */
+function install(dir: string, w: Workload, file: string): string {
+  fs.mkdirSync(dir, { recursive: true });
+  const target = path.join(dir, path.basename(w.binary));
+  fs.copyFileSync(file, target);
+  fs.chmodSync(target, 0o755);
+  for (const a of w.applets ?? []) fs.symlinkSync(path.basename(w.binary), path.join(dir, a));
+  return target;
+}
+
+async function traced(bin: string, w: Workload, env: Record<string, string>, out: string): Promise<void> {
+  const cwd = scratch();
+  await execa('/usr/bin/strace', ['-f', '-c', '-o', out, bin, ...w.args], {
+    cwd, extendEnv: false, env: { PATH: `${path.dirname(bin)}:/usr/bin:/bin`, LANG: 'C', HOME: cwd, ...env }, timeout: 120_000,
+  });
+}
+
+async function compare(w: Workload, relinkArgs: string[]): Promise<StatsLine[]> {
+  const dir = scratch();
+  const relinked = path.join(dir, 'relinked.bin');
+  await relinkFile(w.binary, relinked, relinkArgs);
+  const orig = install(path.join(dir, 'orig'), w, w.binary);
+  const rel = install(path.join(dir, 'rel'), w, relinked);
+  const stats = path.join(dir, 'stats.jsonl');
+  await traced(orig, w, {}, path.join(dir, 'orig.strace'));
+  await traced(rel, w, { CKPT_STATS: stats }, path.join(dir, 'rel.strace'));
+  const lines = readStats(stats);
+  const ours = asStrace(lines), original = straceCounts(path.join(dir, 'orig.strace'));
+  const sameRun = straceCounts(path.join(dir, 'rel.strace'));
+  const trapped = lines.reduce((n, l) => n + l.trapped, 0);
+  assert.equal((ours.get('rt_sigreturn') ?? 0) + trapped, sameRun.get('rt_sigreturn') ?? 0, 'rt_sigreturn, same run');
+  ours.delete('rt_sigreturn');
+  original.delete('rt_sigreturn');
+  assert.deepEqual(Object.fromEntries([...ours].sort()), Object.fromEntries([...original].sort()));
+  return lines;
+}
+
+describe('system call coverage against strace', function () {
+  this.timeout(300_000);
+
+  for (const w of WORKLOADS) {
+    it(`counts every call ${w.name} makes, all through patched sites`, async () => {
+      const report = JSON.parse(await relinkReport(w.binary));
+      assert.equal(report.sud, 0, 'every site of this binary is patched');
+      const lines = await compare(w, []);
+      assert.deepEqual(lines.map((l) => l.trapped), lines.map(() => 0));
+    });
+  }
+
+  it('still sees every call when sites are forced onto the SUD net', async () => {
+    const w = WORKLOADS[0];
+    const report = JSON.parse(await relinkReport(w.binary));
+    const writeSites: string[] = report.siteReports.filter((s: { nr?: number }) => s.nr === 1).map((s: { address: string }) => s.address);
+    assert.ok(writeSites.length > 0);
+    const lines = await compare(w, ['--sud-sites', writeSites.join(',')]);
+    const trapped = lines.reduce((n, l) => n + l.trapped, 0);
+    assert.ok(trapped > 0, 'the forced write sites were reached through the SUD net');
+    assert.ok(trapped <= lines.reduce((n, l) => n + (l.by_number['1'] ?? 0), 0), 'only write calls were trapped');
+  });
+});
+
+async function relinkReport(binary: string): Promise<string> {
+  const dir = scratch();
+  await relinkFile(binary, path.join(dir, 'out'), ['--report', path.join(dir, 'report.json')]);
+  return fs.readFileSync(path.join(dir, 'report.json'), 'utf8');
+}
