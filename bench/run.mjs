@@ -65,8 +65,17 @@ function requireRelinkCli() {
   }
 }
 
-function relink(input, output) {
-  runChecked(process.execPath, [RELINK_CLI, input, '-o', output], `relinking ${input}`);
+function relink(input, output, extra = []) {
+  runChecked(process.execPath, [RELINK_CLI, input, '-o', output, ...extra], `relinking ${input}`);
+}
+
+// Every site left to the SUD net: each call is a SIGSYS delivery, so fewer iterations are timed.
+const SUD_ITERATIONS = '200000';
+
+function prepareSud(bench) {
+  const output = join(RELINKED_DIR, `${bench.name}.sud`);
+  relink(join(BENCH_BUILD_DIR, bench.name), output, ['--sud-sites', 'all']);
+  return output;
 }
 
 // Returns the path of the binary to time as the "relinked" side.
@@ -78,8 +87,8 @@ function prepareRelinked(bench, selfCheck) {
   return output;
 }
 
-function measure(binary, bench) {
-  const stdout = runChecked(binary, [], binary);
+function measure(binary, bench, args = []) {
+  const stdout = runChecked(binary, args, binary);
   const match = stdout.match(new RegExp(`^${bench.unit}=([0-9.]+)$`, 'm'));
   if (!match) throw new BenchError(`${binary} printed no ${bench.unit}=<float>: ${stdout.trim()}`);
   return Number(match[1]);
@@ -91,13 +100,15 @@ function median(values) {
   return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
-function timeBenchmark(bench, relinkedBinary, rounds) {
+function timeBenchmark(bench, relinkedBinary, sudBinary, rounds) {
   const nativeBinary = join(BENCH_BUILD_DIR, bench.name);
   const native = [];
   const relinked = [];
+  const sud = [];
   for (let round = 0; round < rounds; round++) {
     native.push(measure(nativeBinary, bench));
     relinked.push(measure(relinkedBinary, bench));
+    if (sudBinary) sud.push(measure(sudBinary, bench, [SUD_ITERATIONS]));
   }
   const nativeMedian = median(native);
   const relinkedMedian = median(relinked);
@@ -107,6 +118,7 @@ function timeBenchmark(bench, relinkedBinary, rounds) {
     native: { median: nativeMedian, samples: native },
     relinked: { median: relinkedMedian, samples: relinked },
     ratio: relinkedMedian / nativeMedian,
+    sud: sudBinary ? { median: median(sud), samples: sud, ratio: median(sud) / nativeMedian } : null,
   };
 }
 
@@ -124,12 +136,14 @@ function timeBusyboxRelink() {
 
 function printTable(results) {
   const rows = [
-    ['benchmark', 'native ns', 'relinked ns', 'ratio'],
+    ['benchmark', 'native ns', 'relinked ns', 'ratio', 'all-SUD ns', 'SUD ratio'],
     ...results.map((r) => [
       r.name,
       r.native.median.toFixed(1),
       r.relinked.median.toFixed(1),
-      r.ratio.toFixed(2),
+      r.ratio.toFixed(3),
+      r.sud ? r.sud.median.toFixed(1) : '-',
+      r.sud ? r.sud.ratio.toFixed(2) : '-',
     ]),
   ];
   const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => row[column].length)));
@@ -145,7 +159,8 @@ function main() {
   mkdirSync(RELINKED_DIR, { recursive: true });
 
   const relinkedBinaries = BENCHMARKS.map((bench) => prepareRelinked(bench, selfCheck));
-  const results = BENCHMARKS.map((bench, i) => timeBenchmark(bench, relinkedBinaries[i], rounds));
+  const sudBinaries = BENCHMARKS.map((bench) => (selfCheck ? null : prepareSud(bench)));
+  const results = BENCHMARKS.map((bench, i) => timeBenchmark(bench, relinkedBinaries[i], sudBinaries[i], rounds));
   console.log(`medians of ${rounds} alternating rounds${selfCheck ? ' (self-check: native on both sides)' : ''}`);
   printTable(results);
 

@@ -11,7 +11,7 @@ static uint64_t rt_prog_blocked;			/* the program's view, reserved bits only */
 
 static int rt_is_reserved(long sig)
 {
-	return sig == RT_SIGSYS || (sig == RT_SIGTRAP && rt_config.redirect_count);
+	return (sig == RT_SIGSYS && rt_sud_on) || (sig == RT_SIGTRAP && rt_config.redirect_count);
 }
 
 static uint64_t *rt_gregs(void *uc)
@@ -94,7 +94,8 @@ static void rt_install(int sig, void (*h)(int, void *, void *))
 
 void rt_signals_init(void)
 {
-	rt_install(RT_SIGSYS, rt_sigsys);
+	if (rt_sud_on)
+		rt_install(RT_SIGSYS, rt_sigsys);
 	if (rt_config.redirect_count)
 		rt_install(RT_SIGTRAP, rt_sigtrap);
 }

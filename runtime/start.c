@@ -10,6 +10,7 @@
 
 uint64_t rt_load_bias;
 uint64_t rt_entry_target;
+int rt_sud_on;
 /* The SUD selector: always "block", since the runtime's own calls are in the allowed region */
 static volatile uint8_t rt_sud_selector = RT_SUD_BLOCK;
 
@@ -26,13 +27,38 @@ static _Noreturn void rt_die(const char *msg)
  */
 void rt_arm_sud(void)
 {
-	if (rt_config.flags & CKPT_FLAG_SUD_OFF)
+	if (!rt_sud_on)
 		return;
 	long r = rt_syscall6(__NR_prctl, PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_ON,
 			     (long)(rt_config.rt_text + rt_load_bias), (long)rt_config.rt_text_size,
 			     (long)&rt_sud_selector, 0);
 	if (r < 0 && r != -22 /* EINVAL: kernel without SUD; patched sites still work */)
 		rt_die("ckpt runtime: cannot arm syscall user dispatch\n");
+}
+
+static int rt_streq(const char *a, const char *b)
+{
+	while (*a && *a == *b)
+		a++, b++;
+	return *a == *b;
+}
+
+/* The config block's policy, unless CKPT_SUD=on|off|auto says otherwise */
+static int rt_sud_wanted(char **envp)
+{
+	const char *v = rt_getenv(envp, "CKPT_SUD");
+	uint32_t f = rt_config.flags;
+	if (v && rt_streq(v, "on"))
+		return 1;
+	if (v && rt_streq(v, "off"))
+		return 0;
+	if (!v || !rt_streq(v, "auto")) {
+		if (f & CKPT_FLAG_SUD_ALWAYS)
+			return 1;
+		if (f & CKPT_FLAG_SUD_NEVER)
+			return 0;
+	}
+	return (f & CKPT_FLAG_SUD_NEEDED) != 0;
 }
 
 void rt_init(struct rt_ctx *regs, uint64_t *initial_sp)
@@ -45,6 +71,7 @@ void rt_init(struct rt_ctx *regs, uint64_t *initial_sp)
 
 	long argc = (long)initial_sp[0];
 	char **envp = (char **)(initial_sp + 1 + argc + 1);
+	rt_sud_on = rt_sud_wanted(envp);
 	rt_stats_init(envp);
 	rt_signals_init();
 	rt_arm_sud();

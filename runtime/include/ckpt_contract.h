@@ -33,7 +33,14 @@
 #define CKPT_CFG_RESERVED0      84  /* u32: zero */
 #define CKPT_CFG_SIZE           88  /* bytes in the block */
 
-#define CKPT_FLAG_SUD_OFF       0x1 /* do not arm the Syscall User Dispatch net (tests only) */
+/*
+ * When the runtime arms the Syscall User Dispatch net. Armed, it costs every system call the
+ * kernel's slow entry path (about 20 ns here), so by default it is armed only when the rewriter
+ * left sites to it. CKPT_SUD=on|off|auto in the environment overrides these at run time.
+ */
+#define CKPT_FLAG_SUD_NEEDED    0x1 /* some sites were left to the net: arm it by default */
+#define CKPT_FLAG_SUD_ALWAYS    0x2 /* relinked with --sud-net always */
+#define CKPT_FLAG_SUD_NEVER     0x4 /* relinked with --sud-net never */
 
 /*
  * struct ckpt_redirect: an int3 left inside a patched window, where an instruction boundary used

@@ -53,6 +53,7 @@ enum rt_greg { RT_REG_R8, RT_REG_R9, RT_REG_R10, RT_REG_R11, RT_REG_R12, RT_REG_
 extern const struct ckpt_config rt_config;
 extern uint64_t rt_load_bias;
 extern uint64_t rt_entry_target;
+extern int rt_sud_on;	/* the SUD net is armed in this process */
 void rt_arm_sud(void);
 
 /* dispatch.c */

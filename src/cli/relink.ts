@@ -7,7 +7,7 @@ import { RelinkError } from '../errors.js';
 import { relink, type RelinkOptions } from '../rewriter/relink.js';
 import { formatSummary } from '../rewriter/report.js';
 
-const USAGE = 'usage: ckpt-relink INPUT -o OUTPUT [--report FILE.json] [--sud-sites all|ADDR[,ADDR...]] [--quiet]';
+const USAGE = 'usage: ckpt-relink INPUT -o OUTPUT [--report FILE.json] [--sud-sites all|ADDR[,ADDR...]] [--sud-net auto|always|never] [--quiet]';
 
 interface Args { input: string; output: string; report?: string; quiet: boolean; options: RelinkOptions }
 
@@ -32,7 +32,11 @@ function parseArgs(argv: string[]): Args {
     if (a === '-o' || a === '--output') output = value();
     else if (a === '--report') report = value();
     else if (a === '--sud-sites') options.sudSites = parseSudSites(value());
-    else if (a === '--no-sud') options.sudOff = true;
+    else if (a === '--sud-net') {
+      const v = value();
+      if (v !== 'auto' && v !== 'always' && v !== 'never') throw new RelinkError('EUSAGE', `--sud-net must be auto, always or never, not '${v}'`);
+      options.sudNet = v;
+    }
     else if (a === '--quiet' || a === '-q') quiet = true;
     else if (a === '-h' || a === '--help') { process.stdout.write(USAGE + '\n'); process.exit(0); }
     else if (a.startsWith('-')) throw new RelinkError('EUSAGE', `unknown option ${a}; ${USAGE}`);

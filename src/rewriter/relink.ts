@@ -2,7 +2,7 @@
 // the file system except reading the runtime object; the CLI owns files and exit codes.
 import fs from 'node:fs';
 import { RelinkError } from '../errors.js';
-import { CKPT_FLAG_SUD_OFF } from '../contract.generated.js';
+import { CKPT_FLAG_SUD_ALWAYS, CKPT_FLAG_SUD_NEEDED, CKPT_FLAG_SUD_NEVER } from '../contract.generated.js';
 import { RUNTIME_OBJECT } from '../paths.js';
 import { readElf } from './elf/read.js';
 import { PF_X, PT_LOAD, SHF_ALLOC, SHF_EXECINSTR, SHT_PROGBITS, SHT_SYMTAB, vaddr, type ElfFile } from './elf/types.js';
@@ -18,8 +18,11 @@ import { readRuntimeObject } from './link/runtime-object.js';
 export interface RelinkOptions {
   /** sites to leave to the SUD net: 'all', or a list of site addresses */
   sudSites?: 'all' | number[];
-  /** do not arm the SUD net at run time (tests of the net itself) */
-  sudOff?: boolean;
+  /**
+   * When the runtime arms the SUD net: 'auto' (default) only if some site was left to it,
+   * 'always' also to catch code the rewriter cannot see (JIT), 'never' not at all.
+   */
+  sudNet?: 'auto' | 'always' | 'never';
   runtimeObject?: string;
 }
 
@@ -121,6 +124,11 @@ function summarise(elf: ElfFile, map: CodeMap, plans: SitePlan[], trampolineAt: 
   };
 }
 
+function sudFlags(policy: NonNullable<RelinkOptions['sudNet']>, plans: SitePlan[], map: CodeMap): number {
+  const needed = plans.some((p) => p.tactic === Tactic.Sud) || map.legacySites.length > 0;
+  return (needed ? CKPT_FLAG_SUD_NEEDED : 0) | (policy === 'always' ? CKPT_FLAG_SUD_ALWAYS : 0) | (policy === 'never' ? CKPT_FLAG_SUD_NEVER : 0);
+}
+
 let tools: Promise<{ decoder: Decoder; assembler: TrampolineAssembler }> | undefined;
 function loadTools() {
   tools ??= Promise.all([Decoder.create(), TrampolineAssembler.create()]).then(([decoder, assembler]) => ({ decoder, assembler }));
@@ -150,7 +158,7 @@ export async function relink(input: Buffer, opts: RelinkOptions = {}): Promise<R
     runtime: readRuntime(opts.runtimeObject ?? RUNTIME_OBJECT),
     plans: plans.filter((p) => p.tactic === Tactic.Jump), assembler, base: layout.base,
     origEntry: elf.header.entry, phnum: elf.header.phnum + 3, sites: plans.length,
-    flags: opts.sudOff ? CKPT_FLAG_SUD_OFF : 0,
+    flags: sudFlags(opts.sudNet ?? 'auto', plans, map),
   });
   const patches = linked.trampolines.map((t) => ({ vaddr: t.plan.start, bytes: assembler.windowBytes(t) }));
   const output = writeOutput(elf, linked, layout, patches);

@@ -331,16 +331,19 @@ export class RelinkPool {
       lane.last = cur?.c;
       cur?.resolve(o);
     };
-    const died = (message: string) => {
+    const died = (what: string, detail: string) => {
       if (lane.exited || this.closing) return;
       lane.exited = true;
-      const earlier = lane.last ? ` (the worker had answered #${lane.last.index} before)` : '';
-      if (lane.current) finish({ outcome: 'worker-died', message: message + earlier });
-      else if (lane.last) this.strays.push([lane.last, { outcome: 'worker-died', message: `after answering: ${message}` }]);
+      if (lane.current) {
+        const earlier = lane.last ? ` (it may come from #${lane.last.index}, answered before on this worker)` : '';
+        finish({ outcome: 'worker-died', message: `${what}${earlier}${detail}` });
+      } else if (lane.last) {
+        this.strays.push([lane.last, { outcome: 'worker-died', message: `after answering, ${what}${detail}` }]);
+      }
     };
     worker.on('message', (o: RelinkOutcome) => finish(o));
-    worker.on('error', (e) => died(`uncaught in worker: ${e.stack ?? e.message}`));
-    worker.on('exit', (code) => died(`worker exited with code ${code}`));
+    worker.on('error', (e) => died('uncaught in worker', `: ${(e.stack ?? e.message).split('\n').slice(0, 5).join('\n      ')}`));
+    worker.on('exit', (code) => died(`worker exited with code ${code}`, ''));
     return lane;
   }
 
