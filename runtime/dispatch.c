@@ -55,6 +55,10 @@ static long rt_handle(struct rt_ctx *c, long nr)
 {
 	switch (nr) {
 	case __NR_exit:
+		/* one thread ends; the process ends with its last thread */
+		if (__atomic_sub_fetch(&rt_threads, 1, __ATOMIC_RELAXED) > 0)
+			return rt_local(c, nr);
+		/* fall through */
 	case __NR_exit_group:
 		if (!rt_in_shared_child)
 			rt_stats_flush("exit");

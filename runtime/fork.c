@@ -11,6 +11,7 @@ enum rt_child_kind { RT_CHILD_OWN_MEMORY = RT_CHILD_KIND_OWN, RT_CHILD_VFORK = R
 	RT_CHILD_THREAD = RT_CHILD_KIND_THREAD };
 
 volatile uint8_t rt_in_shared_child;
+int32_t rt_threads = 1;	/* live threads of this process */
 uint8_t rt_child_shares_memory;	/* enum rt_child_kind of the child being created */
 uint64_t rt_vfork_resume;
 
@@ -23,8 +24,10 @@ static enum rt_child_kind rt_child_kind(uint64_t flags)
 
 void rt_child_started(int kind)
 {
-	if (kind == RT_CHILD_OWN_MEMORY)
+	if (kind == RT_CHILD_OWN_MEMORY) {
 		rt_stats_reset();
+		rt_threads = 1;
+	}
 	else if (kind == RT_CHILD_VFORK)
 		rt_in_shared_child = 1;
 	rt_arm_sud();
@@ -65,10 +68,14 @@ long rt_dispatch_clone(struct rt_ctx *c, long nr)
 	enum rt_child_kind kind = rt_child_kind(flags);
 	if (stack) {
 		rt_child_shares_memory = (uint8_t)kind;
+		if (kind == RT_CHILD_THREAD)
+			__atomic_add_fetch(&rt_threads, 1, __ATOMIC_RELAXED);
 		*(uint64_t *)(stack - 8) = c->rip;
 		long r = rt_clone_on_stack(c, stack);
 		if (kind == RT_CHILD_VFORK)
 			rt_in_shared_child = 0;
+		if (kind == RT_CHILD_THREAD && r < 0)
+			__atomic_sub_fetch(&rt_threads, 1, __ATOMIC_RELAXED);
 		return r;
 	}
 	if (kind != RT_CHILD_OWN_MEMORY)

@@ -67,6 +67,7 @@ _Noreturn void rt_vfork_parent(const struct rt_ctx *c);
 _Noreturn void rt_sigreturn_at(uint64_t rsp);
 void rt_child_started(int shares_memory);
 extern volatile uint8_t rt_in_shared_child;
+extern int32_t rt_threads;
 extern uint8_t rt_child_shares_memory;
 extern uint64_t rt_vfork_resume;
 

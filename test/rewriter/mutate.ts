@@ -281,13 +281,15 @@ interface Lane {
   /** the worker has died or is dying: the next case starts a new one */
   exited: boolean;
   current?: { c: MutationCase; resolve: (o: RelinkOutcome) => void; startedAt: number };
-  last?: MutationCase;
+  /** the cases this worker answered, latest last: an error escaping on a timer may come from any */
+  answered: MutationCase[];
 }
 
 /**
  * Runs cases on `size` workers. A case that takes longer than `caseTimeoutMs` is answered 'hung'
- * and its worker replaced, so one hang costs one case, not the run. A worker that dies between
- * cases (an error escaped relink() on a timer) is charged to the last case it answered.
+ * and its worker replaced, so one hang costs one case, not the run. A worker that dies (an error
+ * escaped relink() on a timer, or something exited) is charged to the case it was running, or
+ * between cases to the last one it answered; the message names the earlier cases too.
  */
 export class RelinkPool {
   private readonly lanes: Lane[] = [];
@@ -324,22 +326,20 @@ export class RelinkPool {
   private startLane(): Lane {
     const url = new URL(import.meta.url).href;
     const worker = new Worker(`import(${JSON.stringify(url)}).then((m) => m.serveRelinkRequests())`, { eval: true, workerData: this.seedPaths });
-    const lane: Lane = { worker, exited: false };
+    const lane: Lane = { worker, exited: false, answered: [] };
     const finish = (o: RelinkOutcome) => {
       const cur = lane.current;
       lane.current = undefined;
-      lane.last = cur?.c;
+      if (cur) lane.answered.push(cur.c);
       cur?.resolve(o);
     };
     const died = (what: string, detail: string) => {
       if (lane.exited || this.closing) return;
       lane.exited = true;
-      if (lane.current) {
-        const earlier = lane.last ? ` (it may come from #${lane.last.index}, answered before on this worker)` : '';
-        finish({ outcome: 'worker-died', message: `${what}${earlier}${detail}` });
-      } else if (lane.last) {
-        this.strays.push([lane.last, { outcome: 'worker-died', message: `after answering, ${what}${detail}` }]);
-      }
+      const before = lane.answered.slice(-4).map((c) => `#${c.index}`).join(', ');
+      const earlier = before ? ` (or from a case this worker answered before: ${before})` : '';
+      if (lane.current) finish({ outcome: 'worker-died', message: `${what}${earlier}${detail}` });
+      else if (lane.answered.length) this.strays.push([lane.answered[lane.answered.length - 1], { outcome: 'worker-died', message: `after answering, ${what}${earlier}${detail}` }]);
     };
     worker.on('message', (o: RelinkOutcome) => finish(o));
     worker.on('error', (e) => died('uncaught in worker', `: ${(e.stack ?? e.message).split('\n').slice(0, 5).join('\n      ')}`));

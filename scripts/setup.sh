@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# One command on a fresh Debian machine: the system packages the build and tests use, the npm
+# dependencies and build (runtime with gcc, CLI with tsc), the samples, then a demo relink.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DEBS=(gcc make binutils libc6-dev musl-tools busybox-static bash-static sash zsh-static strace tmux gdb)
+
+install_debs() {
+  local missing=()
+  for p in "${DEBS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  [ ${#missing[@]} -eq 0 ] && return
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: please install: ${missing[*]} (apt-get install, as root)" >&2
+    exit 1
+  fi
+  echo "setup: installing ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+install_debs
+npm install --no-fund --no-audit
+make -s -C samples
+node scripts/demo.mjs
