@@ -5,7 +5,7 @@ import { RelinkError } from '../errors.js';
 import { CKPT_FLAG_SUD_ALWAYS, CKPT_FLAG_SUD_NEEDED, CKPT_FLAG_SUD_NEVER } from '../contract.generated.js';
 import { RUNTIME_OBJECT } from '../paths.js';
 import { readElf } from './elf/read.js';
-import { PF_X, PT_LOAD, SHF_ALLOC, SHF_EXECINSTR, SHT_PROGBITS, SHT_SYMTAB, vaddr, type ElfFile } from './elf/types.js';
+import { PF_X, PT_LOAD, SHF_ALLOC, SHF_EXECINSTR, SHT_PROGBITS, SHT_SYMTAB, type ElfFile } from './elf/types.js';
 import { chooseLayout, writeOutput } from './elf/write.js';
 import { analyse, type CodeMap } from './disasm/analysis.js';
 import { Decoder, type CodeRegion } from './disasm/decoder.js';
@@ -167,4 +167,3 @@ export async function relink(input: Buffer, opts: RelinkOptions = {}): Promise<R
   return { output, report };
 }
 
-export { vaddr };

@@ -106,7 +106,10 @@ function writeShdr(out: Buffer, at: number, h: SectionHeader): void {
   out.writeBigUInt64LE(BigInt(h.entsize), at + 56);
 }
 
-/** Appended metadata: section name table, symbol table, string table, section header table */
+/**
+ * Appended metadata: section name table, symbol table and string table as blobs, then the section
+ * header table at `end`.
+ */
 interface Tail { blobs: Array<{ offset: number; data: Buffer }>; headers: SectionHeader[]; shstrndx: number; end: number }
 
 function buildTail(elf: ElfFile, linked: LinkedRuntime, layout: OutputLayout, start: number): Tail {
@@ -170,8 +173,7 @@ function buildTail(elf: ElfFile, linked: LinkedRuntime, layout: OutputLayout, st
   }
   const shstrData = shstr.bytes();
   Object.assign(headers[shstrndx], { offset: place(shstrData, 1), size: shstrData.length });
-  const shoff = place(Buffer.alloc(headers.length * 64));
-  blobs.pop();
+  const shoff = Math.ceil(cursor / 8) * 8; // the section header table itself comes last
   return { blobs, headers, shstrndx, end: shoff };
 }
 

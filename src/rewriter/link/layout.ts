@@ -81,7 +81,13 @@ function section(name: string, flags: number, vaddr: number, data: Buffer, align
   return { name, type, flags: flags | SHF_ALLOC, vaddr, size, align, entsize: 0, data: type === SHT_NOBITS ? Buffer.alloc(0) : data };
 }
 
-function configBlock(v: Omit<Record<string, number>, never>): Buffer {
+/** Values of the config block, all link-time addresses or counts (see ckpt_contract.h) */
+interface ConfigValues {
+  flags: number; self: number; entry: number; text: number; textSize: number; tramp: number;
+  trampSize: number; sites: number; patched: number; redirects: number; redirectCount: number;
+}
+
+function configBlock(v: ConfigValues): Buffer {
   const b = Buffer.alloc(C.CKPT_CFG_SIZE);
   b.writeBigUInt64LE(C.CKPT_CONFIG_MAGIC, C.CKPT_CFG_MAGIC);
   b.writeUInt32LE(C.CKPT_CONFIG_VERSION, C.CKPT_CFG_VERSION);
