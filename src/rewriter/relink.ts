@@ -124,6 +124,16 @@ function summarise(elf: ElfFile, map: CodeMap, plans: SitePlan[], trampolineAt: 
   };
 }
 
+/** Jumps between the code and its trampolines are rel32: everything must lie within 2 GiB */
+const REACH = 0x7fffffff - 0x10000000; // keeping 256 MiB for the runtime and trampolines
+
+function checkReach(code: CodeRegion[], base: number): void {
+  const lowest = Math.min(...code.map((r) => r.start));
+  if (base - lowest > REACH) {
+    throw new RelinkError('ELAYOUT', `the program's segments span more than 2 GiB (code at 0x${lowest.toString(16)}, end at 0x${base.toString(16)}): trampolines could not be reached`);
+  }
+}
+
 function sudFlags(policy: NonNullable<RelinkOptions['sudNet']>, plans: SitePlan[], map: CodeMap): number {
   const needed = plans.some((p) => p.tactic === Tactic.Sud) || map.legacySites.length > 0;
   return (needed ? CKPT_FLAG_SUD_NEEDED : 0) | (policy === 'always' ? CKPT_FLAG_SUD_ALWAYS : 0) | (policy === 'never' ? CKPT_FLAG_SUD_NEVER : 0);
@@ -154,6 +164,7 @@ export async function relink(input: Buffer, opts: RelinkOptions = {}): Promise<R
   if (map.instructions === 0) throw new RelinkError('ENOCODE', 'no executable code found');
   const plans = planAll(decoder, map, opts);
   const layout = chooseLayout(elf);
+  checkReach(regions.map((d) => d.region), layout.base);
   const linked = linkRuntime({
     runtime: readRuntime(opts.runtimeObject ?? RUNTIME_OBJECT),
     plans: plans.filter((p) => p.tactic === Tactic.Jump), assembler, base: layout.base,

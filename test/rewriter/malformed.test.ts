@@ -50,7 +50,7 @@ function checkRejection(o: Extract<RelinkOutcome, { outcome: 'rejected' }>): str
 }
 
 /** Problems with a relinked output: it must read as ELF and, when run, end (or be killed) in time */
-async function checkOutput(c: MutationCase, file: string, runPrefix: string[]): Promise<string[]> {
+async function checkOutput(c: MutationCase, file: string, runPrefix: string[]): Promise<{ problems: string[]; killed: boolean }> {
   const problems: string[] = [];
   const head = Buffer.alloc(4);
   const fd = fs.openSync(file, 'r');
@@ -72,7 +72,7 @@ async function checkOutput(c: MutationCase, file: string, runPrefix: string[]): 
   else if (c.mustRelink && (result.exitCode !== 3 || result.stdout !== 'hello from stdout\n')) {
     problems.push(`valid input, but its output ran to exit ${result.exitCode} signal ${result.signal} stdout ${JSON.stringify(result.stdout)}`);
   }
-  return problems;
+  return { problems, killed: result !== 'unkillable' && result.timedOut };
 }
 
 /** Cases sent through the CLI: the first and a middle one of every kind */
@@ -109,7 +109,7 @@ describe(`relinking mutated and truncated ELF files (PRNG seed ${'0x' + PRNG_SEE
     this.timeout(300_000);
     const runPrefix = await isolationPrefix();
     const failures: string[] = [];
-    const tally = { rejected: 0, relinked: 0 };
+    const tally = { rejected: 0, relinked: 0, killed: 0 };
     const pool = new RelinkPool(Object.fromEntries(SEED_NAMES.map((n) => [n, seedPath(n)])) as Record<SeedName, string>, WORKERS, CASE_TIMEOUT_MS);
     try {
       await pool.run(cases, (c) => path.join(work, `case-${c.index}`), async (c, o) => {
@@ -120,7 +120,9 @@ describe(`relinking mutated and truncated ELF files (PRNG seed ${'0x' + PRNG_SEE
           if (c.mustRelink) problems.push(`valid input rejected: ${o.code} ${o.message}`);
         } else if (o.outcome === 'relinked') {
           tally.relinked++;
-          problems.push(...await checkOutput(c, o.outputPath, runPrefix));
+          const checked = await checkOutput(c, o.outputPath, runPrefix);
+          problems.push(...checked.problems);
+          if (checked.killed) tally.killed++;
           fs.rmSync(o.outputPath, { force: true });
         } else if (o.outcome === 'threw') {
           problems.push(`threw ${o.name}: ${o.message}\n      ${o.stack.split('\n').slice(1, 5).map((l) => l.trim()).join('\n      ')}`);
@@ -134,7 +136,7 @@ describe(`relinking mutated and truncated ELF files (PRNG seed ${'0x' + PRNG_SEE
     } finally {
       await pool.close();
     }
-    console.log(`      ${cases.length} cases: ${tally.rejected} rejected, ${tally.relinked} relinked`);
+    console.log(`      ${cases.length} cases: ${tally.rejected} rejected, ${tally.relinked} relinked (${tally.killed} of those killed at the ${RUN_TIMEOUT_MS} ms limit when run)`);
     const shown = failures.slice(0, 12).join('\n  ');
     assert.equal(failures.length, 0, `${failures.length} failing case(s):\n  ${shown}${failures.length > 12 ? '\n  ...' : ''}`);
   });

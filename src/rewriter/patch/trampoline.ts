@@ -8,6 +8,7 @@
 //     jmp  <end of the window>
 import { Keystone, Const, loadKeystone } from 'keystone-wasm';
 import { CKPT_RED_ZONE, CKPT_TRAMP_RESUME_SKIP } from '../../contract.generated.js';
+import { RelinkError } from '../../errors.js';
 import type { SitePlan } from './plan.js';
 import { JMP_SIZE } from './plan.js';
 
@@ -33,7 +34,11 @@ export class TrampolineAssembler {
   }
 
   private asm(text: string, address: number): Buffer {
-    return Buffer.from(this.ks.asm(text, { address }));
+    try {
+      return Buffer.from(this.ks.asm(text, { address }));
+    } catch (e) {
+      throw new RelinkError('ELAYOUT', `cannot assemble a trampoline at 0x${address.toString(16)} (${(e as Error).message})`, { cause: e });
+    }
   }
 
   private runtimeCall(at: number, shim: number): Buffer {
