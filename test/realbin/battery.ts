@@ -5,8 +5,14 @@
  * Both runs of a kind must see the same strings wherever a shell could print them: the binary is
  * copied to `<root>/bin/<name>` and every entry runs in `<root>/scratch/work`, `root` being fixed per
  * kind. One root therefore serves one run at a time; a lock file next to it enforces that.
+ *
+ * An entry's stdout and stderr are regular files the shell inherits, not pipes: `cat` and friends
+ * may splice or sendfile a file into a pipe or socket, which queues references to its page-cache
+ * pages, so a later write to that file by the same entry would show up in what the reader gets,
+ * depending on when the reader got to it.
  */
 import { execa } from 'execa';
+import { spawn } from 'node:child_process';
 import { constants as fsConstants } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -157,6 +163,8 @@ interface Layout {
   tmp: string;
   /** sash runs multi-line entries from this file. */
   script: string;
+  stdout: string;
+  stderr: string;
 }
 
 function layoutOf(root: string, kind: BinaryKind): Layout {
@@ -170,6 +178,8 @@ function layoutOf(root: string, kind: BinaryKind): Layout {
     home: path.join(scratch, 'home'),
     tmp: path.join(scratch, 'tmp'),
     script: path.join(root, 'entry.sash'),
+    stdout: path.join(root, 'output', 'stdout'),
+    stderr: path.join(root, 'output', 'stderr'),
   };
 }
 
@@ -186,6 +196,7 @@ export async function runBattery(opts: RunBatteryOptions): Promise<Result[]> {
       results.push(await runEntry(entry, opts, layout));
     }
     await fs.rm(layout.scratch, { recursive: true, force: true });
+    await fs.rm(path.dirname(layout.stdout), { recursive: true, force: true });
     return results;
   } finally {
     await release();
@@ -252,6 +263,7 @@ async function installBinary(binary: string, kind: BinaryKind, layout: Layout): 
 async function resetScratch(layout: Layout): Promise<void> {
   await fs.rm(layout.scratch, { recursive: true, force: true });
   for (const dir of [layout.work, layout.home, layout.tmp]) await fs.mkdir(dir, { recursive: true });
+  await fs.mkdir(path.dirname(layout.stdout), { recursive: true });
 }
 
 function entryEnv(kind: BinaryKind, layout: Layout, extra: Record<string, string> | undefined) {
@@ -283,41 +295,64 @@ async function entryArgs(kind: BinaryKind, script: string, layout: Layout): Prom
   }
 }
 
-/**
- * The shell leads its own session and process group, so no terminal leaks in and whatever an entry
- * leaves behind (a background job) is killed with the group when the entry ends or times out.
- */
+/** Runs one entry with its stdout and stderr in files, and reads them once the entry is over. */
 async function runEntry(entry: BatteryEntry, opts: RunBatteryOptions, layout: Layout): Promise<Result> {
   await resetScratch(layout);
   const started = performance.now();
-  const subprocess = execa(layout.binary, await entryArgs(opts.kind, entry.script, layout), {
+  const stdout = await fs.open(layout.stdout, 'w');
+  const stderr = await fs.open(layout.stderr, 'w');
+  let ending: ShellEnding;
+  try {
+    ending = await runShell(entry, opts, layout, { stdout: stdout.fd, stderr: stderr.fd });
+  } finally {
+    await stdout.close();
+    await stderr.close();
+  }
+  return {
+    name: entry.name,
+    stdout: await fs.readFile(layout.stdout, 'utf8'),
+    stderr: await fs.readFile(layout.stderr, 'utf8'),
+    ...ending,
+    durationMs: Math.round(performance.now() - started),
+  };
+}
+
+type ShellEnding = Pick<Result, 'exitCode' | 'signal' | 'timedOut'>;
+
+/**
+ * The shell leads its own session and process group, so no terminal leaks in and whatever an entry
+ * leaves behind (a background job) is killed with the group when the entry ends or times out,
+ * before its output files are read. Plain spawn, because execa's types do not let stdout and stderr
+ * be descriptors other than 1 and 2.
+ */
+async function runShell(
+  entry: BatteryEntry,
+  opts: RunBatteryOptions,
+  layout: Layout,
+  output: { stdout: number; stderr: number },
+): Promise<ShellEnding> {
+  const shell = spawn(layout.binary, await entryArgs(opts.kind, entry.script, layout), {
     argv0: BATTERY_BINARIES[opts.kind].name,
     cwd: layout.work,
     env: entryEnv(opts.kind, layout, opts.env),
-    extendEnv: false,
-    stdin: 'ignore',
+    stdio: ['ignore', output.stdout, output.stderr],
     detached: true,
-    reject: false,
-    stripFinalNewline: false,
-    maxBuffer: 64 * 1024 * 1024,
   });
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
-    killGroup(subprocess.pid);
+    killGroup(shell.pid);
   }, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
-  const outcome = await subprocess;
-  clearTimeout(timer);
-  killGroup(subprocess.pid);
-  return {
-    name: entry.name,
-    stdout: String(outcome.stdout ?? ''),
-    stderr: String(outcome.stderr ?? ''),
-    exitCode: outcome.exitCode ?? null,
-    signal: outcome.signal ?? null,
-    timedOut,
-    durationMs: Math.round(performance.now() - started),
-  };
+  try {
+    const [exitCode, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
+      shell.once('error', reject);
+      shell.once('exit', (code, sig) => resolve([code, sig]));
+    });
+    return { exitCode, signal, timedOut };
+  } finally {
+    clearTimeout(timer);
+    killGroup(shell.pid);
+  }
 }
 
 function killGroup(pid: number | undefined): void {
