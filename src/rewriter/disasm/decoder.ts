@@ -57,14 +57,28 @@ const KIND_BY_NAME: Record<string, InsnKind> = {
 
 interface WasmModule { HEAPU8: Uint8Array }
 
+let wasmModule: Promise<WasmModule> | undefined;
+
+/**
+ * capstone-wasm keeps one wasm instance per process, and emscripten fills the object given to the
+ * first load with HEAPU8 and friends: load once, and every Decoder shares that object.
+ */
+function loadWasm(): Promise<WasmModule> {
+  wasmModule ??= (async () => {
+    const wasm = {} as WasmModule;
+    await loadCapstone(wasm as unknown as Record<string, unknown>);
+    return wasm;
+  })();
+  return wasmModule;
+}
+
 export class Decoder {
   private readonly kindById = new Map<number, InsnKind>();
 
   private constructor(private readonly cs: Capstone, private readonly wasm: WasmModule) {}
 
   static async create(): Promise<Decoder> {
-    const wasm = {} as WasmModule; // emscripten fills the object it is given: HEAPU8 among others
-    await loadCapstone(wasm as unknown as Record<string, unknown>);
+    const wasm = await loadWasm();
     return new Decoder(new Capstone(Const.CS_ARCH_X86, Const.CS_MODE_64), wasm);
   }
 
