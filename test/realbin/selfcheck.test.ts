@@ -2,7 +2,7 @@
  * Checks the batteries themselves, with no relinker involved: two runs of the same original binary
  * must agree (so a difference after relinking means something), and no entry may fail for a reason
  * that makes it test nothing (a missing command or option, a timeout).
- * Slow, so it runs only with CKPT_BATTERY_SELFCHECK=1.
+ * It runs on every test run: a battery entry that turns flaky shows up here first.
  */
 import assert from 'node:assert/strict';
 import {
@@ -61,9 +61,7 @@ function brokenEntries(results: Result[]): string[] {
   return broken;
 }
 
-const selfCheckEnabled = process.env.CKPT_BATTERY_SELFCHECK === '1';
-
-(selfCheckEnabled ? describe : describe.skip)('Battery self-check on the original binaries', function () {
+describe('Battery self-check on the original binaries', function () {
   this.timeout(10 * 60_000);
   const checks = new Map<BinaryKind, Promise<SelfCheck>>();
 
