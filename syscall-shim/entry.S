@@ -18,22 +18,20 @@
  * register but rcx and r11 unchanged, flags included, as the syscall instruction would.
  *
  * Fast path: calls the runtime only counts go straight to the kernel. The arithmetic flags are
- * kept in r11 as lahf/seto left them (ah = SF ZF AF PF CF, al = OF) because popfq costs more
- * than the whole fast path.
+ * kept in rax as lahf/seto left them (ah = SF ZF AF PF CF, al = OF), the number in r11, because
+ * popfq costs more than the whole fast path.
  */
 rt_shim_entry:
-	mov	%rax, %r11
+	mov	%rax, %r11		/* r11 = number, rax = flags until the syscall */
 	lahf
 	seto	%al
-	xchg	%rax, %r11
-	cmp	$RT_NR_MAX, %rax
+	cmp	$RT_NR_MAX, %r11
 	jae	.Lslow
 	lea	rt_syscall_class(%rip), %rcx
-	cmpb	$0, (%rcx,%rax)
+	cmpb	$0, (%rcx,%r11)
 	jne	.Lslow
 	lea	rt_counts(%rip), %rcx
-	addq	$1, (%rcx,%rax,8)
-	xchg	%rax, %r11
+	addq	$1, (%rcx,%r11,8)
 	add	$0x7f, %al		/* OF = (al == 1) */
 	sahf
 	mov	%r11, %rax
@@ -41,7 +39,6 @@ rt_shim_entry:
 	ret
 
 .Lslow:
-	xchg	%rax, %r11
 	add	$0x7f, %al
 	sahf
 	mov	%r11, %rax		/* from here the flags are exactly the program's */
