@@ -87,8 +87,10 @@ function prepareRelinked(bench, selfCheck) {
   return output;
 }
 
-function measure(binary, bench, args = []) {
-  const stdout = runChecked(binary, args, binary);
+function measure(binary, bench, args = [], env = {}) {
+  const result = spawnSync(binary, args, { encoding: 'utf8', env: { ...process.env, ...env } });
+  if (result.status !== 0) throw new BenchError(`${binary} failed: ${result.stderr}`);
+  const stdout = result.stdout;
   const match = stdout.match(new RegExp(`^${bench.unit}=([0-9.]+)$`, 'm'));
   if (!match) throw new BenchError(`${binary} printed no ${bench.unit}=<float>: ${stdout.trim()}`);
   return Number(match[1]);
@@ -105,9 +107,11 @@ function timeBenchmark(bench, relinkedBinary, sudBinary, rounds) {
   const native = [];
   const relinked = [];
   const sud = [];
+  const armed = [];
   for (let round = 0; round < rounds; round++) {
     native.push(measure(nativeBinary, bench));
     relinked.push(measure(relinkedBinary, bench));
+    if (sudBinary) armed.push(measure(relinkedBinary, bench, [], { CKPT_SUD: 'on' }));
     if (sudBinary) sud.push(measure(sudBinary, bench, [SUD_ITERATIONS]));
   }
   const nativeMedian = median(native);
@@ -119,6 +123,8 @@ function timeBenchmark(bench, relinkedBinary, sudBinary, rounds) {
     relinked: { median: relinkedMedian, samples: relinked },
     ratio: relinkedMedian / nativeMedian,
     sud: sudBinary ? { median: median(sud), samples: sud, ratio: median(sud) / nativeMedian } : null,
+    // every site patched, but the SUD net armed (CKPT_SUD=on): the kernel's slow entry path
+    armed: sudBinary ? { median: median(armed), samples: armed, ratio: median(armed) / nativeMedian } : null,
   };
 }
 
@@ -136,12 +142,14 @@ function timeBusyboxRelink() {
 
 function printTable(results) {
   const rows = [
-    ['benchmark', 'native ns', 'relinked ns', 'ratio', 'all-SUD ns', 'SUD ratio'],
+    ['benchmark', 'native ns', 'relinked ns', 'ratio', 'net armed ns', 'armed ratio', 'all-SUD ns', 'SUD ratio'],
     ...results.map((r) => [
       r.name,
       r.native.median.toFixed(1),
       r.relinked.median.toFixed(1),
       r.ratio.toFixed(3),
+      r.armed ? r.armed.median.toFixed(1) : '-',
+      r.armed ? r.armed.ratio.toFixed(3) : '-',
       r.sud ? r.sud.median.toFixed(1) : '-',
       r.sud ? r.sud.ratio.toFixed(2) : '-',
     ]),

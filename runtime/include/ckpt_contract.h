@@ -35,7 +35,7 @@
 
 /*
  * When the runtime arms the Syscall User Dispatch net. Armed, it costs every system call the
- * kernel's slow entry path (about 20 ns here), so by default it is armed only when the rewriter
+ * kernel's slow entry path (about 18 ns here), so by default it is armed only when the rewriter
  * left sites to it. CKPT_SUD=on|off|auto in the environment overrides these at run time.
  */
 #define CKPT_FLAG_SUD_NEEDED    0x1 /* some sites were left to the net: arm it by default */
