@@ -21,6 +21,7 @@ const uint8_t rt_syscall_class[RT_NR_MAX] = {
 	[__NR_exit_group] = 1,
 	[__NR_execveat] = 1,
 	[__NR_clone3] = 1,
+	[__NR_brk] = 1,
 };
 
 static void rt_count(long nr, enum rt_via via)
@@ -77,6 +78,8 @@ static long rt_handle(struct rt_ctx *c, long nr)
 	case __NR_rt_sigprocmask:
 		return rt_sys_sigprocmask((long)c->rdi, (const void *)c->rsi, (void *)c->rdx,
 					  (long)c->r10);
+	case __NR_brk:
+		return rt_sys_brk(c->rdi);
 	case __NR_rt_sigsuspend:
 		return rt_sys_sigsuspend((const void *)c->rdi, (long)c->rsi);
 	case __NR_rt_sigreturn:

@@ -8,10 +8,11 @@
 
 static struct rt_kernel_sigaction rt_prog_action[65];	/* the program's view, reserved only */
 static uint64_t rt_prog_blocked;			/* the program's view, reserved bits only */
+uint64_t rt_reserved_mask;				/* the runtime's signals in this process */
 
 static int rt_is_reserved(long sig)
 {
-	return (sig == RT_SIGSYS && rt_sud_on) || (sig == RT_SIGTRAP && rt_config.redirect_count);
+	return sig >= 1 && sig <= 64 && (rt_reserved_mask & RT_SIGBIT(sig));
 }
 
 static uint64_t *rt_gregs(void *uc)
@@ -94,10 +95,14 @@ static void rt_install(int sig, void (*h)(int, void *, void *))
 
 void rt_signals_init(void)
 {
-	if (rt_sud_on)
+	if (rt_sud_on) {
 		rt_install(RT_SIGSYS, rt_sigsys);
-	if (rt_config.redirect_count)
+		rt_reserved_mask |= RT_SIGBIT(RT_SIGSYS);
+	}
+	if (rt_config.redirect_count) {
 		rt_install(RT_SIGTRAP, rt_sigtrap);
+		rt_reserved_mask |= RT_SIGBIT(RT_SIGTRAP);
+	}
 }
 
 long rt_sys_sigaction(long sig, const struct rt_kernel_sigaction *act,
@@ -114,7 +119,7 @@ long rt_sys_sigaction(long sig, const struct rt_kernel_sigaction *act,
 	if (act && size == 8) {
 		/* the program's handlers must not block the runtime's signals while they run */
 		struct rt_kernel_sigaction a = *act;
-		a.mask &= ~RT_RESERVED_MASK;
+		a.mask &= ~rt_reserved_mask;
 		return rt_syscall4(__NR_rt_sigaction, sig, (long)&a, (long)old, size);
 	}
 	return rt_syscall4(__NR_rt_sigaction, sig, (long)act, (long)old, size);
@@ -124,14 +129,14 @@ long rt_sys_sigprocmask(long how, const uint64_t *set, uint64_t *old, long size)
 {
 	if (size != 8)
 		return rt_syscall4(__NR_rt_sigprocmask, how, (long)set, (long)old, size);
-	uint64_t want = set ? *set : 0, kernel_set = want & ~RT_RESERVED_MASK, kernel_old;
+	uint64_t want = set ? *set : 0, kernel_set = want & ~rt_reserved_mask, kernel_old;
 	long r = rt_syscall4(__NR_rt_sigprocmask, how, set ? (long)&kernel_set : 0,
 			     (long)&kernel_old, 8);
 	if (r < 0)
 		return r;
 	uint64_t prev = rt_prog_blocked;
 	if (set) {
-		uint64_t bits = want & RT_RESERVED_MASK;
+		uint64_t bits = want & rt_reserved_mask;
 		if (how == RT_SIG_BLOCK)
 			rt_prog_blocked |= bits;
 		else if (how == RT_SIG_UNBLOCK)
@@ -140,7 +145,7 @@ long rt_sys_sigprocmask(long how, const uint64_t *set, uint64_t *old, long size)
 			rt_prog_blocked = bits;
 	}
 	if (old)
-		*old = (kernel_old & ~RT_RESERVED_MASK) | prev;
+		*old = (kernel_old & ~rt_reserved_mask) | prev;
 	return 0;
 }
 
@@ -148,6 +153,6 @@ long rt_sys_sigsuspend(const uint64_t *set, long size)
 {
 	if (size != 8 || !set)
 		return rt_syscall2(__NR_rt_sigsuspend, (long)set, size);
-	uint64_t s = *set & ~RT_RESERVED_MASK;
+	uint64_t s = *set & ~rt_reserved_mask;
 	return rt_syscall2(__NR_rt_sigsuspend, (long)&s, 8);
 }

@@ -10,9 +10,9 @@
 
 uint64_t rt_load_bias;
 uint64_t rt_entry_target;
-int rt_sud_on;
+long rt_sud_on;
 /* The SUD selector: always "block", since the runtime's own calls are in the allowed region */
-static volatile uint8_t rt_sud_selector = RT_SUD_BLOCK;
+volatile uint8_t rt_sud_selector = RT_SUD_BLOCK;
 
 static _Noreturn void rt_die(const char *msg)
 {
@@ -34,13 +34,6 @@ void rt_arm_sud(void)
 			     (long)&rt_sud_selector, 0);
 	if (r < 0 && r != -22 /* EINVAL: kernel without SUD; patched sites still work */)
 		rt_die("ckpt runtime: cannot arm syscall user dispatch\n");
-}
-
-static int rt_streq(const char *a, const char *b)
-{
-	while (*a && *a == *b)
-		a++, b++;
-	return *a == *b;
 }
 
 /* The config block's policy, unless CKPT_SUD=on|off|auto says otherwise */
@@ -72,7 +65,11 @@ void rt_init(struct rt_ctx *regs, uint64_t *initial_sp)
 	long argc = (long)initial_sp[0];
 	char **envp = (char **)(initial_sp + 1 + argc + 1);
 	rt_sud_on = rt_sud_wanted(envp);
+	const char *restart = rt_getenv(envp, "CKPT_RESTART");
+	if (restart && *restart)
+		rt_restart(restart);
 	rt_stats_init(envp);
 	rt_signals_init();
+	rt_checkpoint_init(envp);
 	rt_arm_sud();
 }

@@ -76,6 +76,85 @@
 /* Exit status of a relinked program whose runtime cannot start (bad config block) */
 #define CKPT_EXIT_RUNTIME       127
 
+/*
+ * Checkpoint images (docs/image-format.md). A file header, then records; each record is a
+ * 40-byte header, a payload, and optionally bulk data (memory contents) at a page-aligned offset
+ * in the data area after the records. Every byte is covered by a CRC-32C. Fields are only added.
+ */
+#define CKPT_IMAGE_MAGIC        0x31474d4954504b43ULL /* "CKPTIMG1" little-endian */
+#define CKPT_IMAGE_VERSION      1
+#define CKPT_IMAGE_PAGE         4096
+
+#define CKPT_IH_MAGIC           0   /* u64: CKPT_IMAGE_MAGIC */
+#define CKPT_IH_VERSION         8   /* u32 */
+#define CKPT_IH_RECORDS         12  /* u32: records that follow the header */
+#define CKPT_IH_FILE_SIZE       16  /* u64: bytes in the whole file */
+#define CKPT_IH_BINARY_ID       24  /* u64: CRC-32C of the config block (0 in the high half) */
+#define CKPT_IH_RESERVED        32  /* u32: zero */
+#define CKPT_IH_CRC             36  /* u32: CRC-32C of bytes 0..35 */
+#define CKPT_IH_SIZE            40
+
+#define CKPT_RH_KIND            0   /* u32: CKPT_REC_* */
+#define CKPT_RH_FLAGS           4   /* u32: per kind */
+#define CKPT_RH_PAYLOAD_SIZE    8   /* u32: payload bytes right after this header */
+#define CKPT_RH_PAYLOAD_CRC     12  /* u32 */
+#define CKPT_RH_DATA_OFFSET     16  /* u64: file offset of bulk data, page-aligned; 0: none */
+#define CKPT_RH_DATA_SIZE       24  /* u64: bulk data bytes */
+#define CKPT_RH_DATA_CRC        32  /* u32 */
+#define CKPT_RH_CRC             36  /* u32: CRC-32C of bytes 0..35 */
+#define CKPT_RH_SIZE            40
+
+#define CKPT_REC_PROCESS        1   /* struct ckpt_rec_process */
+#define CKPT_REC_REGS           2   /* struct ckpt_rec_regs, then the xsave area */
+#define CKPT_REC_SIGACTIONS     3   /* 64 x struct { u64 handler, flags, restorer, mask } */
+#define CKPT_REC_REGION         4   /* struct ckpt_rec_region, then the path; data: contents */
+#define CKPT_REC_FILE           5   /* struct ckpt_rec_file, then the path */
+
+/* struct ckpt_rec_process */
+#define CKPT_RP_PID             0   /* u32 */
+#define CKPT_RP_TID             4   /* u32 */
+#define CKPT_RP_PPID            8   /* u32 */
+#define CKPT_RP_SIGNAL          12  /* u32: the signal that made the checkpoint */
+#define CKPT_RP_LOAD_BIAS       16  /* u64: run-time address minus link-time vaddr */
+#define CKPT_RP_BRK             24  /* u64: the program break */
+#define CKPT_RP_XFEATURES       32  /* u64: XCR0 of the CPU that made the image */
+#define CKPT_RP_FS_BASE         40  /* u64 */
+#define CKPT_RP_UMASK           48  /* u32 */
+#define CKPT_RP_RESERVED        52  /* u32 */
+#define CKPT_RP_SIZE            56
+
+/* struct ckpt_rec_regs: the interrupted context, as the signal frame held it */
+#define CKPT_RR_UC_FLAGS        0   /* u64 */
+#define CKPT_RR_GREGS           8   /* u64[23], in ucontext gregs order */
+#define CKPT_RR_SIGMASK         192 /* u64 */
+#define CKPT_RR_XSAVE_SIZE      200 /* u32: bytes of the xsave area that follow */
+#define CKPT_RR_RESERVED        204 /* u32 */
+#define CKPT_RR_SIZE            208
+
+/* struct ckpt_rec_region */
+#define CKPT_RG_START           0   /* u64 */
+#define CKPT_RG_END             8   /* u64 */
+#define CKPT_RG_OFFSET          16  /* u64: file offset of the mapping, as /proc/self/maps shows it */
+#define CKPT_RG_PROT            24  /* u32: PROT_* */
+#define CKPT_RG_ROLE            28  /* u32: CKPT_ROLE_* */
+#define CKPT_RG_SIZE            32  /* then the path, NUL-terminated, up to the payload's end */
+
+#define CKPT_ROLE_MEMORY        0   /* contents in the data area (or none when unreadable) */
+#define CKPT_ROLE_VVAR          1   /* the kernel's: never restored, the new one is moved here */
+#define CKPT_ROLE_VVAR_VCLOCK   2
+#define CKPT_ROLE_VDSO          3
+#define CKPT_REGION_HAS_DATA    0x1 /* record flag */
+#define CKPT_REGION_SHARED      0x2 /* record flag: a MAP_SHARED mapping (restored private) */
+
+/* struct ckpt_rec_file */
+#define CKPT_RF_FD              0   /* u32 */
+#define CKPT_RF_FLAGS           4   /* u32: open flags (F_GETFL) */
+#define CKPT_RF_OFFSET          8   /* u64 */
+#define CKPT_RF_SIZE            16  /* then the path, NUL-terminated */
+
+/* Exit status of a restart refused before anything was torn down */
+#define CKPT_EXIT_BAD_IMAGE     2
+
 #ifndef __ASSEMBLER__
 #include <stdint.h>
 struct ckpt_config {

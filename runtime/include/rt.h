@@ -38,7 +38,6 @@ struct rt_kernel_sigaction {
 #define RT_SIG_UNBLOCK	1
 #define RT_SIG_SETMASK	2
 #define RT_SIGBIT(s)	(1ULL << ((s) - 1))
-#define RT_RESERVED_MASK (RT_SIGBIT(RT_SIGSYS) | RT_SIGBIT(RT_SIGTRAP))
 
 /* ucontext_t and siginfo_t as the kernel lays them out on x86-64 */
 #define RT_UC_GREGS	40	/* byte offset of mcontext.gregs in ucontext */
@@ -53,7 +52,7 @@ enum rt_greg { RT_REG_R8, RT_REG_R9, RT_REG_R10, RT_REG_R11, RT_REG_R12, RT_REG_
 extern const struct ckpt_config rt_config;
 extern uint64_t rt_load_bias;
 extern uint64_t rt_entry_target;
-extern int rt_sud_on;	/* the SUD net is armed in this process */
+extern long rt_sud_on;	/* the SUD net is armed in this process (8 bytes: the restorer pokes it) */
 void rt_arm_sud(void);
 
 /* dispatch.c */
@@ -87,6 +86,33 @@ long rt_sys_sigaction(long sig, const struct rt_kernel_sigaction *act,
 long rt_sys_sigprocmask(long how, const uint64_t *set, uint64_t *old, long size);
 long rt_sys_sigsuspend(const uint64_t *set, long size);
 void rt_restorer(void);
+
+/* maps.c */
+struct rt_map {
+	uint64_t start, end, offset;
+	uint32_t prot, shared;
+	char path[256];
+};
+long rt_read_maps(struct rt_map *out, long max, char *buf, size_t size);
+uint32_t rt_map_role(const struct rt_map *m);
+int rt_map_is_vsyscall(const struct rt_map *m);
+int rt_streq(const char *a, const char *b);
+
+/* crc32c.c */
+uint32_t rt_crc32c(uint32_t crc, const void *data, size_t n);
+
+/* checkpoint.c, restore.c */
+void rt_checkpoint_init(char **envp);
+_Noreturn void rt_restart(const char *path);
+uint64_t rt_binary_id(void);
+extern int rt_ckpt_signal;
+extern uint64_t rt_reserved_mask;
+extern volatile uint64_t rt_restarted;	/* poked to 1 by the restorer */
+extern volatile uint64_t rt_brk_top;	/* after a restart the runtime owns brk */
+long rt_sys_brk(uint64_t addr);
+void rt_call_on_stack(void (*fn)(void *), void *arg, void *stack_top);
+extern const char rt_restorer_code_start[], rt_restorer_code_end[];
+extern volatile uint8_t rt_sud_selector;
 
 /* util.c */
 size_t rt_strlen(const char *s);

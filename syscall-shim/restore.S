@@ -1,0 +1,129 @@
+/*
+ * The restorer: copied by restore.c into a holding area outside both address spaces, it replaces
+ * the new process's memory with the image's and returns into the program through rt_sigreturn.
+ * It must be position-independent and use nothing outside the holding area: registers, the plan
+ * (rdi), and the stack restore.c gave it. Nothing after the first munmap can be undone: restore.c
+ * has checked every byte of the image before this runs.
+ */
+#include <asm/unistd_64.h>
+#include "../runtime/include/rt_restore.h"
+
+	.text
+	.globl	rt_restorer_code_start
+	.hidden	rt_restorer_code_start
+	.globl	rt_restorer_code_end
+	.hidden	rt_restorer_code_end
+	.p2align 4
+rt_restorer_code_start:
+	mov	%rdi, %rbx
+	lea	RT_PLAN_ENTRIES(%rbx), %r12
+
+	mov	RT_PLAN_UNMAPS(%rbx), %r13
+1:	test	%r13, %r13
+	jz	2f
+	mov	(%r12), %rdi
+	mov	8(%r12), %rsi
+	mov	$__NR_munmap, %eax
+	syscall
+	add	$16, %r12
+	dec	%r13
+	jmp	1b
+
+	/* the new kernel's vvar and vdso go where the program's libc expects them */
+2:	mov	RT_PLAN_REMAPS(%rbx), %r13
+3:	test	%r13, %r13
+	jz	4f
+	mov	(%r12), %rdi
+	mov	8(%r12), %rsi
+	mov	%rsi, %rdx
+	mov	$3, %r10d		/* MREMAP_MAYMOVE | MREMAP_FIXED */
+	mov	16(%r12), %r8
+	mov	$__NR_mremap, %eax
+	syscall
+	cmp	16(%r12), %rax
+	jne	.Lfail
+	add	$24, %r12
+	dec	%r13
+	jmp	3b
+
+	/* memory: privately from the image file (lazily, copy-on-write), or anonymous */
+4:	mov	RT_PLAN_MAPS(%rbx), %r13
+5:	test	%r13, %r13
+	jz	6f
+	mov	(%r12), %rdi
+	mov	8(%r12), %rsi
+	mov	16(%r12), %rdx
+	mov	24(%r12), %r10
+	mov	32(%r12), %r8
+	mov	40(%r12), %r9
+	mov	$__NR_mmap, %eax
+	syscall
+	cmp	(%r12), %rax
+	jne	.Lfail
+	add	$48, %r12
+	dec	%r13
+	jmp	5b
+
+6:	mov	RT_PLAN_POKES(%rbx), %r13
+7:	test	%r13, %r13
+	jz	8f
+	mov	(%r12), %rdi
+	mov	8(%r12), %rax
+	mov	%rax, (%rdi)
+	add	$16, %r12
+	dec	%r13
+	jmp	7b
+
+8:	mov	RT_PLAN_IMAGE_FD(%rbx), %rdi
+	mov	$__NR_close, %eax
+	syscall
+	mov	$0x1002, %edi		/* ARCH_SET_FS */
+	mov	RT_PLAN_FS_BASE(%rbx), %rsi
+	mov	$__NR_arch_prctl, %eax
+	syscall
+	mov	RT_PLAN_SUD_LEN(%rbx), %r10
+	test	%r10, %r10
+	jz	9f
+	mov	$59, %edi		/* PR_SET_SYSCALL_USER_DISPATCH */
+	mov	$1, %esi		/* PR_SYS_DISPATCH_ON */
+	mov	RT_PLAN_SUD_START(%rbx), %rdx
+	mov	RT_PLAN_SUD_SELECTOR(%rbx), %r8
+	mov	$__NR_prctl, %eax
+	syscall
+	/* rt_sigreturn from the restored runtime's text, which the net allows */
+9:	mov	RT_PLAN_SIGRETURN(%rbx), %rax
+	mov	RT_PLAN_FRAME(%rbx), %rsp
+	jmp	*%rax
+
+.Lfail:
+	mov	$2, %edi
+	lea	.Lmsg(%rip), %rsi
+	mov	$(.Lmsg_end - .Lmsg), %edx
+	mov	$__NR_write, %eax
+	syscall
+	mov	$127, %edi
+	mov	$__NR_exit_group, %eax
+	syscall
+	ud2
+.Lmsg:	.ascii	"ckpt: restore failed while rebuilding memory\n"
+.Lmsg_end:
+rt_restorer_code_end:
+
+	.globl	rt_call_on_stack
+	.hidden	rt_call_on_stack
+	.type	rt_call_on_stack, @function
+/* void rt_call_on_stack(void (*fn)(void *), void *arg, void *stack_top) */
+rt_call_on_stack:
+	push	%rbp
+	mov	%rsp, %rbp
+	mov	%rdx, %rsp
+	and	$-16, %rsp
+	mov	%rdi, %rax
+	mov	%rsi, %rdi
+	call	*%rax
+	mov	%rbp, %rsp
+	pop	%rbp
+	ret
+	.size	rt_call_on_stack, .-rt_call_on_stack
+
+	.section .note.GNU-stack,"",@progbits
