@@ -38,7 +38,7 @@ function parseArgs(argv: string[]): Args {
       options.sudNet = v;
     }
     else if (a === '--quiet' || a === '-q') quiet = true;
-    else if (a === '-h' || a === '--help') { process.stdout.write(USAGE + '\n'); process.exit(0); }
+    else if (a === '-h' || a === '--help') { fs.writeSync(1, USAGE + '\n'); process.exit(0); }
     else if (a.startsWith('-')) throw new RelinkError('EUSAGE', `unknown option ${a}; ${USAGE}`);
     else if (input === undefined) input = a;
     else throw new RelinkError('EUSAGE', `more than one input given; ${USAGE}`);
@@ -78,16 +78,18 @@ async function main(): Promise<number> {
     const { output, report } = await relink(input, args.options);
     writeAtomically(args.output, output, 0o755);
     if (args.report) writeAtomically(args.report, JSON.stringify(report, null, 2) + '\n', 0o644);
-    if (!args.quiet) process.stdout.write(formatSummary(report, args.output));
+    if (!args.quiet) fs.writeSync(1, formatSummary(report, args.output));
     return 0;
   } catch (e) {
     if (e instanceof RelinkError) {
-      process.stderr.write(`ckpt-relink: ${e.message}\n`);
+      fs.writeSync(2, `ckpt-relink: ${e.message}\n`);
       return e.code === 'EUSAGE' ? 2 : 1;
     }
-    process.stderr.write(`ckpt-relink: internal error: ${(e as Error).message?.split('\n')[0]}\n`);
+    fs.writeSync(2, `ckpt-relink: internal error: ${(e as Error).message?.split('\n')[0]}\n`);
     return 70;
   }
 }
 
-main().then((code) => { process.exitCode = code; });
+// Output is written synchronously, so exiting at once loses nothing, and the process does not
+// wait on background work of the wasm engines (see src/rewriter/wasm-flags.ts).
+main().then((code) => process.exit(code));

@@ -1,0 +1,71 @@
+#!/usr/bin/env node
+// Checkpoint and restart of a process with N MiB of touched anonymous memory: checkpoint wall
+// time (signal to image renamed), the time the program was stopped (its own longest clock gap),
+// image size and write rate, and restart wall time until the program has read every page back.
+// Medians of --rounds runs per size.   node bench/checkpoint.mjs [--rounds 5] [--sizes 16,256,1024]
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const { values } = parseArgs({ options: { rounds: { type: 'string', default: '5' }, sizes: { type: 'string', default: '16,256,1024' } } });
+const rounds = Number(values.rounds), sizes = values.sizes.split(',').map(Number);
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function build(dir) {
+  const src = path.join(root, 'bench/ckptmem.c'), exe = path.join(dir, 'ckptmem'), out = path.join(dir, 'ckptmem.ckpt');
+  spawnSync('gcc', ['-O2', '-static', '-o', exe, src], { stdio: 'inherit' });
+  const r = spawnSync(process.execPath, [path.join(root, 'dist/src/cli/relink.js'), exe, '-o', out, '-q'], { stdio: 'inherit' });
+  if (r.status !== 0) throw new Error('relink failed');
+  return out;
+}
+
+async function waitFor(cond, ms = 120_000) {
+  for (const t0 = Date.now(); Date.now() - t0 < ms; await sleep(2)) if (cond()) return;
+  throw new Error('timed out');
+}
+
+async function once(bin, dir, mib) {
+  for (const f of ['go', 'run.img', 'out.txt']) fs.rmSync(path.join(dir, f), { force: true });
+  const out = path.join(dir, 'out.txt');
+  const fd = fs.openSync(out, 'w');
+  const child = spawn(bin, [String(mib)], { cwd: dir, stdio: ['ignore', fd, 'inherit'], env: { CKPT_IMAGE: 'run.img' } });
+  fs.closeSync(fd);
+  await waitFor(() => fs.readFileSync(out, 'utf8').includes('ready'));
+  const t0 = performance.now();
+  child.kill('SIGUSR2');
+  await waitFor(() => fs.existsSync(path.join(dir, 'run.img')));
+  const checkpointMs = performance.now() - t0;
+  const size = fs.statSync(path.join(dir, 'run.img')).size;
+  fs.writeFileSync(path.join(dir, 'go'), '');
+  await new Promise((r) => child.once('exit', r));
+  const stopped = Number(/stopped_ms=([\d.]+)/.exec(fs.readFileSync(out, 'utf8'))[1]);
+  // restart from the same image: it resumes in the clock loop, sees "go", reads every page, exits
+  const t1 = performance.now();
+  const r = spawnSync(bin, [], { cwd: dir, env: { CKPT_RESTART: 'run.img' }, stdio: 'ignore' });
+  const restartMs = performance.now() - t1;
+  if (r.status !== 0) throw new Error(`restart exited ${r.status}`);
+  return { checkpointMs, stopped, size, restartMs };
+}
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ckpt-bench-'));
+const bin = build(dir);
+const rows = [];
+for (const mib of sizes) {
+  const runs = [];
+  for (let i = 0; i < rounds; i++) runs.push(await once(bin, dir, mib));
+  const ck = median(runs.map((x) => x.checkpointMs));
+  rows.push({ mib, checkpointMs: ck, stoppedMs: median(runs.map((x) => x.stopped)), imageMiB: median(runs.map((x) => x.size)) / 2 ** 20,
+    writeGBs: (median(runs.map((x) => x.size)) / 1e9) / (ck / 1e3), restartMs: median(runs.map((x) => x.restartMs)) });
+}
+console.log(`medians of ${rounds} runs (image on ${os.tmpdir()})`);
+console.log('MiB touched  checkpoint ms  stopped ms  image MiB  write GB/s  restart ms');
+for (const r of rows) {
+  console.log(`${String(r.mib).padStart(11)}  ${r.checkpointMs.toFixed(0).padStart(13)}  ${r.stoppedMs.toFixed(0).padStart(10)}  ${r.imageMiB.toFixed(1).padStart(9)}  ${r.writeGBs.toFixed(2).padStart(10)}  ${r.restartMs.toFixed(0).padStart(10)}`);
+}
+console.log(`BENCH_JSON ${JSON.stringify(rows)}`);
+fs.rmSync(dir, { recursive: true, force: true });
