@@ -251,6 +251,30 @@ static int rt_write_image(struct rt_ckpt_work *w, long fd)
 	return r;
 }
 
+/*
+ * The scratch mapping is left out, but the kernel may have merged it with a neighbouring anonymous
+ * mapping of the program's into one region: keep the parts of that region outside it.
+ */
+static int rt_add_outside_scratch(struct rt_ckpt_work *w, const struct rt_map *m)
+{
+	struct rt_map part = *m;
+	if (m->end <= w->scratch_start || m->start >= w->scratch_end)
+		return rt_add_region(w, m);
+	if (m->start < w->scratch_start) {
+		part.end = w->scratch_start;
+		if (rt_add_region(w, &part))
+			return -1;
+	}
+	if (m->end > w->scratch_end) {
+		part.start = w->scratch_end;
+		part.end = m->end;
+		part.offset = m->offset + (w->scratch_end - m->start);
+		if (rt_add_region(w, &part))
+			return -1;
+	}
+	return 0;
+}
+
 static int rt_collect(struct rt_ckpt_work *w, int sig, long image_fd)
 {
 	long n = rt_read_maps(w->maps, RT_MAX_REGIONS, w->maps_text, RT_MAPS_TEXT);
@@ -258,9 +282,7 @@ static int rt_collect(struct rt_ckpt_work *w, int sig, long image_fd)
 		return -1;
 	for (long i = 0; i < n; i++) {
 		const struct rt_map *m = &w->maps[i];
-		if (rt_map_is_vsyscall(m) || (m->start >= w->scratch_start && m->end <= w->scratch_end))
-			continue;
-		if (rt_add_region(w, m))
+		if (!rt_map_is_vsyscall(m) && rt_add_outside_scratch(w, m))
 			return -1;
 	}
 	return rt_add_files(w, image_fd);
