@@ -46,9 +46,9 @@ async function once(bin, dir, mib) {
   const stopped = Number(/stopped_ms=([\d.]+)/.exec(fs.readFileSync(out, 'utf8'))[1]);
   // restart from the same image: it resumes in the clock loop, sees "go", reads every page, exits
   const t1 = performance.now();
-  const r = spawnSync(bin, [], { cwd: dir, env: { CKPT_RESTART: 'run.img' }, stdio: 'ignore' });
+  const r = spawnSync(bin, [], { cwd: dir, env: { CKPT_RESTART: 'run.img' }, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
   const restartMs = performance.now() - t1;
-  if (r.status !== 0) throw new Error(`restart exited ${r.status}`);
+  if (r.status !== 0) throw new Error(`restart exited ${r.status}: ${r.stderr.trim()}`);
   return { checkpointMs, stopped, size, restartMs };
 }
 

@@ -103,6 +103,9 @@ static int rt_add_process(struct rt_ckpt_work *w, int sig)
 	long mask = rt_syscall1(__NR_umask, 0);
 	rt_syscall1(__NR_umask, mask);
 	*(uint32_t *)(p + CKPT_RP_UMASK) = (uint32_t)mask;
+	*(uint64_t *)(p + CKPT_RP_RSEQ_ADDR) = rt_rseq_reg.addr;
+	*(uint32_t *)(p + CKPT_RP_RSEQ_LEN) = rt_rseq_reg.len;
+	*(uint32_t *)(p + CKPT_RP_RSEQ_SIG) = rt_rseq_reg.sig;
 	rt_seal(p);
 	return 0;
 }
@@ -329,7 +332,9 @@ static void rt_on_checkpoint_signal(int sig, void *si, void *uc)
 	w->uc = uc;
 	w->scratch_start = (uint64_t)scratch;
 	w->scratch_end = (uint64_t)scratch + RT_SCRATCH_SIZE;
+	rt_rseq_pause();	/* or the kernel may change memory between its checksum and its write */
 	rt_call_on_stack(rt_checkpoint_on_scratch, w, (char *)scratch + RT_SCRATCH_SIZE);
+	rt_rseq_resume();
 	rt_syscall2(__NR_munmap, scratch, RT_SCRATCH_SIZE);
 }
 

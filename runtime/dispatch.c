@@ -22,6 +22,7 @@ const uint8_t rt_syscall_class[RT_NR_MAX] = {
 	[__NR_execveat] = 1,
 	[__NR_clone3] = 1,
 	[__NR_brk] = 1,
+	[__NR_rseq] = 1,
 };
 
 static void rt_count(long nr, enum rt_via via)
@@ -80,6 +81,8 @@ static long rt_handle(struct rt_ctx *c, long nr)
 					  (long)c->r10);
 	case __NR_brk:
 		return rt_sys_brk(c->rdi);
+	case __NR_rseq:
+		return rt_sys_rseq(c->rdi, (uint32_t)c->rsi, (int)c->rdx, (uint32_t)c->r10);
 	case __NR_rt_sigsuspend:
 		return rt_sys_sigsuspend((const void *)c->rdi, (long)c->rsi);
 	case __NR_rt_sigreturn:

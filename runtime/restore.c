@@ -103,7 +103,7 @@ static void rt_check_records(struct rt_image *im)
 			rt_refuse(im, "memory contents are corrupt (checksum)");
 		switch (u32at(h, CKPT_RH_KIND)) {
 		case CKPT_REC_PROCESS:
-			if (size < CKPT_RP_SIZE) rt_refuse(im, "process record too short");
+			if (size < CKPT_RP_SIZE) rt_refuse(im, "process record too short (image from an older runtime)");
 			im->process = p;
 			break;
 		case CKPT_REC_REGS:
@@ -349,6 +349,9 @@ static void rt_plan_build(const struct rt_image *im, unsigned char *plan, const 
 	*(uint64_t *)(plan + RT_PLAN_FRAME) = frame;
 	*(uint64_t *)(plan + RT_PLAN_IMAGE_FD) = (uint64_t)im->fd;
 	*(uint64_t *)(plan + RT_PLAN_SIGRETURN) = rt_in_image(im, (const void *)rt_restorer);
+	*(uint64_t *)(plan + RT_PLAN_RSEQ_ADDR) = u64at(im->process, CKPT_RP_RSEQ_ADDR);
+	*(uint64_t *)(plan + RT_PLAN_RSEQ_LEN) = u32at(im->process, CKPT_RP_RSEQ_LEN);
+	*(uint64_t *)(plan + RT_PLAN_RSEQ_SIG) = u32at(im->process, CKPT_RP_RSEQ_SIG);
 	if (rt_sud_on) {
 		*(uint64_t *)(plan + RT_PLAN_SUD_START) = rt_config.rt_text + u64at(im->process, CKPT_RP_LOAD_BIAS);
 		*(uint64_t *)(plan + RT_PLAN_SUD_LEN) = rt_config.rt_text_size;

@@ -81,7 +81,16 @@ rt_restorer_code_start:
 	mov	RT_PLAN_FS_BASE(%rbx), %rsi
 	mov	$__NR_arch_prctl, %eax
 	syscall
-	mov	RT_PLAN_SUD_LEN(%rbx), %r10
+	/* the program's rseq area, registered again with this kernel (before the net is armed) */
+	mov	RT_PLAN_RSEQ_ADDR(%rbx), %rdi
+	test	%rdi, %rdi
+	jz	10f
+	mov	RT_PLAN_RSEQ_LEN(%rbx), %rsi
+	xor	%edx, %edx
+	mov	RT_PLAN_RSEQ_SIG(%rbx), %r10
+	mov	$__NR_rseq, %eax
+	syscall
+10:	mov	RT_PLAN_SUD_LEN(%rbx), %r10
 	test	%r10, %r10
 	jz	9f
 	mov	$59, %edi		/* PR_SET_SYSCALL_USER_DISPATCH */

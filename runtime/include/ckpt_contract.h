@@ -121,7 +121,10 @@
 #define CKPT_RP_FS_BASE         40  /* u64 */
 #define CKPT_RP_UMASK           48  /* u32 */
 #define CKPT_RP_RESERVED        52  /* u32 */
-#define CKPT_RP_SIZE            56
+#define CKPT_RP_RSEQ_ADDR       56  /* u64: the program's rseq area, 0 if none registered */
+#define CKPT_RP_RSEQ_LEN        64  /* u32 */
+#define CKPT_RP_RSEQ_SIG        68  /* u32 */
+#define CKPT_RP_SIZE            72
 
 /* struct ckpt_rec_regs: the interrupted context, as the signal frame held it */
 #define CKPT_RR_UC_FLAGS        0   /* u64 */

@@ -114,6 +114,13 @@ void rt_call_on_stack(void (*fn)(void *), void *arg, void *stack_top);
 extern const char rt_restorer_code_start[], rt_restorer_code_end[];
 extern volatile uint8_t rt_sud_selector;
 
+/* rseq.c: the program's rseq registration, which the kernel writes to at any reschedule */
+struct rt_rseq { uint64_t addr; uint32_t len, sig; };
+extern struct rt_rseq rt_rseq_reg;
+long rt_sys_rseq(uint64_t addr, uint32_t len, int flags, uint32_t sig);
+void rt_rseq_pause(void);
+void rt_rseq_resume(void);
+
 /* util.c */
 size_t rt_strlen(const char *s);
 const char *rt_getenv(char **envp, const char *name);

@@ -16,7 +16,10 @@
 #define RT_PLAN_SUD_START	64
 #define RT_PLAN_SUD_SELECTOR	72
 #define RT_PLAN_SIGRETURN	80	/* the restored runtime's rt_restorer: rt_sigreturn from the allowed region */
-#define RT_PLAN_ENTRIES		88
+#define RT_PLAN_RSEQ_ADDR	88	/* 0: none to register */
+#define RT_PLAN_RSEQ_LEN	96
+#define RT_PLAN_RSEQ_SIG	104
+#define RT_PLAN_ENTRIES		112
 
 #define RT_UNMAP_SIZE		16
 #define RT_REMAP_SIZE		24
