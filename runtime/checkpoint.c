@@ -72,13 +72,6 @@ static void rt_seal(unsigned char *payload)
 	*(uint32_t *)(h + CKPT_RH_CRC) = rt_crc32c(0, h, CKPT_RH_CRC);
 }
 
-static uint64_t rt_xgetbv0(void)
-{
-	uint32_t lo, hi;
-	__asm__ ("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-	return (uint64_t)hi << 32 | lo;
-}
-
 /* Size of the signal frame's xsave area: the whole extended area when the kernel marked it */
 static uint32_t rt_fpstate_size(const unsigned char *fp)
 {
@@ -347,21 +340,11 @@ uint64_t rt_binary_id(void)
 void rt_checkpoint_init(char **envp)
 {
 	const char *path = rt_getenv(envp, "CKPT_IMAGE"), *sig = rt_getenv(envp, "CKPT_SIGNAL");
-	size_t n = 0, len;
-	if (!path || !*path)
+	if (!path || !*path || rt_absolute_path(rt_image_path, path) < 0)
 		return;
-	if (path[0] != '/') {
-		if (rt_syscall2(__NR_getcwd, (long)rt_image_path, RT_PATH_MAX) <= 0)
-			return;
-		n = rt_strlen(rt_image_path);
-		rt_image_path[n++] = '/';
-	}
-	len = rt_strlen(path);
-	if (n + len >= RT_PATH_MAX)
-		return;
-	rt_memcpy(rt_image_path + n, path, len + 1);
-	rt_memcpy(rt_image_tmp, rt_image_path, n + len);
-	rt_memcpy(rt_image_tmp + n + len, ".tmp", 5);
+	size_t len = rt_strlen(rt_image_path);
+	rt_memcpy(rt_image_tmp, rt_image_path, len);
+	rt_memcpy(rt_image_tmp + len, ".tmp", 5);
 	rt_ckpt_signal = sig ? rt_parse_signal(sig) : 12 /* SIGUSR2 */;
 	if (!rt_ckpt_signal)
 		return;

@@ -139,13 +139,6 @@ static void rt_each(const struct rt_image *im, uint32_t kind, void (*fn)(void *,
 	}
 }
 
-static uint64_t rt_xgetbv0(void)
-{
-	uint32_t lo, hi;
-	__asm__ ("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-	return (uint64_t)hi << 32 | lo;
-}
-
 static void rt_check_cpu(const struct rt_image *im)
 {
 	uint64_t want = u64at(im->process, CKPT_RP_XFEATURES);

@@ -19,19 +19,8 @@ static char rt_line[RT_NR_MAX * 28 + 256];
 void rt_stats_init(char **envp)
 {
 	const char *p = rt_getenv(envp, "CKPT_STATS");
-	size_t n = 0, len;
-	if (!p || !*p)
+	if (!p || !*p || rt_absolute_path(rt_stats_path, p) < 0)
 		return;
-	if (p[0] != '/') {	/* relative to where the program started, not where it ends */
-		if (rt_syscall2(__NR_getcwd, (long)rt_stats_path, RT_PATH_MAX) <= 0)
-			return;
-		n = rt_strlen(rt_stats_path);
-		rt_stats_path[n++] = '/';
-	}
-	len = rt_strlen(p);
-	if (n + len >= RT_PATH_MAX)
-		return;
-	rt_memcpy(rt_stats_path + n, p, len + 1);
 	rt_stats_on = 1;
 }
 

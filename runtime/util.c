@@ -74,3 +74,31 @@ void rt_write_all(int fd, const char *buf, size_t len)
 		len -= (size_t)n;
 	}
 }
+
+/*
+ * PATH made absolute against the current directory, into out (RT_PATH_MAX bytes): files named in
+ * the environment are relative to where the program started, not to where it is when it writes.
+ * Returns 0, or -1 when the result does not fit.
+ */
+int rt_absolute_path(char *out, const char *path)
+{
+	size_t n = 0, len = rt_strlen(path);
+	if (path[0] != '/') {
+		if (rt_syscall2(__NR_getcwd, (long)out, RT_PATH_MAX) <= 0)
+			return -1;
+		n = rt_strlen(out);
+		out[n++] = '/';
+	}
+	if (n + len >= RT_PATH_MAX)
+		return -1;
+	rt_memcpy(out + n, path, len + 1);
+	return 0;
+}
+
+/* XCR0: the xsave features the OS has enabled on this CPU */
+uint64_t rt_xgetbv0(void)
+{
+	uint32_t lo, hi;
+	__asm__ ("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+	return (uint64_t)hi << 32 | lo;
+}

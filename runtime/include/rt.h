@@ -127,6 +127,8 @@ const char *rt_getenv(char **envp, const char *name);
 void *rt_memcpy(void *dst, const void *src, size_t n);
 char *rt_utoa(uint64_t v, char *buf);
 void rt_write_all(int fd, const char *buf, size_t len);
+int rt_absolute_path(char *out, const char *path);
+uint64_t rt_xgetbv0(void);
 
 #pragma GCC visibility pop
 #endif
