@@ -115,12 +115,11 @@ function redirectTable(redirects: Redirect[]): Buffer {
   return b;
 }
 
-interface Placement { text: number; rodata: number; data: number; bss: number; config: number }
-
-function symbolAddress(rt: RuntimeObject, index: number, secBase: Map<number, number>, p: Placement): number {
+/** A symbol's final address; the only undefined one the runtime may use is the config block */
+function symbolAddress(rt: RuntimeObject, index: number, secBase: Map<number, number>, configAddr: number): number {
   const s = rt.symbols[index];
   if (s.shndx === 0) {
-    if (s.name === C.CKPT_SYM_CONFIG) return p.config;
+    if (s.name === C.CKPT_SYM_CONFIG) return configAddr;
     throw new RelinkError('ERUNTIME', `runtime object needs an unknown symbol: ${s.name}`);
   }
   const base = secBase.get(s.shndx);
@@ -128,7 +127,7 @@ function symbolAddress(rt: RuntimeObject, index: number, secBase: Map<number, nu
   return base + s.value;
 }
 
-function relocate(rt: RuntimeObject, secBase: Map<number, number>, images: Map<number, { buf: Buffer; off: number }>, p: Placement): void {
+function relocate(rt: RuntimeObject, secBase: Map<number, number>, images: Map<number, { buf: Buffer; off: number }>, configAddr: number): void {
   for (const r of rt.relocations) {
     const target = images.get(r.section);
     if (!target) continue; // relocations of sections that are not loaded (none expected)
@@ -136,7 +135,7 @@ function relocate(rt: RuntimeObject, secBase: Map<number, number>, images: Map<n
       throw new RelinkError('ERUNTIME', `runtime object has relocation type ${r.type}; only PC-relative ones are allowed`);
     }
     const place = secBase.get(r.section)! + r.offset;
-    const value = symbolAddress(rt, r.symbol, secBase, p) + r.addend - place;
+    const value = symbolAddress(rt, r.symbol, secBase, configAddr) + r.addend - place;
     if (value < -0x80000000 || value > 0x7fffffff) throw new RelinkError('ELAYOUT', 'runtime relocation out of 32-bit range');
     target.buf.writeInt32LE(value, target.off + r.offset);
   }
@@ -194,8 +193,7 @@ export function linkRuntime(input: LinkInput): LinkedRuntime {
   const bssAddr = alignUp(dataAddr + dataL.size, Math.max(bssL.align, 8));
   for (const [idx, off] of bssL.at) secBase.set(idx, bssAddr + off);
 
-  const placement: Placement = { text: textAddr, rodata: roAddr, data: dataAddr, bss: bssAddr, config: configAddr };
-  relocate(rt, secBase, images, placement);
+  relocate(rt, secBase, images, configAddr);
   const config = configBlock({
     flags: input.flags, self: configAddr, entry: input.origEntry, text: textAddr, textSize: textL.size,
     tramp: trampAddr, trampSize: trampData.length, sites: input.sites,
