@@ -1,35 +1,45 @@
 /*
- * Checkpoint: when CKPT_SIGNAL (default SIGUSR2) arrives, write the whole process to CKPT_IMAGE
- * (docs/image-format.md) and let the program go on. The writer runs on a scratch mapping of its
- * own, left out of the image, so that nothing it saves changes while it is written; the image is
- * written to PATH.tmp, fsynced, then renamed, so a crash at any moment leaves the previous image.
+ * Checkpoint: CKPT_SIGNAL (default SIGUSR2) writes the whole process to CKPT_IMAGE and lets the
+ * program go on; CKPT_VACATE_SIGNAL does the same, then exits CKPT_EXIT_VACATED ("requeue me");
+ * CKPT_INTERVAL=N sends CKPT_SIGNAL every N seconds. docs/image-format.md is the format.
+ *
+ * The handler records the kernel's view of the process (registers, files, signals, limits, the
+ * memory map) on a scratch mapping left out of the image, then forks a writer that shares nothing
+ * with the program afterwards: the child's copy-on-write snapshot of memory is checksummed and
+ * written while the program runs on. The program is stopped only for the records and the fork. The
+ * writer writes PATH.tmp, fsyncs it and renames it, so a crash at any moment leaves the previous
+ * image. If the fork fails, the handler writes the image itself.
+ *
+ * A checkpoint signal that arrives while the runtime is inside its own bookkeeping (a dispatch) is
+ * held and raised again when the dispatch ends (rt_busy_leave). A blocking call that the signal
+ * interrupted with EINTR is made again, here and after a restart (rt_rewind_interrupted_call,
+ * rt_call_restartable), since the program would not have seen that EINTR without the checkpoint.
  */
-#include "include/rt.h"
+#include "include/rt_ckpt.h"
 
-#define RT_MAX_REGIONS	2048
-#define RT_MAX_FILES	256
-#define RT_MAPS_TEXT	(256 * 1024)
-#define RT_RECORDS	(2 * 1024 * 1024)
 #define RT_SCRATCH_STACK (128 * 1024)
+#define RT_CHUNK	(4UL << 20)	/* checksum and write granule */
+#define RT_WRITEBACK	(64UL << 20)	/* start the disk writing this often, so fsync has less left */
+#define RT_WCLONE	0x80000000L	/* wait4: children that signal no SIGCHLD, like the writer */
 
 int rt_ckpt_signal;
+int rt_vacate_signal;
+uint32_t rt_ckpt_interval;
+long rt_ckpt_timer = -1;	/* 8 bytes: the restorer pokes it */
+volatile uint32_t rt_dispatch_busy;
+static volatile int rt_ckpt_pending;		/* a signal held by rt_dispatch_busy */
+static volatile int rt_ckpt_raised;		/* rt_busy_leave raised it: not the program's own */
+static volatile uint64_t rt_ckpt_generation;	/* checkpoints run so far: see rt_call_restartable */
+static long rt_writer_pid;
 static char rt_image_path[RT_PATH_MAX];
 static char rt_image_tmp[RT_PATH_MAX + 8];
 
-struct rt_ckpt_work {
-	void *uc;
-	uint64_t scratch_start, scratch_end;
-	struct rt_map maps[RT_MAX_REGIONS];
-	char maps_text[RT_MAPS_TEXT];
-	unsigned char records[RT_RECORDS];
-	char linkbuf[RT_PATH_MAX];
-	char fdbuf[4096];
-	size_t used;		/* bytes of records[] */
-	uint32_t count;		/* records */
-	uint64_t data_end;	/* next free page-aligned offset in the data area */
+struct rt_ckpt_area {
+	struct rt_ckpt_work work;
+	unsigned char bounce[RT_CHUNK];		/* shared memory is copied before it is checksummed */
 };
 
-#define RT_SCRATCH_SIZE	((sizeof(struct rt_ckpt_work) + RT_SCRATCH_STACK + 4095) & ~4095UL)
+#define RT_SCRATCH_SIZE	((sizeof(struct rt_ckpt_area) + RT_SCRATCH_STACK + 4095) & ~4095UL)
 
 /* names inline, not pointers: the runtime may hold no absolute relocations */
 static const struct { char name[8]; int sig; } rt_signal_names[] = {
@@ -50,154 +60,6 @@ static int rt_parse_signal(const char *v)
 	return (*v || n < 1 || n > 64 || n == 9 || n == 19) ? 0 : n;
 }
 
-static void *rt_record(struct rt_ckpt_work *w, uint32_t kind, uint32_t flags, size_t payload)
-{
-	unsigned char *h = w->records + w->used;
-	if (w->used + CKPT_RH_SIZE + payload > RT_RECORDS)
-		return 0;
-	for (size_t i = 0; i < CKPT_RH_SIZE + payload; i++)
-		h[i] = 0;
-	*(uint32_t *)(h + CKPT_RH_KIND) = kind;
-	*(uint32_t *)(h + CKPT_RH_FLAGS) = flags;
-	*(uint32_t *)(h + CKPT_RH_PAYLOAD_SIZE) = (uint32_t)payload;
-	w->used += CKPT_RH_SIZE + payload;
-	w->count++;
-	return h + CKPT_RH_SIZE;
-}
-
-static void rt_seal(unsigned char *payload)
-{
-	unsigned char *h = payload - CKPT_RH_SIZE;
-	*(uint32_t *)(h + CKPT_RH_PAYLOAD_CRC) = rt_crc32c(0, payload, *(uint32_t *)(h + CKPT_RH_PAYLOAD_SIZE));
-	*(uint32_t *)(h + CKPT_RH_CRC) = rt_crc32c(0, h, CKPT_RH_CRC);
-}
-
-/* Size of the signal frame's xsave area: the whole extended area when the kernel marked it */
-static uint32_t rt_fpstate_size(const unsigned char *fp)
-{
-	if (*(const uint32_t *)(fp + 464) == 0x46505853 /* FP_XSTATE_MAGIC1 */)
-		return *(const uint32_t *)(fp + 468);
-	return 512;
-}
-
-static int rt_add_process(struct rt_ckpt_work *w, int sig)
-{
-	unsigned char *p = rt_record(w, CKPT_REC_PROCESS, 0, CKPT_RP_SIZE);
-	if (!p)
-		return -1;
-	*(uint32_t *)(p + CKPT_RP_PID) = (uint32_t)rt_syscall0(__NR_getpid);
-	*(uint32_t *)(p + CKPT_RP_TID) = (uint32_t)rt_syscall0(__NR_gettid);
-	*(uint32_t *)(p + CKPT_RP_PPID) = (uint32_t)rt_syscall0(__NR_getppid);
-	*(uint32_t *)(p + CKPT_RP_SIGNAL) = (uint32_t)sig;
-	*(uint64_t *)(p + CKPT_RP_LOAD_BIAS) = rt_load_bias;
-	*(uint64_t *)(p + CKPT_RP_BRK) = rt_restarted ? rt_brk_top : (uint64_t)rt_syscall1(__NR_brk, 0);
-	*(uint64_t *)(p + CKPT_RP_XFEATURES) = rt_xgetbv0();
-	rt_syscall2(__NR_arch_prctl, 0x1003 /* ARCH_GET_FS */, (long)(p + CKPT_RP_FS_BASE));
-	long mask = rt_syscall1(__NR_umask, 0);
-	rt_syscall1(__NR_umask, mask);
-	*(uint32_t *)(p + CKPT_RP_UMASK) = (uint32_t)mask;
-	*(uint64_t *)(p + CKPT_RP_RSEQ_ADDR) = rt_rseq_reg.addr;
-	*(uint32_t *)(p + CKPT_RP_RSEQ_LEN) = rt_rseq_reg.len;
-	*(uint32_t *)(p + CKPT_RP_RSEQ_SIG) = rt_rseq_reg.sig;
-	rt_seal(p);
-	return 0;
-}
-
-static int rt_add_regs(struct rt_ckpt_work *w)
-{
-	const unsigned char *uc = w->uc;
-	const unsigned char *fp = *(unsigned char *const *)(uc + RT_UC_GREGS + 23 * 8);
-	uint32_t fpsize = fp ? rt_fpstate_size(fp) : 0;
-	unsigned char *p = rt_record(w, CKPT_REC_REGS, 0, CKPT_RR_SIZE + fpsize);
-	if (!p)
-		return -1;
-	*(uint64_t *)(p + CKPT_RR_UC_FLAGS) = *(const uint64_t *)uc;
-	rt_memcpy(p + CKPT_RR_GREGS, uc + RT_UC_GREGS, 23 * 8);
-	*(uint64_t *)(p + CKPT_RR_SIGMASK) = *(const uint64_t *)(uc + RT_UC_SIGMASK);
-	*(uint32_t *)(p + CKPT_RR_XSAVE_SIZE) = fpsize;
-	if (fpsize)
-		rt_memcpy(p + CKPT_RR_SIZE, fp, fpsize);
-	rt_seal(p);
-	return 0;
-}
-
-static int rt_add_sigactions(struct rt_ckpt_work *w)
-{
-	unsigned char *p = rt_record(w, CKPT_REC_SIGACTIONS, 0, 64 * sizeof(struct rt_kernel_sigaction));
-	if (!p)
-		return -1;
-	for (int sig = 1; sig <= 64; sig++)
-		rt_syscall4(__NR_rt_sigaction, sig, 0, (long)(p + (sig - 1) * sizeof(struct rt_kernel_sigaction)), 8);
-	rt_seal(p);
-	return 0;
-}
-
-static int rt_add_region(struct rt_ckpt_work *w, const struct rt_map *m)
-{
-	uint32_t role = rt_map_role(m);
-	int data = role == CKPT_ROLE_MEMORY && (m->prot & 1);
-	size_t plen = rt_strlen(m->path) + 1;
-	unsigned char *p = rt_record(w, CKPT_REC_REGION, (data ? CKPT_REGION_HAS_DATA : 0) | (m->shared ? CKPT_REGION_SHARED : 0),
-				     CKPT_RG_SIZE + plen);
-	if (!p)
-		return -1;
-	*(uint64_t *)(p + CKPT_RG_START) = m->start;
-	*(uint64_t *)(p + CKPT_RG_END) = m->end;
-	*(uint64_t *)(p + CKPT_RG_OFFSET) = m->offset;
-	*(uint32_t *)(p + CKPT_RG_PROT) = m->prot;
-	*(uint32_t *)(p + CKPT_RG_ROLE) = role;
-	rt_memcpy(p + CKPT_RG_SIZE, m->path, plen);
-	if (data) {
-		unsigned char *h = p - CKPT_RH_SIZE;
-		*(uint64_t *)(h + CKPT_RH_DATA_OFFSET) = w->data_end;	/* made absolute later */
-		*(uint64_t *)(h + CKPT_RH_DATA_SIZE) = m->end - m->start;
-		*(uint32_t *)(h + CKPT_RH_DATA_CRC) = rt_crc32c(0, (const void *)m->start, m->end - m->start);
-		w->data_end += m->end - m->start;
-	}
-	rt_seal(p);
-	return 0;
-}
-
-/* Regular files open in the process: path, flags and offset (pipes, sockets, ttys: not yet) */
-static int rt_add_files(struct rt_ckpt_work *w, long image_fd)
-{
-	long dir = rt_syscall4(__NR_openat, -100, (long)"/proc/self/fd", 0200000 /* O_DIRECTORY */, 0);
-	long n;
-	if (dir < 0)
-		return -1;
-	while ((n = rt_syscall3(__NR_getdents64, dir, (long)w->fdbuf, sizeof w->fdbuf)) > 0) {
-		for (long off = 0; off < n; off += *(uint16_t *)(w->fdbuf + off + 16)) {
-			const char *name = w->fdbuf + off + 19;
-			long fd = 0;
-			if (name[0] < '0' || name[0] > '9')
-				continue;
-			for (const char *c = name; *c; c++)
-				fd = fd * 10 + (*c - '0');
-			if (fd == dir || fd == image_fd)
-				continue;
-			struct { uint64_t dev, ino, nlink; uint32_t mode, uid, gid, pad; uint64_t rest[12]; } st;
-			if (rt_syscall2(__NR_fstat, fd, (long)&st) < 0 || (st.mode & 0170000) != 0100000)
-				continue;
-			char path[32] = "/proc/self/fd/";
-			rt_utoa((uint64_t)fd, path + 14);
-			long len = rt_syscall4(__NR_readlinkat, -100, (long)path, (long)w->linkbuf, RT_PATH_MAX - 1);
-			if (len <= 0)
-				continue;
-			w->linkbuf[len] = 0;
-			unsigned char *p = rt_record(w, CKPT_REC_FILE, 0, CKPT_RF_SIZE + (size_t)len + 1);
-			if (!p)
-				break;
-			*(uint32_t *)(p + CKPT_RF_FD) = (uint32_t)fd;
-			*(uint32_t *)(p + CKPT_RF_FLAGS) = (uint32_t)rt_syscall2(__NR_fcntl, fd, 3 /* F_GETFL */);
-			*(uint64_t *)(p + CKPT_RF_OFFSET) = (uint64_t)rt_syscall3(__NR_lseek, fd, 0, 1 /* SEEK_CUR */);
-			rt_memcpy(p + CKPT_RF_SIZE, w->linkbuf, (size_t)len + 1);
-			rt_seal(p);
-		}
-	}
-	rt_syscall1(__NR_close, dir);
-	return 0;
-}
-
 static int rt_write_fully(long fd, const void *buf, uint64_t len, uint64_t off)
 {
 	const char *p = buf;
@@ -212,15 +74,43 @@ static int rt_write_fully(long fd, const void *buf, uint64_t len, uint64_t off)
 	return 0;
 }
 
-/* Moves region data offsets behind the records, then writes header, records and contents */
-static int rt_write_image(struct rt_ckpt_work *w, long fd)
+/* One region's contents, checksummed chunk by chunk as they are written: one pass over memory */
+static int rt_write_region(struct rt_ckpt_area *a, long fd, unsigned char *h)
 {
+	const unsigned char *p = h + CKPT_RH_SIZE;
+	const unsigned char *src = (const unsigned char *)*(const uint64_t *)(p + CKPT_RG_START);
+	uint64_t size = *(uint64_t *)(h + CKPT_RH_DATA_SIZE), off = *(uint64_t *)(h + CKPT_RH_DATA_OFFSET);
+	int shared = *(uint32_t *)(h + CKPT_RH_FLAGS) & CKPT_REGION_SHARED;
+	uint32_t crc = 0;
+	for (uint64_t done = 0; done < size;) {
+		uint64_t n = size - done < RT_CHUNK ? size - done : RT_CHUNK;
+		const unsigned char *chunk = src + done;
+		if (shared)	/* another process may change it between checksum and write */
+			chunk = rt_memcpy(a->bounce, chunk, n);
+		crc = rt_crc32c(crc, chunk, n);
+		int r = rt_write_fully(fd, chunk, n, off + done);
+		if (r)
+			return r;
+		done += n;
+		if (((off + done) & (RT_WRITEBACK - 1)) < n)
+			rt_syscall4(__NR_sync_file_range, fd, (long)((off + done - n) & ~(RT_WRITEBACK - 1)), RT_WRITEBACK, 2 /* WRITE */);
+	}
+	*(uint32_t *)(h + CKPT_RH_DATA_CRC) = crc;
+	return 0;
+}
+
+/* Data first (region checksums are known only then), then records and header, then fsync */
+static int rt_write_image(struct rt_ckpt_area *a, long fd)
+{
+	struct rt_ckpt_work *w = &a->work;
 	unsigned char header[CKPT_IH_SIZE] = { 0 };
 	uint64_t data_start = (CKPT_IH_SIZE + w->used + CKPT_IMAGE_PAGE - 1) & ~(uint64_t)(CKPT_IMAGE_PAGE - 1);
-	for (size_t at = 0; at < w->used;) {
+	int r = 0;
+	for (size_t at = 0; !r && at < w->used;) {
 		unsigned char *h = w->records + at;
 		if (*(uint64_t *)(h + CKPT_RH_DATA_SIZE)) {
 			*(uint64_t *)(h + CKPT_RH_DATA_OFFSET) += data_start;
+			r = rt_write_region(a, fd, h);
 			*(uint32_t *)(h + CKPT_RH_CRC) = rt_crc32c(0, h, CKPT_RH_CRC);
 		}
 		at += CKPT_RH_SIZE + *(uint32_t *)(h + CKPT_RH_PAYLOAD_SIZE);
@@ -231,57 +121,15 @@ static int rt_write_image(struct rt_ckpt_work *w, long fd)
 	*(uint64_t *)(header + CKPT_IH_FILE_SIZE) = data_start + w->data_end;
 	*(uint64_t *)(header + CKPT_IH_BINARY_ID) = rt_binary_id();
 	*(uint32_t *)(header + CKPT_IH_CRC) = rt_crc32c(0, header, CKPT_IH_CRC);
-	int r = rt_write_fully(fd, header, CKPT_IH_SIZE, 0);
 	if (!r)
 		r = rt_write_fully(fd, w->records, w->used, CKPT_IH_SIZE);
-	for (size_t at = 0; !r && at < w->used;) {
-		unsigned char *h = w->records + at;
-		const unsigned char *p = h + CKPT_RH_SIZE;
-		uint64_t size = *(uint64_t *)(h + CKPT_RH_DATA_SIZE);
-		if (size)
-			r = rt_write_fully(fd, (const void *)*(const uint64_t *)(p + CKPT_RG_START), size, *(uint64_t *)(h + CKPT_RH_DATA_OFFSET));
-		at += CKPT_RH_SIZE + *(uint32_t *)(h + CKPT_RH_PAYLOAD_SIZE);
-	}
+	if (!r)
+		r = rt_write_fully(fd, header, CKPT_IH_SIZE, 0);
 	if (!r && rt_syscall2(__NR_ftruncate, fd, (long)(data_start + w->data_end)) < 0)
 		r = -5;
+	if (!r)
+		r = (int)rt_syscall1(__NR_fsync, fd);
 	return r;
-}
-
-/*
- * The scratch mapping is left out, but the kernel may have merged it with a neighbouring anonymous
- * mapping of the program's into one region: keep the parts of that region outside it.
- */
-static int rt_add_outside_scratch(struct rt_ckpt_work *w, const struct rt_map *m)
-{
-	struct rt_map part = *m;
-	if (m->end <= w->scratch_start || m->start >= w->scratch_end)
-		return rt_add_region(w, m);
-	if (m->start < w->scratch_start) {
-		part.end = w->scratch_start;
-		if (rt_add_region(w, &part))
-			return -1;
-	}
-	if (m->end > w->scratch_end) {
-		part.start = w->scratch_end;
-		part.end = m->end;
-		part.offset = m->offset + (w->scratch_end - m->start);
-		if (rt_add_region(w, &part))
-			return -1;
-	}
-	return 0;
-}
-
-static int rt_collect(struct rt_ckpt_work *w, int sig, long image_fd)
-{
-	long n = rt_read_maps(w->maps, RT_MAX_REGIONS, w->maps_text, RT_MAPS_TEXT);
-	if (n < 0 || rt_add_process(w, sig) || rt_add_regs(w) || rt_add_sigactions(w))
-		return -1;
-	for (long i = 0; i < n; i++) {
-		const struct rt_map *m = &w->maps[i];
-		if (!rt_map_is_vsyscall(m) && rt_add_outside_scratch(w, m))
-			return -1;
-	}
-	return rt_add_files(w, image_fd);
 }
 
 static void rt_report_failure(long err)
@@ -292,43 +140,202 @@ static void rt_report_failure(long err)
 	rt_write_all(2, msg, rt_strlen(msg));
 }
 
-static void rt_checkpoint_on_scratch(void *arg)
+/* Writes the image and puts it in place; on failure the previous image is untouched */
+static long rt_finish_image(struct rt_ckpt_area *a)
 {
-	struct rt_ckpt_work *w = arg;
-	long fd = rt_syscall4(__NR_openat, -100, (long)rt_image_tmp, 01 | 0100 | 01000 | 02000000 /* WRONLY CREAT TRUNC CLOEXEC */, 0600);
-	long r = fd;
-	if (fd >= 0) {
-		r = rt_collect(w, rt_ckpt_signal, fd) ? -12 : 0;
-		if (!r)
-			r = rt_write_image(w, fd);
-		if (!r)
-			r = rt_syscall1(__NR_fsync, fd);
-		rt_syscall1(__NR_close, fd);
-	}
+	long r = rt_write_image(a, a->work.image_fd);
+	rt_syscall1(__NR_close, a->work.image_fd);
 	if (!r)
 		r = rt_syscall2(__NR_rename, (long)rt_image_tmp, (long)rt_image_path);
 	if (r < 0) {
 		rt_syscall1(__NR_unlink, (long)rt_image_tmp);
 		rt_report_failure(r);
 	}
+	return r;
+}
+
+/* The writer process: a snapshot of the program, with no signals, no rseq and no SUD */
+static _Noreturn void rt_writer(struct rt_ckpt_area *a)
+{
+	uint64_t all = ~0ULL;
+	rt_syscall4(__NR_rt_sigprocmask, RT_SIG_SETMASK, (long)&all, 0, 8);
+	rt_rseq_pause();	/* the kernel would write this copy's rseq area while it is saved */
+	long r = rt_finish_image(a);
+	for (;;)
+		rt_syscall1(__NR_exit_group, r ? 1 : 0);
+}
+
+static long rt_wait_writer(int options)
+{
+	int status = 0;
+	long r;
+	if (rt_writer_pid <= 0)
+		return 0;
+	do
+		r = rt_syscall4(__NR_wait4, rt_writer_pid, (long)&status, options | RT_WCLONE, 0);
+	while (r == -4);
+	if (r == 0)
+		return 1;	/* still writing */
+	rt_writer_pid = 0;
+	return r < 0 || status ? -5 : 0;
+}
+
+static int rt_collect(struct rt_ckpt_work *w)
+{
+	if (rt_add_process(w) || rt_add_regs(w) || rt_add_sigactions(w) || rt_add_memory(w) ||
+	    rt_add_files(w) || rt_add_cwd_and_exe(w) || rt_add_limits_and_timers(w))
+		return -12;
+	return 0;
+}
+
+/*
+ * On the scratch stack. The image has the pid calls routed through the dispatcher (pids.c): only
+ * a process made from it needs them translated.
+ */
+static void rt_checkpoint_on_scratch(void *arg)
+{
+	struct rt_ckpt_area *a = arg;
+	struct rt_ckpt_work *w = &a->work;
+	w->image_fd = rt_syscall4(__NR_openat, -100, (long)rt_image_tmp, 01 | 0100 | 01000 | 02000000 /* WRONLY CREAT TRUNC CLOEXEC */, 0600);
+	if (w->image_fd < 0) {
+		rt_report_failure(w->result = w->image_fd);
+		return;
+	}
+	rt_pids_route(1);
+	w->result = rt_collect(w);
+	if (w->result) {
+		rt_pids_route(0);
+		rt_syscall1(__NR_close, w->image_fd);
+		rt_syscall1(__NR_unlink, (long)rt_image_tmp);
+		rt_report_failure(w->result);
+		return;
+	}
+	long pid = rt_syscall5(__NR_clone, 0 /* no SIGCHLD: the program's wait() never sees it */, 0, 0, 0, 0);
+	if (pid == 0)
+		rt_writer(a);
+	rt_pids_route(0);
+	if (pid > 0) {
+		rt_syscall1(__NR_close, w->image_fd);
+		rt_writer_pid = pid;
+		return;
+	}
+	/* no writer process: write from here, with the program stopped */
+	rt_pids_route(1);
+	rt_rseq_pause();
+	w->result = rt_finish_image(a);
+	rt_rseq_resume();
+	rt_pids_route(0);
+}
+
+/* Returns 0 when an image is in place or being written, or -errno */
+static long rt_checkpoint(int sig, void *uc)
+{
+	rt_wait_writer(0);	/* one writer at a time: they share PATH.tmp */
+	long scratch = rt_syscall6(__NR_mmap, 0, RT_SCRATCH_SIZE, 3, 0x22 /* PRIVATE|ANONYMOUS */, -1, 0);
+	if (scratch < 0 && scratch > -4096) {
+		rt_report_failure(scratch);
+		return scratch;
+	}
+	struct rt_ckpt_area *a = (void *)scratch;
+	a->work.uc = uc;
+	a->work.sig = sig;
+	a->work.scratch_start = (uint64_t)scratch;
+	a->work.scratch_end = (uint64_t)scratch + RT_SCRATCH_SIZE;
+	rt_call_on_stack(rt_checkpoint_on_scratch, a, (char *)scratch + RT_SCRATCH_SIZE);
+	long r = a->work.result;
+	rt_syscall2(__NR_munmap, scratch, RT_SCRATCH_SIZE);
+	return r;
+}
+
+/*
+ * The shim's fast path keeps the call's number on the stack across its syscall. A call that the
+ * checkpoint signal broke off with EINTR (nanosleep, pause, poll...: the kernel does not restart
+ * those even with SA_RESTART) is made again when the handler returns, and in a restarted process.
+ */
+static void rt_rewind_interrupted_call(void *uc)
+{
+	uint64_t *g = (uint64_t *)((char *)uc + RT_UC_GREGS);
+	if (g[RT_REG_RIP] == (uint64_t)rt_shim_after_syscall && (long)g[RT_REG_RAX] == -4) {
+		g[RT_REG_RIP] -= 2;	/* the syscall instruction */
+		g[RT_REG_RAX] = *(const uint64_t *)g[RT_REG_RSP];
+	}
+}
+
+/* A system call made by the dispatcher: checkpoints may run meanwhile, and do not show as EINTR */
+long rt_call_restartable(long nr, long a1, long a2, long a3, long a4, long a5, long a6)
+{
+	uint32_t busy = rt_dispatch_busy;
+	for (;;) {
+		uint64_t generation = rt_ckpt_generation;
+		rt_dispatch_busy = 0;
+		if (rt_ckpt_pending)
+			rt_busy_leave();
+		long r = rt_syscall6(nr, a1, a2, a3, a4, a5, a6);
+		rt_dispatch_busy = busy;
+		if (r != -4 || generation == rt_ckpt_generation)
+			return r;
+	}
+}
+
+void rt_busy_leave(void)
+{
+	if (rt_dispatch_busy)
+		rt_dispatch_busy--;
+	if (rt_dispatch_busy || !rt_ckpt_pending)
+		return;
+	int sig = rt_ckpt_pending;
+	rt_ckpt_pending = 0;
+	rt_ckpt_raised = sig;
+	rt_syscall3(__NR_tgkill, (long)rt_ids_real.pid, (long)rt_ids_real.tid, sig);
+}
+
+/* The program may send itself the reserved signal, or have a timer of its own send it */
+static int rt_signal_is_programs(int sig, const void *si)
+{
+	int code = *(const int *)((const char *)si + RT_SI_CODE);
+	if (rt_ckpt_raised == sig) {
+		rt_ckpt_raised = 0;
+		return 0;
+	}
+	if (code == RT_SI_TIMER)
+		return (long)*(const int *)((const char *)si + RT_SI_TIMERID) != rt_ckpt_timer;
+	if (code == RT_SI_USER || code == RT_SI_TKILL || code == RT_SI_QUEUE)
+		return *(const int *)((const char *)si + RT_SI_PID) == (int)rt_ids_real.pid;
+	return 0;
+}
+
+/* After the vacate signal's checkpoint the process ends; if it failed, the signal does its default */
+static _Noreturn void rt_vacate(int sig, long result)
+{
+	if (!result)
+		result = rt_wait_writer(0);
+	if (!result)
+		for (;;)
+			rt_syscall1(__NR_exit_group, CKPT_EXIT_VACATED);
+	struct rt_kernel_sigaction dfl = { RT_SIG_DFL, 0, 0, 0 };
+	uint64_t set = RT_SIGBIT(sig);
+	rt_syscall4(__NR_rt_sigaction, sig, (long)&dfl, 0, 8);
+	rt_syscall3(__NR_tgkill, (long)rt_ids_real.pid, (long)rt_ids_real.tid, sig);
+	rt_syscall4(__NR_rt_sigprocmask, RT_SIG_UNBLOCK, (long)&set, 0, 8);
+	for (;;)
+		rt_syscall1(__NR_exit_group, 128 + sig);
 }
 
 static void rt_on_checkpoint_signal(int sig, void *si, void *uc)
 {
-	(void)sig, (void)si;
-	long scratch = rt_syscall6(__NR_mmap, 0, RT_SCRATCH_SIZE, 3, 0x22 /* PRIVATE|ANONYMOUS */, -1, 0);
-	if (scratch < 0 && scratch > -4096) {
-		rt_report_failure(scratch);
+	if (rt_signal_is_programs(sig, si)) {
+		rt_chain(sig, si, uc);
 		return;
 	}
-	struct rt_ckpt_work *w = (void *)scratch;
-	w->uc = uc;
-	w->scratch_start = (uint64_t)scratch;
-	w->scratch_end = (uint64_t)scratch + RT_SCRATCH_SIZE;
-	rt_rseq_pause();	/* or the kernel may change memory between its checksum and its write */
-	rt_call_on_stack(rt_checkpoint_on_scratch, w, (char *)scratch + RT_SCRATCH_SIZE);
-	rt_rseq_resume();
-	rt_syscall2(__NR_munmap, scratch, RT_SCRATCH_SIZE);
+	if (rt_dispatch_busy) {
+		rt_ckpt_pending = sig;
+		return;
+	}
+	rt_ckpt_generation++;
+	rt_rewind_interrupted_call(uc);
+	long r = rt_checkpoint(sig, uc);
+	if (sig == rt_vacate_signal)
+		rt_vacate(sig, r);
 }
 
 /* A tag for the binary an image belongs to: same relinked file, same config block */
@@ -337,19 +344,44 @@ uint64_t rt_binary_id(void)
 	return rt_crc32c(0, &rt_config, sizeof rt_config);
 }
 
+/* Every SECONDS, the checkpoint signal: a POSIX timer, so the program keeps its itimers */
+long rt_ckpt_timer_arm(uint32_t seconds, int sig)
+{
+	struct { uint64_t value; int signo, notify; char pad[48]; } ev = { 0, sig, 0 /* SIGEV_SIGNAL */, { 0 } };
+	struct { int64_t interval_sec, interval_nsec, value_sec, value_nsec; } spec = { seconds, 0, seconds, 0 };
+	int id = -1;
+	if (!seconds || rt_syscall3(__NR_timer_create, 1 /* CLOCK_MONOTONIC */, (long)&ev, (long)&id) < 0)
+		return -1;
+	rt_syscall4(__NR_timer_settime, id, 0, (long)&spec, 0);
+	return id;
+}
+
+static int rt_install_checkpoint_signal(int sig)
+{
+	struct rt_kernel_sigaction a = { (void *)rt_on_checkpoint_signal,
+		RT_SA_SIGINFO | RT_SA_RESTORER | RT_SA_RESTART, (void *)rt_restorer, 0 };
+	if (!sig)
+		return 0;
+	rt_syscall4(__NR_rt_sigaction, sig, (long)&a, 0, 8);
+	rt_reserved_mask |= RT_SIGBIT(sig);
+	return sig;
+}
+
 void rt_checkpoint_init(char **envp)
 {
 	const char *path = rt_getenv(envp, "CKPT_IMAGE"), *sig = rt_getenv(envp, "CKPT_SIGNAL");
+	const char *vacate = rt_getenv(envp, "CKPT_VACATE_SIGNAL"), *interval = rt_getenv(envp, "CKPT_INTERVAL");
 	if (!path || !*path || rt_absolute_path(rt_image_path, path) < 0)
 		return;
 	size_t len = rt_strlen(rt_image_path);
 	rt_memcpy(rt_image_tmp, rt_image_path, len);
 	rt_memcpy(rt_image_tmp + len, ".tmp", 5);
-	rt_ckpt_signal = sig ? rt_parse_signal(sig) : 12 /* SIGUSR2 */;
-	if (!rt_ckpt_signal)
-		return;
-	struct rt_kernel_sigaction a = { (void *)rt_on_checkpoint_signal,
-		RT_SA_SIGINFO | RT_SA_RESTORER | RT_SA_RESTART, (void *)rt_restorer, 0 };
-	rt_syscall4(__NR_rt_sigaction, rt_ckpt_signal, (long)&a, 0, 8);
-	rt_reserved_mask |= RT_SIGBIT(rt_ckpt_signal);
+	rt_ckpt_signal = rt_install_checkpoint_signal(sig && *sig ? rt_parse_signal(sig) : 12 /* SIGUSR2 */);
+	if (vacate && *vacate)
+		rt_vacate_signal = rt_install_checkpoint_signal(rt_parse_signal(vacate));
+	for (; interval && *interval >= '0' && *interval <= '9'; interval++)
+		rt_ckpt_interval = rt_ckpt_interval * 10 + (uint32_t)(*interval - '0');
+	if (rt_ckpt_signal)
+		rt_ckpt_timer = rt_ckpt_timer_arm(rt_ckpt_interval, rt_ckpt_signal);
+	rt_note_inherited_fds();
 }

@@ -6,9 +6,9 @@
 
 /*
  * Nonzero: the shim must take the slow path into rt_dispatch. Zero: the shim counts the call and
- * makes it itself. Later steps (checkpoint, remote calls) add numbers here.
+ * makes it itself. Writable: a checkpoint routes the pid calls here in the image it writes (pids.c).
  */
-const uint8_t rt_syscall_class[RT_NR_MAX] = {
+uint8_t rt_syscall_class[RT_NR_MAX] = {
 	[__NR_rt_sigaction] = 1,
 	[__NR_rt_sigprocmask] = 1,
 	[__NR_rt_sigreturn] = 1,
@@ -23,6 +23,8 @@ const uint8_t rt_syscall_class[RT_NR_MAX] = {
 	[__NR_clone3] = 1,
 	[__NR_brk] = 1,
 	[__NR_rseq] = 1,
+	[__NR_nanosleep] = 1,	/* EINTR after a checkpoint signal is not the program's: see */
+	[__NR_clock_nanosleep] = 1,	/* rt_call_restartable; the fast path rewinds others */
 };
 
 static void rt_count(long nr, enum rt_via via)
@@ -37,8 +39,8 @@ static void rt_count(long nr, enum rt_via via)
 
 static long rt_local(const struct rt_ctx *c, long nr)
 {
-	return rt_syscall6(nr, (long)c->rdi, (long)c->rsi, (long)c->rdx, (long)c->r10, (long)c->r8,
-			   (long)c->r9);
+	return rt_call_restartable(nr, (long)c->rdi, (long)c->rsi, (long)c->rdx, (long)c->r10,
+				   (long)c->r8, (long)c->r9);
 }
 
 /* execve replaces the image, runtime included: its counts are written first */
@@ -86,8 +88,11 @@ static long rt_handle(struct rt_ctx *c, long nr)
 	case __NR_rt_sigsuspend:
 		return rt_sys_sigsuspend((const void *)c->rdi, (long)c->rsi);
 	case __NR_rt_sigreturn:
+		rt_dispatch_busy = 0;
 		rt_sigreturn_at(c->rsp);	/* only the SUD net gets here: the shim has its own */
 	default:
+		if ((unsigned long)nr < RT_NR_MAX && rt_syscall_class[nr] == RT_CLASS_PIDS)
+			return rt_sys_pids(c, nr);
 		return rt_local(c, nr);
 	}
 }
@@ -96,7 +101,9 @@ void rt_dispatch(struct rt_ctx *c, enum rt_via via)
 {
 	long nr = (long)c->rax;
 	rt_count(nr, via);
+	rt_dispatch_busy++;
 	c->rax = (uint64_t)rt_handle(c, nr);
+	rt_busy_leave();	/* a checkpoint signal held meanwhile runs now */
 }
 
 /* From the shim's slow path: complete the frame into a full context, dispatch, write back */

@@ -27,6 +27,8 @@ void rt_child_started(int kind)
 	if (kind == RT_CHILD_OWN_MEMORY) {
 		rt_stats_reset();
 		rt_threads = 1;
+		rt_dispatch_busy = 0;	/* a new-stack child never returns through the dispatcher */
+		rt_pids_child();
 	}
 	else if (kind == RT_CHILD_VFORK)
 		rt_in_shared_child = 1;
@@ -78,8 +80,10 @@ long rt_dispatch_clone(struct rt_ctx *c, long nr)
 			__atomic_sub_fetch(&rt_threads, 1, __ATOMIC_RELAXED);
 		return r;
 	}
-	if (kind != RT_CHILD_OWN_MEMORY)
+	if (kind != RT_CHILD_OWN_MEMORY) {
+		rt_dispatch_busy = 0;	/* the parent resumes in the program, not here */
 		rt_vfork_parent(c);
+	}
 	long r = rt_syscall6(nr, (long)c->rdi, (long)c->rsi, (long)c->rdx, (long)c->r10,
 			     (long)c->r8, (long)c->r9);
 	if (r == 0)

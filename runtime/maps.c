@@ -69,6 +69,14 @@ long rt_read_maps(struct rt_map *out, long max, char *buf, size_t size)
 	return count;
 }
 
+int rt_starts_with(const char *s, const char *prefix)
+{
+	while (*prefix)
+		if (*s++ != *prefix++)
+			return 0;
+	return 1;
+}
+
 int rt_streq(const char *a, const char *b)
 {
 	while (*a && *a == *b)

@@ -6,7 +6,7 @@
  * outlives the teardown (files, signal actions, umask) is restored, the plan for the restorer is
  * laid out in a holding area, and the restorer replaces the address space.
  */
-#include "include/rt.h"
+#include "include/rt_restart.h"
 #include "include/rt_restore.h"
 
 #define RT_HOLD_CODE	0x2000
@@ -15,34 +15,39 @@
 #define RT_HOLD_FRAME	0x10000		/* sigreturn frame and xsave area */
 #define RT_HOLD_SIZE	(RT_HOLD_CODE + RT_HOLD_PLAN + RT_HOLD_STACK + RT_HOLD_FRAME)
 #define RT_MAX_MAPS	2048
+#define RT_FRAME_UC	512		/* room for the ucontext in a rebuilt frame */
 
 volatile uint64_t rt_restarted;
 volatile uint64_t rt_brk_top;
-
-struct rt_image {
-	const char *path;
-	long fd;
-	const unsigned char *base;
-	uint64_t size;
-	const unsigned char *process, *regs, *sigactions;
-	uint32_t records;
-};
 
 static struct rt_map rt_current[RT_MAX_MAPS];
 static char rt_maps_text[256 * 1024];
 static long rt_current_count;
 
-static _Noreturn void rt_refuse(const struct rt_image *im, const char *why)
+static void rt_write_line(const char *const *parts, unsigned n)
 {
-	const char *parts[] = { "ckpt: cannot restart from ", im->path, ": ", why, "\n" };
-	for (unsigned i = 0; i < 5; i++)
+	for (unsigned i = 0; i < n; i++)
 		rt_write_all(2, parts[i], rt_strlen(parts[i]));
+}
+
+_Noreturn void rt_refuse_path(const struct rt_image *im, const char *why, const char *path)
+{
+	const char *parts[] = { "ckpt: cannot restart from ", im->path, ": ", why, path, "\n" };
+	rt_write_line(parts, 6);
 	for (;;)
 		rt_syscall1(__NR_exit_group, CKPT_EXIT_BAD_IMAGE);
 }
 
-static uint32_t u32at(const unsigned char *p, int off) { return *(const uint32_t *)(p + off); }
-static uint64_t u64at(const unsigned char *p, int off) { return *(const uint64_t *)(p + off); }
+_Noreturn void rt_refuse(const struct rt_image *im, const char *why)
+{
+	rt_refuse_path(im, why, "");
+}
+
+void rt_warn(const char *what, const char *path, const char *why)
+{
+	const char *parts[] = { "ckpt: warning: ", what, " ", path, " ", why, "\n" };
+	rt_write_line(parts, 7);
+}
 
 static void rt_open_image(struct rt_image *im)
 {
@@ -106,6 +111,23 @@ static void rt_check_records(struct rt_image *im)
 			if (size < CKPT_RP_SIZE) rt_refuse(im, "process record too short (image from an older runtime)");
 			im->process = p;
 			break;
+		case CKPT_REC_CWD:
+			if (!size || p[size - 1]) rt_refuse(im, "working directory record is inconsistent");
+			im->cwd = p;
+			break;
+		case CKPT_REC_RLIMITS:
+			if (size < CKPT_RLIMITS_COUNT * 16) rt_refuse(im, "resource limit record too short");
+			im->rlimits = p;
+			break;
+		case CKPT_REC_ITIMERS:
+			if (size < 3 * CKPT_ITIMER_SIZE) rt_refuse(im, "interval timer record too short");
+			im->itimers = p;
+			break;
+		case CKPT_REC_FILE:
+			if (size < CKPT_RF_SIZE || u32at(p, CKPT_RF_PATH_AT) >= size || p[size - 1] ||
+			    (u32at(p, CKPT_RF_SAME_AS) != ~0u && u32at(p, CKPT_RF_SAME_AS) >= u32at(p, CKPT_RF_FD)))
+				rt_refuse(im, "an open file record is inconsistent");
+			break;
 		case CKPT_REC_REGS:
 			if (size < CKPT_RR_SIZE || size < CKPT_RR_SIZE + u32at(p, CKPT_RR_XSAVE_SIZE)) rt_refuse(im, "register record too short");
 			im->regs = p;
@@ -128,7 +150,7 @@ static void rt_check_records(struct rt_image *im)
 }
 
 /* Calls fn(arg, header, payload) for every record of one kind */
-static void rt_each(const struct rt_image *im, uint32_t kind, void (*fn)(void *, const unsigned char *, const unsigned char *), void *arg)
+void rt_each(const struct rt_image *im, uint32_t kind, rt_record_fn fn, void *arg)
 {
 	uint64_t at = CKPT_IH_SIZE;
 	for (uint32_t i = 0; i < im->records; i++) {
@@ -179,79 +201,63 @@ static void rt_check_vdso(const struct rt_image *im, struct rt_vdso_check *v)
 		rt_refuse(im, "the vDSO layout differs from the kernel the image was made on");
 }
 
-/*
- * Files: opened now, so that a missing one refuses the image before anything is torn down. Every
- * descriptor the runtime holds meanwhile (the image, the files just opened) is moved above the
- * highest one the program had, so that placing one never closes another.
- */
-struct rt_files { const struct rt_image *im; int opened[1024]; int count; long above; };
-
-#define RT_F_DUPFD_CLOEXEC 1030
-
-static long rt_move_above(long fd, long above)
+/* The working directory must still exist: checked before anything changes */
+static void rt_check_cwd(const struct rt_image *im)
 {
-	long moved = rt_syscall3(__NR_fcntl, fd, RT_F_DUPFD_CLOEXEC, above);
+	if (!im->cwd)
+		return;
+	long fd = rt_syscall4(__NR_openat, -100, (long)im->cwd, 010000000 | 0200000 /* O_PATH|O_DIRECTORY */, 0);
+	if (fd < 0)
+		rt_refuse_path(im, "the working directory is gone: ", (const char *)im->cwd);
 	rt_syscall1(__NR_close, fd);
-	return moved;
 }
 
-static void rt_highest_fd(void *arg, const unsigned char *h, const unsigned char *p)
+/* A limit above this process's hard limit cannot be had without privilege: keep the hard one */
+static void rt_restore_rlimits(const struct rt_image *im)
 {
-	struct rt_files *f = arg;
-	(void)h;
-	if ((long)u32at(p, CKPT_RF_FD) >= f->above)
-		f->above = (long)u32at(p, CKPT_RF_FD) + 1;
-}
-
-static void rt_open_file(void *arg, const unsigned char *h, const unsigned char *p)
-{
-	struct rt_files *f = arg;
-	(void)h;
-	uint32_t flags = u32at(p, CKPT_RF_FLAGS) & ~(0100 | 01000 | 0200) /* CREAT TRUNC EXCL */;
-	long fd = rt_syscall4(__NR_openat, -100, (long)(p + CKPT_RF_SIZE), flags, 0);
-	if (fd < 0)
-		rt_refuse(f->im, "a file the program had open cannot be opened again");
-	fd = rt_move_above(fd, f->above);
-	if (fd < 0)
-		rt_refuse(f->im, "out of file descriptors");
-	if (f->count < 1024)
-		f->opened[f->count++] = (int)fd;
-}
-
-static void rt_place_file(void *arg, const unsigned char *h, const unsigned char *p)
-{
-	struct rt_files *f = arg;
-	(void)h;
-	long fd = f->opened[f->count++];
-	long want = u32at(p, CKPT_RF_FD);
-	if (fd != want) {
-		rt_syscall2(__NR_dup2, fd, want);
-		rt_syscall1(__NR_close, fd);
+	for (int r = 0; im->rlimits && r < CKPT_RLIMITS_COUNT; r++) {
+		uint64_t want[2] = { u64at(im->rlimits, r * 16), u64at(im->rlimits, r * 16 + 8) }, now[2];
+		if (rt_syscall4(__NR_prlimit64, 0, r, (long)want, 0) == 0 ||
+		    rt_syscall4(__NR_prlimit64, 0, r, 0, (long)now) < 0)
+			continue;
+		want[1] = now[1];
+		if (want[0] > want[1])
+			want[0] = want[1];
+		rt_syscall4(__NR_prlimit64, 0, r, (long)want, 0);
 	}
-	rt_syscall3(__NR_lseek, want, (long)u64at(p, CKPT_RF_OFFSET), 0 /* SEEK_SET */);
 }
 
-static void rt_restore_files(struct rt_image *im)
+static void rt_restore_itimers(const struct rt_image *im)
 {
-	static struct rt_files f;
-	f.im = im;
-	f.above = 3;
-	rt_each(im, CKPT_REC_FILE, rt_highest_fd, &f);
-	im->fd = rt_move_above(im->fd, f.above);
-	if (im->fd < 0)
-		rt_refuse(im, "out of file descriptors");
-	rt_each(im, CKPT_REC_FILE, rt_open_file, &f);
-	f.count = 0;
-	rt_each(im, CKPT_REC_FILE, rt_place_file, &f);
+	for (int which = 0; im->itimers && which < 3; which++) {
+		const unsigned char *t = im->itimers + which * CKPT_ITIMER_SIZE;
+		if (u64at(t, 16) || u64at(t, 24))	/* armed: a value remains */
+			rt_syscall3(__NR_setitimer, which, (long)t, 0);
+	}
 }
 
-static void rt_restore_sigactions(const struct rt_image *im)
+/*
+ * Kernel state that outlives the teardown. Signals are blocked from the start of the restart;
+ * the pending ones are raised now, to be delivered when rt_sigreturn puts the program's mask back.
+ */
+static void rt_restore_kernel_state(const struct rt_image *im, int terminal)
 {
 	const struct rt_kernel_sigaction *a = (const void *)im->sigactions;
+	const unsigned char *proc = im->process;
 	for (int sig = 1; sig <= 64; sig++)
 		if (sig != 9 && sig != 19)
 			rt_syscall4(__NR_rt_sigaction, sig, (long)&a[sig - 1], 0, 8);
-	rt_syscall1(__NR_umask, u32at(im->process, CKPT_RP_UMASK));
+	rt_syscall1(__NR_umask, u32at(proc, CKPT_RP_UMASK));
+	if (im->cwd)
+		rt_syscall1(__NR_chdir, (long)im->cwd);
+	rt_restore_rlimits(im);
+	rt_restore_itimers(im);
+	uint64_t pending = u64at(proc, CKPT_RP_PENDING);
+	if (terminal)
+		pending |= RT_SIGBIT(RT_SIGWINCH);	/* a screen program redraws itself on the new terminal */
+	for (int sig = 1; sig <= 64; sig++)
+		if (pending & RT_SIGBIT(sig))
+			rt_syscall3(__NR_tgkill, (long)rt_ids_real.pid, (long)rt_ids_real.tid, sig);
 }
 
 /* A holding address free both now and in the image: the restorer lives there */
@@ -308,14 +314,52 @@ static uint64_t rt_in_image(const struct rt_image *im, const volatile void *here
 	return (uint64_t)here - rt_load_bias + u64at(im->process, CKPT_RP_LOAD_BIAS);
 }
 
-static void rt_plan_build(const struct rt_image *im, unsigned char *plan, const struct rt_vdso_check *v, uint64_t frame)
+/* Where the rebuilt signal frame goes: below the program's rsp and red zone, where the kernel put
+ * the checkpoint signal's own frame, so that memory is there and writable in the image */
+struct rt_frame_place { uint64_t lo, hi; int ok; };
+
+static void rt_frame_fits(void *arg, const unsigned char *h, const unsigned char *p)
+{
+	struct rt_frame_place *f = arg;
+	(void)h;
+	if (u32at(p, CKPT_RG_ROLE) == CKPT_ROLE_MEMORY && (u32at(p, CKPT_RG_PROT) & 2) &&
+	    u64at(p, CKPT_RG_START) <= f->lo && f->hi <= u64at(p, CKPT_RG_END))
+		f->ok = 1;
+}
+
+static uint64_t rt_frame_target(const struct rt_image *im, uint64_t len)
+{
+	uint64_t rsp = u64at(im->regs, CKPT_RR_GREGS + RT_REG_RSP * 8);
+	struct rt_frame_place f = { (rsp - CKPT_RED_ZONE - len) & ~63UL, rsp - CKPT_RED_ZONE, 0 };
+	rt_each(im, CKPT_REC_REGION, rt_frame_fits, &f);
+	return f.ok ? f.lo : 0;
+}
+
+struct rt_frame { unsigned char *built; uint64_t len, target; };
+
+static void rt_plan_pokes(struct rt_plan_builder *b, const struct rt_image *im, long timer)
+{
+	const volatile void *where[] = { &rt_restarted, &rt_brk_top, &rt_sud_on, &rt_ids_real.pid,
+		&rt_ids_real.ppid, &rt_ids_real.tid, &rt_ckpt_timer };
+	uint64_t what[] = { 1, u64at(im->process, CKPT_RP_BRK), (uint64_t)rt_sud_on, rt_ids_real.pid,
+		rt_ids_real.ppid, rt_ids_real.tid, (uint64_t)timer };
+	for (unsigned i = 0; i < sizeof what / sizeof what[0]; i++) {
+		rt_plan_u64(b, rt_in_image(im, where[i]));
+		rt_plan_u64(b, what[i]);
+	}
+	*(uint64_t *)(b->plan + RT_PLAN_POKES) = sizeof what / sizeof what[0];
+}
+
+static void rt_plan_build(const struct rt_image *im, unsigned char *plan, const struct rt_vdso_check *v,
+			  const struct rt_frame *f, long timer)
 {
 	struct rt_plan_builder b = { plan, plan + RT_PLAN_ENTRIES, im };
+	uint64_t hold = (uint64_t)plan - RT_HOLD_CODE;
 	for (int i = 0; i < RT_PLAN_ENTRIES; i++)
 		plan[i] = 0;
 	for (long i = 0; i < rt_current_count; i++) {
 		const struct rt_map *m = &rt_current[i];
-		if (rt_map_is_vsyscall(m) || rt_map_role(m) != CKPT_ROLE_MEMORY || m->start == (uint64_t)plan - RT_HOLD_CODE)
+		if (rt_map_is_vsyscall(m) || rt_map_role(m) != CKPT_ROLE_MEMORY || m->start == hold)
 			continue;
 		rt_plan_u64(&b, m->start);
 		rt_plan_u64(&b, m->end - m->start);
@@ -330,18 +374,11 @@ static void rt_plan_build(const struct rt_image *im, unsigned char *plan, const 
 		(*(uint64_t *)(plan + RT_PLAN_REMAPS))++;
 	}
 	rt_each(im, CKPT_REC_REGION, rt_plan_map, &b);
-	/* the restored runtime learns it was restarted, and owns brk from the saved break */
-	rt_plan_u64(&b, rt_in_image(im, &rt_restarted));
-	rt_plan_u64(&b, 1);
-	rt_plan_u64(&b, rt_in_image(im, &rt_brk_top));
-	rt_plan_u64(&b, u64at(im->process, CKPT_RP_BRK));
-	rt_plan_u64(&b, rt_in_image(im, &rt_sud_on));
-	rt_plan_u64(&b, (uint64_t)rt_sud_on);
-	*(uint64_t *)(plan + RT_PLAN_POKES) = 3;
+	/* the restored runtime learns it was restarted (it then owns brk) and its real ids */
+	rt_plan_pokes(&b, im, timer);
 	*(uint64_t *)(plan + RT_PLAN_FS_BASE) = u64at(im->process, CKPT_RP_FS_BASE);
-	*(uint64_t *)(plan + RT_PLAN_FRAME) = frame;
 	*(uint64_t *)(plan + RT_PLAN_IMAGE_FD) = (uint64_t)im->fd;
-	*(uint64_t *)(plan + RT_PLAN_SIGRETURN) = rt_in_image(im, (const void *)rt_restorer);
+	*(uint64_t *)(plan + RT_PLAN_SIGRETURN) = rt_in_image(im, (const void *)rt_restart_finish);
 	*(uint64_t *)(plan + RT_PLAN_RSEQ_ADDR) = u64at(im->process, CKPT_RP_RSEQ_ADDR);
 	*(uint64_t *)(plan + RT_PLAN_RSEQ_LEN) = u32at(im->process, CKPT_RP_RSEQ_LEN);
 	*(uint64_t *)(plan + RT_PLAN_RSEQ_SIG) = u32at(im->process, CKPT_RP_RSEQ_SIG);
@@ -350,34 +387,63 @@ static void rt_plan_build(const struct rt_image *im, unsigned char *plan, const 
 		*(uint64_t *)(plan + RT_PLAN_SUD_LEN) = rt_config.rt_text_size;
 		*(uint64_t *)(plan + RT_PLAN_SUD_SELECTOR) = rt_in_image(im, &rt_sud_selector);
 	}
+	*(uint64_t *)(plan + RT_PLAN_FRAME_SRC) = (uint64_t)f->built;
+	*(uint64_t *)(plan + RT_PLAN_HOLD) = hold;
+	if (f->target) {
+		*(uint64_t *)(plan + RT_PLAN_FRAME_DST) = f->target;
+		*(uint64_t *)(plan + RT_PLAN_FRAME_LEN) = f->len;
+		*(uint64_t *)(plan + RT_PLAN_FRAME) = f->target + 8;
+		*(uint64_t *)(plan + RT_PLAN_HOLD_SIZE) = RT_HOLD_SIZE;
+	} else {
+		*(uint64_t *)(plan + RT_PLAN_FRAME) = (uint64_t)f->built + 8;
+	}
 }
 
-/* The rt_sigreturn frame: return address slot, ucontext, then the xsave area, 64-byte aligned */
-static uint64_t rt_build_frame(const struct rt_image *im, unsigned char *area)
+/*
+ * The rt_sigreturn frame: return address slot, ucontext, then the xsave area, 64-byte aligned.
+ * Built in the holding area with its pointers as they will be at its target on the program's
+ * stack (or in the holding area itself when there is no room there).
+ */
+static void rt_build_frame(const struct rt_image *im, unsigned char *area, struct rt_frame *f)
 {
-	const unsigned char *r = im->regs;
-	unsigned char *uc = area + 8;
+	const unsigned char *r = im->regs, *proc = im->process;
 	uint32_t fpsize = u32at(r, CKPT_RR_XSAVE_SIZE);
-	unsigned char *fp = (unsigned char *)(((uint64_t)uc + 1024 + 63) & ~63UL);
-	for (int i = 0; i < 1024; i++)
+	uint64_t fp_at = (8 + RT_FRAME_UC + 63) & ~63UL;
+	f->built = area;
+	f->len = fp_at + fpsize;
+	f->target = rt_frame_target(im, f->len);
+	uint64_t base = f->target ? f->target : (uint64_t)area;
+	unsigned char *uc = area + 8;
+	for (uint64_t i = 0; i < fp_at; i++)
 		area[i] = 0;
 	*(uint64_t *)uc = u64at(r, CKPT_RR_UC_FLAGS);
-	*(uint32_t *)(uc + 24) = 2;	/* uc_stack.ss_flags = SS_DISABLE */
+	*(uint64_t *)(uc + 16) = u64at(proc, CKPT_RP_ALTSTACK_SP);	/* uc_stack: rt_sigreturn sets it */
+	*(uint32_t *)(uc + 24) = u32at(proc, CKPT_RP_ALTSTACK_FLAGS);
+	*(uint64_t *)(uc + 32) = u64at(proc, CKPT_RP_ALTSTACK_SIZE);
 	rt_memcpy(uc + RT_UC_GREGS, r + CKPT_RR_GREGS, 23 * 8);
-	*(uint64_t *)(uc + RT_UC_GREGS + 23 * 8) = fpsize ? (uint64_t)fp : 0;
+	*(uint64_t *)(uc + RT_UC_GREGS + 23 * 8) = fpsize ? base + fp_at : 0;
 	*(uint64_t *)(uc + RT_UC_SIGMASK) = u64at(r, CKPT_RR_SIGMASK);
 	if (fpsize)
-		rt_memcpy(fp, r + CKPT_RR_SIZE, fpsize);
-	return (uint64_t)uc;
+		rt_memcpy(area + fp_at, r + CKPT_RR_SIZE, fpsize);
 }
 
 typedef void (*rt_restorer_fn)(const unsigned char *plan);
 
-_Noreturn void rt_restart(const char *path)
+static void rt_read_policy(struct rt_image *im, char **envp)
+{
+	const char *v = rt_getenv(envp, "CKPT_FILES_CHANGED");
+	im->warn_only = !(v && rt_streq(v, "refuse"));
+}
+
+_Noreturn void rt_restart(const char *path, char **envp)
 {
 	static struct rt_image im;
 	static struct rt_vdso_check v;
+	static struct rt_frame frame;
+	uint64_t all = ~0ULL;
+	rt_syscall4(__NR_rt_sigprocmask, RT_SIG_SETMASK, (long)&all, 0, 8);
 	im.path = path;
+	rt_read_policy(&im, envp);
 	rt_open_image(&im);
 	rt_check_header(&im);
 	rt_check_records(&im);
@@ -386,19 +452,23 @@ _Noreturn void rt_restart(const char *path)
 	if (rt_current_count < 0)
 		rt_refuse(&im, "cannot read /proc/self/maps");
 	rt_check_vdso(&im, &v);
+	rt_check_cwd(&im);
 	uint64_t hold = rt_pick_hold(&im);
 	long m = rt_syscall6(__NR_mmap, (long)hold, RT_HOLD_SIZE, 3, 0x22 | 0x100000 /* FIXED_NOREPLACE */, -1, 0);
 	if ((uint64_t)m != hold)
 		rt_refuse(&im, "cannot map the restorer's holding area");
+	rt_files_open(&im);
 	/* past this point the image is known good: kernel state first, then the address space */
-	rt_restore_files(&im);
-	rt_restore_sigactions(&im);
+	int terminal = rt_files_place(&im);
+	rt_restore_kernel_state(&im, terminal);
+	long timer = rt_ckpt_timer_arm(u32at(im.process, CKPT_RP_INTERVAL), (int)u32at(im.process, CKPT_RP_CKPT_SIGNAL));
 	unsigned char *code = (unsigned char *)hold, *plan = code + RT_HOLD_CODE;
-	unsigned char *frame = plan + RT_HOLD_PLAN + RT_HOLD_STACK;
+	unsigned char *stack_top = plan + RT_HOLD_PLAN + RT_HOLD_STACK;
 	rt_memcpy(code, rt_restorer_code_start, (size_t)(rt_restorer_code_end - rt_restorer_code_start));
 	rt_syscall3(__NR_mprotect, (long)code, RT_HOLD_CODE, 5 /* READ|EXEC */);
-	rt_plan_build(&im, plan, &v, rt_build_frame(&im, frame));
-	rt_call_on_stack((void (*)(void *))(void *)code, plan, frame - 64);
+	rt_build_frame(&im, stack_top, &frame);
+	rt_plan_build(&im, plan, &v, &frame, timer);
+	rt_call_on_stack((void (*)(void *))(void *)code, plan, stack_top - 64);
 	for (;;)
 		rt_syscall1(__NR_exit_group, CKPT_EXIT_RUNTIME);
 }

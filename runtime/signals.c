@@ -20,14 +20,21 @@ static uint64_t *rt_gregs(void *uc)
 	return (uint64_t *)((char *)uc + RT_UC_GREGS);
 }
 
-/* A reserved signal that was not the runtime's: do what the program asked for */
-static void rt_chain(int sig, void *si, void *uc)
+/*
+ * A reserved signal that was not the runtime's: do what the program asked for. Its default action
+ * is taken for real: the kernel's disposition becomes SIG_DFL and the signal is raised again (an
+ * int3 or a seccomp trap would not fault again on return). A process that goes on afterwards (a
+ * signal whose default is to be ignored) has lost the runtime's handler for that signal.
+ */
+void rt_chain(int sig, void *si, void *uc)
 {
 	const struct rt_kernel_sigaction *a = &rt_prog_action[sig];
+	if (a->handler == RT_SIG_IGN && sig != RT_SIGSYS && sig != RT_SIGTRAP)
+		return;
 	if (a->handler == RT_SIG_DFL || a->handler == RT_SIG_IGN) {
-		/* A fault signal cannot be ignored: return to the faulting instruction and die of it */
 		struct rt_kernel_sigaction dfl = { RT_SIG_DFL, 0, 0, 0 };
 		rt_syscall4(__NR_rt_sigaction, sig, (long)&dfl, 0, 8);
+		rt_syscall3(__NR_tgkill, (long)rt_ids_real.pid, rt_syscall0(__NR_gettid), sig);
 		return;
 	}
 	if (a->flags & RT_SA_SIGINFO)
@@ -154,5 +161,5 @@ long rt_sys_sigsuspend(const uint64_t *set, long size)
 	if (size != 8 || !set)
 		return rt_syscall2(__NR_rt_sigsuspend, (long)set, size);
 	uint64_t s = *set & ~rt_reserved_mask;
-	return rt_syscall2(__NR_rt_sigsuspend, (long)&s, 8);
+	return rt_call_restartable(__NR_rt_sigsuspend, (long)&s, 8, 0, 0, 0, 0);
 }

@@ -65,9 +65,10 @@ void rt_init(struct rt_ctx *regs, uint64_t *initial_sp)
 	long argc = (long)initial_sp[0];
 	char **envp = (char **)(initial_sp + 1 + argc + 1);
 	rt_sud_on = rt_sud_wanted(envp);
+	rt_pids_init();
 	const char *restart = rt_getenv(envp, "CKPT_RESTART");
 	if (restart && *restart)
-		rt_restart(restart);
+		rt_restart(restart, envp);
 	rt_stats_init(envp);
 	rt_signals_init();
 	rt_checkpoint_init(envp);

@@ -102,3 +102,31 @@ uint64_t rt_xgetbv0(void)
 	__asm__ ("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
 	return (uint64_t)hi << 32 | lo;
 }
+
+static long rt_fd_number(const char *name)
+{
+	long fd = 0;
+	if (name[0] < '0' || name[0] > '9')
+		return -1;
+	for (; *name; name++)
+		fd = fd * 10 + (*name - '0');
+	return fd;
+}
+
+/* Calls fn(arg, fd) for every open descriptor but the directory's own; returns 0 or -1 */
+int rt_each_fd(char *buf, size_t size, int (*fn)(void *, long), void *arg)
+{
+	long dir = rt_syscall4(__NR_openat, -100, (long)"/proc/self/fd", 0200000 /* O_DIRECTORY */ | 02000000, 0);
+	long n;
+	int r = 0;
+	if (dir < 0)
+		return -1;
+	while (!r && (n = rt_syscall3(__NR_getdents64, dir, (long)buf, (long)size)) > 0)
+		for (long off = 0; !r && off < n; off += *(uint16_t *)(buf + off + 16)) {
+			long fd = rt_fd_number(buf + off + 19);
+			if (fd >= 0 && fd != dir)
+				r = fn(arg, fd);
+		}
+	rt_syscall1(__NR_close, dir);
+	return r;
+}

@@ -35,7 +35,12 @@ rt_shim_entry:
 	add	$0x7f, %al		/* OF = (al == 1) */
 	sahf
 	mov	%r11, %rax
+	push	%r11			/* for a checkpoint that has to make this call again */
 	syscall
+	.globl	rt_shim_after_syscall
+	.hidden	rt_shim_after_syscall
+rt_shim_after_syscall:
+	pop	%rcx			/* rcx is the syscall's to clobber */
 	ret
 
 .Lslow:
@@ -85,6 +90,21 @@ rt_start:
 	popfq
 	jmp	*rt_entry_target(%rip)
 	.size	rt_start, .-rt_start
+
+	.globl	rt_restart_finish
+	.hidden	rt_restart_finish
+	.type	rt_restart_finish, @function
+/*
+ * The restorer's last step, in the restored runtime's text (which the SUD net allows): unmap the
+ * holding area the restorer ran from (rdi, rsi), then rt_sigreturn on the frame at rsp.
+ */
+rt_restart_finish:
+	mov	$__NR_munmap, %eax
+	syscall
+	mov	$__NR_rt_sigreturn, %eax
+	syscall
+	ud2
+	.size	rt_restart_finish, .-rt_restart_finish
 
 	.globl	rt_restorer
 	.hidden	rt_restorer

@@ -99,8 +99,17 @@ rt_restorer_code_start:
 	mov	RT_PLAN_SUD_SELECTOR(%rbx), %r8
 	mov	$__NR_prctl, %eax
 	syscall
-	/* rt_sigreturn from the restored runtime's text, which the net allows */
-9:	mov	RT_PLAN_SIGRETURN(%rbx), %rax
+	/* the signal frame goes onto the program's stack, so that the holding area can go */
+9:	mov	RT_PLAN_FRAME_DST(%rbx), %rdi
+	mov	RT_PLAN_FRAME_SRC(%rbx), %rsi
+	mov	RT_PLAN_FRAME_LEN(%rbx), %rcx
+	cld
+	rep movsb
+	/* rt_restart_finish, in the restored runtime's text (which the net allows), unmaps this
+	 * holding area and makes the rt_sigreturn */
+	mov	RT_PLAN_HOLD(%rbx), %rdi
+	mov	RT_PLAN_HOLD_SIZE(%rbx), %rsi
+	mov	RT_PLAN_SIGRETURN(%rbx), %rax
 	mov	RT_PLAN_FRAME(%rbx), %rsp
 	jmp	*%rax
 

@@ -82,7 +82,7 @@
  * in the data area after the records. Every byte is covered by a CRC-32C. Fields are only added.
  */
 #define CKPT_IMAGE_MAGIC        0x31474d4954504b43ULL /* "CKPTIMG1" little-endian */
-#define CKPT_IMAGE_VERSION      1
+#define CKPT_IMAGE_VERSION      2
 #define CKPT_IMAGE_PAGE         4096
 
 #define CKPT_IH_MAGIC           0   /* u64: CKPT_IMAGE_MAGIC */
@@ -108,7 +108,13 @@
 #define CKPT_REC_REGS           2   /* struct ckpt_rec_regs, then the xsave area */
 #define CKPT_REC_SIGACTIONS     3   /* 64 x struct { u64 handler, flags, restorer, mask } */
 #define CKPT_REC_REGION         4   /* struct ckpt_rec_region, then the path; data: contents */
-#define CKPT_REC_FILE           5   /* struct ckpt_rec_file, then the path */
+#define CKPT_REC_FILE           5   /* struct ckpt_rec_file; the path at CKPT_RF_PATH_AT */
+#define CKPT_REC_CWD            6   /* the working directory, NUL-terminated */
+#define CKPT_REC_EXE            7   /* the relinked binary (/proc/self/exe), NUL-terminated */
+#define CKPT_REC_RLIMITS        8   /* CKPT_RLIMITS_COUNT x { u64 cur, max } */
+#define CKPT_REC_ITIMERS        9   /* 3 x { u64 interval_sec, interval_usec, value_sec, value_usec } */
+#define CKPT_RLIMITS_COUNT      16
+#define CKPT_ITIMER_SIZE        32
 
 /* struct ckpt_rec_process */
 #define CKPT_RP_PID             0   /* u32 */
@@ -120,11 +126,20 @@
 #define CKPT_RP_XFEATURES       32  /* u64: XCR0 of the CPU that made the image */
 #define CKPT_RP_FS_BASE         40  /* u64 */
 #define CKPT_RP_UMASK           48  /* u32 */
-#define CKPT_RP_RESERVED        52  /* u32 */
+#define CKPT_RP_CKPT_SIGNAL     52  /* u32: CKPT_SIGNAL, the checkpoint-and-continue signal */
 #define CKPT_RP_RSEQ_ADDR       56  /* u64: the program's rseq area, 0 if none registered */
 #define CKPT_RP_RSEQ_LEN        64  /* u32 */
 #define CKPT_RP_RSEQ_SIG        68  /* u32 */
-#define CKPT_RP_SIZE            72
+#define CKPT_RP_ALTSTACK_SP     72  /* u64: sigaltstack at the checkpoint */
+#define CKPT_RP_ALTSTACK_SIZE   80  /* u64 */
+#define CKPT_RP_ALTSTACK_FLAGS  88  /* u32: SS_DISABLE (2) when none */
+#define CKPT_RP_INTERVAL        92  /* u32: CKPT_INTERVAL seconds, 0 when none */
+#define CKPT_RP_VACATE_SIGNAL   96  /* u32: CKPT_VACATE_SIGNAL, 0 when none */
+#define CKPT_RP_FLAGS           100 /* u32: CKPT_PROC_* */
+#define CKPT_RP_TIME            104 /* u64: wall-clock seconds when the checkpoint was made */
+#define CKPT_RP_PENDING         112 /* u64: blocked signals pending at the checkpoint (raised again at restart) */
+#define CKPT_RP_SIZE            120
+#define CKPT_PROC_VACATE        0x1 /* made by the vacate signal: the process then exited */
 
 /* struct ckpt_rec_regs: the interrupted context, as the signal frame held it */
 #define CKPT_RR_UC_FLAGS        0   /* u64 */
@@ -152,11 +167,33 @@
 /* struct ckpt_rec_file */
 #define CKPT_RF_FD              0   /* u32 */
 #define CKPT_RF_FLAGS           4   /* u32: open flags (F_GETFL) */
-#define CKPT_RF_OFFSET          8   /* u64 */
-#define CKPT_RF_SIZE            16  /* then the path, NUL-terminated */
+#define CKPT_RF_OFFSET          8   /* u64: 0 when not seekable */
+#define CKPT_RF_TYPE            16  /* u32: CKPT_FT_* */
+#define CKPT_RF_FD_FLAGS        20  /* u32: descriptor flags (F_GETFD: FD_CLOEXEC) */
+#define CKPT_RF_FILE_SIZE       24  /* u64: st_size at the checkpoint */
+#define CKPT_RF_MTIME_SEC       32  /* u64: st_mtime at the checkpoint */
+#define CKPT_RF_MTIME_NSEC      40  /* u32 */
+#define CKPT_RF_PATH_AT         44  /* u32: payload offset of the path (NUL-terminated) */
+#define CKPT_RF_SAME_AS         48  /* u32: lower fd sharing this open file description, or ~0 */
+#define CKPT_RF_RESERVED        52  /* u32: zero */
+#define CKPT_RF_TERMIOS         56  /* 36 bytes: the kernel's struct termios (TCGETS), terminals only */
+#define CKPT_RF_WINSIZE         96  /* 8 bytes: struct winsize (TIOCGWINSZ), terminals only */
+#define CKPT_RF_SIZE            104 /* fixed part; the path follows at CKPT_RF_PATH_AT */
+#define CKPT_RF_TERMIOS_SIZE    36
+#define CKPT_FILE_HAS_TERMIOS   0x1 /* record flag: termios and winsize were read */
+
+#define CKPT_FT_REGULAR         1   /* reopened by path at its offset */
+#define CKPT_FT_DIRECTORY       2   /* reopened by path at its offset */
+#define CKPT_FT_CHAR            3   /* a device (/dev/null...): reopened by path */
+#define CKPT_FT_TERMINAL        4   /* taken over from the restarting process, termios restored */
+#define CKPT_FT_PIPE            5   /* not restorable: see docs/limits.md */
+#define CKPT_FT_SOCKET          6   /* not restorable: see docs/limits.md */
+#define CKPT_FT_OTHER           7   /* not restorable (eventfd, epoll, block devices...) */
 
 /* Exit status of a restart refused before anything was torn down */
 #define CKPT_EXIT_BAD_IMAGE     2
+/* Exit status after the vacate signal's checkpoint: "requeue me" to HTCondor and Slurm setups */
+#define CKPT_EXIT_VACATED       85
 
 #ifndef __ASSEMBLER__
 #include <stdint.h>

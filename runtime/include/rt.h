@@ -39,6 +39,20 @@ struct rt_kernel_sigaction {
 #define RT_SIG_SETMASK	2
 #define RT_SIGBIT(s)	(1ULL << ((s) - 1))
 
+/* struct stat as the x86-64 kernel fills it */
+struct rt_stat {
+	uint64_t dev, ino, nlink;
+	uint32_t mode, uid, gid, pad0;
+	uint64_t rdev;
+	int64_t size, blksize, blocks;
+	uint64_t atime_sec, atime_nsec, mtime_sec, mtime_nsec, ctime_sec, ctime_nsec;
+	int64_t reserved[3];
+};
+#define RT_TCGETS	0x5401
+#define RT_TCSETS	0x5402
+#define RT_TIOCGWINSZ	0x5413
+#define RT_SIGWINCH	28
+
 /* ucontext_t and siginfo_t as the kernel lays them out on x86-64 */
 #define RT_UC_GREGS	40	/* byte offset of mcontext.gregs in ucontext */
 #define RT_UC_SIGMASK	296
@@ -46,6 +60,12 @@ enum rt_greg { RT_REG_R8, RT_REG_R9, RT_REG_R10, RT_REG_R11, RT_REG_R12, RT_REG_
 	RT_REG_R15, RT_REG_RDI, RT_REG_RSI, RT_REG_RBP, RT_REG_RBX, RT_REG_RDX, RT_REG_RAX,
 	RT_REG_RCX, RT_REG_RSP, RT_REG_RIP, RT_REG_EFL };
 #define RT_SI_CODE	8
+#define RT_SI_PID	16	/* sent by kill, tgkill, sigqueue */
+#define RT_SI_TIMERID	16	/* SI_TIMER: the kernel's timer id */
+#define RT_SI_USER	0
+#define RT_SI_QUEUE	(-1)
+#define RT_SI_TIMER	(-2)
+#define RT_SI_TKILL	(-6)
 #define RT_SYS_USER_DISPATCH 2	/* si_code of a SIGSYS raised by the SUD net */
 
 /* start.c */
@@ -74,12 +94,24 @@ extern uint64_t rt_vfork_resume;
 extern uint64_t rt_counts[RT_NR_MAX];
 extern uint64_t rt_count_other;
 extern uint64_t rt_trapped;
-extern const uint8_t rt_syscall_class[RT_NR_MAX];
+/* rt_syscall_class values: 0 the shim makes the call itself, otherwise the dispatcher does */
+#define RT_CLASS_DISPATCH	1
+#define RT_CLASS_PIDS		2	/* only in processes made from an image: see pids.c */
+extern uint8_t rt_syscall_class[RT_NR_MAX];
 void rt_stats_init(char **envp);
 void rt_stats_flush(const char *end);
 void rt_stats_reset(void);
 
+/* pids.c: ids as the program sees them (8-byte fields: the restorer pokes the real ones) */
+struct rt_ids { uint64_t pid, ppid, tid; };
+extern struct rt_ids rt_ids_virtual, rt_ids_real;
+void rt_pids_init(void);
+void rt_pids_child(void);
+void rt_pids_route(int through_dispatch);
+long rt_sys_pids(const struct rt_ctx *c, long nr);
+
 /* signals.c */
+void rt_chain(int sig, void *si, void *uc);
 void rt_signals_init(void);
 long rt_sys_sigaction(long sig, const struct rt_kernel_sigaction *act,
 		      struct rt_kernel_sigaction *old, long size);
@@ -97,13 +129,21 @@ long rt_read_maps(struct rt_map *out, long max, char *buf, size_t size);
 uint32_t rt_map_role(const struct rt_map *m);
 int rt_map_is_vsyscall(const struct rt_map *m);
 int rt_streq(const char *a, const char *b);
+int rt_starts_with(const char *s, const char *prefix);
 
 /* crc32c.c */
 uint32_t rt_crc32c(uint32_t crc, const void *data, size_t n);
 
 /* checkpoint.c, restore.c */
 void rt_checkpoint_init(char **envp);
-_Noreturn void rt_restart(const char *path);
+_Noreturn void rt_restart(const char *path, char **envp);
+extern volatile uint32_t rt_dispatch_busy;	/* runtime bookkeeping under way: checkpoints wait */
+void rt_busy_leave(void);
+long rt_call_restartable(long nr, long a1, long a2, long a3, long a4, long a5, long a6);
+extern long rt_ckpt_timer;		/* the CKPT_INTERVAL timer's kernel id, -1 when none */
+long rt_ckpt_timer_arm(uint32_t seconds, int sig);
+void rt_restart_finish(void);
+extern const char rt_shim_after_syscall[];
 uint64_t rt_binary_id(void);
 extern int rt_ckpt_signal;
 extern uint64_t rt_reserved_mask;
@@ -129,6 +169,7 @@ char *rt_utoa(uint64_t v, char *buf);
 void rt_write_all(int fd, const char *buf, size_t len);
 int rt_absolute_path(char *out, const char *path);
 uint64_t rt_xgetbv0(void);
+int rt_each_fd(char *buf, size_t size, int (*fn)(void *arg, long fd), void *arg);
 
 #pragma GCC visibility pop
 #endif

@@ -15,11 +15,16 @@
 #define RT_PLAN_SUD_LEN		56	/* 0: leave the net off */
 #define RT_PLAN_SUD_START	64
 #define RT_PLAN_SUD_SELECTOR	72
-#define RT_PLAN_SIGRETURN	80	/* the restored runtime's rt_restorer: rt_sigreturn from the allowed region */
+#define RT_PLAN_SIGRETURN	80	/* the restored runtime's rt_restart_finish: rt_sigreturn from the allowed region */
 #define RT_PLAN_RSEQ_ADDR	88	/* 0: none to register */
 #define RT_PLAN_RSEQ_LEN	96
 #define RT_PLAN_RSEQ_SIG	104
-#define RT_PLAN_ENTRIES		112
+#define RT_PLAN_FRAME_SRC	112	/* the frame as built in the holding area */
+#define RT_PLAN_FRAME_LEN	120	/* 0: it stays there */
+#define RT_PLAN_FRAME_DST	128	/* where it goes: below the program's rsp, in its own stack */
+#define RT_PLAN_HOLD		136	/* the holding area, unmapped by rt_restart_finish */
+#define RT_PLAN_HOLD_SIZE	144	/* 0: left mapped (the frame is in it) */
+#define RT_PLAN_ENTRIES		152
 
 #define RT_UNMAP_SIZE		16
 #define RT_REMAP_SIZE		24

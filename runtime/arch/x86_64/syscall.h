@@ -41,6 +41,16 @@ static inline long rt_syscall4(long n, long a1, long a2, long a3, long a4)
 	return ret;
 }
 
+static inline long rt_syscall5(long n, long a1, long a2, long a3, long a4, long a5)
+{
+	long ret;
+	register long r10 __asm__("r10") = a4;
+	register long r8 __asm__("r8") = a5;
+	__asm__ __volatile__ ("syscall" : "=a"(ret) : "a"(n), "D"(a1), "S"(a2), "d"(a3), "r"(r10),
+			      "r"(r8) : "rcx", "r11", "memory");
+	return ret;
+}
+
 static inline long rt_syscall6(long n, long a1, long a2, long a3, long a4, long a5, long a6)
 {
 	long ret;

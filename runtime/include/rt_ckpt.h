@@ -1,0 +1,50 @@
+/*
+ * The checkpoint writer's work area (checkpoint.c) and the record builders (records.c). The work
+ * area lives in a scratch mapping of its own, left out of the image.
+ */
+#ifndef RT_CKPT_H
+#define RT_CKPT_H
+
+#include "rt.h"
+
+#pragma GCC visibility push(hidden)
+
+#define RT_MAX_REGIONS	2048
+#define RT_MAX_FILES	1024
+#define RT_MAPS_TEXT	(256 * 1024)
+#define RT_RECORDS	(2 * 1024 * 1024)
+
+struct rt_ckpt_work {
+	void *uc;			/* the interrupted context, in the signal frame */
+	int sig;			/* the signal that asked for this checkpoint */
+	long image_fd;			/* the temporary image; left out of the file table */
+	long result;			/* 0, or the -errno that stopped the checkpoint */
+	uint64_t scratch_start, scratch_end;
+	struct rt_map maps[RT_MAX_REGIONS];
+	char maps_text[RT_MAPS_TEXT];
+	unsigned char records[RT_RECORDS];
+	char linkbuf[RT_PATH_MAX];
+	char fdbuf[4096];
+	int fds[RT_MAX_FILES];		/* descriptors recorded so far, for sharing checks */
+	int nfds;
+	size_t used;			/* bytes of records[] */
+	uint32_t count;			/* records */
+	uint64_t data_end;		/* next free page-aligned offset in the data area */
+};
+
+/* records.c: each returns 0, or -1 when the record area is full */
+int rt_add_process(struct rt_ckpt_work *w);
+int rt_add_regs(struct rt_ckpt_work *w);
+int rt_add_sigactions(struct rt_ckpt_work *w);
+int rt_add_memory(struct rt_ckpt_work *w);
+int rt_add_files(struct rt_ckpt_work *w);
+int rt_add_cwd_and_exe(struct rt_ckpt_work *w);
+int rt_add_limits_and_timers(struct rt_ckpt_work *w);
+void rt_note_inherited_fds(void);
+
+/* checkpoint.c: what records.c needs of the writer's configuration */
+extern int rt_vacate_signal;
+extern uint32_t rt_ckpt_interval;
+
+#pragma GCC visibility pop
+#endif
