@@ -4,6 +4,9 @@
 
 static int rt_crc_hw = -1;
 
+/* an 8-byte load from any address (the memcpy idiom would call the runtime's byte loop) */
+typedef uint64_t __attribute__((may_alias, aligned(1))) rt_u64_unaligned;
+
 static int rt_cpu_has_sse42(void)
 {
 	uint32_t a = 1, b, c = 0, d;
@@ -28,11 +31,8 @@ uint32_t rt_crc32c(uint32_t crc, const void *data, size_t n)
 	if (rt_crc_hw < 0)
 		rt_crc_hw = rt_cpu_has_sse42();
 	if (rt_crc_hw) {
-		for (; n >= 8; n -= 8, p += 8) {
-			uint64_t v;
-			rt_memcpy(&v, p, 8);
-			__asm__ ("crc32q %1, %0" : "+r"(c) : "r"(v));
-		}
+		for (; n >= 8; n -= 8, p += 8)
+			__asm__ ("crc32q %1, %0" : "+r"(c) : "m"(*(const rt_u64_unaligned *)p));
 	}
 	return ~rt_crc_soft((uint32_t)c, p, n);
 }

@@ -27,10 +27,8 @@ const char *rt_getenv(char **envp, const char *name)
 /* gcc may emit calls to memcpy and memset for struct copies: provide them, hidden */
 void *memcpy(void *dst, const void *src, size_t n)
 {
-	unsigned char *d = dst;
-	const unsigned char *s = src;
-	while (n--)
-		*d++ = *s++;
+	void *d = dst;
+	__asm__ volatile ("rep movsb" : "+D"(d), "+S"(src), "+c"(n) : : "memory");
 	return dst;
 }
 
