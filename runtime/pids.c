@@ -44,8 +44,11 @@ void rt_pids_child(void)
 	rt_ids_virtual.ppid = parent_virtual;
 }
 
-void rt_pids_route(int through_dispatch)
+/* for_image: the image being written needs them routed; a process made from one always does */
+void rt_pids_route(int for_image)
 {
+	int through_dispatch = for_image || rt_ids_virtual.pid != rt_ids_real.pid ||
+			       rt_ids_virtual.ppid != rt_ids_real.ppid || rt_ids_virtual.tid != rt_ids_real.tid;
 	for (unsigned i = 0; i < sizeof rt_pid_calls / sizeof rt_pid_calls[0]; i++)
 		rt_syscall_class[rt_pid_calls[i]] = through_dispatch ? RT_CLASS_PIDS : 0;
 }

@@ -107,7 +107,7 @@ struct rt_ids { uint64_t pid, ppid, tid; };
 extern struct rt_ids rt_ids_virtual, rt_ids_real;
 void rt_pids_init(void);
 void rt_pids_child(void);
-void rt_pids_route(int through_dispatch);
+void rt_pids_route(int for_image);
 long rt_sys_pids(const struct rt_ctx *c, long nr);
 
 /* signals.c */
