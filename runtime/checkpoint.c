@@ -183,7 +183,7 @@ static long rt_wait_writer(int options)
 static int rt_collect(struct rt_ckpt_work *w)
 {
 	if (rt_add_process(w) || rt_add_regs(w) || rt_add_sigactions(w) || rt_add_memory(w) ||
-	    rt_add_files(w) || rt_add_cwd_and_exe(w) || rt_add_limits_and_timers(w))
+	    rt_add_files(w) || rt_add_cwd_and_exe(w) || rt_add_limits_and_timers(w) || rt_add_queued_signals(w))
 		return -12;
 	return 0;
 }

@@ -311,3 +311,33 @@ int rt_add_limits_and_timers(struct rt_ckpt_work *w)
 	rt_seal(p);
 	return 0;
 }
+
+/*
+ * Signals pending at the checkpoint, with their siginfo (a sigqueue value, the sender): taken off
+ * the queue one by one and queued again at once, in the same order, so the program loses none.
+ * A restart queues them the same way.
+ */
+int rt_add_queued_signals(struct rt_ckpt_work *w)
+{
+	uint64_t pending = 0;
+	struct { int64_t sec, nsec; } now = { 0, 0 };
+	int n = 0;
+	rt_syscall2(__NR_rt_sigpending, (long)&pending, 8);
+	pending &= ~rt_reserved_mask;
+	for (int sig = 1; sig <= 64 && n < RT_MAX_QUEUED; sig++) {
+		uint64_t set = RT_SIGBIT(sig);
+		if (!(pending & set))
+			continue;
+		while (n < RT_MAX_QUEUED && rt_syscall4(__NR_rt_sigtimedwait, (long)&set, (long)w->queued[n], (long)&now, 8) == sig)
+			n++;
+	}
+	for (int i = 0; i < n; i++)
+		rt_syscall4(__NR_rt_tgsigqueueinfo, (long)rt_ids_real.pid, (long)rt_ids_real.tid,
+			    *(const int *)w->queued[i], (long)w->queued[i]);
+	unsigned char *p = rt_record(w, CKPT_REC_SIGINFO, 0, (size_t)n * CKPT_SIGINFO_SIZE);
+	if (!p)
+		return -1;
+	rt_memcpy(p, w->queued, (size_t)n * CKPT_SIGINFO_SIZE);
+	rt_seal(p);
+	return 0;
+}

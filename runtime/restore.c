@@ -119,6 +119,10 @@ static void rt_check_records(struct rt_image *im)
 			if (size < CKPT_RLIMITS_COUNT * 16) rt_refuse(im, "resource limit record too short");
 			im->rlimits = p;
 			break;
+		case CKPT_REC_SIGINFO:
+			im->queued = p;
+			im->nqueued = size / CKPT_SIGINFO_SIZE;
+			break;
 		case CKPT_REC_ITIMERS:
 			if (size < 3 * CKPT_ITIMER_SIZE) rt_refuse(im, "interval timer record too short");
 			im->itimers = p;
@@ -238,7 +242,8 @@ static void rt_restore_itimers(const struct rt_image *im)
 
 /*
  * Kernel state that outlives the teardown. Signals are blocked from the start of the restart;
- * the pending ones are raised now, to be delivered when rt_sigreturn puts the program's mask back.
+ * the queued ones are queued again now with their siginfo (images without that record: raised),
+ * to be delivered when rt_sigreturn puts the program's mask back.
  */
 static void rt_restore_kernel_state(const struct rt_image *im, int terminal)
 {
@@ -252,7 +257,11 @@ static void rt_restore_kernel_state(const struct rt_image *im, int terminal)
 		rt_syscall1(__NR_chdir, (long)im->cwd);
 	rt_restore_rlimits(im);
 	rt_restore_itimers(im);
-	uint64_t pending = u64at(proc, CKPT_RP_PENDING);
+	uint64_t pending = im->queued ? 0 : u64at(proc, CKPT_RP_PENDING);
+	for (uint32_t i = 0; i < im->nqueued; i++) {
+		const unsigned char *info = im->queued + i * CKPT_SIGINFO_SIZE;
+		rt_syscall4(__NR_rt_tgsigqueueinfo, (long)rt_ids_real.pid, (long)rt_ids_real.tid, *(const int *)info, (long)info);
+	}
 	if (terminal)
 		pending |= RT_SIGBIT(RT_SIGWINCH);	/* a screen program redraws itself on the new terminal */
 	for (int sig = 1; sig <= 64; sig++)
@@ -285,12 +294,53 @@ static uint64_t rt_pick_hold(const struct rt_image *im)
 	rt_refuse(im, "no free address range for the restorer");
 }
 
-struct rt_plan_builder { unsigned char *plan; unsigned char *next; const struct rt_image *im; };
+struct rt_plan_builder {
+	unsigned char *plan, *next;
+	const struct rt_image *im;
+	const char *last_path;		/* the file the previous region was mapped from */
+	long last_fd;
+	int nopened;
+	long opened[256];		/* closed by the restorer once everything is mapped */
+};
 
 static void rt_plan_u64(struct rt_plan_builder *b, uint64_t v)
 {
 	*(uint64_t *)b->next = v;
 	b->next += 8;
+}
+
+/*
+ * The file a private region maps, opened again so that /proc/self/maps names it as before: only
+ * if it still covers the region (touching a page past its end would be SIGBUS). -1: anonymous.
+ */
+static long rt_region_file(struct rt_plan_builder *b, const unsigned char *h, const unsigned char *p)
+{
+	const char *path = (const char *)p + CKPT_RG_SIZE;
+	uint64_t end = u64at(p, CKPT_RG_OFFSET) + (u64at(p, CKPT_RG_END) - u64at(p, CKPT_RG_START));
+	struct rt_stat st;
+	size_t len = rt_strlen(path);
+	if (path[0] != '/' || (u32at(h, CKPT_RH_FLAGS) & CKPT_REGION_SHARED) ||
+	    (len > 10 && rt_streq(path + len - 10, " (deleted)")))
+		return -1;
+	if (b->last_path && rt_streq(b->last_path, path))
+		return b->last_fd;
+	if (b->nopened == (int)(sizeof b->opened / sizeof b->opened[0]))
+		return -1;
+	long opened = rt_syscall4(__NR_openat, -100, (long)path, 02000000 /* O_RDONLY|O_CLOEXEC */, 0);
+	if (opened < 0)
+		return -1;
+	long fd = rt_syscall3(__NR_fcntl, opened, 1030 /* F_DUPFD_CLOEXEC */, b->im->fd + 1);
+	rt_syscall1(__NR_close, opened);	/* it may sit on a number the program's descriptors need */
+	if (fd < 0)
+		return -1;
+	if (rt_syscall2(__NR_fstat, fd, (long)&st) < 0 || (st.mode & 0170000) != 0100000 ||
+	    (uint64_t)st.size + 4095 < end) {
+		rt_syscall1(__NR_close, fd);
+		return -1;
+	}
+	b->opened[b->nopened++] = fd;
+	b->last_path = path;
+	return b->last_fd = fd;
 }
 
 static void rt_plan_map(void *arg, const unsigned char *h, const unsigned char *p)
@@ -299,12 +349,17 @@ static void rt_plan_map(void *arg, const unsigned char *h, const unsigned char *
 	if (u32at(p, CKPT_RG_ROLE) != CKPT_ROLE_MEMORY)
 		return;
 	int data = u32at(h, CKPT_RH_FLAGS) & CKPT_REGION_HAS_DATA;
+	long fd = rt_region_file(b, h, p);
+	uint64_t flags = 0x12 | (fd < 0 ? 0x20 : 0);	/* MAP_PRIVATE|MAP_FIXED, ANONYMOUS without a file */
+	if (rt_streq((const char *)p + CKPT_RG_SIZE, "[stack]"))
+		flags |= 0x100;	/* MAP_GROWSDOWN: the stack goes on growing as the kernel's did */
 	rt_plan_u64(b, u64at(p, CKPT_RG_START));
 	rt_plan_u64(b, u64at(p, CKPT_RG_END) - u64at(p, CKPT_RG_START));
 	rt_plan_u64(b, u32at(p, CKPT_RG_PROT));
-	rt_plan_u64(b, 0x12 | (data ? 0 : 0x20));	/* MAP_PRIVATE|MAP_FIXED, ANONYMOUS without data */
-	rt_plan_u64(b, data ? (uint64_t)b->im->fd : (uint64_t)-1);
-	rt_plan_u64(b, data ? u64at(h, CKPT_RH_DATA_OFFSET) : 0);
+	rt_plan_u64(b, flags);
+	rt_plan_u64(b, (uint64_t)fd);
+	rt_plan_u64(b, fd < 0 ? 0 : u64at(p, CKPT_RG_OFFSET));
+	rt_plan_u64(b, data ? u64at(h, CKPT_RH_DATA_OFFSET) : (uint64_t)RT_NO_DATA);
 	(*(uint64_t *)(b->plan + RT_PLAN_MAPS))++;
 }
 
@@ -353,7 +408,8 @@ static void rt_plan_pokes(struct rt_plan_builder *b, const struct rt_image *im, 
 static void rt_plan_build(const struct rt_image *im, unsigned char *plan, const struct rt_vdso_check *v,
 			  const struct rt_frame *f, long timer)
 {
-	struct rt_plan_builder b = { plan, plan + RT_PLAN_ENTRIES, im };
+	static struct rt_plan_builder b;
+	b = (struct rt_plan_builder){ .plan = plan, .next = plan + RT_PLAN_ENTRIES, .im = im };
 	uint64_t hold = (uint64_t)plan - RT_HOLD_CODE;
 	for (int i = 0; i < RT_PLAN_ENTRIES; i++)
 		plan[i] = 0;
@@ -376,6 +432,9 @@ static void rt_plan_build(const struct rt_image *im, unsigned char *plan, const 
 	rt_each(im, CKPT_REC_REGION, rt_plan_map, &b);
 	/* the restored runtime learns it was restarted (it then owns brk) and its real ids */
 	rt_plan_pokes(&b, im, timer);
+	for (int i = 0; i < b.nopened; i++)
+		rt_plan_u64(&b, (uint64_t)b.opened[i]);
+	*(uint64_t *)(plan + RT_PLAN_CLOSES) = (uint64_t)b.nopened;
 	*(uint64_t *)(plan + RT_PLAN_FS_BASE) = u64at(im->process, CKPT_RP_FS_BASE);
 	*(uint64_t *)(plan + RT_PLAN_IMAGE_FD) = (uint64_t)im->fd;
 	*(uint64_t *)(plan + RT_PLAN_SIGRETURN) = rt_in_image(im, (const void *)rt_restart_finish);

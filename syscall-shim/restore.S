@@ -1,6 +1,8 @@
 /*
  * The restorer: copied by restore.c into a holding area outside both address spaces, it replaces
  * the new process's memory with the image's and returns into the program through rt_sigreturn.
+ * Memory is real anonymous memory (or a private mapping of its file), with the contents read in:
+ * mremap, MADV_DONTNEED and a stack that grows down behave as they did before the checkpoint.
  * It must be position-independent and use nothing outside the holding area: registers, the plan
  * (rdi), and the stack restore.c gave it. Nothing after the first munmap can be undone: restore.c
  * has checked every byte of the image before this runs.
@@ -46,21 +48,51 @@ rt_restorer_code_start:
 	dec	%r13
 	jmp	3b
 
-	/* memory: privately from the image file (lazily, copy-on-write), or anonymous */
+	/* memory: anonymous, or privately from the file it maps, with the image's contents read in */
 4:	mov	RT_PLAN_MAPS(%rbx), %r13
 5:	test	%r13, %r13
 	jz	6f
 	mov	(%r12), %rdi
 	mov	8(%r12), %rsi
 	mov	16(%r12), %rdx
-	mov	24(%r12), %r10
+	cmpq	$RT_NO_DATA, 48(%r12)
+	je	51f
+	mov	$3, %edx		/* PROT_READ|PROT_WRITE while the contents are read in */
+51:	mov	24(%r12), %r10
 	mov	32(%r12), %r8
 	mov	40(%r12), %r9
 	mov	$__NR_mmap, %eax
 	syscall
 	cmp	(%r12), %rax
 	jne	.Lfail
-	add	$48, %r12
+	cmpq	$RT_NO_DATA, 48(%r12)
+	je	54f
+	xor	%r14d, %r14d		/* bytes read so far */
+52:	cmp	8(%r12), %r14
+	jae	53f
+	mov	RT_PLAN_IMAGE_FD(%rbx), %rdi
+	mov	(%r12), %rsi
+	add	%r14, %rsi
+	mov	8(%r12), %rdx
+	sub	%r14, %rdx
+	mov	48(%r12), %r10
+	add	%r14, %r10
+	mov	$__NR_pread64, %eax
+	syscall
+	cmp	$-4, %rax		/* EINTR */
+	je	52b
+	test	%rax, %rax
+	jle	.Lfail
+	add	%rax, %r14
+	jmp	52b
+53:	mov	(%r12), %rdi
+	mov	8(%r12), %rsi
+	mov	16(%r12), %rdx
+	mov	$__NR_mprotect, %eax
+	syscall
+	test	%rax, %rax
+	jnz	.Lfail
+54:	add	$RT_MAP_SIZE, %r12
 	dec	%r13
 	jmp	5b
 
@@ -74,7 +106,16 @@ rt_restorer_code_start:
 	dec	%r13
 	jmp	7b
 
-8:	mov	RT_PLAN_IMAGE_FD(%rbx), %rdi
+8:	mov	RT_PLAN_CLOSES(%rbx), %r13
+81:	test	%r13, %r13
+	jz	82f
+	mov	(%r12), %rdi
+	mov	$__NR_close, %eax
+	syscall
+	add	$8, %r12
+	dec	%r13
+	jmp	81b
+82:	mov	RT_PLAN_IMAGE_FD(%rbx), %rdi
 	mov	$__NR_close, %eax
 	syscall
 	mov	$0x1002, %edi		/* ARCH_SET_FS */

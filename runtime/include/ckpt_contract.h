@@ -113,7 +113,9 @@
 #define CKPT_REC_EXE            7   /* the relinked binary (/proc/self/exe), NUL-terminated */
 #define CKPT_REC_RLIMITS        8   /* CKPT_RLIMITS_COUNT x { u64 cur, max } */
 #define CKPT_REC_ITIMERS        9   /* 3 x { u64 interval_sec, interval_usec, value_sec, value_usec } */
+#define CKPT_REC_SIGINFO        10  /* N x 128-byte siginfo: the signals queued at the checkpoint, in order */
 #define CKPT_RLIMITS_COUNT      16
+#define CKPT_SIGINFO_SIZE       128
 #define CKPT_ITIMER_SIZE        32
 
 /* struct ckpt_rec_process */

@@ -13,6 +13,7 @@
 #define RT_MAX_FILES	1024
 #define RT_MAPS_TEXT	(256 * 1024)
 #define RT_RECORDS	(2 * 1024 * 1024)
+#define RT_MAX_QUEUED	256
 
 struct rt_ckpt_work {
 	void *uc;			/* the interrupted context, in the signal frame */
@@ -25,6 +26,7 @@ struct rt_ckpt_work {
 	unsigned char records[RT_RECORDS];
 	char linkbuf[RT_PATH_MAX];
 	char fdbuf[4096];
+	unsigned char queued[RT_MAX_QUEUED][CKPT_SIGINFO_SIZE];	/* pending signals, drained and queued again */
 	int fds[RT_MAX_FILES];		/* descriptors recorded so far, for sharing checks */
 	int nfds;
 	size_t used;			/* bytes of records[] */
@@ -40,6 +42,7 @@ int rt_add_memory(struct rt_ckpt_work *w);
 int rt_add_files(struct rt_ckpt_work *w);
 int rt_add_cwd_and_exe(struct rt_ckpt_work *w);
 int rt_add_limits_and_timers(struct rt_ckpt_work *w);
+int rt_add_queued_signals(struct rt_ckpt_work *w);
 void rt_note_inherited_fds(void);
 
 /* checkpoint.c: what records.c needs of the writer's configuration */

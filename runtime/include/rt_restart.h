@@ -11,7 +11,8 @@ struct rt_image {
 	long fd;
 	const unsigned char *base;
 	uint64_t size;
-	const unsigned char *process, *regs, *sigactions, *cwd, *rlimits, *itimers;
+	const unsigned char *process, *regs, *sigactions, *cwd, *rlimits, *itimers, *queued;
+	uint32_t nqueued;
 	uint32_t records;
 	int warn_only;		/* CKPT_FILES_CHANGED=warn (default) or refuse */
 };

@@ -7,7 +7,7 @@
 
 #define RT_PLAN_UNMAPS		0	/* count of { addr, len } */
 #define RT_PLAN_REMAPS		8	/* count of { from, len, to } */
-#define RT_PLAN_MAPS		16	/* count of { addr, len, prot, flags, fd, offset } */
+#define RT_PLAN_MAPS		16	/* count of { addr, len, prot, flags, fd, offset, data } */
 #define RT_PLAN_POKES		24	/* count of { addr, value } */
 #define RT_PLAN_FS_BASE		32
 #define RT_PLAN_FRAME		40	/* rsp for rt_sigreturn: the frame's ucontext */
@@ -24,11 +24,13 @@
 #define RT_PLAN_FRAME_DST	128	/* where it goes: below the program's rsp, in its own stack */
 #define RT_PLAN_HOLD		136	/* the holding area, unmapped by rt_restart_finish */
 #define RT_PLAN_HOLD_SIZE	144	/* 0: left mapped (the frame is in it) */
-#define RT_PLAN_ENTRIES		152
+#define RT_PLAN_CLOSES		152	/* count of { fd }: the files regions were mapped from */
+#define RT_PLAN_ENTRIES		160
 
 #define RT_UNMAP_SIZE		16
 #define RT_REMAP_SIZE		24
-#define RT_MAP_SIZE		48
+#define RT_MAP_SIZE		56	/* data: image offset of the contents, read in; ~0: none */
+#define RT_NO_DATA		(-1)
 #define RT_POKE_SIZE		16
 
 #endif

@@ -1,0 +1,265 @@
+// The checkpoint image format, version 2 (docs/image-format.md): the file and record headers, and
+// one codec a record kind (check, decode, encode), so that read.ts and write.ts share every offset.
+// Fields are only ever added: a codec decodes the prefix it knows and the record keeps the bytes
+// after it (`rest`), which the encoder writes back unchanged.
+import * as C from '../contract.generated.js';
+import { readArray, readStruct, structBytes, writeArray, writeStruct, type Layout, type Struct } from './layout.js';
+
+export const FILE_HEADER = [
+  ['magic', C.CKPT_IH_MAGIC, 'u64'], ['version', C.CKPT_IH_VERSION, 'u32'], ['records', C.CKPT_IH_RECORDS, 'u32'],
+  ['fileSize', C.CKPT_IH_FILE_SIZE, 'u64'], ['binaryId', C.CKPT_IH_BINARY_ID, 'u64'],
+  ['reserved', C.CKPT_IH_RESERVED, 'u32'], ['crc', C.CKPT_IH_CRC, 'u32'],
+] as const;
+export type FileHeader = Struct<typeof FILE_HEADER>;
+
+export const RECORD_HEADER = [
+  ['kind', C.CKPT_RH_KIND, 'u32'], ['flags', C.CKPT_RH_FLAGS, 'u32'],
+  ['payloadSize', C.CKPT_RH_PAYLOAD_SIZE, 'u32'], ['payloadCrc', C.CKPT_RH_PAYLOAD_CRC, 'u32'],
+  ['dataOffset', C.CKPT_RH_DATA_OFFSET, 'u64'], ['dataSize', C.CKPT_RH_DATA_SIZE, 'u64'],
+  ['dataCrc', C.CKPT_RH_DATA_CRC, 'u32'], ['crc', C.CKPT_RH_CRC, 'u32'],
+] as const;
+export type RecordHeader = Struct<typeof RECORD_HEADER>;
+
+const PROCESS = [
+  ['pid', C.CKPT_RP_PID, 'u32'], ['tid', C.CKPT_RP_TID, 'u32'], ['ppid', C.CKPT_RP_PPID, 'u32'],
+  ['signal', C.CKPT_RP_SIGNAL, 'u32'], ['loadBias', C.CKPT_RP_LOAD_BIAS, 'u64'], ['brk', C.CKPT_RP_BRK, 'u64'],
+  ['xfeatures', C.CKPT_RP_XFEATURES, 'u64'], ['fsBase', C.CKPT_RP_FS_BASE, 'u64'], ['umask', C.CKPT_RP_UMASK, 'u32'],
+  ['ckptSignal', C.CKPT_RP_CKPT_SIGNAL, 'u32'], ['rseqAddr', C.CKPT_RP_RSEQ_ADDR, 'u64'], ['rseqLen', C.CKPT_RP_RSEQ_LEN, 'u32'],
+  ['rseqSig', C.CKPT_RP_RSEQ_SIG, 'u32'], ['altstackSp', C.CKPT_RP_ALTSTACK_SP, 'u64'],
+  ['altstackSize', C.CKPT_RP_ALTSTACK_SIZE, 'u64'], ['altstackFlags', C.CKPT_RP_ALTSTACK_FLAGS, 'u32'],
+  ['interval', C.CKPT_RP_INTERVAL, 'u32'], ['vacateSignal', C.CKPT_RP_VACATE_SIGNAL, 'u32'],
+  ['flags', C.CKPT_RP_FLAGS, 'u32'], ['time', C.CKPT_RP_TIME, 'u64'], ['pending', C.CKPT_RP_PENDING, 'u64'],
+] as const;
+export type ProcessState = Struct<typeof PROCESS>;
+
+/** ucontext_t gregs order (REG_R8 = 0 ... REG_CR2 = 22) */
+export const GREG_NAMES = [
+  'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15', 'rdi', 'rsi', 'rbp', 'rbx', 'rdx', 'rax', 'rcx',
+  'rsp', 'rip', 'eflags', 'csgsfs', 'err', 'trapno', 'oldmask', 'cr2',
+] as const;
+export type GregName = (typeof GREG_NAMES)[number];
+
+const REGS = [
+  ['ucFlags', C.CKPT_RR_UC_FLAGS, 'u64'], ['sigmask', C.CKPT_RR_SIGMASK, 'u64'],
+  ['xsaveSize', C.CKPT_RR_XSAVE_SIZE, 'u32'], ['reserved', C.CKPT_RR_RESERVED, 'u32'],
+] as const;
+export interface Registers extends Struct<typeof REGS> {
+  gregs: Record<GregName, bigint>;
+  /** the signal frame's xsave area, byte for byte */
+  xsave: Buffer;
+}
+
+// The kernel's struct sigaction, and the software-reserved bytes of an xsave area (struct
+// _fpx_sw_bytes at byte 464 of the legacy area): not part of the contract, they are the kernel's.
+const SIGACTION = [['handler', 0, 'u64'], ['flags', 8, 'u64'], ['restorer', 16, 'u64'], ['mask', 24, 'u64']] as const;
+const SIGACTION_SIZE = 32;
+export const SIGNALS = 64;
+export type SigAction = Struct<typeof SIGACTION>;
+const FP_SW_BYTES = 464;
+const FP_XSTATE_MAGIC1 = 0x46505853;
+
+const REGION = [
+  ['start', C.CKPT_RG_START, 'u64'], ['end', C.CKPT_RG_END, 'u64'], ['offset', C.CKPT_RG_OFFSET, 'u64'],
+  ['prot', C.CKPT_RG_PROT, 'u32'], ['role', C.CKPT_RG_ROLE, 'u32'],
+] as const;
+export interface Region extends Struct<typeof REGION> {
+  path: string;
+  /** record flags: contents in the data area; a MAP_SHARED mapping */
+  hasData: boolean;
+  shared: boolean;
+}
+
+const FILE = [
+  ['fd', C.CKPT_RF_FD, 'u32'], ['flags', C.CKPT_RF_FLAGS, 'u32'], ['offset', C.CKPT_RF_OFFSET, 'u64'],
+  ['type', C.CKPT_RF_TYPE, 'u32'], ['fdFlags', C.CKPT_RF_FD_FLAGS, 'u32'], ['size', C.CKPT_RF_FILE_SIZE, 'u64'],
+  ['mtimeSec', C.CKPT_RF_MTIME_SEC, 'u64'], ['mtimeNsec', C.CKPT_RF_MTIME_NSEC, 'u32'],
+  ['pathAt', C.CKPT_RF_PATH_AT, 'u32'], ['sameAs', C.CKPT_RF_SAME_AS, 'u32'], ['reserved', C.CKPT_RF_RESERVED, 'u32'],
+] as const;
+/** struct winsize: four unsigned shorts */
+const WINSIZE = [
+  ['rows', C.CKPT_RF_WINSIZE, 'u16'], ['cols', C.CKPT_RF_WINSIZE + 2, 'u16'],
+  ['xpixel', C.CKPT_RF_WINSIZE + 4, 'u16'], ['ypixel', C.CKPT_RF_WINSIZE + 6, 'u16'],
+] as const;
+export interface OpenFile extends Struct<typeof FILE> {
+  /** record flag CKPT_FILE_HAS_TERMIOS: termios and winsize were read */
+  hasTermios: boolean;
+  termios: Buffer;
+  winsize: Struct<typeof WINSIZE>;
+  /** payload bytes between the fixed part this version knows and the path (fields added later) */
+  extra: Buffer;
+  path: string;
+}
+export const NO_FD = 0xffffffff;
+
+const RLIMIT = [['soft', 0, 'u64'], ['hard', 8, 'u64']] as const;
+const RLIMIT_SIZE = 16;
+export type Rlimit = Struct<typeof RLIMIT>;
+export const RLIMIT_NAMES = [
+  'CPU', 'FSIZE', 'DATA', 'STACK', 'CORE', 'RSS', 'NPROC', 'NOFILE', 'MEMLOCK', 'AS', 'LOCKS', 'SIGPENDING',
+  'MSGQUEUE', 'NICE', 'RTPRIO', 'RTTIME',
+] as const;
+export const RLIM_INFINITY = 0xffffffffffffffffn;
+
+const ITIMER = [
+  ['intervalSec', 0, 'u64'], ['intervalUsec', 8, 'u64'], ['valueSec', 16, 'u64'], ['valueUsec', 24, 'u64'],
+] as const;
+export type Itimer = Struct<typeof ITIMER>;
+export const ITIMER_NAMES = ['REAL', 'VIRTUAL', 'PROF'] as const;
+const ITIMERS = ITIMER_NAMES.length;
+
+export interface KindValues {
+  process: ProcessState;
+  registers: Registers;
+  sigactions: SigAction[];
+  region: Region;
+  file: OpenFile;
+  cwd: string;
+  exe: string;
+  rlimits: Rlimit[];
+  itimers: Itimer[];
+}
+export type KindName = keyof KindValues;
+
+export const KIND_NAMES: Readonly<Record<number, KindName>> = {
+  [C.CKPT_REC_PROCESS]: 'process', [C.CKPT_REC_REGS]: 'registers', [C.CKPT_REC_SIGACTIONS]: 'sigactions',
+  [C.CKPT_REC_REGION]: 'region', [C.CKPT_REC_FILE]: 'file', [C.CKPT_REC_CWD]: 'cwd', [C.CKPT_REC_EXE]: 'exe',
+  [C.CKPT_REC_RLIMITS]: 'rlimits', [C.CKPT_REC_ITIMERS]: 'itimers',
+};
+
+export function kindLabel(kind: number): string {
+  return KIND_NAMES[kind] ?? `kind ${kind}`;
+}
+
+export const FILE_TYPE_NAMES: Readonly<Record<number, string>> = {
+  [C.CKPT_FT_REGULAR]: 'regular', [C.CKPT_FT_DIRECTORY]: 'directory', [C.CKPT_FT_CHAR]: 'char device',
+  [C.CKPT_FT_TERMINAL]: 'terminal', [C.CKPT_FT_PIPE]: 'pipe', [C.CKPT_FT_SOCKET]: 'socket', [C.CKPT_FT_OTHER]: 'other',
+};
+
+/** Types a restart reopens; pipes, sockets and the rest are not restorable (docs/limits.md) */
+export function restorable(type: number): boolean {
+  return type >= C.CKPT_FT_REGULAR && type <= C.CKPT_FT_TERMINAL;
+}
+
+export const ROLE_NAMES: readonly string[] = ['memory', '[vvar]', '[vvar_vclock]', '[vdso]'];
+
+interface KindCodec<T> {
+  /** why this payload cannot be decoded, or undefined */
+  check(p: Buffer, h: RecordHeader): string | undefined;
+  /** the value, and how many payload bytes it took (the rest are fields added later) */
+  decode(p: Buffer, h: RecordHeader): { value: T; used: number };
+  encode(value: T): Buffer;
+}
+
+const tooShort = (p: Buffer, min: number, what: string) =>
+  p.length < min ? `payload is ${p.length} bytes, shorter than the ${min}-byte ${what}` : undefined;
+
+const nulAt = (p: Buffer, from: number) => p.indexOf(0, from);
+/** A path ends its payload, NUL-terminated (the runtime refuses anything else) */
+const unterminated = (p: Buffer) => (p.length === 0 || p[p.length - 1] !== 0 ? 'path is not NUL-terminated' : undefined);
+
+const cString: KindCodec<string> = {
+  check: unterminated,
+  decode: (p) => ({ value: p.toString('utf8', 0, nulAt(p, 0)), used: nulAt(p, 0) + 1 }),
+  encode: (s) => Buffer.concat([Buffer.from(s, 'utf8'), Buffer.alloc(1)]),
+};
+
+function fixedArray<L extends Layout>(count: number, size: number, layout: L, what: string): KindCodec<Struct<L>[]> {
+  return {
+    check: (p) => tooShort(p, count * size, what),
+    decode: (p) => ({ value: readArray(p, count, size, layout), used: count * size }),
+    encode: (v) => writeArray(v, size, layout),
+  };
+}
+
+const processCodec: KindCodec<ProcessState> = {
+  check: (p) => tooShort(p, C.CKPT_RP_SIZE, 'process record'),
+  decode: (p) => ({ value: readStruct(p, 0, PROCESS), used: C.CKPT_RP_SIZE }),
+  encode: (v) => structBytes(C.CKPT_RP_SIZE, PROCESS, v),
+};
+
+const registers: KindCodec<Registers> = {
+  check: (p) => tooShort(p, C.CKPT_RR_SIZE, 'register record') ??
+    (C.CKPT_RR_SIZE + p.readUInt32LE(C.CKPT_RR_XSAVE_SIZE) > p.length ? `xsave area of ${p.readUInt32LE(C.CKPT_RR_XSAVE_SIZE)} bytes runs past the payload` : undefined),
+  decode: (p) => {
+    const fixed = readStruct(p, 0, REGS);
+    const gregs = Object.fromEntries(GREG_NAMES.map((n, i) => [n, p.readBigUInt64LE(C.CKPT_RR_GREGS + 8 * i)])) as Record<GregName, bigint>;
+    const xsave = p.subarray(C.CKPT_RR_SIZE, C.CKPT_RR_SIZE + fixed.xsaveSize);
+    return { value: { ...fixed, gregs, xsave }, used: C.CKPT_RR_SIZE + fixed.xsaveSize };
+  },
+  encode: (v) => {
+    const out = structBytes(C.CKPT_RR_SIZE, REGS, v);
+    GREG_NAMES.forEach((n, i) => out.writeBigUInt64LE(v.gregs[n], C.CKPT_RR_GREGS + 8 * i));
+    return Buffer.concat([out, v.xsave]);
+  },
+};
+
+/** The features the xsave area holds, from its software-reserved bytes; 0 when it has none */
+export function xsaveFeatures(xsave: Buffer): bigint {
+  if (xsave.length < FP_SW_BYTES + 16 || xsave.readUInt32LE(FP_SW_BYTES) !== FP_XSTATE_MAGIC1) return 0n;
+  return xsave.readBigUInt64LE(FP_SW_BYTES + 8);
+}
+
+const MEMORY_PAGE = 4096n; // x86-64
+
+function checkRegion(p: Buffer, h: RecordHeader): string | undefined {
+  if (p.length <= C.CKPT_RG_SIZE || p[p.length - 1] !== 0) return 'region record has no NUL-terminated path';
+  const r = readStruct(p, 0, REGION);
+  const hasData = (h.flags & C.CKPT_REGION_HAS_DATA) !== 0;
+  const span = `region 0x${r.start.toString(16)}-0x${r.end.toString(16)}`;
+  if (r.start >= r.end || r.start % MEMORY_PAGE !== 0n || r.end % MEMORY_PAGE !== 0n) return `${span} is empty or not page-aligned`;
+  if (r.role >= ROLE_NAMES.length) return `${span} has unknown role ${r.role}`;
+  if (hasData && h.dataSize !== r.end - r.start) return `${span} has ${h.dataSize} bytes of data for ${r.end - r.start} bytes of memory`;
+  if (!hasData && h.dataSize !== 0n) return `${span} carries data but is not flagged as having any`;
+  if (hasData !== (r.role === C.CKPT_ROLE_MEMORY && (r.prot & 1) !== 0)) return `${span} (prot ${r.prot}, role ${r.role}) should ${hasData ? 'not ' : ''}have data`;
+  return undefined;
+}
+
+const region: KindCodec<Region> = {
+  check: checkRegion,
+  decode: (p, h) => {
+    const nul = nulAt(p, C.CKPT_RG_SIZE);
+    const value: Region = {
+      ...readStruct(p, 0, REGION), path: p.toString('utf8', C.CKPT_RG_SIZE, nul),
+      hasData: (h.flags & C.CKPT_REGION_HAS_DATA) !== 0, shared: (h.flags & C.CKPT_REGION_SHARED) !== 0,
+    };
+    return { value, used: nul + 1 };
+  },
+  encode: (v) => Buffer.concat([structBytes(C.CKPT_RG_SIZE, REGION, v), cString.encode(v.path)]),
+};
+
+function checkFile(p: Buffer): string | undefined {
+  const short = tooShort(p, C.CKPT_RF_SIZE, 'file record');
+  if (short) return short;
+  const at = p.readUInt32LE(C.CKPT_RF_PATH_AT), fd = p.readUInt32LE(C.CKPT_RF_FD), sameAs = p.readUInt32LE(C.CKPT_RF_SAME_AS);
+  if (at < C.CKPT_RF_SIZE || at >= p.length) return `path offset ${at} lies outside the payload`;
+  if (sameAs !== NO_FD && sameAs >= fd) return `fd ${fd} shares its open file with fd ${sameAs}, not a lower one`;
+  return unterminated(p);
+}
+
+const file: KindCodec<OpenFile> = {
+  check: checkFile,
+  decode: (p, h) => {
+    const fixed = readStruct(p, 0, FILE);
+    const nul = nulAt(p, fixed.pathAt);
+    const value: OpenFile = {
+      ...fixed, hasTermios: (h.flags & C.CKPT_FILE_HAS_TERMIOS) !== 0,
+      termios: p.subarray(C.CKPT_RF_TERMIOS, C.CKPT_RF_TERMIOS + C.CKPT_RF_TERMIOS_SIZE),
+      winsize: readStruct(p, 0, WINSIZE), extra: p.subarray(C.CKPT_RF_SIZE, fixed.pathAt),
+      path: p.toString('utf8', fixed.pathAt, nul),
+    };
+    return { value, used: nul + 1 };
+  },
+  encode: (v) => {
+    const out = structBytes(C.CKPT_RF_SIZE, FILE, v);
+    v.termios.copy(out, C.CKPT_RF_TERMIOS);
+    writeStruct(out, 0, WINSIZE, v.winsize);
+    return Buffer.concat([out, v.extra, cString.encode(v.path)]);
+  },
+};
+
+export const CODECS: { readonly [K in KindName]: KindCodec<KindValues[K]> } = {
+  process: processCodec, registers, region, file, cwd: cString, exe: cString,
+  sigactions: fixedArray(SIGNALS, SIGACTION_SIZE, SIGACTION, 'signal action record'),
+  rlimits: fixedArray(C.CKPT_RLIMITS_COUNT, RLIMIT_SIZE, RLIMIT, 'resource limit record'),
+  itimers: fixedArray(ITIMERS, C.CKPT_ITIMER_SIZE, ITIMER, 'interval timer record'),
+};

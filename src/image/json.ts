@@ -1,0 +1,78 @@
+// The JSON form of an image, as `ckpt-inspect --json` prints it. Its keys are stable: they are the
+// field names of the typed records in format.ts, and new ones are only ever added.
+//
+// Types: every u64 field (addresses, sizes, offsets, masks, limits, times) is a decimal string, so
+// that no value loses bits (parse with BigInt); u16/u32 fields are numbers; absent records are null.
+//
+//   image, size (bytes), ok, dataChecked (false with --no-data-check), problems: [one line each]
+//   header: { magic, version, records, fileSize, binaryId, reserved, crc }
+//   records: [{ index, offset, kind, kindName, flags, payloadSize, payloadCrc, dataOffset, dataSize, dataCrc, crc }]
+//   process: { pid, tid, ppid, signal, loadBias, brk, xfeatures, fsBase, umask, ckptSignal, rseqAddr,
+//              rseqLen, rseqSig, altstackSp, altstackSize, altstackFlags, interval, vacateSignal,
+//              flags, time, pending }
+//   registers: { ucFlags, sigmask, xsaveSize, reserved, xfeatures (the xsave area's own), gregs: { r8 ... cr2 } }
+//   sigactions: [{ signal, handler, flags, restorer, mask }] (signals 1 to 64)
+//   regions: [{ start, end, size, offset, prot, perms ("r-xp"), role, roleName, path, hasData, shared, dataOffset, dataSize }]
+//   files: [{ fd, flags, offset, type, typeName, restorable, fdFlags, size, mtimeSec, mtimeNsec, pathAt,
+//             sameAs (null: none), reserved, hasTermios, termios (hex, null without), winsize (null without), path }]
+//   cwd, exe: strings
+//   rlimits: [{ resource ("NOFILE"), soft, hard }] (18446744073709551615: infinity)
+//   itimers: [{ which ("REAL"), intervalSec, intervalUsec, valueSec, valueUsec }]
+//   unknown: [{ index, kind, payloadSize }] (records of kinds this version does not know)
+//   totals: { regions, mapped, saved } (bytes of memory mapped, and saved in the data area)
+import { FILE_TYPE_NAMES, ITIMER_NAMES, NO_FD, RLIMIT_NAMES, ROLE_NAMES, kindLabel, restorable, xsaveFeatures } from './format.js';
+import type { Image } from './read.js';
+
+type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
+
+/** bigints as decimal strings; Buffers (raw areas) left out */
+function plain(value: object): { [key: string]: Json } {
+  const out: { [key: string]: Json } = {};
+  for (const [k, v] of Object.entries(value)) {
+    if (typeof v === 'bigint') out[k] = v.toString();
+    else if (typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean') out[k] = v;
+    else if (v && typeof v === 'object' && !Buffer.isBuffer(v)) out[k] = plain(v);
+  }
+  return out;
+}
+
+export function perms(prot: number, shared: boolean): string {
+  return `${prot & 1 ? 'r' : '-'}${prot & 2 ? 'w' : '-'}${prot & 4 ? 'x' : '-'}${shared ? 's' : 'p'}`;
+}
+
+/** Bytes of memory the regions map, and of it saved in the data area */
+export function regionTotals(image: Image): { mapped: bigint; saved: bigint } {
+  let mapped = 0n, saved = 0n;
+  for (const { region, record } of image.regions) {
+    mapped += region.end - region.start;
+    if (region.hasData) saved += record.header.dataSize;
+  }
+  return { mapped, saved };
+}
+
+export function imageToJson(file: string, image: Image, problems: string[], dataChecked: boolean): { [key: string]: Json } {
+  const totals = regionTotals(image);
+  return {
+    image: file, size: image.size, ok: problems.length === 0, dataChecked, problems,
+    header: image.header ? plain(image.header) : null,
+    records: image.records.map((r) => ({ index: r.index, offset: r.at, kindName: kindLabel(r.header.kind), ...plain(r.header) })),
+    process: image.process ? plain(image.process) : null,
+    registers: image.registers ? plain({ ...image.registers, xfeatures: xsaveFeatures(image.registers.xsave) }) : null,
+    sigactions: image.sigactions?.map((a, i) => ({ signal: i + 1, ...plain(a) })) ?? null,
+    regions: image.regions.map(({ region: g, record }) => plain({
+      ...g, size: g.end - g.start, perms: perms(g.prot, g.shared), roleName: ROLE_NAMES[g.role],
+      dataOffset: record.header.dataOffset, dataSize: record.header.dataSize,
+    })),
+    files: image.files.map((f) => ({
+      ...plain(f), typeName: FILE_TYPE_NAMES[f.type] ?? `unknown ${f.type}`, restorable: restorable(f.type),
+      sameAs: f.sameAs === NO_FD ? null : f.sameAs,
+      termios: f.hasTermios ? f.termios.toString('hex') : null, winsize: f.hasTermios ? plain(f.winsize) : null,
+    })),
+    cwd: image.cwd ?? null,
+    exe: image.exe ?? null,
+    rlimits: image.rlimits?.map((l, i) => ({ resource: RLIMIT_NAMES[i], ...plain(l) })) ?? null,
+    itimers: image.itimers?.map((t, i) => ({ which: ITIMER_NAMES[i], ...plain(t) })) ?? null,
+    unknown: image.unknown.map((r) => ({ index: r.index, kind: r.header.kind, payloadSize: r.header.payloadSize })),
+    totals: { regions: image.regions.length, mapped: totals.mapped.toString(), saved: totals.saved.toString() },
+  };
+}

@@ -1,0 +1,86 @@
+// ckpt-restart IMAGE: runs the binary the image names with CKPT_RESTART, so a killed relinked
+// program resumes and ends as an uninterrupted run does; passes signals on and ends as the program
+// ends; and refuses, with exit status 2 and one line, an image it cannot use: not an image, its
+// binary gone, changed, or not relinked.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { execa } from 'execa';
+import { relinkFile, runProgram, sample } from '../helpers.js';
+import { LONG_STEPS, RESTART, checkpointRun, exited, imageWritten, relinkedCompute, sleep } from '../image/real-image.js';
+
+const STEPS = '400000000';
+
+describe('ckpt-restart', function () {
+  this.timeout(120_000);
+  let dir: string, bin: string;
+
+  before(async () => {
+    ({ dir, bin } = await relinkedCompute());
+  });
+
+  const restart = (args: string[]) => execa('node', [RESTART, ...args], { cwd: dir, reject: false });
+
+  async function refused(args: string[], reason: RegExp): Promise<void> {
+    const r = await restart(args);
+    assert.equal(r.exitCode, 2, r.stderr);
+    assert.equal(r.stdout, '');
+    assert.equal(r.stderr.split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, new RegExp(`^ckpt-restart: cannot restart from ${args[0].replace(/\./g, '\\.')}: ${reason.source}$`));
+  }
+
+  it('resumes a killed program from its image and ends as an uninterrupted run', async () => {
+    const want = await runProgram(sample('glibc', 'compute'), [STEPS], { cwd: dir });
+    const out = fs.openSync(path.join(dir, 'out.txt'), 'a');
+    try {
+      await checkpointRun(bin, [STEPS], dir, 'resume.img', ['ignore', out, out], 300);
+    } finally {
+      fs.closeSync(out);
+    }
+    const r = await execa('node', [RESTART, path.join(dir, 'resume.img')], { cwd: '/', reject: false });
+    assert.equal(r.exitCode, 0, r.stderr);
+    assert.equal(fs.readFileSync(path.join(dir, 'out.txt'), 'utf8'), want.stdout);
+  });
+
+  it('passes signals on: SIGUSR2 checkpoints the program again, SIGTERM ends both', async () => {
+    const { image } = await checkpointRun(bin, [LONG_STEPS], dir, 'signals.img', 'ignore');
+    const wrapper = spawn('node', [RESTART, image], { cwd: dir, stdio: 'ignore' });
+    const done = exited(wrapper);
+    await sleep(1000);
+    const before = fs.statSync(image).mtimeMs;
+    wrapper.kill('SIGUSR2');
+    await imageWritten(image, before);
+    wrapper.kill('SIGTERM');
+    assert.deepEqual(await done, { code: null, signal: 'SIGTERM' });
+  });
+
+  it('refuses a file that is not an image, and a missing one', async () => {
+    fs.writeFileSync(path.join(dir, 'junk.img'), Buffer.alloc(8192, 0x5a));
+    await refused(['junk.img'], /not a checkpoint image \(bad magic 0x5a5a5a5a5a5a5a5a\)/);
+    await refused(['missing.img'], /no such file/);
+  });
+
+  it('refuses an image whose binary is gone or changed', async () => {
+    const moved = path.join(dir, 'moved.ckpt');
+    fs.copyFileSync(bin, moved);
+    await checkpointRun(moved, [LONG_STEPS], dir, 'moved.img', 'ignore');
+    fs.rmSync(moved);
+    await refused(['moved.img'], new RegExp(`its binary ${moved}: no such file`));
+    await relinkFile(sample('glibc', 'hello'), moved);
+    await refused(['moved.img'], new RegExp(`its binary ${moved} has changed since the checkpoint \\(binary id 0x[0-9a-f]+, the image's 0x[0-9a-f]+\\)`));
+  });
+
+  it('refuses a --binary that is not the relinked one', async () => {
+    const original = sample('glibc', 'compute');
+    await refused(['moved.img', '--binary', original], new RegExp(`its binary ${original}: not relinked by ckpt-relink \\(no \\.ckpt\\.config section\\)`));
+  });
+
+  it('exits 1 with one line for a usage error', async () => {
+    for (const args of [[], ['a.img', 'b.img'], ['a.img', '--binary']]) {
+      const r = await restart(args);
+      assert.equal(r.exitCode, 1, args.join(' '));
+      assert.match(r.stderr, /^ckpt-restart: .*usage: ckpt-restart IMAGE \[--binary PATH\]$/);
+    }
+  });
+});
