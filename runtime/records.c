@@ -49,7 +49,7 @@ static uint32_t rt_fpstate_size(const unsigned char *fp)
 int rt_add_process(struct rt_ckpt_work *w)
 {
 	const unsigned char *uc = w->uc;
-	unsigned char *p = rt_record(w, CKPT_REC_PROCESS, w->sig == rt_vacate_signal ? CKPT_PROC_VACATE : 0, CKPT_RP_SIZE);
+	unsigned char *p = rt_record(w, CKPT_REC_PROCESS, 0, CKPT_RP_SIZE);
 	if (!p)
 		return -1;
 	*(uint32_t *)(p + CKPT_RP_PID) = (uint32_t)rt_ids_virtual.pid;

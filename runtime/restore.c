@@ -85,7 +85,31 @@ static void rt_check_header(struct rt_image *im)
 static int rt_check_region(const unsigned char *p, uint32_t size)
 {
 	return size > CKPT_RG_SIZE && u64at(p, CKPT_RG_START) < u64at(p, CKPT_RG_END) &&
-	       !(u64at(p, CKPT_RG_START) & 4095) && !(u64at(p, CKPT_RG_END) & 4095) && p[size - 1] == 0;
+	       !(u64at(p, CKPT_RG_START) & 4095) && !(u64at(p, CKPT_RG_END) & 4095) && p[size - 1] == 0 &&
+	       u32at(p, CKPT_RG_ROLE) <= CKPT_ROLE_VDSO;
+}
+
+/*
+ * The data area starts at the first page after the records, zeros before it (so that no byte of
+ * the file escapes a check: records dropped from the count would sit there), and contents follow
+ * each other in record order without overlapping.
+ */
+static void rt_check_layout(const struct rt_image *im, uint64_t records_end)
+{
+	uint64_t data_start = (records_end + CKPT_IMAGE_PAGE - 1) & ~(uint64_t)(CKPT_IMAGE_PAGE - 1);
+	uint64_t at = CKPT_IH_SIZE, next = data_start;
+	for (uint64_t i = records_end; i < data_start && i < im->size; i++)
+		if (im->base[i])
+			rt_refuse(im, "unexpected bytes between the records and the memory contents");
+	for (uint32_t i = 0; i < im->records; i++) {
+		const unsigned char *h = im->base + at;
+		uint64_t doff = u64at(h, CKPT_RH_DATA_OFFSET), dsize = u64at(h, CKPT_RH_DATA_SIZE);
+		if (dsize && doff < next)
+			rt_refuse(im, "memory contents overlap the records or each other");
+		if (dsize)
+			next = doff + dsize;
+		at += CKPT_RH_SIZE + u32at(h, CKPT_RH_PAYLOAD_SIZE);
+	}
 }
 
 /* Walks every record, checking bounds and checksums; remembers the singletons */
@@ -151,6 +175,7 @@ static void rt_check_records(struct rt_image *im)
 	}
 	if (!im->process || !im->regs || !im->sigactions)
 		rt_refuse(im, "image lacks its process, register or signal record");
+	rt_check_layout(im, at);
 }
 
 /* Calls fn(arg, header, payload) for every record of one kind */

@@ -107,6 +107,26 @@ export type Itimer = Struct<typeof ITIMER>;
 export const ITIMER_NAMES = ['REAL', 'VIRTUAL', 'PROF'] as const;
 const ITIMERS = ITIMER_NAMES.length;
 
+/** siginfo_t: the fields every signal has; the rest of the 128 bytes depends on si_code */
+const SIGINFO = [['signo', 0, 'u32'], ['errno', 4, 'u32'], ['code', 8, 'u32'], ['pid', 16, 'u32'], ['uid', 20, 'u32']] as const;
+export interface QueuedSignal extends Struct<typeof SIGINFO> {
+  /** the whole siginfo as the kernel gave it */
+  raw: Buffer;
+}
+
+const siginfo: KindCodec<QueuedSignal[]> = {
+  check: (p) => (p.length % C.CKPT_SIGINFO_SIZE ? `queued signal record of ${p.length} bytes is not a whole number of siginfo` : undefined),
+  decode: (p) => {
+    const value: QueuedSignal[] = [];
+    for (let at = 0; at + C.CKPT_SIGINFO_SIZE <= p.length; at += C.CKPT_SIGINFO_SIZE) {
+      const raw = p.subarray(at, at + C.CKPT_SIGINFO_SIZE);
+      value.push({ ...readStruct(raw, 0, SIGINFO), code: raw.readInt32LE(8), raw });
+    }
+    return { value, used: value.length * C.CKPT_SIGINFO_SIZE };
+  },
+  encode: (v) => Buffer.concat(v.map((q) => q.raw)),
+};
+
 export interface KindValues {
   process: ProcessState;
   registers: Registers;
@@ -117,13 +137,14 @@ export interface KindValues {
   exe: string;
   rlimits: Rlimit[];
   itimers: Itimer[];
+  queued: QueuedSignal[];
 }
 export type KindName = keyof KindValues;
 
 export const KIND_NAMES: Readonly<Record<number, KindName>> = {
   [C.CKPT_REC_PROCESS]: 'process', [C.CKPT_REC_REGS]: 'registers', [C.CKPT_REC_SIGACTIONS]: 'sigactions',
   [C.CKPT_REC_REGION]: 'region', [C.CKPT_REC_FILE]: 'file', [C.CKPT_REC_CWD]: 'cwd', [C.CKPT_REC_EXE]: 'exe',
-  [C.CKPT_REC_RLIMITS]: 'rlimits', [C.CKPT_REC_ITIMERS]: 'itimers',
+  [C.CKPT_REC_RLIMITS]: 'rlimits', [C.CKPT_REC_ITIMERS]: 'itimers', [C.CKPT_REC_SIGINFO]: 'queued',
 };
 
 export function kindLabel(kind: number): string {
@@ -262,4 +283,5 @@ export const CODECS: { readonly [K in KindName]: KindCodec<KindValues[K]> } = {
   sigactions: fixedArray(SIGNALS, SIGACTION_SIZE, SIGACTION, 'signal action record'),
   rlimits: fixedArray(C.CKPT_RLIMITS_COUNT, RLIMIT_SIZE, RLIMIT, 'resource limit record'),
   itimers: fixedArray(ITIMERS, C.CKPT_ITIMER_SIZE, ITIMER, 'interval timer record'),
+  queued: siginfo,
 };

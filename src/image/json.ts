@@ -18,6 +18,7 @@
 //   cwd, exe: strings
 //   rlimits: [{ resource ("NOFILE"), soft, hard }] (18446744073709551615: infinity)
 //   itimers: [{ which ("REAL"), intervalSec, intervalUsec, valueSec, valueUsec }]
+//   queued: [{ signo, errno, code, pid, uid, siginfo (128 bytes, hex) }]: signals queued at the checkpoint, in order
 //   unknown: [{ index, kind, payloadSize }] (records of kinds this version does not know)
 //   totals: { regions, mapped, saved } (bytes of memory mapped, and saved in the data area)
 import { FILE_TYPE_NAMES, ITIMER_NAMES, NO_FD, RLIMIT_NAMES, ROLE_NAMES, kindLabel, restorable, xsaveFeatures } from './format.js';
@@ -72,6 +73,7 @@ export function imageToJson(file: string, image: Image, problems: string[], data
     exe: image.exe ?? null,
     rlimits: image.rlimits?.map((l, i) => ({ resource: RLIMIT_NAMES[i], ...plain(l) })) ?? null,
     itimers: image.itimers?.map((t, i) => ({ which: ITIMER_NAMES[i], ...plain(t) })) ?? null,
+    queued: image.queued?.map(({ raw, ...q }) => ({ ...plain(q), siginfo: raw.toString('hex') })) ?? null,
     unknown: image.unknown.map((r) => ({ index: r.index, kind: r.header.kind, payloadSize: r.header.payloadSize })),
     totals: { regions: image.regions.length, mapped: totals.mapped.toString(), saved: totals.saved.toString() },
   };

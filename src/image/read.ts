@@ -81,6 +81,8 @@ export interface Image {
   exe?: string;
   rlimits?: KindValues['rlimits'];
   itimers?: KindValues['itimers'];
+  /** signals queued at the checkpoint, in the order a restart queues them again */
+  queued?: KindValues['queued'];
   /** records of kinds this version does not know: skipped, kept raw */
   unknown: ImageRecord[];
   /** every problem found while reading, one line each; empty for a sound image */
@@ -88,7 +90,7 @@ export interface Image {
 }
 
 const hex = (n: number | bigint) => `0x${n.toString(16)}`;
-const SINGLETONS: readonly KindName[] = ['process', 'registers', 'sigactions', 'cwd', 'exe', 'rlimits', 'itimers'];
+const SINGLETONS: readonly KindName[] = ['process', 'registers', 'sigactions', 'cwd', 'exe', 'rlimits', 'itimers', 'queued'];
 const REQUIRED: readonly KindName[] = ['process', 'registers', 'sigactions'];
 
 export function recordLabel(rec: ImageRecord): string {
@@ -120,6 +122,8 @@ export function readImage(src: ImageSource): Image {
   if (h.fileSize !== BigInt(src.size)) image.problems.push(`file is ${src.size} bytes but its header says ${h.fileSize}: truncated or extended`);
   const known = h.version === C.CKPT_IMAGE_VERSION;
   const recordsEnd = readRecords(src, image, known);
+  // only a header that holds and a walk that reached the last record say where the records end
+  if (crc === h.crc && image.records.length === h.records) checkPadding(src, image, recordsEnd);
   checkDataPlacement(image, recordsEnd);
   checkRegionsDisjoint(image);
   for (const kind of known ? REQUIRED : []) if (!image.records.some((r) => r.decoded?.kind === kind)) image.problems.push(`the image has no valid ${kind} record`);
@@ -191,6 +195,7 @@ function attach(image: Image, rec: ImageRecord, d: DecodedRecord): void {
     case 'exe': image.exe = d.value; break;
     case 'rlimits': image.rlimits = d.value; break;
     case 'itimers': image.itimers = d.value; break;
+    case 'queued': image.queued = d.value; break;
   }
 }
 
@@ -202,6 +207,14 @@ function checkDataBounds(image: Image, rec: ImageRecord): void {
     : dataOffset + dataSize > BigInt(image.size) ? `its ${dataSize} bytes of data at offset ${dataOffset} run past the end of the file`
     : undefined;
   if (fault) image.problems.push(`${recordLabel(rec)}: ${fault}`);
+}
+
+/** The bytes between the records and the first page of contents are zero: no checksum covers them */
+function checkPadding(src: ImageSource, image: Image, recordsEnd: number): void {
+  const dataStart = Math.min(Math.ceil(recordsEnd / C.CKPT_IMAGE_PAGE) * C.CKPT_IMAGE_PAGE, src.size);
+  if (dataStart <= recordsEnd) return;
+  const at = src.read(recordsEnd, dataStart - recordsEnd).findIndex((b) => b !== 0);
+  if (at >= 0) image.problems.push(`byte ${recordsEnd + at}, between the records and the memory contents, is not zero (records dropped from the count, or damage)`);
 }
 
 /** Data lies after the records, and no two records' data overlap */

@@ -101,6 +101,11 @@ function timerLines(image: Image): string[] {
   return [`${label('itimers')}${text.length ? text.join('; ') : 'none armed'}`];
 }
 
+function queuedLines(image: Image): string[] {
+  if (!image.queued?.length) return [];
+  return [`${label('queued')}${image.queued.map((q) => `signal ${q.signo} (code ${q.code}, from pid ${q.pid})`).join(', ')}`];
+}
+
 function checkLines(problems: string[], dataChecked: boolean): string[] {
   if (problems.length === 0) return [`${label('checks')}${dataChecked ? 'all checksums ok' : 'headers and records ok (memory contents not checked)'}`];
   return [`${label('checks')}${problems.length} problem${problems.length > 1 ? 's' : ''}:`, ...problems.map((p) => `${INDENT}${p}`)];
@@ -118,6 +123,7 @@ export function formatSummary(file: string, image: Image, problems: string[], da
     ...(image.cwd !== undefined ? [`${label('cwd')}${image.cwd}`] : []),
     ...limitLines(image),
     ...timerLines(image),
+    ...queuedLines(image),
     ...(image.unknown.length ? [`${label('unknown')}${image.unknown.map((r) => `kind ${r.header.kind} (${r.header.payloadSize} bytes)`).join(', ')}: skipped`] : []),
     ...checkLines(problems, dataChecked),
   ];

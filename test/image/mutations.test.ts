@@ -21,7 +21,7 @@ const CLI_EVERY = 10;
 interface Mutation { label: string; bytes: Buffer }
 
 /** How many copies of each kind, 200 in all */
-const PLAN = { header: 35, recordHeader: 35, payload: 35, data: 35, truncate: 25, extend: 15, count: 20 } as const;
+const PLAN = { header: 30, recordHeader: 30, payload: 35, data: 35, padding: 10, truncate: 25, extend: 15, count: 20 } as const;
 
 function flip(image: Buffer, at: number, rng: Prng, label: string): Mutation {
   const bytes = Buffer.from(image);
@@ -34,7 +34,7 @@ function flip(image: Buffer, at: number, rng: Prng, label: string): Mutation {
 function recount(image: Buffer, rng: Prng): Mutation {
   const bytes = Buffer.from(image);
   const delta = rng.pick([-3, -2, -1, 1, 2, 3, 50]);
-  const reseal = delta > 0 && rng.next() < 0.5;
+  const reseal = rng.next() < 0.5;
   bytes.writeUInt32LE(bytes.readUInt32LE(C.CKPT_IH_RECORDS) + delta, C.CKPT_IH_RECORDS);
   if (reseal) bytes.writeUInt32LE(crc32c(bytes.subarray(0, C.CKPT_IH_CRC)), C.CKPT_IH_CRC);
   return { label: `record count ${delta > 0 ? '+' : ''}${delta}${reseal ? ', header checksum made right' : ''}`, bytes };
@@ -58,6 +58,12 @@ function mutations(image: Buffer, records: ImageRecord[], rng: Prng): Mutation[]
     const r = rng.pick(withData);
     return flip(image, Number(r.header.dataOffset) + rng.int(0, Number(r.header.dataSize)), rng, `record ${r.index} data`);
   });
+  // the zeros between the last record and the first page of contents: no checksum covers them
+  const last = records[records.length - 1];
+  const recordsEnd = last.at + C.CKPT_RH_SIZE + last.header.payloadSize;
+  const dataStart = Math.ceil(recordsEnd / C.CKPT_IMAGE_PAGE) * C.CKPT_IMAGE_PAGE;
+  assert.ok(dataStart > recordsEnd, 'the sample image has padding to damage');
+  times(PLAN.padding, () => flip(image, rng.int(recordsEnd, dataStart), rng, 'padding after the records'));
   times(PLAN.truncate, () => {
     const n = rng.int(0, image.length);
     return { label: `truncated to ${n} bytes`, bytes: image.subarray(0, n) };
