@@ -281,6 +281,8 @@ void rt_busy_leave(void)
 {
 	if (rt_dispatch_busy)
 		rt_dispatch_busy--;
+	if (rt_writer_pid && !rt_in_shared_child)
+		rt_wait_writer(1 /* WNOHANG */);	/* a finished writer is reaped, not left a zombie */
 	if (rt_dispatch_busy || !rt_ckpt_pending)
 		return;
 	int sig = rt_ckpt_pending;
