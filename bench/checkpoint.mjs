@@ -3,6 +3,7 @@
 // time (signal to image renamed), the time the program was stopped (its own longest clock gap),
 // image size and write rate, and restart wall time until the program has read every page back.
 // Medians of --rounds runs per size.   node bench/checkpoint.mjs [--rounds 5] [--sizes 16,256,1024]
+// CKPT_HUGE=0 in the environment is passed to the restarts (4 KiB pages while contents are read in).
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -46,7 +47,7 @@ async function once(bin, dir, mib) {
   const stopped = Number(/stopped_ms=([\d.]+)/.exec(fs.readFileSync(out, 'utf8'))[1]);
   // restart from the same image: it resumes in the clock loop, sees "go", reads every page, exits
   const t1 = performance.now();
-  const r = spawnSync(bin, [], { cwd: dir, env: { CKPT_RESTART: 'run.img' }, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+  const r = spawnSync(bin, [], { cwd: dir, env: { CKPT_RESTART: 'run.img', ...(process.env.CKPT_HUGE ? { CKPT_HUGE: process.env.CKPT_HUGE } : {}) }, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
   const restartMs = performance.now() - t1;
   if (r.status !== 0) throw new Error(`restart exited ${r.status}: ${r.stderr.trim()}`);
   return { checkpointMs, stopped, size, restartMs };

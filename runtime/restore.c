@@ -368,6 +368,8 @@ static long rt_region_file(struct rt_plan_builder *b, const unsigned char *h, co
 	return b->last_fd = fd;
 }
 
+static int rt_huge = 1;
+
 static void rt_plan_map(void *arg, const unsigned char *h, const unsigned char *p)
 {
 	struct rt_plan_builder *b = arg;
@@ -378,6 +380,7 @@ static void rt_plan_map(void *arg, const unsigned char *h, const unsigned char *
 	uint64_t flags = 0x12 | (fd < 0 ? 0x20 : 0);	/* MAP_PRIVATE|MAP_FIXED, ANONYMOUS without a file */
 	if (rt_streq((const char *)p + CKPT_RG_SIZE, "[stack]"))
 		flags |= 0x100;	/* MAP_GROWSDOWN: the stack goes on growing as the kernel's did */
+
 	rt_plan_u64(b, u64at(p, CKPT_RG_START));
 	rt_plan_u64(b, u64at(p, CKPT_RG_END) - u64at(p, CKPT_RG_START));
 	rt_plan_u64(b, u32at(p, CKPT_RG_PROT));
@@ -471,6 +474,7 @@ static void rt_plan_build(const struct rt_image *im, unsigned char *plan, const 
 		*(uint64_t *)(plan + RT_PLAN_SUD_LEN) = rt_config.rt_text_size;
 		*(uint64_t *)(plan + RT_PLAN_SUD_SELECTOR) = rt_in_image(im, &rt_sud_selector);
 	}
+	*(uint64_t *)(plan + RT_PLAN_FLAGS_BYTE) = rt_huge ? RT_MAP_HUGE : 0;
 	*(uint64_t *)(plan + RT_PLAN_FRAME_SRC) = (uint64_t)f->built;
 	*(uint64_t *)(plan + RT_PLAN_HOLD) = hold;
 	if (f->target) {
@@ -517,6 +521,8 @@ static void rt_read_policy(struct rt_image *im, char **envp)
 {
 	const char *v = rt_getenv(envp, "CKPT_FILES_CHANGED");
 	im->warn_only = !(v && rt_streq(v, "refuse"));
+	v = rt_getenv(envp, "CKPT_HUGE");
+	rt_huge = !(v && rt_streq(v, "0"));
 }
 
 _Noreturn void rt_restart(const char *path, char **envp)

@@ -25,12 +25,14 @@
 #define RT_PLAN_HOLD		136	/* the holding area, unmapped by rt_restart_finish */
 #define RT_PLAN_HOLD_SIZE	144	/* 0: left mapped (the frame is in it) */
 #define RT_PLAN_CLOSES		152	/* count of { fd }: the files regions were mapped from */
-#define RT_PLAN_ENTRIES		160
+#define RT_PLAN_FLAGS_BYTE	160	/* RT_MAP_HUGE: madvise(MADV_HUGEPAGE) before reading contents in */
+#define RT_PLAN_ENTRIES		168
 
 #define RT_UNMAP_SIZE		16
 #define RT_REMAP_SIZE		24
 #define RT_MAP_SIZE		56	/* data: image offset of the contents, read in; ~0: none */
 #define RT_NO_DATA		(-1)
+#define RT_MAP_HUGE		1
 #define RT_POKE_SIZE		16
 
 #endif
