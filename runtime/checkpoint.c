@@ -31,6 +31,7 @@ static volatile int rt_ckpt_pending;		/* a signal held by rt_dispatch_busy */
 static volatile int rt_ckpt_raised;		/* rt_busy_leave raised it: not the program's own */
 static volatile uint64_t rt_ckpt_generation;	/* checkpoints run so far: see rt_call_restartable */
 static long rt_writer_pid;
+static int rt_ckpt_in_child;		/* a forked child: see rt_checkpoint_forked */
 static char rt_image_path[RT_PATH_MAX];
 static char rt_image_tmp[RT_PATH_MAX + 8];
 
@@ -323,18 +324,32 @@ static _Noreturn void rt_vacate(int sig, long result)
 		rt_syscall1(__NR_exit_group, 128 + sig);
 }
 
+/*
+ * A child the program forked has the same CKPT_IMAGE: were it to checkpoint, it would overwrite
+ * its parent's image. It does not: the checkpoint signal does nothing in it (unless the program
+ * handles that signal itself), and the vacate signal does what it would have done to it.
+ */
+void rt_checkpoint_forked(void)
+{
+	rt_ckpt_in_child = 1;
+	rt_ckpt_timer = -1;	/* timers are not inherited */
+	rt_writer_pid = 0;	/* nor is the parent's writer a child of this one */
+}
+
 static void rt_on_checkpoint_signal(int sig, void *si, void *uc)
 {
-	if (rt_signal_is_programs(sig, si)) {
+	if (rt_signal_is_programs(sig, si) || (rt_ckpt_in_child && (sig == rt_vacate_signal || rt_has_own_action(sig)))) {
 		rt_chain(sig, si, uc);
-		return;
-	}
-	if (rt_dispatch_busy) {
-		rt_ckpt_pending = sig;
 		return;
 	}
 	rt_ckpt_generation++;
 	rt_rewind_interrupted_call(uc);
+	if (rt_ckpt_in_child)
+		return;		/* and the call it broke off is made again, as in a checkpoint */
+	if (rt_dispatch_busy) {
+		rt_ckpt_pending = sig;
+		return;
+	}
 	long r = rt_checkpoint(sig, uc);
 	if (sig == rt_vacate_signal)
 		rt_vacate(sig, r);

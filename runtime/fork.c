@@ -29,6 +29,7 @@ void rt_child_started(int kind)
 		rt_threads = 1;
 		rt_dispatch_busy = 0;	/* a new-stack child never returns through the dispatcher */
 		rt_pids_child();
+		rt_checkpoint_forked();
 	}
 	else if (kind == RT_CHILD_VFORK)
 		rt_in_shared_child = 1;

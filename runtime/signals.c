@@ -20,6 +20,12 @@ static uint64_t *rt_gregs(void *uc)
 	return (uint64_t *)((char *)uc + RT_UC_GREGS);
 }
 
+/* The program installed a handler (or SIG_IGN) of its own for a reserved signal */
+int rt_has_own_action(int sig)
+{
+	return rt_prog_action[sig].handler != RT_SIG_DFL;
+}
+
 /*
  * A reserved signal that was not the runtime's: do what the program asked for. Its default action
  * is taken for real: the kernel's disposition becomes SIG_DFL and the signal is raised again (an

@@ -112,6 +112,7 @@ long rt_sys_pids(const struct rt_ctx *c, long nr);
 
 /* signals.c */
 void rt_chain(int sig, void *si, void *uc);
+int rt_has_own_action(int sig);
 void rt_signals_init(void);
 long rt_sys_sigaction(long sig, const struct rt_kernel_sigaction *act,
 		      struct rt_kernel_sigaction *old, long size);
@@ -139,6 +140,7 @@ void rt_checkpoint_init(char **envp);
 _Noreturn void rt_restart(const char *path, char **envp);
 extern volatile uint32_t rt_dispatch_busy;	/* runtime bookkeeping under way: checkpoints wait */
 void rt_busy_leave(void);
+void rt_checkpoint_forked(void);
 long rt_call_restartable(long nr, long a1, long a2, long a3, long a4, long a5, long a6);
 extern long rt_ckpt_timer;		/* the CKPT_INTERVAL timer's kernel id, -1 when none */
 long rt_ckpt_timer_arm(uint32_t seconds, int sig);
