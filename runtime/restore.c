@@ -280,7 +280,6 @@ static void rt_restore_kernel_state(const struct rt_image *im, int terminal)
 	rt_syscall1(__NR_umask, u32at(proc, CKPT_RP_UMASK));
 	if (im->cwd)
 		rt_syscall1(__NR_chdir, (long)im->cwd);
-	rt_restore_rlimits(im);
 	rt_restore_itimers(im);
 	uint64_t pending = im->queued ? 0 : u64at(proc, CKPT_RP_PENDING);
 	for (uint32_t i = 0; i < im->nqueued; i++) {
@@ -558,6 +557,7 @@ _Noreturn void rt_restart(const char *path, char **envp)
 	rt_syscall3(__NR_mprotect, (long)code, RT_HOLD_CODE, 5 /* READ|EXEC */);
 	rt_build_frame(&im, stack_top, &frame);
 	rt_plan_build(&im, plan, &v, &frame, timer);
+	rt_restore_rlimits(&im);	/* last: a lower RLIMIT_NOFILE must not stop the plan opening files */
 	rt_call_on_stack((void (*)(void *))(void *)code, plan, stack_top - 64);
 	for (;;)
 		rt_syscall1(__NR_exit_group, CKPT_EXIT_RUNTIME);
