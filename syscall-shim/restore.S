@@ -69,6 +69,8 @@ rt_restorer_code_start:
 	je	54f
 	testb	$RT_MAP_HUGE, RT_PLAN_FLAGS_BYTE(%rbx)
 	jz	55f
+	cmpq	$0x200000, 8(%r12)
+	jb	55f
 	mov	(%r12), %rdi		/* large regions fill faster with 2 MiB pages */
 	mov	8(%r12), %rsi
 	mov	$14, %edx		/* MADV_HUGEPAGE */
