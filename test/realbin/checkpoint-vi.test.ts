@@ -12,67 +12,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { relinkFile, scratch } from '../helpers.js';
+import { Tmux } from '../tmux.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const BEFORE = ['alpha one', 'beta two', 'gamma three'];
 const AFTER = ['delta four'];
-
-/** A tmux server of its own (its socket in a scratch directory), one session of 80x24 windows */
-class TmuxServer {
-  private constructor(readonly socket: string, readonly cwd: string) {}
-
-  /** Window 0 runs `command`; a pane whose program ends stays, dead, so that the session lives on */
-  static async start(dir: string, command: string): Promise<TmuxServer> {
-    const t = new TmuxServer(path.join(dir, 'tmux.sock'), dir);
-    await t.tmux('new-session', '-d', '-s', 'ckpt', '-x', '80', '-y', '24', '-c', dir, command, ';', 'set-option', '-g', 'remain-on-exit', 'on');
-    return t;
-  }
-
-  private async tmux(...args: string[]): Promise<string> {
-    return (await execa('tmux', ['-S', this.socket, ...args])).stdout;
-  }
-
-  /** Opens a window running `command`; returns its target */
-  async window(command: string): Promise<string> {
-    const index = await this.tmux('new-window', '-d', '-P', '-F', '#{window_index}', '-t', 'ckpt', '-c', this.cwd, command);
-    return `ckpt:${index.trim()}`;
-  }
-
-  /** Text, typed as is */
-  async type(target: string, text: string): Promise<void> {
-    await this.tmux('send-keys', '-t', target, '-l', text);
-    await sleep(50);
-  }
-
-  /** Named keys: Escape, Enter, C-l */
-  async press(target: string, ...keys: string[]): Promise<void> {
-    for (const k of keys) {
-      await this.tmux('send-keys', '-t', target, k);
-      await sleep(50);
-    }
-  }
-
-  async screen(target: string): Promise<string> {
-    return (await this.tmux('capture-pane', '-p', '-t', target)).trimEnd();
-  }
-
-  async tty(target: string): Promise<string> {
-    return (await this.tmux('display', '-p', '-t', target, '#{pane_tty}')).trim();
-  }
-
-  /** Waits until the screen passes `test`; returns it, or null when `ms` ran out */
-  async waitFor(target: string, test: (screen: string) => boolean, ms = 5_000): Promise<string | null> {
-    for (const t0 = Date.now(); Date.now() - t0 < ms; await sleep(100)) {
-      const s = await this.screen(target);
-      if (test(s)) return s;
-    }
-    return null;
-  }
-
-  async kill(): Promise<void> {
-    await execa('tmux', ['-S', this.socket, 'kill-server'], { reject: false });
-  }
-}
 
 /** The terminal's settings as `stty -g` and as `stty -a` words (icanon, -echo...) */
 async function ttySettings(tty: string): Promise<{ g: string; words: Set<string> }> {
@@ -86,7 +30,7 @@ const isCooked = (w: Set<string>) => w.has('icanon') && w.has('echo');
 const showsLines = (lines: string[]) => (screen: string) => screen.split('\n').slice(0, lines.length).join('\n') === lines.join('\n');
 
 /** Enters insert mode with `command` (i, o), types the lines and leaves it with Escape */
-async function insertLines(tmux: TmuxServer, target: string, command: string, lines: string[]): Promise<void> {
+async function insertLines(tmux: Tmux, target: string, command: string, lines: string[]): Promise<void> {
   await tmux.type(target, command);
   for (const [i, line] of lines.entries()) {
     await tmux.type(target, line);
@@ -95,12 +39,14 @@ async function insertLines(tmux: TmuxServer, target: string, command: string, li
   await sleep(300);	// vi waits a moment after Escape, for the rest of an escape sequence
 }
 
+/** Dead: no such process, or a zombie its parent (tmux) has not reaped yet */
 async function processGone(pid: number): Promise<void> {
+  const state = (f: string) => { try { return fs.readFileSync(`/proc/${pid}/${f}`, 'utf8').trim(); } catch { return '?'; } };
   for (let t = 0; t < 200; t++) {
     try { process.kill(pid, 0); } catch { return; }
+    if (/^State:\s+Z/m.test(state('status'))) return;
     await sleep(25);
   }
-  const state = (f: string) => { try { return fs.readFileSync(`/proc/${pid}/${f}`, 'utf8').trim(); } catch { return '?'; } };
   throw new Error(`process ${pid} outlived SIGKILL: ${/State:.*/.exec(state('status'))?.[0]}, wchan ${state('wchan')}`);
 }
 
@@ -111,10 +57,11 @@ describe('busybox vi relinked, checkpointed in one terminal and restarted in ano
     const dir = scratch();
     await relinkFile('/bin/busybox', path.join(dir, 'busybox.ckpt'));
     const problems: string[] = [];
-    const tmux = await TmuxServer.start(dir, `sh -c 'echo $$ > vi.pid; CKPT_IMAGE=vi.img exec ./busybox.ckpt vi note.txt'`);
+    // exec: the pane's process is vi itself
+    const tmux = await Tmux.start(dir, 'CKPT_IMAGE=vi.img exec ./busybox.ckpt vi note.txt');
     try {
-      const first = 'ckpt:0';
-      assert.ok(await tmux.waitFor(first, (s) => s.includes('note.txt')), `vi started: ${await tmux.screen(first)}`);
+      const first = tmux.first;
+      assert.ok(await tmux.waitFor(first, 'note.txt'), `vi started: ${await tmux.screen(first)}`);
       await insertLines(tmux, first, 'i', BEFORE);
       const typed = await tmux.waitFor(first, showsLines(BEFORE));
       assert.ok(typed, `the lines were typed: ${await tmux.screen(first)}`);
@@ -128,7 +75,7 @@ describe('busybox vi relinked, checkpointed in one terminal and restarted in ano
       const secondTty = await tmux.tty(second);
       assert.notEqual(secondTty, firstTty);
 
-      const pid = Number(fs.readFileSync(path.join(dir, 'vi.pid'), 'utf8'));
+      const pid = await tmux.pid(first);
       process.kill(pid, 'SIGUSR2');
       for (let t = 0; t < 200 && !fs.existsSync(path.join(dir, 'vi.img')); t++) await sleep(25);
       assert.ok(fs.existsSync(path.join(dir, 'vi.img')), 'the checkpoint signal made an image');

@@ -3,56 +3,19 @@
 // back when it quits.
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { execa } from 'execa';
 import { SAMPLE_FLAVOURS, relinkFile, sample, scratch } from '../helpers.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-class TmuxSession {
-  private constructor(readonly socket: string, readonly name: string) {}
-
-  static async start(socketDir: string, command: string): Promise<TmuxSession> {
-    const s = new TmuxSession(path.join(socketDir, 'tmux.sock'), 'ckpt');
-    await execa('tmux', ['-S', s.socket, 'new-session', '-d', '-s', s.name, '-x', '80', '-y', '24', command]);
-    return s;
-  }
-
-  async keys(...keys: string[]): Promise<void> {
-    for (const k of keys) {
-      await execa('tmux', ['-S', this.socket, 'send-keys', '-t', this.name, '-l', k]);
-      await sleep(50);
-    }
-  }
-
-  async screen(): Promise<string> {
-    return (await execa('tmux', ['-S', this.socket, 'capture-pane', '-p', '-t', this.name])).stdout.trimEnd();
-  }
-
-  /** Waits until the screen contains `text`; returns the screen */
-  async waitFor(text: string, ms = 10_000): Promise<string> {
-    for (let t = 0; t < ms; t += 100) {
-      const s = await this.screen();
-      if (s.includes(text)) return s;
-      await sleep(100);
-    }
-    throw new Error(`timed out waiting for ${JSON.stringify(text)}; screen:\n${await this.screen()}`);
-  }
-
-  async kill(): Promise<void> {
-    await execa('tmux', ['-S', this.socket, 'kill-server'], { reject: false });
-  }
-}
+import { Tmux } from '../tmux.js';
 
 /** Runs the program in a shell that prints the terminal settings before and after it */
 async function session(file: string): Promise<string> {
   const dir = scratch();
   const script = `stty -g > ${dir}/before; ${file}; echo "status=$?"; stty -g > ${dir}/after; ` +
     `cmp -s ${dir}/before ${dir}/after && echo "termios restored"; sleep 30`;
-  const t = await TmuxSession.start(dir, `sh -c '${script}'`);
+  const t = await Tmux.start(dir, `sh -c '${script}'`);
   try {
-    await t.waitFor('q quits');
-    await t.keys('a', 'b', 'Z', '1', 'q');
-    return await t.waitFor('termios restored');
+    await t.expect(t.first, 'q quits', 10_000);
+    await t.type(t.first, 'a', 'b', 'Z', '1', 'q');	// one key at a time
+    return await t.expect(t.first, 'termios restored', 10_000);
   } finally {
     await t.kill();
   }
