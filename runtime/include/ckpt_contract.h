@@ -197,6 +197,77 @@
 /* Exit status after the vacate signal's checkpoint: "requeue me" to HTCondor and Slurm setups */
 #define CKPT_EXIT_VACATED       85
 
+/*
+ * Shadow protocol (docs/shadow-protocol.md): frames of a 16-byte header and a payload, over TCP.
+ * Little-endian. A frame with another magic or version, or a payload over CKPT_SH_MAX_PAYLOAD,
+ * closes the connection.
+ */
+#define CKPT_SH_MAGIC           0x48534b43  /* "CKSH" */
+#define CKPT_SH_VERSION         1
+#define CKPT_SH_H_MAGIC         0   /* u32 */
+#define CKPT_SH_H_VERSION       4   /* u16 */
+#define CKPT_SH_H_TYPE          6   /* u16: CKPT_SH_HELLO ... */
+#define CKPT_SH_H_SEQ           8   /* u32: a request's number; its reply carries it back */
+#define CKPT_SH_H_LENGTH        12  /* u32: payload bytes */
+#define CKPT_SH_HEADER          16
+#define CKPT_SH_MAX_DATA        1048576 /* file bytes in one request or reply */
+#define CKPT_SH_MAX_PATH        4096    /* bytes of a path, its NUL included */
+#define CKPT_SH_MAX_PAYLOAD     1056768 /* CKPT_SH_MAX_DATA + 8 KiB */
+#define CKPT_SH_NONCE           32
+#define CKPT_SH_MAC             32      /* HMAC-SHA256 */
+
+#define CKPT_SH_HELLO           1   /* server: nonce[32], then the policy text */
+#define CKPT_SH_AUTH            2   /* client: nonce[32], mac[32], pid u32, kind u32 */
+#define CKPT_SH_WELCOME         3   /* server: mac[32], session u64 */
+#define CKPT_SH_DENIED          4   /* server: the reason, text; then it closes */
+#define CKPT_SH_REQUEST         5   /* client: CKPT_SH_RQ_* fields, then path or data */
+#define CKPT_SH_REPLY           6   /* server: result i64 (-errno on failure), then data */
+
+#define CKPT_SH_AUTH_NONCE      0
+#define CKPT_SH_AUTH_MAC        32
+#define CKPT_SH_AUTH_PID        64
+#define CKPT_SH_AUTH_KIND       68
+#define CKPT_SH_AUTH_SIZE       72
+#define CKPT_SH_KIND_JOB        1   /* the job's first process: its exit is the job's */
+#define CKPT_SH_KIND_CHILD      2   /* a process the job forked */
+#define CKPT_SH_KIND_AGAIN      0x100 /* flag: a session taken up again after a lost connection */
+#define CKPT_SH_WELCOME_MAC     0
+#define CKPT_SH_WELCOME_SESSION 32
+#define CKPT_SH_WELCOME_SIZE    40
+
+#define CKPT_SH_RQ_OP           0   /* u32: CKPT_SH_OP_* */
+#define CKPT_SH_RQ_HANDLE       4   /* u32: a handle OPEN gave */
+#define CKPT_SH_RQ_FLAGS        8   /* u32 */
+#define CKPT_SH_RQ_COUNT        12  /* u32: byte count, or a mode */
+#define CKPT_SH_RQ_OFFSET       16  /* u64 */
+#define CKPT_SH_RQ_SIZE         24  /* then the tail: a path (NUL-terminated) or data */
+#define CKPT_SH_RP_RESULT       0   /* i64 */
+#define CKPT_SH_RP_SIZE         8   /* then data */
+
+#define CKPT_SH_OP_OPEN         1   /* flags: open flags, count: mode, tail: path; result: handle */
+#define CKPT_SH_OP_CLOSE        2   /* handle */
+#define CKPT_SH_OP_PREAD        3   /* handle, count, offset; data: the bytes */
+#define CKPT_SH_OP_PWRITE       4   /* handle, flags: CKPT_SH_APPEND, offset, tail: data; data: u64 offset after */
+#define CKPT_SH_OP_FSTAT        5   /* handle; data: struct stat, as the x86-64 kernel lays it out */
+#define CKPT_SH_OP_STAT         6   /* flags: CKPT_SH_NOFOLLOW, tail: path; data: struct stat */
+#define CKPT_SH_OP_ACCESS       7   /* count: mode, tail: path */
+#define CKPT_SH_OP_GETDENTS     8   /* handle, count: bytes, offset: entry index; data: linux_dirent64 */
+#define CKPT_SH_OP_MKDIR        9   /* count: mode, tail: path */
+#define CKPT_SH_OP_RMDIR        10  /* tail: path */
+#define CKPT_SH_OP_UNLINK       11  /* tail: path */
+#define CKPT_SH_OP_RENAME       12  /* tail: old path, NUL, new path, NUL */
+#define CKPT_SH_OP_READLINK     13  /* tail: path; data: the target (result: its length) */
+#define CKPT_SH_OP_FTRUNCATE    14  /* handle, offset: the length */
+#define CKPT_SH_OP_FSYNC        15  /* handle */
+#define CKPT_SH_OP_CHDIR        16  /* tail: path; result 0 when it is a directory the job may enter */
+#define CKPT_SH_OP_EXIT         17  /* count: the exit status (wait status form) */
+#define CKPT_SH_APPEND          1
+#define CKPT_SH_NOFOLLOW        1
+#define CKPT_SH_STAT_SIZE       144
+
+/* Exit status of a job whose shadow stayed away longer than CKPT_SHADOW_RETRY seconds */
+#define CKPT_EXIT_SHADOW_LOST   86
+
 #ifndef __ASSEMBLER__
 #include <stdint.h>
 struct ckpt_config {
