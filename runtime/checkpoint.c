@@ -16,6 +16,7 @@
  * rt_call_restartable), since the program would not have seen that EINTR without the checkpoint.
  */
 #include "include/rt_ckpt.h"
+#include "include/rt_remote.h"
 
 #define RT_SCRATCH_STACK (128 * 1024)
 #define RT_CHUNK	(4UL << 20)	/* checksum and write granule */
@@ -33,6 +34,7 @@ static volatile uint64_t rt_ckpt_generation;	/* checkpoints run so far: see rt_c
 static long rt_writer_pid;
 static int rt_ckpt_in_child;		/* a forked child: see rt_checkpoint_forked */
 static char rt_image_path[RT_PATH_MAX];
+static const char *rt_image_remote;	/* CKPT_IMAGE=shadow:NAME: NAME, kept on the shadow */
 static char rt_image_tmp[RT_PATH_MAX + 8];
 
 struct rt_ckpt_area {
@@ -145,13 +147,19 @@ static void rt_report_failure(long err)
 static long rt_finish_image(struct rt_ckpt_area *a)
 {
 	long r = rt_write_image(a, a->work.image_fd);
-	rt_syscall1(__NR_close, a->work.image_fd);
-	if (!r)
-		r = rt_syscall2(__NR_rename, (long)rt_image_tmp, (long)rt_image_path);
-	if (r < 0) {
-		rt_syscall1(__NR_unlink, (long)rt_image_tmp);
-		rt_report_failure(r);
+	if (rt_image_remote) {
+		if (!r)
+			r = rt_image_upload(a->work.image_fd, rt_image_remote, a->bounce);
+		rt_syscall1(__NR_close, a->work.image_fd);
+	} else {
+		rt_syscall1(__NR_close, a->work.image_fd);
+		if (!r)
+			r = rt_syscall2(__NR_rename, (long)rt_image_tmp, (long)rt_image_path);
+		if (r < 0)
+			rt_syscall1(__NR_unlink, (long)rt_image_tmp);
 	}
+	if (r < 0)
+		rt_report_failure(r);
 	return r;
 }
 
@@ -161,6 +169,8 @@ static _Noreturn void rt_writer(struct rt_ckpt_area *a)
 	uint64_t all = ~0ULL;
 	rt_syscall4(__NR_rt_sigprocmask, RT_SIG_SETMASK, (long)&all, 0, 8);
 	rt_rseq_pause();	/* the kernel would write this copy's rseq area while it is saved */
+	if (rt_image_remote)
+		rt_remote_forked();	/* a session of its own for the upload */
 	long r = rt_finish_image(a);
 	for (;;)
 		rt_syscall1(__NR_exit_group, r ? 1 : 0);
@@ -197,7 +207,9 @@ static void rt_checkpoint_on_scratch(void *arg)
 {
 	struct rt_ckpt_area *a = arg;
 	struct rt_ckpt_work *w = &a->work;
-	w->image_fd = rt_syscall4(__NR_openat, -100, (long)rt_image_tmp, 01 | 0100 | 01000 | 02000000 /* WRONLY CREAT TRUNC CLOEXEC */, 0600);
+	w->image_fd = rt_image_remote
+		? rt_syscall2(__NR_memfd_create, (long)"ckpt-image", 1 /* MFD_CLOEXEC */)
+		: rt_syscall4(__NR_openat, -100, (long)rt_image_tmp, 01 | 0100 | 01000 | 02000000 /* WRONLY CREAT TRUNC CLOEXEC */, 0600);
 	if (w->image_fd < 0) {
 		rt_report_failure(w->result = w->image_fd);
 		return;
@@ -207,7 +219,8 @@ static void rt_checkpoint_on_scratch(void *arg)
 	if (w->result) {
 		rt_pids_route(0);
 		rt_syscall1(__NR_close, w->image_fd);
-		rt_syscall1(__NR_unlink, (long)rt_image_tmp);
+		if (!rt_image_remote)
+			rt_syscall1(__NR_unlink, (long)rt_image_tmp);
 		rt_report_failure(w->result);
 		return;
 	}
@@ -388,8 +401,15 @@ void rt_checkpoint_init(char **envp)
 {
 	const char *path = rt_getenv(envp, "CKPT_IMAGE"), *sig = rt_getenv(envp, "CKPT_SIGNAL");
 	const char *vacate = rt_getenv(envp, "CKPT_VACATE_SIGNAL"), *interval = rt_getenv(envp, "CKPT_INTERVAL");
-	if (!path || !*path || rt_absolute_path(rt_image_path, path) < 0)
+	if (path && rt_starts_with(path, "shadow:")) {
+		if (!rt_remote_on) {
+			rt_write_all(2, "ckpt: CKPT_IMAGE=shadow:... needs CKPT_SHADOW; not checkpointing\n", 66);
+			return;
+		}
+		rt_image_remote = path + 7;
+	} else if (!path || !*path || rt_absolute_path(rt_image_path, path) < 0) {
 		return;
+	}
 	size_t len = rt_strlen(rt_image_path);
 	rt_memcpy(rt_image_tmp, rt_image_path, len);
 	rt_memcpy(rt_image_tmp + len, ".tmp", 5);

@@ -2,7 +2,7 @@
  * The dispatcher: every system call the shim cannot pass straight to the kernel, and every call
  * the SUD net traps, arrives here as a struct rt_ctx. For now every call is executed locally.
  */
-#include "include/rt.h"
+#include "include/rt_remote.h"
 
 /*
  * Nonzero: the shim must take the slow path into rt_dispatch. Zero: the shim counts the call and
@@ -49,7 +49,9 @@ static long rt_exec(const struct rt_ctx *c, long nr)
 	int own = !rt_in_shared_child;
 	if (own)
 		rt_stats_flush("exec");
-	long r = rt_local(c, nr);
+	long r = nr == __NR_execve
+		? rt_syscall3(nr, (long)c->rdi, (long)c->rsi, (long)rt_vfiles_exec_env((char **)c->rdx))
+		: rt_syscall5(nr, (long)c->rdi, (long)c->rsi, (long)c->rdx, (long)rt_vfiles_exec_env((char **)c->r10), (long)c->r8);
 	if (own)
 		rt_stats_reset();	/* the exec failed: what follows is a new record */
 	return r;
@@ -66,6 +68,7 @@ static long rt_handle(struct rt_ctx *c, long nr)
 	case __NR_exit_group:
 		if (!rt_in_shared_child)
 			rt_stats_flush("exit");
+		rt_remote_exit((long)(c->rdi & 0xff) << 8);
 		return rt_local(c, nr);
 	case __NR_execve:
 	case __NR_execveat:
@@ -93,6 +96,8 @@ static long rt_handle(struct rt_ctx *c, long nr)
 	default:
 		if ((unsigned long)nr < RT_NR_MAX && rt_syscall_class[nr] == RT_CLASS_PIDS)
 			return rt_sys_pids(c, nr);
+		if (rt_remote_handles(nr))
+			return rt_sys_remote(c, nr);
 		return rt_local(c, nr);
 	}
 }

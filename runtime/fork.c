@@ -5,7 +5,7 @@
  */
 #include <linux/sched.h>
 #include <linux/signal.h>
-#include "include/rt.h"
+#include "include/rt_remote.h"
 
 enum rt_child_kind { RT_CHILD_OWN_MEMORY = RT_CHILD_KIND_OWN, RT_CHILD_VFORK = RT_CHILD_KIND_VFORK,
 	RT_CHILD_THREAD = RT_CHILD_KIND_THREAD };
@@ -30,6 +30,7 @@ void rt_child_started(int kind)
 		rt_dispatch_busy = 0;	/* a new-stack child never returns through the dispatcher */
 		rt_pids_child();
 		rt_checkpoint_forked();
+		rt_remote_forked();
 	}
 	else if (kind == RT_CHILD_VFORK)
 		rt_in_shared_child = 1;

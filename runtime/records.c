@@ -4,6 +4,7 @@
  * soon as it is complete; memory contents are checksummed by the writer as it writes them.
  */
 #include "include/rt_ckpt.h"
+#include "include/rt_remote.h"
 
 static void *rt_record(struct rt_ckpt_work *w, uint32_t kind, uint32_t flags, size_t payload)
 {
@@ -273,7 +274,7 @@ static int rt_add_file(struct rt_ckpt_work *w, long fd)
 static int rt_add_file_of(void *arg, long fd)
 {
 	struct rt_ckpt_work *w = arg;
-	return fd == w->image_fd ? 0 : rt_add_file(w, fd);
+	return fd == w->image_fd || fd == rt_remote_fd ? 0 : rt_add_file(w, fd);	/* the runtime's own */
 }
 
 /* Every descriptor of the program, in increasing order (getdents lists /proc/self/fd that way) */

@@ -7,6 +7,7 @@
  * laid out in a holding area, and the restorer replaces the address space.
  */
 #include "include/rt_restart.h"
+#include "include/rt_remote.h"
 #include "include/rt_restore.h"
 
 #define RT_HOLD_CODE	0x2000
@@ -422,9 +423,9 @@ struct rt_frame { unsigned char *built; uint64_t len, target; };
 static void rt_plan_pokes(struct rt_plan_builder *b, const struct rt_image *im, long timer)
 {
 	const volatile void *where[] = { &rt_restarted, &rt_brk_top, &rt_sud_on, &rt_ids_real.pid,
-		&rt_ids_real.ppid, &rt_ids_real.tid, &rt_ckpt_timer };
+		&rt_ids_real.ppid, &rt_ids_real.tid, &rt_ckpt_timer, &rt_remote_fd };
 	uint64_t what[] = { 1, u64at(im->process, CKPT_RP_BRK), (uint64_t)rt_sud_on, rt_ids_real.pid,
-		rt_ids_real.ppid, rt_ids_real.tid, (uint64_t)timer };
+		rt_ids_real.ppid, rt_ids_real.tid, (uint64_t)timer, (uint64_t)-1 /* connect again */ };
 	for (unsigned i = 0; i < sizeof what / sizeof what[0]; i++) {
 		rt_plan_u64(b, rt_in_image(im, where[i]));
 		rt_plan_u64(b, what[i]);

@@ -1,6 +1,6 @@
 /* Runtime start: runs once before the program's own entry, on the kernel's initial stack. */
 #include <linux/prctl.h>
-#include "include/rt.h"
+#include "include/rt_remote.h"
 
 #ifndef PR_SET_SYSCALL_USER_DISPATCH
 #define PR_SET_SYSCALL_USER_DISPATCH 59
@@ -66,9 +66,11 @@ void rt_init(struct rt_ctx *regs, uint64_t *initial_sp)
 	char **envp = (char **)(initial_sp + 1 + argc + 1);
 	rt_sud_on = rt_sud_wanted(envp);
 	rt_pids_init();
+	rt_remote_init(envp);
 	const char *restart = rt_getenv(envp, "CKPT_RESTART");
 	if (restart && *restart)
-		rt_restart(restart, envp);
+		rt_restart(rt_image_source(restart), envp);
+	rt_vfiles_init(envp);
 	rt_stats_init(envp);
 	rt_signals_init();
 	rt_checkpoint_init(envp);

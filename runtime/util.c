@@ -40,6 +40,15 @@ void *memset(void *dst, int c, size_t n)
 	return dst;
 }
 
+int rt_memcmp(const void *a, const void *b, size_t n)
+{
+	const unsigned char *x = a, *y = b;
+	for (; n; n--, x++, y++)
+		if (*x != *y)
+			return *x < *y ? -1 : 1;
+	return 0;
+}
+
 void *rt_memcpy(void *dst, const void *src, size_t n)
 {
 	return memcpy(dst, src, n);

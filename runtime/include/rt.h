@@ -97,6 +97,7 @@ extern uint64_t rt_trapped;
 /* rt_syscall_class values: 0 the shim makes the call itself, otherwise the dispatcher does */
 #define RT_CLASS_DISPATCH	1
 #define RT_CLASS_PIDS		2	/* only in processes made from an image: see pids.c */
+#define RT_CLASS_REMOTE		3	/* file calls of a job on the shadow: see vfiles.c */
 extern uint8_t rt_syscall_class[RT_NR_MAX];
 void rt_stats_init(char **envp);
 void rt_stats_flush(const char *end);
@@ -167,6 +168,7 @@ void rt_rseq_resume(void);
 size_t rt_strlen(const char *s);
 const char *rt_getenv(char **envp, const char *name);
 void *rt_memcpy(void *dst, const void *src, size_t n);
+int rt_memcmp(const void *a, const void *b, size_t n);
 char *rt_utoa(uint64_t v, char *buf);
 void rt_write_all(int fd, const char *buf, size_t len);
 int rt_absolute_path(char *out, const char *path);

@@ -1,0 +1,723 @@
+/*
+ * The virtual file table of a job whose files live on the shadow (CKPT_SHADOW). A remote file
+ * holds a placeholder local descriptor (/dev/null) so that descriptor numbers never collide;
+ * what the program sees of it (offset, flags, path, the remote handle) lives here, in the
+ * runtime's memory, so a checkpoint carries it and a restart on another machine opens the same
+ * remote files again at the same offsets. Handles belong to one connection (rt_remote_gen): a
+ * file whose handle is stale is opened again by path when next used.
+ *
+ * Paths are made absolute in the job's view (the working directory is the runtime's when it is
+ * remote) and the shadow's policy decides where they go; local ones go to the kernel unchanged.
+ */
+#include "include/rt_remote.h"
+
+#define RT_VFDS		1024
+#define RT_VDESCS	128
+#define RT_O_ACCMODE	3
+#define RT_O_CREAT	0100
+#define RT_O_EXCL	0200
+#define RT_O_TRUNC	01000
+#define RT_O_APPEND	02000
+#define RT_O_DIRECTORY	0200000
+#define RT_O_CLOEXEC	02000000
+#define RT_AT_FDCWD	(-100)
+#define RT_AT_SYMLINK_NOFOLLOW	0x100
+#define RT_AT_REMOVEDIR	0x200
+#define RT_AT_EMPTY_PATH	0x1000
+
+/* An open file description of a remote file: dup'd descriptors share one */
+struct rt_vdesc {
+	uint32_t refs;
+	uint32_t flags;
+	uint64_t offset;
+	uint64_t gen;		/* the connection its handle belongs to */
+	int32_t handle;
+	char path[RT_VPATH];
+};
+
+static struct rt_vdesc rt_vd[RT_VDESCS];
+static uint8_t rt_vfd[RT_VFDS];		/* descriptor -> 1 + index in rt_vd; 0: a local descriptor */
+static char rt_cwd[RT_VPATH] = "/";
+static int rt_cwd_local;			/* the job chdir'ed into a local directory */
+
+enum rt_where { RT_LOCAL, RT_LOCAL_ABS, RT_REMOTE };
+
+static struct rt_vdesc *rt_vdesc_of(long fd)
+{
+	return fd >= 0 && fd < RT_VFDS && rt_vfd[fd] ? &rt_vd[rt_vfd[fd] - 1] : 0;
+}
+
+/* Lexically: "a/./b/../c" -> "/a/c"; ".." at the top stays there */
+static int rt_normalise(char *out, const char *base, const char *path)
+{
+	char tmp[2 * RT_VPATH];
+	size_t n = 0, o = 0;
+	if (path[0] != '/') {
+		size_t b = rt_strlen(base);
+		if (b >= RT_VPATH)
+			return -36;
+		rt_memcpy(tmp, base, b);
+		n = b;
+		tmp[n++] = '/';
+	}
+	size_t p = rt_strlen(path);
+	if (n + p >= sizeof tmp)
+		return -36;
+	rt_memcpy(tmp + n, path, p + 1);
+	for (const char *s = tmp; *s;) {
+		while (*s == '/')
+			s++;
+		const char *e = s;
+		while (*e && *e != '/')
+			e++;
+		size_t len = (size_t)(e - s);
+		if (len == 0 || (len == 1 && s[0] == '.')) {
+		} else if (len == 2 && s[0] == '.' && s[1] == '.') {
+			while (o > 0 && out[o - 1] != '/')
+				o--;
+			if (o > 0)
+				o--;
+		} else {
+			if (o + 1 + len >= RT_VPATH)
+				return -36;
+			out[o++] = '/';
+			rt_memcpy(out + o, s, len);
+			o += len;
+		}
+		s = e;
+	}
+	if (o == 0)
+		out[o++] = '/';
+	out[o] = 0;
+	return 0;
+}
+
+/* Where PATH (relative to DIRFD) goes; abs gets the job path when it is not plain local */
+static enum rt_where rt_where_is(long dirfd, const char *path, char *abs, long *err)
+{
+	const char *base = rt_cwd;
+	*err = 0;
+	if (!path)
+		return RT_LOCAL;
+	if (path[0] != '/') {
+		struct rt_vdesc *d = dirfd == RT_AT_FDCWD ? 0 : rt_vdesc_of(dirfd);
+		if (d)
+			base = d->path;
+		else if (dirfd != RT_AT_FDCWD || rt_cwd_local)
+			return RT_LOCAL;
+	}
+	if ((*err = rt_normalise(abs, base, path)) < 0)
+		return RT_REMOTE;
+	if (rt_remote_path_is_local(abs))
+		return path[0] == '/' ? RT_LOCAL : RT_LOCAL_ABS;
+	return RT_REMOTE;
+}
+
+static long rt_path_call(uint32_t op, uint32_t flags, uint32_t count, const char *abs, void *out, size_t max)
+{
+	struct rt_request rq = { .op = op, .flags = flags, .count = count, .tail = abs, .tail_len = rt_strlen(abs) + 1 };
+	return rt_remote_call(&rq, out, max, 0);
+}
+
+/* The desc's handle on this connection: opened again (no create, truncate or exclusive) if stale */
+static long rt_handle_of(struct rt_vdesc *d)
+{
+	if (d->handle >= 0 && d->gen == rt_remote_gen && rt_remote_fd >= 0)
+		return d->handle;
+	long h = rt_path_call(CKPT_SH_OP_OPEN, d->flags & ~(RT_O_CREAT | RT_O_TRUNC | RT_O_EXCL), 0, d->path, 0, 0);
+	if (h < 0)
+		return h;
+	d->handle = (int32_t)h;
+	d->gen = rt_remote_gen;
+	return h;
+}
+
+/* A request about an open file, asked again on a new connection if the old one went away */
+static long rt_file_call(struct rt_vdesc *d, struct rt_request *rq, void *out, size_t max, size_t *got)
+{
+	for (;;) {
+		long h = rt_handle_of(d);
+		if (h < 0)
+			return h;
+		rq->handle = (uint32_t)h;
+		long r = rt_remote_call(rq, out, max, got);
+		if (r != RT_RECONNECTED)
+			return r;
+	}
+}
+
+static void rt_vdesc_put(struct rt_vdesc *d)
+{
+	if (--d->refs)
+		return;
+	if (d->handle >= 0 && d->gen == rt_remote_gen && rt_remote_fd >= 0) {
+		struct rt_request rq = { .op = CKPT_SH_OP_CLOSE, .handle = (uint32_t)d->handle };
+		rt_remote_call(&rq, 0, 0, 0);
+	}
+	d->handle = -1;
+}
+
+/* Forget what the program's descriptor fd was, after the kernel closed or replaced it */
+static void rt_forget(long fd)
+{
+	struct rt_vdesc *d = rt_vdesc_of(fd);
+	if (!d)
+		return;
+	rt_vfd[fd] = 0;
+	rt_vdesc_put(d);
+}
+
+static long rt_vopen(const char *abs, uint32_t flags, uint32_t mode)
+{
+	int i = 0;
+	while (i < RT_VDESCS && rt_vd[i].refs)
+		i++;
+	if (i == RT_VDESCS)
+		return -23;	/* ENFILE */
+	long h = rt_path_call(CKPT_SH_OP_OPEN, flags & ~RT_O_CLOEXEC, mode, abs, 0, 0);
+	if (h < 0)
+		return h;
+	long fd = rt_syscall4(__NR_openat, RT_AT_FDCWD, (long)"/dev/null", 2 | (flags & RT_O_CLOEXEC), 0);
+	if (fd < 0 || fd >= RT_VFDS) {
+		struct rt_request rq = { .op = CKPT_SH_OP_CLOSE, .handle = (uint32_t)h };
+		rt_remote_call(&rq, 0, 0, 0);
+		if (fd >= 0)
+			rt_syscall1(__NR_close, fd);
+		return fd < 0 ? fd : -24;	/* EMFILE */
+	}
+	struct rt_vdesc *d = &rt_vd[i];
+	d->refs = 1;
+	d->flags = flags & ~(RT_O_CREAT | RT_O_TRUNC | RT_O_EXCL | RT_O_CLOEXEC);
+	d->offset = 0;
+	d->gen = rt_remote_gen;
+	d->handle = (int32_t)h;
+	rt_memcpy(d->path, abs, rt_strlen(abs) + 1);
+	rt_vfd[fd] = (uint8_t)(i + 1);
+	return fd;
+}
+
+static long rt_vread(struct rt_vdesc *d, char *buf, uint64_t count, uint64_t offset, int advance)
+{
+	uint64_t done = 0;
+	while (done < count) {
+		uint32_t n = count - done > CKPT_SH_MAX_DATA ? CKPT_SH_MAX_DATA : (uint32_t)(count - done);
+		struct rt_request rq = { .op = CKPT_SH_OP_PREAD, .count = n, .offset = offset + done };
+		long r = rt_file_call(d, &rq, buf + done, n, 0);
+		if (r < 0)
+			return done ? (long)done : r;
+		done += (uint64_t)r;
+		if ((uint64_t)r < n)
+			break;
+	}
+	if (advance)
+		d->offset = offset + done;
+	return (long)done;
+}
+
+static long rt_vwrite(struct rt_vdesc *d, const char *buf, uint64_t count, uint64_t offset, int advance)
+{
+	uint64_t done = 0, after = offset;
+	while (done < count) {
+		uint32_t n = count - done > CKPT_SH_MAX_DATA ? CKPT_SH_MAX_DATA : (uint32_t)(count - done);
+		struct rt_request rq = { .op = CKPT_SH_OP_PWRITE, .flags = (d->flags & RT_O_APPEND) ? CKPT_SH_APPEND : 0,
+					 .offset = offset + done, .tail = buf + done, .tail_len = n };
+		long r = rt_file_call(d, &rq, &after, sizeof after, 0);
+		if (r < 0)
+			return done ? (long)done : r;
+		done += (uint64_t)r;
+		if ((uint64_t)r < n)
+			break;
+	}
+	if (advance)
+		d->offset = after;
+	return (long)done;
+}
+
+static long rt_vstat(struct rt_vdesc *d, const char *abs, int nofollow, void *buf)
+{
+	if (d) {
+		struct rt_request rq = { .op = CKPT_SH_OP_FSTAT };
+		return rt_file_call(d, &rq, buf, CKPT_SH_STAT_SIZE, 0);
+	}
+	return rt_path_call(CKPT_SH_OP_STAT, nofollow ? CKPT_SH_NOFOLLOW : 0, 0, abs, buf, CKPT_SH_STAT_SIZE);
+}
+
+/* struct statx from a struct stat: the basic fields, which is all the shadow knows */
+static void rt_statx_from_stat(unsigned char *x, const struct rt_stat *st)
+{
+	for (int i = 0; i < 256; i++)
+		x[i] = 0;
+	*(uint32_t *)(x + 0) = 0x7ff;				/* stx_mask: STATX_BASIC_STATS */
+	*(uint32_t *)(x + 4) = (uint32_t)st->blksize;
+	*(uint32_t *)(x + 16) = (uint32_t)st->nlink;
+	*(uint32_t *)(x + 20) = st->uid;
+	*(uint32_t *)(x + 24) = st->gid;
+	*(uint16_t *)(x + 28) = (uint16_t)st->mode;
+	*(uint64_t *)(x + 32) = st->ino;
+	*(uint64_t *)(x + 40) = (uint64_t)st->size;
+	*(uint64_t *)(x + 48) = (uint64_t)st->blocks;
+	const uint64_t t[4][2] = { { st->atime_sec, st->atime_nsec }, { 0, 0 }, { st->ctime_sec, st->ctime_nsec },
+				   { st->mtime_sec, st->mtime_nsec } };
+	for (int i = 0; i < 4; i++) {		/* atime, btime, ctime, mtime at 64, 80, 96, 112 */
+		*(uint64_t *)(x + 64 + 16 * i) = t[i][0];
+		*(uint32_t *)(x + 72 + 16 * i) = (uint32_t)t[i][1];
+	}
+	*(uint32_t *)(x + 128) = (uint32_t)(st->rdev >> 8);	/* stx_rdev_major, minor */
+	*(uint32_t *)(x + 132) = (uint32_t)(st->rdev & 0xff);
+	*(uint32_t *)(x + 136) = (uint32_t)(st->dev >> 8);
+	*(uint32_t *)(x + 140) = (uint32_t)(st->dev & 0xff);
+}
+
+/* dup, dup2, dup3, fcntl(F_DUPFD...): the kernel moves the placeholder, the table follows */
+static long rt_vdup(const struct rt_ctx *c, long nr, long oldfd)
+{
+	long r = rt_call_restartable(nr, (long)c->rdi, (long)c->rsi, (long)c->rdx, (long)c->r10, 0, 0);
+	if (r < 0 || r == oldfd || r >= RT_VFDS)
+		return r;
+	rt_forget(r);
+	struct rt_vdesc *d = rt_vdesc_of(oldfd);
+	if (d) {
+		d->refs++;
+		rt_vfd[r] = (uint8_t)(rt_vfd[oldfd]);
+	}
+	return r;
+}
+
+static long rt_vlseek(struct rt_vdesc *d, int64_t off, long whence)
+{
+	int64_t base = 0;
+	struct rt_stat st;
+	if (whence == 1)
+		base = (int64_t)d->offset;
+	else if (whence == 2) {
+		long r = rt_vstat(d, 0, 0, &st);
+		if (r < 0)
+			return r;
+		base = st.size;
+	} else if (whence != 0)
+		return -22;
+	if (base + off < 0)
+		return -22;
+	d->offset = (uint64_t)(base + off);
+	return (long)d->offset;
+}
+
+static long rt_vgetdents(struct rt_vdesc *d, void *buf, uint64_t count)
+{
+	size_t got = 0;
+	uint32_t n = count > CKPT_SH_MAX_DATA ? CKPT_SH_MAX_DATA : (uint32_t)count;
+	struct rt_request rq = { .op = CKPT_SH_OP_GETDENTS, .count = n, .offset = d->offset };
+	long r = rt_file_call(d, &rq, buf, n, &got);
+	if (r <= 0)
+		return r;
+	/* the next call starts after the last record: its d_off */
+	for (size_t at = 0; at + 19 <= (size_t)r; at += *(uint16_t *)((char *)buf + at + 16))
+		d->offset = *(uint64_t *)((char *)buf + at + 8);
+	return r;
+}
+
+static long rt_vreadv(struct rt_vdesc *d, const uint64_t *iov, long cnt, int64_t offset, int write)
+{
+	long total = 0;
+	uint64_t at = offset < 0 ? d->offset : (uint64_t)offset;
+	for (long i = 0; i < cnt; i++) {
+		char *base = (char *)iov[2 * i];
+		uint64_t len = iov[2 * i + 1];
+		long r = write ? rt_vwrite(d, base, len, at, offset < 0) : rt_vread(d, base, len, at, offset < 0);
+		if (r < 0)
+			return total ? total : r;
+		total += r;
+		at = offset < 0 ? d->offset : at + (uint64_t)r;
+		if ((uint64_t)r < len)
+			break;
+	}
+	return total;
+}
+
+/* Calls on a descriptor: remote when it is one of ours */
+static long rt_fd_call(const struct rt_ctx *c, long nr, struct rt_vdesc *d)
+{
+	switch (nr) {
+	case __NR_read:
+		return rt_vread(d, (char *)c->rsi, c->rdx, d->offset, 1);
+	case __NR_write:
+		return rt_vwrite(d, (const char *)c->rsi, c->rdx, d->offset, 1);
+	case __NR_pread64:
+		return rt_vread(d, (char *)c->rsi, c->rdx, c->r10, 0);
+	case __NR_pwrite64:
+		return rt_vwrite(d, (const char *)c->rsi, c->rdx, c->r10, 0);
+	case __NR_readv:
+	case __NR_writev:
+		return rt_vreadv(d, (const uint64_t *)c->rsi, (long)c->rdx, -1, nr == __NR_writev);
+	case __NR_preadv:
+	case __NR_pwritev:
+		return rt_vreadv(d, (const uint64_t *)c->rsi, (long)c->rdx, (int64_t)c->r10, nr == __NR_pwritev);
+	case __NR_lseek:
+		return rt_vlseek(d, (int64_t)c->rsi, (long)c->rdx);
+	case __NR_fstat:
+		return rt_vstat(d, 0, 0, (void *)c->rsi);
+	case __NR_getdents64:
+		return rt_vgetdents(d, (void *)c->rsi, c->rdx);
+	case __NR_ftruncate: {
+		struct rt_request rq = { .op = CKPT_SH_OP_FTRUNCATE, .offset = c->rsi };
+		return rt_file_call(d, &rq, 0, 0, 0);
+	}
+	case __NR_fsync:
+	case __NR_fdatasync: {
+		struct rt_request rq = { .op = CKPT_SH_OP_FSYNC };
+		return rt_file_call(d, &rq, 0, 0, 0);
+	}
+	case __NR_fchdir:
+		rt_memcpy(rt_cwd, d->path, rt_strlen(d->path) + 1);
+		rt_cwd_local = 0;
+		return 0;
+	case __NR_ioctl:
+		return -25;	/* ENOTTY */
+	case __NR_mmap:
+		return -19;	/* ENODEV: remote files cannot be mapped */
+	default:
+		return -38;
+	}
+}
+
+static long rt_close(long fd)
+{
+	long r = rt_syscall1(__NR_close, fd);
+	if (r == 0)
+		rt_forget(fd);
+	return r;
+}
+
+static long rt_fcntl(const struct rt_ctx *c, long nr)
+{
+	long fd = (long)c->rdi, cmd = (long)c->rsi;
+	struct rt_vdesc *d = rt_vdesc_of(fd);
+	if (cmd == 0 || cmd == 1030)	/* F_DUPFD, F_DUPFD_CLOEXEC */
+		return rt_vdup(c, nr, fd);
+	if (d && cmd == 3)		/* F_GETFL */
+		return d->flags;
+	if (d && cmd == 4)		/* F_SETFL: the bits that can change */
+		d->flags = (d->flags & ~(RT_O_APPEND | 04000)) | ((uint32_t)c->rdx & (RT_O_APPEND | 04000));
+	return rt_call_restartable(nr, (long)c->rdi, (long)c->rsi, (long)c->rdx, 0, 0, 0);
+}
+
+static int rt_path_in_rsi(long nr)
+{
+	return nr == __NR_openat || nr == __NR_newfstatat || nr == __NR_statx || nr == __NR_faccessat ||
+	       nr == __NR_faccessat2 || nr == __NR_mkdirat || nr == __NR_unlinkat || nr == __NR_readlinkat;
+}
+
+static const char *rt_path_arg(long nr, const struct rt_ctx *c, long *dirfd)
+{
+	*dirfd = rt_path_in_rsi(nr) ? (long)(int)c->rdi : RT_AT_FDCWD;
+	return (const char *)(rt_path_in_rsi(nr) ? c->rsi : c->rdi);
+}
+
+/* A local path: to the kernel as it came, or (relative to a remote cwd) made absolute */
+static long rt_local_call(const struct rt_ctx *c, long nr, const char *abs, int substitute)
+{
+	long a[6] = { (long)c->rdi, (long)c->rsi, (long)c->rdx, (long)c->r10, (long)c->r8, (long)c->r9 };
+	if (substitute && rt_path_in_rsi(nr)) {
+		a[0] = RT_AT_FDCWD;
+		a[1] = (long)abs;
+	} else if (substitute) {
+		a[0] = (long)abs;
+	}
+	long r = rt_call_restartable(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+	if (nr == __NR_chdir && r == 0)
+		rt_cwd_local = 1;
+	return r;
+}
+
+static long rt_rename(const struct rt_ctx *c, long nr)
+{
+	static char from[RT_VPATH], to[RT_VPATH];
+	long err1, err2, d1 = RT_AT_FDCWD, d2 = RT_AT_FDCWD;
+	const char *p1 = (const char *)c->rdi, *p2 = (const char *)c->rsi;
+	if (nr != __NR_rename) {
+		d1 = (long)(int)c->rdi, p1 = (const char *)c->rsi, d2 = (long)(int)c->rdx, p2 = (const char *)c->r10;
+		if (nr == __NR_renameat2 && c->r8)
+			return -22;	/* no RENAME_NOREPLACE or EXCHANGE on the shadow */
+	}
+	enum rt_where w1 = rt_where_is(d1, p1, from, &err1), w2 = rt_where_is(d2, p2, to, &err2);
+	if (err1 || err2)
+		return err1 ? err1 : err2;
+	if (w1 != RT_REMOTE && w2 != RT_REMOTE) {
+		if (w1 == RT_LOCAL && w2 == RT_LOCAL)
+			return rt_call_restartable(nr, (long)c->rdi, (long)c->rsi, (long)c->rdx, (long)c->r10, (long)c->r8, 0);
+		return rt_call_restartable(__NR_rename, (long)from, (long)to, 0, 0, 0, 0);
+	}
+	if (w1 != w2)
+		return -18;	/* EXDEV: one side local, one remote */
+	struct rt_request rq = { .op = CKPT_SH_OP_RENAME, .tail = from, .tail_len = rt_strlen(from) + 1,
+				 .tail2 = to, .tail2_len = rt_strlen(to) + 1 };
+	return rt_remote_call(&rq, 0, 0, 0);
+}
+
+static long rt_path_op(const struct rt_ctx *c, long nr)
+{
+	static char abs[RT_VPATH];
+	long dirfd, err;
+	const char *path = rt_path_arg(nr, c, &dirfd);
+	struct rt_vdesc *dird = rt_vdesc_of(dirfd);
+	/* fstatat/statx with AT_EMPTY_PATH on a remote descriptor: its own metadata */
+	if ((nr == __NR_newfstatat || nr == __NR_statx) && dird && path && !path[0]) {
+		struct rt_stat st;
+		long r = rt_vstat(dird, 0, 0, nr == __NR_statx ? (void *)&st : (void *)c->rdx);
+		if (r >= 0 && nr == __NR_statx)
+			rt_statx_from_stat((unsigned char *)c->r8, &st);
+		return r;
+	}
+	enum rt_where w = rt_where_is(dirfd, path, abs, &err);
+	if (err)
+		return err;
+	if (w != RT_REMOTE)
+		return rt_local_call(c, nr, abs, w == RT_LOCAL_ABS);
+	switch (nr) {
+	case __NR_open:
+		return rt_vopen(abs, (uint32_t)c->rsi, (uint32_t)c->rdx);
+	case __NR_creat:
+		return rt_vopen(abs, 01 | RT_O_CREAT | RT_O_TRUNC, (uint32_t)c->rsi);
+	case __NR_openat:
+		return rt_vopen(abs, (uint32_t)c->rdx, (uint32_t)c->r10);
+	case __NR_stat:
+	case __NR_lstat:
+		return rt_vstat(0, abs, nr == __NR_lstat, (void *)c->rsi);
+	case __NR_newfstatat:
+		return rt_vstat(0, abs, (c->r10 & RT_AT_SYMLINK_NOFOLLOW) != 0, (void *)c->rdx);
+	case __NR_statx: {
+		struct rt_stat st;
+		long r = rt_vstat(0, abs, (c->rdx & RT_AT_SYMLINK_NOFOLLOW) != 0, &st);
+		if (r >= 0)
+			rt_statx_from_stat((unsigned char *)c->r8, &st);
+		return r;
+	}
+	case __NR_access:
+		return rt_path_call(CKPT_SH_OP_ACCESS, 0, (uint32_t)c->rsi, abs, 0, 0);
+	case __NR_faccessat:
+	case __NR_faccessat2:
+		return rt_path_call(CKPT_SH_OP_ACCESS, 0, (uint32_t)c->rdx, abs, 0, 0);
+	case __NR_mkdir:
+		return rt_path_call(CKPT_SH_OP_MKDIR, 0, (uint32_t)c->rsi, abs, 0, 0);
+	case __NR_mkdirat:
+		return rt_path_call(CKPT_SH_OP_MKDIR, 0, (uint32_t)c->rdx, abs, 0, 0);
+	case __NR_rmdir:
+		return rt_path_call(CKPT_SH_OP_RMDIR, 0, 0, abs, 0, 0);
+	case __NR_unlink:
+		return rt_path_call(CKPT_SH_OP_UNLINK, 0, 0, abs, 0, 0);
+	case __NR_unlinkat:
+		return rt_path_call(c->rdx & RT_AT_REMOVEDIR ? CKPT_SH_OP_RMDIR : CKPT_SH_OP_UNLINK, 0, 0, abs, 0, 0);
+	case __NR_readlink:
+		return rt_path_call(CKPT_SH_OP_READLINK, 0, 0, abs, (void *)c->rsi, c->rdx);
+	case __NR_readlinkat:
+		return rt_path_call(CKPT_SH_OP_READLINK, 0, 0, abs, (void *)c->rdx, c->r10);
+	case __NR_chdir: {
+		long r = rt_path_call(CKPT_SH_OP_CHDIR, 0, 0, abs, 0, 0);
+		if (r == 0) {
+			rt_memcpy(rt_cwd, abs, rt_strlen(abs) + 1);
+			rt_cwd_local = 0;
+		}
+		return r;
+	}
+	case __NR_truncate: {
+		long fd = rt_vopen(abs, 01, 0);
+		if (fd < 0)
+			return fd;
+		struct rt_request rq = { .op = CKPT_SH_OP_FTRUNCATE, .offset = c->rsi };
+		long r = rt_file_call(rt_vdesc_of(fd), &rq, 0, 0, 0);
+		rt_close(fd);
+		return r;
+	}
+	default:
+		return -38;
+	}
+}
+
+static long rt_getcwd(const struct rt_ctx *c)
+{
+	size_t n = rt_strlen(rt_cwd) + 1;
+	if (rt_cwd_local)
+		return rt_call_restartable(__NR_getcwd, (long)c->rdi, (long)c->rsi, 0, 0, 0, 0);
+	if (n > c->rsi)
+		return -34;	/* ERANGE */
+	rt_memcpy((void *)c->rdi, rt_cwd, n);
+	return (long)n;
+}
+
+/* The calls a job on the shadow routes through here (the dispatcher's RT_CLASS_REMOTE) */
+static const uint16_t rt_remote_calls[] = {
+	__NR_read, __NR_write, __NR_open, __NR_close, __NR_stat, __NR_fstat, __NR_lstat, __NR_lseek,
+	__NR_mmap, __NR_ioctl, __NR_pread64, __NR_pwrite64, __NR_readv, __NR_writev, __NR_access,
+	__NR_dup, __NR_dup2, __NR_fcntl, __NR_fsync, __NR_fdatasync, __NR_truncate, __NR_ftruncate,
+	__NR_getcwd, __NR_chdir, __NR_fchdir, __NR_rename, __NR_mkdir, __NR_rmdir, __NR_creat,
+	__NR_unlink, __NR_readlink, __NR_getdents64, __NR_openat, __NR_mkdirat, __NR_newfstatat,
+	__NR_unlinkat, __NR_renameat, __NR_readlinkat, __NR_faccessat, __NR_dup3, __NR_preadv,
+	__NR_pwritev, __NR_renameat2, __NR_statx, __NR_faccessat2,
+};
+
+long rt_sys_remote(const struct rt_ctx *c, long nr)
+{
+	long fd = (long)(int)c->rdi;
+	switch (nr) {
+	case __NR_close:
+		return rt_close(fd);
+	case __NR_dup:
+	case __NR_dup2:
+	case __NR_dup3:
+		return rt_vdup(c, nr, fd);
+	case __NR_fcntl:
+		return rt_fcntl(c, nr);
+	case __NR_getcwd:
+		return rt_getcwd(c);
+	case __NR_rename:
+	case __NR_renameat:
+	case __NR_renameat2:
+		return rt_rename(c, nr);
+	case __NR_mmap:
+		fd = (long)(int)c->r8;
+		/* fall through */
+	case __NR_read: case __NR_write: case __NR_fstat: case __NR_lseek: case __NR_ioctl:
+	case __NR_pread64: case __NR_pwrite64: case __NR_readv: case __NR_writev: case __NR_fsync:
+	case __NR_fdatasync: case __NR_ftruncate: case __NR_fchdir: case __NR_getdents64:
+	case __NR_preadv: case __NR_pwritev: {
+		struct rt_vdesc *d = rt_vdesc_of(fd);
+		if (d && !(nr == __NR_mmap && (c->r10 & 0x20)))
+			return rt_fd_call(c, nr, d);
+		long r = rt_call_restartable(nr, (long)c->rdi, (long)c->rsi, (long)c->rdx, (long)c->r10, (long)c->r8, (long)c->r9);
+		if (nr == __NR_fchdir && r == 0)
+			rt_cwd_local = 1;
+		return r;
+	}
+	default:
+		return rt_path_op(c, nr);
+	}
+}
+
+static void rt_route_remote_calls(void)
+{
+	for (unsigned i = 0; i < sizeof rt_remote_calls / sizeof rt_remote_calls[0]; i++)
+		if (!rt_syscall_class[rt_remote_calls[i]])
+			rt_syscall_class[rt_remote_calls[i]] = RT_CLASS_REMOTE;
+}
+
+int rt_remote_handles(long nr)
+{
+	return (unsigned long)nr < RT_NR_MAX && rt_syscall_class[nr] == RT_CLASS_REMOTE;
+}
+
+/* The policy's stdin, stdout and stderr on the shadow, in place of the job's own */
+static void rt_remote_stdio_open(void)
+{
+	for (int fd = 0; fd <= 2; fd++) {
+		const char *path = rt_remote_stdio(fd);
+		if (!path)
+			continue;
+		long v = rt_vopen(path, fd ? 01 | RT_O_CREAT | RT_O_TRUNC : 0, 0644);
+		if (v < 0)
+			continue;
+		rt_syscall2(__NR_dup2, v, fd);
+		rt_syscall1(__NR_close, v);
+		rt_forget(fd);
+		rt_vfd[fd] = rt_vfd[v];
+		rt_vfd[v] = 0;
+	}
+}
+
+static int rt_hex(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* CKPT_VFDS from the process that exec'd this one: "fd:flags:offset:hexpath;..." and "cwd:hexpath" */
+static void rt_vfiles_inherit(const char *s)
+{
+	while (s && *s) {
+		uint64_t v[3] = { 0, 0, 0 };
+		int is_cwd = rt_starts_with(s, "cwd:");
+		if (is_cwd)
+			s += 4;
+		for (int i = 0; !is_cwd && i < 3; i++, s++)
+			for (; *s >= '0' && *s <= '9'; s++)
+				v[i] = v[i] * 10 + (uint64_t)(*s - '0');
+		char path[RT_VPATH];
+		size_t n = 0;
+		for (; rt_hex(s[0]) >= 0 && rt_hex(s[1]) >= 0 && n < RT_VPATH - 1; s += 2)
+			path[n++] = (char)(rt_hex(s[0]) << 4 | rt_hex(s[1]));
+		path[n] = 0;
+		while (*s && *s != ';')
+			s++;
+		if (*s)
+			s++;
+		if (is_cwd) {
+			rt_memcpy(rt_cwd, path, n + 1);
+			continue;
+		}
+		int i = 0;
+		while (i < RT_VDESCS && rt_vd[i].refs)
+			i++;
+		if (i == RT_VDESCS || v[0] >= RT_VFDS)
+			continue;
+		rt_vd[i] = (struct rt_vdesc){ .refs = 1, .flags = (uint32_t)v[1], .offset = v[2], .handle = -1 };
+		rt_memcpy(rt_vd[i].path, path, n + 1);
+		rt_vfd[v[0]] = (uint8_t)(i + 1);
+	}
+}
+
+void rt_vfiles_init(char **envp)
+{
+	if (!rt_remote_on)
+		return;
+	rt_route_remote_calls();
+	const char *inherited = rt_getenv(envp, "CKPT_VFDS");
+	if (inherited)
+		rt_vfiles_inherit(inherited);
+	else if (!rt_remote_kind_is_child())
+		rt_remote_stdio_open();
+}
+
+static char *rt_put_hex(char *o, const char *s)
+{
+	for (; *s; s++) {
+		*o++ = "0123456789abcdef"[(unsigned char)*s >> 4];
+		*o++ = "0123456789abcdef"[*s & 15];
+	}
+	return o;
+}
+
+/*
+ * execve: the new program (if it is relinked too) takes the remote descriptors that stay open
+ * over the exec, and the working directory, from CKPT_VFDS; a forked child's exec stays a child.
+ */
+char **rt_vfiles_exec_env(char **envp)
+{
+	static char blob[65536], kind[] = "CKPT_SHADOW_KIND=child";
+	static char *env[4096];
+	char *o = blob;
+	int n = 0;
+	if (!rt_remote_on)
+		return envp;
+	o = (char *)rt_memcpy(o, "CKPT_VFDS=cwd:", 14) + 14;
+	o = rt_put_hex(o, rt_cwd);
+	for (long fd = 0; fd < RT_VFDS; fd++) {
+		struct rt_vdesc *d = rt_vdesc_of(fd);
+		if (!d || (rt_syscall2(__NR_fcntl, fd, 1 /* F_GETFD */) & 1) || o + 64 + 2 * RT_VPATH > blob + sizeof blob)
+			continue;
+		*o++ = ';';
+		o = rt_utoa((uint64_t)fd, o);
+		*o++ = ':';
+		o = rt_utoa(d->flags, o);
+		*o++ = ':';
+		o = rt_utoa(d->offset, o);
+		*o++ = ':';
+		o = rt_put_hex(o, d->path);
+	}
+	*o = 0;
+	for (; envp && *envp && n < 4093; envp++)
+		if (!rt_starts_with(*envp, "CKPT_VFDS=") && !rt_starts_with(*envp, "CKPT_SHADOW_KIND="))
+			env[n++] = *envp;
+	env[n++] = blob;
+	if (rt_remote_kind_is_child())
+		env[n++] = kind;
+	env[n] = 0;
+	return env;
+}
