@@ -15,8 +15,10 @@ int rt_remote_on;
 long rt_remote_fd = -1;
 uint64_t rt_remote_gen;
 static uint32_t rt_sh_seq, rt_sh_kind = CKPT_SH_KIND_JOB;
-static uint32_t rt_sh_addr;		/* IPv4, network order */
-static uint16_t rt_sh_port;		/* network order */
+/* IPv4 address and port, network order, in one word: a restart on another machine pokes its own */
+union rt_target rt_remote_target;
+#define rt_sh_addr	rt_remote_target.at.addr
+#define rt_sh_port	rt_remote_target.at.port
 static unsigned char rt_sh_token[RT_TOKEN_MAX];
 static size_t rt_sh_token_len;
 static uint32_t rt_sh_retry = 60;

@@ -426,11 +426,17 @@ static void rt_plan_pokes(struct rt_plan_builder *b, const struct rt_image *im, 
 		&rt_ids_real.ppid, &rt_ids_real.tid, &rt_ckpt_timer, &rt_remote_fd };
 	uint64_t what[] = { 1, u64at(im->process, CKPT_RP_BRK), (uint64_t)rt_sud_on, rt_ids_real.pid,
 		rt_ids_real.ppid, rt_ids_real.tid, (uint64_t)timer, (uint64_t)-1 /* connect again */ };
-	for (unsigned i = 0; i < sizeof what / sizeof what[0]; i++) {
+	unsigned n = sizeof what / sizeof what[0];
+	for (unsigned i = 0; i < n; i++) {
 		rt_plan_u64(b, rt_in_image(im, where[i]));
 		rt_plan_u64(b, what[i]);
 	}
-	*(uint64_t *)(b->plan + RT_PLAN_POKES) = sizeof what / sizeof what[0];
+	if (rt_remote_on) {	/* the shadow as this machine reaches it (CKPT_SHADOW at restart) */
+		rt_plan_u64(b, rt_in_image(im, &rt_remote_target));
+		rt_plan_u64(b, rt_remote_target.word);
+		n++;
+	}
+	*(uint64_t *)(b->plan + RT_PLAN_POKES) = n;
 }
 
 static void rt_plan_build(const struct rt_image *im, unsigned char *plan, const struct rt_vdso_check *v,

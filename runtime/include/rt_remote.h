@@ -31,7 +31,9 @@ struct rt_request {
 };
 extern int rt_remote_on;		/* CKPT_SHADOW was given */
 extern long rt_remote_fd;		/* the connection, -1 when none (8 bytes: the restorer pokes it) */
-extern uint64_t rt_remote_gen;		/* connections made so far: handles of older ones are stale */
+extern uint64_t rt_remote_gen;
+union rt_target { uint64_t word; struct { uint32_t addr; uint16_t port, pad; } at; };
+extern union rt_target rt_remote_target;	/* where the shadow is (see remote.c) */		/* connections made so far: handles of older ones are stale */
 void rt_remote_init(char **envp);
 void rt_remote_forked(void);
 #define RT_RECONNECTED	(-100000)	/* rt_remote_call: the session is new, handles must be opened again */
