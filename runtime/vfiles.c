@@ -143,6 +143,10 @@ static long rt_file_call(struct rt_vdesc *d, struct rt_request *rq, void *out, s
 		long r = rt_remote_call(rq, out, max, got);
 		if (r != RT_RECONNECTED)
 			return r;
+		/* an append the lost server may have made: made again at the end it had before, it
+		 * lands on itself instead of twice (one writer per file assumed; docs/limits.md) */
+		if (rq->op == CKPT_SH_OP_PWRITE)
+			rq->flags &= ~(uint32_t)CKPT_SH_APPEND;
 	}
 }
 
@@ -166,6 +170,8 @@ static void rt_forget(long fd)
 	rt_vfd[fd] = 0;
 	rt_vdesc_put(d);
 }
+
+static long rt_vstat(struct rt_vdesc *d, const char *abs, int nofollow, void *buf);
 
 static long rt_vopen(const char *abs, uint32_t flags, uint32_t mode)
 {
@@ -193,6 +199,11 @@ static long rt_vopen(const char *abs, uint32_t flags, uint32_t mode)
 	d->handle = (int32_t)h;
 	rt_memcpy(d->path, abs, rt_strlen(abs) + 1);
 	rt_vfd[fd] = (uint8_t)(i + 1);
+	if (d->flags & RT_O_APPEND) {	/* where appends land: the end, as far as this process knows */
+		struct rt_stat st;
+		if (rt_vstat(d, 0, 0, &st) >= 0)
+			d->offset = (uint64_t)st.size;
+	}
 	return fd;
 }
 
@@ -219,8 +230,9 @@ static long rt_vwrite(struct rt_vdesc *d, const char *buf, uint64_t count, uint6
 	uint64_t done = 0, after = offset;
 	while (done < count) {
 		uint32_t n = count - done > CKPT_SH_MAX_DATA ? CKPT_SH_MAX_DATA : (uint32_t)(count - done);
-		struct rt_request rq = { .op = CKPT_SH_OP_PWRITE, .flags = (d->flags & RT_O_APPEND) ? CKPT_SH_APPEND : 0,
-					 .offset = offset + done, .tail = buf + done, .tail_len = n };
+		int append = (d->flags & RT_O_APPEND) != 0;
+		struct rt_request rq = { .op = CKPT_SH_OP_PWRITE, .flags = append ? CKPT_SH_APPEND : 0,
+					 .offset = (append ? d->offset : offset) + done, .tail = buf + done, .tail_len = n };
 		long r = rt_file_call(d, &rq, &after, sizeof after, 0);
 		if (r < 0)
 			return done ? (long)done : r;
