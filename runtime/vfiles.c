@@ -624,7 +624,8 @@ static void rt_remote_stdio_open(void)
 		const char *path = rt_remote_stdio(fd);
 		if (!path)
 			continue;
-		long v = rt_vopen(path, fd ? 01 | RT_O_CREAT | RT_O_TRUNC : 0, 0644);
+		/* appended to: the job's processes (shell children...) each have their own offsets */
+		long v = rt_vopen(path, fd ? 01 | RT_O_CREAT | RT_O_TRUNC | RT_O_APPEND : 0, 0644);
 		if (v < 0)
 			continue;
 		rt_syscall2(__NR_dup2, v, fd);
