@@ -1,0 +1,139 @@
+#!/usr/bin/env node
+// ckpt-shadow --listen HOST:PORT --root DIR --token-file FILE [--policy FILE.json] [--scratch DIR]...
+//             [--stdin PATH] [--stdout PATH] [--stderr PATH]
+// The shadow server (docs/shadow-protocol.md). One line on stderr per event, `ckpt-shadow: ...`,
+// starting with `listening on HOST:PORT` (the real port when 0 was asked); `job SESSION exited
+// STATUS` on stdout when a job's first process exits. Exit status: 1 for a usage error, an
+// unreadable token or policy, a missing root or an address that cannot be had; 0 after SIGTERM
+// or SIGINT, once every session's files are closed.
+import fs from 'node:fs';
+import { ConfinedRoot } from '../shadow/confine.js';
+import { tokenFromFile } from '../shadow/protocol.js';
+import { PolicyError, ShadowServer, jobPath, parsePolicyFile, policyText, type PolicyOptions } from '../shadow/server.js';
+
+const USAGE = 'usage: ckpt-shadow --listen HOST:PORT --root DIR --token-file FILE [--policy FILE.json] [--scratch DIR]... [--stdin PATH] [--stdout PATH] [--stderr PATH]';
+
+interface Args { host: string; port: number; root: string; tokenFile: string; policyFile?: string; scratch: string[]; stdio: NonNullable<PolicyOptions['stdio']> }
+
+class UsageError extends Error {}
+
+function parseListen(v: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(v);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new UsageError(`--listen must be HOST:PORT (PORT 0 to 65535), not '${v}'`);
+  return { host: m[1] ?? m[2], port };
+}
+
+function parseArgs(argv: string[]): Args {
+  let listen: { host: string; port: number } | undefined, root: string | undefined, tokenFile: string | undefined, policyFile: string | undefined;
+  const scratch: string[] = [];
+  const stdio: Args['stdio'] = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const value = () => {
+      if (i + 1 >= argv.length) throw new UsageError(`${a} needs a value; ${USAGE}`);
+      return argv[++i];
+    };
+    if (a === '--listen') listen = parseListen(value());
+    else if (a === '--root') root = value();
+    else if (a === '--token-file') tokenFile = value();
+    else if (a === '--policy') policyFile = value();
+    else if (a === '--scratch') scratch.push(value());
+    else if (a === '--stdin' || a === '--stdout' || a === '--stderr') stdio[a.slice(2) as keyof Args['stdio']] = value();
+    else if (a === '-h' || a === '--help') { fs.writeSync(1, USAGE + '\n'); process.exit(0); }
+    else throw new UsageError(`unknown argument ${a}; ${USAGE}`);
+  }
+  if (!listen || !root || !tokenFile) throw new UsageError(`--listen, --root and --token-file are required; ${USAGE}`);
+  return { ...listen, root, tokenFile, policyFile, scratch, stdio };
+}
+
+function fileError(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : (e as Error).message;
+}
+
+function readToken(file: string): Buffer {
+  let bytes: Buffer;
+  try {
+    bytes = fs.readFileSync(file);
+  } catch (e) {
+    throw new UsageError(`--token-file ${file}: ${fileError(e)}`);
+  }
+  const token = tokenFromFile(bytes);
+  if (token.length === 0) throw new UsageError(`--token-file ${file}: empty`);
+  return token;
+}
+
+function readPolicy(args: Args): string {
+  let file;
+  if (args.policyFile !== undefined) {
+    let text: string;
+    try {
+      text = fs.readFileSync(args.policyFile, 'utf8');
+    } catch (e) {
+      throw new UsageError(`--policy ${args.policyFile}: ${fileError(e)}`);
+    }
+    try {
+      file = parsePolicyFile(text);
+    } catch (e) {
+      throw new UsageError(`--policy ${args.policyFile}: ${(e as Error).message}`);
+    }
+  }
+  try {
+    for (const [key, p] of Object.entries(args.stdio)) jobPath(p, `--${key}`);
+    return policyText({ file, scratch: args.scratch, stdio: args.stdio });
+  } catch (e) {
+    if (e instanceof PolicyError) throw new UsageError(e.message);
+    throw e;
+  }
+}
+
+async function openRoot(dir: string): Promise<ConfinedRoot> {
+  try {
+    return await ConfinedRoot.open(dir);
+  } catch (e) {
+    throw new UsageError(`--root ${dir}: ${(e as NodeJS.ErrnoException).code === 'ENOTDIR' ? 'not a directory' : fileError(e)}`);
+  }
+}
+
+function log(line: string): void {
+  process.stderr.write(`ckpt-shadow: ${line}\n`);
+}
+
+async function main(): Promise<number> {
+  let server: ShadowServer, args: Args;
+  try {
+    args = parseArgs(process.argv.slice(2));
+    const token = readToken(args.tokenFile);
+    const policy = readPolicy(args);
+    const root = await openRoot(args.root);
+    try {
+      server = await ShadowServer.start({ host: args.host, port: args.port, root, token, policy, log, print: (line) => process.stdout.write(line + '\n') });
+    } catch (e) {
+      throw new UsageError(`cannot listen on ${args.host}:${args.port}: ${(e as Error).message}`);
+    }
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    log(e.message);
+    return 1;
+  }
+  const { host, port } = server.address;
+  log(`listening on ${host.includes(':') ? `[${host}]` : host}:${port}`);
+  if (fs.statSync(args.tokenFile).mode & 0o077) log(`warning: ${args.tokenFile} can be read by others than its owner`);
+  // Sessions catch their own faults; this is the last net, so that one job's fault never ends the others
+  process.on('uncaughtException', (e) => log(`internal error: ${e.stack ?? e.message}`));
+  process.on('unhandledRejection', (e) => log(`internal error: ${(e as Error)?.stack ?? String(e)}`));
+  return new Promise((resolve) => {
+    const stop = (signal: string) => {
+      log(`stopping (${signal})`);
+      server.close().then(() => resolve(0));
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+}
+
+main().then((code) => process.exit(code), (e) => {
+  log(`internal error: ${(e as Error).message}`);
+  process.exit(70);
+});

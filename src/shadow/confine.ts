@@ -1,0 +1,305 @@
+// The job's file system view: every job path names an object below the server's root, and nothing
+// outside the root is ever read, written, created or removed on a job's behalf.
+//
+// How, without a check-then-use race: a name is never checked and then used again by name. The
+// server opens the object, asks the kernel where the opened object really is (readlink of
+// /proc/self/fd/N, which names the object the descriptor holds, whatever happened to the path since),
+// refuses it with EACCES unless that is the root's realpath or below it, and from then on works only
+// through the descriptor:
+// - metadata (STAT, ACCESS, CHDIR): the object opened O_PATH (no side effects: no truncation, no FIFO
+//   or device opened), symlinks followed by the kernel in one step, the result checked;
+// - names (MKDIR, RMDIR, UNLINK, RENAME, READLINK, STAT with NOFOLLOW): the parent directory opened
+//   O_PATH|O_DIRECTORY and checked, then the call made on `/proc/self/fd/N/NAME`, where NAME is one
+//   component that the kernel looks up in that very directory (these calls never follow a final
+//   symlink);
+// - OPEN: the checked parent, then `/proc/self/fd/N/NAME` opened with O_NOFOLLOW added, so the open
+//   (and any O_CREAT or O_TRUNC) acts on the name itself. When NAME is a symlink the job asked to
+//   follow, what it leads to is opened O_PATH, checked, and then opened again through
+//   `/proc/self/fd/M` with the job's flags: O_TRUNC only ever reaches a checked object, and a file is
+//   never created through a symlink (a dangling one answers EACCES).
+// A symlink swapped in at any moment therefore changes only which object is opened, and an object
+// outside the root is refused before anything is done to it. Paths are absolute in the job's view
+// (`/` is the root) and not normalized here: `..` is resolved by the kernel and checked like the rest,
+// so `..` above the root, and absolute or relative symlinks leading out, end in EACCES (a path whose
+// own `..` climb above `/` is refused before it is opened). A symlink's
+// absolute target is the server's path, not the job's. Hard links and bind mounts placed inside the
+// root by its owner count as inside. Opens add O_NONBLOCK and O_NOCTTY, so a FIFO or terminal below
+// the root cannot hold one of libuv's threads or become the server's terminal.
+import { constants as FS } from 'node:fs';
+import fs, { type FileHandle } from 'node:fs/promises';
+import type { BigIntStats } from 'node:fs';
+import { WIRE_O } from './protocol.js';
+
+export const O_PATH = 0o10000000;
+const O_TMPFILE_BIT = 0o20000000;
+const SAFE = FS.O_NONBLOCK | FS.O_NOCTTY;
+
+/** An error carrying the errno name the job gets (EACCES for a path that leaves the root) */
+export class PathError extends Error {
+  override readonly name = 'PathError';
+  constructor(readonly code: string, message: string) {
+    super(message);
+  }
+}
+
+/** The job's open flags (x86-64 values) as this host spells them; flags that make no sense on
+ *  the server (O_ASYNC, O_DIRECT, O_LARGEFILE, O_CLOEXEC) are dropped. */
+const HOST_FLAGS: ReadonlyArray<readonly [wire: number, host: number]> = [
+  [WIRE_O.WRONLY, FS.O_WRONLY], [WIRE_O.RDWR, FS.O_RDWR], [WIRE_O.CREAT, FS.O_CREAT], [WIRE_O.EXCL, FS.O_EXCL],
+  [WIRE_O.NOCTTY, FS.O_NOCTTY], [WIRE_O.TRUNC, FS.O_TRUNC], [WIRE_O.APPEND, FS.O_APPEND],
+  [WIRE_O.NONBLOCK, FS.O_NONBLOCK], [WIRE_O.DSYNC, FS.O_DSYNC], [WIRE_O.DIRECTORY, FS.O_DIRECTORY],
+  [WIRE_O.NOFOLLOW, FS.O_NOFOLLOW], [WIRE_O.NOATIME, FS.O_NOATIME], [WIRE_O.SYNC & ~WIRE_O.DSYNC, FS.O_SYNC & ~FS.O_DSYNC],
+  [WIRE_O.PATH, O_PATH], [WIRE_O.TMPFILE & ~WIRE_O.DIRECTORY, O_TMPFILE_BIT],
+];
+
+export function hostOpenFlags(wire: number): number {
+  let host = 0;
+  for (const [w, h] of HOST_FLAGS) if ((wire & w) === w) host |= h;
+  return host;
+}
+
+/** A job path taken apart: `name` is its last component, null when the path names the root or
+ *  ends in `.` or `..` (a directory that has no name in a parent the server could open) */
+interface JobPath { text: string; dirs: Buffer[]; name: Buffer | null; trailingSlash: boolean }
+
+export interface ListEntry { ino: bigint; type: number; name: Buffer }
+
+const SLASH = 0x2f;
+const DOT = Buffer.from('.'), DOTDOT = Buffer.from('..');
+
+export class ConfinedRoot {
+  private constructor(readonly real: Buffer) {}
+
+  /** The root's realpath, with `/.ckpt` created in it for checkpoint images */
+  static async open(dir: string): Promise<ConfinedRoot> {
+    const real = await fs.realpath(dir, { encoding: 'buffer' });
+    if (!(await fs.stat(real)).isDirectory()) throw new PathError('ENOTDIR', `${dir} is not a directory`);
+    await fs.mkdir(Buffer.concat([real, Buffer.from('/.ckpt')]), { mode: 0o700 }).catch((e) => {
+      if (e.code !== 'EEXIST') throw e;
+    });
+    return new ConfinedRoot(real);
+  }
+
+  /** The server's real path of the job's `/.ckpt` */
+  get checkpointDir(): Buffer {
+    return this.under([Buffer.from('.ckpt')]);
+  }
+
+  /** OPEN: a descriptor for the object, opened with the job's flags (x86-64 values) */
+  async open(path: Buffer, wireFlags: number, mode: number): Promise<FileHandle> {
+    const p = parse(path);
+    let flags = hostOpenFlags(wireFlags);
+    if ((p.name === null || p.trailingSlash) && flags & FS.O_CREAT) throw new PathError('EISDIR', `${p.text}: O_CREAT on a directory`);
+    if (p.trailingSlash) flags |= FS.O_DIRECTORY;
+    if (p.name === null) return this.reopen(await this.object(p, FS.O_DIRECTORY), flags, mode);
+    return this.inParent(p, (_dir, at) => this.openName(p, at, flags, mode));
+  }
+
+  private async openName(p: JobPath, at: Buffer, flags: number, mode: number): Promise<FileHandle> {
+    let file: FileHandle | undefined;
+    try {
+      file = await fs.open(at, flags | FS.O_NOFOLLOW | SAFE, mode);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      // a final symlink with O_NOFOLLOW gives ELOOP, or ENOTDIR with O_DIRECTORY
+      if ((code !== 'ELOOP' && code !== 'ENOTDIR') || flags & FS.O_NOFOLLOW || !(await isSymlink(at))) throw e;
+    }
+    if (file) {
+      // O_PATH|O_NOFOLLOW opens a symlink itself instead of failing
+      const followLink = flags & O_PATH && !(flags & FS.O_NOFOLLOW) && (await file.stat()).isSymbolicLink();
+      if (!followLink) return this.checked(file, p);
+      await file.close();
+    }
+    let target: FileHandle;
+    try {
+      target = await this.openChecked(at, O_PATH | (flags & FS.O_DIRECTORY), p);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT' && flags & FS.O_CREAT) throw new PathError('EACCES', `${p.text}: refused to create through a symlink`);
+      throw e;
+    }
+    return this.reopen(target, flags & ~(FS.O_CREAT | FS.O_EXCL | FS.O_NOFOLLOW), mode);
+  }
+
+  /** The checked object `target` (O_PATH) opened again with `flags`; `target` is consumed */
+  private async reopen(target: FileHandle, flags: number, mode: number): Promise<FileHandle> {
+    if (flags & O_PATH) return target;
+    try {
+      return await this.openChecked(procPath(target), flags | SAFE, null, mode);
+    } finally {
+      await target.close();
+    }
+  }
+
+  /** A second descriptor for the object `file` holds, opened with `wireFlags` (never creating or
+   *  truncating): for writes at an offset to a file the job opened O_APPEND */
+  async openAgain(file: FileHandle, wireFlags: number): Promise<FileHandle> {
+    const flags = hostOpenFlags(wireFlags) & ~(FS.O_CREAT | FS.O_EXCL | FS.O_TRUNC | O_TMPFILE_BIT);
+    return this.openChecked(procPath(file), flags | SAFE, null);
+  }
+
+  async stat(path: Buffer, nofollow: boolean): Promise<BigIntStats> {
+    const p = parse(path);
+    const file = nofollow && p.name !== null && !p.trailingSlash
+      ? await this.inParent(p, (_dir, at) => this.openChecked(at, O_PATH | FS.O_NOFOLLOW, p))
+      : await this.object(p, 0);
+    return using(file, (f) => f.stat({ bigint: true }));
+  }
+
+  async access(path: Buffer, mode: number): Promise<void> {
+    if (mode & ~7) throw new PathError('EINVAL', `access mode ${mode}`);
+    await using(await this.object(parse(path), 0), (f) => fs.access(procPath(f), mode));
+  }
+
+  /** Succeeds when the path is a directory the job may enter */
+  async chdir(path: Buffer): Promise<void> {
+    await using(await this.object(parse(path), FS.O_DIRECTORY), (f) => fs.access(procPath(f), FS.X_OK));
+  }
+
+  async mkdir(path: Buffer, mode: number): Promise<void> {
+    const p = parse(path);
+    if (p.name === null) throw new PathError('EEXIST', `${p.text} exists`);
+    await this.inParent(p, (_dir, at) => fs.mkdir(at, { mode }));
+  }
+
+  async rmdir(path: Buffer): Promise<void> {
+    const p = parse(path);
+    if (p.name === null) throw new PathError(p.dirs.length === 0 ? 'EBUSY' : DOT.equals(p.dirs[p.dirs.length - 1]) ? 'EINVAL' : 'ENOTEMPTY', `rmdir ${p.text}`);
+    await this.inParent(p, (_dir, at) => fs.rmdir(at));
+  }
+
+  async unlink(path: Buffer): Promise<void> {
+    const p = parse(path);
+    if (p.name === null) throw new PathError('EISDIR', `unlink ${p.text}`);
+    await this.inParent(p, async (_dir, at) => {
+      if (p.trailingSlash) throw new PathError((await fs.lstat(at)).isDirectory() ? 'EISDIR' : 'ENOTDIR', `unlink ${p.text}`);
+      await fs.unlink(at);
+    });
+  }
+
+  /** Renames within the root; returns the server's real path of the directory `to` landed in */
+  async rename(from: Buffer, to: Buffer): Promise<Buffer> {
+    const a = parse(from), b = parse(to);
+    if (a.name === null || b.name === null) throw new PathError('EBUSY', `rename ${a.text} ${b.text}`);
+    return this.inParent(a, (_, oldAt) => this.inParent(b, async (newDir, newAt) => {
+      if ((a.trailingSlash || b.trailingSlash) && !(await fs.lstat(oldAt)).isDirectory()) throw new PathError('ENOTDIR', `rename ${a.text} ${b.text}`);
+      await fs.rename(oldAt, newAt);
+      return newDir;
+    }));
+  }
+
+  async readlink(path: Buffer): Promise<Buffer> {
+    const p = parse(path);
+    if (p.name === null || p.trailingSlash) {
+      await (await this.object(p, FS.O_DIRECTORY)).close();
+      throw new PathError('EINVAL', `${p.text} is not a symlink`);
+    }
+    return this.inParent(p, (_dir, at) => fs.readlink(at, { encoding: 'buffer' }));
+  }
+
+  /** The entries of an open directory, `.` and `..` first, read through its descriptor; d_ino
+   *  and d_type come from lstat. The root's `..` is the root itself, as in a chroot. */
+  async list(dir: FileHandle): Promise<ListEntry[]> {
+    const real = await this.verify(dir, null);
+    const self = await dir.stat({ bigint: true });
+    const parent = real.equals(this.real) ? self : await fs.stat(Buffer.concat([procPath(dir), Buffer.from('/..')]), { bigint: true });
+    const out: ListEntry[] = [entry(DOT, self), entry(DOTDOT, parent)];
+    const names = await fs.readdir(procPath(dir), { encoding: 'buffer' });
+    for (let i = 0; i < names.length; i += 64) {
+      const batch = await Promise.all(names.slice(i, i + 64).map((name) =>
+        fs.lstat(Buffer.concat([procPath(dir), Buffer.from('/'), name]), { bigint: true }).then((st) => entry(name, st), () => null)));
+      for (const e of batch) if (e) out.push(e); // an entry removed meanwhile is left out
+    }
+    return out;
+  }
+
+  /** The object a path names, symlinks followed, opened O_PATH (plus `flags`) and checked */
+  private object(p: JobPath, flags: number): Promise<FileHandle> {
+    return this.openChecked(this.under(p.name === null ? p.dirs : [...p.dirs, p.name]), O_PATH | flags | (p.trailingSlash ? FS.O_DIRECTORY : 0), p);
+  }
+
+  /** Runs `fn` with the path's checked parent directory: its real path and `/proc/self/fd/N/NAME` */
+  private async inParent<T>(p: JobPath, fn: (dirReal: Buffer, at: Buffer) => Promise<T>): Promise<T> {
+    const dir = await fs.open(this.under(p.dirs), O_PATH | FS.O_DIRECTORY);
+    try {
+      const real = await this.verify(dir, p);
+      return await fn(real, Buffer.concat([procPath(dir), Buffer.from('/'), p.name!]));
+    } finally {
+      await dir.close();
+    }
+  }
+
+  private async openChecked(hostPath: Buffer, flags: number, p: JobPath | null, mode?: number): Promise<FileHandle> {
+    return this.checked(await fs.open(hostPath, flags, mode), p);
+  }
+
+  /** `file` when it lies inside the root; otherwise it is closed and EACCES thrown */
+  private async checked(file: FileHandle, p: JobPath | null): Promise<FileHandle> {
+    try {
+      await this.verify(file, p);
+      return file;
+    } catch (e) {
+      await file.close();
+      throw e;
+    }
+  }
+
+  /** Where the open object really is; EACCES unless that is the root or below it */
+  private async verify(file: FileHandle, p: JobPath | null): Promise<Buffer> {
+    const real = await fs.readlink(procPath(file), { encoding: 'buffer' });
+    const inside = real.equals(this.real) || (real.length > this.real.length && real.subarray(0, this.real.length).equals(this.real) &&
+      (real[this.real.length] === SLASH || this.real.length === 1));
+    if (!inside) throw new PathError('EACCES', `${p?.text ?? 'a descriptor'} leads out of the root (to ${real.toString()})`);
+    return real;
+  }
+
+  private under(components: Buffer[]): Buffer {
+    const parts: Buffer[] = [this.real];
+    for (const c of components) parts.push(Buffer.from('/'), c);
+    return Buffer.concat(parts);
+  }
+}
+
+function parse(path: Buffer): JobPath {
+  const text = JSON.stringify(path.toString());
+  if (path.length === 0) throw new PathError('ENOENT', 'empty path');
+  if (path[0] !== SLASH) throw new PathError('EINVAL', `${text} is not absolute`);
+  const components: Buffer[] = [];
+  for (let at = 0; at < path.length;) {
+    let end = path.indexOf(SLASH, at);
+    if (end < 0) end = path.length;
+    if (end > at) components.push(path.subarray(at, end));
+    at = end + 1;
+  }
+  // `..` that climbs above `/` in the path's own text is refused before the kernel sees it, so that
+  // no answer tells the job what exists outside; `..` after a symlink is the kernel's, and checked
+  let depth = 0;
+  for (const c of components) {
+    depth += c.equals(DOTDOT) ? -1 : c.equals(DOT) ? 0 : 1;
+    if (depth < 0) throw new PathError('EACCES', `${text} climbs above the root`);
+  }
+  const last = components[components.length - 1];
+  const trailingSlash = path[path.length - 1] === SLASH && components.length > 0;
+  if (last === undefined || last.equals(DOT) || last.equals(DOTDOT)) return { text, dirs: components, name: null, trailingSlash: false };
+  return { text, dirs: components.slice(0, -1), name: last, trailingSlash };
+}
+
+function procPath(file: FileHandle): Buffer {
+  return Buffer.from(`/proc/self/fd/${file.fd}`);
+}
+
+async function isSymlink(at: Buffer): Promise<boolean> {
+  return fs.lstat(at).then((st) => st.isSymbolicLink(), () => false);
+}
+
+/** Runs `fn` on `file`, then closes it */
+async function using<T>(file: FileHandle, fn: (f: FileHandle) => Promise<T>): Promise<T> {
+  try {
+    return await fn(file);
+  } finally {
+    await file.close();
+  }
+}
+
+function entry(name: Buffer, st: BigIntStats): ListEntry {
+  return { ino: st.ino, type: Number((st.mode & 0o170000n) >> 12n), name };
+}

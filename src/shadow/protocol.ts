@@ -1,0 +1,387 @@
+// The shadow protocol, version 1 (docs/shadow-protocol.md), as tagged unions with their encoders and
+// decoders. A frame is a 16-byte little-endian header (magic, version, type, seq, length) and a
+// payload; the server sends HELLO (nonce, policy text), the client AUTH (nonce, MAC, pid, kind), the
+// server WELCOME (MAC, session) or DENIED (reason); then the client sends REQUESTs (24 bytes of
+// fields and a tail) and waits for each REPLY (result i64, data). Everything the peer sends passes
+// through FrameParser and decodeMessage, which refuse a violation with a ProtocolError whose message
+// is the reason the connection is closed. Paths stay bytes (Buffer): Linux names need not be UTF-8.
+import crypto from 'node:crypto';
+import * as C from '../contract.generated.js';
+import { readStruct, structBytes } from '../image/layout.js';
+
+/** Why a peer's bytes break the protocol; the connection is closed with `message` logged */
+export class ProtocolError extends Error {
+  override readonly name = 'ProtocolError';
+}
+
+export const FRAME_TYPE_NAMES: Record<number, string> = {
+  [C.CKPT_SH_HELLO]: 'HELLO', [C.CKPT_SH_AUTH]: 'AUTH', [C.CKPT_SH_WELCOME]: 'WELCOME',
+  [C.CKPT_SH_DENIED]: 'DENIED', [C.CKPT_SH_REQUEST]: 'REQUEST', [C.CKPT_SH_REPLY]: 'REPLY',
+};
+
+/** Payload bytes a frame of each type needs for its fixed fields */
+const MIN_PAYLOAD: Record<number, number> = {
+  [C.CKPT_SH_HELLO]: C.CKPT_SH_NONCE, [C.CKPT_SH_AUTH]: C.CKPT_SH_AUTH_SIZE,
+  [C.CKPT_SH_WELCOME]: C.CKPT_SH_WELCOME_SIZE, [C.CKPT_SH_DENIED]: 0,
+  [C.CKPT_SH_REQUEST]: C.CKPT_SH_RQ_SIZE, [C.CKPT_SH_REPLY]: C.CKPT_SH_RP_SIZE,
+};
+
+const HEADER = [
+  ['magic', C.CKPT_SH_H_MAGIC, 'u32'], ['version', C.CKPT_SH_H_VERSION, 'u16'], ['type', C.CKPT_SH_H_TYPE, 'u16'],
+  ['seq', C.CKPT_SH_H_SEQ, 'u32'], ['length', C.CKPT_SH_H_LENGTH, 'u32'],
+] as const;
+const AUTH = [['pid', C.CKPT_SH_AUTH_PID, 'u32'], ['kind', C.CKPT_SH_AUTH_KIND, 'u32']] as const;
+const REQUEST = [
+  ['op', C.CKPT_SH_RQ_OP, 'u32'], ['handle', C.CKPT_SH_RQ_HANDLE, 'u32'], ['flags', C.CKPT_SH_RQ_FLAGS, 'u32'],
+  ['count', C.CKPT_SH_RQ_COUNT, 'u32'], ['offset', C.CKPT_SH_RQ_OFFSET, 'u64'],
+] as const;
+
+export interface Frame { type: number; seq: number; payload: Buffer }
+
+export type Message =
+  | { type: 'hello'; nonce: Buffer; policy: string }
+  | { type: 'auth'; nonce: Buffer; mac: Buffer; pid: number; kind: number }
+  | { type: 'welcome'; mac: Buffer; session: bigint }
+  | { type: 'denied'; reason: string }
+  | { type: 'request'; seq: number; request: Request }
+  | { type: 'reply'; seq: number; result: bigint; data: Buffer };
+
+/** A request as the job means it. Handles are the numbers OPEN replied; offsets are u64. */
+export type Request =
+  | { op: 'open'; path: Buffer; flags: number; mode: number }
+  | { op: 'close'; handle: number }
+  | { op: 'pread'; handle: number; count: number; offset: bigint }
+  | { op: 'pwrite'; handle: number; append: boolean; offset: bigint; data: Buffer }
+  | { op: 'fstat'; handle: number }
+  | { op: 'stat'; path: Buffer; nofollow: boolean }
+  | { op: 'access'; path: Buffer; mode: number }
+  | { op: 'getdents'; handle: number; count: number; index: bigint }
+  | { op: 'mkdir'; path: Buffer; mode: number }
+  | { op: 'rmdir'; path: Buffer }
+  | { op: 'unlink'; path: Buffer }
+  | { op: 'rename'; from: Buffer; to: Buffer }
+  | { op: 'readlink'; path: Buffer }
+  | { op: 'ftruncate'; handle: number; length: bigint }
+  | { op: 'fsync'; handle: number }
+  | { op: 'chdir'; path: Buffer }
+  | { op: 'exit'; status: number }
+  /** an op this server does not know: answered -ENOSYS, the session goes on */
+  | { op: 'unknown'; code: number };
+
+export type Op = Request['op'];
+
+export const OP_CODES: Record<Exclude<Op, 'unknown'>, number> = {
+  open: C.CKPT_SH_OP_OPEN, close: C.CKPT_SH_OP_CLOSE, pread: C.CKPT_SH_OP_PREAD, pwrite: C.CKPT_SH_OP_PWRITE,
+  fstat: C.CKPT_SH_OP_FSTAT, stat: C.CKPT_SH_OP_STAT, access: C.CKPT_SH_OP_ACCESS, getdents: C.CKPT_SH_OP_GETDENTS,
+  mkdir: C.CKPT_SH_OP_MKDIR, rmdir: C.CKPT_SH_OP_RMDIR, unlink: C.CKPT_SH_OP_UNLINK, rename: C.CKPT_SH_OP_RENAME,
+  readlink: C.CKPT_SH_OP_READLINK, ftruncate: C.CKPT_SH_OP_FTRUNCATE, fsync: C.CKPT_SH_OP_FSYNC,
+  chdir: C.CKPT_SH_OP_CHDIR, exit: C.CKPT_SH_OP_EXIT,
+};
+const OP_NAMES = new Map(Object.entries(OP_CODES).map(([name, code]) => [code, name as Exclude<Op, 'unknown'>]));
+
+/** Open flags on the wire: the job's, as Linux x86-64 defines them */
+export const WIRE_O = {
+  WRONLY: 0o1, RDWR: 0o2, CREAT: 0o100, EXCL: 0o200, NOCTTY: 0o400, TRUNC: 0o1000, APPEND: 0o2000,
+  NONBLOCK: 0o4000, DSYNC: 0o10000, DIRECTORY: 0o200000, NOFOLLOW: 0o400000, NOATIME: 0o1000000,
+  CLOEXEC: 0o2000000, SYNC: 0o4010000, PATH: 0o10000000, TMPFILE: 0o20200000,
+} as const;
+
+// ---- frames ----
+
+/** Reads frames from a byte stream. Each header is checked as soon as its 16 bytes are in, so a
+ *  frame over the bound is refused before its payload is buffered. */
+export class FrameParser {
+  private chunks: Buffer[] = [];
+  private size = 0;
+
+  push(chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+  }
+
+  /** Bytes received and not yet returned as frames */
+  get buffered(): number {
+    return this.size;
+  }
+
+  /** The next whole frame, or undefined until more bytes arrive. `expected`: the frame types the
+   *  receiver accepts at this point; any other is a ProtocolError. */
+  next(expected: readonly number[]): Frame | undefined {
+    if (this.size < C.CKPT_SH_HEADER) return undefined;
+    const header = checkHeader(this.peek(C.CKPT_SH_HEADER), expected);
+    const total = C.CKPT_SH_HEADER + header.length;
+    if (this.size < total) return undefined;
+    const bytes = this.take(total);
+    return { type: header.type, seq: header.seq, payload: bytes.subarray(C.CKPT_SH_HEADER) };
+  }
+
+  private peek(n: number): Buffer {
+    if (this.chunks[0].length < n) this.chunks = [Buffer.concat(this.chunks)];
+    return this.chunks[0].subarray(0, n);
+  }
+
+  private take(n: number): Buffer {
+    const all = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks);
+    const rest = all.subarray(n);
+    this.chunks = rest.length > 0 ? [rest] : [];
+    this.size = rest.length;
+    return all.subarray(0, n);
+  }
+}
+
+function checkHeader(bytes: Buffer, expected: readonly number[]): { type: number; seq: number; length: number } {
+  const h = readStruct(bytes, 0, HEADER);
+  if (h.magic !== C.CKPT_SH_MAGIC) throw new ProtocolError(`bad magic 0x${h.magic.toString(16).padStart(8, '0')}`);
+  if (h.version !== C.CKPT_SH_VERSION) throw new ProtocolError(`unsupported version ${h.version}`);
+  const name = FRAME_TYPE_NAMES[h.type] ?? `type ${h.type}`;
+  if (!expected.includes(h.type)) {
+    throw new ProtocolError(`unexpected ${name} frame (expected ${expected.map((t) => FRAME_TYPE_NAMES[t]).join(' or ')})`);
+  }
+  if (h.length > C.CKPT_SH_MAX_PAYLOAD) throw new ProtocolError(`${name} payload of ${h.length} bytes is over ${C.CKPT_SH_MAX_PAYLOAD}`);
+  if (h.length < MIN_PAYLOAD[h.type]) throw new ProtocolError(`${name} payload of ${h.length} bytes is shorter than its ${MIN_PAYLOAD[h.type]} bytes of fields`);
+  return h;
+}
+
+export function encodeFrame(type: number, seq: number, payload: Buffer): Buffer {
+  if (payload.length > C.CKPT_SH_MAX_PAYLOAD) throw new RangeError(`payload of ${payload.length} bytes is over ${C.CKPT_SH_MAX_PAYLOAD}`);
+  const header = structBytes(C.CKPT_SH_HEADER, HEADER, { magic: C.CKPT_SH_MAGIC, version: C.CKPT_SH_VERSION, type, seq, length: payload.length });
+  return Buffer.concat([header, payload]);
+}
+
+// ---- messages ----
+
+export function encodeMessage(m: Message): Buffer {
+  switch (m.type) {
+    case 'hello': return encodeFrame(C.CKPT_SH_HELLO, 0, Buffer.concat([m.nonce, Buffer.from(m.policy)]));
+    case 'auth': {
+      const p = structBytes(C.CKPT_SH_AUTH_SIZE, AUTH, m);
+      m.nonce.copy(p, C.CKPT_SH_AUTH_NONCE);
+      m.mac.copy(p, C.CKPT_SH_AUTH_MAC);
+      return encodeFrame(C.CKPT_SH_AUTH, 0, p);
+    }
+    case 'welcome': {
+      const p = Buffer.alloc(C.CKPT_SH_WELCOME_SIZE);
+      m.mac.copy(p, C.CKPT_SH_WELCOME_MAC);
+      p.writeBigUInt64LE(m.session, C.CKPT_SH_WELCOME_SESSION);
+      return encodeFrame(C.CKPT_SH_WELCOME, 0, p);
+    }
+    case 'denied': return encodeFrame(C.CKPT_SH_DENIED, 0, Buffer.from(m.reason));
+    case 'request': return encodeFrame(C.CKPT_SH_REQUEST, m.seq, encodeRequest(m.request));
+    case 'reply': {
+      const result = Buffer.alloc(C.CKPT_SH_RP_SIZE);
+      result.writeBigInt64LE(m.result, C.CKPT_SH_RP_RESULT);
+      return encodeFrame(C.CKPT_SH_REPLY, m.seq, Buffer.concat([result, m.data]));
+    }
+  }
+}
+
+/** The message a frame carries. The parser has already checked its type and minimum size. */
+export function decodeMessage(f: Frame): Message {
+  const p = f.payload;
+  switch (f.type) {
+    case C.CKPT_SH_HELLO: return { type: 'hello', nonce: p.subarray(0, C.CKPT_SH_NONCE), policy: p.subarray(C.CKPT_SH_NONCE).toString() };
+    case C.CKPT_SH_AUTH: return {
+      type: 'auth', nonce: p.subarray(C.CKPT_SH_AUTH_NONCE, C.CKPT_SH_AUTH_NONCE + C.CKPT_SH_NONCE),
+      mac: p.subarray(C.CKPT_SH_AUTH_MAC, C.CKPT_SH_AUTH_MAC + C.CKPT_SH_MAC), ...readStruct(p, 0, AUTH),
+    };
+    case C.CKPT_SH_WELCOME: return {
+      type: 'welcome', mac: p.subarray(C.CKPT_SH_WELCOME_MAC, C.CKPT_SH_WELCOME_MAC + C.CKPT_SH_MAC),
+      session: p.readBigUInt64LE(C.CKPT_SH_WELCOME_SESSION),
+    };
+    case C.CKPT_SH_DENIED: return { type: 'denied', reason: p.toString() };
+    case C.CKPT_SH_REQUEST: return { type: 'request', seq: f.seq, request: decodeRequest(p) };
+    case C.CKPT_SH_REPLY: return { type: 'reply', seq: f.seq, result: p.readBigInt64LE(C.CKPT_SH_RP_RESULT), data: p.subarray(C.CKPT_SH_RP_SIZE) };
+    default: throw new ProtocolError(`unknown frame type ${f.type}`);
+  }
+}
+
+// ---- requests ----
+
+interface RequestFields { op: number; handle: number; flags: number; count: number; offset: bigint; tail: Buffer }
+
+const NO_FIELDS = { handle: 0, flags: 0, count: 0, offset: 0n, tail: Buffer.alloc(0) };
+
+function fieldsOf(r: Request): Omit<RequestFields, 'op'> {
+  switch (r.op) {
+    case 'open': return { ...NO_FIELDS, flags: r.flags, count: r.mode, tail: pathTail(r.path) };
+    case 'close': case 'fstat': case 'fsync': return { ...NO_FIELDS, handle: r.handle };
+    case 'pread': return { ...NO_FIELDS, handle: r.handle, count: r.count, offset: r.offset };
+    case 'pwrite': return { ...NO_FIELDS, handle: r.handle, flags: r.append ? C.CKPT_SH_APPEND : 0, offset: r.offset, tail: r.data };
+    case 'stat': return { ...NO_FIELDS, flags: r.nofollow ? C.CKPT_SH_NOFOLLOW : 0, tail: pathTail(r.path) };
+    case 'access': case 'mkdir': return { ...NO_FIELDS, count: r.mode, tail: pathTail(r.path) };
+    case 'getdents': return { ...NO_FIELDS, handle: r.handle, count: r.count, offset: r.index };
+    case 'rmdir': case 'unlink': case 'readlink': case 'chdir': return { ...NO_FIELDS, tail: pathTail(r.path) };
+    case 'rename': return { ...NO_FIELDS, tail: Buffer.concat([pathTail(r.from), pathTail(r.to)]) };
+    case 'ftruncate': return { ...NO_FIELDS, handle: r.handle, offset: r.length };
+    case 'exit': return { ...NO_FIELDS, count: r.status };
+    case 'unknown': return NO_FIELDS;
+  }
+}
+
+export function encodeRequest(r: Request): Buffer {
+  const { tail, ...fields } = fieldsOf(r);
+  const op = r.op === 'unknown' ? r.code : OP_CODES[r.op];
+  return Buffer.concat([structBytes(C.CKPT_SH_RQ_SIZE, REQUEST, { op, ...fields }), tail]);
+}
+
+export function decodeRequest(payload: Buffer): Request {
+  const { op: code, handle, flags, count, offset } = readStruct(payload, 0, REQUEST);
+  const tail = payload.subarray(C.CKPT_SH_RQ_SIZE);
+  const op = OP_NAMES.get(code);
+  const path = () => onePath(tail, op!);
+  switch (op) {
+    case 'open': return { op, path: path(), flags, mode: count };
+    case 'close': case 'fstat': case 'fsync': return { op, handle };
+    case 'pread': return { op, handle, count, offset };
+    case 'pwrite':
+      if (tail.length > C.CKPT_SH_MAX_DATA) throw new ProtocolError(`PWRITE of ${tail.length} bytes is over ${C.CKPT_SH_MAX_DATA}`);
+      return { op, handle, append: (flags & C.CKPT_SH_APPEND) !== 0, offset, data: tail };
+    case 'stat': return { op, path: path(), nofollow: (flags & C.CKPT_SH_NOFOLLOW) !== 0 };
+    case 'access': case 'mkdir': return { op, path: path(), mode: count };
+    case 'getdents': return { op, handle, count, index: offset };
+    case 'rmdir': case 'unlink': case 'readlink': case 'chdir': return { op, path: path() };
+    case 'rename': {
+      const [from, to] = paths(tail, 2, op);
+      return { op, from, to };
+    }
+    case 'ftruncate': return { op, handle, length: offset };
+    case 'exit': return { op, status: count };
+    case undefined: return { op: 'unknown', code };
+  }
+}
+
+function pathTail(path: Buffer): Buffer {
+  return Buffer.concat([path, Buffer.alloc(1)]);
+}
+
+function onePath(tail: Buffer, op: Op): Buffer {
+  return paths(tail, 1, op)[0];
+}
+
+/** Exactly `n` NUL-terminated paths, each within CKPT_SH_MAX_PATH with its NUL, and nothing after */
+function paths(tail: Buffer, n: number, op: Op): Buffer[] {
+  const out: Buffer[] = [];
+  let at = 0;
+  for (let i = 0; i < n; i++) {
+    const nul = tail.indexOf(0, at);
+    if (nul < 0) throw new ProtocolError(`${op.toUpperCase()} path ${i + 1} is not NUL-terminated`);
+    if (nul - at + 1 > C.CKPT_SH_MAX_PATH) throw new ProtocolError(`${op.toUpperCase()} path of ${nul - at + 1} bytes is over ${C.CKPT_SH_MAX_PATH}`);
+    out.push(tail.subarray(at, nul));
+    at = nul + 1;
+  }
+  if (at !== tail.length) throw new ProtocolError(`${op.toUpperCase()} has ${tail.length - at} bytes after its path${n > 1 ? 's' : ''}`);
+  return out;
+}
+
+// ---- reply data ----
+
+/** x86-64 `struct stat` as the kernel fills it (CKPT_SH_STAT_SIZE bytes); the signed fields
+ *  (size, blocks, times) are written as their two's complement. */
+const STAT = [
+  ['dev', 0, 'u64'], ['ino', 8, 'u64'], ['nlink', 16, 'u64'], ['mode', 24, 'u32'], ['uid', 28, 'u32'],
+  ['gid', 32, 'u32'], ['rdev', 40, 'u64'], ['size', 48, 'u64'], ['blksize', 56, 'u64'], ['blocks', 64, 'u64'],
+  ['atime', 72, 'u64'], ['atimeNsec', 80, 'u64'], ['mtime', 88, 'u64'], ['mtimeNsec', 96, 'u64'],
+  ['ctime', 104, 'u64'], ['ctimeNsec', 112, 'u64'],
+] as const;
+
+export interface WireStat {
+  dev: bigint; ino: bigint; nlink: bigint; mode: number; uid: number; gid: number; rdev: bigint;
+  size: bigint; blksize: bigint; blocks: bigint;
+  atime: bigint; atimeNsec: bigint; mtime: bigint; mtimeNsec: bigint; ctime: bigint; ctimeNsec: bigint;
+}
+
+/** What encodeStat needs of a node:fs BigIntStats */
+export interface StatSource {
+  dev: bigint; ino: bigint; nlink: bigint; mode: bigint; uid: bigint; gid: bigint; rdev: bigint;
+  size: bigint; blksize: bigint; blocks: bigint; atimeNs: bigint; mtimeNs: bigint; ctimeNs: bigint;
+}
+
+const NS = 1_000_000_000n;
+/** seconds and nanoseconds (0..999999999) of a time in nanoseconds, also before 1970 */
+function splitNs(ns: bigint): [bigint, bigint] {
+  const nsec = ((ns % NS) + NS) % NS;
+  return [(ns - nsec) / NS, nsec];
+}
+
+export function encodeStat(st: StatSource): Buffer {
+  const u64 = (v: bigint) => BigInt.asUintN(64, v);
+  const [atime, atimeNsec] = splitNs(st.atimeNs), [mtime, mtimeNsec] = splitNs(st.mtimeNs), [ctime, ctimeNsec] = splitNs(st.ctimeNs);
+  return structBytes(C.CKPT_SH_STAT_SIZE, STAT, {
+    dev: st.dev, ino: st.ino, nlink: st.nlink, mode: Number(st.mode), uid: Number(st.uid), gid: Number(st.gid),
+    rdev: st.rdev, size: u64(st.size), blksize: u64(st.blksize), blocks: u64(st.blocks),
+    atime: u64(atime), atimeNsec, mtime: u64(mtime), mtimeNsec, ctime: u64(ctime), ctimeNsec,
+  });
+}
+
+export function decodeStat(data: Buffer): WireStat {
+  if (data.length < C.CKPT_SH_STAT_SIZE) throw new ProtocolError(`struct stat of ${data.length} bytes, not ${C.CKPT_SH_STAT_SIZE}`);
+  const s = readStruct(data, 0, STAT);
+  const i64 = (v: bigint) => BigInt.asIntN(64, v);
+  return { ...s, size: i64(s.size), blksize: i64(s.blksize), blocks: i64(s.blocks), atime: i64(s.atime), mtime: i64(s.mtime), ctime: i64(s.ctime) };
+}
+
+/** One `linux_dirent64`: d_ino u64, d_off i64, d_reclen u16, d_type u8, d_name NUL-terminated,
+ *  the record padded to 8 bytes */
+export interface Dirent { ino: bigint; off: bigint; type: number; name: Buffer }
+
+const DIRENT_NAME = 19;
+
+export function direntSize(nameLength: number): number {
+  return (DIRENT_NAME + nameLength + 1 + 7) & ~7;
+}
+
+export function encodeDirent(d: Dirent): Buffer {
+  const rec = Buffer.alloc(direntSize(d.name.length));
+  rec.writeBigUInt64LE(d.ino, 0);
+  rec.writeBigInt64LE(d.off, 8);
+  rec.writeUInt16LE(rec.length, 16);
+  rec.writeUInt8(d.type, 18);
+  d.name.copy(rec, DIRENT_NAME);
+  return rec;
+}
+
+export function decodeDirents(data: Buffer): Dirent[] {
+  const out: Dirent[] = [];
+  for (let at = 0; at < data.length;) {
+    if (data.length - at < DIRENT_NAME) throw new ProtocolError(`dirent record at ${at} is truncated`);
+    const reclen = data.readUInt16LE(at + 16);
+    if (reclen < DIRENT_NAME + 1 || reclen % 8 !== 0 || at + reclen > data.length) throw new ProtocolError(`dirent record at ${at} has length ${reclen}`);
+    const name = data.subarray(at + DIRENT_NAME, at + reclen);
+    out.push({ ino: data.readBigUInt64LE(at), off: data.readBigInt64LE(at + 8), type: data.readUInt8(at + 18), name: name.subarray(0, name.indexOf(0)) });
+    at += reclen;
+  }
+  return out;
+}
+
+// ---- authentication ----
+
+export const AUTH_LABEL = 'ckpt-shadow-auth-v1';
+export const WELCOME_LABEL = 'ckpt-shadow-welcome-v1';
+
+/** The key: the token file's bytes without one final newline */
+export function tokenFromFile(bytes: Buffer): Buffer {
+  return bytes.length > 0 && bytes[bytes.length - 1] === 0x0a ? bytes.subarray(0, -1) : bytes;
+}
+
+/** The client's MAC: HMAC-SHA256(token, label | server nonce | client nonce | pid u32 LE) */
+export function authMac(token: Buffer, serverNonce: Buffer, clientNonce: Buffer, pid: number): Buffer {
+  const p = Buffer.alloc(4);
+  p.writeUInt32LE(pid);
+  return crypto.createHmac('sha256', token).update(AUTH_LABEL).update(serverNonce).update(clientNonce).update(p).digest();
+}
+
+/** The server's MAC: HMAC-SHA256(token, label | client nonce | server nonce) */
+export function welcomeMac(token: Buffer, clientNonce: Buffer, serverNonce: Buffer): Buffer {
+  return crypto.createHmac('sha256', token).update(WELCOME_LABEL).update(clientNonce).update(serverNonce).digest();
+}
+
+/** Compares in constant time */
+export function macEqual(a: Buffer, b: Buffer): boolean {
+  return a.length === b.length && crypto.timingSafeEqual(a, b);
+}
+
+export function kindName(kind: number): string {
+  const base = kind & ~C.CKPT_SH_KIND_AGAIN;
+  const name = base === C.CKPT_SH_KIND_JOB ? 'JOB' : base === C.CKPT_SH_KIND_CHILD ? 'CHILD' : `kind ${base}`;
+  return kind & C.CKPT_SH_KIND_AGAIN ? `${name}|AGAIN` : name;
+}

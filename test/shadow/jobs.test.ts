@@ -1,0 +1,95 @@
+// Relinked jobs against a real ckpt-shadow on loopback: their file system calls run in the
+// shadow's root, nothing they create lands on the execute side, and what they print and leave
+// behind equals a local run of the original. busybox sh runs a pipeline (each forked process its
+// own session) on remote files. The shadow reports the job's exit status.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { execa } from 'execa';
+import { relinkFile, sample, scratch } from '../helpers.js';
+import { startShadow, tree, type Shadow } from './run-shadow.js';
+
+const SCRIPT = 'cat in.txt | sort | uniq -c > counts.txt; cp in.txt copy.txt; mkdir d; mv copy.txt d/; ' +
+  'wc -l < in.txt; ls d; cat d/copy.txt | tr a-z A-Z | head -n 3; echo done';
+const INPUT = ['pear', 'apple', 'fig', 'apple', 'kiwi', 'pear', 'apple', 'plum'].join('\n') + '\n';
+
+function jobEnv(shadow: Shadow, extra: Record<string, string> = {}): Record<string, string> {
+  return { PATH: '/usr/bin:/bin', CKPT_SHADOW: `127.0.0.1:${shadow.port}`, CKPT_SHADOW_TOKEN_FILE: shadow.token, ...extra };
+}
+
+/** tree() of the shadow's root without its own image directory */
+const rootTree = (root: string) => Object.fromEntries(Object.entries(tree(root)).filter(([k]) => !k.startsWith('.ckpt')));
+
+describe('jobs on the shadow (loopback)', function () {
+  this.timeout(120_000);
+  const base = scratch('ckpt-shadow-');
+  const bins = path.join(base, 'bin');
+  let shadow: Shadow;
+
+  before(async () => {
+    fs.mkdirSync(bins);
+    await relinkFile('/bin/busybox', path.join(bins, 'busybox.ckpt'));
+    await relinkFile(sample('glibc', 'fileops'), path.join(bins, 'fileops.ckpt'));
+    shadow = await startShadow({ root: path.join(base, 'root'), args: ['--stdout', '/job.out', '--stderr', '/job.err'] });
+  });
+  after(async () => shadow?.stop());
+
+  it('busybox sh: a pipeline, cp, mkdir, mv on remote files give the local run\'s output and files, all in the root', async () => {
+    const local = path.join(base, 'local');
+    fs.mkdirSync(local);
+    fs.writeFileSync(path.join(local, 'in.txt'), INPUT);
+    const want = await execa('/bin/busybox', ['sh', '-c', SCRIPT], { cwd: local });
+    // the remote run: stdout and stderr are the shadow's files (--stdout, --stderr)
+    fs.writeFileSync(path.join(shadow.root, 'in.txt'), INPUT);
+    const exec = path.join(base, 'exec');
+    fs.mkdirSync(exec);
+    const got = await execa(path.join(bins, 'busybox.ckpt'), ['sh', '-c', SCRIPT], { cwd: exec, env: jobEnv(shadow), reject: false });
+    assert.equal(got.exitCode, 0, got.stderr);
+    assert.equal(got.stdout, '', 'stdout went to the shadow');
+    assert.deepEqual(tree(exec), {}, 'nothing was created on the execute side');
+    const files = rootTree(shadow.root);
+    assert.equal(files['job.out'], want.stdout + '\n');
+    assert.equal(files['job.err'], '');
+    delete files['job.out'];
+    delete files['job.err'];
+    assert.deepEqual(files, tree(local));
+    await shadow.waitFor(/job \d+ exited 0/);
+  });
+
+  it('fileops: a thousand small operations give the local run\'s checksums', async () => {
+    const local = scratch();
+    const want = await execa(sample('glibc', 'fileops'), ['100', 'ops.d'], { cwd: local });
+    const exec = scratch();
+    const got = await execa(path.join(bins, 'fileops.ckpt'), ['100', 'ops.d'], { cwd: exec, env: jobEnv(shadow), reject: false });
+    assert.equal(got.exitCode, 0, got.stderr);
+    assert.equal(fs.readFileSync(path.join(shadow.root, 'job.out'), 'utf8'), want.stdout + '\n');
+    assert.ok(!fs.existsSync(path.join(shadow.root, 'ops.d')), 'the job removed its directory on the shadow');
+    assert.deepEqual(tree(exec), {});
+  });
+
+  it('reports the job\'s exit status on its stdout', async () => {
+    const got = await execa(path.join(bins, 'busybox.ckpt'), ['sh', '-c', 'exit 3'], { cwd: scratch(), env: jobEnv(shadow), reject: false });
+    assert.equal(got.exitCode, 3);
+    await shadow.waitFor(/job \d+ exited 3\n/);
+  });
+
+  it('a wrong token: the job stops with one line and exit 86, and the shadow logs the refusal', async () => {
+    const bad = path.join(base, 'bad.token');
+    fs.writeFileSync(bad, 'not the token\n');
+    const got = await execa(path.join(bins, 'fileops.ckpt'), ['1'], { cwd: scratch(), env: jobEnv(shadow, { CKPT_SHADOW_TOKEN_FILE: bad }), reject: false });
+    assert.equal(got.exitCode, 86);
+    assert.match(got.stderr, /^ckpt: shadow 127\.0\.0\.1:\d+: .+$/);
+    assert.equal(got.stderr.split('\n').length, 1);
+    await shadow.waitFor(/auth/i, 'stderr');
+  });
+
+  it('no shadow at all: the job gives up after CKPT_SHADOW_RETRY seconds with exit 86', async () => {
+    const t0 = Date.now();
+    const got = await execa(path.join(bins, 'fileops.ckpt'), ['1'], {
+      cwd: scratch(), reject: false, env: { PATH: '/usr/bin:/bin', CKPT_SHADOW: '127.0.0.1:1', CKPT_SHADOW_TOKEN_FILE: shadow.token, CKPT_SHADOW_RETRY: '1' },
+    });
+    assert.equal(got.exitCode, 86);
+    assert.match(got.stderr, /^ckpt: shadow 127\.0\.0\.1:1: unreachable for longer than CKPT_SHADOW_RETRY seconds; giving up$/);
+    assert.ok(Date.now() - t0 >= 900, 'it kept trying for the retry time');
+  });
+});

@@ -1,0 +1,82 @@
+// Migration across hosts: three network namespaces joined by veth pairs stand for the submit
+// machine (the shadow) and two execute machines. A relinked busybox sha256sum of a large file in
+// the shadow's root starts on execute host 1 with its images on the shadow, is checkpointed and
+// killed mid-file, is restarted on execute host 2 from the shadow's image, reaching the shadow
+// at another address, and prints what an uninterrupted run prints: the remote file went on
+// being read from the right offset.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { execa } from 'execa';
+import { relinkFile, scratch } from '../helpers.js';
+import { startShadow, type Shadow } from './run-shadow.js';
+
+const tag = `${process.pid % 100000}`;
+const SUB = `cks${tag}`, EX1 = `ckx${tag}a`, EX2 = `ckx${tag}b`;
+
+async function ip(...args: string[]) {
+  await execa('ip', args);
+}
+
+/** submit <-> ex1 on 10.77.1.0/24, submit <-> ex2 on 10.77.2.0/24 */
+async function makeHosts(): Promise<void> {
+  for (const ns of [SUB, EX1, EX2]) {
+    await ip('netns', 'add', ns);
+    await ip('-n', ns, 'link', 'set', 'lo', 'up');
+  }
+  for (const [n, ex] of [[1, EX1], [2, EX2]] as const) {
+    const [a, b] = [`s${tag}${n}`, `e${tag}${n}`];
+    await ip('link', 'add', a, 'netns', SUB, 'type', 'veth', 'peer', 'name', b, 'netns', ex);
+    await ip('-n', SUB, 'addr', 'add', `10.77.${n}.1/24`, 'dev', a);
+    await ip('-n', ex, 'addr', 'add', `10.77.${n}.2/24`, 'dev', b);
+    await ip('-n', SUB, 'link', 'set', a, 'up');
+    await ip('-n', ex, 'link', 'set', b, 'up');
+  }
+}
+
+async function removeHosts(): Promise<void> {
+  for (const ns of [SUB, EX1, EX2]) await execa('ip', ['netns', 'del', ns], { reject: false });
+}
+
+describe('migration between execute hosts (network namespaces)', function () {
+  this.timeout(180_000);
+  const base = scratch('ckpt-migrate-');
+  let shadow: Shadow | undefined;
+
+  before(makeHosts);
+  after(async () => {
+    await shadow?.stop();
+    await removeHosts();
+  });
+
+  it('checkpointed on host 1, restarted on host 2 from the shadow\'s image, it ends as an uninterrupted run', async () => {
+    const bin = path.join(base, 'busybox.ckpt');
+    await relinkFile('/bin/busybox', bin);
+    shadow = await startShadow({ root: path.join(base, 'root'), listen: '0.0.0.0:7000', netns: SUB, args: ['--stdout', '/out.txt'] });
+    const big = path.join(shadow.root, 'big.bin');
+    fs.writeFileSync(big, crypto.randomBytes(96 << 20));
+    const want = (await execa('sha256sum', ['big.bin'], { cwd: shadow.root })).stdout + '\n';
+    const env = (host: number) => ({ PATH: '/usr/bin:/bin', CKPT_SHADOW: `10.77.${host}.1:7000`, CKPT_SHADOW_TOKEN_FILE: shadow!.token });
+
+    const job = spawn('ip', ['netns', 'exec', EX1, 'env', ...Object.entries({ ...env(1), CKPT_IMAGE: 'shadow:run.img' }).map(([k, v]) => `${k}=${v}`), bin, 'sha256sum', 'big.bin'],
+      { cwd: base, stdio: 'ignore' });
+    const ended = new Promise((r) => job.once('exit', (code, sig) => r(sig ?? code)));
+    await shadow.waitFor(/connect/, 'stderr');
+    await new Promise((r) => setTimeout(r, 300));
+    job.kill('SIGUSR2');
+    await shadow.waitFor('checkpoint stored run.img', 'stderr', 60_000);
+    job.kill('SIGKILL');
+    assert.equal(await ended, 'SIGKILL');
+    assert.equal(fs.readFileSync(path.join(shadow.root, 'out.txt'), 'utf8'), '', 'killed before it printed');
+
+    const restarted = await execa('ip', ['netns', 'exec', EX2, 'env', ...Object.entries({ ...env(2), CKPT_RESTART: 'shadow:run.img' }).map(([k, v]) => `${k}=${v}`), bin],
+      { cwd: base, reject: false });
+    assert.equal(restarted.exitCode, 0, restarted.stderr);
+    assert.equal(fs.readFileSync(path.join(shadow.root, 'out.txt'), 'utf8'), want);
+    // host 2 cannot even reach host 1's address for the shadow: the job really used 10.77.2.1
+    const cross = await execa('ip', ['netns', 'exec', EX2, 'env', ...Object.entries(env(1)).map(([k, v]) => `${k}=${v}`), 'CKPT_SHADOW_RETRY=1', bin, 'true'], { reject: false });
+    assert.equal(cross.exitCode, 86);
+  });
+});

@@ -1,0 +1,78 @@
+// Runs the real `ckpt-shadow` CLI for a test: a temporary root and token, 127.0.0.1 and a port the
+// kernel picks, its stderr log and stdout collected line by line.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { ROOT, scratch } from '../helpers.js';
+
+export const SHADOW_CLI = path.join(ROOT, 'dist/src/cli/shadow.js');
+
+export interface Shadow {
+  proc: ChildProcess;
+  port: number;
+  /** the server's root, a directory of its own */
+  root: string;
+  /** a directory beside the root, outside it */
+  outside: string;
+  token: Buffer;
+  log: string[];
+  stdout: string[];
+  /** Resolves when a log line from index `since` on matches (also one already logged); rejects after `ms` */
+  waitForLog(re: RegExp, ms?: number, since?: number): Promise<string>;
+  /** The same for a line on stdout */
+  waitForStdout(re: RegExp, ms?: number): Promise<string>;
+  /** SIGTERM; resolves with the exit code */
+  stop(): Promise<number | null>;
+}
+
+function lines(stream: NodeJS.ReadableStream, into: string[], onLine: () => void): void {
+  let partial = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk: string) => {
+    const parts = (partial + chunk).split('\n');
+    partial = parts.pop()!;
+    into.push(...parts);
+    onLine();
+  });
+}
+
+export async function startShadow(extraArgs: string[] = [], tokenText = 'test-token-0123456789\n'): Promise<Shadow> {
+  const base = scratch('ckpt-shadow-');
+  const root = path.join(base, 'root'), outside = path.join(base, 'outside');
+  fs.mkdirSync(root);
+  fs.mkdirSync(outside);
+  const tokenFile = path.join(base, 'token');
+  fs.writeFileSync(tokenFile, tokenText, { mode: 0o600 });
+  const proc = spawn('node', [SHADOW_CLI, '--listen', '127.0.0.1:0', '--root', root, '--token-file', tokenFile, ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const log: string[] = [], stdout: string[] = [];
+  const waiters = new Set<() => void>();
+  const notify = () => { for (const w of [...waiters]) w(); };
+  lines(proc.stderr!, log, notify);
+  lines(proc.stdout!, stdout, notify);
+  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => { notify(); resolve(code); }));
+
+  const waitForLine = (from: string[], re: RegExp, ms = 10_000, since = 0) => new Promise<string>((resolve, reject) => {
+    const check = () => {
+      const hit = from.slice(since).find((l) => re.test(l));
+      if (hit !== undefined) done(() => resolve(hit));
+      else if (proc.exitCode !== null) done(() => reject(new Error(`ckpt-shadow exited ${proc.exitCode} before printing ${re}:\n${log.join('\n')}`)));
+    };
+    const timer = setTimeout(() => done(() => reject(new Error(`no line ${re} within ${ms} ms:\n${from.slice(-20).join('\n')}`))), ms);
+    const done = (f: () => void) => { clearTimeout(timer); waiters.delete(check); f(); };
+    waiters.add(check);
+    check();
+  });
+  const waitForLog = (re: RegExp, ms?: number, since?: number) => waitForLine(log, re, ms, since);
+
+  const listening = await waitForLog(/^ckpt-shadow: listening on 127\.0\.0\.1:(\d+)$/);
+  return {
+    proc, root, outside, log, stdout, waitForLog,
+    waitForStdout: (re, ms) => waitForLine(stdout, re, ms),
+    port: Number(/:(\d+)$/.exec(listening)![1]),
+    token: Buffer.from(tokenText.replace(/\n$/, '')),
+    stop: () => {
+      if (proc.exitCode === null) proc.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
