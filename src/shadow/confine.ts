@@ -25,18 +25,17 @@
 // absolute target is the server's path, not the job's. Hard links and bind mounts placed inside the
 // root by its owner count as inside. Opens add O_NONBLOCK and O_NOCTTY, so a FIFO or terminal below
 // the root cannot hold one of libuv's threads or become the server's terminal.
-import { constants as FS } from 'node:fs';
+import { constants as FS, type BigIntStats } from 'node:fs';
 import fs, { type FileHandle } from 'node:fs/promises';
-import type { BigIntStats } from 'node:fs';
 import { WIRE_O } from './protocol.js';
 
-export const O_PATH = 0o10000000;
+const O_PATH = 0o10000000;
 const O_TMPFILE_BIT = 0o20000000;
 const SAFE = FS.O_NONBLOCK | FS.O_NOCTTY;
 
 /** An error carrying the errno name the job gets (EACCES for a path that leaves the root) */
-export class PathError extends Error {
-  override readonly name = 'PathError';
+export class ErrnoError extends Error {
+  override readonly name = 'ErrnoError';
   constructor(readonly code: string, message: string) {
     super(message);
   }
@@ -73,7 +72,7 @@ export class ConfinedRoot {
   /** The root's realpath, with `/.ckpt` created in it for checkpoint images */
   static async open(dir: string): Promise<ConfinedRoot> {
     const real = await fs.realpath(dir, { encoding: 'buffer' });
-    if (!(await fs.stat(real)).isDirectory()) throw new PathError('ENOTDIR', `${dir} is not a directory`);
+    if (!(await fs.stat(real)).isDirectory()) throw new ErrnoError('ENOTDIR', `${dir} is not a directory`);
     await fs.mkdir(Buffer.concat([real, Buffer.from('/.ckpt')]), { mode: 0o700 }).catch((e) => {
       if (e.code !== 'EEXIST') throw e;
     });
@@ -89,8 +88,8 @@ export class ConfinedRoot {
   async open(path: Buffer, wireFlags: number, mode: number): Promise<FileHandle> {
     const p = parse(path);
     let flags = hostOpenFlags(wireFlags);
-    if ((p.name === null || p.trailingSlash) && flags & FS.O_CREAT) throw new PathError('EISDIR', `${p.text}: O_CREAT on a directory`);
-    if (p.trailingSlash) flags |= FS.O_DIRECTORY;
+    if ((p.name === null || p.trailingSlash) && flags & FS.O_CREAT) throw new ErrnoError('EISDIR', `${p.text}: O_CREAT on a directory`);
+    if (p.trailingSlash) flags = (flags | FS.O_DIRECTORY) & ~FS.O_NOFOLLOW; // `name/` follows a symlink, as in Linux
     if (p.name === null) return this.reopen(await this.object(p, FS.O_DIRECTORY), flags, mode);
     return this.inParent(p, (_dir, at) => this.openName(p, at, flags, mode));
   }
@@ -114,17 +113,18 @@ export class ConfinedRoot {
     try {
       target = await this.openChecked(at, O_PATH | (flags & FS.O_DIRECTORY), p);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT' && flags & FS.O_CREAT) throw new PathError('EACCES', `${p.text}: refused to create through a symlink`);
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT' && flags & FS.O_CREAT) throw new ErrnoError('EACCES', `${p.text}: refused to create through a symlink`);
       throw e;
     }
-    return this.reopen(target, flags & ~(FS.O_CREAT | FS.O_EXCL | FS.O_NOFOLLOW), mode);
+    return this.reopen(target, flags, mode);
   }
 
-  /** The checked object `target` (O_PATH) opened again with `flags`; `target` is consumed */
+  /** The checked object `target` (O_PATH) opened again with `flags`, less those that would act on a
+   *  name (the object is found already, and /proc/self/fd/N is a symlink); `target` is consumed */
   private async reopen(target: FileHandle, flags: number, mode: number): Promise<FileHandle> {
     if (flags & O_PATH) return target;
     try {
-      return await this.openChecked(procPath(target), flags | SAFE, null, mode);
+      return await this.openChecked(procPath(target), (flags & ~(FS.O_CREAT | FS.O_EXCL | FS.O_NOFOLLOW)) | SAFE, null, mode);
     } finally {
       await target.close();
     }
@@ -146,7 +146,7 @@ export class ConfinedRoot {
   }
 
   async access(path: Buffer, mode: number): Promise<void> {
-    if (mode & ~7) throw new PathError('EINVAL', `access mode ${mode}`);
+    if (mode & ~7) throw new ErrnoError('EINVAL', `access mode ${mode}`);
     await using(await this.object(parse(path), 0), (f) => fs.access(procPath(f), mode));
   }
 
@@ -157,21 +157,21 @@ export class ConfinedRoot {
 
   async mkdir(path: Buffer, mode: number): Promise<void> {
     const p = parse(path);
-    if (p.name === null) throw new PathError('EEXIST', `${p.text} exists`);
+    if (p.name === null) throw new ErrnoError('EEXIST', `${p.text} exists`);
     await this.inParent(p, (_dir, at) => fs.mkdir(at, { mode }));
   }
 
   async rmdir(path: Buffer): Promise<void> {
     const p = parse(path);
-    if (p.name === null) throw new PathError(p.dirs.length === 0 ? 'EBUSY' : DOT.equals(p.dirs[p.dirs.length - 1]) ? 'EINVAL' : 'ENOTEMPTY', `rmdir ${p.text}`);
+    if (p.name === null) throw new ErrnoError(p.dirs.length === 0 ? 'EBUSY' : DOT.equals(p.dirs[p.dirs.length - 1]) ? 'EINVAL' : 'ENOTEMPTY', `rmdir ${p.text}`);
     await this.inParent(p, (_dir, at) => fs.rmdir(at));
   }
 
   async unlink(path: Buffer): Promise<void> {
     const p = parse(path);
-    if (p.name === null) throw new PathError('EISDIR', `unlink ${p.text}`);
+    if (p.name === null) throw new ErrnoError('EISDIR', `unlink ${p.text}`);
     await this.inParent(p, async (_dir, at) => {
-      if (p.trailingSlash) throw new PathError((await fs.lstat(at)).isDirectory() ? 'EISDIR' : 'ENOTDIR', `unlink ${p.text}`);
+      if (p.trailingSlash) throw new ErrnoError((await fs.lstat(at)).isDirectory() ? 'EISDIR' : 'ENOTDIR', `unlink ${p.text}`);
       await fs.unlink(at);
     });
   }
@@ -179,9 +179,9 @@ export class ConfinedRoot {
   /** Renames within the root; returns the server's real path of the directory `to` landed in */
   async rename(from: Buffer, to: Buffer): Promise<Buffer> {
     const a = parse(from), b = parse(to);
-    if (a.name === null || b.name === null) throw new PathError('EBUSY', `rename ${a.text} ${b.text}`);
+    if (a.name === null || b.name === null) throw new ErrnoError('EBUSY', `rename ${a.text} ${b.text}`);
     return this.inParent(a, (_, oldAt) => this.inParent(b, async (newDir, newAt) => {
-      if ((a.trailingSlash || b.trailingSlash) && !(await fs.lstat(oldAt)).isDirectory()) throw new PathError('ENOTDIR', `rename ${a.text} ${b.text}`);
+      if ((a.trailingSlash || b.trailingSlash) && !(await fs.lstat(oldAt)).isDirectory()) throw new ErrnoError('ENOTDIR', `rename ${a.text} ${b.text}`);
       await fs.rename(oldAt, newAt);
       return newDir;
     }));
@@ -191,7 +191,7 @@ export class ConfinedRoot {
     const p = parse(path);
     if (p.name === null || p.trailingSlash) {
       await (await this.object(p, FS.O_DIRECTORY)).close();
-      throw new PathError('EINVAL', `${p.text} is not a symlink`);
+      throw new ErrnoError('EINVAL', `${p.text} is not a symlink`);
     }
     return this.inParent(p, (_dir, at) => fs.readlink(at, { encoding: 'buffer' }));
   }
@@ -248,7 +248,7 @@ export class ConfinedRoot {
     const real = await fs.readlink(procPath(file), { encoding: 'buffer' });
     const inside = real.equals(this.real) || (real.length > this.real.length && real.subarray(0, this.real.length).equals(this.real) &&
       (real[this.real.length] === SLASH || this.real.length === 1));
-    if (!inside) throw new PathError('EACCES', `${p?.text ?? 'a descriptor'} leads out of the root (to ${real.toString()})`);
+    if (!inside) throw new ErrnoError('EACCES', `${p?.text ?? 'a descriptor'} leads out of the root (to ${real.toString()})`);
     return real;
   }
 
@@ -261,8 +261,8 @@ export class ConfinedRoot {
 
 function parse(path: Buffer): JobPath {
   const text = JSON.stringify(path.toString());
-  if (path.length === 0) throw new PathError('ENOENT', 'empty path');
-  if (path[0] !== SLASH) throw new PathError('EINVAL', `${text} is not absolute`);
+  if (path.length === 0) throw new ErrnoError('ENOENT', 'empty path');
+  if (path[0] !== SLASH) throw new ErrnoError('EINVAL', `${text} is not absolute`);
   const components: Buffer[] = [];
   for (let at = 0; at < path.length;) {
     let end = path.indexOf(SLASH, at);
@@ -275,7 +275,7 @@ function parse(path: Buffer): JobPath {
   let depth = 0;
   for (const c of components) {
     depth += c.equals(DOTDOT) ? -1 : c.equals(DOT) ? 0 : 1;
-    if (depth < 0) throw new PathError('EACCES', `${text} climbs above the root`);
+    if (depth < 0) throw new ErrnoError('EACCES', `${text} climbs above the root`);
   }
   const last = components[components.length - 1];
   const trailingSlash = path[path.length - 1] === SLASH && components.length > 0;

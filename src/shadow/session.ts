@@ -8,7 +8,7 @@ import type { FileHandle } from 'node:fs/promises';
 import type net from 'node:net';
 import os from 'node:os';
 import * as C from '../contract.generated.js';
-import { ConfinedRoot, PathError, type ListEntry } from './confine.js';
+import { ConfinedRoot, ErrnoError, type ListEntry } from './confine.js';
 import {
   FrameParser, ProtocolError, WIRE_O, authMac, decodeMessage, encodeDirent, encodeMessage, encodeStat,
   direntSize, kindName, macEqual, welcomeMac, type Frame, type Request,
@@ -89,8 +89,12 @@ export class Session {
     this.state = 'closed';
     clearTimeout(this.authTimer);
     this.log(`closed: ${reason}`);
-    if (last) this.socket.end(last);
-    else this.socket.destroy();
+    if (last) {
+      this.socket.end(last);
+      setTimeout(() => this.socket.destroy(), 1000).unref(); // a peer that does not close its side
+    } else {
+      this.socket.destroy();
+    }
     if (!this.busy) void this.release();
   }
 
@@ -159,7 +163,7 @@ export class Session {
   /** The errno a failed request answers; refusals and unexpected faults are logged */
   private errno(e: unknown, r: Request): number {
     const code = (e as NodeJS.ErrnoException).code;
-    if (e instanceof PathError && code === 'EACCES') this.log(`refused ${r.op}: ${e.message}`);
+    if (e instanceof ErrnoError && code === 'EACCES') this.log(`refused ${r.op}: ${e.message}`);
     const n = code === undefined ? undefined : ERRNO[code];
     if (n !== undefined) return n;
     this.log(`${r.op} failed: ${(e as Error).message}`);
@@ -205,18 +209,18 @@ export class Session {
       case 'fsync': return this.handle(r.handle).file.sync().then(ok);
       case 'chdir': return root.chdir(r.path).then(ok);
       case 'exit': return Promise.resolve(this.exited(r.status));
-      case 'unknown': return Promise.reject(new PathError('ENOSYS', `op ${r.code}`));
+      case 'unknown': return Promise.reject(new ErrnoError('ENOSYS', `op ${r.code}`));
     }
   }
 
   private handle(n: number): OpenFile {
     const h = this.handles.get(n);
-    if (!h) throw new PathError('EBADF', `handle ${n}`);
+    if (!h) throw new ErrnoError('EBADF', `handle ${n}`);
     return h;
   }
 
   private async open(path: Buffer, flags: number, mode: number): Promise<Outcome> {
-    if (this.handles.size >= MAX_HANDLES) throw new PathError('EMFILE', `${MAX_HANDLES} files open`);
+    if (this.handles.size >= MAX_HANDLES) throw new ErrnoError('EMFILE', `${MAX_HANDLES} files open`);
     const file = await this.ctx.root.open(path, flags, mode & 0o7777);
     if (this.state === 'closed') {
       await file.close();
@@ -235,7 +239,7 @@ export class Session {
   }
 
   private async pread(h: OpenFile, count: number, offset: bigint): Promise<Outcome> {
-    if (offset >= INT64_END) throw new PathError('EINVAL', `offset ${offset}`);
+    if (offset >= INT64_END) throw new ErrnoError('EINVAL', `offset ${offset}`);
     // a short read, as the kernel may give: the client asks again for the rest
     const want = Math.min(count, C.CKPT_SH_MAX_DATA);
     if (want === 0 || offset > BigInt(Number.MAX_SAFE_INTEGER)) return ok();
@@ -251,7 +255,7 @@ export class Session {
    *  client making an append again after a lost connection) goes through a descriptor without
    *  O_APPEND, since Linux's pwrite would append all the same. */
   private async pwrite(h: OpenFile, append: boolean, offset: bigint, data: Buffer): Promise<Outcome> {
-    if (offset >= INT64_END) throw new PathError('EINVAL', `offset ${offset}`);
+    if (offset >= INT64_END) throw new ErrnoError('EINVAL', `offset ${offset}`);
     if (!append) {
       if (h.append) h.positional ??= await this.ctx.root.openAgain(h.file, h.flags & ~WIRE_O.APPEND);
       const done = await writeAll(h.positional ?? h.file, data, offset);
@@ -267,8 +271,8 @@ export class Session {
   }
 
   private async ftruncate(h: OpenFile, length: bigint): Promise<Outcome> {
-    if (length >= INT64_END) throw new PathError('EINVAL', `length ${length}`);
-    if (length > BigInt(Number.MAX_SAFE_INTEGER)) throw new PathError('EFBIG', `length ${length}`);
+    if (length >= INT64_END) throw new ErrnoError('EINVAL', `length ${length}`);
+    if (length > BigInt(Number.MAX_SAFE_INTEGER)) throw new ErrnoError('EFBIG', `length ${length}`);
     await h.file.truncate(Number(length));
     return ok();
   }
@@ -277,7 +281,7 @@ export class Session {
    *  the directory afresh (rewinddir); later indexes read the same listing. */
   private async getdents(h: OpenFile, count: number, index: bigint): Promise<Outcome> {
     if (!h.listing || index === 0n) {
-      if (!(await h.file.stat()).isDirectory()) throw new PathError('ENOTDIR', h.path);
+      if (!(await h.file.stat()).isDirectory()) throw new ErrnoError('ENOTDIR', h.path);
       h.listing = await this.ctx.root.list(h.file);
     }
     const room = Math.min(count, C.CKPT_SH_MAX_DATA);
@@ -290,7 +294,7 @@ export class Session {
       records.push(rec);
       size += rec.length;
     }
-    if (records.length === 0 && index < BigInt(h.listing.length)) throw new PathError('EINVAL', `a ${count}-byte buffer holds no entry`);
+    if (records.length === 0 && index < BigInt(h.listing.length)) throw new ErrnoError('EINVAL', `a ${count}-byte buffer holds no entry`);
     return { result: BigInt(size), data: Buffer.concat(records) };
   }
 
@@ -310,7 +314,7 @@ export class Session {
 
 /** Writes `data` at `position` (null: where the kernel puts it); the count written */
 async function writeAll(file: FileHandle, data: Buffer, position: bigint | null): Promise<number> {
-  if (position !== null && position + BigInt(data.length) > BigInt(Number.MAX_SAFE_INTEGER)) throw new PathError('EFBIG', `offset ${position}`);
+  if (position !== null && position + BigInt(data.length) > BigInt(Number.MAX_SAFE_INTEGER)) throw new ErrnoError('EFBIG', `offset ${position}`);
   let done = 0;
   while (done < data.length) {
     const { bytesWritten } = await file.write(data, done, data.length - done, position === null ? null : Number(position) + done);

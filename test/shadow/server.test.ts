@@ -17,7 +17,7 @@ import { ShadowClient, connectRaw } from './client.js';
 import { SHADOW_CLI, startShadow, type Shadow } from './shadow-process.js';
 
 const E = os.constants.errno;
-const RDONLY = 0, { WRONLY, RDWR, CREAT, TRUNC, APPEND, DIRECTORY } = WIRE_O;
+const RDONLY = 0, { WRONLY, RDWR, CREAT, EXCL, TRUNC, APPEND, DIRECTORY } = WIRE_O;
 
 describe('ckpt-shadow serving a job', function () {
   this.timeout(30_000);
@@ -129,6 +129,60 @@ describe('ckpt-shadow serving a job', function () {
     assert.equal(rootList.find((e) => e.name.toString() === '..')!.ino, fs.statSync(shadow.root, { bigint: true }).ino, "the root's .. is itself");
     assert.ok(rootList.some((e) => e.name.toString() === '.ckpt'), '/.ckpt was created at start');
     for (const handle of [h, f, root]) await job.call({ op: 'close', handle });
+  });
+
+  it('answers OPEN, STAT and READLINK as the same local calls do, for trailing slashes, `.` and `..`, symlinks, loops and missing names', async () => {
+    const t = inRoot('t');
+    fs.mkdirSync(path.join(t, 'd'), { recursive: true });
+    fs.writeFileSync(path.join(t, 'f'), 'f');
+    for (const [name, target] of [['ld', 'd'], ['lf', 'f'], ['dang', 'nowhere'], ['loop1', 'loop2'], ['loop2', 'loop1'], ['abs-in', path.join(t, 'f')]]) {
+      fs.symlinkSync(target, path.join(t, name));
+    }
+    const paths = ['/', '/.', '/t/..', '/t/f', '/t/f/', '/t/d', '/t/d/', '/t/ld', '/t/ld/', '/t/lf', '/t/lf/', '/t/dang', '/t/loop1',
+      '/t/dang/', '/t/loop1/', '/t/d/.', '/t/d/..', '/t/d/../f', '/t/./f', '//t//f', '/t/nothing', '/t/nothing/x', '/t/f/x',
+      '/t/abs-in', '/t/ld/../f'];
+    const O_PATH = WIRE_O.PATH, { NOFOLLOW } = WIRE_O;
+    const local = (f: () => unknown) => {
+      try {
+        const v = f();
+        if (typeof v === 'number') fs.closeSync(v);
+        return 'ok';
+      } catch (e) {
+        return (e as NodeJS.ErrnoException).code!;
+      }
+    };
+    const remote = (r: number) => (r >= 0 ? 'ok' : Object.entries(E).find(([, n]) => n === -r)![0]);
+    for (const p of paths) {
+      const here = shadow.root + p;
+      for (const flags of [RDONLY, RDONLY | DIRECTORY, RDONLY | NOFOLLOW, O_PATH, O_PATH | NOFOLLOW, O_PATH | DIRECTORY, WRONLY, WRONLY | NOFOLLOW]) {
+        const r = await job.tryOpen(p, flags);
+        if (r > 0) await job.call({ op: 'close', handle: r });
+        assert.equal(remote(r), local(() => fs.openSync(here, flags)), `open ${p} 0o${flags.toString(8)}`);
+      }
+      for (const nofollow of [false, true]) {
+        const r = await job.call({ op: 'stat', path: Buffer.from(p), nofollow });
+        assert.equal(remote(r.result), local(() => (nofollow ? fs.lstatSync(here) : fs.statSync(here))), `stat ${p} ${nofollow ? 'NOFOLLOW' : ''}`);
+      }
+      assert.equal(remote((await job.path('readlink', p)).result), local(() => fs.readlinkSync(here)), `readlink ${p}`);
+    }
+  });
+
+  it('creates files with O_CREAT and O_EXCL as Linux does, and answers as it would where it cannot', async () => {
+    const create = async (p: string, extra = 0) => {
+      const r = await job.tryOpen(p, WRONLY | CREAT | extra);
+      if (r > 0) await job.call({ op: 'close', handle: r });
+      return r > 0 ? 0 : r;
+    };
+    assert.equal(await create('/t/new'), 0);
+    assert.ok(fs.statSync(inRoot('t/new')).isFile());
+    assert.equal(await create('/t/new', EXCL), -E.EEXIST);
+    assert.equal(await create('/t/lf', EXCL), -E.EEXIST, 'a symlink exists');
+    assert.equal(await create('/t/dang', EXCL), -E.EEXIST, 'a dangling symlink exists too');
+    assert.equal(await create('/t/other/'), -E.EISDIR);
+    assert.equal(await create('/t/d'), -E.EISDIR);
+    assert.equal(await create('/t/nothing/x'), -E.ENOENT);
+    assert.equal(await create('/t/f/x'), -E.ENOTDIR);
+    assert.equal(await create('/t/lf'), 0, 'O_CREAT without O_EXCL opens what an existing symlink leads to');
   });
 
   it('makes, renames and removes directories and files as local calls would', async () => {
