@@ -520,9 +520,12 @@ static long rt_path_op(const struct rt_ctx *c, long nr)
 	case __NR_unlinkat:
 		return rt_path_call(c->rdx & RT_AT_REMOVEDIR ? CKPT_SH_OP_RMDIR : CKPT_SH_OP_UNLINK, 0, 0, abs, 0, 0);
 	case __NR_readlink:
-		return rt_path_call(CKPT_SH_OP_READLINK, 0, 0, abs, (void *)c->rsi, c->rdx);
-	case __NR_readlinkat:
-		return rt_path_call(CKPT_SH_OP_READLINK, 0, 0, abs, (void *)c->rdx, c->r10);
+	case __NR_readlinkat: {
+		/* readlink gives at most bufsiz bytes, truncated, as the kernel's does */
+		size_t size = nr == __NR_readlink ? c->rdx : c->r10;
+		long r = rt_path_call(CKPT_SH_OP_READLINK, 0, 0, abs, (void *)(nr == __NR_readlink ? c->rsi : c->rdx), size);
+		return r > (long)size ? (long)size : r;
+	}
 	case __NR_chdir: {
 		long r = rt_path_call(CKPT_SH_OP_CHDIR, 0, 0, abs, 0, 0);
 		if (r == 0) {

@@ -139,10 +139,19 @@ export class ConfinedRoot {
 
   async stat(path: Buffer, nofollow: boolean): Promise<BigIntStats> {
     const p = parse(path);
-    const file = nofollow && p.name !== null && !p.trailingSlash
-      ? await this.inParent(p, (_dir, at) => this.openChecked(at, O_PATH | FS.O_NOFOLLOW, p))
-      : await this.object(p, 0);
-    return using(file, (f) => f.stat({ bigint: true }));
+    if (nofollow && p.name !== null && !p.trailingSlash) {
+      const file = await this.inParent(p, (_dir, at) => this.openChecked(at, O_PATH | FS.O_NOFOLLOW, p));
+      return using(file, (f) => f.stat({ bigint: true }));
+    }
+    // the hot path of a remote stat: where the object is and what it is, asked at once of the
+    // thread pool; the answer is given only if it is inside, and the descriptor closed after
+    const file = await fs.open(this.under(p.name === null ? p.dirs : [...p.dirs, p.name]), O_PATH | (p.trailingSlash ? FS.O_DIRECTORY : 0));
+    try {
+      const [, st] = await Promise.all([this.verify(file, p), file.stat({ bigint: true })]);
+      return st;
+    } finally {
+      file.close().catch(() => {});
+    }
   }
 
   async access(path: Buffer, mode: number): Promise<void> {
