@@ -127,11 +127,12 @@ static void rt_read_token(const char *file)
 	rt_sh_token_len = (size_t)n;
 }
 
-static int rt_send_all(const void *buf, size_t len)
+/* All of len bytes through the connection: sendto or recvfrom, again after a short count */
+static int rt_transfer(long nr, const void *buf, size_t len, long flags)
 {
 	const char *p = buf;
 	while (len) {
-		long n = rt_syscall6(__NR_sendto, rt_remote_fd, (long)p, (long)len, 0x4000 /* MSG_NOSIGNAL */, 0, 0);
+		long n = rt_syscall6(nr, rt_remote_fd, (long)p, (long)len, flags, 0, 0);
 		if (n == -4)
 			continue;
 		if (n <= 0)
@@ -142,19 +143,14 @@ static int rt_send_all(const void *buf, size_t len)
 	return 0;
 }
 
+static int rt_send_all(const void *buf, size_t len)
+{
+	return rt_transfer(__NR_sendto, buf, len, 0x4000 /* MSG_NOSIGNAL */);
+}
+
 static int rt_recv_all(void *buf, size_t len)
 {
-	char *p = buf;
-	while (len) {
-		long n = rt_syscall6(__NR_recvfrom, rt_remote_fd, (long)p, (long)len, 0, 0, 0);
-		if (n == -4)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	return rt_transfer(__NR_recvfrom, buf, len, 0);
 }
 
 static void rt_put_header(unsigned char *h, uint16_t type, uint32_t seq, uint32_t len)
