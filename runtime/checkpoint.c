@@ -203,6 +203,23 @@ static int rt_collect(struct rt_ckpt_work *w)
  * On the scratch stack. The image has the pid calls routed through the dispatcher (pids.c): only
  * a process made from it needs them translated.
  */
+/* The image, from a writer process when one can be forked, else from here, the program stopped */
+static long rt_write_out(struct rt_ckpt_area *a)
+{
+	long pid = rt_syscall5(__NR_clone, 0 /* no SIGCHLD: the program's wait() never sees it */, 0, 0, 0, 0);
+	if (pid == 0)
+		rt_writer(a);
+	if (pid > 0) {
+		rt_syscall1(__NR_close, a->work.image_fd);
+		rt_writer_pid = pid;
+		return 0;
+	}
+	rt_rseq_pause();
+	long r = rt_finish_image(a);
+	rt_rseq_resume();
+	return r;
+}
+
 static void rt_checkpoint_on_scratch(void *arg)
 {
 	struct rt_ckpt_area *a = arg;
@@ -216,28 +233,14 @@ static void rt_checkpoint_on_scratch(void *arg)
 	}
 	rt_pids_route(1);
 	w->result = rt_collect(w);
-	if (w->result) {
-		rt_pids_route(0);
+	if (!w->result) {
+		w->result = rt_write_out(a);
+	} else {
 		rt_syscall1(__NR_close, w->image_fd);
 		if (!rt_image_remote)
 			rt_syscall1(__NR_unlink, (long)rt_image_tmp);
 		rt_report_failure(w->result);
-		return;
 	}
-	long pid = rt_syscall5(__NR_clone, 0 /* no SIGCHLD: the program's wait() never sees it */, 0, 0, 0, 0);
-	if (pid == 0)
-		rt_writer(a);
-	rt_pids_route(0);
-	if (pid > 0) {
-		rt_syscall1(__NR_close, w->image_fd);
-		rt_writer_pid = pid;
-		return;
-	}
-	/* no writer process: write from here, with the program stopped */
-	rt_pids_route(1);
-	rt_rseq_pause();
-	w->result = rt_finish_image(a);
-	rt_rseq_resume();
 	rt_pids_route(0);
 }
 

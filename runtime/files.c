@@ -175,23 +175,24 @@ static void rt_close_others(const struct rt_image *im)
 	rt_each_fd(buf, sizeof buf, rt_close_unknown, (void *)im);
 }
 
+/* Descriptor i at its number, with its offset and flags (a kept one as it is); 1 when it is a
+ * terminal that now has the image's termios */
 static int rt_place_one(int i)
 {
 	const unsigned char *p = rt_ft.e[i].rec;
 	long want = u32at(p, CKPT_RF_FD), fd = rt_ft.e[i].fd;
 	uint32_t type = u32at(p, CKPT_RF_TYPE);
-	if (fd == RT_KEEP)
-		return 0;
 	if (fd == RT_SHARE) {
 		rt_syscall2(__NR_dup2, (long)u32at(p, CKPT_RF_SAME_AS), want);
-	} else {
+	} else if (fd != RT_KEEP) {
 		rt_syscall2(__NR_dup2, fd, want);
 		rt_syscall1(__NR_close, fd);
 		if (type == CKPT_FT_REGULAR || type == CKPT_FT_DIRECTORY)
 			rt_syscall3(__NR_lseek, want, (long)u64at(p, CKPT_RF_OFFSET), 0 /* SEEK_SET */);
 		rt_syscall3(__NR_fcntl, want, 4 /* F_SETFL */, u32at(p, CKPT_RF_FLAGS));
 	}
-	rt_syscall3(__NR_fcntl, want, 2 /* F_SETFD */, u32at(p, CKPT_RF_FD_FLAGS));
+	if (fd != RT_KEEP)
+		rt_syscall3(__NR_fcntl, want, 2 /* F_SETFD */, u32at(p, CKPT_RF_FD_FLAGS));
 	if (type == CKPT_FT_TERMINAL && (u32at(p - CKPT_RH_SIZE, CKPT_RH_FLAGS) & CKPT_FILE_HAS_TERMIOS))
 		return rt_syscall3(__NR_ioctl, want, RT_TCSETS, (long)(p + CKPT_RF_TERMIOS)) == 0;
 	return 0;
@@ -202,13 +203,6 @@ int rt_files_place(const struct rt_image *im)
 	int terminal = 0;
 	for (int i = 0; i < rt_ft.count; i++)
 		terminal |= rt_place_one(i);
-	/* kept terminals get the image's termios too */
-	for (int i = 0; i < rt_ft.count; i++) {
-		const unsigned char *p = rt_ft.e[i].rec;
-		if (rt_ft.e[i].fd == RT_KEEP && u32at(p, CKPT_RF_TYPE) == CKPT_FT_TERMINAL &&
-		    (u32at(p - CKPT_RH_SIZE, CKPT_RH_FLAGS) & CKPT_FILE_HAS_TERMIOS))
-			terminal |= rt_syscall3(__NR_ioctl, u32at(p, CKPT_RF_FD), RT_TCSETS, (long)(p + CKPT_RF_TERMIOS)) == 0;
-	}
 	rt_close_others(im);
 	return terminal;
 }

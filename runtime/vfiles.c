@@ -207,13 +207,20 @@ static long rt_vopen(const char *abs, uint32_t flags, uint32_t mode)
 	return fd;
 }
 
-static long rt_vread(struct rt_vdesc *d, char *buf, uint64_t count, uint64_t offset, int advance)
+/*
+ * read or write COUNT bytes at OFFSET in chunks the protocol allows, stopping at a short count.
+ * A write to an O_APPEND file goes at the end this process knows (where the shadow appends it);
+ * ADVANCE moves the file offset as read/write do, pread/pwrite do not.
+ */
+static long rt_vio(struct rt_vdesc *d, char *buf, uint64_t count, uint64_t offset, int advance, int write)
 {
-	uint64_t done = 0;
+	int append = write && (d->flags & RT_O_APPEND);
+	uint64_t start = append ? d->offset : offset, done = 0, after = start;
 	while (done < count) {
 		uint32_t n = count - done > CKPT_SH_MAX_DATA ? CKPT_SH_MAX_DATA : (uint32_t)(count - done);
-		struct rt_request rq = { .op = CKPT_SH_OP_PREAD, .count = n, .offset = offset + done };
-		long r = rt_file_call(d, &rq, buf + done, n, 0);
+		struct rt_request rq = { .op = write ? CKPT_SH_OP_PWRITE : CKPT_SH_OP_PREAD, .flags = append ? CKPT_SH_APPEND : 0,
+					 .count = write ? 0 : n, .offset = start + done, .tail = write ? buf + done : 0, .tail_len = write ? n : 0 };
+		long r = write ? rt_file_call(d, &rq, &after, sizeof after, 0) : rt_file_call(d, &rq, buf + done, n, 0);
 		if (r < 0)
 			return done ? (long)done : r;
 		done += (uint64_t)r;
@@ -221,27 +228,7 @@ static long rt_vread(struct rt_vdesc *d, char *buf, uint64_t count, uint64_t off
 			break;
 	}
 	if (advance)
-		d->offset = offset + done;
-	return (long)done;
-}
-
-static long rt_vwrite(struct rt_vdesc *d, const char *buf, uint64_t count, uint64_t offset, int advance)
-{
-	uint64_t done = 0, after = offset;
-	while (done < count) {
-		uint32_t n = count - done > CKPT_SH_MAX_DATA ? CKPT_SH_MAX_DATA : (uint32_t)(count - done);
-		int append = (d->flags & RT_O_APPEND) != 0;
-		struct rt_request rq = { .op = CKPT_SH_OP_PWRITE, .flags = append ? CKPT_SH_APPEND : 0,
-					 .offset = (append ? d->offset : offset) + done, .tail = buf + done, .tail_len = n };
-		long r = rt_file_call(d, &rq, &after, sizeof after, 0);
-		if (r < 0)
-			return done ? (long)done : r;
-		done += (uint64_t)r;
-		if ((uint64_t)r < n)
-			break;
-	}
-	if (advance)
-		d->offset = after;
+		d->offset = write ? after : start + done;
 	return (long)done;
 }
 
@@ -335,7 +322,7 @@ static long rt_vreadv(struct rt_vdesc *d, const uint64_t *iov, long cnt, int64_t
 	for (long i = 0; i < cnt; i++) {
 		char *base = (char *)iov[2 * i];
 		uint64_t len = iov[2 * i + 1];
-		long r = write ? rt_vwrite(d, base, len, at, offset < 0) : rt_vread(d, base, len, at, offset < 0);
+		long r = rt_vio(d, base, len, at, offset < 0, write);
 		if (r < 0)
 			return total ? total : r;
 		total += r;
@@ -351,13 +338,13 @@ static long rt_fd_call(const struct rt_ctx *c, long nr, struct rt_vdesc *d)
 {
 	switch (nr) {
 	case __NR_read:
-		return rt_vread(d, (char *)c->rsi, c->rdx, d->offset, 1);
+		return rt_vio(d, (char *)c->rsi, c->rdx, d->offset, 1, 0);
 	case __NR_write:
-		return rt_vwrite(d, (const char *)c->rsi, c->rdx, d->offset, 1);
+		return rt_vio(d, (char *)c->rsi, c->rdx, d->offset, 1, 1);
 	case __NR_pread64:
-		return rt_vread(d, (char *)c->rsi, c->rdx, c->r10, 0);
+		return rt_vio(d, (char *)c->rsi, c->rdx, c->r10, 0, 0);
 	case __NR_pwrite64:
-		return rt_vwrite(d, (const char *)c->rsi, c->rdx, c->r10, 0);
+		return rt_vio(d, (char *)c->rsi, c->rdx, c->r10, 0, 1);
 	case __NR_readv:
 	case __NR_writev:
 		return rt_vreadv(d, (const uint64_t *)c->rsi, (long)c->rdx, -1, nr == __NR_writev);

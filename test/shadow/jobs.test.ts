@@ -7,14 +7,32 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { relinkFile, sample, scratch } from '../helpers.js';
-import { startShadow, tree, type Shadow } from './run-shadow.js';
+import { startShadow, type Shadow } from './shadow-process.js';
 
 const SCRIPT = 'cat in.txt | sort | uniq -c > counts.txt; cp in.txt copy.txt; mkdir d; mv copy.txt d/; ' +
   'wc -l < in.txt; ls d; cat d/copy.txt | tr a-z A-Z | head -n 3; echo done';
 const INPUT = ['pear', 'apple', 'fig', 'apple', 'kiwi', 'pear', 'apple', 'plum'].join('\n') + '\n';
 
 function jobEnv(shadow: Shadow, extra: Record<string, string> = {}): Record<string, string> {
-  return { PATH: '/usr/bin:/bin', CKPT_SHADOW: `127.0.0.1:${shadow.port}`, CKPT_SHADOW_TOKEN_FILE: shadow.token, ...extra };
+  return { PATH: '/usr/bin:/bin', CKPT_SHADOW: `127.0.0.1:${shadow.port}`, CKPT_SHADOW_TOKEN_FILE: shadow.tokenFile, ...extra };
+}
+
+/** The files below `dir`: relative path -> contents ("<dir>" for directories) */
+function tree(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (rel: string) => {
+    for (const name of fs.readdirSync(path.join(dir, rel)).sort()) {
+      const r = path.join(rel, name), full = path.join(dir, r);
+      if (fs.lstatSync(full).isDirectory()) {
+        out[r] = '<dir>';
+        walk(r);
+      } else {
+        out[r] = fs.readFileSync(full, 'utf8');
+      }
+    }
+  };
+  walk('');
+  return out;
 }
 
 /** tree() of the shadow's root without its own image directory */
@@ -30,7 +48,7 @@ describe('jobs on the shadow (loopback)', function () {
     fs.mkdirSync(bins);
     await relinkFile('/bin/busybox', path.join(bins, 'busybox.ckpt'));
     await relinkFile(sample('glibc', 'fileops'), path.join(bins, 'fileops.ckpt'));
-    shadow = await startShadow({ root: path.join(base, 'root'), args: ['--stdout', '/job.out', '--stderr', '/job.err'] });
+    shadow = await startShadow({ args: ['--stdout', '/job.out', '--stderr', '/job.err'] });
   });
   after(async () => shadow?.stop());
 
@@ -53,7 +71,7 @@ describe('jobs on the shadow (loopback)', function () {
     delete files['job.out'];
     delete files['job.err'];
     assert.deepEqual(files, tree(local));
-    await shadow.waitFor(/job \d+ exited 0/);
+    await shadow.waitForStdout(/^job \d+ exited 0$/);
   });
 
   it('fileops: a thousand small operations give the local run\'s checksums', async () => {
@@ -70,7 +88,7 @@ describe('jobs on the shadow (loopback)', function () {
   it('reports the job\'s exit status on its stdout', async () => {
     const got = await execa(path.join(bins, 'busybox.ckpt'), ['sh', '-c', 'exit 3'], { cwd: scratch(), env: jobEnv(shadow), reject: false });
     assert.equal(got.exitCode, 3);
-    await shadow.waitFor(/job \d+ exited 3\n/);
+    await shadow.waitForStdout(/^job \d+ exited 3$/);
   });
 
   it('a wrong token: the job stops with one line and exit 86, and the shadow logs the refusal', async () => {
@@ -80,13 +98,13 @@ describe('jobs on the shadow (loopback)', function () {
     assert.equal(got.exitCode, 86);
     assert.match(got.stderr, /^ckpt: shadow 127\.0\.0\.1:\d+: .+$/);
     assert.equal(got.stderr.split('\n').length, 1);
-    await shadow.waitFor(/auth/i, 'stderr');
+    await shadow.waitForLog(/authentication failed/);
   });
 
   it('no shadow at all: the job gives up after CKPT_SHADOW_RETRY seconds with exit 86', async () => {
     const t0 = Date.now();
     const got = await execa(path.join(bins, 'fileops.ckpt'), ['1'], {
-      cwd: scratch(), reject: false, env: { PATH: '/usr/bin:/bin', CKPT_SHADOW: '127.0.0.1:1', CKPT_SHADOW_TOKEN_FILE: shadow.token, CKPT_SHADOW_RETRY: '1' },
+      cwd: scratch(), reject: false, env: { PATH: '/usr/bin:/bin', CKPT_SHADOW: '127.0.0.1:1', CKPT_SHADOW_TOKEN_FILE: shadow.tokenFile, CKPT_SHADOW_RETRY: '1' },
     });
     assert.equal(got.exitCode, 86);
     assert.match(got.stderr, /^ckpt: shadow 127\.0\.0\.1:1: unreachable for longer than CKPT_SHADOW_RETRY seconds; giving up$/);

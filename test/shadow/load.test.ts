@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { relinkFile, sample, scratch } from '../helpers.js';
-import { startShadow } from './run-shadow.js';
+import { startShadow } from './shadow-process.js';
 
 const JOBS = 32, ROUNDS = '1000';
 
@@ -24,19 +24,19 @@ describe('32 jobs against one shadow, which dies and comes back', function () {
     const port = shadow.port;
     const jobs = Array.from({ length: JOBS }, (_, i) => execa(bin, [ROUNDS, `ops-${i}`], {
       cwd: scratch(), reject: false,
-      env: { PATH: '/usr/bin:/bin', CKPT_SHADOW: `127.0.0.1:${port}`, CKPT_SHADOW_TOKEN_FILE: shadow.token, CKPT_SHADOW_RETRY: '60' },
+      env: { PATH: '/usr/bin:/bin', CKPT_SHADOW: `127.0.0.1:${port}`, CKPT_SHADOW_TOKEN_FILE: shadow.tokenFile, CKPT_SHADOW_RETRY: '60' },
     }));
     // kill the shadow once the jobs are well into their work
-    for (const t0 = Date.now(); (shadow.stderr().match(/connect/g) ?? []).length < JOBS && Date.now() - t0 < 60_000;) await new Promise((r) => setTimeout(r, 50));
+    for (const t0 = Date.now(); shadow.log.filter((l) => /connected from/.test(l)).length < JOBS && Date.now() - t0 < 60_000;) await new Promise((r) => setTimeout(r, 50));
     await new Promise((r) => setTimeout(r, 500));
     await shadow.stop('SIGKILL');
     await new Promise((r) => setTimeout(r, 300));
-    shadow = await startShadow({ root, token: shadow.token, listen: `127.0.0.1:${port}` });
+    shadow = await startShadow({ root, tokenFile: shadow.tokenFile, listen: `127.0.0.1:${port}` });
     const results = await Promise.all(jobs);
     await shadow.stop();
     // the jobs were in the middle of their work: the second shadow took up their sessions again
-    const resumed = (shadow.stderr().match(/authenticated: pid \d+, \S*again/gi) ?? []).length;
-    assert.ok(resumed >= JOBS / 2, `${resumed} sessions were taken up again by the second shadow:\n${shadow.stderr()}`);
+    const resumed = shadow.log.filter((l) => /authenticated: pid \d+, \S*AGAIN/.test(l)).length;
+    assert.ok(resumed >= JOBS / 2, `${resumed} sessions were taken up again by the second shadow:\n${shadow.log.join('\n')}`);
     for (const [i, r] of results.entries()) {
       assert.equal(r.exitCode, 0, `job ${i}: ${r.stderr}`);
       assert.equal(r.stdout, want, `job ${i}`);

@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { relinkFile, scratch } from '../helpers.js';
-import { startShadow, type Shadow } from './run-shadow.js';
+import { startShadow, type Shadow } from './shadow-process.js';
 
 const tag = `${process.pid % 100000}`;
 const SUB = `cks${tag}`, EX1 = `ckx${tag}a`, EX2 = `ckx${tag}b`;
@@ -54,19 +54,19 @@ describe('migration between execute hosts (network namespaces)', function () {
   it('checkpointed on host 1, restarted on host 2 from the shadow\'s image, it ends as an uninterrupted run', async () => {
     const bin = path.join(base, 'busybox.ckpt');
     await relinkFile('/bin/busybox', bin);
-    shadow = await startShadow({ root: path.join(base, 'root'), listen: '0.0.0.0:7000', netns: SUB, args: ['--stdout', '/out.txt'] });
+    shadow = await startShadow({ listen: '0.0.0.0:7000', netns: SUB, args: ['--stdout', '/out.txt'] });
     const big = path.join(shadow.root, 'big.bin');
     fs.writeFileSync(big, crypto.randomBytes(96 << 20));
     const want = (await execa('sha256sum', ['big.bin'], { cwd: shadow.root })).stdout + '\n';
-    const env = (host: number) => ({ PATH: '/usr/bin:/bin', CKPT_SHADOW: `10.77.${host}.1:7000`, CKPT_SHADOW_TOKEN_FILE: shadow!.token });
+    const env = (host: number) => ({ PATH: '/usr/bin:/bin', CKPT_SHADOW: `10.77.${host}.1:7000`, CKPT_SHADOW_TOKEN_FILE: shadow!.tokenFile });
 
     const job = spawn('ip', ['netns', 'exec', EX1, 'env', ...Object.entries({ ...env(1), CKPT_IMAGE: 'shadow:run.img' }).map(([k, v]) => `${k}=${v}`), bin, 'sha256sum', 'big.bin'],
       { cwd: base, stdio: 'ignore' });
     const ended = new Promise((r) => job.once('exit', (code, sig) => r(sig ?? code)));
-    await shadow.waitFor(/connect/, 'stderr');
+    await shadow.waitForLog(/connected from/);
     await new Promise((r) => setTimeout(r, 300));
     job.kill('SIGUSR2');
-    await shadow.waitFor('checkpoint stored run.img', 'stderr', 60_000);
+    await shadow.waitForLog(/checkpoint stored run\.img$/, 60_000);
     job.kill('SIGKILL');
     assert.equal(await ended, 'SIGKILL');
     assert.equal(fs.readFileSync(path.join(shadow.root, 'out.txt'), 'utf8'), '', 'killed before it printed');

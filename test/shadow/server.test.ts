@@ -321,7 +321,7 @@ describe('ckpt-shadow options', function () {
 
   /** The policy text a server started with `args` sends in HELLO */
   async function helloPolicy(args: string[]): Promise<string> {
-    const s = await startShadow(args);
+    const s = await startShadow({ args });
     try {
       const c = await ShadowClient.connect(s.port, s.token);
       c.end();

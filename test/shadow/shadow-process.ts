@@ -1,5 +1,6 @@
-// Runs the real `ckpt-shadow` CLI for a test: a temporary root and token, 127.0.0.1 and a port the
-// kernel picks, its stderr log and stdout collected line by line.
+// Runs the real `ckpt-shadow` CLI for a test: by default a temporary root and token, 127.0.0.1 and
+// a port the kernel picks; or a given root, token file and address, in another network namespace;
+// its stderr log and stdout collected line by line; stopped by pid.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -15,14 +16,29 @@ export interface Shadow {
   /** a directory beside the root, outside it */
   outside: string;
   token: Buffer;
+  /** the file holding it, for jobs' CKPT_SHADOW_TOKEN_FILE */
+  tokenFile: string;
   log: string[];
   stdout: string[];
   /** Resolves when a log line from index `since` on matches (also one already logged); rejects after `ms` */
   waitForLog(re: RegExp, ms?: number, since?: number): Promise<string>;
   /** The same for a line on stdout */
   waitForStdout(re: RegExp, ms?: number): Promise<string>;
-  /** SIGTERM; resolves with the exit code */
-  stop(): Promise<number | null>;
+  /** SIGTERM (or `signal`); resolves with the exit code */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export interface ShadowOptions {
+  args?: string[];
+  /** the token, written to a new token file (ignored with `tokenFile`) */
+  tokenText?: string;
+  /** an existing token file: a shadow started again for the same jobs */
+  tokenFile?: string;
+  /** an existing root (created if absent) */
+  root?: string;
+  listen?: string;
+  /** run it in this network namespace (`ip netns exec`) */
+  netns?: string;
 }
 
 function lines(stream: NodeJS.ReadableStream, into: string[], onLine: () => void): void {
@@ -36,14 +52,18 @@ function lines(stream: NodeJS.ReadableStream, into: string[], onLine: () => void
   });
 }
 
-export async function startShadow(extraArgs: string[] = [], tokenText = 'test-token-0123456789\n'): Promise<Shadow> {
+export async function startShadow(opts: ShadowOptions = {}): Promise<Shadow> {
   const base = scratch('ckpt-shadow-');
-  const root = path.join(base, 'root'), outside = path.join(base, 'outside');
-  fs.mkdirSync(root);
+  const root = opts.root ?? path.join(base, 'root'), outside = path.join(base, 'outside');
+  fs.mkdirSync(root, { recursive: true });
   fs.mkdirSync(outside);
-  const tokenFile = path.join(base, 'token');
-  fs.writeFileSync(tokenFile, tokenText, { mode: 0o600 });
-  const proc = spawn('node', [SHADOW_CLI, '--listen', '127.0.0.1:0', '--root', root, '--token-file', tokenFile, ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const tokenFile = opts.tokenFile ?? path.join(base, 'token');
+  if (!opts.tokenFile) fs.writeFileSync(tokenFile, opts.tokenText ?? 'test-token-0123456789\n', { mode: 0o600 });
+  const tokenText = fs.readFileSync(tokenFile, 'utf8');
+  const argv = [SHADOW_CLI, '--listen', opts.listen ?? '127.0.0.1:0', '--root', root, '--token-file', tokenFile, ...(opts.args ?? [])];
+  const proc = opts.netns
+    ? spawn('ip', ['netns', 'exec', opts.netns, process.execPath, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
   const log: string[] = [], stdout: string[] = [];
   const waiters = new Set<() => void>();
   const notify = () => { for (const w of [...waiters]) w(); };
@@ -64,14 +84,14 @@ export async function startShadow(extraArgs: string[] = [], tokenText = 'test-to
   });
   const waitForLog = (re: RegExp, ms?: number, since?: number) => waitForLine(log, re, ms, since);
 
-  const listening = await waitForLog(/^ckpt-shadow: listening on 127\.0\.0\.1:(\d+)$/);
+  const listening = await waitForLog(/^ckpt-shadow: listening on \S+:(\d+)$/);
   return {
     proc, root, outside, log, stdout, waitForLog,
     waitForStdout: (re, ms) => waitForLine(stdout, re, ms),
     port: Number(/:(\d+)$/.exec(listening)![1]),
-    token: Buffer.from(tokenText.replace(/\n$/, '')),
-    stop: () => {
-      if (proc.exitCode === null) proc.kill('SIGTERM');
+    token: Buffer.from(tokenText.replace(/\n$/, '')), tokenFile,
+    stop: (signal: NodeJS.Signals = 'SIGTERM') => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
       return exited;
     },
   };
