@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { relinkFile, runProgram, sample } from '../helpers.js';
-import { LONG_STEPS, RESTART, checkpointRun, exited, imageWritten, relinkedCompute, sleep } from '../image/real-image.js';
+import { LONG_STEPS, RESTART, checkpointRun, exited, imageWritten, relinkedCompute, sleep, vacateRun } from '../image/real-image.js';
 
 const STEPS = '400000000';
 
@@ -30,11 +30,11 @@ describe('ckpt-restart', function () {
     assert.match(r.stderr, new RegExp(`^ckpt-restart: cannot restart from ${args[0].replace(/\./g, '\\.')}: ${reason.source}$`));
   }
 
-  it('resumes a killed program from its image and ends as an uninterrupted run', async () => {
+  it('resumes a vacated program from its image and ends as an uninterrupted run', async () => {
     const want = await runProgram(sample('glibc', 'compute'), [STEPS], { cwd: dir });
     const out = fs.openSync(path.join(dir, 'out.txt'), 'a');
     try {
-      await checkpointRun(bin, [STEPS], dir, 'resume.img', ['ignore', out, out], 300);
+      await vacateRun(bin, [STEPS], dir, 'resume.img', ['ignore', out, out], 300);
     } finally {
       fs.closeSync(out);
     }

@@ -61,6 +61,22 @@ export async function checkpointRun(bin: string, args: string[], dir: string, im
   return { image: path.resolve(dir, image), pid: child.pid!, maps };
 }
 
+/**
+ * Runs `bin args` in `dir` with CKPT_IMAGE=image and CKPT_VACATE_SIGNAL=TERM, and vacates it after
+ * `waitMs`: the program checkpoints and exits 85 in the same handler, so nothing it writes after the
+ * image was taken reaches its output (with a plain checkpoint and a kill, lines written between the
+ * two would be written again by the restart, as they would be under Condor).
+ */
+export async function vacateRun(bin: string, args: string[], dir: string, image: string, stdio: StdioOptions, waitMs = 200): Promise<string> {
+  const child = spawn(bin, args, { cwd: dir, stdio, env: { PATH: '/usr/bin:/bin', CKPT_IMAGE: image, CKPT_VACATE_SIGNAL: 'TERM' } });
+  const done = exited(child);
+  await sleep(waitMs);
+  child.kill('SIGTERM');
+  const end = await done;
+  if (end.code !== 85) throw new Error(`vacated program ended ${JSON.stringify(end)}, not with code 85`);
+  return path.resolve(dir, image);
+}
+
 export interface MapLine { start: bigint; end: bigint; perms: string; path: string }
 
 /** /proc/PID/maps lines, less [vsyscall] (images never record it) */
