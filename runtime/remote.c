@@ -162,18 +162,31 @@ static void rt_put_header(unsigned char *h, uint16_t type, uint32_t seq, uint32_
 	*(uint32_t *)(h + CKPT_SH_H_LENGTH) = len;
 }
 
-/* One frame into rt_sh_buf + CKPT_SH_HEADER; returns its payload length, or -1 */
+/*
+ * One frame into rt_sh_buf + CKPT_SH_HEADER; returns its payload length, or -1. The first read asks
+ * for up to RT_FIRST_READ bytes, so a small reply (a stat's is 168 bytes) takes one recvfrom, not
+ * two; the protocol has one request in flight, so nothing after the frame can be taken with it.
+ */
+#define RT_FIRST_READ 4096
+
 static long rt_recv_frame(uint16_t type, uint32_t seq)
 {
 	unsigned char *h = rt_sh_buf;
-	if (rt_recv_all(h, CKPT_SH_HEADER))
-		return -1;
+	size_t have = 0;
+	while (have < CKPT_SH_HEADER) {
+		long n = rt_syscall6(__NR_recvfrom, rt_remote_fd, (long)(h + have), RT_FIRST_READ - have, 0, 0, 0);
+		if (n == -4)
+			continue;
+		if (n <= 0)
+			return -1;
+		have += (size_t)n;
+	}
 	uint32_t len = *(uint32_t *)(h + CKPT_SH_H_LENGTH);
 	uint16_t got = *(uint16_t *)(h + CKPT_SH_H_TYPE);
 	if (*(uint32_t *)(h + CKPT_SH_H_MAGIC) != CKPT_SH_MAGIC || *(uint16_t *)(h + CKPT_SH_H_VERSION) != CKPT_SH_VERSION ||
 	    len > CKPT_SH_MAX_PAYLOAD || (got != type && got != CKPT_SH_DENIED) || (type == CKPT_SH_REPLY && *(uint32_t *)(h + CKPT_SH_H_SEQ) != seq))
 		return -1;
-	if (rt_recv_all(h + CKPT_SH_HEADER, len))
+	if (have > CKPT_SH_HEADER + len || rt_recv_all(h + have, CKPT_SH_HEADER + len - have))
 		return -1;
 	if (got == CKPT_SH_DENIED) {
 		h[CKPT_SH_HEADER + (len < 200 ? len : 200)] = 0;

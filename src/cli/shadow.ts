@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // ckpt-shadow --listen HOST:PORT --root DIR --token-file FILE [--policy FILE.json] [--scratch DIR]...
-//             [--stdin PATH] [--stdout PATH] [--stderr PATH]
+//             [--stdin PATH] [--stdout PATH] [--stderr PATH] [--lookups auto|event-loop|workers]
 // The shadow server (docs/shadow-protocol.md). One line on stderr per event, `ckpt-shadow: ...`,
 // starting with `listening on HOST:PORT` (the real port when 0 was asked); `job SESSION exited
 // STATUS` on stdout when a job's first process exits. Exit status: 1 for a usage error, an
@@ -8,12 +8,16 @@
 // or SIGINT, once every session's files are closed.
 import fs from 'node:fs';
 import { ConfinedRoot } from '../shadow/confine.js';
+import { LOOKUP_MODES, type LookupMode } from '../shadow/lookup-pool.js';
 import { tokenFromFile } from '../shadow/protocol.js';
 import { PolicyError, ShadowServer, jobPath, parsePolicyFile, policyText, type PolicyOptions } from '../shadow/server.js';
 
-const USAGE = 'usage: ckpt-shadow --listen HOST:PORT --root DIR --token-file FILE [--policy FILE.json] [--scratch DIR]... [--stdin PATH] [--stdout PATH] [--stderr PATH]';
+const USAGE = 'usage: ckpt-shadow --listen HOST:PORT --root DIR --token-file FILE [--policy FILE.json] [--scratch DIR]... [--stdin PATH] [--stdout PATH] [--stderr PATH] [--lookups auto|event-loop|workers]';
 
-interface Args { host: string; port: number; root: string; tokenFile: string; policyFile?: string; scratch: string[]; stdio: NonNullable<PolicyOptions['stdio']> }
+interface Args {
+  host: string; port: number; root: string; tokenFile: string; policyFile?: string; scratch: string[];
+  stdio: NonNullable<PolicyOptions['stdio']>; lookups: LookupMode;
+}
 
 class UsageError extends Error {}
 
@@ -28,6 +32,7 @@ function parseArgs(argv: string[]): Args {
   let listen: { host: string; port: number } | undefined, root: string | undefined, tokenFile: string | undefined, policyFile: string | undefined;
   const scratch: string[] = [];
   const stdio: Args['stdio'] = {};
+  let lookups: LookupMode = 'auto';
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -40,11 +45,15 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--policy') policyFile = value();
     else if (a === '--scratch') scratch.push(value());
     else if (a === '--stdin' || a === '--stdout' || a === '--stderr') stdio[a.slice(2) as keyof Args['stdio']] = value();
-    else if (a === '-h' || a === '--help') { fs.writeSync(1, USAGE + '\n'); process.exit(0); }
+    else if (a === '--lookups') {
+      const v = value();
+      if (!(LOOKUP_MODES as readonly string[]).includes(v)) throw new UsageError(`--lookups must be auto, event-loop or workers, not '${v}'`);
+      lookups = v as LookupMode;
+    } else if (a === '-h' || a === '--help') { fs.writeSync(1, USAGE + '\n'); process.exit(0); }
     else throw new UsageError(`unknown argument ${a}; ${USAGE}`);
   }
   if (!listen || !root || !tokenFile) throw new UsageError(`--listen, --root and --token-file are required; ${USAGE}`);
-  return { ...listen, root, tokenFile, policyFile, scratch, stdio };
+  return { ...listen, root, tokenFile, policyFile, scratch, stdio, lookups };
 }
 
 function fileError(e: unknown): string {
@@ -88,9 +97,9 @@ function readPolicy(args: Args): string {
   }
 }
 
-async function openRoot(dir: string): Promise<ConfinedRoot> {
+async function openRoot(dir: string, lookups: LookupMode): Promise<ConfinedRoot> {
   try {
-    return await ConfinedRoot.open(dir);
+    return await ConfinedRoot.open(dir, log, lookups);
   } catch (e) {
     throw new UsageError(`--root ${dir}: ${(e as NodeJS.ErrnoException).code === 'ENOTDIR' ? 'not a directory' : fileError(e)}`);
   }
@@ -106,7 +115,7 @@ async function main(): Promise<number> {
     args = parseArgs(process.argv.slice(2));
     const token = readToken(args.tokenFile);
     const policy = readPolicy(args);
-    const root = await openRoot(args.root);
+    const root = await openRoot(args.root, args.lookups);
     try {
       server = await ShadowServer.start({ host: args.host, port: args.port, root, token, policy, log, print: (line) => process.stdout.write(line + '\n') });
     } catch (e) {

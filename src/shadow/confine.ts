@@ -17,6 +17,10 @@
 //   follow, what it leads to is opened O_PATH, checked, and then opened again through
 //   `/proc/self/fd/M` with the job's flags: O_TRUNC only ever reaches a checked object, and a file is
 //   never created through a symlink (a dangling one answers EACCES).
+// STAT makes the same calls (the object O_PATH, or for NOFOLLOW the parent and then NAME in it with
+// O_NOFOLLOW) in one step, synchronously on the event loop or in a worker thread (lookup-pool.ts),
+// and checks every opened object's place after; the fstat of an object found outside is thrown away
+// unsent.
 // A symlink swapped in at any moment therefore changes only which object is opened, and an object
 // outside the root is refused before anything is done to it. Paths are absolute in the job's view
 // (`/` is the root) and not normalized here: `..` is resolved by the kernel and checked like the rest,
@@ -27,6 +31,8 @@
 // the root cannot hold one of libuv's threads or become the server's terminal.
 import { constants as FS, type BigIntStats } from 'node:fs';
 import fs, { type FileHandle } from 'node:fs/promises';
+import type { Lookup, LookupRequest, PlainStat } from './lookup.js';
+import { type LookupMode, Lookups } from './lookup-pool.js';
 import { WIRE_O } from './protocol.js';
 
 const O_PATH = 0o10000000;
@@ -59,7 +65,7 @@ export function hostOpenFlags(wire: number): number {
 
 /** A job path taken apart: `name` is its last component, null when the path names the root or
  *  ends in `.` or `..` (a directory that has no name in a parent the server could open) */
-interface JobPath { text: string; dirs: Buffer[]; name: Buffer | null; trailingSlash: boolean }
+interface JobPath { readonly text: string; dirs: Buffer[]; name: Buffer | null; trailingSlash: boolean }
 
 export interface ListEntry { ino: bigint; type: number; name: Buffer }
 
@@ -67,16 +73,19 @@ const SLASH = 0x2f;
 const DOT = Buffer.from('.'), DOTDOT = Buffer.from('..');
 
 export class ConfinedRoot {
-  private constructor(readonly real: Buffer) {}
+  private constructor(readonly real: Buffer, private readonly lookups: Lookups) {}
 
-  /** The root's realpath, with `/.ckpt` created in it for checkpoint images */
-  static async open(dir: string): Promise<ConfinedRoot> {
+  /** The root's realpath, with `/.ckpt` created in it for checkpoint images; `log` hears where
+   *  metadata lookups are made (lookup-pool.ts) */
+  static async open(dir: string, log: (line: string) => void = () => {}, lookupMode: LookupMode = 'auto'): Promise<ConfinedRoot> {
     const real = await fs.realpath(dir, { encoding: 'buffer' });
     if (!(await fs.stat(real)).isDirectory()) throw new ErrnoError('ENOTDIR', `${dir} is not a directory`);
     await fs.mkdir(Buffer.concat([real, Buffer.from('/.ckpt')]), { mode: 0o700 }).catch((e) => {
       if (e.code !== 'EEXIST') throw e;
     });
-    return new ConfinedRoot(real);
+    const lookups = new Lookups(log, lookupMode);
+    await lookups.start();
+    return new ConfinedRoot(real, lookups);
   }
 
   /** The server's real path of the job's `/.ckpt` */
@@ -137,21 +146,31 @@ export class ConfinedRoot {
     return this.openChecked(procPath(file), flags | SAFE, null);
   }
 
-  async stat(path: Buffer, nofollow: boolean): Promise<BigIntStats> {
+  /** The job's stat or lstat, made in one step (lookup-pool.ts) on the event loop; undefined when
+   *  lookups go to worker threads now (stat). Errors are thrown. */
+  statNow(path: Buffer, nofollow: boolean): PlainStat | undefined {
     const p = parse(path);
-    if (nofollow && p.name !== null && !p.trailingSlash) {
-      const file = await this.inParent(p, (_dir, at) => this.openChecked(at, O_PATH | FS.O_NOFOLLOW, p));
-      return using(file, (f) => f.stat({ bigint: true }));
-    }
-    // the hot path of a remote stat: where the object is and what it is, asked at once of the
-    // thread pool; the answer is given only if it is inside, and the descriptor closed after
-    const file = await fs.open(this.under(p.name === null ? p.dirs : [...p.dirs, p.name]), O_PATH | (p.trailingSlash ? FS.O_DIRECTORY : 0));
-    try {
-      const [, st] = await Promise.all([this.verify(file, p), file.stat({ bigint: true })]);
-      return st;
-    } finally {
-      file.close().catch(() => {});
-    }
+    const found = this.lookups.now(this.statRequest(p, nofollow));
+    return found && this.insideStat(found, p);
+  }
+
+  /** The job's stat or lstat, wherever lookups are made */
+  async stat(path: Buffer, nofollow: boolean): Promise<PlainStat> {
+    const now = this.statNow(path, nofollow);
+    if (now) return now;
+    const p = parse(path);
+    return this.insideStat(await this.lookups.inWorker(this.statRequest(p, nofollow)), p);
+  }
+
+  private statRequest(p: JobPath, nofollow: boolean): LookupRequest {
+    if (nofollow && p.name !== null && !p.trailingSlash) return { op: 'lstat', dir: this.under(p.dirs), name: p.name };
+    return { op: 'stat', path: this.under(p.name === null ? p.dirs : [...p.dirs, p.name]), flags: p.trailingSlash ? FS.O_DIRECTORY : 0 };
+  }
+
+  /** The stat found, once every object the lookup opened is known to be inside */
+  private insideStat(found: Lookup, p: JobPath): PlainStat {
+    for (const real of found.reals) this.inside(real, p);
+    return found.stat;
   }
 
   async access(path: Buffer, mode: number): Promise<void> {
@@ -254,7 +273,11 @@ export class ConfinedRoot {
 
   /** Where the open object really is; EACCES unless that is the root or below it */
   private async verify(file: FileHandle, p: JobPath | null): Promise<Buffer> {
-    const real = await fs.readlink(procPath(file), { encoding: 'buffer' });
+    return this.inside(await fs.readlink(procPath(file), { encoding: 'buffer' }), p);
+  }
+
+  /** `real` when it is the root or below it; otherwise EACCES */
+  private inside(real: Buffer, p: JobPath | null): Buffer {
     const inside = real.equals(this.real) || (real.length > this.real.length && real.subarray(0, this.real.length).equals(this.real) &&
       (real[this.real.length] === SLASH || this.real.length === 1));
     if (!inside) throw new ErrnoError('EACCES', `${p?.text ?? 'a descriptor'} leads out of the root (to ${real.toString()})`);
@@ -269,9 +292,9 @@ export class ConfinedRoot {
 }
 
 function parse(path: Buffer): JobPath {
-  const text = JSON.stringify(path.toString());
+  const quoted = () => JSON.stringify(path.toString());
   if (path.length === 0) throw new ErrnoError('ENOENT', 'empty path');
-  if (path[0] !== SLASH) throw new ErrnoError('EINVAL', `${text} is not absolute`);
+  if (path[0] !== SLASH) throw new ErrnoError('EINVAL', `${quoted()} is not absolute`);
   const components: Buffer[] = [];
   for (let at = 0; at < path.length;) {
     let end = path.indexOf(SLASH, at);
@@ -284,12 +307,14 @@ function parse(path: Buffer): JobPath {
   let depth = 0;
   for (const c of components) {
     depth += c.equals(DOTDOT) ? -1 : c.equals(DOT) ? 0 : 1;
-    if (depth < 0) throw new ErrnoError('EACCES', `${text} climbs above the root`);
+    if (depth < 0) throw new ErrnoError('EACCES', `${quoted()} climbs above the root`);
   }
   const last = components[components.length - 1];
   const trailingSlash = path[path.length - 1] === SLASH && components.length > 0;
-  if (last === undefined || last.equals(DOT) || last.equals(DOTDOT)) return { text, dirs: components, name: null, trailingSlash: false };
-  return { text, dirs: components.slice(0, -1), name: last, trailingSlash };
+  // the text is for messages only: made when one is, not for every stat
+  const described = (p: Omit<JobPath, 'text'>): JobPath => Object.defineProperty(p, 'text', { get: quoted }) as JobPath;
+  if (last === undefined || last.equals(DOT) || last.equals(DOTDOT)) return described({ dirs: components, name: null, trailingSlash: false });
+  return described({ dirs: components.slice(0, -1), name: last, trailingSlash });
 }
 
 function procPath(file: FileHandle): Buffer {

@@ -8,6 +8,7 @@ import type { FileHandle } from 'node:fs/promises';
 import type net from 'node:net';
 import os from 'node:os';
 import * as C from '../contract.generated.js';
+import { zeroed } from '../image/layout.js';
 import { ConfinedRoot, ErrnoError, type ListEntry } from './confine.js';
 import {
   FrameParser, ProtocolError, WIRE_O, authMac, decodeMessage, encodeDirent, encodeMessage, encodeStat,
@@ -116,7 +117,10 @@ export class Session {
     try {
       for (let frame; this.state !== 'closed' && (frame = this.parser.next(this.state === 'auth' ? [C.CKPT_SH_AUTH] : [C.CKPT_SH_REQUEST]));) {
         if (this.state === 'auth') this.authenticate(frame);
-        else await this.serve(frame);
+        else {
+          const waiting = this.serve(frame);
+          if (waiting) await waiting;
+        }
       }
     } catch (e) {
       this.close(e instanceof ProtocolError ? e.message : `internal error: ${(e as Error).message}`);
@@ -145,19 +149,29 @@ export class Session {
     this.socket.write(encodeMessage({ type: 'welcome', mac: welcomeMac(this.ctx.token, m.nonce, this.serverNonce), session: this.id }));
   }
 
-  private async serve(frame: Frame): Promise<void> {
+  /** Answers one request; returns a promise only when the answer has to wait (a file system call
+   *  in libuv's pool, a full socket): a stat answered on the event loop goes out at once */
+  private serve(frame: Frame): Promise<void> | undefined {
     const m = decodeMessage(frame);
     if (m.type !== 'request') throw new ProtocolError(`unexpected ${m.type}`);
-    let outcome: Outcome;
+    let outcome: Outcome | Promise<Outcome>;
     try {
-      outcome = await this.execute(m.request);
+      outcome = this.execute(m.request);
     } catch (e) {
-      outcome = { result: BigInt(-this.errno(e, m.request)) };
+      outcome = this.failure(e, m.request);
     }
-    if (this.state === 'closed') return;
-    if (!this.socket.write(encodeMessage({ type: 'reply', seq: m.seq, result: outcome.result, data: outcome.data ?? Buffer.alloc(0) }))) {
-      await this.drained();
-    }
+    if (outcome instanceof Promise) return outcome.catch((e) => this.failure(e, m.request)).then((o) => this.reply(m.seq, o));
+    return this.reply(m.seq, outcome);
+  }
+
+  private failure(e: unknown, r: Request): Outcome {
+    return { result: BigInt(-this.errno(e, r)) };
+  }
+
+  private reply(seq: number, outcome: Outcome): Promise<void> | undefined {
+    if (this.state === 'closed') return undefined;
+    if (this.socket.write(encodeMessage({ type: 'reply', seq, result: outcome.result, data: outcome.data ?? EMPTY }))) return undefined;
+    return this.drained();
   }
 
   /** The errno a failed request answers; refusals and unexpected faults are logged */
@@ -189,7 +203,7 @@ export class Session {
     cb?.();
   }
 
-  private execute(r: Request): Promise<Outcome> {
+  private execute(r: Request): Outcome | Promise<Outcome> {
     const root = this.ctx.root;
     switch (r.op) {
       case 'open': return this.open(r.path, r.flags, r.mode);
@@ -197,7 +211,10 @@ export class Session {
       case 'pread': return this.pread(this.handle(r.handle), r.count, r.offset);
       case 'pwrite': return this.pwrite(this.handle(r.handle), r.append, r.offset, r.data);
       case 'fstat': return this.handle(r.handle).file.stat({ bigint: true }).then(statOutcome);
-      case 'stat': return root.stat(r.path, r.nofollow).then(statOutcome);
+      case 'stat': {
+        const now = root.statNow(r.path, r.nofollow);
+        return now ? statOutcome(now) : root.stat(r.path, r.nofollow).then(statOutcome);
+      }
       case 'access': return root.access(r.path, r.mode).then(ok);
       case 'getdents': return this.getdents(this.handle(r.handle), r.count, r.index);
       case 'mkdir': return root.mkdir(r.path, r.mode & 0o7777).then(ok);
@@ -351,8 +368,10 @@ function statOutcome(st: Parameters<typeof encodeStat>[0]): Outcome {
   return { result: 0n, data: encodeStat(st) };
 }
 
+const EMPTY = Buffer.alloc(0);
+
 function u64(v: bigint): Buffer {
-  const b = Buffer.alloc(8);
+  const b = zeroed(8);
   b.writeBigUInt64LE(v);
   return b;
 }

@@ -26,206 +26,209 @@ function snapshot(dir: string): Map<string, string> {
   return out;
 }
 
-describe('ckpt-shadow confinement and authentication', function () {
-  this.timeout(60_000);
-  let shadow: Shadow, job: ShadowClient, outsideBefore: Map<string, string>;
+for (const lookups of ['event-loop', 'workers'] as const) {
+  describe(`ckpt-shadow confinement and authentication (stat lookups: ${lookups})`, function () {
+    this.timeout(60_000);
+    let shadow: Shadow, job: ShadowClient, outsideBefore: Map<string, string>;
 
-  before(async () => {
-    shadow = await startShadow();
-    const { root, outside } = shadow;
-    fs.writeFileSync(path.join(outside, 'secret.txt'), SECRET);
-    fs.mkdirSync(path.join(root, 'sub'));
-    fs.writeFileSync(path.join(root, 'inside.txt'), INSIDE);
-    fs.writeFileSync(path.join(root, 'sub/secret.txt'), INSIDE);
-    fs.symlinkSync(path.join(outside, 'secret.txt'), path.join(root, 'abs-out'));
-    fs.symlinkSync('../outside/secret.txt', path.join(root, 'rel-out'));
-    fs.symlinkSync(outside, path.join(root, 'dir-out'));
-    fs.symlinkSync('sub/../../outside', path.join(root, 'rel-dir-out'));
-    fs.symlinkSync(path.join(outside, 'created'), path.join(root, 'dangling-out'));
-    fs.symlinkSync('inside-new', path.join(root, 'dangling-in'));
-    fs.symlinkSync('inside.txt', path.join(root, 'rel-in'));
-    fs.symlinkSync(path.join(root, 'inside.txt'), path.join(root, 'abs-in'));
-    outsideBefore = snapshot(outside);
-    job = await ShadowClient.connect(shadow.port, shadow.token);
-  });
-  after(async () => {
-    job?.end();
-    await shadow?.stop();
-  });
-  afterEach(() => assert.deepEqual(snapshot(shadow.outside), outsideBefore, 'nothing outside the root changed'));
+    before(async () => {
+      shadow = await startShadow({ args: ['--lookups', lookups] });
+      await shadow.waitForLog(lookups === 'workers' ? /^ckpt-shadow: lookups in worker threads/ : /^ckpt-shadow: lookups on the event loop/);
+      const { root, outside } = shadow;
+      fs.writeFileSync(path.join(outside, 'secret.txt'), SECRET);
+      fs.mkdirSync(path.join(root, 'sub'));
+      fs.writeFileSync(path.join(root, 'inside.txt'), INSIDE);
+      fs.writeFileSync(path.join(root, 'sub/secret.txt'), INSIDE);
+      fs.symlinkSync(path.join(outside, 'secret.txt'), path.join(root, 'abs-out'));
+      fs.symlinkSync('../outside/secret.txt', path.join(root, 'rel-out'));
+      fs.symlinkSync(outside, path.join(root, 'dir-out'));
+      fs.symlinkSync('sub/../../outside', path.join(root, 'rel-dir-out'));
+      fs.symlinkSync(path.join(outside, 'created'), path.join(root, 'dangling-out'));
+      fs.symlinkSync('inside-new', path.join(root, 'dangling-in'));
+      fs.symlinkSync('inside.txt', path.join(root, 'rel-in'));
+      fs.symlinkSync(path.join(root, 'inside.txt'), path.join(root, 'abs-in'));
+      outsideBefore = snapshot(outside);
+      job = await ShadowClient.connect(shadow.port, shadow.token);
+    });
+    after(async () => {
+      job?.end();
+      await shadow?.stop();
+    });
+    afterEach(() => assert.deepEqual(snapshot(shadow.outside), outsideBefore, 'nothing outside the root changed'));
 
-  async function openResult(p: string, flags = 0): Promise<number> {
-    const r = await job.tryOpen(p, flags);
-    if (r > 0) await job.call({ op: 'close', handle: r });
-    return r;
-  }
-
-  it('refuses `..` above the root with EACCES, for every kind of request', async () => {
-    for (const p of ['/..', '/../outside/secret.txt', '/../../../../etc/passwd', '/sub/../../outside/secret.txt', '/./sub/../..']) {
-      assert.equal(await openResult(p), -E.EACCES, `open ${p}`);
-      assert.equal((await job.call({ op: 'stat', path: Buffer.from(p), nofollow: true })).result, -E.EACCES, `stat ${p}`);
-      assert.equal((await job.path('chdir', p)).result, -E.EACCES, `chdir ${p}`);
+    async function openResult(p: string, flags = 0): Promise<number> {
+      const r = await job.tryOpen(p, flags);
+      if (r > 0) await job.call({ op: 'close', handle: r });
+      return r;
     }
-    assert.equal((await job.call({ op: 'mkdir', path: Buffer.from('/../outside/new'), mode: 0o755 })).result, -E.EACCES);
-    assert.equal((await job.path('unlink', '/../outside/secret.txt')).result, -E.EACCES);
-    assert.equal((await job.call({ op: 'rename', from: Buffer.from('/inside.txt'), to: Buffer.from('/../outside/x') })).result, -E.EACCES);
-    // `..` that stays inside is fine
-    const h = await job.open('/sub/../inside.txt', 0);
-    assert.equal((await job.pread(h, 100, 0)).toString(), INSIDE);
-    await job.call({ op: 'close', handle: h });
-  });
 
-  it('refuses absolute and relative symlinks that lead out, whatever the request', async () => {
-    for (const p of ['/abs-out', '/rel-out', '/dir-out/secret.txt', '/rel-dir-out/secret.txt']) {
-      assert.equal(await openResult(p), -E.EACCES, `open ${p}`);
-      assert.equal(await openResult(p, WRONLY | TRUNC), -E.EACCES, `open ${p} O_TRUNC`);
-      assert.equal((await job.call({ op: 'stat', path: Buffer.from(p), nofollow: false })).result, -E.EACCES, `stat ${p}`);
-      assert.equal((await job.call({ op: 'access', path: Buffer.from(p), mode: 0 })).result, -E.EACCES, `access ${p}`);
-    }
-    for (const p of ['/dir-out', '/rel-dir-out']) {
-      assert.equal((await job.path('chdir', p)).result, -E.EACCES, `chdir ${p}`);
-      assert.equal(await openResult(p, DIRECTORY), -E.EACCES, `opendir ${p}`);
-      assert.equal((await job.call({ op: 'mkdir', path: Buffer.from(`${p}/new`), mode: 0o755 })).result, -E.EACCES);
-      assert.equal((await job.path('unlink', `${p}/secret.txt`)).result, -E.EACCES);
-      assert.equal((await job.path('readlink', `${p}/secret.txt`)).result, -E.EACCES);
-      assert.equal(await openResult(`${p}/new-file`, WRONLY | CREAT), -E.EACCES);
-      assert.equal((await job.call({ op: 'rename', from: Buffer.from('/inside.txt'), to: Buffer.from(`${p}/stolen`) })).result, -E.EACCES);
-      assert.equal((await job.call({ op: 'rename', from: Buffer.from(`${p}/secret.txt`), to: Buffer.from('/got') })).result, -E.EACCES);
-    }
-    // the links themselves are inside: they can be looked at, read and removed
-    assert.equal((await job.stat('/abs-out', true)).mode & 0o170000, 0o120000);
-    assert.equal((await job.path('readlink', '/rel-out')).data.toString(), '../outside/secret.txt');
-    // a file is never created through a symlink, even one that would land inside
-    assert.equal(await openResult('/dangling-out', WRONLY | CREAT), -E.EACCES);
-    assert.equal(await openResult('/dangling-in', WRONLY | CREAT), -E.EACCES);
-    assert.ok(!fs.existsSync(path.join(shadow.root, 'inside-new')));
-    // symlinks that stay inside are followed
-    for (const p of ['/rel-in', '/abs-in']) {
-      const h = await job.open(p, 0);
-      assert.equal((await job.pread(h, 100, 0)).toString(), INSIDE, p);
+    it('refuses `..` above the root with EACCES, for every kind of request', async () => {
+      for (const p of ['/..', '/../outside/secret.txt', '/../../../../etc/passwd', '/sub/../../outside/secret.txt', '/./sub/../..']) {
+        assert.equal(await openResult(p), -E.EACCES, `open ${p}`);
+        assert.equal((await job.call({ op: 'stat', path: Buffer.from(p), nofollow: true })).result, -E.EACCES, `stat ${p}`);
+        assert.equal((await job.path('chdir', p)).result, -E.EACCES, `chdir ${p}`);
+      }
+      assert.equal((await job.call({ op: 'mkdir', path: Buffer.from('/../outside/new'), mode: 0o755 })).result, -E.EACCES);
+      assert.equal((await job.path('unlink', '/../outside/secret.txt')).result, -E.EACCES);
+      assert.equal((await job.call({ op: 'rename', from: Buffer.from('/inside.txt'), to: Buffer.from('/../outside/x') })).result, -E.EACCES);
+      // `..` that stays inside is fine
+      const h = await job.open('/sub/../inside.txt', 0);
+      assert.equal((await job.pread(h, 100, 0)).toString(), INSIDE);
       await job.call({ op: 'close', handle: h });
-    }
-  });
+    });
 
-  it('never reads, truncates or creates outside while another process swaps symlinks in a tight loop', async function () {
-    const { root, outside } = shadow;
-    fs.writeFileSync(path.join(root, 'victim.txt'), INSIDE);
-    const links: Array<[string, string, string]> = [
-      [path.join(root, 'swap'), path.join(root, 'inside.txt'), path.join(outside, 'secret.txt')],
-      [path.join(root, 'swapdir'), path.join(root, 'sub'), outside],
-      [path.join(root, 'swaptrunc'), path.join(root, 'victim.txt'), path.join(outside, 'secret.txt')],
-    ];
-    const swapper = spawnSwapper(links);
-    const clients = await Promise.all([0, 1, 2].map(() => ShadowClient.connect(shadow.port, shadow.token)));
-    const outcomes = { inside: 0, refused: 0, other: 0 };
-    const tally = (r: number) => {
-      if (r === -E.EACCES) outcomes.refused++;
-      else if (r > 0) outcomes.inside++;
-      else outcomes.other++;
-    };
-    try {
-      while (!links.every(([name]) => fs.existsSync(name))) await new Promise((resolve) => setTimeout(resolve, 10));
-      const ATTEMPTS = Number(process.env.ATTEMPTS ?? 700);
-      await Promise.all(clients.map(async (c, k) => {
-        for (let i = 0; i < ATTEMPTS; i++) {
-          const p = ['/swap', '/swapdir/secret.txt'][i % 2];
-          const h = await c.tryOpen(p, 0);
-          tally(h);
-          if (h > 0) {
-            assert.equal((await c.pread(h, 100, 0)).toString(), INSIDE, `read through ${p}`);
-            await c.call({ op: 'close', handle: h });
+    it('refuses absolute and relative symlinks that lead out, whatever the request', async () => {
+      for (const p of ['/abs-out', '/rel-out', '/dir-out/secret.txt', '/rel-dir-out/secret.txt']) {
+        assert.equal(await openResult(p), -E.EACCES, `open ${p}`);
+        assert.equal(await openResult(p, WRONLY | TRUNC), -E.EACCES, `open ${p} O_TRUNC`);
+        assert.equal((await job.call({ op: 'stat', path: Buffer.from(p), nofollow: false })).result, -E.EACCES, `stat ${p}`);
+        assert.equal((await job.call({ op: 'access', path: Buffer.from(p), mode: 0 })).result, -E.EACCES, `access ${p}`);
+      }
+      for (const p of ['/dir-out', '/rel-dir-out']) {
+        assert.equal((await job.path('chdir', p)).result, -E.EACCES, `chdir ${p}`);
+        assert.equal(await openResult(p, DIRECTORY), -E.EACCES, `opendir ${p}`);
+        assert.equal((await job.call({ op: 'mkdir', path: Buffer.from(`${p}/new`), mode: 0o755 })).result, -E.EACCES);
+        assert.equal((await job.path('unlink', `${p}/secret.txt`)).result, -E.EACCES);
+        assert.equal((await job.path('readlink', `${p}/secret.txt`)).result, -E.EACCES);
+        assert.equal(await openResult(`${p}/new-file`, WRONLY | CREAT), -E.EACCES);
+        assert.equal((await job.call({ op: 'rename', from: Buffer.from('/inside.txt'), to: Buffer.from(`${p}/stolen`) })).result, -E.EACCES);
+        assert.equal((await job.call({ op: 'rename', from: Buffer.from(`${p}/secret.txt`), to: Buffer.from('/got') })).result, -E.EACCES);
+      }
+      // the links themselves are inside: they can be looked at, read and removed
+      assert.equal((await job.stat('/abs-out', true)).mode & 0o170000, 0o120000);
+      assert.equal((await job.path('readlink', '/rel-out')).data.toString(), '../outside/secret.txt');
+      // a file is never created through a symlink, even one that would land inside
+      assert.equal(await openResult('/dangling-out', WRONLY | CREAT), -E.EACCES);
+      assert.equal(await openResult('/dangling-in', WRONLY | CREAT), -E.EACCES);
+      assert.ok(!fs.existsSync(path.join(shadow.root, 'inside-new')));
+      // symlinks that stay inside are followed
+      for (const p of ['/rel-in', '/abs-in']) {
+        const h = await job.open(p, 0);
+        assert.equal((await job.pread(h, 100, 0)).toString(), INSIDE, p);
+        await job.call({ op: 'close', handle: h });
+      }
+    });
+
+    it('never reads, truncates or creates outside while another process swaps symlinks in a tight loop', async function () {
+      const { root, outside } = shadow;
+      fs.writeFileSync(path.join(root, 'victim.txt'), INSIDE);
+      const links: Array<[string, string, string]> = [
+        [path.join(root, 'swap'), path.join(root, 'inside.txt'), path.join(outside, 'secret.txt')],
+        [path.join(root, 'swapdir'), path.join(root, 'sub'), outside],
+        [path.join(root, 'swaptrunc'), path.join(root, 'victim.txt'), path.join(outside, 'secret.txt')],
+      ];
+      const swapper = spawnSwapper(links);
+      const clients = await Promise.all([0, 1, 2].map(() => ShadowClient.connect(shadow.port, shadow.token)));
+      const outcomes = { inside: 0, refused: 0, other: 0 };
+      const tally = (r: number) => {
+        if (r === -E.EACCES) outcomes.refused++;
+        else if (r > 0) outcomes.inside++;
+        else outcomes.other++;
+      };
+      try {
+        while (!links.every(([name]) => fs.existsSync(name))) await new Promise((resolve) => setTimeout(resolve, 10));
+        const ATTEMPTS = Number(process.env.ATTEMPTS ?? 700);
+        await Promise.all(clients.map(async (c, k) => {
+          for (let i = 0; i < ATTEMPTS; i++) {
+            const p = ['/swap', '/swapdir/secret.txt'][i % 2];
+            const h = await c.tryOpen(p, 0);
+            tally(h);
+            if (h > 0) {
+              assert.equal((await c.pread(h, 100, 0)).toString(), INSIDE, `read through ${p}`);
+              await c.call({ op: 'close', handle: h });
+            }
+            const st = await c.call({ op: 'stat', path: Buffer.from(p), nofollow: false });
+            if (st.result === 0) assert.notEqual(decodeStat(st.data).size, BigInt(SECRET.length), `stat through ${p}`);
+            const created = await c.tryOpen(`/swapdir/new-${k}-${i}`, WRONLY | CREAT | EXCL);
+            tally(created);
+            if (created > 0) await c.call({ op: 'close', handle: created });
+            const trunc = await c.tryOpen('/swaptrunc', WRONLY | TRUNC);
+            tally(trunc);
+            if (trunc > 0) await c.call({ op: 'close', handle: trunc });
           }
-          const st = await c.call({ op: 'stat', path: Buffer.from(p), nofollow: false });
-          if (st.result === 0) assert.notEqual(decodeStat(st.data).size, BigInt(SECRET.length), `stat through ${p}`);
-          const created = await c.tryOpen(`/swapdir/new-${k}-${i}`, WRONLY | CREAT | EXCL);
-          tally(created);
-          if (created > 0) await c.call({ op: 'close', handle: created });
-          const trunc = await c.tryOpen('/swaptrunc', WRONLY | TRUNC);
-          tally(trunc);
-          if (trunc > 0) await c.call({ op: 'close', handle: trunc });
-        }
-      }));
-    } finally {
-      swapper.kill('SIGKILL');
-      for (const c of clients) c.end();
-    }
-    assert.equal(fs.readFileSync(path.join(outside, 'secret.txt'), 'utf8'), SECRET);
-    // the race was really run both ways, and nothing else came of it
-    assert.ok(outcomes.inside > 100 && outcomes.refused > 100 && outcomes.other === 0, JSON.stringify(outcomes));
-    this.test!.title += ` (${JSON.stringify(outcomes)})`;
-  });
+        }));
+      } finally {
+        swapper.kill('SIGKILL');
+        for (const c of clients) c.end();
+      }
+      assert.equal(fs.readFileSync(path.join(outside, 'secret.txt'), 'utf8'), SECRET);
+      // the race was really run both ways, and nothing else came of it
+      assert.ok(outcomes.inside > 100 && outcomes.refused > 100 && outcomes.other === 0, JSON.stringify(outcomes));
+      this.test!.title += ` (${JSON.stringify(outcomes)})`;
+    });
 
-  it('is not held up by FIFOs below the root, more of them than libuv has threads', async () => {
-    for (let i = 0; i < 6; i++) execFileSync('mkfifo', [path.join(shadow.root, `fifo${i}`)]);
-    for (let i = 0; i < 6; i++) {
-      const h = await job.open(`/fifo${i}`, 0);
-      assert.equal((await job.call({ op: 'pread', handle: h, count: 10, offset: 0n })).result, -E.ESPIPE);
-      await job.call({ op: 'close', handle: h });
-      assert.equal(await job.tryOpen(`/fifo${i}`, WRONLY), -E.ENXIO, 'no reader');
-    }
-    assert.equal((await job.stat('/inside.txt')).size, BigInt(INSIDE.length));
-  });
+    it('is not held up by FIFOs below the root, more of them than libuv has threads', async () => {
+      for (let i = 0; i < 6; i++) execFileSync('mkfifo', [path.join(shadow.root, `fifo${i}`)]);
+      for (let i = 0; i < 6; i++) {
+        const h = await job.open(`/fifo${i}`, 0);
+        assert.equal((await job.call({ op: 'pread', handle: h, count: 10, offset: 0n })).result, -E.ESPIPE);
+        await job.call({ op: 'close', handle: h });
+        assert.equal(await job.tryOpen(`/fifo${i}`, WRONLY), -E.ENXIO, 'no reader');
+      }
+      assert.equal((await job.stat('/inside.txt')).size, BigInt(INSIDE.length));
+    });
 
-  it('denies a client with a wrong token and logs why', async () => {
-    const before = shadow.log.length;
-    await assert.rejects(ShadowClient.connect(shadow.port, Buffer.from('not-the-token'), { pid: 31337 }), /DENIED: bad MAC/);
-    await shadow.waitForLog(/authentication failed \(pid 31337, CHILD\): bad MAC$/);
-    assert.ok(shadow.log.slice(before).some((l) => /session \d+: closed: denied: bad MAC$/.test(l)));
-  });
+    it('denies a client with a wrong token and logs why', async () => {
+      const before = shadow.log.length;
+      await assert.rejects(ShadowClient.connect(shadow.port, Buffer.from('not-the-token'), { pid: 31337 }), /DENIED: bad MAC/);
+      await shadow.waitForLog(/authentication failed \(pid 31337, CHILD\): bad MAC$/);
+      assert.ok(shadow.log.slice(before).some((l) => /session \d+: closed: denied: bad MAC$/.test(l)));
+    });
 
-  it('denies an AUTH replayed from a recorded handshake', async () => {
-    const first = await connectRaw(shadow.port);
-    const nonce = Buffer.alloc(32, 7);
-    const recorded = encodeMessage({ type: 'auth', nonce, mac: authMac(shadow.token, first.hello.nonce, nonce, 999), pid: 999, kind: C.CKPT_SH_KIND_JOB });
-    first.socket.write(recorded);
-    assert.equal((await first.reader.next())!.type, C.CKPT_SH_WELCOME, 'the recorded handshake itself succeeded');
-    first.socket.destroy();
-    const replay = await connectRaw(shadow.port);
-    assert.ok(!replay.hello.nonce.equals(first.hello.nonce), 'a fresh server nonce');
-    replay.socket.write(recorded);
-    const f = await replay.reader.next();
-    assert.equal(f!.type, C.CKPT_SH_DENIED);
-    assert.equal(f!.payload.toString(), 'bad MAC');
-    assert.equal(await replay.reader.next(), null, 'and the connection is closed');
-  });
+    it('denies an AUTH replayed from a recorded handshake', async () => {
+      const first = await connectRaw(shadow.port);
+      const nonce = Buffer.alloc(32, 7);
+      const recorded = encodeMessage({ type: 'auth', nonce, mac: authMac(shadow.token, first.hello.nonce, nonce, 999), pid: 999, kind: C.CKPT_SH_KIND_JOB });
+      first.socket.write(recorded);
+      assert.equal((await first.reader.next())!.type, C.CKPT_SH_WELCOME, 'the recorded handshake itself succeeded');
+      first.socket.destroy();
+      const replay = await connectRaw(shadow.port);
+      assert.ok(!replay.hello.nonce.equals(first.hello.nonce), 'a fresh server nonce');
+      replay.socket.write(recorded);
+      const f = await replay.reader.next();
+      assert.equal(f!.type, C.CKPT_SH_DENIED);
+      assert.equal(f!.payload.toString(), 'bad MAC');
+      assert.equal(await replay.reader.next(), null, 'and the connection is closed');
+    });
 
-  it('closes only the connection of each broken frame, with the reason logged, while a steady session is served right', async function () {
-    const rng = mulberry32(0x5eed);
-    const frames = Array.from({ length: 1000 }, () => brokenFrame(rng));
-    const steady = steadyClient(await ShadowClient.connect(shadow.port, shadow.token));
-    const results: FuzzResult[] = [];
-    const queue = frames.flatMap((bytes) => [{ bytes, phase: 'auth' as const }, { bytes, phase: 'serving' as const }]);
-    try {
-      await Promise.all(Array.from({ length: 12 }, async () => {
-        for (let item; (item = queue.shift());) results.push(await sendBroken(shadow, item.bytes, item.phase));
-      }));
-    } finally {
-      steady.stop();
-    }
-    const rounds = await steady.done;
-    assert.equal(shadow.proc.exitCode, null, 'the server is still running');
-    assert.ok(rounds > 50, `the steady session ran ${rounds} rounds`);
-    const closedByServer = results.filter((r) => r.expect === 'closed');
-    assert.ok(closedByServer.length > 900, `${closedByServer.length} frames broke the header`);
-    // every connection ended; a header violation ended it without our help, its reason logged
-    const closedLine = new Map<number, string>();
-    await shadow.waitForLog(new RegExp(`^ckpt-shadow: session ${results[results.length - 1].session}: closed`));
-    for (const l of shadow.log) {
-      const m = /^ckpt-shadow: session (\d+): closed: (.*)$/.exec(l);
-      if (m) closedLine.set(Number(m[1]), m[2]);
-    }
-    for (const r of results) {
-      const reason = closedLine.get(r.session);
-      assert.ok(reason !== undefined, `session ${r.session} has no closing line`);
-      if (r.expect === "closed") assert.match(reason, /^(bad magic|unsupported version|unexpected|.* is over|.* shorter than)/, `session ${r.session}: ${reason}`);
-    }
-    // a session still works
-    const after = await ShadowClient.connect(shadow.port, shadow.token);
-    assert.equal((await after.path('chdir', '/')).result, 0);
-    after.end();
-    this.test!.title += ` (${results.length} connections, ${closedByServer.length} closed by the server at once, ${rounds} steady rounds)`;
+    it('closes only the connection of each broken frame, with the reason logged, while a steady session is served right', async function () {
+      const rng = mulberry32(0x5eed);
+      const frames = Array.from({ length: 1000 }, () => brokenFrame(rng));
+      const steady = steadyClient(await ShadowClient.connect(shadow.port, shadow.token));
+      const results: FuzzResult[] = [];
+      const queue = frames.flatMap((bytes) => [{ bytes, phase: 'auth' as const }, { bytes, phase: 'serving' as const }]);
+      try {
+        await Promise.all(Array.from({ length: 12 }, async () => {
+          for (let item; (item = queue.shift());) results.push(await sendBroken(shadow, item.bytes, item.phase));
+        }));
+      } finally {
+        steady.stop();
+      }
+      const rounds = await steady.done;
+      assert.equal(shadow.proc.exitCode, null, 'the server is still running');
+      assert.ok(rounds > 50, `the steady session ran ${rounds} rounds`);
+      const closedByServer = results.filter((r) => r.expect === 'closed');
+      assert.ok(closedByServer.length > 900, `${closedByServer.length} frames broke the header`);
+      // every connection ended; a header violation ended it without our help, its reason logged
+      const closedLine = new Map<number, string>();
+      await shadow.waitForLog(new RegExp(`^ckpt-shadow: session ${results[results.length - 1].session}: closed`));
+      for (const l of shadow.log) {
+        const m = /^ckpt-shadow: session (\d+): closed: (.*)$/.exec(l);
+        if (m) closedLine.set(Number(m[1]), m[2]);
+      }
+      for (const r of results) {
+        const reason = closedLine.get(r.session);
+        assert.ok(reason !== undefined, `session ${r.session} has no closing line`);
+        if (r.expect === "closed") assert.match(reason, /^(bad magic|unsupported version|unexpected|.* is over|.* shorter than)/, `session ${r.session}: ${reason}`);
+      }
+      // a session still works
+      const after = await ShadowClient.connect(shadow.port, shadow.token);
+      assert.equal((await after.path('chdir', '/')).result, 0);
+      after.end();
+      this.test!.title += ` (${results.length} connections, ${closedByServer.length} closed by the server at once, ${rounds} steady rounds)`;
+    });
   });
-});
+}
 
 /** Runs a node process that swaps each link between its two targets, atomically (rename), forever */
 function spawnSwapper(links: Array<[string, string, string]>): ChildProcess {

@@ -39,6 +39,8 @@ export interface ShadowOptions {
   listen?: string;
   /** run it in this network namespace (`ip netns exec`) */
   netns?: string;
+  /** run it in a mount namespace of its own (`unshare -m`), whose mounts a test may change */
+  ownMounts?: boolean;
 }
 
 function lines(stream: NodeJS.ReadableStream, into: string[], onLine: () => void): void {
@@ -61,9 +63,9 @@ export async function startShadow(opts: ShadowOptions = {}): Promise<Shadow> {
   if (!opts.tokenFile) fs.writeFileSync(tokenFile, opts.tokenText ?? 'test-token-0123456789\n', { mode: 0o600 });
   const tokenText = fs.readFileSync(tokenFile, 'utf8');
   const argv = [SHADOW_CLI, '--listen', opts.listen ?? '127.0.0.1:0', '--root', root, '--token-file', tokenFile, ...(opts.args ?? [])];
-  const proc = opts.netns
-    ? spawn('ip', ['netns', 'exec', opts.netns, process.execPath, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] })
-    : spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const wrapper = opts.netns ? ['ip', 'netns', 'exec', opts.netns] : opts.ownMounts ? ['unshare', '-m', '--propagation', 'private'] : [];
+  const command = [...wrapper, process.execPath, ...argv];
+  const proc = spawn(command[0], command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
   const log: string[] = [], stdout: string[] = [];
   const waiters = new Set<() => void>();
   const notify = () => { for (const w of [...waiters]) w(); };
