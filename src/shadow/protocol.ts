@@ -7,7 +7,7 @@
 // is the reason the connection is closed. Paths stay bytes (Buffer): Linux names need not be UTF-8.
 import crypto from 'node:crypto';
 import * as C from '../contract.generated.js';
-import { readStruct, structBytes, viewOf, zeroed } from '../image/layout.js';
+import { readStruct, structBytes, zeroed } from '../image/layout.js';
 
 /** Why a peer's bytes break the protocol; the connection is closed with `message` logged */
 export class ProtocolError extends Error {
@@ -313,11 +313,12 @@ export interface StatSource {
 const NS = 1_000_000_000n;
 const STAT_AT = Object.fromEntries(STAT.map(([name, at]) => [name, at])) as Record<(typeof STAT)[number][0], number>;
 
-/** The kernel's struct stat of `st`, written field by field: it is in every STAT and FSTAT reply,
- *  and the generic writeStruct took 2.3-2.6 us for it here, this 0.3 us */
+/** The kernel's struct stat of `st`, written field by field through a DataView (native 64-bit
+ *  stores): it is in every STAT and FSTAT reply, and writeStruct, whose Buffer.writeBigUInt64LE
+ *  splits each value with BigInt arithmetic, took 2.3-2.6 us for it here, this about 1 us */
 export function encodeStat(st: StatSource): Buffer {
   const out = zeroed(C.CKPT_SH_STAT_SIZE);
-  const v = viewOf(out, 0, C.CKPT_SH_STAT_SIZE), at = out.byteOffset;
+  const v = new DataView(out.buffer, out.byteOffset, out.length), at = 0;
   v.setBigUint64(at + STAT_AT.dev, st.dev, true);
   v.setBigUint64(at + STAT_AT.ino, st.ino, true);
   v.setBigUint64(at + STAT_AT.nlink, st.nlink, true);
