@@ -68,6 +68,7 @@ static long rt_handle(struct rt_ctx *c, long nr)
 	case __NR_exit_group:
 		if (!rt_in_shared_child)
 			rt_stats_flush("exit");
+		rt_vfiles_exit();
 		rt_remote_exit((long)(c->rdi & 0xff) << 8);
 		return rt_local(c, nr);
 	case __NR_execve:

@@ -1,7 +1,7 @@
 /*
  * fork, vfork, clone and clone3. A child with its own memory starts a new statistics record; a
  * vfork-like child shares the parent's memory (and counters) until it execs or exits; every child
- * re-arms the SUD net.
+ * re-arms the SUD net. Remote files' offsets are shared with the child (cursors.c).
  */
 #include <linux/sched.h>
 #include <linux/signal.h>
@@ -31,6 +31,7 @@ void rt_child_started(int kind)
 		rt_pids_child();
 		rt_checkpoint_forked();
 		rt_remote_forked();
+		rt_vfiles_forked();
 	}
 	else if (kind == RT_CHILD_VFORK)
 		rt_in_shared_child = 1;
@@ -70,6 +71,8 @@ long rt_dispatch_clone(struct rt_ctx *c, long nr)
 		return rt_syscall6(nr, (long)c->rdi, (long)c->rsi, (long)c->rdx, (long)c->r10,
 				   (long)c->r8, (long)c->r9);
 	enum rt_child_kind kind = rt_child_kind(flags);
+	if (kind != RT_CHILD_THREAD)
+		rt_vfiles_before_fork();	/* remote file offsets shared with the child */
 	if (stack) {
 		rt_child_shares_memory = (uint8_t)kind;
 		if (kind == RT_CHILD_THREAD)

@@ -29,9 +29,10 @@
 struct rt_vdesc {
 	uint32_t refs;
 	uint32_t flags;
-	uint64_t offset;
+	uint64_t offset;	/* while cursor is -1 */
 	uint64_t gen;		/* the connection its handle belongs to */
 	int32_t handle;
+	int32_t cursor;		/* the offset shared with forked children (cursors.c), or -1 */
 	char path[RT_VPATH];
 };
 
@@ -45,6 +46,22 @@ enum rt_where { RT_LOCAL, RT_LOCAL_ABS, RT_REMOTE };
 static struct rt_vdesc *rt_vdesc_of(long fd)
 {
 	return fd >= 0 && fd < RT_VFDS && rt_vfd[fd] ? &rt_vd[rt_vfd[fd] - 1] : 0;
+}
+
+/* The file offset, the process's own or the one it shares with its children */
+static uint64_t *rt_voff(struct rt_vdesc *d)
+{
+	return d->cursor >= 0 ? rt_cursor_offset(d->cursor) : &d->offset;
+}
+
+static uint64_t rt_voff_get(struct rt_vdesc *d)
+{
+	return __atomic_load_n(rt_voff(d), __ATOMIC_RELAXED);
+}
+
+static void rt_voff_set(struct rt_vdesc *d, uint64_t v)
+{
+	__atomic_store_n(rt_voff(d), v, __ATOMIC_RELAXED);
 }
 
 /* Lexically: "a/./b/../c" -> "/a/c"; ".." at the top stays there */
@@ -159,6 +176,8 @@ static void rt_vdesc_put(struct rt_vdesc *d)
 		rt_remote_call(&rq, 0, 0, 0);
 	}
 	d->handle = -1;
+	rt_cursor_drop(d->cursor);
+	d->cursor = -1;
 }
 
 /* Forget what the program's descriptor fd was, after the kernel closed or replaced it */
@@ -195,6 +214,7 @@ static long rt_vopen(const char *abs, uint32_t flags, uint32_t mode)
 	d->refs = 1;
 	d->flags = flags & ~(RT_O_CREAT | RT_O_TRUNC | RT_O_EXCL | RT_O_CLOEXEC);
 	d->offset = 0;
+	d->cursor = -1;
 	d->gen = rt_remote_gen;
 	d->handle = (int32_t)h;
 	rt_memcpy(d->path, abs, rt_strlen(abs) + 1);
@@ -208,14 +228,21 @@ static long rt_vopen(const char *abs, uint32_t flags, uint32_t mode)
 }
 
 /*
- * read or write COUNT bytes at OFFSET in chunks the protocol allows, stopping at a short count.
- * A write to an O_APPEND file goes at the end this process knows (where the shadow appends it);
- * ADVANCE moves the file offset as read/write do, pread/pwrite do not.
+ * read or write COUNT bytes in chunks the protocol allows, stopping at a short count: at OFFSET
+ * (pread/pwrite), or at the file offset, which then moves (ADVANCE: read/write). The range at the
+ * file offset is reserved with one atomic add, since forked children may share the offset; a
+ * short count gives back what it did not use if nobody moved the offset meanwhile. A write to an
+ * O_APPEND file goes at the end this process knows (where the shadow appends it).
  */
 static long rt_vio(struct rt_vdesc *d, char *buf, uint64_t count, uint64_t offset, int advance, int write)
 {
 	int append = write && (d->flags & RT_O_APPEND);
-	uint64_t start = append ? d->offset : offset, done = 0, after = start;
+	uint64_t start = offset;
+	if (append)
+		start = rt_voff_get(d);
+	else if (advance)
+		start = __atomic_fetch_add(rt_voff(d), count, __ATOMIC_RELAXED);
+	uint64_t done = 0, after = start;
 	while (done < count) {
 		uint32_t n = count - done > CKPT_SH_MAX_DATA ? CKPT_SH_MAX_DATA : (uint32_t)(count - done);
 		struct rt_request rq = { .op = write ? CKPT_SH_OP_PWRITE : CKPT_SH_OP_PREAD, .flags = append ? CKPT_SH_APPEND : 0,
@@ -227,8 +254,12 @@ static long rt_vio(struct rt_vdesc *d, char *buf, uint64_t count, uint64_t offse
 		if ((uint64_t)r < n)
 			break;
 	}
-	if (advance)
-		d->offset = write ? after : start + done;
+	if (append && advance)
+		rt_voff_set(d, after);
+	else if (advance && done < count) {
+		uint64_t reserved = start + count;
+		__atomic_compare_exchange_n(rt_voff(d), &reserved, start + done, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+	}
 	return (long)done;
 }
 
@@ -287,7 +318,7 @@ static long rt_vlseek(struct rt_vdesc *d, int64_t off, long whence)
 	int64_t base = 0;
 	struct rt_stat st;
 	if (whence == 1)
-		base = (int64_t)d->offset;
+		base = (int64_t)rt_voff_get(d);
 	else if (whence == 2) {
 		long r = rt_vstat(d, 0, 0, &st);
 		if (r < 0)
@@ -297,28 +328,30 @@ static long rt_vlseek(struct rt_vdesc *d, int64_t off, long whence)
 		return -22;
 	if (base + off < 0)
 		return -22;
-	d->offset = (uint64_t)(base + off);
-	return (long)d->offset;
+	rt_voff_set(d, (uint64_t)(base + off));
+	return base + off;
 }
 
 static long rt_vgetdents(struct rt_vdesc *d, void *buf, uint64_t count)
 {
 	size_t got = 0;
 	uint32_t n = count > CKPT_SH_MAX_DATA ? CKPT_SH_MAX_DATA : (uint32_t)count;
-	struct rt_request rq = { .op = CKPT_SH_OP_GETDENTS, .count = n, .offset = d->offset };
+	struct rt_request rq = { .op = CKPT_SH_OP_GETDENTS, .count = n, .offset = rt_voff_get(d) };
 	long r = rt_file_call(d, &rq, buf, n, &got);
 	if (r <= 0)
 		return r;
 	/* the next call starts after the last record: its d_off */
+	uint64_t next = 0;
 	for (size_t at = 0; at + 19 <= (size_t)r; at += *(uint16_t *)((char *)buf + at + 16))
-		d->offset = *(uint64_t *)((char *)buf + at + 8);
+		next = *(uint64_t *)((char *)buf + at + 8);
+	rt_voff_set(d, next);
 	return r;
 }
 
 static long rt_vreadv(struct rt_vdesc *d, const uint64_t *iov, long cnt, int64_t offset, int write)
 {
 	long total = 0;
-	uint64_t at = offset < 0 ? d->offset : (uint64_t)offset;
+	uint64_t at = offset < 0 ? 0 : (uint64_t)offset;
 	for (long i = 0; i < cnt; i++) {
 		char *base = (char *)iov[2 * i];
 		uint64_t len = iov[2 * i + 1];
@@ -326,7 +359,7 @@ static long rt_vreadv(struct rt_vdesc *d, const uint64_t *iov, long cnt, int64_t
 		if (r < 0)
 			return total ? total : r;
 		total += r;
-		at = offset < 0 ? d->offset : at + (uint64_t)r;
+		at += (uint64_t)r;
 		if ((uint64_t)r < len)
 			break;
 	}
@@ -338,9 +371,9 @@ static long rt_fd_call(const struct rt_ctx *c, long nr, struct rt_vdesc *d)
 {
 	switch (nr) {
 	case __NR_read:
-		return rt_vio(d, (char *)c->rsi, c->rdx, d->offset, 1, 0);
+		return rt_vio(d, (char *)c->rsi, c->rdx, 0, 1, 0);
 	case __NR_write:
-		return rt_vio(d, (char *)c->rsi, c->rdx, d->offset, 1, 1);
+		return rt_vio(d, (char *)c->rsi, c->rdx, 0, 1, 1);
 	case __NR_pread64:
 		return rt_vio(d, (char *)c->rsi, c->rdx, c->r10, 0, 0);
 	case __NR_pwrite64:
@@ -631,38 +664,88 @@ static int rt_hex(char c)
 	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
-/* CKPT_VFDS from the process that exec'd this one: "fd:flags:offset:hexpath;..." and "cwd:hexpath" */
+/*
+ * CKPT_VFDS from the process that exec'd this one: "cwd:HEXPATH", then ";cur:FD[:take]" when the
+ * cursor table is shared (take: this process holds no references yet, it was a vfork child),
+ * ";drop:CURSOR+1" for each cursor its predecessor held and this process does not inherit, and
+ * ";FD:FLAGS:OFFSET:CURSOR+1:HEXPATH" for each remote descriptor (CURSOR+1 = 0: a private offset).
+ * Descriptors that name one cursor share one description again, as they did before the exec.
+ */
+static const char *rt_parse_u64s(const char *s, uint64_t *v, int n)
+{
+	for (int i = 0; i < n; i++, s += *s == ':') {
+		v[i] = 0;
+		for (; *s >= '0' && *s <= '9'; s++)
+			v[i] = v[i] * 10 + (uint64_t)(*s - '0');
+	}
+	return s;
+}
+
+static struct rt_vdesc *rt_vdesc_with_cursor(int32_t cursor)
+{
+	for (int i = 0; cursor >= 0 && i < RT_VDESCS; i++)
+		if (rt_vd[i].refs && rt_vd[i].cursor == cursor)
+			return &rt_vd[i];
+	return 0;
+}
+
+static void rt_vfiles_inherit_fd(const uint64_t *v, const char *path, size_t n, int take)
+{
+	int32_t cursor = v[3] && rt_cursors_fd >= 0 ? (int32_t)(v[3] - 1) : -1;
+	struct rt_vdesc *same = rt_vdesc_with_cursor(cursor);
+	if (v[0] >= RT_VFDS)
+		return;
+	if (same) {
+		same->refs++;
+		rt_vfd[v[0]] = (uint8_t)(same - rt_vd + 1);
+		return;
+	}
+	int i = 0;
+	while (i < RT_VDESCS && rt_vd[i].refs)
+		i++;
+	if (i == RT_VDESCS)
+		return;
+	rt_vd[i] = (struct rt_vdesc){ .refs = 1, .flags = (uint32_t)v[1], .offset = v[2], .handle = -1, .cursor = cursor };
+	rt_memcpy(rt_vd[i].path, path, n + 1);
+	rt_vfd[v[0]] = (uint8_t)(i + 1);
+	if (take)
+		rt_cursor_hold(cursor);
+}
+
 static void rt_vfiles_inherit(const char *s)
 {
+	int take = 0;
 	while (s && *s) {
-		uint64_t v[3] = { 0, 0, 0 };
+		uint64_t v[4] = { 0, 0, 0, 0 };
 		int is_cwd = rt_starts_with(s, "cwd:");
-		if (is_cwd)
-			s += 4;
-		for (int i = 0; !is_cwd && i < 3; i++, s++)
-			for (; *s >= '0' && *s <= '9'; s++)
-				v[i] = v[i] * 10 + (uint64_t)(*s - '0');
-		char path[RT_VPATH];
-		size_t n = 0;
-		for (; rt_hex(s[0]) >= 0 && rt_hex(s[1]) >= 0 && n < RT_VPATH - 1; s += 2)
-			path[n++] = (char)(rt_hex(s[0]) << 4 | rt_hex(s[1]));
-		path[n] = 0;
+		if (rt_starts_with(s, "cur:")) {
+			s = rt_parse_u64s(s + 4, v, 1);
+			take = rt_starts_with(s, "take");
+			if (rt_cursors_adopt((long)v[0]) < 0)
+				rt_syscall1(__NR_close, (long)v[0]);
+		} else if (rt_starts_with(s, "drop:")) {
+			s = rt_parse_u64s(s + 5, v, 1);
+			if (!take && v[0] && rt_cursors_fd >= 0)
+				rt_cursor_drop((int32_t)(v[0] - 1));
+		} else {
+			if (is_cwd)
+				s += 4;
+			else
+				s = rt_parse_u64s(s, v, 4);
+			char path[RT_VPATH];
+			size_t n = 0;
+			for (; rt_hex(s[0]) >= 0 && rt_hex(s[1]) >= 0 && n < RT_VPATH - 1; s += 2)
+				path[n++] = (char)(rt_hex(s[0]) << 4 | rt_hex(s[1]));
+			path[n] = 0;
+			if (is_cwd)
+				rt_memcpy(rt_cwd, path, n + 1);
+			else
+				rt_vfiles_inherit_fd(v, path, n, take);
+		}
 		while (*s && *s != ';')
 			s++;
 		if (*s)
 			s++;
-		if (is_cwd) {
-			rt_memcpy(rt_cwd, path, n + 1);
-			continue;
-		}
-		int i = 0;
-		while (i < RT_VDESCS && rt_vd[i].refs)
-			i++;
-		if (i == RT_VDESCS || v[0] >= RT_VFDS)
-			continue;
-		rt_vd[i] = (struct rt_vdesc){ .refs = 1, .flags = (uint32_t)v[1], .offset = v[2], .handle = -1 };
-		rt_memcpy(rt_vd[i].path, path, n + 1);
-		rt_vfd[v[0]] = (uint8_t)(i + 1);
 	}
 }
 
@@ -687,30 +770,60 @@ static char *rt_put_hex(char *o, const char *s)
 	return o;
 }
 
+/* fd stays open over an exec */
+static int rt_survives_exec(long fd)
+{
+	return !(rt_syscall2(__NR_fcntl, fd, 1 /* F_GETFD */) & 1);
+}
+
+/* The description stays open over an exec: one of its descriptors does */
+static int rt_vdesc_survives_exec(const struct rt_vdesc *d)
+{
+	for (long fd = 0; fd < RT_VFDS; fd++)
+		if (rt_vdesc_of(fd) == d && rt_survives_exec(fd))
+			return 1;
+	return 0;
+}
+
 /*
  * execve: the new program (if it is relinked too) takes the remote descriptors that stay open
- * over the exec, and the working directory, from CKPT_VFDS; a forked child's exec stays a child.
+ * over the exec, the cursor table and the working directory, from CKPT_VFDS; a forked child's
+ * exec stays a child.
  */
 char **rt_vfiles_exec_env(char **envp)
 {
 	static char blob[65536], kind[] = "CKPT_SHADOW_KIND=child";
 	static char *env[4096];
-	char *o = blob;
+	char *o = blob, *end = blob + sizeof blob - 64 - 2 * RT_VPATH;
 	int n = 0;
 	if (!rt_remote_on)
 		return envp;
 	o = (char *)rt_memcpy(o, "CKPT_VFDS=cwd:", 14) + 14;
 	o = rt_put_hex(o, rt_cwd);
+	if (rt_cursors_fd >= 0) {
+		o = (char *)rt_memcpy(o, ";cur:", 5) + 5;
+		o = rt_utoa((uint64_t)rt_cursors_fd, o);
+		if (rt_in_shared_child)
+			o = (char *)rt_memcpy(o, ":take", 5) + 5;
+		for (int i = 0; !rt_in_shared_child && i < RT_VDESCS && o < end; i++) {
+			if (!rt_vd[i].refs || rt_vd[i].cursor < 0 || rt_vdesc_survives_exec(&rt_vd[i]))
+				continue;
+			o = (char *)rt_memcpy(o, ";drop:", 6) + 6;
+			o = rt_utoa((uint64_t)rt_vd[i].cursor + 1, o);
+		}
+	}
 	for (long fd = 0; fd < RT_VFDS; fd++) {
 		struct rt_vdesc *d = rt_vdesc_of(fd);
-		if (!d || (rt_syscall2(__NR_fcntl, fd, 1 /* F_GETFD */) & 1) || o + 64 + 2 * RT_VPATH > blob + sizeof blob)
+		if (!d || !rt_survives_exec(fd) || o >= end)
 			continue;
 		*o++ = ';';
 		o = rt_utoa((uint64_t)fd, o);
 		*o++ = ':';
 		o = rt_utoa(d->flags, o);
 		*o++ = ':';
-		o = rt_utoa(d->offset, o);
+		o = rt_utoa(rt_voff_get(d), o);
+		*o++ = ':';
+		o = rt_utoa((uint64_t)(d->cursor + 1), o);
 		*o++ = ':';
 		o = rt_put_hex(o, d->path);
 	}
@@ -723,4 +836,42 @@ char **rt_vfiles_exec_env(char **envp)
 		env[n++] = kind;
 	env[n] = 0;
 	return env;
+}
+
+/*
+ * Before a fork or vfork: every offset moves into the shared cursor table (made now if need be,
+ * or made again after a restart, with this process's references), so the child shares them.
+ */
+void rt_vfiles_before_fork(void)
+{
+	if (!rt_remote_on)
+		return;
+	int restarted = rt_cursors_restarted();
+	if (rt_cursors_share() < 0)
+		return;
+	if (restarted) {
+		int32_t held[RT_VDESCS];
+		for (int i = 0; i < RT_VDESCS; i++)
+			held[i] = rt_vd[i].refs ? rt_vd[i].cursor : -1;
+		rt_cursors_recount(held, RT_VDESCS);
+	}
+	for (int i = 0; i < RT_VDESCS; i++)
+		if (rt_vd[i].refs && rt_vd[i].cursor < 0)
+			rt_vd[i].cursor = rt_cursor_new(rt_vd[i].offset);
+}
+
+/* A forked child with its own memory: a reference to each cursor its file table names */
+void rt_vfiles_forked(void)
+{
+	for (int i = 0; rt_remote_on && i < RT_VDESCS; i++)
+		if (rt_vd[i].refs)
+			rt_cursor_hold(rt_vd[i].cursor);
+}
+
+/* The process ends: its references go (a vfork child's are its parent's) */
+void rt_vfiles_exit(void)
+{
+	for (int i = 0; rt_remote_on && !rt_in_shared_child && i < RT_VDESCS; i++)
+		if (rt_vd[i].refs)
+			rt_cursor_drop(rt_vd[i].cursor);
 }

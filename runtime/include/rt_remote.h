@@ -47,7 +47,21 @@ void rt_remote_exit(long status);
 long rt_image_upload(long memfd, const char *name, unsigned char *buf);
 const char *rt_image_source(const char *spec);
 
+/* cursors.c */
+extern long rt_cursors_fd;	/* the shared cursor table's memfd, -1 when none (8 bytes: a restart pokes -1) */
+uint64_t *rt_cursor_offset(int32_t c);
+void rt_cursor_hold(int32_t c);
+void rt_cursor_drop(int32_t c);
+int32_t rt_cursor_new(uint64_t offset);
+int rt_cursors_share(void);
+void rt_cursors_recount(const int32_t *held, int n);
+int rt_cursors_restarted(void);
+int rt_cursors_adopt(long fd);
+
 /* vfiles.c */
+void rt_vfiles_before_fork(void);
+void rt_vfiles_forked(void);
+void rt_vfiles_exit(void);
 int rt_remote_handles(long nr);
 long rt_sys_remote(const struct rt_ctx *c, long nr);
 void rt_vfiles_init(char **envp);
