@@ -96,6 +96,31 @@ describe('jobs on the shadow (loopback)', function () {
     }
   });
 
+  it('busybox sh checkpointed mid-loop, killed and restarted: the children it starts after the restart share its offset', async () => {
+    // the shell's output file is shared with its children through the cursor table; a restart
+    // maps the table back as the process's own memory, and the next fork must share it again
+    const lines = Array.from({ length: 20 }, (_, i) => i + 1);
+    const script = `{ for i in ${lines.join(' ')}; do (echo line $i); sleep 0.15; done; } > /out.txt`;
+    const root = path.join(base, 'restart-root');
+    const own = await startShadow({ root });
+    try {
+      const env = jobEnv(own, { CKPT_IMAGE: 'shadow:loop.img' });
+      const run = execa(path.join(bins, 'busybox.ckpt'), ['sh', '-c', script], { cwd: scratch(), env, reject: false });
+      await new Promise((r) => setTimeout(r, 1200));
+      run.kill('SIGUSR2');
+      await own.waitForLog(/checkpoint stored loop\.img/);
+      run.kill('SIGKILL');
+      assert.equal((await run).signal, 'SIGKILL');
+      const written = fs.readFileSync(path.join(root, 'out.txt'), 'utf8');
+      assert.ok(!written.includes('line 20'), 'killed before the loop ended');
+      const again = await execa(path.join(bins, 'busybox.ckpt'), [], { cwd: scratch(), env: jobEnv(own, { CKPT_RESTART: 'shadow:loop.img' }), reject: false });
+      assert.equal(again.exitCode, 0, again.stderr);
+      assert.equal(fs.readFileSync(path.join(root, 'out.txt'), 'utf8'), lines.map((i) => `line ${i}\n`).join(''));
+    } finally {
+      await own.stop();
+    }
+  });
+
   it('fileops: a thousand small operations give the local run\'s checksums', async () => {
     const local = scratch();
     const want = await execa(sample('glibc', 'fileops'), ['100', 'ops.d'], { cwd: local });
