@@ -131,9 +131,21 @@ int rt_cursors_restarted(void)
 	return rt_cursors && rt_cursors_fd < 0;
 }
 
-/* An exec'd process maps the table its predecessor named; 0 on success */
+/*
+ * An exec'd process maps the table its predecessor named; 0 on success. The descriptor must still
+ * be that memfd: a program may have closed it or put another file in its place, and mapping and
+ * writing a file of the program's would corrupt it.
+ */
 int rt_cursors_adopt(long fd)
 {
+	char link[64], proc[32] = "/proc/self/fd/";
+	static const char want[] = "/memfd:ckpt-cursors";
+	rt_utoa((uint64_t)fd, proc + 14)[0] = 0;
+	long n = rt_syscall3(__NR_readlink, (long)proc, (long)link, sizeof link - 1);
+	struct rt_stat st;
+	if (n < (long)sizeof want - 1 || rt_memcmp(link, want, sizeof want - 1) ||
+	    rt_syscall2(__NR_fstat, fd, (long)&st) < 0 || st.size != (int64_t)RT_CURSOR_TABLE)
+		return -1;
 	long at = rt_syscall6(__NR_mmap, 0, RT_CURSOR_TABLE, 3, 0x01 /* MAP_SHARED */, fd, 0);
 	if (at < 0 && at > -4096)
 		return -1;

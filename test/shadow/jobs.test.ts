@@ -75,19 +75,20 @@ describe('jobs on the shadow (loopback)', function () {
   });
 
   it('busybox sh: children write and read through descriptors the shell opened, at the offsets they share with it', async () => {
-    // each line is written by another process (a subshell, sort, wc): with offsets private to each
-    // process they would land on top of each other; `read` and `head` take turns on one descriptor
-    const script = '{ echo first; (echo from a subshell); sort in.txt; echo between; wc -l < in.txt; } > group.txt; ' +
+    // each line is written by another process (a subshell, sort, a relinked program exec'd, wc):
+    // with offsets private to each process they would land on top of each other; `read` and `head`
+    // take turns on one descriptor
+    const script = '{ echo first; (echo from a subshell); sort in.txt; "$BB" echo from an exec; echo between; wc -l < in.txt; } > group.txt; ' +
       'for i in 1 2 3; do (echo line $i); done > loop.txt; exec 3< loop.txt; read x <&3; head -n 1 <&3; read y <&3; ' +
       'echo "x=$x y=$y"; cat group.txt';
     const local = scratch();
     fs.writeFileSync(path.join(local, 'in.txt'), INPUT);
-    const want = await execa('/bin/busybox', ['sh', '-c', script], { cwd: local });
+    const want = await execa('/bin/busybox', ['sh', '-c', script], { cwd: local, env: { BB: '/bin/busybox' } });
     const root = path.join(base, 'shared-root');
     const own = await startShadow({ root });
     try {
       fs.writeFileSync(path.join(root, 'in.txt'), INPUT);
-      const got = await execa(path.join(bins, 'busybox.ckpt'), ['sh', '-c', script], { cwd: scratch(), env: jobEnv(own), reject: false });
+      const got = await execa(path.join(bins, 'busybox.ckpt'), ['sh', '-c', script], { cwd: scratch(), env: jobEnv(own, { BB: path.join(bins, 'busybox.ckpt') }), reject: false });
       assert.equal(got.exitCode, 0, got.stderr);
       assert.equal(got.stdout, want.stdout);
       assert.deepEqual(rootTree(root), tree(local));
