@@ -35,67 +35,6 @@ static _Noreturn void rt_remote_fail(const char *why)
 		rt_syscall1(__NR_exit_group, CKPT_EXIT_SHADOW_LOST);
 }
 
-static const char *rt_parse_u8(const char *s, uint32_t *v)
-{
-	uint32_t n = 0;
-	const char *start = s;
-	while (*s >= '0' && *s <= '9' && s - start < 4)
-		n = n * 10 + (uint32_t)(*s++ - '0');
-	*v = n;
-	return s == start || n > 255 ? 0 : s;
-}
-
-/* A dotted IPv4 address, up to the end or a ':' ; 0 when it is not one */
-static int rt_parse_ipv4(const char *s, uint32_t *addr)
-{
-	uint32_t a = 0, part;
-	for (int i = 0; i < 4; i++) {
-		if (!(s = rt_parse_u8(s, &part)) || (i < 3 && *s++ != '.'))
-			return 0;
-		a |= part << (8 * i);
-	}
-	*addr = a;
-	return *s == 0 || *s == ':';
-}
-
-/* The address of the first line of /etc/hosts naming HOST (there is no resolver in the runtime) */
-static int rt_lookup_hosts(const char *host, size_t len, uint32_t *addr)
-{
-	static char text[16384];
-	long fd = rt_syscall4(__NR_openat, -100, (long)"/etc/hosts", 02000000, 0);
-	long n = fd < 0 ? -1 : rt_syscall3(__NR_read, fd, (long)text, sizeof text - 1);
-	if (fd >= 0)
-		rt_syscall1(__NR_close, fd);
-	if (n <= 0)
-		return 0;
-	text[n] = 0;
-	for (char *line = text; *line;) {
-		char *end = line, *p = line;
-		uint32_t a;
-		while (*end && *end != '\n')
-			end++;
-		while (p < end && *p != ' ' && *p != '\t')
-			p++;
-		char saved = *p;
-		*p = 0;
-		int ok = rt_parse_ipv4(line, &a);
-		*p = saved;
-		while (ok && p < end && *p != '#') {
-			while (p < end && (*p == ' ' || *p == '\t'))
-				p++;
-			char *name = p;
-			while (p < end && *p != ' ' && *p != '\t' && *p != '#')
-				p++;
-			if ((size_t)(p - name) == len && !rt_memcmp(name, host, len)) {
-				*addr = a;
-				return 1;
-			}
-		}
-		line = *end ? end + 1 : end;
-	}
-	return 0;
-}
-
 static void rt_parse_where(const char *where)
 {
 	size_t len = rt_strlen(where);
@@ -110,8 +49,8 @@ static void rt_parse_where(const char *where)
 	if (!port || port > 65535)
 		rt_remote_fail("bad port in CKPT_SHADOW");
 	rt_sh_port = (uint16_t)((port >> 8) | (port & 0xff) << 8);
-	if (!rt_parse_ipv4(where, &rt_sh_addr) && !rt_lookup_hosts(where, (size_t)(colon - 1 - where), &rt_sh_addr))
-		rt_remote_fail("host not found (an IPv4 address, or a name in /etc/hosts)");
+	if (!rt_resolve(where, (size_t)(colon - 1 - where), &rt_sh_addr))
+		rt_remote_fail("host not found (not an IPv4 address, nor a name in /etc/hosts or DNS)");
 }
 
 static void rt_read_token(const char *file)

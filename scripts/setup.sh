@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBS=(gcc make binutils libc6-dev musl-tools busybox-static bash-static sash zsh-static strace tmux gdb iproute2 coreutils)
+DEBS=(gcc make binutils libc6-dev musl-tools busybox-static bash-static sash zsh-static strace tmux gdb iproute2 coreutils dnsmasq-base)
 
 install_debs() {
   local missing=()

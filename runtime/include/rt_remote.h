@@ -43,6 +43,9 @@ int rt_remote_path_is_local(const char *abs);
 const char *rt_remote_stdio(int fd);
 void rt_remote_exit(long status);
 
+/* resolve.c: HOST (LEN bytes, up to a ':') as an IPv4 address in network order; 0 if not found */
+int rt_resolve(const char *host, size_t len, uint32_t *addr);
+
 /* remote-image.c */
 long rt_image_upload(long memfd, const char *name, unsigned char *buf);
 const char *rt_image_source(const char *spec);
