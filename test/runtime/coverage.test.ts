@@ -1,13 +1,11 @@
-// No silent miss: for real binaries on deterministic workloads, the runtime's own per-number
-// counts (CKPT_STATS) equal what strace -f -c counts for the original binary. Both runs are made
-// under strace, so that signal timing (SIGCHLD arriving before or during wait4) is the same.
-// strace counts two things the runtime cannot: the execve that started the traced program, and
-// it leaves out exit_group and exit, which never return.
-//
-// rt_sigreturn is the exception: how many SIGCHLDs a shell handles depends on how many merged
-// while pending, which differs from run to run even under strace. It is checked against strace of
-// the same relinked run instead, where each call trapped by the SUD net adds the rt_sigreturn of
-// the runtime's own SIGSYS handler.
+// No silent miss: for real binaries, the runtime's own per-number counts (CKPT_STATS) equal what
+// strace -f -c counts in the same relinked run, but for the runtime's own calls and the calls it
+// answers itself; for those names the counts must equal strace's of the original binary. (Comparing every name with the original's
+// run failed now and then: how often zsh waits in rt_sigsuspend, and the kill and sigprocmask
+// calls around it, depend on when its children end, even under strace.) strace counts two things
+// the runtime cannot: the execve that started the traced program, and it leaves out exit_group
+// and exit, which never return. Each call trapped by the SUD net adds the rt_sigreturn of the
+// runtime's own SIGSYS handler to strace's count of the same run.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -102,8 +100,15 @@ async function compare(w: Workload, relinkArgs: string[]): Promise<StatsLine[]> 
   const trapped = lines.reduce((n, l) => n + l.trapped, 0);
   assert.equal((ours.get('rt_sigreturn') ?? 0) + trapped, sameRun.get('rt_sigreturn') ?? 0, 'rt_sigreturn, same run');
   ours.delete('rt_sigreturn');
-  original.delete('rt_sigreturn');
-  assert.deepEqual(Object.fromEntries([...ours].sort()), Object.fromEntries([...original].sort()));
+  sameRun.delete('rt_sigreturn');
+  // every call strace saw in the same relinked run is in the runtime's counts, but for the
+  // runtime's own calls (its set-up, its statistics file: strace sees more) and the program's
+  // calls it answers itself (an rt_sigaction for a signal it reserves: strace sees fewer); for
+  // such a name the runtime's count must be the original binary's
+  for (const name of new Set([...ours.keys(), ...sameRun.keys()])) {
+    const mine = ours.get(name) ?? 0, seen = sameRun.get(name) ?? 0, orig = original.get(name) ?? 0;
+    if (mine !== seen) assert.equal(mine, orig, `${name}: strace saw ${seen} in the relinked run and ${orig} in the original's, the runtime counted ${mine}`);
+  }
   return lines;
 }
 
