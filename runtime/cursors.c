@@ -78,14 +78,7 @@ static long rt_cursors_memfd(void)
 		rt_syscall1(__NR_close, fd);
 		return -1;
 	}
-	uint64_t lim[2] = { 1024, 1024 };
-	rt_syscall4(__NR_prlimit64, 0, 7 /* RLIMIT_NOFILE */, 0, (long)lim);
-	long high = rt_syscall3(__NR_fcntl, fd, 0 /* F_DUPFD */, lim[0] > 64 ? (long)lim[0] - 24 : 3);
-	if (high >= 0) {
-		rt_syscall1(__NR_close, fd);
-		fd = high;
-	}
-	return fd;
+	return rt_high_fd(fd, 24, 0);
 }
 
 /*
@@ -138,10 +131,9 @@ int rt_cursors_restarted(void)
  */
 int rt_cursors_adopt(long fd)
 {
-	char link[64], proc[32] = "/proc/self/fd/";
+	char link[64], proc[32];
 	static const char want[] = "/memfd:ckpt-cursors";
-	rt_utoa((uint64_t)fd, proc + 14)[0] = 0;
-	long n = rt_syscall3(__NR_readlink, (long)proc, (long)link, sizeof link - 1);
+	long n = rt_syscall3(__NR_readlink, (long)rt_fd_path(proc, fd), (long)link, sizeof link - 1);
 	struct rt_stat st;
 	if (n < (long)sizeof want - 1 || rt_memcmp(link, want, sizeof want - 1) ||
 	    rt_syscall2(__NR_fstat, fd, (long)&st) < 0 || st.size != (int64_t)RT_CURSOR_TABLE)

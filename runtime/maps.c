@@ -52,17 +52,11 @@ static const char *rt_parse_map(const char *s, struct rt_map *m)
 /* Reads and parses the maps into out[]; returns the count, or -errno. buf is scratch space. */
 long rt_read_maps(struct rt_map *out, long max, char *buf, size_t size)
 {
-	long fd = rt_syscall4(__NR_openat, -100, (long)"/proc/self/maps", 0 /* O_RDONLY */, 0);
-	size_t used = 0;
-	long n;
-	if (fd < 0)
-		return fd;
-	while (used + 1 < size && (n = rt_syscall3(__NR_read, fd, (long)(buf + used), (long)(size - used - 1))) > 0)
-		used += (size_t)n;
-	rt_syscall1(__NR_close, fd);
-	if (used + 1 >= size)
-		return -75; /* EOVERFLOW: more regions than the buffer holds */
-	buf[used] = 0;
+	long used = rt_read_file("/proc/self/maps", buf, size);
+	if (used < 0)
+		return -2;	/* ENOENT: no /proc */
+	if ((size_t)used + 1 >= size)
+		return -75;	/* EOVERFLOW: more regions than the buffer holds */
 	long count = 0;
 	for (const char *s = buf; *s && count < max; count++)
 		s = rt_parse_map(s, &out[count]);

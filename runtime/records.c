@@ -230,16 +230,14 @@ static void rt_warn_unrestorable(long fd, const char *path)
 	char *e = rt_utoa((uint64_t)fd, msg + rt_strlen(msg));
 	rt_memcpy(e, " (", 3);
 	const char *parts[] = { msg, path, ") cannot be restored (docs/limits.md)\n" };
-	for (unsigned i = 0; i < 3; i++)
-		rt_write_all(2, parts[i], rt_strlen(parts[i]));
+	rt_write_line(parts, 3);
 }
 
 static int rt_add_file(struct rt_ckpt_work *w, long fd)
 {
 	struct rt_stat st;
-	char name[32] = "/proc/self/fd/";
-	rt_utoa((uint64_t)fd, name + 14);
-	long len = rt_syscall4(__NR_readlinkat, -100, (long)name, (long)w->linkbuf, RT_PATH_MAX - 1);
+	char name[32];
+	long len = rt_syscall4(__NR_readlinkat, -100, (long)rt_fd_path(name, fd), (long)w->linkbuf, RT_PATH_MAX - 1);
 	if (len <= 0 || rt_syscall2(__NR_fstat, fd, (long)&st) < 0)
 		return 0;
 	w->linkbuf[len] = 0;

@@ -23,12 +23,6 @@ static int rt_image_name(char *out, const char *name, const char *suffix)
 	return 0;
 }
 
-static long rt_path_request(uint32_t op, uint32_t flags, uint32_t count, const char *path)
-{
-	struct rt_request rq = { .op = op, .flags = flags, .count = count, .tail = path, .tail_len = rt_strlen(path) + 1 };
-	return rt_remote_call(&rq, 0, 0, 0);
-}
-
 /* One pass over the memfd: every chunk sent with PWRITE; the handle is this connection's */
 static long rt_upload(long memfd, uint64_t size, long handle, unsigned char *buf)
 {
@@ -53,7 +47,7 @@ long rt_image_upload(long memfd, const char *name, unsigned char *buf)
 	struct rt_stat st;
 	if (rt_image_name(tmp, name, ".tmp") || rt_image_name(final, name, "") || rt_syscall2(__NR_fstat, memfd, (long)&st) < 0)
 		return -22;
-	long h = rt_path_request(CKPT_SH_OP_OPEN, 01 | 0100 | 01000 /* WRONLY CREAT TRUNC */, 0600, tmp);
+	long h = rt_remote_path_call(CKPT_SH_OP_OPEN, 01 | 0100 | 01000 /* WRONLY CREAT TRUNC */, 0600, tmp, 0, 0);
 	if (h < 0)
 		return h;
 	long r = rt_upload(memfd, (uint64_t)st.size, h, buf);
@@ -66,7 +60,7 @@ long rt_image_upload(long memfd, const char *name, unsigned char *buf)
 					 .tail2 = final, .tail2_len = rt_strlen(final) + 1 };
 		r = rt_remote_call(&rq, 0, 0, 0);
 	} else {
-		rt_path_request(CKPT_SH_OP_UNLINK, 0, 0, tmp);
+		rt_remote_path_call(CKPT_SH_OP_UNLINK, 0, 0, tmp, 0, 0);
 	}
 	return r < 0 ? r : 0;
 }
@@ -74,8 +68,7 @@ long rt_image_upload(long memfd, const char *name, unsigned char *buf)
 static _Noreturn void rt_cannot(const char *spec, const char *why)
 {
 	const char *parts[] = { "ckpt: cannot restart from ", spec, ": ", why, "\n" };
-	for (unsigned i = 0; i < 5; i++)
-		rt_write_all(2, parts[i], rt_strlen(parts[i]));
+	rt_write_line(parts, 5);
 	for (;;)
 		rt_syscall1(__NR_exit_group, CKPT_EXIT_BAD_IMAGE);
 }
@@ -83,7 +76,7 @@ static _Noreturn void rt_cannot(const char *spec, const char *why)
 /* CKPT_RESTART's value as a path: shadow:NAME is fetched into memory first */
 const char *rt_image_source(const char *spec)
 {
-	static char path[32] = "/proc/self/fd/";
+	static char path[32];
 	char remote[RT_VPATH];
 	unsigned char stat[CKPT_SH_STAT_SIZE];
 	if (!rt_starts_with(spec, "shadow:"))
@@ -92,7 +85,7 @@ const char *rt_image_source(const char *spec)
 		rt_cannot(spec, "CKPT_SHADOW is not set");
 	if (rt_image_name(remote, spec + 7, ""))
 		rt_cannot(spec, "not an image name");
-	long h = rt_path_request(CKPT_SH_OP_OPEN, 0, 0, remote);
+	long h = rt_remote_path_call(CKPT_SH_OP_OPEN, 0, 0, remote, 0, 0);
 	if (h < 0)
 		rt_cannot(spec, "the shadow has no such image");
 	struct rt_request fst = { .op = CKPT_SH_OP_FSTAT, .handle = (uint32_t)h };
@@ -111,6 +104,5 @@ const char *rt_image_source(const char *spec)
 	struct rt_request close = { .op = CKPT_SH_OP_CLOSE, .handle = (uint32_t)h };
 	rt_remote_call(&close, 0, 0, 0);
 	rt_syscall2(__NR_munmap, buf, RT_CHUNK);
-	rt_utoa((uint64_t)memfd, path + 14);
-	return path;
+	return rt_fd_path(path, memfd);
 }

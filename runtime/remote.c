@@ -19,7 +19,7 @@ static uint32_t rt_sh_seq, rt_sh_kind = CKPT_SH_KIND_JOB;
 union rt_target rt_remote_target;
 #define rt_sh_addr	rt_remote_target.at.addr
 #define rt_sh_port	rt_remote_target.at.port
-static unsigned char rt_sh_token[RT_TOKEN_MAX];
+static char rt_sh_token[RT_TOKEN_MAX + 1];
 static size_t rt_sh_token_len;
 static uint32_t rt_sh_retry = 60;
 static char rt_sh_policy[RT_POLICY_MAX];
@@ -29,8 +29,7 @@ static unsigned char *rt_sh_buf;	/* mapped on first use: RT_SH_BUF bytes */
 static _Noreturn void rt_remote_fail(const char *why)
 {
 	const char *parts[] = { "ckpt: shadow ", rt_sh_where, ": ", why, "\n" };
-	for (unsigned i = 0; i < 5; i++)
-		rt_write_all(2, parts[i], rt_strlen(parts[i]));
+	rt_write_line(parts, 5);
 	for (;;)
 		rt_syscall1(__NR_exit_group, CKPT_EXIT_SHADOW_LOST);
 }
@@ -55,41 +54,35 @@ static void rt_parse_where(const char *where)
 
 static void rt_read_token(const char *file)
 {
-	long fd = file ? rt_syscall4(__NR_openat, -100, (long)file, 02000000, 0) : -1;
-	long n = fd < 0 ? -1 : rt_syscall3(__NR_read, fd, (long)rt_sh_token, RT_TOKEN_MAX);
-	if (fd >= 0)
-		rt_syscall1(__NR_close, fd);
-	if (n <= 0 || n == RT_TOKEN_MAX)
+	long n = file ? rt_read_file(file, rt_sh_token, sizeof rt_sh_token) : -1;
+	if (n <= 0 || (size_t)n + 1 >= sizeof rt_sh_token)
 		rt_remote_fail("cannot read CKPT_SHADOW_TOKEN_FILE (or the token is empty or too long)");
 	while (n > 0 && (rt_sh_token[n - 1] == '\n' || rt_sh_token[n - 1] == '\r'))
 		n--;
 	rt_sh_token_len = (size_t)n;
 }
 
-/* All of len bytes through the connection: sendto or recvfrom, again after a short count */
-static int rt_transfer(long nr, const void *buf, size_t len, long flags)
+/*
+ * At least MIN and at most MAX bytes through the connection, sendto or recvfrom made again after a
+ * short count: the count moved, or -1 when the connection failed
+ */
+static long rt_transfer(long nr, const void *buf, size_t min, size_t max, long flags)
 {
-	const char *p = buf;
-	while (len) {
-		long n = rt_syscall6(nr, rt_remote_fd, (long)p, (long)len, flags, 0, 0);
+	size_t done = 0;
+	while (done < min) {
+		long n = rt_syscall6(nr, rt_remote_fd, (long)buf + (long)done, (long)(max - done), flags, 0, 0);
 		if (n == -4)
 			continue;
 		if (n <= 0)
 			return -1;
-		p += n;
-		len -= (size_t)n;
+		done += (size_t)n;
 	}
-	return 0;
+	return (long)done;
 }
 
 static int rt_send_all(const void *buf, size_t len)
 {
-	return rt_transfer(__NR_sendto, buf, len, 0x4000 /* MSG_NOSIGNAL */);
-}
-
-static int rt_recv_all(void *buf, size_t len)
-{
-	return rt_transfer(__NR_recvfrom, buf, len, 0);
+	return rt_transfer(__NR_sendto, buf, len, len, 0x4000 /* MSG_NOSIGNAL */) < 0 ? -1 : 0;
 }
 
 static void rt_put_header(unsigned char *h, uint16_t type, uint32_t seq, uint32_t len)
@@ -111,21 +104,16 @@ static void rt_put_header(unsigned char *h, uint16_t type, uint32_t seq, uint32_
 static long rt_recv_frame(uint16_t type, uint32_t seq)
 {
 	unsigned char *h = rt_sh_buf;
-	size_t have = 0;
-	while (have < CKPT_SH_HEADER) {
-		long n = rt_syscall6(__NR_recvfrom, rt_remote_fd, (long)(h + have), RT_FIRST_READ - have, 0, 0, 0);
-		if (n == -4)
-			continue;
-		if (n <= 0)
-			return -1;
-		have += (size_t)n;
-	}
+	long have = rt_transfer(__NR_recvfrom, h, CKPT_SH_HEADER, RT_FIRST_READ, 0);
+	if (have < 0)
+		return -1;
 	uint32_t len = *(uint32_t *)(h + CKPT_SH_H_LENGTH);
 	uint16_t got = *(uint16_t *)(h + CKPT_SH_H_TYPE);
 	if (*(uint32_t *)(h + CKPT_SH_H_MAGIC) != CKPT_SH_MAGIC || *(uint16_t *)(h + CKPT_SH_H_VERSION) != CKPT_SH_VERSION ||
 	    len > CKPT_SH_MAX_PAYLOAD || (got != type && got != CKPT_SH_DENIED) || (type == CKPT_SH_REPLY && *(uint32_t *)(h + CKPT_SH_H_SEQ) != seq))
 		return -1;
-	if (have > CKPT_SH_HEADER + len || rt_recv_all(h + have, CKPT_SH_HEADER + len - have))
+	size_t rest = CKPT_SH_HEADER + len - (size_t)have;
+	if ((size_t)have > CKPT_SH_HEADER + len || (rest && rt_transfer(__NR_recvfrom, h + have, rest, rest, 0) < 0))
 		return -1;
 	if (got == CKPT_SH_DENIED) {
 		h[CKPT_SH_HEADER + (len < 200 ? len : 200)] = 0;
@@ -141,17 +129,6 @@ static void rt_close_connection(void)
 	rt_remote_fd = -1;
 }
 
-static long rt_high_fd(long fd)
-{
-	uint64_t lim[2] = { 1024, 1024 };
-	rt_syscall4(__NR_prlimit64, 0, 7 /* RLIMIT_NOFILE */, 0, (long)lim);
-	long moved = rt_syscall3(__NR_fcntl, fd, 1030 /* F_DUPFD_CLOEXEC */, lim[0] > 64 ? (long)lim[0] - 16 : 3);
-	if (moved < 0)
-		return fd;
-	rt_syscall1(__NR_close, fd);
-	return moved;
-}
-
 /* socket, connect and handshake; 0, or -1 to try again later */
 static int rt_connect_once(int again)
 {
@@ -159,7 +136,7 @@ static int rt_connect_once(int again)
 	long fd = rt_syscall3(__NR_socket, 2, 1 | 02000000 /* SOCK_STREAM|SOCK_CLOEXEC */, 0);
 	if (fd < 0)
 		return -1;
-	rt_remote_fd = rt_high_fd(fd);
+	rt_remote_fd = rt_high_fd(fd, 16, 1);
 	int one = 1;
 	if (rt_syscall3(__NR_connect, rt_remote_fd, (long)&sa, sizeof sa) < 0) {
 		rt_close_connection();
@@ -181,7 +158,7 @@ static int rt_connect_once(int again)
 	rt_syscall3(__NR_getrandom, (long)(a + CKPT_SH_AUTH_NONCE), CKPT_SH_NONCE, 0);
 	struct rt_part parts[] = { { "ckpt-shadow-auth-v1", 19 }, { server_nonce, CKPT_SH_NONCE },
 				   { a + CKPT_SH_AUTH_NONCE, CKPT_SH_NONCE }, { &pid, 4 } };
-	rt_hmac_sha256(rt_sh_token, rt_sh_token_len, parts, 4, a + CKPT_SH_AUTH_MAC);
+	rt_hmac_sha256((const unsigned char *)rt_sh_token, rt_sh_token_len, parts, 4, a + CKPT_SH_AUTH_MAC);
 	*(uint32_t *)(a + CKPT_SH_AUTH_PID) = pid;
 	*(uint32_t *)(a + CKPT_SH_AUTH_KIND) = kind;
 	rt_put_header(auth, CKPT_SH_AUTH, 0, CKPT_SH_AUTH_SIZE);
@@ -192,7 +169,7 @@ static int rt_connect_once(int again)
 	unsigned char want[CKPT_SH_MAC];
 	struct rt_part back[] = { { "ckpt-shadow-welcome-v1", 22 }, { a + CKPT_SH_AUTH_NONCE, CKPT_SH_NONCE },
 				  { server_nonce, CKPT_SH_NONCE } };
-	rt_hmac_sha256(rt_sh_token, rt_sh_token_len, back, 3, want);
+	rt_hmac_sha256((const unsigned char *)rt_sh_token, rt_sh_token_len, back, 3, want);
 	if (rt_memcmp(want, rt_sh_buf + CKPT_SH_HEADER + CKPT_SH_WELCOME_MAC, CKPT_SH_MAC))
 		rt_remote_fail("the server does not know the job's token (it is not the shadow)");
 	rt_remote_gen++;
@@ -295,6 +272,13 @@ long rt_remote_call(const struct rt_request *rq, void *out, size_t out_max, size
 			*out_len = n;
 		return resent ? rt_repeated(rq, r) : r;
 	}
+}
+
+/* A request naming one path (with its NUL): OPEN, STAT, MKDIR and the like */
+long rt_remote_path_call(uint32_t op, uint32_t flags, uint32_t count, const char *path, void *out, size_t max)
+{
+	struct rt_request rq = { .op = op, .flags = flags, .count = count, .tail = path, .tail_len = rt_strlen(path) + 1 };
+	return rt_remote_call(&rq, out, max, 0);
 }
 
 /* The policy's verdict on an absolute job path: the longest matching prefix wins */

@@ -35,13 +35,8 @@ static int rt_parse_ipv4(const char *s, uint32_t *addr)
 static int rt_lookup_hosts(const char *host, size_t len, uint32_t *addr)
 {
 	static char text[16384];
-	long fd = rt_syscall4(__NR_openat, -100, (long)"/etc/hosts", 02000000, 0);
-	long n = fd < 0 ? -1 : rt_syscall3(__NR_read, fd, (long)text, sizeof text - 1);
-	if (fd >= 0)
-		rt_syscall1(__NR_close, fd);
-	if (n <= 0)
+	if (rt_read_file("/etc/hosts", text, sizeof text) <= 0)
 		return 0;
-	text[n] = 0;
 	for (char *line = text; *line;) {
 		char *end = line, *p = line;
 		uint32_t a;
@@ -106,11 +101,8 @@ static void rt_read_resolv(struct rt_resolv *r)
 {
 	static char text[8192];
 	*r = (struct rt_resolv){ .ndots = 1, .timeout_ms = 5000, .attempts = 2 };
-	long fd = rt_syscall4(__NR_openat, -100, (long)"/etc/resolv.conf", 02000000, 0);
-	long n = fd < 0 ? -1 : rt_syscall3(__NR_read, fd, (long)text, sizeof text - 1);
-	if (fd >= 0)
-		rt_syscall1(__NR_close, fd);
-	text[n > 0 ? n : 0] = 0;
+	if (rt_read_file("/etc/resolv.conf", text, sizeof text) < 0)
+		text[0] = 0;
 	for (char *line = text; *line;) {
 		char *end = line, *w, *we;
 		while (*end && *end != '\n')

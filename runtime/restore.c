@@ -25,12 +25,6 @@ static struct rt_map rt_current[RT_MAX_MAPS];
 static char rt_maps_text[256 * 1024];
 static long rt_current_count;
 
-static void rt_write_line(const char *const *parts, unsigned n)
-{
-	for (unsigned i = 0; i < n; i++)
-		rt_write_all(2, parts[i], rt_strlen(parts[i]));
-}
-
 _Noreturn void rt_refuse_path(const struct rt_image *im, const char *why, const char *path)
 {
 	const char *parts[] = { "ckpt: cannot restart from ", im->path, ": ", why, path, "\n" };

@@ -110,6 +110,55 @@ uint64_t rt_xgetbv0(void)
 	return (uint64_t)hi << 32 | lo;
 }
 
+/* The parts one after another on stderr: one message line */
+void rt_write_line(const char *const *parts, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		rt_write_all(2, parts[i], rt_strlen(parts[i]));
+}
+
+/* "/proc/self/fd/FD" in out (32 bytes); returns out */
+char *rt_fd_path(char *out, long fd)
+{
+	rt_memcpy(out, "/proc/self/fd/", 14);
+	rt_utoa((uint64_t)fd, out + 14);
+	return out;
+}
+
+/*
+ * fd moved to BELOW under the top of RLIMIT_NOFILE, out of the way of the numbers a program
+ * expects to get; fd itself when there is no room there
+ */
+long rt_high_fd(long fd, long below, int cloexec)
+{
+	uint64_t lim[2] = { 1024, 1024 };
+	rt_syscall4(__NR_prlimit64, 0, 7 /* RLIMIT_NOFILE */, 0, (long)lim);
+	long moved = rt_syscall3(__NR_fcntl, fd, cloexec ? 1030 /* F_DUPFD_CLOEXEC */ : 0 /* F_DUPFD */,
+				 lim[0] > 64 ? (long)lim[0] - below : 3);
+	if (moved < 0)
+		return fd;
+	rt_syscall1(__NR_close, fd);
+	return moved;
+}
+
+/*
+ * A small file, as much of it as fits in buf, NUL-terminated: the length read, or -1 when it
+ * cannot be opened. A length of size - 1 means it may not all have fit.
+ */
+long rt_read_file(const char *path, char *buf, size_t size)
+{
+	long fd = rt_syscall4(__NR_openat, -100, (long)path, 02000000 /* O_RDONLY|O_CLOEXEC */, 0);
+	size_t used = 0;
+	long n;
+	if (fd < 0)
+		return -1;
+	while (used + 1 < size && (n = rt_syscall3(__NR_read, fd, (long)(buf + used), (long)(size - used - 1))) > 0)
+		used += (size_t)n;
+	rt_syscall1(__NR_close, fd);
+	buf[used] = 0;
+	return (long)used;
+}
+
 static long rt_fd_number(const char *name)
 {
 	long fd = 0;

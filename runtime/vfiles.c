@@ -130,18 +130,12 @@ static enum rt_where rt_where_is(long dirfd, const char *path, char *abs, long *
 	return RT_REMOTE;
 }
 
-static long rt_path_call(uint32_t op, uint32_t flags, uint32_t count, const char *abs, void *out, size_t max)
-{
-	struct rt_request rq = { .op = op, .flags = flags, .count = count, .tail = abs, .tail_len = rt_strlen(abs) + 1 };
-	return rt_remote_call(&rq, out, max, 0);
-}
-
 /* The desc's handle on this connection: opened again (no create, truncate or exclusive) if stale */
 static long rt_handle_of(struct rt_vdesc *d)
 {
 	if (d->handle >= 0 && d->gen == rt_remote_gen && rt_remote_fd >= 0)
 		return d->handle;
-	long h = rt_path_call(CKPT_SH_OP_OPEN, d->flags & ~(RT_O_CREAT | RT_O_TRUNC | RT_O_EXCL), 0, d->path, 0, 0);
+	long h = rt_remote_path_call(CKPT_SH_OP_OPEN, d->flags & ~(RT_O_CREAT | RT_O_TRUNC | RT_O_EXCL), 0, d->path, 0, 0);
 	if (h < 0)
 		return h;
 	d->handle = (int32_t)h;
@@ -199,7 +193,7 @@ static long rt_vopen(const char *abs, uint32_t flags, uint32_t mode)
 		i++;
 	if (i == RT_VDESCS)
 		return -23;	/* ENFILE */
-	long h = rt_path_call(CKPT_SH_OP_OPEN, flags & ~RT_O_CLOEXEC, mode, abs, 0, 0);
+	long h = rt_remote_path_call(CKPT_SH_OP_OPEN, flags & ~RT_O_CLOEXEC, mode, abs, 0, 0);
 	if (h < 0)
 		return h;
 	long fd = rt_syscall4(__NR_openat, RT_AT_FDCWD, (long)"/dev/null", 2 | (flags & RT_O_CLOEXEC), 0);
@@ -269,7 +263,7 @@ static long rt_vstat(struct rt_vdesc *d, const char *abs, int nofollow, void *bu
 		struct rt_request rq = { .op = CKPT_SH_OP_FSTAT };
 		return rt_file_call(d, &rq, buf, CKPT_SH_STAT_SIZE, 0);
 	}
-	return rt_path_call(CKPT_SH_OP_STAT, nofollow ? CKPT_SH_NOFOLLOW : 0, 0, abs, buf, CKPT_SH_STAT_SIZE);
+	return rt_remote_path_call(CKPT_SH_OP_STAT, nofollow ? CKPT_SH_NOFOLLOW : 0, 0, abs, buf, CKPT_SH_STAT_SIZE);
 }
 
 /* struct statx from a struct stat: the basic fields, which is all the shadow knows */
@@ -525,29 +519,29 @@ static long rt_path_op(const struct rt_ctx *c, long nr)
 		return r;
 	}
 	case __NR_access:
-		return rt_path_call(CKPT_SH_OP_ACCESS, 0, (uint32_t)c->rsi, abs, 0, 0);
+		return rt_remote_path_call(CKPT_SH_OP_ACCESS, 0, (uint32_t)c->rsi, abs, 0, 0);
 	case __NR_faccessat:
 	case __NR_faccessat2:
-		return rt_path_call(CKPT_SH_OP_ACCESS, 0, (uint32_t)c->rdx, abs, 0, 0);
+		return rt_remote_path_call(CKPT_SH_OP_ACCESS, 0, (uint32_t)c->rdx, abs, 0, 0);
 	case __NR_mkdir:
-		return rt_path_call(CKPT_SH_OP_MKDIR, 0, (uint32_t)c->rsi, abs, 0, 0);
+		return rt_remote_path_call(CKPT_SH_OP_MKDIR, 0, (uint32_t)c->rsi, abs, 0, 0);
 	case __NR_mkdirat:
-		return rt_path_call(CKPT_SH_OP_MKDIR, 0, (uint32_t)c->rdx, abs, 0, 0);
+		return rt_remote_path_call(CKPT_SH_OP_MKDIR, 0, (uint32_t)c->rdx, abs, 0, 0);
 	case __NR_rmdir:
-		return rt_path_call(CKPT_SH_OP_RMDIR, 0, 0, abs, 0, 0);
+		return rt_remote_path_call(CKPT_SH_OP_RMDIR, 0, 0, abs, 0, 0);
 	case __NR_unlink:
-		return rt_path_call(CKPT_SH_OP_UNLINK, 0, 0, abs, 0, 0);
+		return rt_remote_path_call(CKPT_SH_OP_UNLINK, 0, 0, abs, 0, 0);
 	case __NR_unlinkat:
-		return rt_path_call(c->rdx & RT_AT_REMOVEDIR ? CKPT_SH_OP_RMDIR : CKPT_SH_OP_UNLINK, 0, 0, abs, 0, 0);
+		return rt_remote_path_call(c->rdx & RT_AT_REMOVEDIR ? CKPT_SH_OP_RMDIR : CKPT_SH_OP_UNLINK, 0, 0, abs, 0, 0);
 	case __NR_readlink:
 	case __NR_readlinkat: {
 		/* readlink gives at most bufsiz bytes, truncated, as the kernel's does */
 		size_t size = nr == __NR_readlink ? c->rdx : c->r10;
-		long r = rt_path_call(CKPT_SH_OP_READLINK, 0, 0, abs, (void *)(nr == __NR_readlink ? c->rsi : c->rdx), size);
+		long r = rt_remote_path_call(CKPT_SH_OP_READLINK, 0, 0, abs, (void *)(nr == __NR_readlink ? c->rsi : c->rdx), size);
 		return r > (long)size ? (long)size : r;
 	}
 	case __NR_chdir: {
-		long r = rt_path_call(CKPT_SH_OP_CHDIR, 0, 0, abs, 0, 0);
+		long r = rt_remote_path_call(CKPT_SH_OP_CHDIR, 0, 0, abs, 0, 0);
 		if (r == 0) {
 			rt_memcpy(rt_cwd, abs, rt_strlen(abs) + 1);
 			rt_cwd_local = 0;

@@ -156,10 +156,8 @@ export class ConfinedRoot {
 
   /** The job's stat or lstat, wherever lookups are made */
   async stat(path: Buffer, nofollow: boolean): Promise<PlainStat> {
-    const now = this.statNow(path, nofollow);
-    if (now) return now;
-    const p = parse(path);
-    return this.insideStat(await this.lookups.inWorker(this.statRequest(p, nofollow)), p);
+    const p = parse(path), request = this.statRequest(p, nofollow);
+    return this.insideStat(this.lookups.now(request) ?? await this.lookups.inWorker(request), p);
   }
 
   private statRequest(p: JobPath, nofollow: boolean): LookupRequest {

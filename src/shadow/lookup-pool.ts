@@ -54,7 +54,6 @@ export class Lookups {
   private readonly pool = new LookupPool();
   private mountsLocal = false;
   private pausedUntil = 0;
-  private timer?: NodeJS.Timeout;
   private readonly toClose: number[] = [];
 
   constructor(private readonly log: (line: string) => void, private readonly mode: LookupMode = 'auto') {}
@@ -63,15 +62,11 @@ export class Lookups {
   async start(): Promise<void> {
     if (this.mode !== 'auto') return this.log(`lookups ${this.mode === 'workers' ? 'in worker threads' : 'on the event loop'} (--lookups ${this.mode})`);
     await this.readMounts();
-    this.timer = setInterval(() => void this.readMounts(), MOUNTS_EVERY_MS).unref();
+    setInterval(() => void this.readMounts(), MOUNTS_EVERY_MS).unref();
   }
 
-  stop(): void {
-    clearInterval(this.timer);
-  }
-
-  /** Where the lookups go now, for the log and the tests */
-  get where(): 'event loop' | 'workers' {
+  /** Where the lookups go now */
+  private get where(): 'event loop' | 'workers' {
     if (this.mode !== 'auto') return this.mode === 'workers' ? 'workers' : 'event loop';
     return this.mountsLocal && Date.now() >= this.pausedUntil ? 'event loop' : 'workers';
   }
