@@ -108,6 +108,7 @@ void rt_dispatch(struct rt_ctx *c, enum rt_via via)
 	long nr = (long)c->rax;
 	rt_count(nr, via);
 	rt_dispatch_busy++;
+	rt_vfiles_vfork_done();	/* a vfork parent resumed straight into the program: its file table back */
 	c->rax = (uint64_t)rt_handle(c, nr);
 	rt_busy_leave();	/* a checkpoint signal held meanwhile runs now */
 }

@@ -73,14 +73,18 @@ long rt_dispatch_clone(struct rt_ctx *c, long nr)
 	enum rt_child_kind kind = rt_child_kind(flags);
 	if (kind != RT_CHILD_THREAD)
 		rt_vfiles_before_fork();	/* remote file offsets shared with the child */
+	if (kind == RT_CHILD_VFORK)
+		rt_vfiles_vfork_save();		/* the child's file actions stay its own */
 	if (stack) {
 		rt_child_shares_memory = (uint8_t)kind;
 		if (kind == RT_CHILD_THREAD)
 			__atomic_add_fetch(&rt_threads, 1, __ATOMIC_RELAXED);
 		*(uint64_t *)(stack - 8) = c->rip;
 		long r = rt_clone_on_stack(c, stack);
-		if (kind == RT_CHILD_VFORK)
+		if (kind == RT_CHILD_VFORK) {
 			rt_in_shared_child = 0;
+			rt_vfiles_vfork_done();
+		}
 		if (kind == RT_CHILD_THREAD && r < 0)
 			__atomic_sub_fetch(&rt_threads, 1, __ATOMIC_RELAXED);
 		return r;

@@ -161,10 +161,14 @@ static long rt_file_call(struct rt_vdesc *d, struct rt_request *rq, void *out, s
 	}
 }
 
+static int rt_vdesc_is_parents(const struct rt_vdesc *d);
+
 static void rt_vdesc_put(struct rt_vdesc *d)
 {
 	if (--d->refs)
 		return;
+	if (rt_in_shared_child && rt_vdesc_is_parents(d))
+		return;	/* a vfork child's close: the description stays its parent's */
 	if (d->handle >= 0 && d->gen == rt_remote_gen && rt_remote_fd >= 0) {
 		struct rt_request rq = { .op = CKPT_SH_OP_CLOSE, .handle = (uint32_t)d->handle };
 		rt_remote_call(&rq, 0, 0, 0);
@@ -189,7 +193,7 @@ static long rt_vstat(struct rt_vdesc *d, const char *abs, int nofollow, void *bu
 static long rt_vopen(const char *abs, uint32_t flags, uint32_t mode)
 {
 	int i = 0;
-	while (i < RT_VDESCS && rt_vd[i].refs)
+	while (i < RT_VDESCS && (rt_vd[i].refs || rt_vdesc_is_parents(&rt_vd[i])))
 		i++;
 	if (i == RT_VDESCS)
 		return -23;	/* ENFILE */
@@ -868,4 +872,69 @@ void rt_vfiles_exit(void)
 	for (int i = 0; rt_remote_on && !rt_in_shared_child && i < RT_VDESCS; i++)
 		if (rt_vd[i].refs)
 			rt_cursor_drop(rt_vd[i].cursor);
+}
+
+/*
+ * A vfork child (vfork, or posix_spawn's clone(CLONE_VM|CLONE_VFORK)) runs in its parent's memory,
+ * this table included, until it execs or exits; but its descriptors are its own (the kernel's table
+ * is not shared), and what it does to them (posix_spawn's file actions: dup2, close, open, chdir)
+ * must not change what its parent finds. So the parent's table is saved before the call and put back
+ * when the parent runs again. The child's closes of the parent's descriptions send no CLOSE; a
+ * handle the child opened itself (its exec passes the file on by path) is closed then.
+ */
+#define RT_VHEAD __builtin_offsetof(struct rt_vdesc, path)	/* what a desc holds but its path */
+
+static struct {
+	uint8_t due;	/* saved, and not yet put back */
+	int cwd_local;
+	uint8_t fd[RT_VFDS];
+	unsigned char vd[RT_VDESCS][RT_VHEAD];
+	char cwd[RT_VPATH];
+} rt_vsaved;
+
+static const struct rt_vdesc *rt_vsaved_desc(const struct rt_vdesc *d)
+{
+	return (const struct rt_vdesc *)(const void *)rt_vsaved.vd[d - rt_vd];
+}
+
+/* The parent has this description open: a running vfork child neither closes it nor reuses its slot */
+static int rt_vdesc_is_parents(const struct rt_vdesc *d)
+{
+	return rt_vsaved.due && rt_vsaved_desc(d)->refs;
+}
+
+void rt_vfiles_vfork_save(void)
+{
+	if (!rt_remote_on || rt_in_shared_child)
+		return;
+	rt_memcpy(rt_vsaved.fd, rt_vfd, sizeof rt_vfd);
+	for (int i = 0; i < RT_VDESCS; i++)
+		rt_memcpy(rt_vsaved.vd[i], &rt_vd[i], RT_VHEAD);
+	rt_memcpy(rt_vsaved.cwd, rt_cwd, rt_strlen(rt_cwd) + 1);
+	rt_vsaved.cwd_local = rt_cwd_local;
+	rt_vsaved.due = 1;
+}
+
+/* In the parent, once its vfork child has exec'd or exited: the parent's table again */
+void rt_vfiles_vfork_done(void)
+{
+	if (!rt_vsaved.due || rt_in_shared_child)
+		return;
+	for (int i = 0; i < RT_VDESCS; i++) {
+		struct rt_vdesc *d = &rt_vd[i], *was = (struct rt_vdesc *)(void *)rt_vsaved.vd[i];
+		int live = d->handle >= 0 && d->gen == rt_remote_gen && rt_remote_fd >= 0;
+		int was_live = was->handle >= 0 && was->gen == rt_remote_gen;
+		if (was->refs && live && !was_live) {	/* the parent's file, opened again by the child: kept */
+			was->handle = d->handle;
+			was->gen = d->gen;
+		} else if (d->refs && live && !was->refs) {	/* the child's own */
+			struct rt_request rq = { .op = CKPT_SH_OP_CLOSE, .handle = (uint32_t)d->handle };
+			rt_remote_call(&rq, 0, 0, 0);
+		}
+		rt_memcpy(d, was, RT_VHEAD);
+	}
+	rt_memcpy(rt_vfd, rt_vsaved.fd, sizeof rt_vfd);
+	rt_memcpy(rt_cwd, rt_vsaved.cwd, rt_strlen(rt_vsaved.cwd) + 1);
+	rt_cwd_local = rt_vsaved.cwd_local;
+	rt_vsaved.due = 0;
 }

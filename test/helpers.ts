@@ -31,7 +31,8 @@ process.on('exit', () => { for (const d of scratchDirs) fs.rmSync(d, { recursive
 
 /** Relinks through the CLI; throws with the CLI's stderr when it fails */
 export async function relinkFile(input: string, output: string, extra: string[] = []): Promise<void> {
-  const r = await execa('node', [CLI, input, '-o', output, '-q', ...extra], { reject: false });
+  const r = await execa('node', [CLI, input, '-o', output, '-q', ...extra], { reject: false, timeout: 300_000 });
+  if (r.timedOut) throw new Error(`ckpt-relink ${input} did not finish in 300 s`);
   if (r.exitCode !== 0) throw new Error(`ckpt-relink ${input} failed (${r.exitCode}): ${r.stderr}`);
 }
 

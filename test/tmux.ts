@@ -1,6 +1,8 @@
 // Real terminals for tests: a tmux server of its own, driven from outside as a user at a keyboard.
 import path from 'node:path';
+import fs from 'node:fs';
 import { execa } from 'execa';
+import { stopAfterTest } from './hooks.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const SESSION = 'ckpt';
@@ -15,14 +17,21 @@ export type ScreenTest = string | ((screen: string) => boolean);
  * lives on until kill() and a wait that fails can still show what was there.
  */
 export class Tmux {
-  private constructor(readonly socket: string, readonly cwd: string, readonly first: string) {}
+  private forget = () => {};
 
-  /** Starts the server; its first window (pane `first`) runs `command`, through the shell, in `dir` */
+  private constructor(readonly socket: string, readonly cwd: string, readonly first: string, private readonly serverPid: number) {}
+
+  /**
+   * Starts the server; its first window (pane `first`) runs `command`, through the shell, in `dir`.
+   * The server is stopped after the test even if the test never reaches its own kill().
+   */
   static async start(dir: string, command: string): Promise<Tmux> {
     const socket = path.join(dir, 'tmux.sock');
-    const first = await tmux(socket, 'set-option', '-g', 'remain-on-exit', 'on', ';',
-      'new-session', '-d', '-P', '-F', '#{pane_id}', '-s', SESSION, '-x', '80', '-y', '24', '-c', dir, command);
-    return new Tmux(socket, dir, first.trim());
+    const [first, pid] = (await tmux(socket, 'set-option', '-g', 'remain-on-exit', 'on', ';',
+      'new-session', '-d', '-P', '-F', '#{pane_id} #{pid}', '-s', SESSION, '-x', '80', '-y', '24', '-c', dir, command)).trim().split(' ');
+    const t = new Tmux(socket, dir, first, Number(pid));
+    t.forget = stopAfterTest(() => t.kill());
+    return t;
   }
 
   private tmux(...args: string[]): Promise<string> {
@@ -85,10 +94,29 @@ export class Tmux {
 
   /** Ends the server and every program in it; does nothing when it is gone already */
   async kill(): Promise<void> {
-    await execa('tmux', ['-S', this.socket, 'kill-server'], { reject: false });
+    this.forget();
+    const asked = execa('tmux', ['-S', this.socket, 'kill-server'], { reject: false, timeout: TMUX_CALL_MS });
+    await Promise.race([asked, sleep(5_000)]);
+    // a server too stuck to take the command goes by signal; the socket in its command line tells
+    // that the pid is still this server's
+    let cmdline = '';
+    try { cmdline = fs.readFileSync(`/proc/${this.serverPid}/cmdline`, 'utf8'); } catch { return; }
+    if (cmdline.includes(this.socket)) try { process.kill(this.serverPid, 'SIGKILL'); } catch { /* gone */ }
   }
 }
 
+/** A tmux command answers in milliseconds; one that has not in this long never will */
+const TMUX_CALL_MS = 20_000;
+
 async function tmux(socket: string, ...args: string[]): Promise<string> {
-  return (await execa('tmux', ['-f', '/dev/null', '-S', socket, ...args])).stdout;
+  const r = await execa('tmux', ['-f', '/dev/null', '-S', socket, ...args], { timeout: TMUX_CALL_MS, reject: false });
+  if (r.timedOut) throw new Error(`tmux ${args[0]} did not answer in ${TMUX_CALL_MS} ms; the server's processes:\n${await processesOf(socket)}`);
+  if (r.exitCode !== 0) throw new Error(`tmux ${args.join(' ')} failed (${r.exitCode}): ${r.stderr}`);
+  return r.stdout;
+}
+
+/** What the processes naming the socket are doing, so that a stuck server says where it is stuck */
+async function processesOf(socket: string): Promise<string> {
+  const r = await execa('ps', ['-eo', 'pid,ppid,pgid,stat,wchan:24,args'], { reject: false, timeout: 5_000 });
+  return r.stdout.split('\n').filter((line, i) => i === 0 || line.includes(socket)).join('\n');
 }

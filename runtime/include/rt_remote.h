@@ -66,6 +66,8 @@ int rt_cursors_adopt(long fd);
 void rt_vfiles_before_fork(void);
 void rt_vfiles_forked(void);
 void rt_vfiles_exit(void);
+void rt_vfiles_vfork_save(void);
+void rt_vfiles_vfork_done(void);
 int rt_remote_handles(long nr);
 long rt_sys_remote(const struct rt_ctx *c, long nr);
 void rt_vfiles_init(char **envp);

@@ -20,8 +20,8 @@ const AFTER = ['delta four'];
 
 /** The terminal's settings as `stty -g` and as `stty -a` words (icanon, -echo...) */
 async function ttySettings(tty: string): Promise<{ g: string; words: Set<string> }> {
-  const g = (await execa('stty', ['-g', '-F', tty])).stdout.trim();
-  const words = new Set((await execa('stty', ['-a', '-F', tty])).stdout.split(/[\s;]+/));
+  const g = (await execa('stty', ['-g', '-F', tty], { timeout: 10_000 })).stdout.trim();
+  const words = new Set((await execa('stty', ['-a', '-F', tty], { timeout: 10_000 })).stdout.split(/[\s;]+/));
   return { g, words };
 }
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
-import { relinkFile, sample, scratch } from '../helpers.js';
+import { ROOT, relinkFile, sample, scratch } from '../helpers.js';
 import { startShadow, type Shadow } from './shadow-process.js';
 
 const SCRIPT = 'cat in.txt | sort | uniq -c > counts.txt; cp in.txt copy.txt; mkdir d; mv copy.txt d/; ' +
@@ -96,6 +96,32 @@ describe('jobs on the shadow (loopback)', function () {
       await own.stop();
     }
   });
+
+  for (const [flavour, cc] of [['glibc', 'gcc'], ['musl', 'musl-gcc']]) {
+    it(`${flavour} posix_spawn and vfork with file actions on remote files: the children's dup2, close, open and chdir leave the parent's table as it was`, async () => {
+      // the children run in the parent's memory, the runtime's file table included, until they exec
+      const exe = path.join(scratch(), 'spawn-actions');
+      await execa(cc, ['-O1', '-static', '-o', exe, path.join(ROOT, 'test/fixtures/spawn-actions.c')]);
+      await relinkFile(exe, `${exe}.ckpt`);
+      const local = scratch();
+      const want = await execa(exe, [], { cwd: local });
+      assert.match(want.stdout, /still in its directory\nlog\.txt \(fd 3\): mode 2, offset 114, holds 114 bytes\ndescriptor 7 \(fd 7\): closed/);
+      const root = path.join(base, `spawn-${flavour}`);
+      const own = await startShadow({ root, args: ['--stdout', '/job.out', '--stderr', '/job.err'] });
+      try {
+        const got = await execa(`${exe}.ckpt`, [], { cwd: scratch(), env: jobEnv(own), reject: false });
+        assert.equal(got.exitCode, 0, got.stderr);
+        const files = rootTree(root);
+        assert.equal(files['job.out'], want.stdout + '\n');
+        assert.equal(files['job.err'], '');
+        delete files['job.out'];
+        delete files['job.err'];
+        assert.deepEqual(files, tree(local));
+      } finally {
+        await own.stop();
+      }
+    });
+  }
 
   it('busybox sh checkpointed mid-loop, killed and restarted: the children it starts after the restart share its offset', async () => {
     // the shell's output file is shared with its children through the cursor table; a restart
