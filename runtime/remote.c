@@ -34,7 +34,12 @@ static _Noreturn void rt_remote_fail(const char *why)
 		rt_syscall1(__NR_exit_group, CKPT_EXIT_SHADOW_LOST);
 }
 
-static void rt_parse_where(const char *where)
+/*
+ * HOST:PORT. KNOWN is the address a relinked process that exec'd this one had found for HOST
+ * (CKPT_SHADOW_ADDR, dotted IPv4): a shell running a thousand commands asks DNS once, not a
+ * thousand times, and its children reach the shadow it reaches.
+ */
+static void rt_parse_where(const char *where, const char *known)
 {
 	size_t len = rt_strlen(where);
 	const char *colon = where + len;
@@ -48,6 +53,8 @@ static void rt_parse_where(const char *where)
 	if (!port || port > 65535)
 		rt_remote_fail("bad port in CKPT_SHADOW");
 	rt_sh_port = (uint16_t)((port >> 8) | (port & 0xff) << 8);
+	if (known && rt_resolve(known, rt_strlen(known), &rt_sh_addr))
+		return;
 	if (!rt_resolve(where, (size_t)(colon - 1 - where), &rt_sh_addr))
 		rt_remote_fail("host not found (not an IPv4 address, nor a name in /etc/hosts or DNS)");
 }
@@ -336,7 +343,7 @@ void rt_remote_init(char **envp)
 		return;
 	size_t n = rt_strlen(where);
 	rt_memcpy(rt_sh_where, where, n < sizeof rt_sh_where - 1 ? n : sizeof rt_sh_where - 1);
-	rt_parse_where(where);
+	rt_parse_where(where, rt_getenv(envp, "CKPT_SHADOW_ADDR"));
 	rt_read_token(rt_getenv(envp, "CKPT_SHADOW_TOKEN_FILE"));
 	if (retry && *retry >= '0' && *retry <= '9')
 		for (rt_sh_retry = 0; *retry >= '0' && *retry <= '9'; retry++)
@@ -363,6 +370,19 @@ void rt_remote_exit(long status)
 	struct rt_request rq = { .op = CKPT_SH_OP_EXIT, .count = (uint32_t)status };
 	if (rt_remote_fd >= 0)
 		rt_remote_call(&rq, 0, 0, 0);
+}
+
+/* "CKPT_SHADOW_ADDR=a.b.c.d" for a successor's environment: where this process found the shadow */
+const char *rt_remote_addr_env(void)
+{
+	static char env[40] = "CKPT_SHADOW_ADDR=";
+	char *o = env + 17;
+	const unsigned char *a = (const unsigned char *)&rt_sh_addr;
+	for (int i = 0; i < 4; i++) {
+		o = rt_utoa(a[i], o);
+		*o++ = i < 3 ? '.' : 0;
+	}
+	return env;
 }
 
 int rt_remote_kind_is_child(void)

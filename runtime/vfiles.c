@@ -826,10 +826,12 @@ char **rt_vfiles_exec_env(char **envp)
 		o = rt_put_hex(o, d->path);
 	}
 	*o = 0;
-	for (; envp && *envp && n < 4093; envp++)
-		if (!rt_starts_with(*envp, "CKPT_VFDS=") && !rt_starts_with(*envp, "CKPT_SHADOW_KIND="))
+	for (; envp && *envp && n < 4092; envp++)
+		if (!rt_starts_with(*envp, "CKPT_VFDS=") && !rt_starts_with(*envp, "CKPT_SHADOW_KIND=") &&
+		    !rt_starts_with(*envp, "CKPT_SHADOW_ADDR="))
 			env[n++] = *envp;
 	env[n++] = blob;
+	env[n++] = (char *)rt_remote_addr_env();
 	if (rt_remote_kind_is_child())
 		env[n++] = kind;
 	env[n] = 0;

@@ -38,6 +38,7 @@ void rt_remote_init(char **envp);
 void rt_remote_forked(void);
 #define RT_RECONNECTED	(-100000)	/* rt_remote_call: the session is new, handles must be opened again */
 int rt_remote_kind_is_child(void);
+const char *rt_remote_addr_env(void);
 long rt_remote_call(const struct rt_request *rq, void *out, size_t out_max, size_t *out_len);
 long rt_remote_path_call(uint32_t op, uint32_t flags, uint32_t count, const char *path, void *out, size_t max);
 int rt_remote_path_is_local(const char *abs);

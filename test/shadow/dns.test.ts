@@ -1,7 +1,8 @@
 // CKPT_SHADOW names its host as a user would: here through DNS. A real DNS server (dnsmasq)
 // answers for submit.ckpt.test on 127.0.0.153; the job runs in a mount namespace whose
 // /etc/resolv.conf names that server with a search domain, so the short name, the full name and
-// the absolute name (trailing dot) all reach the shadow, and the server's log shows the queries.
+// the absolute name (trailing dot) all reach the shadow, and the server's log shows the queries:
+// one per job, since relinked programs its processes exec are given the address.
 // A name nobody knows ends the job with one line and exit 86.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -63,6 +64,16 @@ describe('CKPT_SHADOW by name, through DNS (dnsmasq)', function () {
       assert.match(dnsLog.slice(before), new RegExp(`query\\[A\\] ${asked.replace(/\./g, '\\.')} from 127\\.0\\.0\\.1`));
     });
   }
+
+  it('asks DNS once for a job whose processes exec relinked programs: they are told the address', async () => {
+    const before = dnsLog.length;
+    const script = `for i in 1 2 3 4; do "${busybox}" echo exec $i >> /execs.txt; done; "${busybox}" cat /execs.txt`;
+    const r = await job('submit.ckpt.test.', script);
+    assert.equal(r.exitCode, 0, r.stderr);
+    assert.equal(r.stdout, 'exec 1\nexec 2\nexec 3\nexec 4');
+    const queries = dnsLog.slice(before).match(/query\[A\] submit\.ckpt\.test from/g) ?? [];
+    assert.equal(queries.length, 1, `five relinked processes made ${queries.length} queries`);
+  });
 
   it('ends a job whose shadow nobody knows with one line and exit 86', async () => {
     const r = await job('nosuch', 'echo never');
