@@ -663,8 +663,9 @@ static int rt_hex(char c)
 }
 
 /*
- * CKPT_VFDS from the process that exec'd this one: "cwd:HEXPATH", then ";cur:FD[:take]" when the
- * cursor table is shared (take: this process holds no references yet, it was a vfork child),
+ * CKPT_VFDS from the process that exec'd this one: "cwd:HEXPATH", then ";cur:FD:SLOT+1[:take]" when
+ * the cursor table is shared (SLOT: the predecessor's holder slot, this process's too; take: this
+ * process holds no references yet, it was a vfork child),
  * ";drop:CURSOR+1" for each cursor its predecessor held and this process does not inherit, and
  * ";FD:FLAGS:OFFSET:CURSOR+1:HEXPATH" for each remote descriptor (CURSOR+1 = 0: a private offset).
  * Descriptors that name one cursor share one description again, as they did before the exec.
@@ -708,6 +709,8 @@ static void rt_vfiles_inherit_fd(const uint64_t *v, const char *path, size_t n, 
 	rt_vfd[v[0]] = (uint8_t)(i + 1);
 	if (take)
 		rt_cursor_hold(cursor);
+	else
+		rt_cursor_held(cursor);
 }
 
 static void rt_vfiles_inherit(const char *s)
@@ -717,10 +720,12 @@ static void rt_vfiles_inherit(const char *s)
 		uint64_t v[4] = { 0, 0, 0, 0 };
 		int is_cwd = rt_starts_with(s, "cwd:");
 		if (rt_starts_with(s, "cur:")) {
-			s = rt_parse_u64s(s + 4, v, 1);
+			s = rt_parse_u64s(s + 4, v, 2);
 			take = rt_starts_with(s, "take");
 			if (rt_cursors_adopt((long)v[0]) < 0)
 				rt_syscall1(__NR_close, (long)v[0]);
+			else if (!take)
+				rt_cursors_adopt_slot((uint32_t)v[1]);
 		} else if (rt_starts_with(s, "drop:")) {
 			s = rt_parse_u64s(s + 5, v, 1);
 			if (!take && v[0] && rt_cursors_fd >= 0)
@@ -801,6 +806,8 @@ char **rt_vfiles_exec_env(char **envp)
 	if (rt_cursors_fd >= 0) {
 		o = (char *)rt_memcpy(o, ";cur:", 5) + 5;
 		o = rt_utoa((uint64_t)rt_cursors_fd, o);
+		*o++ = ':';
+		o = rt_utoa(rt_in_shared_child ? 0 : rt_cursors_slot_for_exec(), o);
 		if (rt_in_shared_child)
 			o = (char *)rt_memcpy(o, ":take", 5) + 5;
 		for (int i = 0; !rt_in_shared_child && i < RT_VDESCS && o < end; i++) {
@@ -863,6 +870,7 @@ void rt_vfiles_before_fork(void)
 /* A forked child with its own memory: a reference to each cursor its file table names */
 void rt_vfiles_forked(void)
 {
+	rt_cursors_forked();
 	for (int i = 0; rt_remote_on && i < RT_VDESCS; i++)
 		if (rt_vd[i].refs)
 			rt_cursor_hold(rt_vd[i].cursor);
@@ -871,9 +879,12 @@ void rt_vfiles_forked(void)
 /* The process ends: its references go (a vfork child's are its parent's) */
 void rt_vfiles_exit(void)
 {
-	for (int i = 0; rt_remote_on && !rt_in_shared_child && i < RT_VDESCS; i++)
+	if (!rt_remote_on || rt_in_shared_child)
+		return;
+	for (int i = 0; i < RT_VDESCS; i++)
 		if (rt_vd[i].refs)
 			rt_cursor_drop(rt_vd[i].cursor);
+	rt_cursors_exit();
 }
 
 /*

@@ -168,6 +168,7 @@ void rt_rseq_resume(void);
 size_t rt_strlen(const char *s);
 const char *rt_getenv(char **envp, const char *name);
 void *rt_memcpy(void *dst, const void *src, size_t n);
+void *memset(void *dst, int c, size_t n);
 int rt_memcmp(const void *a, const void *b, size_t n);
 char *rt_utoa(uint64_t v, char *buf);
 void rt_write_all(int fd, const char *buf, size_t len);

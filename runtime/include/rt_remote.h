@@ -57,6 +57,11 @@ extern long rt_cursors_fd;	/* the shared cursor table's memfd, -1 when none (8 b
 uint64_t *rt_cursor_offset(int32_t c);
 void rt_cursor_hold(int32_t c);
 void rt_cursor_drop(int32_t c);
+void rt_cursor_held(int32_t c);
+void rt_cursors_forked(void);
+void rt_cursors_exit(void);
+uint32_t rt_cursors_slot_for_exec(void);
+void rt_cursors_adopt_slot(uint32_t slot_plus_1);
 int32_t rt_cursor_new(uint64_t offset);
 int rt_cursors_share(void);
 void rt_cursors_recount(const int32_t *held, int n);

@@ -123,6 +123,19 @@ describe('jobs on the shadow (loopback)', function () {
     });
   }
 
+  it('children killed outright give their shared offsets back: after 4,200 of them a new file is still shared with a child', async () => {
+    // each SIGKILLed child held a reference to the offset of a file its parent opened; the table
+    // has 4,096 cursors, so without collecting the dead ones' references the last file's offset
+    // would be private to each process, and the parent's third line would land on the child's
+    const exe = path.join(scratch(), 'cursor-leak');
+    await execa('gcc', ['-O1', '-static', '-o', exe, path.join(ROOT, 'test/fixtures/cursor-leak.c')]);
+    await relinkFile(exe, `${exe}.ckpt`);
+    const got = await execa(`${exe}.ckpt`, ['4200'], { cwd: scratch(), env: jobEnv(shadow), reject: false });
+    assert.equal(got.exitCode, 0, got.stderr);
+    assert.equal(fs.readFileSync(path.join(shadow.root, 'job.out'), 'utf8'), 'parent: first\nchild: second\nparent: third\n');
+    assert.equal(fs.readFileSync(path.join(shadow.root, 'out.txt'), 'utf8'), 'parent: first\nchild: second\nparent: third\n');
+  });
+
   it('busybox sh checkpointed mid-loop, killed and restarted: the children it starts after the restart share its offset', async () => {
     // the shell's output file is shared with its children through the cursor table; a restart
     // maps the table back as the process's own memory, and the next fork must share it again
