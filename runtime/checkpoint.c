@@ -278,19 +278,53 @@ static void rt_rewind_interrupted_call(void *uc)
 	}
 }
 
+/* One try at a call that a checkpoint may break off; *again: it did (the EINTR is not the program's) */
+static long rt_try_call(long nr, long a1, long a2, long a3, long a4, long a5, long a6, int *again)
+{
+	uint32_t busy = rt_dispatch_busy;
+	uint64_t generation = rt_ckpt_generation;
+	rt_dispatch_busy = 0;
+	if (rt_ckpt_pending)
+		rt_busy_leave();
+	long r = rt_syscall6(nr, a1, a2, a3, a4, a5, a6);
+	rt_dispatch_busy = busy;
+	*again = r == -4 && generation != rt_ckpt_generation;
+	return r;
+}
+
 /* A system call made by the dispatcher: checkpoints may run meanwhile, and do not show as EINTR */
 long rt_call_restartable(long nr, long a1, long a2, long a3, long a4, long a5, long a6)
 {
-	uint32_t busy = rt_dispatch_busy;
+	int again;
+	long r;
+	do
+		r = rt_try_call(nr, a1, a2, a3, a4, a5, a6, &again);
+	while (again);
+	return r;
+}
+
+/*
+ * nanosleep, and clock_nanosleep without TIMER_ABSTIME: broken off by a checkpoint, the sleep goes
+ * on for what was left of it (the kernel writes that to rem before the handler runs, so a restarted
+ * process finds it in its memory), not for its whole length again. The time the process was not
+ * running (the checkpoint itself, or between the checkpoint and a restart) is not counted. An
+ * absolute sleep is made again as it was.
+ */
+long rt_sleep_restartable(long nr, long clock, long flags, const void *req, void *rem)
+{
+	struct { int64_t sec, nsec; } left;
+	void *out = rem ? rem : &left;
+	int again;
+	long r;
+	if (nr == __NR_clock_nanosleep && (flags & 1 /* TIMER_ABSTIME */))
+		return rt_call_restartable(nr, clock, flags, (long)req, (long)rem, 0, 0);
 	for (;;) {
-		uint64_t generation = rt_ckpt_generation;
-		rt_dispatch_busy = 0;
-		if (rt_ckpt_pending)
-			rt_busy_leave();
-		long r = rt_syscall6(nr, a1, a2, a3, a4, a5, a6);
-		rt_dispatch_busy = busy;
-		if (r != -4 || generation == rt_ckpt_generation)
+		r = nr == __NR_nanosleep ? rt_try_call(nr, (long)req, (long)out, 0, 0, 0, 0, &again)
+					 : rt_try_call(nr, clock, flags, (long)req, (long)out, 0, 0, &again);
+		if (!again)
 			return r;
+		rt_memcpy(&left, out, sizeof left);
+		req = &left;
 	}
 }
 

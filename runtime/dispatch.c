@@ -23,8 +23,8 @@ uint8_t rt_syscall_class[RT_NR_MAX] = {
 	[__NR_clone3] = 1,
 	[__NR_brk] = 1,
 	[__NR_rseq] = 1,
-	[__NR_nanosleep] = 1,	/* EINTR after a checkpoint signal is not the program's: see */
-	[__NR_clock_nanosleep] = 1,	/* rt_call_restartable; the fast path rewinds others */
+	[__NR_nanosleep] = 1,	/* EINTR after a checkpoint signal is not the program's, and the */
+	[__NR_clock_nanosleep] = 1,	/* sleep goes on for what is left: rt_sleep_restartable */
 };
 
 static void rt_count(long nr, enum rt_via via)
@@ -89,6 +89,10 @@ static long rt_handle(struct rt_ctx *c, long nr)
 		return rt_sys_brk(c->rdi);
 	case __NR_rseq:
 		return rt_sys_rseq(c->rdi, (uint32_t)c->rsi, (int)c->rdx, (uint32_t)c->r10);
+	case __NR_nanosleep:
+		return rt_sleep_restartable(nr, 0, 0, (const void *)c->rdi, (void *)c->rsi);
+	case __NR_clock_nanosleep:
+		return rt_sleep_restartable(nr, (long)c->rdi, (long)c->rsi, (const void *)c->rdx, (void *)c->r10);
 	case __NR_rt_sigsuspend:
 		return rt_sys_sigsuspend((const void *)c->rdi, (long)c->rsi);
 	case __NR_rt_sigreturn:

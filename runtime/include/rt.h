@@ -143,6 +143,7 @@ extern volatile uint32_t rt_dispatch_busy;	/* runtime bookkeeping under way: che
 void rt_busy_leave(void);
 void rt_checkpoint_forked(void);
 long rt_call_restartable(long nr, long a1, long a2, long a3, long a4, long a5, long a6);
+long rt_sleep_restartable(long nr, long clock, long flags, const void *req, void *rem);
 extern long rt_ckpt_timer;		/* the CKPT_INTERVAL timer's kernel id, -1 when none */
 long rt_ckpt_timer_arm(uint32_t seconds, int sig);
 void rt_restart_finish(void);

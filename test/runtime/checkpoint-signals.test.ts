@@ -89,6 +89,41 @@ describe('checkpoint signals and blocking calls', function () {
     });
   }
 
+  it('a sleep broken off by checkpoints sleeps what was left, not its whole length again, after a restart too', async () => {
+    // blocking 1000: nanosleep 1 s (its rem apart from its request), then clock_nanosleep 1 s
+    // (relative, rem NULL): neither gives the kernel's remainder back to the call made again
+    const relativeDone = (out: string) => fs.existsSync(out) && fs.readFileSync(out, 'utf8').includes('clock_nanosleep relative = 0');
+    const until = async (test: () => boolean, t0: number) => {
+      while (!test()) {
+        assert.ok(performance.now() - t0 < 10_000, 'the sleeps never ended');
+        await sleep(10);
+      }
+      return performance.now() - t0;
+    };
+    const out = path.join(dir, 'sleeps.txt');
+    const t0 = performance.now();
+    const run = start(bin, ['1000'], dir, out, { CKPT_IMAGE: 'sleeps.img' });
+    let mtime = 0;
+    for (const at of [900, 1700]) {	// late in each: made again in full, they would end 1.6 s later
+      await sleep(at - (performance.now() - t0));
+      run.kill('SIGUSR2');
+      mtime = await imageChange(path.join(dir, 'sleeps.img'), mtime);
+    }
+    const slept = await until(() => relativeDone(out), t0);
+    assert.ok(slept >= 2000 && slept < 2900, `two 1 s sleeps with a checkpoint in each took ${Math.round(slept)} ms`);
+    run.kill('SIGKILL');
+    await exitOf(run);
+    // the last image was taken 0.7 s into the second sleep: restarted, it sleeps about 0.3 s more
+    const lines = fs.readFileSync(out, 'utf8').split('\n').filter(Boolean);
+    fs.writeFileSync(out, lines.slice(0, lines.indexOf('clock_nanosleep relative = 0')).map((l) => `${l}\n`).join(''));
+    const t1 = performance.now();
+    const restarted = spawn(bin, [], { cwd: dir, stdio: 'ignore', env: { ...ENV, CKPT_RESTART: 'sleeps.img' } });
+    const rest = await until(() => relativeDone(out), t1);
+    restarted.kill('SIGKILL');
+    await exitOf(restarted);
+    assert.ok(rest < 800, `the restart slept ${Math.round(rest)} ms more`);
+  });
+
   it("the program's own SIGUSR2 (raise, kill of itself) reaches its handler and takes no checkpoint", async () => {
     const native = await runProgram(sample('glibc', 'blocking'), ['own'], { cwd: dir });
     assert.equal(native.stdout, 'usr2 handled = 2, blocked = 1\n');
