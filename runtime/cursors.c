@@ -38,7 +38,7 @@ struct rt_cursor {
 
 /* The cursors one process holds a reference to */
 struct rt_holder {
-	int32_t pid;		/* 0: free; -1: being collected */
+	int32_t pid;		/* 0: free; -1: being claimed or collected (collectors pass it by) */
 	uint32_t pad;
 	uint64_t started;	/* its start time (/proc/PID/stat), so a reused pid is not taken for it */
 	uint64_t bits[RT_CURSORS / 64];
@@ -65,10 +65,9 @@ static uint64_t rt_started(long pid)
 	char path[40] = "/proc/", *o, buf[512];
 	o = rt_utoa((uint64_t)pid, path + 6);
 	rt_memcpy(o, "/stat", 6);
-	long n = rt_read_file(path, buf, sizeof buf - 1);
+	long n = rt_read_file(path, buf, sizeof buf);
 	if (n <= 0)
 		return 0;
-	buf[n] = 0;
 	const char *s = buf + n;
 	while (s > buf && *s != ')')
 		s--;
@@ -117,9 +116,11 @@ static struct rt_holder *rt_holder(void)
 		for (int i = 0; i < RT_HOLDERS; i++) {
 			int32_t free = 0;
 			struct rt_holder *h = &rt_holders()[i];
+			/* the pid is published after the start time, so no collector takes the slot for a dead one's */
 			if (__atomic_load_n(&h->pid, __ATOMIC_RELAXED) == 0 &&
-			    __atomic_compare_exchange_n(&h->pid, &free, (int32_t)pid, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+			    __atomic_compare_exchange_n(&h->pid, &free, -1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
 				h->started = started;
+				__atomic_store_n(&h->pid, (int32_t)pid, __ATOMIC_RELEASE);
 				rt_holder_slot = i;
 				return h;
 			}

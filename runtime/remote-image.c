@@ -51,8 +51,7 @@ long rt_image_upload(long memfd, const char *name, unsigned char *buf)
 	if (h < 0)
 		return h;
 	long r = rt_upload(memfd, (uint64_t)st.size, h, buf);
-	struct rt_request close = { .op = CKPT_SH_OP_CLOSE, .handle = (uint32_t)h };
-	rt_remote_call(&close, 0, 0, 0);
+	rt_remote_close(h);
 	if (r == RT_RECONNECTED)
 		r = -5;
 	if (r >= 0) {
@@ -101,8 +100,7 @@ const char *rt_image_source(const char *spec)
 			rt_cannot(spec, "the shadow lost the image while it was read");
 		off += (uint64_t)n;
 	}
-	struct rt_request close = { .op = CKPT_SH_OP_CLOSE, .handle = (uint32_t)h };
-	rt_remote_call(&close, 0, 0, 0);
+	rt_remote_close(h);
 	rt_syscall2(__NR_munmap, buf, RT_CHUNK);
 	return rt_fd_path(path, memfd);
 }

@@ -288,6 +288,13 @@ long rt_remote_path_call(uint32_t op, uint32_t flags, uint32_t count, const char
 	return rt_remote_call(&rq, out, max, 0);
 }
 
+/* Closes a handle of this connection (nothing to answer: a failure leaves nothing open) */
+void rt_remote_close(long handle)
+{
+	struct rt_request rq = { .op = CKPT_SH_OP_CLOSE, .handle = (uint32_t)handle };
+	rt_remote_call(&rq, 0, 0, 0);
+}
+
 /* The policy's verdict on an absolute job path: the longest matching prefix wins */
 int rt_remote_path_is_local(const char *abs)
 {

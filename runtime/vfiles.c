@@ -36,6 +36,12 @@ struct rt_vdesc {
 	char path[RT_VPATH];
 };
 
+/* d's handle is one of the connection open now */
+static int rt_vdesc_live(const struct rt_vdesc *d)
+{
+	return d->handle >= 0 && d->gen == rt_remote_gen && rt_remote_fd >= 0;
+}
+
 static struct rt_vdesc rt_vd[RT_VDESCS];
 static uint8_t rt_vfd[RT_VFDS];		/* descriptor -> 1 + index in rt_vd; 0: a local descriptor */
 static char rt_cwd[RT_VPATH] = "/";
@@ -133,7 +139,7 @@ static enum rt_where rt_where_is(long dirfd, const char *path, char *abs, long *
 /* The desc's handle on this connection: opened again (no create, truncate or exclusive) if stale */
 static long rt_handle_of(struct rt_vdesc *d)
 {
-	if (d->handle >= 0 && d->gen == rt_remote_gen && rt_remote_fd >= 0)
+	if (rt_vdesc_live(d))
 		return d->handle;
 	long h = rt_remote_path_call(CKPT_SH_OP_OPEN, d->flags & ~(RT_O_CREAT | RT_O_TRUNC | RT_O_EXCL), 0, d->path, 0, 0);
 	if (h < 0)
@@ -169,10 +175,8 @@ static void rt_vdesc_put(struct rt_vdesc *d)
 		return;
 	if (rt_in_shared_child && rt_vdesc_is_parents(d))
 		return;	/* a vfork child's close: the description stays its parent's */
-	if (d->handle >= 0 && d->gen == rt_remote_gen && rt_remote_fd >= 0) {
-		struct rt_request rq = { .op = CKPT_SH_OP_CLOSE, .handle = (uint32_t)d->handle };
-		rt_remote_call(&rq, 0, 0, 0);
-	}
+	if (rt_vdesc_live(d))
+		rt_remote_close(d->handle);
 	d->handle = -1;
 	rt_cursor_drop(d->cursor);
 	d->cursor = -1;
@@ -202,8 +206,7 @@ static long rt_vopen(const char *abs, uint32_t flags, uint32_t mode)
 		return h;
 	long fd = rt_syscall4(__NR_openat, RT_AT_FDCWD, (long)"/dev/null", 2 | (flags & RT_O_CLOEXEC), 0);
 	if (fd < 0 || fd >= RT_VFDS) {
-		struct rt_request rq = { .op = CKPT_SH_OP_CLOSE, .handle = (uint32_t)h };
-		rt_remote_call(&rq, 0, 0, 0);
+		rt_remote_close(h);
 		if (fd >= 0)
 			rt_syscall1(__NR_close, fd);
 		return fd < 0 ? fd : -24;	/* EMFILE */
@@ -895,25 +898,21 @@ void rt_vfiles_exit(void)
  * when the parent runs again. The child's closes of the parent's descriptions send no CLOSE; a
  * handle the child opened itself (its exec passes the file on by path) is closed then.
  */
-#define RT_VHEAD __builtin_offsetof(struct rt_vdesc, path)	/* what a desc holds but its path */
+/* What a desc holds but its path (a path never changes while the desc is open) */
+struct rt_vhead { uint32_t refs, flags; uint64_t offset, gen; int32_t handle, cursor; };
 
 static struct {
 	uint8_t due;	/* saved, and not yet put back */
 	int cwd_local;
 	uint8_t fd[RT_VFDS];
-	unsigned char vd[RT_VDESCS][RT_VHEAD];
+	struct rt_vhead vd[RT_VDESCS];
 	char cwd[RT_VPATH];
 } rt_vsaved;
-
-static const struct rt_vdesc *rt_vsaved_desc(const struct rt_vdesc *d)
-{
-	return (const struct rt_vdesc *)(const void *)rt_vsaved.vd[d - rt_vd];
-}
 
 /* The parent has this description open: a running vfork child neither closes it nor reuses its slot */
 static int rt_vdesc_is_parents(const struct rt_vdesc *d)
 {
-	return rt_vsaved.due && rt_vsaved_desc(d)->refs;
+	return rt_vsaved.due && rt_vsaved.vd[d - rt_vd].refs;
 }
 
 void rt_vfiles_vfork_save(void)
@@ -921,8 +920,10 @@ void rt_vfiles_vfork_save(void)
 	if (!rt_remote_on || rt_in_shared_child)
 		return;
 	rt_memcpy(rt_vsaved.fd, rt_vfd, sizeof rt_vfd);
-	for (int i = 0; i < RT_VDESCS; i++)
-		rt_memcpy(rt_vsaved.vd[i], &rt_vd[i], RT_VHEAD);
+	for (int i = 0; i < RT_VDESCS; i++) {
+		const struct rt_vdesc *d = &rt_vd[i];
+		rt_vsaved.vd[i] = (struct rt_vhead){ d->refs, d->flags, d->offset, d->gen, d->handle, d->cursor };
+	}
 	rt_memcpy(rt_vsaved.cwd, rt_cwd, rt_strlen(rt_cwd) + 1);
 	rt_vsaved.cwd_local = rt_cwd_local;
 	rt_vsaved.due = 1;
@@ -934,17 +935,21 @@ void rt_vfiles_vfork_done(void)
 	if (!rt_vsaved.due || rt_in_shared_child)
 		return;
 	for (int i = 0; i < RT_VDESCS; i++) {
-		struct rt_vdesc *d = &rt_vd[i], *was = (struct rt_vdesc *)(void *)rt_vsaved.vd[i];
-		int live = d->handle >= 0 && d->gen == rt_remote_gen && rt_remote_fd >= 0;
-		int was_live = was->handle >= 0 && was->gen == rt_remote_gen;
-		if (was->refs && live && !was_live) {	/* the parent's file, opened again by the child: kept */
-			was->handle = d->handle;
-			was->gen = d->gen;
-		} else if (d->refs && live && !was->refs) {	/* the child's own */
-			struct rt_request rq = { .op = CKPT_SH_OP_CLOSE, .handle = (uint32_t)d->handle };
-			rt_remote_call(&rq, 0, 0, 0);
+		struct rt_vdesc *d = &rt_vd[i];
+		struct rt_vhead was = rt_vsaved.vd[i];
+		int was_live = was.handle >= 0 && was.gen == rt_remote_gen;
+		if (was.refs && rt_vdesc_live(d) && !was_live) {	/* the parent's file, opened again by the child: kept */
+			was.handle = d->handle;
+			was.gen = d->gen;
+		} else if (d->refs && rt_vdesc_live(d) && !was.refs) {	/* the child's own */
+			rt_remote_close(d->handle);
 		}
-		rt_memcpy(d, was, RT_VHEAD);
+		d->refs = was.refs;
+		d->flags = was.flags;
+		d->offset = was.offset;
+		d->gen = was.gen;
+		d->handle = was.handle;
+		d->cursor = was.cursor;
 	}
 	rt_memcpy(rt_vfd, rt_vsaved.fd, sizeof rt_vfd);
 	rt_memcpy(rt_cwd, rt_vsaved.cwd, rt_strlen(rt_vsaved.cwd) + 1);

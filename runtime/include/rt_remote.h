@@ -41,6 +41,7 @@ int rt_remote_kind_is_child(void);
 const char *rt_remote_addr_env(void);
 long rt_remote_call(const struct rt_request *rq, void *out, size_t out_max, size_t *out_len);
 long rt_remote_path_call(uint32_t op, uint32_t flags, uint32_t count, const char *path, void *out, size_t max);
+void rt_remote_close(long handle);
 int rt_remote_path_is_local(const char *abs);
 const char *rt_remote_stdio(int fd);
 void rt_remote_exit(long status);
