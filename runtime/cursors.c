@@ -4,7 +4,7 @@
  * runtime (vfiles.c); without this, `{ prog1; prog2; } > out` or `for ...; do prog; done > out`
  * had each child write from the offset the shell had, over the output of the one before.
  *
- * The table is a memfd mapped MAP_SHARED, made the first time the job forks or execs (a job that
+ * The table is a memfd mapped MAP_SHARED, made the first time a process of the job forks (a job that
  * never does keeps its offsets private, at no cost). Before it forks, a process moves every remote
  * offset it has into a cursor of the table; the child's copy of the file table names the same
  * cursors. The memfd is inherited over exec (not close-on-exec, at a high descriptor number, named
@@ -44,7 +44,7 @@ struct rt_holder {
 	uint64_t bits[RT_CURSORS / 64];
 };
 
-static struct rt_cursor *rt_cursors;	/* the table, or 0 before the first fork or exec */
+static struct rt_cursor *rt_cursors;	/* the table, or 0 before the first fork */
 long rt_cursors_fd = -1;			/* its memfd (8 bytes: a restart pokes -1) */
 static uint32_t rt_cursor_hint;
 static int32_t rt_holder_slot = -1;	/* this process's slot, -1 before it needs one */
