@@ -21,7 +21,7 @@
  * offset, and a short count gives back what it did not use when nobody moved the offset since.
  *
  * A checkpoint stores the table as a shared region; a restart maps it back as private memory and
- * sets rt_cursors_fd to -1, so the next fork or exec makes a new memfd of the same contents, in
+ * sets rt_cursors_fd to -1, so the next fork makes a new memfd of the same contents, in
  * place, with the references of this one process.
  */
 #include "include/rt_remote.h"
