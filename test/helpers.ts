@@ -79,3 +79,8 @@ export function fixture(name: string, flavour: Flavour = 'glibc'): Promise<strin
   }
   return fixtures.get(key)!;
 }
+
+/** The file's text, or '' while it does not exist; never creates it */
+export function textOf(file: string): string {
+  try { return fs.readFileSync(file, 'utf8'); } catch { return ''; }
+}

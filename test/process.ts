@@ -54,3 +54,9 @@ export async function signalWhileStopped(child: ChildProcess, signal: NodeJS.Sig
   process.kill(child.pid!, signal);
   process.kill(child.pid!, 'SIGCONT');
 }
+
+/** Bytes the process has read so far with read calls (files, pipes; not recv on sockets): its rchar */
+export function received(pid: number): number {
+  return Number(/^rchar:\s+(\d+)$/m.exec(procFile(pid, 'io') ?? '')?.[1] ?? 0);
+}
+
