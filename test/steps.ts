@@ -59,3 +59,12 @@ export function withoutReplays(text: string, replays: Replayed[]): string {
   }
   return text;
 }
+
+/**
+ * Waits until a restart has written again all that the killed run appended after the image, so that
+ * a checkpoint or a finish from now on comes after the point the killed run had reached.
+ */
+export async function caughtUp(out: string, replayed: Replayed): Promise<void> {
+  const end = replayed.to + (replayed.to - replayed.from);
+  await waitFor(() => fs.statSync(out).size >= end, `the restart to write again what the killed run wrote after its image`);
+}

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { relinkFile, runProgram, sample, scratch, waitFor } from '../helpers.js';
 import { blockedIn, signalRunning } from '../process.js';
-import { CHUNK, afterChunks, offsetInImage, stepsProgram, tellToFinish, uninterrupted, withoutReplays } from '../steps.js';
+import { CHUNK, afterChunks, caughtUp, offsetInImage, stepsProgram, tellToFinish, uninterrupted, withoutReplays } from '../steps.js';
 import { fileSource, readImage } from '../../src/image/read.js';
 
 /** Only where a length of time is itself what a test checks */
@@ -212,6 +212,7 @@ describe('vacate signal and checkpoint interval', function () {
     const restarted = spawn(bin, [], { cwd: dir, stdio: 'ignore', env: { ...ENV, CKPT_RESTART: image } });
     const ended = exitOf(restarted);
     await imageChange(image, second);
+    await caughtUp(out, replayed);
     tellToFinish(dir);
     assert.deepEqual(await ended, { code: 0, signal: null });
     const text = fs.readFileSync(out, 'utf8');

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { ROOT, SAMPLE_FLAVOURS, relinkFile, sample, scratch, waitFor } from '../helpers.js';
 import { checkpointable, signalRunning, signalWhileStopped } from '../process.js';
-import { CHUNK, afterChunks, chunkLines, offsetInImage, stepsProgram, tellToFinish, uninterrupted, withoutReplays, type Replayed } from '../steps.js';
+import { CHUNK, afterChunks, caughtUp, chunkLines, offsetInImage, stepsProgram, tellToFinish, uninterrupted, withoutReplays, type Replayed } from '../steps.js';
 
 /** Starts `file args` with CKPT_IMAGE, stdout to `out`; returns the child */
 function startRun(file: string, args: string[], cwd: string, image: string, out: string, env: Record<string, string> = {}) {
@@ -74,8 +74,11 @@ describe('checkpoint and restart', function () {
       const out = path.join(dir, 'out.txt');
       const run = startRun(bin, [CHUNK], dir, 'run.img', out);
       const replayed = await checkpointAndKill(run, 1 + Math.floor(Math.random() * 4), path.join(dir, 'run.img'), out);
+      const restarted = restartRun(bin, dir, 'run.img');
+      const ended = exitOf(restarted);
+      await caughtUp(out, replayed);
       tellToFinish(dir);
-      assert.equal(await exitOf(restartRun(bin, dir, 'run.img')), 0);
+      assert.equal(await ended, 0);
       // stdout was a file: the restarted process goes on appending to it
       const text = fs.readFileSync(out, 'utf8');
       assert.equal(withoutReplays(text, [replayed]), await uninterrupted(exe, text));
@@ -95,6 +98,7 @@ describe('checkpoint and restart', function () {
       // each run, the first and every restart, is checkpointed once it has written a chunk line of its own
       replays.push(await checkpointAndKill(child, chunkLines(out) + 1, image, out));
       child = restartRun(bin, dir, image);
+      await caughtUp(out, replays[i]);
     }
     tellToFinish(dir);
     assert.equal(await exitOf(child), 0);
