@@ -47,3 +47,40 @@ export async function runProgram(file: string, args: string[], opts: { cwd: stri
   });
   return { stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode, signal: r.signal ?? undefined };
 }
+
+/**
+ * Polls `test` until it returns something truthy, and returns that. The bound only turns a hang into
+ * a failure that says what never came; nothing may rely on it passing quickly.
+ */
+export async function waitFor<T>(test: () => T | undefined | null | false, what: string, ms = 60_000): Promise<T> {
+  for (const t0 = Date.now(); ; await pollPause()) {
+    const got = test();
+    if (got) return got;
+    if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+  }
+}
+
+const pollPause = () => new Promise((r) => setTimeout(r, 5));
+
+const FIXTURE_COMPILERS: Record<Flavour, string[]> = {
+  glibc: ['gcc', '-static'],
+  pie: ['gcc', '-static-pie', '-fPIE'],
+  musl: ['musl-gcc', '-static'],
+};
+const fixtures = new Map<string, Promise<string>>();
+
+/** test/fixtures/NAME.c built as the samples are for `flavour`, once per run */
+export function fixture(name: string, flavour: Flavour = 'glibc'): Promise<string> {
+  const key = `${flavour}/${name}`;
+  if (!fixtures.has(key)) {
+    const exe = path.join(scratch(`ckpt-fixture-${flavour}-`), name);
+    const [cc, ...flags] = FIXTURE_COMPILERS[flavour];
+    fixtures.set(key, execa(cc, ['-O2', '-Wall', '-Wextra', ...flags, '-o', exe, path.join(ROOT, 'test/fixtures', `${name}.c`)]).then(() => exe));
+  }
+  return fixtures.get(key)!;
+}
+
+/** The file's text, or '' while it does not exist; never creates it */
+export function textOf(file: string): string {
+  try { return fs.readFileSync(file, 'utf8'); } catch { return ''; }
+}

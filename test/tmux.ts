@@ -5,6 +5,11 @@ import { execa } from 'execa';
 import { stopAfterTest } from './hooks.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/**
+ * Keys go apart by this much, as typed by hand, so that a program reading its terminal gets them in
+ * separate reads. A pacing, not a wait for the program: nothing checks that it has read a key.
+ */
+const KEY_GAP_MS = 50;
 const SESSION = 'ckpt';
 
 /** What a wait looks for on the screen: a piece of text, or a test of the whole screen */
@@ -47,7 +52,7 @@ export class Tmux {
   async type(pane: string, ...texts: string[]): Promise<void> {
     for (const text of texts) {
       await this.tmux('send-keys', '-t', pane, '-l', text);
-      await sleep(50);
+      await sleep(KEY_GAP_MS);
     }
   }
 
@@ -55,7 +60,7 @@ export class Tmux {
   async press(pane: string, ...keys: string[]): Promise<void> {
     for (const key of keys) {
       await this.tmux('send-keys', '-t', pane, key);
-      await sleep(50);
+      await sleep(KEY_GAP_MS);
     }
   }
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
-import { INSPECT, LONG_STEPS, checkpointRun, parseMaps, relinkedCompute, type Checkpointed, type MapLine } from '../image/real-image.js';
+import { INSPECT, QUIET, checkpointRun, parseMaps, relinkedSteps, type Checkpointed, type MapLine } from '../image/real-image.js';
 
 const OFFSET = 12345;
 
@@ -21,7 +21,7 @@ describe('ckpt-inspect', function () {
   let dir: string, bin: string, run: Checkpointed, maps: MapLine[];
 
   before(async () => {
-    ({ dir, bin } = await relinkedCompute());
+    ({ dir, bin } = await relinkedSteps());
     // stdout: a file the test has written OFFSET bytes to, so the program's descriptor sits there;
     // stderr: a socket (Node's 'pipe'); descriptor 3: a FIFO
     const out = fs.openSync(path.join(dir, 'out.txt'), 'w+');
@@ -29,7 +29,7 @@ describe('ckpt-inspect', function () {
     await execa('mkfifo', [path.join(dir, 'fifo')]);
     const fifo = fs.openSync(path.join(dir, 'fifo'), 'r+');
     try {
-      run = await checkpointRun(bin, [LONG_STEPS], dir, 'run.img', ['ignore', out, 'pipe', fifo]);
+      run = await checkpointRun(bin, QUIET, dir, 'run.img', ['ignore', out, 'pipe', fifo]);
     } finally {
       fs.closeSync(out);
       fs.closeSync(fifo);

@@ -12,7 +12,7 @@ import * as C from '../../src/contract.generated.js';
 import { crc32c } from '../../src/image/crc32c.js';
 import { bufferSource, checkImage, readImage, type ImageRecord } from '../../src/image/read.js';
 import { Prng } from '../rewriter/mutate.js';
-import { INSPECT, LONG_STEPS, checkpointRun, relinkedCompute } from './real-image.js';
+import { INSPECT, QUIET, checkpointRun, relinkedSteps } from './real-image.js';
 
 const SEED = 20261122;
 const LANES = 4;
@@ -88,8 +88,8 @@ describe('damaged images', function () {
   this.timeout(120_000);
 
   it('refuses each of 200 damaged copies of a real image, and ckpt-inspect flags every one', async () => {
-    const { dir, bin } = await relinkedCompute();
-    const { image: file } = await checkpointRun(bin, [LONG_STEPS], dir, 'run.img', 'ignore');
+    const { dir, bin } = await relinkedSteps();
+    const { image: file } = await checkpointRun(bin, QUIET, dir, 'run.img', 'ignore');
     const image = fs.readFileSync(file);
     const { records, problems } = readImage(bufferSource(image));
     assert.deepEqual(problems, []);

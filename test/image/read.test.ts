@@ -12,7 +12,7 @@ import { perms } from '../../src/image/json.js';
 import { bufferSource, checkImage, fileSource, readImage, type Image } from '../../src/image/read.js';
 import { encodeImage } from '../../src/image/write.js';
 import { Prng } from '../rewriter/mutate.js';
-import { LONG_STEPS, checkpointRun, parseMaps, relinkedCompute } from './real-image.js';
+import { QUIET, checkpointRun, parseMaps, relinkedSteps } from './real-image.js';
 
 /** runtime/crc32c.c's rt_crc_soft, bit by bit: the definition the table-driven code must meet */
 function bitwiseCrc(data: Uint8Array): number {
@@ -60,8 +60,8 @@ describe('image decoder, encoder and checker', function () {
   let dir: string, bin: string, bytes: Buffer, image: Image, pid: number, maps: string;
 
   before(async () => {
-    ({ dir, bin } = await relinkedCompute());
-    const run = await checkpointRun(bin, [LONG_STEPS], dir, 'run.img', 'ignore');
+    ({ dir, bin } = await relinkedSteps());
+    const run = await checkpointRun(bin, QUIET, dir, 'run.img', 'ignore');
     ({ pid, maps } = run);
     bytes = fs.readFileSync(run.image);
     image = readImage(bufferSource(bytes));

@@ -1,6 +1,8 @@
 // A real shell checkpointed mid-script: Debian's bash-static, relinked, runs a script of pure
 // arithmetic that is longer than bash reads at once (it reads 8 KiB at a time, as it goes), is
-// checkpointed at a random moment, killed, and restarted from its image. Its stdout and the log it
+// checkpointed after a random number of its phases, killed, and restarted from its image. It
+// does not end until the test writes a file named "finish", so a fast machine cannot run it to its
+// end before the checkpoint. Its stdout and the log it
 // opened itself (`exec 3>>log`) end exactly as an uninterrupted run of the original leaves them,
 // which takes the script's own descriptor back at the offset bash had read it to. A try in which the
 // script wrote between the signal and the kill is made again: the restart would repeat that output,
@@ -9,13 +11,13 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { relinkFile, runProgram, scratch } from '../helpers.js';
+import { relinkFile, runProgram, scratch, waitFor } from '../helpers.js';
+import { signalRunning } from '../process.js';
 
 const BASH = '/bin/bash-static';
 const PHASES = 12;
 const STEPS_PER_PHASE = 35_000;
 const ENV = { PATH: '/usr/bin:/bin', LANG: 'C', TZ: 'UTC' };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** About 40 KiB: one top-level command per phase, comments between them */
 function loopScript(): string {
@@ -29,7 +31,7 @@ function loopScript(): string {
     lines.push(`phase ${p} ${STEPS_PER_PHASE}`);
     for (let k = 0; k < 40; k++) lines.push(`# padding ${p}.${k}: longer than bash reads at once, so it reads the script as it goes`);
   }
-  lines.push('echo "result=$sum"');
+  lines.push('until [ -e finish ]; do :; done');  lines.push('echo "result=$sum"');
   return lines.join('\n') + '\n';
 }
 
@@ -45,22 +47,25 @@ function readRun(dir: string, exitCode: number | null): ScriptRun {
 
 const outputSizes = (dir: string) => OUTPUTS.map((f) => fs.statSync(path.join(dir, f), { throwIfNoEntry: false })?.size ?? -1).join();
 
+const phasesLogged = (dir: string) => (fs.readFileSync(path.join(dir, 'log'), 'utf8').match(/\n/g) ?? []).length;
+
 /**
- * Runs the script relinked, checkpoints it at a random moment and kills it once the image is in
- * place. Resolves false when the script wrote between the signal and the kill: a restart writes that
+ * Runs the script relinked, checkpoints it after a random number of phases and kills it once the
+ * image is in place. Resolves false when the script wrote between the signal and the kill: a restart writes that
  * output again, as any program restarted from an older state does, so the try proves nothing.
  */
 async function checkpointAndKill(bin: string, dir: string): Promise<boolean> {
-  for (const f of [...OUTPUTS, 'bash.img']) fs.rmSync(path.join(dir, f), { force: true });
+  for (const f of [...OUTPUTS, 'bash.img', 'finish']) fs.rmSync(path.join(dir, f), { force: true });
   const [out, err] = ['out.txt', 'err.txt'].map((f) => fs.openSync(path.join(dir, f), 'w'));
   const run = spawn(bin, ['loop.sh'], { cwd: dir, stdio: ['ignore', out, err], env: { ...ENV, CKPT_IMAGE: 'bash.img' } });
   [out, err].forEach((fd) => fs.closeSync(fd));
   const killed = new Promise((r) => run.once('exit', r));
-  await sleep(300 + Math.random() * 1500);
+  const phases = 1 + Math.floor(Math.random() * (PHASES - 1));
+  await waitFor(() => fs.existsSync(path.join(dir, 'log')) && phasesLogged(dir) >= phases, `phase ${phases} of the script`);
   const atSignal = outputSizes(dir);
-  process.kill(run.pid!, 'SIGUSR2');
+  signalRunning(run, 'SIGUSR2');
   const image = path.join(dir, 'bash.img');
-  for (let t = 0; t < 400 && !fs.existsSync(image); t++) await sleep(10);
+  await waitFor(() => fs.existsSync(image), 'the image after the checkpoint signal');
   run.kill('SIGKILL');
   await killed;
   assert.ok(fs.existsSync(image), 'the checkpoint signal made an image');
@@ -78,6 +83,7 @@ describe('bash-static relinked, checkpointed mid-script', function () {
     const bin = path.join(dir, 'bash.ckpt');
     await relinkFile(BASH, bin);
 
+    fs.writeFileSync(path.join(wantDir, 'finish'), '');
     const original = await runProgram(BASH, ['loop.sh'], { cwd: wantDir, env: ENV });
     fs.writeFileSync(path.join(wantDir, 'out.txt'), original.stdout);
     fs.writeFileSync(path.join(wantDir, 'err.txt'), original.stderr);
@@ -86,6 +92,7 @@ describe('bash-static relinked, checkpointed mid-script', function () {
 
     let tries = 1;
     while (!(await checkpointAndKill(bin, dir))) assert.ok(++tries <= 5, 'five tries in a row wrote output between the signal and the kill');
+    fs.writeFileSync(path.join(dir, 'finish'), '');
     const restarted = spawn(bin, [], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: '/usr/bin:/bin', CKPT_RESTART: 'bash.img' } });
     let runtimeSays = '';
     restarted.stderr!.on('data', (d) => { runtimeSays += d; });

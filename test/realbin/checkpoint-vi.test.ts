@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
-import { relinkFile, scratch } from '../helpers.js';
+import { relinkFile, scratch, waitFor } from '../helpers.js';
 import { Tmux } from '../tmux.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -36,7 +36,9 @@ async function insertLines(tmux: Tmux, target: string, command: string, lines: s
     await tmux.type(target, line);
     await tmux.press(target, i < lines.length - 1 ? 'Enter' : 'Escape');
   }
-  await sleep(300);	// vi waits a moment after Escape, for the rest of an escape sequence
+  // a length of time vi itself needs, not a wait for an event: after Escape it waits a moment for
+  // the rest of an escape sequence, and a key that came sooner would be taken as part of one
+  await sleep(300);
 }
 
 /** Dead: no such process, or a zombie its parent (tmux) has not reaped yet */
@@ -77,8 +79,7 @@ describe('busybox vi relinked, checkpointed in one terminal and restarted in ano
 
       const pid = await tmux.pid(first);
       process.kill(pid, 'SIGUSR2');
-      for (let t = 0; t < 200 && !fs.existsSync(path.join(dir, 'vi.img')); t++) await sleep(25);
-      assert.ok(fs.existsSync(path.join(dir, 'vi.img')), 'the checkpoint signal made an image');
+      await waitFor(() => fs.existsSync(path.join(dir, 'vi.img')), 'the image after the checkpoint signal');
       process.kill(pid, 'SIGKILL');
       await processGone(pid);
       fs.writeFileSync(path.join(dir, 'restart-now'), '');

@@ -7,10 +7,9 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
-import { ROOT, relinkFile, scratch } from '../helpers.js';
+import { ROOT, relinkFile, scratch, waitFor } from '../helpers.js';
 import { fileSource, readImage } from '../../src/image/read.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** [start, end) of a function of the relinked binary, from its symbol table */
 async function symbolRange(bin: string, name: string): Promise<[bigint, bigint]> {
@@ -20,12 +19,9 @@ async function symbolRange(bin: string, name: string): Promise<[bigint, bigint]>
   return [BigInt(`0x${lines[i][0]}`), BigInt(`0x${lines[i + 1][0]}`)];
 }
 
-async function imageChange(image: string, since: number): Promise<number> {
-  for (let t = 0; t < 10_000; t += 10) {
-    if (fs.existsSync(image) && fs.statSync(image).mtimeMs !== since) return fs.statSync(image).mtimeMs;
-    await sleep(10);
-  }
-  throw new Error('no new image');
+function imageChange(image: string, since: number): Promise<number> {
+  const mtime = () => fs.statSync(image, { throwIfNoEntry: false })?.mtimeMs ?? since;
+  return waitFor(() => mtime() !== since && mtime(), 'a new image');
 }
 
 describe('checkpoint signal during a dispatch', function () {
@@ -44,7 +40,7 @@ describe('checkpoint signal during a dispatch', function () {
     const run = spawn(bin, [], { cwd: dir, stdio: ['ignore', fd, fd], env: { CKPT_IMAGE: 'loop.img' } });
     fs.closeSync(fd);
     const ended = new Promise((r) => run.once('exit', (code) => r(code)));
-    while (!fs.readFileSync(out, 'utf8').includes('ready')) await sleep(10);
+    await waitFor(() => fs.readFileSync(out, 'utf8').includes('ready'), 'the loop to say ready');
     const rips: bigint[] = [];
     let mtime = 0;
     for (let i = 0; i < 20; i++) {

@@ -19,6 +19,10 @@ const LANES = 4;
 const KILL_SPREAD = 1.2;
 /** ...or, this often, right after it: in the handler, before any file exists */
 const KILL_AT_ONCE = 0.1;
+/**
+ * Polls only, and the kill's random delay: that one is measured in checkpoint durations timed in the
+ * same run (firstImage), and the program runs until it is told to stop (the file "go").
+ */
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 type Landing = 'before the temporary file' | 'while writing' | 'after the rename';

@@ -1,16 +1,15 @@
-// Checkpoint and restart: a relinked program checkpointed at a random moment (CKPT_SIGNAL),
-// killed with SIGKILL, and restarted from its image (CKPT_RESTART) ends exactly as an
-// uninterrupted run does. Images that are damaged, truncated or not the binary's are refused
+// Checkpoint and restart: a relinked program checkpointed at a random moment of its own progress
+// (CKPT_SIGNAL after its Nth line), killed with SIGKILL, and restarted from its image (CKPT_RESTART)
+// ends exactly as an uninterrupted run does. Images that are damaged, truncated or not the binary's are refused
 // with exit status 2 and one line, before anything is torn down.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
-import { ROOT, SAMPLE_FLAVOURS, relinkFile, runProgram, sample, scratch } from '../helpers.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const STEPS = '900000000';
+import { ROOT, SAMPLE_FLAVOURS, relinkFile, sample, scratch, waitFor } from '../helpers.js';
+import { checkpointable, signalRunning, signalWhileStopped } from '../process.js';
+import { CHUNK, afterChunks, caughtUp, chunkLines, offsetInImage, stepsProgram, tellToFinish, uninterrupted, withoutReplays, type Replayed } from '../steps.js';
 
 /** Starts `file args` with CKPT_IMAGE, stdout to `out`; returns the child */
 function startRun(file: string, args: string[], cwd: string, image: string, out: string, env: Record<string, string> = {}) {
@@ -21,14 +20,19 @@ function startRun(file: string, args: string[], cwd: string, image: string, out:
 }
 
 /** Sends the checkpoint signal and waits until the image has been renamed into place */
-async function checkpoint(pid: number, image: string): Promise<void> {
-  const before = fs.existsSync(image) ? fs.statSync(image).mtimeMs : 0;
-  process.kill(pid, 'SIGUSR2');
-  for (let t = 0; t < 200; t++) {
-    if (fs.existsSync(image) && fs.statSync(image).mtimeMs !== before) return;
-    await sleep(25);
-  }
-  throw new Error('no image appeared after the checkpoint signal');
+async function checkpoint(child: ReturnType<typeof spawn>, image: string): Promise<void> {
+  const mtime = () => fs.statSync(image, { throwIfNoEntry: false })?.mtimeMs ?? 0;
+  const before = mtime();
+  signalRunning(child, 'SIGUSR2');
+  await waitFor(() => mtime() !== before, `an image at ${image} after the checkpoint signal`);
+}
+
+/** Checkpoints the steps program after its `n`th chunk line, kills it; what it appended after the image */
+async function checkpointAndKill(child: ReturnType<typeof spawn>, n: number, image: string, out: string): Promise<Replayed> {
+  await afterChunks(out, n);
+  await checkpoint(child, image);
+  await killAndWait(child);
+  return { from: offsetInImage(image, 1), to: fs.statSync(out).size };
 }
 
 async function killAndWait(child: ReturnType<typeof spawn>): Promise<void> {
@@ -45,54 +49,61 @@ async function exitOf(child: ReturnType<typeof spawn>): Promise<number | null> {
   return new Promise((r) => child.once('exit', (code) => r(code)));
 }
 
+/** Where process `pid` reads `file` now, or null when it has no descriptor open on it (any more) */
+function readingAt(pid: number, file: string): number | null {
+  try {
+    for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
+      if (fs.readlinkSync(`/proc/${pid}/fd/${fd}`) !== file) continue;
+      return Number(/^pos:\s+(\d+)$/m.exec(fs.readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'))![1]);
+    }
+  } catch { /* the process is gone */ }
+  return null;
+}
+
 const lastLine = (text: string) => text.trim().split('\n').pop();
 
 describe('checkpoint and restart', function () {
   this.timeout(180_000);
 
   for (const flavour of SAMPLE_FLAVOURS) {
-    it(`${flavour}/compute checkpointed at a random moment, killed and restarted ends like an uninterrupted run`, async () => {
+    it(`${flavour}/steps checkpointed after a random number of chunks, killed and restarted ends like an uninterrupted run`, async () => {
       const dir = scratch();
-      const bin = path.join(dir, 'compute.ckpt');
-      await relinkFile(sample(flavour, 'compute'), bin);
-      const want = await runProgram(sample(flavour, 'compute'), [STEPS], { cwd: dir });
+      const exe = await stepsProgram(flavour);
+      const bin = path.join(dir, 'steps.ckpt');
+      await relinkFile(exe, bin);
       const out = path.join(dir, 'out.txt');
-      // A line written between the image and the kill is written again by the restart, as any
-      // program restarted from an older state does; such a try proves nothing, so it is made again.
-      for (let tries = 0; ; tries++) {
-        fs.rmSync(out, { force: true });
-        const run = startRun(bin, [STEPS], dir, 'run.img', out);
-        await sleep(100 + Math.random() * 300);
-        const atSignal = fs.statSync(out).size;
-        await checkpoint(run.pid!, path.join(dir, 'run.img'));
-        await killAndWait(run);
-        if (fs.statSync(out).size === atSignal) break;
-        assert.ok(tries < 4, 'the program wrote between the checkpoint and the kill in five tries');
-      }
-      const code = await exitOf(restartRun(bin, dir, 'run.img'));
-      assert.equal(code, 0);
-      // stdout was a file: the restarted process goes on writing it at the saved offset
-      assert.equal(fs.readFileSync(out, 'utf8'), want.stdout);
+      const run = startRun(bin, [CHUNK], dir, 'run.img', out);
+      const replayed = await checkpointAndKill(run, 1 + Math.floor(Math.random() * 4), path.join(dir, 'run.img'), out);
+      const restarted = restartRun(bin, dir, 'run.img');
+      const ended = exitOf(restarted);
+      await caughtUp(out, replayed);
+      tellToFinish(dir);
+      assert.equal(await ended, 0);
+      // stdout was a file: the restarted process goes on appending to it
+      const text = fs.readFileSync(out, 'utf8');
+      assert.equal(withoutReplays(text, [replayed]), await uninterrupted(exe, text));
     });
   }
 
   it('restarts the same computation 20 times in a row and still ends with the right result', async () => {
     const dir = scratch();
-    const bin = path.join(dir, 'compute.ckpt');
-    await relinkFile(sample('glibc', 'compute'), bin);
-    const steps = '2500000000';
-    const want = await runProgram(sample('glibc', 'compute'), [steps], { cwd: dir, timeout: 120_000 });
+    const exe = await stepsProgram();
+    const bin = path.join(dir, 'steps.ckpt');
+    await relinkFile(exe, bin);
     const out = path.join(dir, 'out.txt');
     const image = path.join(dir, 'chain.img');
-    let child = startRun(bin, [steps], dir, image, out);
+    const replays: Replayed[] = [];
+    let child = startRun(bin, [CHUNK], dir, image, out);
     for (let i = 0; i < 20; i++) {
-      await sleep(50 + Math.random() * 100);
-      await checkpoint(child.pid!, image);
-      await killAndWait(child);
+      // each run, the first and every restart, is checkpointed once it has written a chunk line of its own
+      replays.push(await checkpointAndKill(child, chunkLines(out) + 1, image, out));
       child = restartRun(bin, dir, image);
+      await caughtUp(out, replays[i]);
     }
+    tellToFinish(dir);
     assert.equal(await exitOf(child), 0);
-    assert.equal(lastLine(fs.readFileSync(out, 'utf8')), lastLine(want.stdout));
+    const text = fs.readFileSync(out, 'utf8');
+    assert.equal(withoutReplays(text, replays), await uninterrupted(exe, text));
   });
 
   it('restarts busybox sha256sum of a 256 MiB file mid-read, reopening the file at its offset', async () => {
@@ -106,11 +117,18 @@ describe('checkpoint and restart', function () {
     await relinkFile('/bin/busybox', bin);
     const want = (await execa('/bin/busybox', ['sha256sum', 'big.bin'], { cwd: dir })).stdout;
     const out = path.join(dir, 'out.txt');
-    const run = startRun(bin, ['sha256sum', 'big.bin'], dir, 'bb.img', out);
-    await sleep(150);
-    await checkpoint(run.pid!, path.join(dir, 'bb.img'));
-    await killAndWait(run);
-    assert.equal(fs.readFileSync(out, 'utf8'), '', 'killed before it finished');
+    // vacated rather than checkpointed and killed: it exits in the handler that writes the image,
+    // so however fast it reads, it cannot finish the file between the two
+    const run = startRun(bin, ['sha256sum', 'big.bin'], dir, 'bb.img', out, { CKPT_VACATE_SIGNAL: 'TERM' });
+    const ended = exitOf(run);
+    const readPosition = () => readingAt(run.pid!, big);
+    await waitFor(() => (readPosition() ?? 0) > 0, 'sha256sum to start reading big.bin');
+    await signalWhileStopped(run, 'SIGTERM', () => {
+      const at = readPosition();
+      assert.ok(at !== null && at < fs.statSync(big).size, `sha256sum is still reading big.bin (at ${at})`);
+    });
+    assert.equal(await ended, 85);
+    assert.equal(fs.readFileSync(out, 'utf8'), '', 'vacated before it finished');
     assert.equal(await exitOf(restartRun(bin, dir, 'bb.img')), 0);
     assert.equal(fs.readFileSync(out, 'utf8').trim(), want);
   });
@@ -127,8 +145,8 @@ describe('checkpoint and restart', function () {
       for (const f of ['go', 'out.txt', 'mem.img']) fs.rmSync(path.join(dir, f), { force: true });
       const out = path.join(dir, 'out.txt');
       const run = startRun(`${exe}.ckpt`, ['256'], dir, 'mem.img', out);
-      for (let t = 0; t < 400 && !(fs.existsSync(out) && fs.readFileSync(out, 'utf8').includes('ready')); t++) await sleep(25);
-      await checkpoint(run.pid!, path.join(dir, 'mem.img'));
+      await waitFor(() => fs.existsSync(out) && fs.readFileSync(out, 'utf8').includes('ready'), 'ckptmem to say ready');
+      await checkpoint(run, path.join(dir, 'mem.img'));
       fs.writeFileSync(path.join(dir, 'go'), '');
       await exitOf(run);
       const sum = /sum=(\d+)/.exec(fs.readFileSync(out, 'utf8'))![1];
@@ -146,12 +164,10 @@ describe('checkpoint and restart', function () {
 
     before(async () => {
       dir = scratch();
-      bin = path.join(dir, 'compute.ckpt');
-      await relinkFile(sample('musl', 'compute'), bin);
-      const run = startRun(bin, [STEPS], dir, 'good.img', path.join(dir, 'out.txt'));
-      await sleep(100);
-      await checkpoint(run.pid!, path.join(dir, 'good.img'));
-      await killAndWait(run);
+      bin = path.join(dir, 'steps.ckpt');
+      await relinkFile(await stepsProgram('musl'), bin);
+      const run = startRun(bin, [CHUNK], dir, 'good.img', path.join(dir, 'out.txt'));
+      await checkpointAndKill(run, 1, path.join(dir, 'good.img'), path.join(dir, 'out.txt'));
       image = fs.readFileSync(path.join(dir, 'good.img'));
     });
 
@@ -195,21 +211,24 @@ describe('checkpoint and restart', function () {
       const image2 = path.join(dir, 'kept.img');
       fs.copyFileSync(path.join(dir, 'good.img'), image2);
       const out = path.join(dir, 'kept-out.txt');
-      const want = await runProgram(sample('glibc', 'compute'), [STEPS], { cwd: dir });
       const fd = fs.openSync(out, 'w');
-      const run = spawn('prlimit', ['--fsize=65536', '--', bin, STEPS], { cwd: dir, stdio: ['ignore', fd, fd], env: { CKPT_IMAGE: image2 } });
+      // quiet: nothing of its own on stdout until it is told to finish, after the failure's line
+      const run = spawn('prlimit', ['--fsize=65536', '--', bin, '-q', CHUNK], { cwd: dir, stdio: ['ignore', fd, fd], env: { CKPT_IMAGE: image2 } });
       fs.closeSync(fd);
-      await sleep(150);
       const ended = exitOf(run);
-      process.kill(run.pid!, 'SIGUSR2');
+      await checkpointable(run);
+      signalRunning(run, 'SIGUSR2');
+      await waitFor(() => fs.readFileSync(out, 'utf8').includes('\n'), 'the line that says the checkpoint failed');
+      tellToFinish(dir);
       assert.equal(await ended, 0);
       const text = fs.readFileSync(out, 'utf8');
-      assert.equal(text, 'ckpt: checkpoint failed (error 27), previous image kept\n' + want.stdout);
+      const failed = 'ckpt: checkpoint failed (error 27), previous image kept\n';
+      assert.equal(text, failed + await uninterrupted(await stepsProgram('musl'), text.slice(failed.length), ['-q', CHUNK]));
       assert.ok(fs.readFileSync(image2).equals(image), 'the previous image is byte for byte as it was');
       assert.ok(!fs.existsSync(image2 + '.tmp'), 'no temporary file left behind');
       const restarted = spawn(bin, [], { cwd: dir, stdio: 'ignore', env: { CKPT_RESTART: image2 } });
       assert.equal(await exitOf(restarted), 0);
-      assert.match(lastLine(fs.readFileSync(path.join(dir, 'out.txt'), 'utf8'))!, /^steps=900000000 checksum=/);
+      assert.match(lastLine(fs.readFileSync(path.join(dir, 'out.txt'), 'utf8'))!, /^chunks=\d+ checksum=/);
     });
   });
 });

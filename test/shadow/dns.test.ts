@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
-import { relinkFile, scratch } from '../helpers.js';
+import { relinkFile, scratch, waitFor } from '../helpers.js';
 import { startShadow, type Shadow } from './shadow-process.js';
 
 const NAMESERVER = '127.0.0.153';
@@ -34,10 +34,8 @@ describe('CKPT_SHADOW by name, through DNS (dnsmasq)', function () {
     { stdio: ['ignore', 'pipe', 'pipe'] });
     dns.stdout!.on('data', (d) => (dnsLog += d));
     dns.stderr!.on('data', (d) => (dnsLog += d));
-    for (let t = 0; !/started, version/.test(dnsLog); t++) {
-      assert.ok(t < 100 && dns.exitCode === null, `dnsmasq did not start: ${dnsLog}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await waitFor(() => /started, version/.test(dnsLog) || dns.exitCode !== null, `dnsmasq to start: ${dnsLog}`);
+    assert.ok(dns.exitCode === null, `dnsmasq did not start: ${dnsLog}`);
     shadow = await startShadow();
   });
   after(async () => {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
-import { ROOT, relinkFile, sample, scratch } from '../helpers.js';
+import { ROOT, relinkFile, sample, scratch, textOf, waitFor } from '../helpers.js';
 import { startShadow, type Shadow } from './shadow-process.js';
 
 const SCRIPT = 'cat in.txt | sort | uniq -c > counts.txt; cp in.txt copy.txt; mkdir d; mv copy.txt d/; ' +
@@ -146,7 +146,8 @@ describe('jobs on the shadow (loopback)', function () {
     try {
       const env = jobEnv(own, { CKPT_IMAGE: 'shadow:loop.img' });
       const run = execa(path.join(bins, 'busybox.ckpt'), ['sh', '-c', script], { cwd: scratch(), env, reject: false });
-      await new Promise((r) => setTimeout(r, 1200));
+      // mid-loop: five lines written, and the loop's own sleeps leave at least two seconds to go
+      await waitFor(() => (textOf(path.join(root, 'out.txt')).match(/\n/g) ?? []).length >= 5, 'line 5 of the loop');
       run.kill('SIGUSR2');
       await own.waitForLog(/checkpoint stored loop\.img/);
       run.kill('SIGKILL');

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
-import { relinkFile, sample, scratch } from '../helpers.js';
+import { relinkFile, sample, scratch, textOf, waitFor } from '../helpers.js';
+import { signalRunning } from '../process.js';
 import { startShadow } from './shadow-process.js';
 
 const JOBS = 32, ROUNDS = '1000';
@@ -26,11 +27,15 @@ describe('32 jobs against one shadow, which dies and comes back', function () {
       cwd: scratch(), reject: false,
       env: { PATH: '/usr/bin:/bin', CKPT_SHADOW: `127.0.0.1:${port}`, CKPT_SHADOW_TOKEN_FILE: shadow.tokenFile, CKPT_SHADOW_RETRY: '60' },
     }));
-    // kill the shadow once the jobs are well into their work
-    for (const t0 = Date.now(); shadow.log.filter((l) => /connected from/.test(l)).length < JOBS && Date.now() - t0 < 60_000;) await new Promise((r) => setTimeout(r, 50));
-    await new Promise((r) => setTimeout(r, 500));
+    // Kill the shadow once every job is well into its work (twenty rounds logged on the shadow),
+    // with the jobs stopped, so that none can finish first however fast it runs; they go on, and
+    // find the shadow gone, before it is started again.
+    await waitFor(() => shadow.log.filter((l) => /connected from/.test(l)).length >= JOBS, `${JOBS} jobs to connect`);
+    const roundsLogged = (i: number) => (textOf(path.join(root, `ops-${i}`, 'log')).match(/\n/g) ?? []).length;
+    await waitFor(() => jobs.every((j, i) => j.exitCode !== null || roundsLogged(i) >= 20), 'every job to be well into its work');
+    for (const j of jobs) signalRunning(j, 'SIGSTOP');
     await shadow.stop('SIGKILL');
-    await new Promise((r) => setTimeout(r, 300));
+    for (const j of jobs) process.kill(j.pid!, 'SIGCONT');
     shadow = await startShadow({ root, tokenFile: shadow.tokenFile, listen: `127.0.0.1:${port}` });
     const results = await Promise.all(jobs);
     await shadow.stop();

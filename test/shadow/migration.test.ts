@@ -10,7 +10,8 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
-import { relinkFile, scratch } from '../helpers.js';
+import { relinkFile, scratch, textOf, waitFor } from '../helpers.js';
+import { received, signalWhileStopped } from '../process.js';
 import { startShadow, type Shadow } from './shadow-process.js';
 
 const tag = `${process.pid % 100000}`;
@@ -64,8 +65,13 @@ describe('migration between execute hosts (network namespaces)', function () {
       { cwd: base, stdio: 'ignore' });
     const ended = new Promise((r) => job.once('exit', (code, sig) => r(sig ?? code)));
     await shadow.waitForLog(/connected from/);
-    await new Promise((r) => setTimeout(r, 300));
-    job.kill('SIGUSR2');
+    // `ip netns exec` and env exec the job in place: job.pid is the relinked busybox. Mid-file: the
+    // shadow has read a MiB more since the job connected, and the job, stopped, has printed nothing.
+    const shadowRead = received(shadow.proc.pid!);
+    await waitFor(() => received(shadow!.proc.pid!) - shadowRead > 1 << 20 || job.exitCode !== null, 'the shadow to read a MiB of big.bin for the job');
+    await signalWhileStopped(job, 'SIGUSR2', () => {
+      assert.equal(textOf(path.join(shadow!.root, 'out.txt')), '', 'the job is still reading when it is checkpointed');
+    });
     await shadow.waitForLog(/checkpoint stored run\.img$/, 60_000);
     job.kill('SIGKILL');
     assert.equal(await ended, 'SIGKILL');
