@@ -45,6 +45,7 @@ stderr: "ckpt-restart: cannot restart from IMAGE: REASON") or a usage error; 70 
 
 Environment: passed on to the program, with CKPT_RESTART set to IMAGE.
 ${RUNTIME_ENVIRONMENT_HELP}`;
+
 const FORWARDED = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGALRM', 'SIGXCPU', 'SIGVTALRM', 'SIGPROF'] as const;
 const KEYBOARD = new Set<string>(['SIGINT', 'SIGQUIT']);
 
