@@ -1,12 +1,13 @@
 // The package as a user gets it: `npm pack`, then `npm install -g` of the tarball into a scratch
-// prefix, then the installed commands and library used with no compiler anywhere on the PATH. The
-// tarball must carry everything built (the compiled CLI and library, build/runtime.o) and nothing
-// of the tests, since a tarball install runs no build step.
+// prefix, then the installed commands and library used; the install and every command run with a
+// PATH of node, npm and the prefix's bin alone (no gcc, ld, make or tsc on it). The tarball must
+// carry everything built (the compiled CLI and library, build/runtime.o) and nothing of the
+// tests, since a tarball install runs no build step.
 //
 // `npm test` has built dist/ and build/ just before; packing with --ignore-scripts takes them as
 // they are (a real `npm pack` rebuilds them first: scripts/prepack.mjs, then `prepare`). The install
-// prefers npm's cache, which the repository's own `npm install` filled, and needs the network only
-// for what the cache lacks. Nothing here waits for a time: the sample says READY, the image is
+// prefers npm's cache, where scripts/setup.sh put the dependencies, and needs the network only for
+// what the cache lacks. Nothing here waits for a time: the sample says READY, the image is
 // renamed into place when it is whole, and each process is awaited to its exit.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -22,17 +23,23 @@ const PACKAGE = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf
 
 interface Installed { dir: string; prefix: string; files: string[]; path: string }
 
+/** A directory holding node and npm alone: their usual directory (/usr/bin) holds gcc too */
+function toolsDirectory(dir: string): string {
+  const tools = path.join(dir, 'tools');
+  fs.mkdirSync(tools);
+  fs.symlinkSync(process.execPath, path.join(tools, 'node'));
+  fs.symlinkSync(fs.realpathSync(which('npm', process.env.PATH ?? '')!), path.join(tools, 'npm'));
+  return tools;
+}
+
 async function packAndInstall(): Promise<Installed> {
   const dir = scratch('ckpt-package-');
   const packed = await execa('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { cwd: ROOT });
   const [info] = JSON.parse(packed.stdout) as { filename: string; files: { path: string }[] }[];
   const prefix = path.join(dir, 'prefix');
-  await execa('npm', ['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', path.join(dir, info.filename)], { cwd: dir });
-  // node alone, in a directory of its own: its usual directory (/usr/bin) holds gcc too
-  const tools = path.join(dir, 'tools');
-  fs.mkdirSync(tools);
-  fs.symlinkSync(process.execPath, path.join(tools, 'node'));
-  return { dir, prefix, files: info.files.map((f) => f.path), path: `${tools}:${path.join(prefix, 'bin')}` };
+  const searchPath = `${toolsDirectory(dir)}:${path.join(prefix, 'bin')}`;
+  await execa('npm', ['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', path.join(dir, info.filename)], { cwd: dir, env: { PATH: searchPath } });
+  return { dir, prefix, files: info.files.map((f) => f.path), path: searchPath };
 }
 
 /** The first directory of `searchPath` holding an executable `name`, if any */
