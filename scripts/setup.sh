@@ -19,7 +19,20 @@ install_debs() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# The dependencies a user of the packed tarball gets (package-lock.json's non-dev packages), put
+# into npm's cache with their metadata: test/package/ installs the tarball as a user would, and
+# with these cached that install makes no network request.
+cache_runtime_dependencies() {
+  local specs
+  specs=$(node -e '
+    const lock = require("./package-lock.json");
+    const runtime = Object.entries(lock.packages).filter(([p, v]) => p.startsWith("node_modules/") && !v.dev);
+    console.log(runtime.map(([p, v]) => `${p.replace(/^.*node_modules\//, "")}@${v.version}`).join(" "));')
+  npm cache add $specs >/dev/null
+}
+
 install_debs
 npm install --no-fund --no-audit
+cache_runtime_dependencies
 make -s -C samples
 node scripts/demo.mjs

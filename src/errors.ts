@@ -15,8 +15,7 @@ export type RelinkErrorCode =
   | 'EALREADY'
   | 'ENOCODE'
   | 'ELAYOUT'
-  | 'ERUNTIME'
-  | 'EUSAGE';
+  | 'ERUNTIME';
 
 export class RelinkError extends Error {
   readonly code: RelinkErrorCode;
@@ -30,3 +29,14 @@ export class RelinkError extends Error {
     this.offset = opts.offset;
   }
 }
+
+/**
+ * A command line a command cannot run: an unknown option, a missing operand or option value, a
+ * malformed value. The command prints `NAME: message` on one line and exits EXIT_USAGE, as Unix
+ * tools do, where its exit statuses leave 2 free (src/cli/usage.ts says which do not).
+ */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+export const EXIT_USAGE = 2;

@@ -4,23 +4,42 @@
 // documented in src/image/json.ts. Exit status: 0 when the image checks out, 2 when it is corrupt
 // (the problems are listed, one line each), 1 when it cannot be read or for a usage error.
 import fs from 'node:fs';
+import { UsageError } from '../errors.js';
 import { imageToJson } from '../image/json.js';
 import { ImageReadError, checkImage, fileSource } from '../image/read.js';
 import { formatSummary } from '../image/summary.js';
+import { INFO_OPTIONS_HELP, answerInfoOption } from './usage.js';
 
 const USAGE = 'usage: ckpt-inspect IMAGE [--json] [--no-data-check]';
 
-interface Args { image: string; json: boolean; dataCheck: boolean }
+const HELP = `${USAGE}
 
-class UsageError extends Error {}
+Decodes the checkpoint image IMAGE (docs/image-format.md) and checks every record's checksum.
+Prints the process (pids, the signal that checkpointed it), registers, memory regions, open
+descriptors (pipes and sockets marked not restorable), cwd, limits, timers and queued signals.
+
+Options:
+  --json                print the same facts as one JSON document (keys: src/image/json.ts)
+  --no-data-check       do not read the memory contents to check their checksums (faster for
+                        large images; headers and other records are still checked)
+${INFO_OPTIONS_HELP}
+
+Exit status: 0 the image checks out; 2 it is corrupt (each problem on a line); 1 it cannot be
+read, or a usage error.
+
+Environment: none read.`;
+
+interface Args { image: string; json: boolean; dataCheck: boolean }
 
 function parseArgs(argv: string[]): Args {
   let image: string | undefined, json = false, dataCheck = true;
   for (const a of argv) {
     if (a === '--json') json = true;
     else if (a === '--no-data-check') dataCheck = false;
-    else if (a === '-h' || a === '--help') { fs.writeSync(1, USAGE + '\n'); process.exit(0); }
-    else if (a.startsWith('-')) throw new UsageError(`unknown option ${a}; ${USAGE}`);
+    else if (a.startsWith('-')) {
+      answerInfoOption(a, 'ckpt-inspect', HELP);
+      throw new UsageError(`unknown option ${a}; ${USAGE}`);
+    }
     else if (image === undefined) image = a;
     else throw new UsageError(`more than one image given; ${USAGE}`);
   }
@@ -33,7 +52,8 @@ function main(): number {
   try {
     args = parseArgs(process.argv.slice(2));
   } catch (e) {
-    fs.writeSync(2, `ckpt-inspect: ${(e as Error).message}\n`);
+    if (!(e instanceof UsageError)) throw e;
+    fs.writeSync(2, `ckpt-inspect: ${e.message}\n`);
     return 1;
   }
   let src;

@@ -3,11 +3,39 @@
 // The only place that touches files and decides exit codes for relinking.
 import fs from 'node:fs';
 import path from 'node:path';
-import { RelinkError } from '../errors.js';
+import { EXIT_USAGE, RelinkError, UsageError } from '../errors.js';
 import { relink, type RelinkOptions } from '../rewriter/relink.js';
 import { formatSummary } from '../rewriter/report.js';
+import { INFO_OPTIONS_HELP, RUNTIME_ENVIRONMENT_HELP, answerInfoOption } from './usage.js';
 
 const USAGE = 'usage: ckpt-relink INPUT -o OUTPUT [--report FILE.json] [--sud-sites all|ADDR[,ADDR...]] [--sud-net auto|always|never] [--quiet]';
+
+const HELP = `${USAGE}
+
+Rewrites the static executable INPUT (glibc or musl, static or static-pie; no source needed) so
+that every system call enters the ckpt runtime, which is linked into OUTPUT: the relinked program
+behaves as INPUT did, and can checkpoint, restart and forward its file calls to a shadow server.
+INPUT is never modified, and no partial OUTPUT is ever left. A summary goes to stdout.
+
+Options:
+  -o, --output OUTPUT   where to write the relinked program (required; not INPUT itself)
+  --report FILE.json    also write the per-site report: address, system call number when the
+                        code shows it, tactic, window, moved instructions, trampoline, and why a
+                        site was left to the SUD net
+  --sud-sites all|ADDR[,ADDR...]
+                        leave these syscall sites (addresses, decimal or 0x hex), or all of them,
+                        to the Syscall User Dispatch net instead of patching them (testing)
+  --sud-net auto|always|never
+                        when the runtime arms the SUD net: auto (the default) when some site was
+                        left to it; always, to also catch code made at run time (JIT); never
+  -q, --quiet           print no summary
+${INFO_OPTIONS_HELP}
+
+Exit status: 0 relinked; 1 INPUT cannot be relinked or OUTPUT cannot be written (one line on
+stderr says why); 2 usage error; 70 internal error.
+
+Environment: ckpt-relink reads none.
+${RUNTIME_ENVIRONMENT_HELP}`;
 
 interface Args { input: string; output: string; report?: string; quiet: boolean; options: RelinkOptions }
 
@@ -15,7 +43,7 @@ function parseSudSites(v: string): RelinkOptions['sudSites'] {
   if (v === 'all') return 'all';
   return v.split(',').map((x) => {
     const n = Number(x);
-    if (!/^(0x[0-9a-f]+|\d+)$/i.test(x) || !Number.isSafeInteger(n)) throw new RelinkError('EUSAGE', `--sud-sites: '${x}' is not an address`);
+    if (!/^(0x[0-9a-f]+|\d+)$/i.test(x) || !Number.isSafeInteger(n)) throw new UsageError(`--sud-sites: '${x}' is not an address`);
     return n;
   });
 }
@@ -26,7 +54,7 @@ function parseArgs(argv: string[]): Args {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
-      if (i + 1 >= argv.length) throw new RelinkError('EUSAGE', `${a} needs a value; ${USAGE}`);
+      if (i + 1 >= argv.length) throw new UsageError(`${a} needs a value; ${USAGE}`);
       return argv[++i];
     };
     if (a === '-o' || a === '--output') output = value();
@@ -34,16 +62,18 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--sud-sites') options.sudSites = parseSudSites(value());
     else if (a === '--sud-net') {
       const v = value();
-      if (v !== 'auto' && v !== 'always' && v !== 'never') throw new RelinkError('EUSAGE', `--sud-net must be auto, always or never, not '${v}'`);
+      if (v !== 'auto' && v !== 'always' && v !== 'never') throw new UsageError(`--sud-net must be auto, always or never, not '${v}'`);
       options.sudNet = v;
     }
     else if (a === '--quiet' || a === '-q') quiet = true;
-    else if (a === '-h' || a === '--help') { fs.writeSync(1, USAGE + '\n'); process.exit(0); }
-    else if (a.startsWith('-')) throw new RelinkError('EUSAGE', `unknown option ${a}; ${USAGE}`);
+    else if (a.startsWith('-')) {
+      answerInfoOption(a, 'ckpt-relink', HELP);
+      throw new UsageError(`unknown option ${a}; ${USAGE}`);
+    }
     else if (input === undefined) input = a;
-    else throw new RelinkError('EUSAGE', `more than one input given; ${USAGE}`);
+    else throw new UsageError(`more than one input given; ${USAGE}`);
   }
-  if (!input || !output) throw new RelinkError('EUSAGE', USAGE);
+  if (!input || !output) throw new UsageError(USAGE);
   return { input, output, report, quiet, options };
 }
 
@@ -74,16 +104,16 @@ async function main(): Promise<number> {
   try {
     const args = parseArgs(process.argv.slice(2));
     const input = readInput(args.input);
-    if (path.resolve(args.input) === path.resolve(args.output)) throw new RelinkError('EUSAGE', 'output must differ from input (the input is never modified)');
+    if (path.resolve(args.input) === path.resolve(args.output)) throw new UsageError('output must differ from input (the input is never modified)');
     const { output, report } = await relink(input, args.options);
     writeAtomically(args.output, output, 0o755);
     if (args.report) writeAtomically(args.report, JSON.stringify(report, null, 2) + '\n', 0o644);
     if (!args.quiet) fs.writeSync(1, formatSummary(report, args.output));
     return 0;
   } catch (e) {
-    if (e instanceof RelinkError) {
+    if (e instanceof UsageError || e instanceof RelinkError) {
       fs.writeSync(2, `ckpt-relink: ${e.message}\n`);
-      return e.code === 'EUSAGE' ? 2 : 1;
+      return e instanceof UsageError ? EXIT_USAGE : 1;
     }
     fs.writeSync(2, `ckpt-relink: internal error: ${(e as Error).message?.split('\n')[0]}\n`);
     return 70;

@@ -7,8 +7,8 @@
 // Signals sent to ckpt-restart are passed on to the program, and ckpt-restart ends as the program
 // does: with its exit status, or killed by the same signal.
 //
-// Exit status: the program's; 2 when the image is refused (one line: "ckpt-restart: cannot restart
-// from IMAGE: REASON", as the runtime's own refusal); 1 for a usage error.
+// Exit status: the program's; 2 when the program is not run: the image is refused (one line:
+// "ckpt-restart: cannot restart from IMAGE: REASON", as the runtime's own refusal), or a usage error.
 //
 // SIGINT and SIGQUIT are not passed on while stdin is a terminal: the terminal sends the keys to the
 // whole foreground process group, the program included, and passing them on would deliver them twice.
@@ -17,15 +17,39 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import tty from 'node:tty';
+import { EXIT_USAGE, UsageError } from '../errors.js';
 import { BinaryIdError, binaryId } from '../image/binary-id.js';
 import { ImageReadError, fileSource, readImage } from '../image/read.js';
+import { INFO_OPTIONS_HELP, RUNTIME_ENVIRONMENT_HELP, answerInfoOption } from './usage.js';
 
 const USAGE = 'usage: ckpt-restart IMAGE [--binary PATH]';
+
+const HELP = `${USAGE}
+
+Restarts a program from its checkpoint image IMAGE: runs the relinked binary that made it with
+CKPT_RESTART=IMAGE, and the program goes on where it was checkpointed (its pids, files at their
+offsets, memory, registers, signals). The binary is the one the image names, which must still be
+the very file that made it (same binary id). Signals sent to ckpt-restart (TERM, INT, HUP, QUIT,
+USR1, USR2, ALRM, XCPU, VTALRM, PROF) are passed on to the program, INT and QUIT only when stdin
+is not a terminal (the terminal sends them to the program itself), and ckpt-restart ends as the
+program ends: with its exit status, or killed by the same signal.
+
+Options:
+  --binary PATH         run this relinked binary instead of the one the image names (the
+                        program moved, or the image came from another machine); it must be
+                        identical to the one that made the image
+${INFO_OPTIONS_HELP}
+
+Exit status: the program's; 2 when the program is not run: the image is refused (one line on
+stderr: "ckpt-restart: cannot restart from IMAGE: REASON") or a usage error; 70 internal error.
+
+Environment: passed on to the program, with CKPT_RESTART set to IMAGE.
+${RUNTIME_ENVIRONMENT_HELP}`;
+
 const FORWARDED = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGALRM', 'SIGXCPU', 'SIGVTALRM', 'SIGPROF'] as const;
 const KEYBOARD = new Set<string>(['SIGINT', 'SIGQUIT']);
 
 class Refusal extends Error {}
-class UsageError extends Error {}
 
 interface Args { image: string; binary?: string }
 
@@ -36,10 +60,10 @@ function parseArgs(argv: string[]): Args {
     if (a === '--binary') {
       if (i + 1 >= argv.length) throw new UsageError(`--binary needs a value; ${USAGE}`);
       binary = argv[++i];
-    } else if (a === '-h' || a === '--help') {
-      fs.writeSync(1, USAGE + '\n');
-      process.exit(0);
-    } else if (a.startsWith('-')) throw new UsageError(`unknown option ${a}; ${USAGE}`);
+    } else if (a.startsWith('-')) {
+      answerInfoOption(a, 'ckpt-restart', HELP);
+      throw new UsageError(`unknown option ${a}; ${USAGE}`);
+    }
     else if (image === undefined) image = a;
     else throw new UsageError(`more than one image given; ${USAGE}`);
   }
@@ -112,7 +136,7 @@ function main(): void {
   } catch (e) {
     if (e instanceof UsageError) {
       fs.writeSync(2, `ckpt-restart: ${e.message}\n`);
-      process.exit(1);
+      process.exit(EXIT_USAGE);
     }
     if (e instanceof Refusal) {
       fs.writeSync(2, `ckpt-restart: cannot restart from ${args!.image}: ${e.message}\n`);

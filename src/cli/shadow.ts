@@ -7,19 +7,58 @@
 // unreadable token or policy, a missing root or an address that cannot be had; 0 after SIGTERM
 // or SIGINT, once every session's files are closed.
 import fs from 'node:fs';
+import { UsageError } from '../errors.js';
 import { ConfinedRoot } from '../shadow/confine.js';
 import { LOOKUP_MODES, type LookupMode } from '../shadow/lookup-pool.js';
 import { tokenFromFile } from '../shadow/protocol.js';
 import { PolicyError, ShadowServer, jobPath, parsePolicyFile, policyText, type PolicyOptions } from '../shadow/server.js';
+import { INFO_OPTIONS_HELP, answerInfoOption } from './usage.js';
 
 const USAGE = 'usage: ckpt-shadow --listen HOST:PORT --root DIR --token-file FILE [--policy FILE.json] [--scratch DIR]... [--stdin PATH] [--stdout PATH] [--stderr PATH] [--lookups auto|event-loop|workers]';
+
+const HELP = `${USAGE}
+
+The shadow server, on the submit machine: relinked jobs started with CKPT_SHADOW=HOST:PORT (and
+CKPT_SHADOW_TOKEN_FILE) anywhere make their file system calls here, inside DIR, which is their
+\`/\`; memory, process and signal calls stay on the machine where the job runs. Protocol, security
+and failure behaviour: docs/shadow-protocol.md. Logs one line per event on stderr, the first
+"ckpt-shadow: listening on HOST:PORT"; prints "job SESSION exited STATUS" on stdout when a job's
+first process exits. Runs until SIGTERM or SIGINT, then closes every session's files.
+
+Options:
+  --listen HOST:PORT    the address to listen on ([ADDR]:PORT for IPv6; port 0 picks a free one,
+                        which the first log line gives) (required)
+  --root DIR            the directory the jobs see as /; nothing outside it is ever read,
+                        written, created or removed on their behalf (required)
+  --token-file FILE     the secret jobs authenticate with (the file's bytes, without a final
+                        line end); keep it readable by its owner only (required)
+  --policy FILE.json    which job paths are remote and which stay on the execute machine, and
+                        the job's stdio: {"remote": [...], "local": [...], "stdin": PATH,
+                        "stdout": PATH, "stderr": PATH}; replaces the default policy (remote /;
+                        local /proc, /dev, /sys)
+  --scratch DIR         keep the job path DIR local to the execute machine (repeatable)
+  --stdin PATH, --stdout PATH, --stderr PATH
+                        the job's descriptor 0, 1 or 2 is this remote file (a job path, opened
+                        when the job starts; stdout and stderr created, truncated, appended to);
+                        overrides the policy file's
+  --lookups auto|event-loop|workers
+                        where path lookups for stat are made: auto (the default) on the event
+                        loop while every mounted file system is local, else in worker threads;
+                        event-loop or workers always
+${INFO_OPTIONS_HELP}
+
+Exit status: 0 after SIGTERM or SIGINT; 1 a usage error, an unreadable token or policy, a
+missing root, or an address that cannot be had; 70 internal error.
+
+Environment: none read (the jobs' variables are in ckpt-relink --help).`;
 
 interface Args {
   host: string; port: number; root: string; tokenFile: string; policyFile?: string; scratch: string[];
   stdio: NonNullable<PolicyOptions['stdio']>; lookups: LookupMode;
 }
 
-class UsageError extends Error {}
+/** Why the server cannot start, other than its command line: files, the root, the address */
+class CannotStart extends Error {}
 
 function parseListen(v: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(v);
@@ -49,8 +88,10 @@ function parseArgs(argv: string[]): Args {
       const v = value();
       if (!(LOOKUP_MODES as readonly string[]).includes(v)) throw new UsageError(`--lookups must be auto, event-loop or workers, not '${v}'`);
       lookups = v as LookupMode;
-    } else if (a === '-h' || a === '--help') { fs.writeSync(1, USAGE + '\n'); process.exit(0); }
-    else throw new UsageError(`unknown argument ${a}; ${USAGE}`);
+    } else {
+      answerInfoOption(a, 'ckpt-shadow', HELP);
+      throw new UsageError(`unknown argument ${a}; ${USAGE}`);
+    }
   }
   if (!listen || !root || !tokenFile) throw new UsageError(`--listen, --root and --token-file are required; ${USAGE}`);
   return { ...listen, root, tokenFile, policyFile, scratch, stdio, lookups };
@@ -66,10 +107,10 @@ function readToken(file: string): Buffer {
   try {
     bytes = fs.readFileSync(file);
   } catch (e) {
-    throw new UsageError(`--token-file ${file}: ${fileError(e)}`);
+    throw new CannotStart(`--token-file ${file}: ${fileError(e)}`);
   }
   const token = tokenFromFile(bytes);
-  if (token.length === 0) throw new UsageError(`--token-file ${file}: empty`);
+  if (token.length === 0) throw new CannotStart(`--token-file ${file}: empty`);
   return token;
 }
 
@@ -80,12 +121,12 @@ function readPolicy(args: Args): string {
     try {
       text = fs.readFileSync(args.policyFile, 'utf8');
     } catch (e) {
-      throw new UsageError(`--policy ${args.policyFile}: ${fileError(e)}`);
+      throw new CannotStart(`--policy ${args.policyFile}: ${fileError(e)}`);
     }
     try {
       file = parsePolicyFile(text);
     } catch (e) {
-      throw new UsageError(`--policy ${args.policyFile}: ${(e as Error).message}`);
+      throw new CannotStart(`--policy ${args.policyFile}: ${(e as Error).message}`);
     }
   }
   try {
@@ -101,7 +142,7 @@ async function openRoot(dir: string, lookups: LookupMode): Promise<ConfinedRoot>
   try {
     return await ConfinedRoot.open(dir, log, lookups);
   } catch (e) {
-    throw new UsageError(`--root ${dir}: ${(e as NodeJS.ErrnoException).code === 'ENOTDIR' ? 'not a directory' : fileError(e)}`);
+    throw new CannotStart(`--root ${dir}: ${(e as NodeJS.ErrnoException).code === 'ENOTDIR' ? 'not a directory' : fileError(e)}`);
   }
 }
 
@@ -119,10 +160,10 @@ async function main(): Promise<number> {
     try {
       server = await ShadowServer.start({ host: args.host, port: args.port, root, token, policy, log, print: (line) => process.stdout.write(line + '\n') });
     } catch (e) {
-      throw new UsageError(`cannot listen on ${args.host}:${args.port}: ${(e as Error).message}`);
+      throw new CannotStart(`cannot listen on ${args.host}:${args.port}: ${(e as Error).message}`);
     }
   } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
+    if (!(e instanceof UsageError || e instanceof CannotStart)) throw e;
     log(e.message);
     return 1;
   }

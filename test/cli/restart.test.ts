@@ -92,10 +92,10 @@ describe('ckpt-restart', function () {
     await refused(['moved.img', '--binary', original], new RegExp(`its binary ${original}: not relinked by ckpt-relink \\(no \\.ckpt\\.config section\\)`));
   });
 
-  it('exits 1 with one line for a usage error', async () => {
+  it('exits 2 with one line for a usage error', async () => {
     for (const args of [[], ['a.img', 'b.img'], ['a.img', '--binary']]) {
       const r = await restart(args);
-      assert.equal(r.exitCode, 1, args.join(' '));
+      assert.equal(r.exitCode, 2, args.join(' '));
       assert.match(r.stderr, /^ckpt-restart: .*usage: ckpt-restart IMAGE \[--binary PATH\]$/);
     }
   });
