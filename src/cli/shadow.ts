@@ -3,11 +3,11 @@
 //             [--stdin PATH] [--stdout PATH] [--stderr PATH] [--lookups auto|event-loop|workers]
 // The shadow server (docs/shadow-protocol.md). One line on stderr per event, `ckpt-shadow: ...`,
 // starting with `listening on HOST:PORT` (the real port when 0 was asked); `job SESSION exited
-// STATUS` on stdout when a job's first process exits. Exit status: 1 for a usage error, an
+// STATUS` on stdout when a job's first process exits. Exit status: 2 for a usage error; 1 for an
 // unreadable token or policy, a missing root or an address that cannot be had; 0 after SIGTERM
 // or SIGINT, once every session's files are closed.
 import fs from 'node:fs';
-import { UsageError } from '../errors.js';
+import { EXIT_USAGE, UsageError } from '../errors.js';
 import { ConfinedRoot } from '../shadow/confine.js';
 import { LOOKUP_MODES, type LookupMode } from '../shadow/lookup-pool.js';
 import { tokenFromFile } from '../shadow/protocol.js';
@@ -47,8 +47,8 @@ Options:
                         event-loop or workers always
 ${INFO_OPTIONS_HELP}
 
-Exit status: 0 after SIGTERM or SIGINT; 1 a usage error, an unreadable token or policy, a
-missing root, or an address that cannot be had; 70 internal error.
+Exit status: 0 after SIGTERM or SIGINT; 1 an unreadable token or policy, a missing root, or an
+address that cannot be had; 2 a usage error; 70 internal error.
 
 Environment: none read (the jobs' variables are in ckpt-relink --help).`;
 
@@ -165,7 +165,7 @@ async function main(): Promise<number> {
   } catch (e) {
     if (!(e instanceof UsageError || e instanceof CannotStart)) throw e;
     log(e.message);
-    return 1;
+    return e instanceof UsageError ? EXIT_USAGE : 1;
   }
   const { host, port } = server.address;
   log(`listening on ${host.includes(':') ? `[${host}]` : host}:${port}`);

@@ -3,9 +3,9 @@
 // parse), and the help text for the relinked program's run-time environment, which ckpt-relink
 // and ckpt-restart both print.
 //
-// Exit status for a usage error (src/errors.ts): EXIT_USAGE (2) for ckpt-relink and ckpt-restart;
-// 1 for ckpt-inspect, whose 2 says that the image is corrupt, and for ckpt-shadow, whose 1 covers
-// every reason it cannot start.
+// Exit status for a usage error (src/errors.ts): EXIT_USAGE (2) for ckpt-relink, ckpt-restart and
+// ckpt-shadow (whose 1 is every other reason it cannot start); 1 for ckpt-inspect, whose 2 says
+// that the image is corrupt.
 import fs from 'node:fs';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../paths.js';
