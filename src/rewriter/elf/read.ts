@@ -138,7 +138,7 @@ function classify(buf: Buffer, h: ElfHeader, segments: Segment[]): ElfFile['kind
 
 function checkEntry(h: ElfHeader, segments: Segment[]): void {
   const inText = segments.some((s) => s.type === PT_LOAD && (s.flags & PF_X) && h.entry >= s.vaddr && h.entry < s.vaddr + s.filesz);
-  if (!inText) throw malformed(`entry point 0x${h.entry.toString(16)} is not in an executable segment`, 24);
+  if (!inText) throw malformed(`entry point 0x${h.entry.toString(16)} is not in an executable segment`, at('entry'));
 }
 
 function checkNotRelinked(buf: Buffer, sections: Section[]): void {
