@@ -8,6 +8,7 @@ export const EI_DATA = 5;
 export const ELFCLASS32 = 1;
 export const ELFCLASS64 = 2;
 export const ELFDATA2LSB = 1;
+export const ELFDATA2MSB = 2;
 
 /** e_type */
 export const ET_REL = 1;
@@ -16,6 +17,7 @@ export const ET_DYN = 3;
 
 /** e_machine */
 export const EM_X86_64 = 62;
+export const EM_AARCH64 = 183;
 
 /** p_type */
 export const PT_LOAD = 1;
