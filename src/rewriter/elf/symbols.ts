@@ -8,7 +8,6 @@ import type { ElfSymbol } from './types.js';
 export interface FileRange { offset: number; size: number }
 
 export const symbolType = (s: ElfSymbol) => s.info & 0xf;
-export const symbolBinding = (s: ElfSymbol) => s.info >> 4;
 export const symbolInfo = (binding: number, type: number) => (binding << 4) | type;
 
 /** The NUL-terminated string at `at` in a string table; one without its NUL ends with the table */
