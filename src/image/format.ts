@@ -20,7 +20,7 @@ export const RECORD_HEADER = [
 ] as const;
 export type RecordHeader = Struct<typeof RECORD_HEADER>;
 
-const PROCESS = [
+export const PROCESS = [
   ['pid', C.CKPT_RP_PID, 'u32'], ['tid', C.CKPT_RP_TID, 'u32'], ['ppid', C.CKPT_RP_PPID, 'u32'],
   ['signal', C.CKPT_RP_SIGNAL, 'u32'], ['loadBias', C.CKPT_RP_LOAD_BIAS, 'u64'], ['brk', C.CKPT_RP_BRK, 'u64'],
   ['xfeatures', C.CKPT_RP_XFEATURES, 'u64'], ['fsBase', C.CKPT_RP_FS_BASE, 'u64'], ['umask', C.CKPT_RP_UMASK, 'u32'],
@@ -39,7 +39,7 @@ export const GREG_NAMES = [
 ] as const;
 export type GregName = (typeof GREG_NAMES)[number];
 
-const REGS = [
+export const REGS = [
   ['ucFlags', C.CKPT_RR_UC_FLAGS, 'u64'], ['sigmask', C.CKPT_RR_SIGMASK, 'u64'],
   ['xsaveSize', C.CKPT_RR_XSAVE_SIZE, 'u32'], ['reserved', C.CKPT_RR_RESERVED, 'u32'],
 ] as const;
@@ -52,13 +52,13 @@ export interface Registers extends Struct<typeof REGS> {
 // The kernel's struct sigaction, and the software-reserved bytes of an xsave area (struct
 // _fpx_sw_bytes at byte 464 of the legacy area): not part of the contract, they are the kernel's.
 const SIGACTION = [['handler', 0, 'u64'], ['flags', 8, 'u64'], ['restorer', 16, 'u64'], ['mask', 24, 'u64']] as const;
-const SIGACTION_SIZE = 32;
+export const SIGACTION_SIZE = 32;
 export const SIGNALS = 64;
 export type SigAction = Struct<typeof SIGACTION>;
 const FP_SW_BYTES = 464;
 const FP_XSTATE_MAGIC1 = 0x46505853;
 
-const REGION = [
+export const REGION = [
   ['start', C.CKPT_RG_START, 'u64'], ['end', C.CKPT_RG_END, 'u64'], ['offset', C.CKPT_RG_OFFSET, 'u64'],
   ['prot', C.CKPT_RG_PROT, 'u32'], ['role', C.CKPT_RG_ROLE, 'u32'],
 ] as const;
@@ -69,14 +69,14 @@ export interface Region extends Struct<typeof REGION> {
   shared: boolean;
 }
 
-const FILE = [
+export const FILE = [
   ['fd', C.CKPT_RF_FD, 'u32'], ['flags', C.CKPT_RF_FLAGS, 'u32'], ['offset', C.CKPT_RF_OFFSET, 'u64'],
   ['type', C.CKPT_RF_TYPE, 'u32'], ['fdFlags', C.CKPT_RF_FD_FLAGS, 'u32'], ['size', C.CKPT_RF_FILE_SIZE, 'u64'],
   ['mtimeSec', C.CKPT_RF_MTIME_SEC, 'u64'], ['mtimeNsec', C.CKPT_RF_MTIME_NSEC, 'u32'],
   ['pathAt', C.CKPT_RF_PATH_AT, 'u32'], ['sameAs', C.CKPT_RF_SAME_AS, 'u32'], ['reserved', C.CKPT_RF_RESERVED, 'u32'],
 ] as const;
 /** struct winsize: four unsigned shorts */
-const WINSIZE = [
+export const WINSIZE = [
   ['rows', C.CKPT_RF_WINSIZE, 'u16'], ['cols', C.CKPT_RF_WINSIZE + 2, 'u16'],
   ['xpixel', C.CKPT_RF_WINSIZE + 4, 'u16'], ['ypixel', C.CKPT_RF_WINSIZE + 6, 'u16'],
 ] as const;
@@ -92,7 +92,7 @@ export interface OpenFile extends Struct<typeof FILE> {
 export const NO_FD = 0xffffffff;
 
 const RLIMIT = [['soft', 0, 'u64'], ['hard', 8, 'u64']] as const;
-const RLIMIT_SIZE = 16;
+export const RLIMIT_SIZE = 16;
 export type Rlimit = Struct<typeof RLIMIT>;
 export const RLIMIT_NAMES = [
   'CPU', 'FSIZE', 'DATA', 'STACK', 'CORE', 'RSS', 'NPROC', 'NOFILE', 'MEMLOCK', 'AS', 'LOCKS', 'SIGPENDING',

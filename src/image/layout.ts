@@ -1,26 +1,46 @@
 // Fixed-layout little-endian structs described once, as [field, byte offset, type] lists, and read
 // and written from that one description, so the decoder and the encoder cannot disagree on an
-// offset. u64 fields are bigints (addresses, limits and masks use all 64 bits); u16/u32 are numbers.
+// offset. 64-bit fields are bigints (addresses, limits and masks use all 64 bits; i64 is signed);
+// u8/u16/u32 are numbers.
 
-export type FieldType = 'u16' | 'u32' | 'u64';
+export type FieldType = 'u8' | 'u16' | 'u32' | 'u64' | 'i64';
 export type Layout = readonly (readonly [name: string, offset: number, type: FieldType])[];
-export type Struct<L extends Layout> = { -readonly [F in L[number] as F[0]]: F[2] extends 'u64' ? bigint : number };
+export type Struct<L extends Layout> = { -readonly [F in L[number] as F[0]]: F[2] extends 'u64' | 'i64' ? bigint : number };
+
+function readField(buf: Buffer, at: number, type: FieldType): number | bigint {
+  switch (type) {
+    case 'u64': return buf.readBigUInt64LE(at);
+    case 'i64': return buf.readBigInt64LE(at);
+    case 'u32': return buf.readUInt32LE(at);
+    case 'u16': return buf.readUInt16LE(at);
+    case 'u8': return buf.readUInt8(at);
+  }
+}
+
+function writeField(buf: Buffer, at: number, type: FieldType, v: number | bigint): void {
+  switch (type) {
+    case 'u64': buf.writeBigUInt64LE(v as bigint, at); break;
+    case 'i64': buf.writeBigInt64LE(v as bigint, at); break;
+    case 'u32': buf.writeUInt32LE(v as number, at); break;
+    case 'u16': buf.writeUInt16LE(v as number, at); break;
+    case 'u8': buf.writeUInt8(v as number, at); break;
+  }
+}
 
 export function readStruct<L extends Layout>(buf: Buffer, at: number, layout: L): Struct<L> {
   const out: Record<string, number | bigint> = {};
-  for (const [name, off, type] of layout) {
-    out[name] = type === 'u64' ? buf.readBigUInt64LE(at + off) : type === 'u32' ? buf.readUInt32LE(at + off) : buf.readUInt16LE(at + off);
-  }
+  for (const [name, off, type] of layout) out[name] = readField(buf, at + off, type);
   return out as Struct<L>;
 }
 
 export function writeStruct<L extends Layout>(buf: Buffer, at: number, layout: L, value: Struct<L>): void {
   const v = value as Record<string, number | bigint>;
-  for (const [name, off, type] of layout) {
-    if (type === 'u64') buf.writeBigUInt64LE(v[name] as bigint, at + off);
-    else if (type === 'u32') buf.writeUInt32LE(v[name] as number, at + off);
-    else buf.writeUInt16LE(v[name] as number, at + off);
-  }
+  for (const [name, off, type] of layout) writeField(buf, at + off, type, v[name]);
+}
+
+/** Bytes a field of this type takes */
+export function fieldSize(type: FieldType): number {
+  return type === 'u64' || type === 'i64' ? 8 : type === 'u32' ? 4 : type === 'u16' ? 2 : 1;
 }
 
 /**
@@ -48,4 +68,11 @@ export function writeArray<L extends Layout>(items: Struct<L>[], size: number, l
   const out = zeroed(items.length * size);
   items.forEach((item, i) => writeStruct(out, i * size, layout, item));
   return out;
+}
+
+/** The offset of field `name` (for messages that point at the byte at fault) */
+export function offsetOf<L extends Layout>(layout: L, name: L[number][0]): number {
+  const field = layout.find((f) => f[0] === name);
+  if (!field) throw new RangeError(`no field ${name}`);
+  return field[1];
 }

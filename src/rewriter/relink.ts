@@ -5,7 +5,9 @@ import { RelinkError } from '../errors.js';
 import { CKPT_FLAG_SUD_ALWAYS, CKPT_FLAG_SUD_NEEDED, CKPT_FLAG_SUD_NEVER } from '../contract.generated.js';
 import { RUNTIME_OBJECT } from '../paths.js';
 import { readElf } from './elf/read.js';
-import { PF_X, PT_LOAD, SHF_ALLOC, SHF_EXECINSTR, SHT_PROGBITS, SHT_SYMTAB, type ElfFile } from './elf/types.js';
+import { PF_X, PT_LOAD, SHF_ALLOC, SHF_EXECINSTR, SHT_PROGBITS, SHT_SYMTAB, STT_FUNC } from './elf/constants.js';
+import { readSymbols, symbolType } from './elf/symbols.js';
+import type { ElfFile } from './elf/types.js';
 import { chooseLayout, writeOutput } from './elf/write.js';
 import { analyse, type CodeMap } from './disasm/analysis.js';
 import { Decoder, type CodeRegion } from './disasm/decoder.js';
@@ -75,14 +77,11 @@ function codeRegions(elf: ElfFile): CodeRegion[] {
     .map((g, i) => ({ name: `segment${i}`, start: g.vaddr, bytes: elf.bytes.subarray(g.offset, g.offset + g.filesz) }));
 }
 
+/** Where code can be entered: the entry point and every function symbol */
 function functionSymbols(elf: ElfFile): number[] {
-  const out = [elf.header.entry as number];
   const symtab = elf.sections.find((s) => s.type === SHT_SYMTAB);
-  if (!symtab) return out;
-  for (let p: number = symtab.offset; p + 24 <= symtab.offset + symtab.size; p += 24) {
-    if ((elf.bytes[p + 4] & 0xf) === 2 /* STT_FUNC */) out.push(Number(elf.bytes.readBigUInt64LE(p + 8)));
-  }
-  return out;
+  const functions = symtab ? readSymbols(elf.bytes, symtab).filter((s) => symbolType(s) === STT_FUNC) : [];
+  return [elf.header.entry, ...functions.map((s) => s.value)];
 }
 
 function planAll(decoder: Decoder, map: CodeMap, opts: RelinkOptions): SitePlan[] {

@@ -8,6 +8,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { PROJECT_ROOT } from '../../src/paths.js';
+import { offsetOf } from '../../src/image/layout.js';
+import { EI_CLASS, EI_DATA, ELFCLASS32, ELFDATA2MSB, EM_AARCH64 } from '../../src/rewriter/elf/constants.js';
+import { EHDR } from '../../src/rewriter/elf/structs.js';
 
 const CLI = path.join(PROJECT_ROOT, 'dist/src/cli/relink.js');
 const HELLO = path.join(PROJECT_ROOT, 'build/samples/musl/hello');
@@ -106,17 +109,17 @@ describe('ckpt-relink on input it cannot take', function () {
       const source = path.join(work, 'start32.c');
       fs.writeFileSync(source, 'void _start(void) { for (;;); }\n');
       // A real i386 executable when the compiler can make one, else hello with EI_CLASS = ELFCLASS32
-      const file = await gcc('elf32', ['-m32', '-static', '-nostdlib', source]).catch(() => helloWith('elf32', (b) => { b[4] = 1; }));
-      assert.equal(fs.readFileSync(file)[4], 1);
+      const file = await gcc('elf32', ['-m32', '-static', '-nostdlib', source]).catch(() => helloWith('elf32', (b) => { b[EI_CLASS] = ELFCLASS32; }));
+      assert.equal(fs.readFileSync(file)[EI_CLASS], ELFCLASS32);
       await expectRefusal(file, 1, /32-bit ELF files are not supported/);
     });
 
     it('refuses a big-endian ELF file', async function () {
-      await expectRefusal(helloWith('big-endian', (b) => { b[5] = 2; }), 1, /big-endian ELF files are not supported/);
+      await expectRefusal(helloWith('big-endian', (b) => { b[EI_DATA] = ELFDATA2MSB; }), 1, /big-endian ELF files are not supported/);
     });
 
     it('refuses an ELF file for another machine (aarch64), naming the machine', async function () {
-      await expectRefusal(helloWith('aarch64', (b) => b.writeUInt16LE(183, 18)), 1, /ELF machine 183 is not x86-64/);
+      await expectRefusal(helloWith('aarch64', (b) => b.writeUInt16LE(EM_AARCH64, offsetOf(EHDR, 'machine'))), 1, /ELF machine 183 is not x86-64/);
     });
 
     it('refuses a relocatable object', async function () {

@@ -10,6 +10,8 @@
 import fs from 'node:fs';
 import { Worker, parentPort, workerData } from 'node:worker_threads';
 import { RelinkError } from '../../src/errors.js';
+import { fieldSize, offsetOf, type Layout } from '../../src/image/layout.js';
+import { EHDR, EHDR_SIZE, PHDR, PHDR_SIZE, SHDR, SHDR_SIZE, decodeElf } from '../../src/rewriter/elf/structs.js';
 import { relink } from '../../src/rewriter/relink.js';
 
 export type SeedName = 'glibc' | 'pie' | 'musl';
@@ -45,25 +47,17 @@ interface SeedLayout {
   comment?: { offset: number; size: number };
 }
 
-const PHDR_SIZE = 56;
-const SHDR_SIZE = 64;
-
 function layoutOf(buf: Buffer): SeedLayout {
-  const phoff = Number(buf.readBigUInt64LE(32));
-  const shoff = Number(buf.readBigUInt64LE(40));
-  const shnum = buf.readUInt16LE(60);
-  const section = (i: number) => {
-    const at = shoff + i * SHDR_SIZE;
-    return { nameOffset: buf.readUInt32LE(at), offset: Number(buf.readBigUInt64LE(at + 24)), size: Number(buf.readBigUInt64LE(at + 32)) };
-  };
-  const shstrtab = section(buf.readUInt16LE(62));
+  const { phoff, phnum, shoff, shnum, shstrndx } = decodeElf(buf, 0, EHDR);
+  const section = (i: number) => decodeElf(buf, shoff + i * SHDR_SIZE, SHDR);
+  const shstrtab = section(shstrndx);
   let comment: SeedLayout['comment'];
   for (let i = 1; i < shnum; i++) {
     const s = section(i);
     const end = buf.indexOf(0, shstrtab.offset + s.nameOffset);
-    if (buf.toString('latin1', shstrtab.offset + s.nameOffset, end) === '.comment') comment = s;
+    if (buf.toString('latin1', shstrtab.offset + s.nameOffset, end) === '.comment') comment = { offset: s.offset, size: s.size };
   }
-  return { length: buf.length, phoff, phnum: buf.readUInt16LE(56), shoff, shnum, shstrtab, comment };
+  return { length: buf.length, phoff, phnum, shoff, shnum, shstrtab: { offset: shstrtab.offset, size: shstrtab.size }, comment };
 }
 
 /** mulberry32: small, fast, and the same sequence on every platform */
@@ -111,6 +105,12 @@ function flips(rng: Prng, seed: Buffer, lo: number, hi: number, most: number, wh
 
 interface Field { name: string; at: number; width: 2 | 4 | 8 }
 
+/** Field `name` of the struct `layout` at file offset `base`, labelled as the ELF spec names it */
+function elfField(label: string, layout: Layout, base: number, name: string): Field {
+  const type = layout.find((f) => f[0] === name)![2];
+  return { name: label, at: base + offsetOf(layout, name), width: fieldSize(type) as Field['width'] };
+}
+
 /** The boundary values of the issue, each cut to the field's width */
 function boundaryValues(fileLength: number): Array<[string, bigint]> {
   return [
@@ -127,25 +127,21 @@ function setField(field: Field, valueName: string, value: bigint): Change {
 
 function ehdrFields(): Field[] {
   return [
-    { name: 'e_phoff', at: 32, width: 8 }, { name: 'e_shoff', at: 40, width: 8 },
-    { name: 'e_phnum', at: 56, width: 2 }, { name: 'e_shnum', at: 60, width: 2 }, { name: 'e_shstrndx', at: 62, width: 2 },
+    elfField('e_phoff', EHDR, 0, 'phoff'), elfField('e_shoff', EHDR, 0, 'shoff'),
+    elfField('e_phnum', EHDR, 0, 'phnum'), elfField('e_shnum', EHDR, 0, 'shnum'), elfField('e_shstrndx', EHDR, 0, 'shstrndx'),
   ];
 }
 
 function phdrFields(l: SeedLayout, i: number): Field[] {
   const at = l.phoff + i * PHDR_SIZE;
-  return [
-    { name: `phdr[${i}].p_offset`, at: at + 8, width: 8 }, { name: `phdr[${i}].p_vaddr`, at: at + 16, width: 8 },
-    { name: `phdr[${i}].p_filesz`, at: at + 32, width: 8 }, { name: `phdr[${i}].p_memsz`, at: at + 40, width: 8 },
-    { name: `phdr[${i}].p_align`, at: at + 48, width: 8 },
-  ];
+  return ['offset', 'vaddr', 'filesz', 'memsz', 'align'].map((f) => elfField(`phdr[${i}].p_${f}`, PHDR, at, f));
 }
 
 function shdrFields(l: SeedLayout, i: number): Field[] {
   const at = l.shoff + i * SHDR_SIZE;
   return [
-    { name: `shdr[${i}].sh_name`, at, width: 4 }, { name: `shdr[${i}].sh_offset`, at: at + 24, width: 8 },
-    { name: `shdr[${i}].sh_size`, at: at + 32, width: 8 },
+    elfField(`shdr[${i}].sh_name`, SHDR, at, 'nameOffset'), elfField(`shdr[${i}].sh_offset`, SHDR, at, 'offset'),
+    elfField(`shdr[${i}].sh_size`, SHDR, at, 'size'),
   ];
 }
 
@@ -163,7 +159,7 @@ function swapPhdrs(rng: Prng, seed: Buffer, l: SeedLayout): Change {
 function validChanges(seed: Buffer, l: SeedLayout): Change[] {
   const out: Change[] = [{ label: 'unchanged', patches: [] }];
   out.push({ label: 'e_ident padding [9..15] := 0x5a', patches: [{ at: 9, bytes: Array(7).fill(0x5a) }] });
-  out.push(setField({ name: 'e_flags', at: 48, width: 4 }, 'arbitrary', 0x12345678n));
+  out.push(setField(elfField('e_flags', EHDR, 0, 'flags'), 'arbitrary', 0x12345678n));
   if (l.comment && l.comment.size > 0) {
     const at = l.comment.offset;
     out.push({ label: `.comment byte [${hex(at)}] ${hex(seed[at])}->0x21`, patches: [{ at, bytes: [0x21] }] });
@@ -192,7 +188,7 @@ function randomChange(kind: keyof typeof RANDOM_PLAN, rng: Prng, seed: Buffer, l
     case 'truncate-phdrs': return truncation(rng.int(l.phoff, phEnd), 'inside the program header table');
     case 'truncate-shdrs': return truncation(rng.int(l.shoff, shEnd), 'inside the section header table');
     case 'truncate-any': return truncation(rng.int(0, l.length), 'anywhere');
-    case 'flip-ehdr': return flips(rng, seed, 0, 64, 3, 'ELF header');
+    case 'flip-ehdr': return flips(rng, seed, 0, EHDR_SIZE, 3, 'ELF header');
     case 'flip-phdrs': return flips(rng, seed, l.phoff, phEnd, 3, 'program header table');
     case 'flip-shdrs': return flips(rng, seed, l.shoff, shEnd, 3, 'section header table');
     case 'flip-shstrtab': return flips(rng, seed, l.shstrtab.offset, l.shstrtab.offset + l.shstrtab.size, 3, '.shstrtab');
@@ -209,9 +205,9 @@ export function generateCases(seeds: Record<SeedName, Buffer>, prngSeed: number)
   const names = Object.keys(seeds) as SeedName[];
   const layouts = Object.fromEntries(names.map((n) => [n, layoutOf(seeds[n])])) as Record<SeedName, SeedLayout>;
 
-  for (let n = 0; n <= 64; n++) add('musl', 'truncate-tiny', truncation(n, n < 64 ? 'inside the ELF header' : 'just the ELF header'));
+  for (let n = 0; n <= EHDR_SIZE; n++) add('musl', 'truncate-tiny', truncation(n, n < EHDR_SIZE ? 'inside the ELF header' : 'just the ELF header'));
   for (const seed of names.filter((n) => n !== 'musl')) {
-    for (let k = 0; k < 10; k++) { const n = rng.int(0, 65); add(seed, 'truncate-tiny', truncation(n, 'within the first 64 bytes')); }
+    for (let k = 0; k < 10; k++) { const n = rng.int(0, EHDR_SIZE + 1); add(seed, 'truncate-tiny', truncation(n, 'within the first 64 bytes')); }
   }
   for (const seed of names) {
     const l = layouts[seed];

@@ -7,87 +7,67 @@
 import elfy from 'elfy';
 import { RelinkError } from '../../errors.js';
 import { CKPT_CONFIG_MAGIC, CKPT_SEC_CONFIG } from '../../contract.generated.js';
+import { offsetOf, readStruct } from '../../image/layout.js';
 import {
-  ET_DYN, ET_EXEC, ET_REL, EM_X86_64, PT_DYNAMIC, PT_INTERP, PT_LOAD, SHT_NOBITS,
-  fileOffset, vaddr,
-  type ElfFile, type ElfHeader, type Section, type Segment,
-} from './types.js';
+  DF_1_PIE, DT_FLAGS_1, DT_NULL, EI_CLASS, EI_DATA, ELF_MAGIC, ELFCLASS32, ELFCLASS64, ELFDATA2LSB,
+  EM_X86_64, ET_DYN, ET_EXEC, ET_REL, PF_X, PT_DYNAMIC, PT_INTERP, PT_LOAD, SHT_NOBITS,
+} from './constants.js';
+import { DYN, DYN_SIZE, EHDR, EHDR_SIZE, PHDR, PHDR_SIZE, SHDR, SHDR_SIZE, decodeElf, toNumbers } from './structs.js';
+import { fileOffset, vaddr, type ElfFile, type ElfHeader, type Section, type Segment } from './types.js';
 
-const EHDR_SIZE = 64;
-const PHDR_SIZE = 56;
-const SHDR_SIZE = 64;
 const ADDRESS_LIMIT = 2 ** 47; // user space on x86-64
-const DT_FLAGS_1 = 0x6ffffffb;
-const DF_1_PIE = 0x08000000;
+const at = (name: (typeof EHDR)[number][0]) => offsetOf(EHDR, name);
 
 function malformed(message: string, offset?: number): RelinkError {
   return new RelinkError('EMALFORMED', `malformed ELF: ${message}`, { offset });
 }
 
-function u64(buf: Buffer, off: number): number {
-  const v = buf.readBigUInt64LE(off);
-  if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw malformed(`value out of range at offset ${off}`, off);
-  return Number(v);
-}
-
 function checkIdent(buf: Buffer): void {
-  if (buf.length < 4 || buf.readUInt32BE(0) !== 0x7f454c46) {
+  if (buf.length < 4 || buf.readUInt32BE(0) !== ELF_MAGIC) {
     throw new RelinkError('ENOTELF', 'not an ELF file (bad magic)', { offset: 0 });
   }
   if (buf.length < EHDR_SIZE) throw malformed(`file is ${buf.length} bytes, shorter than an ELF header`, 0);
-  if (buf[4] === 1) throw new RelinkError('ECLASS', '32-bit ELF files are not supported (x86-64 only)', { offset: 4 });
-  if (buf[4] !== 2) throw malformed(`bad ELF class ${buf[4]}`, 4);
-  if (buf[5] !== 1) throw new RelinkError('EENDIAN', 'big-endian ELF files are not supported', { offset: 5 });
+  const elfClass = buf[EI_CLASS];
+  if (elfClass === ELFCLASS32) throw new RelinkError('ECLASS', '32-bit ELF files are not supported (x86-64 only)', { offset: EI_CLASS });
+  if (elfClass !== ELFCLASS64) throw malformed(`bad ELF class ${elfClass}`, EI_CLASS);
+  if (buf[EI_DATA] !== ELFDATA2LSB) throw new RelinkError('EENDIAN', 'big-endian ELF files are not supported', { offset: EI_DATA });
+}
+
+/** What the header says it is, checked before any address or offset in it is trusted */
+function checkKind(h: { machine: number; type: number; phentsize: number; shentsize: number; shnum: number }): void {
+  if (h.machine !== EM_X86_64) {
+    throw new RelinkError('EMACHINE', `ELF machine ${h.machine} is not x86-64`, { offset: at('machine') });
+  }
+  if (h.type === ET_REL) throw new RelinkError('ETYPE', 'a relocatable object (.o), not an executable', { offset: at('type') });
+  if (h.type !== ET_EXEC && h.type !== ET_DYN) {
+    throw new RelinkError('ETYPE', `ELF type ${h.type} is not an executable`, { offset: at('type') });
+  }
+  if (h.phentsize !== PHDR_SIZE) throw malformed(`program header entry size is not ${PHDR_SIZE}`, at('phentsize'));
+  if (h.shnum !== 0 && h.shentsize !== SHDR_SIZE) throw malformed(`section header entry size is not ${SHDR_SIZE}`, at('shentsize'));
 }
 
 function readHeader(buf: Buffer): ElfHeader {
-  const machine = buf.readUInt16LE(18);
-  if (machine !== EM_X86_64) {
-    throw new RelinkError('EMACHINE', `ELF machine ${machine} is not x86-64`, { offset: 18 });
-  }
-  const type = buf.readUInt16LE(16);
-  if (type === ET_REL) throw new RelinkError('ETYPE', 'a relocatable object (.o), not an executable', { offset: 16 });
-  if (type !== ET_EXEC && type !== ET_DYN) {
-    throw new RelinkError('ETYPE', `ELF type ${type} is not an executable`, { offset: 16 });
-  }
-  if (buf.readUInt16LE(54) !== PHDR_SIZE) throw malformed('program header entry size is not 56', 54);
-  const shnum = buf.readUInt16LE(60);
-  if (shnum !== 0 && buf.readUInt16LE(58) !== SHDR_SIZE) throw malformed('section header entry size is not 64', 58);
-  return {
-    type, machine,
-    entry: vaddr(u64(buf, 24)),
-    phoff: fileOffset(u64(buf, 32)),
-    shoff: fileOffset(u64(buf, 40)),
-    flags: buf.readUInt32LE(48),
-    phnum: buf.readUInt16LE(56),
-    shnum,
-    shstrndx: buf.readUInt16LE(62),
-  };
+  const raw = readStruct(buf, 0, EHDR);
+  checkKind(raw);
+  const h = toNumbers(raw, 0, EHDR);
+  return { ...h, entry: vaddr(h.entry), phoff: fileOffset(h.phoff), shoff: fileOffset(h.shoff) };
 }
 
 function checkTables(buf: Buffer, h: ElfHeader): void {
-  if (h.phnum === 0) throw malformed('no program headers', 56);
+  if (h.phnum === 0) throw malformed('no program headers', at('phnum'));
   if (h.phoff < EHDR_SIZE || h.phoff + h.phnum * PHDR_SIZE > buf.length) {
-    throw malformed(`program header table (offset ${h.phoff}, ${h.phnum} entries) lies outside the file`, 32);
+    throw malformed(`program header table (offset ${h.phoff}, ${h.phnum} entries) lies outside the file`, at('phoff'));
   }
   if (h.shnum === 0) return;
   if (h.shoff < EHDR_SIZE || h.shoff + h.shnum * SHDR_SIZE > buf.length) {
-    throw malformed(`section header table (offset ${h.shoff}, ${h.shnum} entries) lies outside the file`, 40);
+    throw malformed(`section header table (offset ${h.shoff}, ${h.shnum} entries) lies outside the file`, at('shoff'));
   }
-  if (h.shstrndx >= h.shnum) throw malformed(`section name table index ${h.shstrndx} out of range`, 62);
+  if (h.shstrndx >= h.shnum) throw malformed(`section name table index ${h.shstrndx} out of range`, at('shstrndx'));
 }
 
 function readSegment(buf: Buffer, off: number): Segment {
-  const s: Segment = {
-    type: buf.readUInt32LE(off),
-    flags: buf.readUInt32LE(off + 4),
-    offset: fileOffset(u64(buf, off + 8)),
-    vaddr: vaddr(u64(buf, off + 16)),
-    paddr: u64(buf, off + 24),
-    filesz: u64(buf, off + 32),
-    memsz: u64(buf, off + 40),
-    align: u64(buf, off + 48),
-  };
+  const p = decodeElf(buf, off, PHDR);
+  const s: Segment = { ...p, offset: fileOffset(p.offset), vaddr: vaddr(p.vaddr) };
   if (s.type === PT_LOAD) checkLoad(buf, s, off);
   else if (s.filesz && s.offset + s.filesz > buf.length) throw malformed(`segment at header offset ${off} lies outside the file`, off);
   return s;
@@ -121,24 +101,12 @@ function readSections(buf: Buffer, h: ElfHeader): Section[] {
     throw malformed(`section table unreadable (${(e as Error).message})`, h.shoff);
   }
   const strtabOff = h.shoff + h.shstrndx * SHDR_SIZE;
-  const strOffset = u64(buf, strtabOff + 24);
-  const strSize = u64(buf, strtabOff + 32);
-  if (strOffset + strSize > buf.length) throw malformed('section name table lies outside the file', strtabOff);
+  const names = decodeElf(buf, strtabOff, SHDR);
+  if (names.offset + names.size > buf.length) throw malformed('section name table lies outside the file', strtabOff);
   return parsed.body.sections.map((es, index) => {
     const off = h.shoff + index * SHDR_SIZE;
-    const s: Section = {
-      index, name: es.name,
-      nameOffset: buf.readUInt32LE(off),
-      type: buf.readUInt32LE(off + 4),
-      flags: u64(buf, off + 8),
-      addr: vaddr(u64(buf, off + 16)),
-      offset: fileOffset(u64(buf, off + 24)),
-      size: u64(buf, off + 32),
-      link: buf.readUInt32LE(off + 40),
-      info: buf.readUInt32LE(off + 44),
-      addralign: u64(buf, off + 48),
-      entsize: u64(buf, off + 56),
-    };
+    const sh = decodeElf(buf, off, SHDR);
+    const s: Section = { index, name: es.name, ...sh, addr: vaddr(sh.addr), offset: fileOffset(sh.offset) };
     if (s.type !== SHT_NOBITS && index !== 0 && s.offset + s.size > buf.length) {
       throw malformed(`section ${s.name || index} lies outside the file`, off);
     }
@@ -149,10 +117,10 @@ function readSections(buf: Buffer, h: ElfHeader): Section[] {
 function hasPieFlag(buf: Buffer, segments: Segment[]): boolean {
   const dyn = segments.find((s) => s.type === PT_DYNAMIC);
   if (!dyn) return false;
-  for (let off: number = dyn.offset; off + 16 <= dyn.offset + dyn.filesz; off += 16) {
-    const tag = buf.readBigUInt64LE(off);
-    if (tag === 0n) break;
-    if (tag === BigInt(DT_FLAGS_1)) return (Number(buf.readBigUInt64LE(off + 8) & 0xffffffffn) & DF_1_PIE) !== 0;
+  for (let off: number = dyn.offset; off + DYN_SIZE <= dyn.offset + dyn.filesz; off += DYN_SIZE) {
+    const { tag, value } = readStruct(buf, off, DYN);
+    if (tag === BigInt(DT_NULL)) break;
+    if (tag === BigInt(DT_FLAGS_1)) return (Number(value & 0xffffffffn) & DF_1_PIE) !== 0;
   }
   return false;
 }
@@ -169,8 +137,8 @@ function classify(buf: Buffer, h: ElfHeader, segments: Segment[]): ElfFile['kind
 }
 
 function checkEntry(h: ElfHeader, segments: Segment[]): void {
-  const inText = segments.some((s) => s.type === PT_LOAD && (s.flags & 1) && h.entry >= s.vaddr && h.entry < s.vaddr + s.filesz);
-  if (!inText) throw malformed(`entry point 0x${h.entry.toString(16)} is not in an executable segment`, 24);
+  const inText = segments.some((s) => s.type === PT_LOAD && (s.flags & PF_X) && h.entry >= s.vaddr && h.entry < s.vaddr + s.filesz);
+  if (!inText) throw malformed(`entry point 0x${h.entry.toString(16)} is not in an executable segment`, at('entry'));
 }
 
 function checkNotRelinked(buf: Buffer, sections: Section[]): void {

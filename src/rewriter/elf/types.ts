@@ -9,42 +9,24 @@ export type VAddr = number & { readonly __kind: 'VAddr' };
 export const fileOffset = (n: number): FileOffset => n as FileOffset;
 export const vaddr = (n: number): VAddr => n as VAddr;
 
-export const PT_LOAD = 1;
-export const PT_DYNAMIC = 2;
-export const PT_INTERP = 3;
-export const PT_PHDR = 6;
-export const PT_TLS = 7;
-export const PF_X = 1;
-export const PF_W = 2;
-export const PF_R = 4;
-
-export const SHT_NULL = 0;
-export const SHT_PROGBITS = 1;
-export const SHT_SYMTAB = 2;
-export const SHT_STRTAB = 3;
-export const SHT_RELA = 4;
-export const SHT_NOBITS = 8;
-export const SHF_WRITE = 0x1;
-export const SHF_ALLOC = 0x2;
-export const SHF_EXECINSTR = 0x4;
-
-export const ET_REL = 1;
-export const ET_EXEC = 2;
-export const ET_DYN = 3;
-export const EM_X86_64 = 62;
-
+/** The ELF header past e_ident (structs.ts: EHDR) */
 export interface ElfHeader {
   type: number;
   machine: number;
+  version: number;
   entry: VAddr;
   phoff: FileOffset;
   shoff: FileOffset;
   flags: number;
+  ehsize: number;
+  phentsize: number;
   phnum: number;
+  shentsize: number;
   shnum: number;
   shstrndx: number;
 }
 
+/** A program header (structs.ts: PHDR) */
 export interface Segment {
   type: number;
   flags: number;
@@ -56,6 +38,7 @@ export interface Segment {
   align: number;
 }
 
+/** A section header (structs.ts: SHDR), with its index and its name read from the name table */
 export interface Section {
   index: number;
   name: string;
@@ -71,8 +54,10 @@ export interface Section {
   entsize: number;
 }
 
+/** A symbol table entry (structs.ts: SYM), with its name read from the string table */
 export interface ElfSymbol {
   name: string;
+  nameOffset: number;
   value: number;
   size: number;
   info: number;
@@ -87,4 +72,40 @@ export interface ElfFile {
   sections: Section[];
   /** 'exec' for ET_EXEC, 'static-pie' for ET_DYN without an interpreter */
   kind: 'exec' | 'static-pie';
+}
+
+/** A section the rewriter adds; its file offset is its address minus the output layout's delta */
+export interface AddedSection {
+  name: string;
+  type: number;
+  flags: number;
+  vaddr: number;
+  size: number;
+  align: number;
+  entsize: number;
+  /** file image, empty for NOBITS */
+  data: Buffer;
+}
+
+/** A loadable segment the rewriter adds (PT_LOAD, page-aligned) */
+export interface AddedSegment {
+  flags: number;
+  vaddr: number;
+  memsz: number;
+  sections: AddedSection[];
+  /** bytes of program headers at the start of the segment (R only) */
+  phdrBytes: number;
+}
+
+/** A symbol the rewriter adds: global and hidden, in whichever added section holds its address */
+export interface AddedSymbol { name: string; vaddr: number; size: number; type: 'func' | 'object' }
+
+/** Everything the output has that the input had not, as elf/write.ts needs it */
+export interface Additions {
+  segments: AddedSegment[];
+  /** the new e_entry */
+  entry: number;
+  /** where the moved program header table is loaded */
+  phdrVaddr: number;
+  symbols: AddedSymbol[];
 }

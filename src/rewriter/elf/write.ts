@@ -3,15 +3,16 @@
 // added, so that readelf, objdump and gdb see an ordinary ELF file. Original sections keep their
 // indices, offsets and addresses; only .shstrtab, .symtab and .strtab are rewritten (appended).
 import { RelinkError } from '../../errors.js';
-import type { AddedSection, LinkedRuntime } from '../link/layout.js';
-import { PAGE, pageUp } from '../link/layout.js';
-import { PT_LOAD, PT_PHDR, SHT_NOBITS, SHT_STRTAB, SHT_SYMTAB, type ElfFile, type Segment } from './types.js';
+import { PAGE, alignUp, pageUp } from './align.js';
+import {
+  PT_LOAD, PT_PHDR, SHT_NOBITS, SHT_NULL, SHT_STRTAB, SHT_SYMTAB, STB_GLOBAL, STT_FUNC, STT_OBJECT, STV_HIDDEN,
+} from './constants.js';
+import { EHDR, PHDR, PHDR_SIZE, SHDR, SHDR_SIZE, SYM_SIZE, encodeElf, type ElfStruct } from './structs.js';
+import { symbolInfo, symbolTable } from './symbols.js';
+import type { AddedSection, Additions, ElfFile, Segment } from './types.js';
 
 /** Largest hole the legacy-compatible layout may leave in the file (see chooseLayout) */
 const MAX_FILE_HOLE = 64 * 1024 * 1024;
-const SYM_SIZE = 24;
-const STB_GLOBAL = 1;
-const STV_HIDDEN = 2;
 
 export interface WindowPatch { vaddr: number; bytes: Buffer }
 
@@ -46,19 +47,8 @@ function vaddrToOffset(segments: Segment[], vaddr: number, size: number): number
   return vaddr - s.vaddr + s.offset;
 }
 
-function writePhdr(out: Buffer, at: number, s: Segment): void {
-  out.writeUInt32LE(s.type, at);
-  out.writeUInt32LE(s.flags, at + 4);
-  out.writeBigUInt64LE(BigInt(s.offset), at + 8);
-  out.writeBigUInt64LE(BigInt(s.vaddr), at + 16);
-  out.writeBigUInt64LE(BigInt(s.paddr), at + 24);
-  out.writeBigUInt64LE(BigInt(s.filesz), at + 32);
-  out.writeBigUInt64LE(BigInt(s.memsz), at + 40);
-  out.writeBigUInt64LE(BigInt(s.align), at + 48);
-}
-
 /** The output's program headers: the input's, PT_PHDR moved, the new PT_LOADs after the last one */
-function programHeaders(elf: ElfFile, linked: LinkedRuntime, layout: OutputLayout): Segment[] {
+function programHeaders(elf: ElfFile, linked: Additions, layout: OutputLayout): Segment[] {
   const phdrSize = linked.segments.find((s) => s.phdrBytes)!.phdrBytes;
   const phdrOffset = linked.phdrVaddr - layout.delta;
   const kept = elf.segments.map((s) => s.type !== PT_PHDR ? { ...s } : {
@@ -88,23 +78,12 @@ class StringTable {
   bytes(): Buffer { return Buffer.concat(this.parts); }
 }
 
-interface SectionHeader {
-  name: number; type: number; flags: number; addr: number; offset: number; size: number;
-  link: number; info: number; align: number; entsize: number;
-}
+type SectionHeader = ElfStruct<typeof SHDR>;
 
-function writeShdr(out: Buffer, at: number, h: SectionHeader): void {
-  out.writeUInt32LE(h.name, at);
-  out.writeUInt32LE(h.type, at + 4);
-  out.writeBigUInt64LE(BigInt(h.flags), at + 8);
-  out.writeBigUInt64LE(BigInt(h.addr), at + 16);
-  out.writeBigUInt64LE(BigInt(h.offset), at + 24);
-  out.writeBigUInt64LE(BigInt(h.size), at + 32);
-  out.writeUInt32LE(h.link, at + 40);
-  out.writeUInt32LE(h.info, at + 44);
-  out.writeBigUInt64LE(BigInt(h.align), at + 48);
-  out.writeBigUInt64LE(BigInt(h.entsize), at + 56);
-}
+/** A section header with every field but those given zero */
+const sectionHeader = (h: Partial<SectionHeader>): SectionHeader => ({
+  nameOffset: 0, type: SHT_NULL, flags: 0, addr: 0, offset: 0, size: 0, link: 0, info: 0, addralign: 0, entsize: 0, ...h,
+});
 
 /**
  * Appended metadata: section name table, symbol table and string table as blobs, then the section
@@ -112,15 +91,13 @@ function writeShdr(out: Buffer, at: number, h: SectionHeader): void {
  */
 interface Tail { blobs: Array<{ offset: number; data: Buffer }>; headers: SectionHeader[]; shstrndx: number; end: number }
 
-function buildTail(elf: ElfFile, linked: LinkedRuntime, layout: OutputLayout, start: number): Tail {
+function buildTail(elf: ElfFile, linked: Additions, layout: OutputLayout, start: number): Tail {
   const blobs: Tail['blobs'] = [];
   let cursor = start;
-  const place = (data: Buffer, align = 8) => { cursor = Math.ceil(cursor / align) * align; const offset = cursor; blobs.push({ offset, data }); cursor += data.length; return offset; };
+  const place = (data: Buffer, align = 8) => { cursor = alignUp(cursor, align); const offset = cursor; blobs.push({ offset, data }); cursor += data.length; return offset; };
 
   const orig = elf.sections;
-  const headers: SectionHeader[] = orig.length
-    ? orig.map((s) => ({ name: s.nameOffset, type: s.type, flags: s.flags, addr: s.addr, offset: s.offset, size: s.size, link: s.link, info: s.info, align: s.addralign, entsize: s.entsize }))
-    : [{ name: 0, type: 0, flags: 0, addr: 0, offset: 0, size: 0, link: 0, info: 0, align: 0, entsize: 0 }];
+  const headers: SectionHeader[] = orig.length ? orig.map((s) => sectionHeader(s)) : [sectionHeader({})];
   const oldShstr = orig.length ? elf.bytes.subarray(orig[elf.header.shstrndx].offset, orig[elf.header.shstrndx].offset + orig[elf.header.shstrndx].size) : Buffer.alloc(0);
   const shstr = new StringTable(Buffer.from(oldShstr));
 
@@ -128,7 +105,10 @@ function buildTail(elf: ElfFile, linked: LinkedRuntime, layout: OutputLayout, st
   const indexOf = new Map<AddedSection, number>();
   for (const s of added) {
     indexOf.set(s, headers.length);
-    headers.push({ name: shstr.add(s.name), type: s.type, flags: s.flags, addr: s.vaddr, offset: s.vaddr - layout.delta, size: s.size, link: 0, info: 0, align: s.align, entsize: s.entsize });
+    headers.push(sectionHeader({
+      nameOffset: shstr.add(s.name), type: s.type, flags: s.flags, addr: s.vaddr, offset: s.vaddr - layout.delta, size: s.size,
+      addralign: s.align, entsize: s.entsize,
+    }));
   }
 
   // Symbols: the input's table extended, or a new one; added symbols are global and hidden so that
@@ -143,17 +123,13 @@ function buildTail(elf: ElfFile, linked: LinkedRuntime, layout: OutputLayout, st
     info = s.info;
   }
   const strtab = new StringTable(oldStr);
-  const newSyms = Buffer.alloc(linked.symbols.length * SYM_SIZE);
-  linked.symbols.forEach((sym, i) => {
+  const newSyms = symbolTable(linked.symbols.map((sym) => {
     const sec = added.find((s) => sym.vaddr >= s.vaddr && sym.vaddr < s.vaddr + Math.max(1, s.size)) ?? added[0];
-    const p = i * SYM_SIZE;
-    newSyms.writeUInt32LE(strtab.add(sym.name), p);
-    newSyms[p + 4] = (STB_GLOBAL << 4) | (sym.type === 'func' ? 2 : 1);
-    newSyms[p + 5] = STV_HIDDEN;
-    newSyms.writeUInt16LE(indexOf.get(sec)!, p + 6);
-    newSyms.writeBigUInt64LE(BigInt(sym.vaddr), p + 8);
-    newSyms.writeBigUInt64LE(BigInt(sym.size), p + 16);
-  });
+    return {
+      nameOffset: strtab.add(sym.name), info: symbolInfo(STB_GLOBAL, sym.type === 'func' ? STT_FUNC : STT_OBJECT),
+      other: STV_HIDDEN, shndx: indexOf.get(sec)!, value: sym.vaddr, size: sym.size,
+    };
+  }));
   const symData = Buffer.concat([oldSyms, newSyms]);
   const strData = strtab.bytes();
   if (symIdx >= 0) {
@@ -163,39 +139,38 @@ function buildTail(elf: ElfFile, linked: LinkedRuntime, layout: OutputLayout, st
   } else {
     const strIdx = headers.length + 1;
     symIdx = headers.length;
-    headers.push({ name: shstr.add('.symtab'), type: SHT_SYMTAB, flags: 0, addr: 0, offset: place(symData), size: symData.length, link: strIdx, info, align: 8, entsize: SYM_SIZE });
-    headers.push({ name: shstr.add('.strtab'), type: SHT_STRTAB, flags: 0, addr: 0, offset: place(strData, 1), size: strData.length, link: 0, info: 0, align: 1, entsize: 0 });
+    headers.push(sectionHeader({
+      nameOffset: shstr.add('.symtab'), type: SHT_SYMTAB, offset: place(symData), size: symData.length, link: strIdx, info, addralign: 8, entsize: SYM_SIZE,
+    }));
+    headers.push(sectionHeader({ nameOffset: shstr.add('.strtab'), type: SHT_STRTAB, offset: place(strData, 1), size: strData.length, addralign: 1 }));
   }
   let shstrndx = elf.header.shstrndx;
   if (!orig.length) {
     shstrndx = headers.length;
-    headers.push({ name: shstr.add('.shstrtab'), type: SHT_STRTAB, flags: 0, addr: 0, offset: 0, size: 0, link: 0, info: 0, align: 1, entsize: 0 });
+    headers.push(sectionHeader({ nameOffset: shstr.add('.shstrtab'), type: SHT_STRTAB, addralign: 1 }));
   }
   const shstrData = shstr.bytes();
   Object.assign(headers[shstrndx], { offset: place(shstrData, 1), size: shstrData.length });
-  const shoff = Math.ceil(cursor / 8) * 8; // the section header table itself comes last
+  const shoff = alignUp(cursor, 8); // the section header table itself comes last
   return { blobs, headers, shstrndx, end: shoff };
 }
 
 /** The relinked file */
-export function writeOutput(elf: ElfFile, linked: LinkedRuntime, layout: OutputLayout, patches: WindowPatch[]): Buffer {
+export function writeOutput(elf: ElfFile, linked: Additions, layout: OutputLayout, patches: WindowPatch[]): Buffer {
   const phdrs = programHeaders(elf, linked, layout);
   const segEnd = Math.max(...phdrs.filter((s) => s.type === PT_LOAD).map((s) => s.offset + s.filesz));
   const tail = buildTail(elf, linked, layout, Math.max(segEnd, elf.bytes.length));
-  const out = Buffer.alloc(tail.end + tail.headers.length * 64);
+  const out = Buffer.alloc(tail.end + tail.headers.length * SHDR_SIZE);
   elf.bytes.copy(out, 0);
   for (const p of patches) p.bytes.copy(out, vaddrToOffset(elf.segments, p.vaddr, p.bytes.length));
   for (const g of linked.segments) for (const s of g.sections) s.data.copy(out, s.vaddr - layout.delta);
   const phoff = linked.phdrVaddr - layout.delta;
-  phdrs.forEach((s, i) => writePhdr(out, phoff + i * 56, s));
+  phdrs.forEach((s, i) => encodeElf(out, phoff + i * PHDR_SIZE, PHDR, s));
   for (const b of tail.blobs) b.data.copy(out, b.offset);
-  tail.headers.forEach((h, i) => writeShdr(out, tail.end + i * 64, h));
-  out.writeBigUInt64LE(BigInt(linked.entry), 24);
-  out.writeBigUInt64LE(BigInt(phoff), 32);
-  out.writeBigUInt64LE(BigInt(tail.end), 40);
-  out.writeUInt16LE(64, 58);
-  out.writeUInt16LE(phdrs.length, 56);
-  out.writeUInt16LE(tail.headers.length, 60);
-  out.writeUInt16LE(tail.shstrndx, 62);
+  tail.headers.forEach((h, i) => encodeElf(out, tail.end + i * SHDR_SIZE, SHDR, h));
+  encodeElf(out, 0, EHDR, {
+    ...elf.header, entry: linked.entry, phoff, shoff: tail.end,
+    phnum: phdrs.length, shentsize: SHDR_SIZE, shnum: tail.headers.length, shstrndx: tail.shstrndx,
+  });
   return out;
 }

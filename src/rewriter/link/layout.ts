@@ -6,43 +6,19 @@
 //     RW  .ckpt.data  .ckpt.bss
 import * as C from '../../contract.generated.js';
 import { RelinkError } from '../../errors.js';
-import { PF_R, PF_W, PF_X, SHF_ALLOC, SHF_EXECINSTR, SHF_WRITE, SHT_NOBITS, SHT_PROGBITS } from '../elf/types.js';
+import { alignUp, pageUp } from '../elf/align.js';
+import {
+  PF_R, PF_W, PF_X, R_X86_64_PC32, R_X86_64_PLT32, SHF_ALLOC, SHF_EXECINSTR, SHF_WRITE, SHN_LORESERVE, SHN_UNDEF,
+  SHT_NOBITS, SHT_PROGBITS, STT_FUNC, STT_OBJECT,
+} from '../elf/constants.js';
+import { PHDR_SIZE } from '../elf/structs.js';
+import { symbolType } from '../elf/symbols.js';
+import type { AddedSection, AddedSegment, AddedSymbol, Additions } from '../elf/types.js';
 import type { SitePlan } from '../patch/plan.js';
 import type { Redirect, Trampoline, TrampolineAssembler } from '../patch/trampoline.js';
-import { R_X86_64_PC32, R_X86_64_PLT32, type OutputKind, type RuntimeObject } from './runtime-object.js';
+import type { OutputKind, RuntimeObject } from './runtime-object.js';
 
-export const PAGE = 0x1000;
-export const pageUp = (n: number) => Math.ceil(n / PAGE) * PAGE;
-const alignUp = (n: number, a: number) => Math.ceil(n / a) * a;
-
-export interface AddedSection {
-  name: string;
-  type: number;
-  flags: number;
-  vaddr: number;
-  size: number;
-  align: number;
-  entsize: number;
-  /** file image, empty for NOBITS */
-  data: Buffer;
-}
-
-export interface AddedSegment {
-  flags: number;
-  vaddr: number;
-  memsz: number;
-  sections: AddedSection[];
-  /** bytes of program headers at the start of the segment (R only) */
-  phdrBytes: number;
-}
-
-export interface AddedSymbol { name: string; vaddr: number; size: number; type: 'func' | 'object' }
-
-export interface LinkedRuntime {
-  segments: AddedSegment[];
-  entry: number;
-  phdrVaddr: number;
-  symbols: AddedSymbol[];
+export interface LinkedRuntime extends Additions {
   trampolines: Trampoline[];
   redirects: Redirect[];
 }
@@ -118,7 +94,7 @@ function redirectTable(redirects: Redirect[]): Buffer {
 /** A symbol's final address; the only undefined one the runtime may use is the config block */
 function symbolAddress(rt: RuntimeObject, index: number, secBase: Map<number, number>, configAddr: number): number {
   const s = rt.symbols[index];
-  if (s.shndx === 0) {
+  if (s.shndx === SHN_UNDEF) {
     if (s.name === C.CKPT_SYM_CONFIG) return configAddr;
     throw new RelinkError('ERUNTIME', `runtime object needs an unknown symbol: ${s.name}`);
   }
@@ -141,10 +117,12 @@ function relocate(rt: RuntimeObject, secBase: Map<number, number>, images: Map<n
   }
 }
 
+/** The runtime's named functions and objects, for the output's symbol table (debuggers, objdump) */
 function runtimeSymbols(rt: RuntimeObject, secBase: Map<number, number>): AddedSymbol[] {
+  const placed = (shndx: number) => shndx !== SHN_UNDEF && shndx < SHN_LORESERVE && secBase.has(shndx);
   return rt.symbols
-    .filter((s) => s.name && s.shndx !== 0 && s.shndx < 0xff00 && (s.type === 1 || s.type === 2) && secBase.has(s.shndx))
-    .map((s) => ({ name: s.name, vaddr: secBase.get(s.shndx)! + s.value, size: s.size, type: s.type === 2 ? 'func' as const : 'object' as const }));
+    .filter((s) => s.name && placed(s.shndx) && (symbolType(s) === STT_OBJECT || symbolType(s) === STT_FUNC))
+    .map((s) => ({ name: s.name, vaddr: secBase.get(s.shndx)! + s.value, size: s.size, type: symbolType(s) === STT_FUNC ? 'func' as const : 'object' as const }));
 }
 
 /** Lays out and links everything the relinked program adds. */
@@ -176,7 +154,7 @@ export function linkRuntime(input: LinkInput): LinkedRuntime {
 
   // R: program headers, config block, redirect table, runtime read-only data
   const rAddr = pageUp(rxEnd);
-  const phdrBytes = input.phnum * 56;
+  const phdrBytes = input.phnum * PHDR_SIZE;
   const configAddr = alignUp(rAddr + phdrBytes, 8);
   const redirects = trampolines.flatMap((t) => t.redirects).sort((a, b) => a.from - b.from);
   const redirAddr = configAddr + C.CKPT_CFG_SIZE;

@@ -1,16 +1,15 @@
-// The ways a syscall site can be handled. Each name and one-line description here is also the
-// heading of its entry in docs/tactics.md; test/rewriter/tactics.test.ts keeps the two in step.
+// The ways a syscall site can be handled. Each name here is the heading of its entry in
+// docs/tactics.md, and each one-line description is that entry's first paragraph, word for word
+// (the doc adds only code spans); test/rewriter/tactics.test.ts keeps the two in step.
 
 export enum Tactic {
-  /** The window is overwritten by a 5-byte jmp to a per-site trampoline; the rest becomes int3. */
   Jump = 'jump',
-  /** No safe window: the site stays as it is and the Syscall User Dispatch net traps it. */
   Sud = 'sud',
 }
 
 export const TACTIC_DESCRIPTIONS: Record<Tactic, string> = {
-  [Tactic.Jump]: 'replace the syscall and neighbouring instructions with a jmp to a trampoline that displaces them and calls the runtime',
-  [Tactic.Sud]: 'leave the syscall in place; Syscall User Dispatch raises SIGSYS and the runtime dispatches the call from the signal frame',
+  [Tactic.Jump]: 'Replace the syscall and neighbouring instructions with a 5-byte jmp rel32 to a per-site trampoline, which runs the displaced instructions around a call into the runtime.',
+  [Tactic.Sud]: 'Leave the syscall in place: Syscall User Dispatch (PR_SET_SYSCALL_USER_DISPATCH) raises SIGSYS and the runtime dispatches the call from the signal frame.',
 };
 
 /** Why a site was left to the SUD net: stable words, counted in the report */
