@@ -6,7 +6,7 @@ import * as C from '../contract.generated.js';
 import { EI_CLASS, ELF_MAGIC, ELFCLASS64 } from '../rewriter/elf/constants.js';
 import { EHDR, EHDR_SIZE, SHDR, SHDR_SIZE } from '../rewriter/elf/structs.js';
 import { crc32c } from './crc32c.js';
-import { readStruct } from './layout.js';
+import { readStruct } from '../lib/struct.js';
 import type { ImageSource } from './read.js';
 
 export class BinaryIdError extends Error {

@@ -3,7 +3,7 @@
 // Fields are only ever added: a codec decodes the prefix it knows and the record keeps the bytes
 // after it (`rest`), which the encoder writes back unchanged.
 import * as C from '../contract.generated.js';
-import { readArray, readStruct, structBytes, writeArray, writeStruct, type Layout, type Struct } from './layout.js';
+import { readArray, readStruct, structBytes, writeArray, writeStruct, type Layout, type Struct } from '../lib/struct.js';
 
 export const FILE_HEADER = [
   ['magic', C.CKPT_IH_MAGIC, 'u64'], ['version', C.CKPT_IH_VERSION, 'u32'], ['records', C.CKPT_IH_RECORDS, 'u32'],

@@ -10,7 +10,7 @@ import {
   CODECS, FILE_HEADER, KIND_NAMES, RECORD_HEADER, kindLabel,
   type FileHeader, type KindName, type KindValues, type RecordHeader,
 } from './format.js';
-import { readStruct } from './layout.js';
+import { readStruct } from '../lib/struct.js';
 
 export interface ImageSource {
   readonly size: number;

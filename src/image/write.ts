@@ -6,7 +6,7 @@
 import * as C from '../contract.generated.js';
 import { crc32c } from './crc32c.js';
 import { CODECS, FILE_HEADER, RECORD_HEADER, type RecordHeader } from './format.js';
-import { writeStruct } from './layout.js';
+import { writeStruct } from '../lib/struct.js';
 import type { Image, ImageRecord, ImageSource } from './read.js';
 
 const pageUp = (n: number) => Math.ceil(n / C.CKPT_IMAGE_PAGE) * C.CKPT_IMAGE_PAGE;

@@ -7,7 +7,7 @@
 // is the reason the connection is closed. Paths stay bytes (Buffer): Linux names need not be UTF-8.
 import crypto from 'node:crypto';
 import * as C from '../contract.generated.js';
-import { readStruct, structBytes, zeroed } from '../image/layout.js';
+import { readStruct, structBytes, zeroed } from '../lib/struct.js';
 
 /** Why a peer's bytes break the protocol; the connection is closed with `message` logged */
 export class ProtocolError extends Error {

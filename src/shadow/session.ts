@@ -8,7 +8,7 @@ import type { FileHandle } from 'node:fs/promises';
 import type net from 'node:net';
 import os from 'node:os';
 import * as C from '../contract.generated.js';
-import { zeroed } from '../image/layout.js';
+import { zeroed } from '../lib/struct.js';
 import { ConfinedRoot, ErrnoError, type ListEntry } from './confine.js';
 import {
   FrameParser, ProtocolError, WIRE_O, authMac, decodeMessage, encodeDirent, encodeMessage, encodeStat,

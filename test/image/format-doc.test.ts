@@ -11,7 +11,7 @@ import {
   FILE, FILE_HEADER, GREG_NAMES, ITIMER_NAMES, KIND_NAMES, PROCESS, RECORD_HEADER, REGION, REGS, RLIMIT_SIZE,
   SIGACTION_SIZE, SIGNALS, WINSIZE,
 } from '../../src/image/format.js';
-import { fieldSize, type Layout } from '../../src/image/layout.js';
+import { fieldSize, type Layout } from '../../src/lib/struct.js';
 import { ROOT } from '../helpers.js';
 
 interface Field { offset: number; size: number }

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { PROJECT_ROOT } from '../../src/paths.js';
-import { offsetOf } from '../../src/image/layout.js';
+import { offsetOf } from '../../src/lib/struct.js';
 import { EI_CLASS, EI_DATA, ELFCLASS32, ELFDATA2MSB, EM_AARCH64 } from '../../src/rewriter/elf/constants.js';
 import { EHDR } from '../../src/rewriter/elf/structs.js';
 

@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import { Worker, parentPort, workerData } from 'node:worker_threads';
 import { RelinkError } from '../../src/errors.js';
-import { fieldSize, offsetOf, type Layout } from '../../src/image/layout.js';
+import { fieldSize, offsetOf, type Layout } from '../../src/lib/struct.js';
 import { EHDR, EHDR_SIZE, PHDR, PHDR_SIZE, SHDR, SHDR_SIZE, decodeElf } from '../../src/rewriter/elf/structs.js';
 import { relink } from '../../src/rewriter/relink.js';
 

@@ -7,7 +7,7 @@
 import elfy from 'elfy';
 import { RelinkError } from '../../errors.js';
 import { CKPT_CONFIG_MAGIC, CKPT_SEC_CONFIG } from '../../contract.generated.js';
-import { offsetOf, readStruct } from '../../image/layout.js';
+import { offsetOf, readStruct } from '../../lib/struct.js';
 import {
   DF_1_PIE, DT_FLAGS_1, DT_NULL, EI_CLASS, EI_DATA, ELF_MAGIC, ELFCLASS32, ELFCLASS64, ELFDATA2LSB,
   EM_X86_64, ET_DYN, ET_EXEC, ET_REL, PF_X, PT_DYNAMIC, PT_INTERP, PT_LOAD, SHT_NOBITS,

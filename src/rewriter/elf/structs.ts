@@ -6,7 +6,7 @@
 // exactly and names the offset of the first one that does not, so a hostile file ends in a clear
 // error instead of an address rounded to something else.
 import { RelinkError } from '../../errors.js';
-import { readStruct, writeStruct, type Layout, type Struct } from '../../image/layout.js';
+import { readStruct, writeStruct, type Layout, type Struct } from '../../lib/struct.js';
 
 export const EHDR = [
   ['type', 16, 'u16'], ['machine', 18, 'u16'], ['version', 20, 'u32'], ['entry', 24, 'u64'],
