@@ -9,7 +9,7 @@ import { ROOT } from './helpers.js';
 /** Lowest first. A file belongs to the longest room that prefixes its path. */
 const ORDER = [
   'src/base',            // errors.ts, paths.ts, contract.generated.ts at src/'s top
-  'src/lib',             // the struct codec
+  'src/lib',             // the struct codec, the wasm engines' flags
   'src/rewriter/elf',
   'src/rewriter/disasm',
   'src/rewriter/patch',
@@ -40,7 +40,7 @@ function sourceFiles(dir: string): string[] {
 
 /** Relative imports (static, dynamic and type-only) of one file, as absolute .ts paths */
 function importsOf(file: string, text: string): string[] {
-  const specs = [...text.matchAll(/(?:from\s+|import\s*\(\s*)'(\.[^']+)'/g)].map((m) => m[1]);
+  const specs = [...text.matchAll(/(?:from\s+|import\s*\(?\s*)'(\.[^']+)'/g)].map((m) => m[1]);
   return specs.map((s) => path.resolve(path.dirname(file), s).replace(/\.js$/, '.ts'));
 }
 

@@ -121,5 +121,5 @@ async function main(): Promise<number> {
 }
 
 // Output is written synchronously, so exiting at once loses nothing, and the process does not
-// wait on background work of the wasm engines (see src/rewriter/wasm-flags.ts).
+// wait on background work of the wasm engines (see src/lib/wasm-flags.ts).
 main().then((code) => process.exit(code));

@@ -5,7 +5,7 @@
 // because the input is copied onto the wasm stack. So the bulk pass calls cs_disasm itself on
 // 32 KB chunks and reads only id and size out of wasm memory (0.56 s for busybox); the few
 // instructions whose operands matter are decoded again with the ordinary API (`decodeWindow`).
-import '../wasm-flags.js';
+import '../../lib/wasm-flags.js';
 import { Capstone, Const, loadCapstone, type Insn } from 'capstone-wasm';
 import type { VAddr } from '../elf/types.js';
 

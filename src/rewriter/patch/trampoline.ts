@@ -6,7 +6,7 @@
 //     lea  rsp, [rsp + 0x80]        ; CKPT_TRAMP_RESUME_SKIP bytes: children resume after it
 //     <instructions displaced from after the syscall>
 //     jmp  <end of the window>
-import '../wasm-flags.js';
+import '../../lib/wasm-flags.js';
 import { Keystone, Const, loadKeystone } from 'keystone-wasm';
 import { CKPT_RED_ZONE, CKPT_TRAMP_RESUME_SKIP } from '../../contract.generated.js';
 import { RelinkError } from '../../errors.js';
