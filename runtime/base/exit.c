@@ -1,8 +1,10 @@
 /*
- * The one way the runtime ends a process. Whoever has something to hand over first does it before
- * calling here: the program's own exit flushes the counts and the shadow's files (core/dispatch.c);
- * the runtime's failures (a bad config block or image, a shadow lost for good) have nothing that
- * could still be flushed, and a checkpoint writer is a copy of the program that must not.
+ * The one way the runtime ends a process of its own accord: a bad config block, a refused image, a
+ * shadow lost for good, the end of a vacate or of a checkpoint writer. None has anything left to
+ * flush: the counts describe a program run, and the shadow is gone or not the writer's to tell.
+ * The program's own exit and exit_group are its calls, not the runtime's: core/dispatch.c hands
+ * over the counts and the shadow's files, then makes the call like any other (so a checkpoint
+ * signal held meanwhile still runs first).
  */
 #include "base/base.h"
 

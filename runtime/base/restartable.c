@@ -58,7 +58,7 @@ static long rt_try_call(long nr, long a1, long a2, long a3, long a4, long a5, lo
 		rt_busy_leave();
 	long r = rt_syscall6(nr, a1, a2, a3, a4, a5, a6);
 	rt_dispatch_busy = busy;
-	*again = r == -4 && generation != rt_ckpt_generation;
+	*again = r == -EINTR && generation != rt_ckpt_generation;
 	return r;
 }
 
@@ -86,7 +86,7 @@ long rt_sleep_restartable(long nr, long clock, long flags, const void *req, void
 	void *out = rem ? rem : &left;
 	int again;
 	long r;
-	if (nr == __NR_clock_nanosleep && (flags & 1 /* TIMER_ABSTIME */))
+	if (nr == __NR_clock_nanosleep && (flags & TIMER_ABSTIME))
 		return rt_call_restartable(nr, clock, flags, (long)req, (long)rem, 0, 0);
 	for (;;) {
 		r = nr == __NR_nanosleep ? rt_try_call(nr, (long)req, (long)out, 0, 0, 0, 0, &again)

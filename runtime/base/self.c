@@ -2,20 +2,13 @@
  * This process as the runtime knows it: where the program was loaded, whether the SUD net is armed,
  * which kind of child it is. Written at start, at a fork and by the restorer; read everywhere.
  */
-#include <linux/prctl.h>
 #include "base/base.h"
-
-#ifndef PR_SET_SYSCALL_USER_DISPATCH
-#define PR_SET_SYSCALL_USER_DISPATCH 59
-#define PR_SYS_DISPATCH_ON 1
-#endif
-#define RT_SUD_BLOCK 1
 
 uint64_t rt_load_bias;
 uint64_t rt_entry_target;
 long rt_sud_on;
 /* The SUD selector: always "block", since the runtime's own calls are in the allowed region */
-volatile uint8_t rt_sud_selector = RT_SUD_BLOCK;
+volatile uint8_t rt_sud_selector = SYSCALL_DISPATCH_FILTER_BLOCK;
 
 volatile uint8_t rt_in_shared_child;
 int32_t rt_threads = 1;
@@ -34,6 +27,6 @@ void rt_arm_sud(void)
 	long r = rt_syscall6(__NR_prctl, PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_ON,
 			     (long)(rt_config.rt_text + rt_load_bias), (long)rt_config.rt_text_size,
 			     (long)&rt_sud_selector, 0);
-	if (r < 0 && r != -22 /* EINVAL: kernel without SUD; patched sites still work */)
+	if (r < 0 && r != -EINVAL /* a kernel without SUD: patched sites still work */)
 		rt_die("ckpt runtime: cannot arm syscall user dispatch\n");
 }

@@ -4,10 +4,6 @@
  */
 #include "base/base.h"
 
-#define RT_O_WRONLY	01
-#define RT_O_CREAT	0100
-#define RT_O_APPEND	02000
-#define RT_O_CLOEXEC	02000000
 
 uint64_t rt_counts[RT_NR_MAX];
 uint64_t rt_count_other;	/* numbers >= RT_NR_MAX (the kernel rejects them) */
@@ -30,13 +26,6 @@ void rt_stats_reset(void)
 		rt_counts[i] = 0;
 	rt_count_other = 0;
 	rt_trapped = 0;
-}
-
-static char *rt_put(char *o, const char *s)
-{
-	while (*s)
-		*o++ = *s++;
-	return o;
 }
 
 static char *rt_put_field(char *o, const char *key, uint64_t v)
@@ -68,8 +57,8 @@ void rt_stats_flush(const char *end)
 		sep = ",\"";
 	}
 	o = rt_put(o, "}}\n");
-	long fd = rt_syscall4(__NR_openat, -100 /* AT_FDCWD */, (long)rt_stats_path,
-			      RT_O_WRONLY | RT_O_CREAT | RT_O_APPEND | RT_O_CLOEXEC, 0644);
+	long fd = rt_syscall4(__NR_openat, AT_FDCWD, (long)rt_stats_path,
+			      O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return;
 	rt_write_all((int)fd, rt_line, (size_t)(o - rt_line));

@@ -49,7 +49,7 @@ static int rt_parse_signal(const char *v)
 static void rt_rewind_interrupted_call(void *uc)
 {
 	uint64_t *g = (uint64_t *)((char *)uc + RT_UC_GREGS);
-	if (g[RT_REG_RIP] == (uint64_t)rt_shim_after_syscall && (long)g[RT_REG_RAX] == -4) {
+	if (g[RT_REG_RIP] == (uint64_t)rt_shim_after_syscall && (long)g[RT_REG_RAX] == -EINTR) {
 		g[RT_REG_RIP] -= 2;	/* the syscall instruction */
 		g[RT_REG_RAX] = *(const uint64_t *)g[RT_REG_RSP];
 	}
@@ -61,9 +61,9 @@ static int rt_signal_is_programs(int sig, const void *si)
 	int code = *(const int *)((const char *)si + RT_SI_CODE);
 	if (rt_raised_by_busy_leave(sig))
 		return 0;
-	if (code == RT_SI_TIMER)
+	if (code == SI_TIMER)
 		return (long)*(const int *)((const char *)si + RT_SI_TIMERID) != rt_ckpt_timer;
-	if (code == RT_SI_USER || code == RT_SI_TKILL || code == RT_SI_QUEUE)
+	if (code == SI_USER || code == SI_TKILL || code == SI_QUEUE)
 		return *(const int *)((const char *)si + RT_SI_PID) == (int)rt_ids_real.pid;
 	return 0;
 }
@@ -77,9 +77,9 @@ static _Noreturn void rt_vacate(int sig, long result)
 		rt_exit(CKPT_EXIT_VACATED);
 	struct rt_kernel_sigaction dfl = { RT_SIG_DFL, 0, 0, 0 };
 	uint64_t set = RT_SIGBIT(sig);
-	rt_syscall4(__NR_rt_sigaction, sig, (long)&dfl, 0, 8);
+	rt_syscall4(__NR_rt_sigaction, sig, (long)&dfl, 0, RT_SIGSET_SIZE);
 	rt_syscall3(__NR_tgkill, (long)rt_ids_real.pid, (long)rt_ids_real.tid, sig);
-	rt_syscall4(__NR_rt_sigprocmask, RT_SIG_UNBLOCK, (long)&set, 0, 8);
+	rt_syscall4(__NR_rt_sigprocmask, SIG_UNBLOCK, (long)&set, 0, RT_SIGSET_SIZE);
 	rt_exit(128 + sig);
 }
 
@@ -121,10 +121,10 @@ uint64_t rt_binary_id(void)
 /* Every SECONDS, the checkpoint signal: a POSIX timer, so the program keeps its itimers */
 long rt_ckpt_timer_arm(uint32_t seconds, int sig)
 {
-	struct { uint64_t value; int signo, notify; char pad[48]; } ev = { 0, sig, 0 /* SIGEV_SIGNAL */, { 0 } };
+	struct { uint64_t value; int signo, notify; char pad[48]; } ev = { 0, sig, SIGEV_SIGNAL, { 0 } };
 	struct { int64_t interval_sec, interval_nsec, value_sec, value_nsec; } spec = { seconds, 0, seconds, 0 };
 	int id = -1;
-	if (!seconds || rt_syscall3(__NR_timer_create, 1 /* CLOCK_MONOTONIC */, (long)&ev, (long)&id) < 0)
+	if (!seconds || rt_syscall3(__NR_timer_create, CLOCK_MONOTONIC, (long)&ev, (long)&id) < 0)
 		return -1;
 	rt_syscall4(__NR_timer_settime, id, 0, (long)&spec, 0);
 	return id;
@@ -133,7 +133,7 @@ long rt_ckpt_timer_arm(uint32_t seconds, int sig)
 static int rt_install_checkpoint_signal(int sig)
 {
 	if (sig)
-		rt_reserve_signal(sig, rt_on_checkpoint_signal, RT_SA_RESTART);
+		rt_reserve_signal(sig, rt_on_checkpoint_signal, SA_RESTART);
 	return sig;
 }
 
@@ -143,7 +143,7 @@ void rt_checkpoint_init(char **envp)
 	const char *vacate = rt_getenv(envp, "CKPT_VACATE_SIGNAL"), *interval = rt_getenv(envp, "CKPT_INTERVAL");
 	if (!rt_writer_target(path))
 		return;
-	rt_ckpt_signal = rt_install_checkpoint_signal(sig && *sig ? rt_parse_signal(sig) : 12 /* SIGUSR2 */);
+	rt_ckpt_signal = rt_install_checkpoint_signal(sig && *sig ? rt_parse_signal(sig) : SIGUSR2);
 	if (vacate && *vacate)
 		rt_vacate_signal = rt_install_checkpoint_signal(rt_parse_signal(vacate));
 	for (; interval && *interval >= '0' && *interval <= '9'; interval++)

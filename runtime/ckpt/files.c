@@ -19,7 +19,6 @@
  */
 #include "ckpt/image.h"
 
-#define RT_F_DUPFD_CLOEXEC	1030
 #define RT_MAX_FDS		1024
 #define RT_KEEP			(-1)	/* the restarting process's own descriptor stays */
 #define RT_SHARE		(-2)	/* a dup of a lower descriptor of the image */
@@ -35,7 +34,7 @@ static long rt_move_above(long fd, long above)
 {
 	if (fd < 0)
 		return fd;
-	long moved = rt_syscall3(__NR_fcntl, fd, RT_F_DUPFD_CLOEXEC, above);
+	long moved = rt_syscall3(__NR_fcntl, fd, F_DUPFD_CLOEXEC, above);
 	rt_syscall1(__NR_close, fd);
 	return moved;
 }
@@ -43,7 +42,7 @@ static long rt_move_above(long fd, long above)
 static int rt_isatty(long fd)
 {
 	unsigned char termios[64];
-	return rt_syscall3(__NR_ioctl, fd, RT_TCGETS, (long)termios) == 0;
+	return rt_syscall3(__NR_ioctl, fd, TCGETS, (long)termios) == 0;
 }
 
 static void rt_note_highest(void *arg, const unsigned char *h, const unsigned char *p)
@@ -75,10 +74,10 @@ static void rt_check_unchanged(const struct rt_image *im, long fd, const unsigne
 
 static long rt_open_by_path(const struct rt_image *im, const unsigned char *p, const char *path, uint32_t type)
 {
-	uint32_t flags = u32at(p, CKPT_RF_FLAGS) & ~(0100 | 01000 | 0200 /* CREAT TRUNC EXCL */);
+	uint32_t flags = u32at(p, CKPT_RF_FLAGS) & ~(O_CREAT | O_TRUNC | O_EXCL);
 	if (type == CKPT_FT_DIRECTORY)
 		flags |= 0200000;	/* O_DIRECTORY */
-	long fd = rt_syscall4(__NR_openat, -100, (long)path, flags | 02000000 /* O_CLOEXEC */, 0);
+	long fd = rt_syscall4(__NR_openat, AT_FDCWD, (long)path, flags | O_CLOEXEC, 0);
 	if (fd < 0)
 		rt_refuse_path(im, "a file the program had open cannot be opened again: ", path);
 	if (type == CKPT_FT_REGULAR)
@@ -88,7 +87,7 @@ static long rt_open_by_path(const struct rt_image *im, const unsigned char *p, c
 
 static long rt_dev_null(const unsigned char *p)
 {
-	return rt_syscall4(__NR_openat, -100, (long)"/dev/null", (u32at(p, CKPT_RF_FLAGS) & 3) | 02000000, 0);
+	return rt_syscall4(__NR_openat, AT_FDCWD, (long)"/dev/null", (u32at(p, CKPT_RF_FLAGS) & O_ACCMODE) | O_CLOEXEC, 0);
 }
 
 /* A pipe or socket at 3 and above: the same kind of descriptor, its peer gone */
@@ -100,7 +99,7 @@ static long rt_orphan(const unsigned char *p, uint32_t type)
 		rt_syscall1(__NR_close, pair[!writer]);
 		return pair[writer];
 	}
-	if (type == CKPT_FT_SOCKET && rt_syscall4(__NR_socketpair, 1 /* AF_UNIX */, 1 | 02000000 /* STREAM, CLOEXEC */, 0, (long)pair) == 0) {
+	if (type == CKPT_FT_SOCKET && rt_syscall4(__NR_socketpair, RT_AF_UNIX, RT_SOCK_STREAM | RT_SOCK_CLOEXEC, 0, (long)pair) == 0) {
 		rt_syscall1(__NR_close, pair[1]);
 		return pair[0];
 	}
@@ -112,8 +111,8 @@ static long rt_take_terminal(const unsigned char *p, uint32_t fd)
 	if (fd <= 2 && rt_isatty(fd))
 		return RT_KEEP;
 	if (rt_ft.tty_source >= 0)
-		return rt_syscall3(__NR_fcntl, rt_ft.tty_source, RT_F_DUPFD_CLOEXEC, rt_ft.above);
-	long tty = rt_syscall4(__NR_openat, -100, (long)"/dev/tty", 2 | 02000000, 0);
+		return rt_syscall3(__NR_fcntl, rt_ft.tty_source, F_DUPFD_CLOEXEC, rt_ft.above);
+	long tty = rt_syscall4(__NR_openat, AT_FDCWD, (long)"/dev/tty", O_RDWR | O_CLOEXEC, 0);
 	if (tty >= 0)
 		return tty;
 	rt_warn("no terminal to take over for descriptor", fd <= 2 ? "0-2:" : "3+:", "it keeps what it has, or /dev/null");
@@ -188,13 +187,13 @@ static int rt_place_one(int i)
 		rt_syscall2(__NR_dup2, fd, want);
 		rt_syscall1(__NR_close, fd);
 		if (type == CKPT_FT_REGULAR || type == CKPT_FT_DIRECTORY)
-			rt_syscall3(__NR_lseek, want, (long)u64at(p, CKPT_RF_OFFSET), 0 /* SEEK_SET */);
-		rt_syscall3(__NR_fcntl, want, 4 /* F_SETFL */, u32at(p, CKPT_RF_FLAGS));
+			rt_syscall3(__NR_lseek, want, (long)u64at(p, CKPT_RF_OFFSET), SEEK_SET);
+		rt_syscall3(__NR_fcntl, want, F_SETFL, u32at(p, CKPT_RF_FLAGS));
 	}
 	if (fd != RT_KEEP)
-		rt_syscall3(__NR_fcntl, want, 2 /* F_SETFD */, u32at(p, CKPT_RF_FD_FLAGS));
+		rt_syscall3(__NR_fcntl, want, F_SETFD, u32at(p, CKPT_RF_FD_FLAGS));
 	if (type == CKPT_FT_TERMINAL && (u32at(p - CKPT_RH_SIZE, CKPT_RH_FLAGS) & CKPT_FILE_HAS_TERMIOS))
-		return rt_syscall3(__NR_ioctl, want, RT_TCSETS, (long)(p + CKPT_RF_TERMIOS)) == 0;
+		return rt_syscall3(__NR_ioctl, want, TCSETS, (long)(p + CKPT_RF_TERMIOS)) == 0;
 	return 0;
 }
 

@@ -28,15 +28,15 @@ void rt_warn(const char *what, const char *path, const char *why)
 static void rt_open_image(struct rt_image *im)
 {
 	struct { uint64_t dev, ino, nlink; uint32_t mode, uid, gid, pad; uint64_t rdev; int64_t size; uint64_t rest[10]; } st;
-	im->fd = rt_syscall4(__NR_openat, -100, (long)im->path, 02000000 /* O_CLOEXEC */, 0);
+	im->fd = rt_syscall4(__NR_openat, AT_FDCWD, (long)im->path, O_CLOEXEC, 0);
 	if (im->fd < 0)
 		rt_refuse(im, "cannot open it");
-	if (rt_syscall2(__NR_fstat, im->fd, (long)&st) < 0 || (st.mode & 0170000) != 0100000)
+	if (rt_syscall2(__NR_fstat, im->fd, (long)&st) < 0 || (st.mode & S_IFMT) != S_IFREG)
 		rt_refuse(im, "not a regular file");
 	if (st.size < CKPT_IH_SIZE)
 		rt_refuse(im, "truncated (shorter than an image header)");
 	im->size = (uint64_t)st.size;
-	long m = rt_syscall6(__NR_mmap, 0, (long)im->size, 1 /* PROT_READ */, 2 /* MAP_PRIVATE */, im->fd, 0);
+	long m = rt_syscall6(__NR_mmap, 0, (long)im->size, PROT_READ, MAP_PRIVATE, im->fd, 0);
 	if (m < 0 && m > -4096)
 		rt_refuse(im, "cannot map it");
 	im->base = (const unsigned char *)m;
@@ -178,7 +178,7 @@ void rt_check_cwd(const struct rt_image *im)
 {
 	if (!im->cwd)
 		return;
-	long fd = rt_syscall4(__NR_openat, -100, (long)im->cwd, 010000000 | 0200000 /* O_PATH|O_DIRECTORY */, 0);
+	long fd = rt_syscall4(__NR_openat, AT_FDCWD, (long)im->cwd, O_PATH | O_DIRECTORY, 0);
 	if (fd < 0)
 		rt_refuse_path(im, "the working directory is gone: ", (const char *)im->cwd);
 	rt_syscall1(__NR_close, fd);

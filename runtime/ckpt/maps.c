@@ -54,9 +54,9 @@ long rt_read_maps(struct rt_map *out, long max, char *buf, size_t size)
 {
 	long used = rt_read_file("/proc/self/maps", buf, size);
 	if (used < 0)
-		return -2;	/* ENOENT: no /proc */
+		return -ENOENT;	/* no /proc */
 	if ((size_t)used + 1 >= size)
-		return -75;	/* EOVERFLOW: more regions than the buffer holds */
+		return -EOVERFLOW;	/* more regions than the buffer holds */
 	long count = 0;
 	for (const char *s = buf; *s && count < max; count++)
 		s = rt_parse_map(s, &out[count]);

@@ -42,7 +42,7 @@ static int rt_add_string(struct rt_ckpt_work *w, uint32_t kind, const char *s, s
 /* Size of the signal frame's xsave area: the whole extended area when the kernel marked it */
 static uint32_t rt_fpstate_size(const unsigned char *fp)
 {
-	if (*(const uint32_t *)(fp + 464) == 0x46505853 /* FP_XSTATE_MAGIC1 */)
+	if (*(const uint32_t *)(fp + 464) == FP_XSTATE_MAGIC1)
 		return *(const uint32_t *)(fp + 468);
 	return 512;
 }
@@ -61,7 +61,7 @@ int rt_add_process(struct rt_ckpt_work *w)
 	*(uint64_t *)(p + CKPT_RP_LOAD_BIAS) = rt_load_bias;
 	*(uint64_t *)(p + CKPT_RP_BRK) = rt_restarted ? rt_brk_top : (uint64_t)rt_syscall1(__NR_brk, 0);
 	*(uint64_t *)(p + CKPT_RP_XFEATURES) = rt_xgetbv0();
-	rt_syscall2(__NR_arch_prctl, 0x1003 /* ARCH_GET_FS */, (long)(p + CKPT_RP_FS_BASE));
+	rt_syscall2(__NR_arch_prctl, ARCH_GET_FS, (long)(p + CKPT_RP_FS_BASE));
 	long mask = rt_syscall1(__NR_umask, 0);
 	rt_syscall1(__NR_umask, mask);
 	*(uint32_t *)(p + CKPT_RP_UMASK) = (uint32_t)mask;
@@ -76,10 +76,10 @@ int rt_add_process(struct rt_ckpt_work *w)
 	*(uint32_t *)(p + CKPT_RP_VACATE_SIGNAL) = (uint32_t)rt_vacate_signal;
 	*(uint32_t *)(p + CKPT_RP_FLAGS) = w->sig == rt_vacate_signal ? CKPT_PROC_VACATE : 0;
 	struct { int64_t sec, nsec; } now = { 0, 0 };
-	rt_syscall2(__NR_clock_gettime, 0 /* CLOCK_REALTIME */, (long)&now);
+	rt_syscall2(__NR_clock_gettime, CLOCK_REALTIME, (long)&now);
 	*(uint64_t *)(p + CKPT_RP_TIME) = (uint64_t)now.sec;
 	uint64_t pending = 0;
-	rt_syscall2(__NR_rt_sigpending, (long)&pending, 8);
+	rt_syscall2(__NR_rt_sigpending, (long)&pending, RT_SIGSET_SIZE);
 	*(uint64_t *)(p + CKPT_RP_PENDING) = pending & ~RT_SIGBIT(w->sig);
 	rt_seal(p);
 	return 0;
@@ -109,7 +109,7 @@ int rt_add_sigactions(struct rt_ckpt_work *w)
 	if (!p)
 		return -1;
 	for (int sig = 1; sig <= 64; sig++)
-		rt_syscall4(__NR_rt_sigaction, sig, 0, (long)(p + (sig - 1) * sizeof(struct rt_kernel_sigaction)), 8);
+		rt_syscall4(__NR_rt_sigaction, sig, 0, (long)(p + (sig - 1) * sizeof(struct rt_kernel_sigaction)), RT_SIGSET_SIZE);
 	rt_seal(p);
 	return 0;
 }
@@ -183,7 +183,7 @@ static uint32_t rt_file_type(long fd, const struct rt_stat *st, const char *path
 	case 0040000:
 		return CKPT_FT_DIRECTORY;
 	case 0020000:
-		return rt_syscall3(__NR_ioctl, fd, RT_TCGETS, (long)termios) == 0 ? CKPT_FT_TERMINAL : CKPT_FT_CHAR;
+		return rt_syscall3(__NR_ioctl, fd, TCGETS, (long)termios) == 0 ? CKPT_FT_TERMINAL : CKPT_FT_CHAR;
 	case 0010000:
 		return CKPT_FT_PIPE;
 	case 0140000:
@@ -197,7 +197,7 @@ static uint32_t rt_file_type(long fd, const struct rt_stat *st, const char *path
 static uint32_t rt_shared_with(const struct rt_ckpt_work *w, long fd)
 {
 	for (int i = 0; i < w->nfds; i++)
-		if (rt_syscall5(__NR_kcmp, (long)rt_ids_real.pid, (long)rt_ids_real.pid, 0 /* KCMP_FILE */, w->fds[i], fd) == 0)
+		if (rt_syscall5(__NR_kcmp, (long)rt_ids_real.pid, (long)rt_ids_real.pid, KCMP_FILE, w->fds[i], fd) == 0)
 			return (uint32_t)w->fds[i];
 	return ~0u;
 }
@@ -228,7 +228,7 @@ static void rt_warn_unrestorable(long fd, const char *path)
 {
 	char msg[64] = "ckpt: warning: descriptor ";
 	char *e = rt_utoa((uint64_t)fd, msg + rt_strlen(msg));
-	rt_memcpy(e, " (", 3);
+	rt_put(e, " (");
 	const char *parts[] = { msg, path, ") cannot be restored (docs/limits.md)\n" };
 	rt_write_line(parts, 3);
 }
@@ -237,7 +237,7 @@ static int rt_add_file(struct rt_ckpt_work *w, long fd)
 {
 	struct rt_stat st;
 	char name[32];
-	long len = rt_syscall4(__NR_readlinkat, -100, (long)rt_fd_path(name, fd), (long)w->linkbuf, RT_PATH_MAX - 1);
+	long len = rt_syscall4(__NR_readlinkat, AT_FDCWD, (long)rt_fd_path(name, fd), (long)w->linkbuf, RT_PATH_MAX - 1);
 	if (len <= 0 || rt_syscall2(__NR_fstat, fd, (long)&st) < 0)
 		return 0;
 	w->linkbuf[len] = 0;
@@ -245,20 +245,20 @@ static int rt_add_file(struct rt_ckpt_work *w, long fd)
 	unsigned char *p = rt_record(w, CKPT_REC_FILE, 0, CKPT_RF_SIZE + (size_t)len + 1);
 	if (!p)
 		return -1;
-	long offset = rt_syscall3(__NR_lseek, fd, 0, 1 /* SEEK_CUR */);
+	long offset = rt_syscall3(__NR_lseek, fd, 0, SEEK_CUR);
 	*(uint32_t *)(p + CKPT_RF_FD) = (uint32_t)fd;
-	*(uint32_t *)(p + CKPT_RF_FLAGS) = (uint32_t)rt_syscall2(__NR_fcntl, fd, 3 /* F_GETFL */);
+	*(uint32_t *)(p + CKPT_RF_FLAGS) = (uint32_t)rt_syscall2(__NR_fcntl, fd, F_GETFL);
 	*(uint64_t *)(p + CKPT_RF_OFFSET) = offset < 0 ? 0 : (uint64_t)offset;
 	*(uint32_t *)(p + CKPT_RF_TYPE) = type;
-	*(uint32_t *)(p + CKPT_RF_FD_FLAGS) = (uint32_t)rt_syscall2(__NR_fcntl, fd, 1 /* F_GETFD */);
+	*(uint32_t *)(p + CKPT_RF_FD_FLAGS) = (uint32_t)rt_syscall2(__NR_fcntl, fd, F_GETFD);
 	*(uint64_t *)(p + CKPT_RF_FILE_SIZE) = (uint64_t)st.size;
 	*(uint64_t *)(p + CKPT_RF_MTIME_SEC) = st.mtime_sec;
 	*(uint32_t *)(p + CKPT_RF_MTIME_NSEC) = (uint32_t)st.mtime_nsec;
 	*(uint32_t *)(p + CKPT_RF_PATH_AT) = CKPT_RF_SIZE;
 	*(uint32_t *)(p + CKPT_RF_SAME_AS) = rt_shared_with(w, fd);
 	if (type == CKPT_FT_TERMINAL &&
-	    rt_syscall3(__NR_ioctl, fd, RT_TCGETS, (long)(p + CKPT_RF_TERMIOS)) == 0 &&
-	    rt_syscall3(__NR_ioctl, fd, RT_TIOCGWINSZ, (long)(p + CKPT_RF_WINSIZE)) == 0)
+	    rt_syscall3(__NR_ioctl, fd, TCGETS, (long)(p + CKPT_RF_TERMIOS)) == 0 &&
+	    rt_syscall3(__NR_ioctl, fd, TIOCGWINSZ, (long)(p + CKPT_RF_WINSIZE)) == 0)
 		*(uint32_t *)(p - CKPT_RH_SIZE + CKPT_RH_FLAGS) |= CKPT_FILE_HAS_TERMIOS;
 	rt_memcpy(p + CKPT_RF_SIZE, w->linkbuf, (size_t)len + 1);
 	rt_seal(p);
@@ -287,7 +287,7 @@ int rt_add_cwd_and_exe(struct rt_ckpt_work *w)
 	long len = rt_syscall2(__NR_getcwd, (long)w->linkbuf, RT_PATH_MAX);
 	if (len > 0 && rt_add_string(w, CKPT_REC_CWD, w->linkbuf, (size_t)len - 1))
 		return -1;
-	len = rt_syscall4(__NR_readlinkat, -100, (long)"/proc/self/exe", (long)w->linkbuf, RT_PATH_MAX - 1);
+	len = rt_syscall4(__NR_readlinkat, AT_FDCWD, (long)"/proc/self/exe", (long)w->linkbuf, RT_PATH_MAX - 1);
 	if (len > 0 && rt_add_string(w, CKPT_REC_EXE, w->linkbuf, (size_t)len))
 		return -1;
 	return 0;
@@ -321,13 +321,13 @@ int rt_add_queued_signals(struct rt_ckpt_work *w)
 	uint64_t pending = 0;
 	struct { int64_t sec, nsec; } now = { 0, 0 };
 	int n = 0;
-	rt_syscall2(__NR_rt_sigpending, (long)&pending, 8);
+	rt_syscall2(__NR_rt_sigpending, (long)&pending, RT_SIGSET_SIZE);
 	pending &= ~rt_reserved_mask;
 	for (int sig = 1; sig <= 64 && n < RT_MAX_QUEUED; sig++) {
 		uint64_t set = RT_SIGBIT(sig);
 		if (!(pending & set))
 			continue;
-		while (n < RT_MAX_QUEUED && rt_syscall4(__NR_rt_sigtimedwait, (long)&set, (long)w->queued[n], (long)&now, 8) == sig)
+		while (n < RT_MAX_QUEUED && rt_syscall4(__NR_rt_sigtimedwait, (long)&set, (long)w->queued[n], (long)&now, RT_SIGSET_SIZE) == sig)
 			n++;
 	}
 	for (int i = 0; i < n; i++)

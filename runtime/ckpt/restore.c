@@ -8,6 +8,9 @@
 #include "ckpt/image.h"
 #include "pie/plan.h"
 
+_Static_assert(RT_PR_SET_SYSCALL_USER_DISPATCH == PR_SET_SYSCALL_USER_DISPATCH &&
+	       RT_PR_SYS_DISPATCH_ON == PR_SYS_DISPATCH_ON, "pie/plan.h's prctl numbers");
+
 #define RT_HOLD_CODE	0x2000
 #define RT_HOLD_PLAN	0x40000		/* plan entries */
 #define RT_HOLD_STACK	0x10000
@@ -89,7 +92,7 @@ static void rt_restore_kernel_state(const struct rt_image *im, int terminal)
 	const unsigned char *proc = im->process;
 	for (int sig = 1; sig <= 64; sig++)
 		if (sig != 9 && sig != 19)
-			rt_syscall4(__NR_rt_sigaction, sig, (long)&a[sig - 1], 0, 8);
+			rt_syscall4(__NR_rt_sigaction, sig, (long)&a[sig - 1], 0, RT_SIGSET_SIZE);
 	rt_syscall1(__NR_umask, u32at(proc, CKPT_RP_UMASK));
 	if (im->cwd)
 		rt_syscall1(__NR_chdir, (long)im->cwd);
@@ -100,7 +103,7 @@ static void rt_restore_kernel_state(const struct rt_image *im, int terminal)
 		rt_syscall4(__NR_rt_tgsigqueueinfo, (long)rt_ids_real.pid, (long)rt_ids_real.tid, *(const int *)info, (long)info);
 	}
 	if (terminal)
-		pending |= RT_SIGBIT(RT_SIGWINCH);	/* a screen program redraws itself on the new terminal */
+		pending |= RT_SIGBIT(SIGWINCH);	/* a screen program redraws itself on the new terminal */
 	for (int sig = 1; sig <= 64; sig++)
 		if (pending & RT_SIGBIT(sig))
 			rt_syscall3(__NR_tgkill, (long)rt_ids_real.pid, (long)rt_ids_real.tid, sig);
@@ -163,10 +166,10 @@ static long rt_region_file(struct rt_plan_builder *b, const unsigned char *h, co
 		return b->last_fd;
 	if (b->nopened == (int)(sizeof b->opened / sizeof b->opened[0]))
 		return -1;
-	long opened = rt_syscall4(__NR_openat, -100, (long)path, 02000000 /* O_RDONLY|O_CLOEXEC */, 0);
+	long opened = rt_syscall4(__NR_openat, AT_FDCWD, (long)path, O_RDONLY | O_CLOEXEC, 0);
 	if (opened < 0)
 		return -1;
-	long fd = rt_syscall3(__NR_fcntl, opened, 1030 /* F_DUPFD_CLOEXEC */, b->im->fd + 1);
+	long fd = rt_syscall3(__NR_fcntl, opened, F_DUPFD_CLOEXEC, b->im->fd + 1);
 	rt_syscall1(__NR_close, opened);	/* it may sit on a number the program's descriptors need */
 	if (fd < 0)
 		return -1;
@@ -350,7 +353,7 @@ _Noreturn void rt_restart(const char *path, char **envp)
 	static struct rt_vdso_check v;
 	static struct rt_frame frame;
 	uint64_t all = ~0ULL;
-	rt_syscall4(__NR_rt_sigprocmask, RT_SIG_SETMASK, (long)&all, 0, 8);
+	rt_syscall4(__NR_rt_sigprocmask, SIG_SETMASK, (long)&all, 0, RT_SIGSET_SIZE);
 	im.path = path;
 	rt_read_policy(&im, envp);
 	rt_check_image(&im);
@@ -360,7 +363,7 @@ _Noreturn void rt_restart(const char *path, char **envp)
 	rt_check_vdso(&im, &v);
 	rt_check_cwd(&im);
 	uint64_t hold = rt_pick_hold(&im);
-	long m = rt_syscall6(__NR_mmap, (long)hold, RT_HOLD_SIZE, 3, 0x22 | 0x100000 /* FIXED_NOREPLACE */, -1, 0);
+	long m = rt_syscall6(__NR_mmap, (long)hold, RT_HOLD_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
 	if ((uint64_t)m != hold)
 		rt_refuse(&im, "cannot map the restorer's holding area");
 	rt_files_open(&im);
@@ -371,7 +374,7 @@ _Noreturn void rt_restart(const char *path, char **envp)
 	unsigned char *code = (unsigned char *)hold, *plan = code + RT_HOLD_CODE;
 	unsigned char *stack_top = plan + RT_HOLD_PLAN + RT_HOLD_STACK;
 	rt_memcpy(code, rt_restorer_code_start, (size_t)(rt_restorer_code_end - rt_restorer_code_start));
-	rt_syscall3(__NR_mprotect, (long)code, RT_HOLD_CODE, 5 /* READ|EXEC */);
+	rt_syscall3(__NR_mprotect, (long)code, RT_HOLD_CODE, PROT_READ | PROT_EXEC);
 	rt_build_frame(&im, stack_top, &frame);
 	rt_plan_build(&im, plan, &v, &frame, timer);
 	rt_restore_rlimits(&im);	/* last: a lower RLIMIT_NOFILE must not stop the plan opening files */

@@ -11,7 +11,6 @@
 #define RT_SCRATCH_STACK (128 * 1024)
 #define RT_CHUNK	(4UL << 20)	/* checksum and write granule */
 #define RT_WRITEBACK	(64UL << 20)	/* start the disk writing this often, so fsync has less left */
-#define RT_WCLONE	0x80000000L	/* wait4: children that signal no SIGCHLD, like the writer */
 
 static long rt_writer_pid;
 static char rt_image_path[RT_PATH_MAX];
@@ -30,16 +29,14 @@ int rt_writer_target(const char *path)
 {
 	if (path && rt_starts_with(path, "shadow:")) {
 		if (!rt_remote_on) {
-			rt_write_all(2, "ckpt: CKPT_IMAGE=shadow:... needs CKPT_SHADOW; not checkpointing\n", 66);
+			rt_write_all(2, RT_LITERAL("ckpt: CKPT_IMAGE=shadow:... needs CKPT_SHADOW; not checkpointing\n"));
 			return 0;
 		}
-		rt_image_remote = path + 7;
+		rt_image_remote = path + RT_LITERAL_LEN("shadow:");
 	} else if (!path || !*path || rt_absolute_path(rt_image_path, path) < 0) {
 		return 0;
 	}
-	size_t len = rt_strlen(rt_image_path);
-	rt_memcpy(rt_image_tmp, rt_image_path, len);
-	rt_memcpy(rt_image_tmp + len, ".tmp", 5);
+	rt_put(rt_put(rt_image_tmp, rt_image_path), ".tmp");
 	return 1;
 }
 
@@ -48,10 +45,10 @@ static int rt_write_fully(long fd, const void *buf, uint64_t len, uint64_t off)
 	const char *p = buf;
 	while (len) {
 		long n = rt_syscall4(__NR_pwrite64, fd, (long)p, (long)(len > (1UL << 30) ? (1UL << 30) : len), (long)off);
-		if (n == -4)
+		if (n == -EINTR)
 			continue;
 		if (n <= 0)
-			return n ? (int)n : -28;
+			return n ? (int)n : -ENOSPC;
 		p += n, off += (uint64_t)n, len -= (uint64_t)n;
 	}
 	return 0;
@@ -76,7 +73,7 @@ static int rt_write_region(struct rt_ckpt_area *a, long fd, unsigned char *h)
 			return r;
 		done += n;
 		if (((off + done) & (RT_WRITEBACK - 1)) < n)
-			rt_syscall4(__NR_sync_file_range, fd, (long)((off + done - n) & ~(RT_WRITEBACK - 1)), RT_WRITEBACK, 2 /* WRITE */);
+			rt_syscall4(__NR_sync_file_range, fd, (long)((off + done - n) & ~(RT_WRITEBACK - 1)), RT_WRITEBACK, SYNC_FILE_RANGE_WRITE);
 	}
 	*(uint32_t *)(h + CKPT_RH_DATA_CRC) = crc;
 	return 0;
@@ -109,7 +106,7 @@ static int rt_write_image(struct rt_ckpt_area *a, long fd)
 	if (!r)
 		r = rt_write_fully(fd, header, CKPT_IH_SIZE, 0);
 	if (!r && rt_syscall2(__NR_ftruncate, fd, (long)(data_start + w->data_end)) < 0)
-		r = -5;
+		r = -EIO;
 	if (!r)
 		r = (int)rt_syscall1(__NR_fsync, fd);
 	return r;
@@ -119,7 +116,7 @@ static void rt_report_failure(long err)
 {
 	char msg[64] = "ckpt: checkpoint failed (error ";
 	char *e = rt_utoa((uint64_t)-err, msg + rt_strlen(msg));
-	rt_memcpy(e, "), previous image kept\n", 24);
+	rt_put(e, "), previous image kept\n");
 	rt_write_all(2, msg, rt_strlen(msg));
 }
 
@@ -147,7 +144,7 @@ static long rt_finish_image(struct rt_ckpt_area *a)
 static _Noreturn void rt_writer(struct rt_ckpt_area *a)
 {
 	uint64_t all = ~0ULL;
-	rt_syscall4(__NR_rt_sigprocmask, RT_SIG_SETMASK, (long)&all, 0, 8);
+	rt_syscall4(__NR_rt_sigprocmask, SIG_SETMASK, (long)&all, 0, RT_SIGSET_SIZE);
 	rt_rseq_pause();	/* the kernel would write this copy's rseq area while it is saved */
 	if (rt_image_remote)
 		rt_remote_forked();	/* a session of its own for the upload */
@@ -162,19 +159,19 @@ long rt_wait_writer(int options)
 	if (rt_writer_pid <= 0)
 		return 0;
 	do
-		r = rt_syscall4(__NR_wait4, rt_writer_pid, (long)&status, options | RT_WCLONE, 0);
-	while (r == -4);
+		r = rt_syscall4(__NR_wait4, rt_writer_pid, (long)&status, options | __WCLONE	/* no SIGCHLD: the writer */, 0);
+	while (r == -EINTR);
 	if (r == 0)
 		return 1;	/* still writing */
 	rt_writer_pid = 0;
-	return r < 0 || status ? -5 : 0;
+	return r < 0 || status ? -EIO : 0;
 }
 
 static int rt_collect(struct rt_ckpt_work *w)
 {
 	if (rt_add_process(w) || rt_add_regs(w) || rt_add_sigactions(w) || rt_add_memory(w) ||
 	    rt_add_files(w) || rt_add_cwd_and_exe(w) || rt_add_limits_and_timers(w) || rt_add_queued_signals(w))
-		return -12;
+		return -ENOMEM;
 	return 0;
 }
 
@@ -200,8 +197,8 @@ static void rt_checkpoint_on_scratch(void *arg)
 	struct rt_ckpt_area *a = arg;
 	struct rt_ckpt_work *w = &a->work;
 	w->image_fd = rt_image_remote
-		? rt_syscall2(__NR_memfd_create, (long)"ckpt-image", 1 /* MFD_CLOEXEC */)
-		: rt_syscall4(__NR_openat, -100, (long)rt_image_tmp, 01 | 0100 | 01000 | 02000000 /* WRONLY CREAT TRUNC CLOEXEC */, 0600);
+		? rt_syscall2(__NR_memfd_create, (long)"ckpt-image", MFD_CLOEXEC)
+		: rt_syscall4(__NR_openat, AT_FDCWD, (long)rt_image_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (w->image_fd < 0) {
 		rt_report_failure(w->result = w->image_fd);
 		return;
@@ -223,7 +220,7 @@ static void rt_checkpoint_on_scratch(void *arg)
 long rt_checkpoint(int sig, void *uc)
 {
 	rt_wait_writer(0);	/* one writer at a time: they share PATH.tmp */
-	long scratch = rt_syscall6(__NR_mmap, 0, RT_SCRATCH_SIZE, 3, 0x22 /* PRIVATE|ANONYMOUS */, -1, 0);
+	long scratch = rt_syscall6(__NR_mmap, 0, RT_SCRATCH_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (scratch < 0 && scratch > -4096) {
 		rt_report_failure(scratch);
 		return scratch;
@@ -243,7 +240,7 @@ long rt_checkpoint(int sig, void *uc)
 void rt_checkpoint_reap_writer(void)
 {
 	if (rt_writer_pid && !rt_in_shared_child)
-		rt_wait_writer(1 /* WNOHANG */);
+		rt_wait_writer(WNOHANG);
 }
 
 /* A forked child: the parent's writer is not its child */

@@ -13,7 +13,7 @@ static uint64_t *rt_gregs(void *uc)
 
 static void rt_sigsys(int sig, void *si, void *uc)
 {
-	if (*(int *)((char *)si + RT_SI_CODE) != RT_SYS_USER_DISPATCH) {
+	if (*(int *)((char *)si + RT_SI_CODE) != SYS_USER_DISPATCH) {
 		rt_chain(sig, si, uc);
 		return;
 	}
@@ -30,8 +30,8 @@ static void rt_sigsys(int sig, void *si, void *uc)
 	g[RT_REG_RAX] = c.rax;
 	if (c.rax == 0 && *(int *)((char *)si + 24) == __NR_rt_sigprocmask) {
 		/* rt_sigreturn reinstalls the frame's mask: make it the one the call just set */
-		rt_syscall4(__NR_rt_sigprocmask, RT_SIG_BLOCK, 0,
-			    (long)((char *)uc + RT_UC_SIGMASK), 8);
+		rt_syscall4(__NR_rt_sigprocmask, SIG_BLOCK, 0,
+			    (long)((char *)uc + RT_UC_SIGMASK), RT_SIGSET_SIZE);
 	}
 	g[RT_REG_RCX] = c.rip;
 	g[RT_REG_R11] = c.flags;
@@ -62,7 +62,7 @@ static void rt_sigtrap(int sig, void *si, void *uc)
 void rt_sud_signals_init(void)
 {
 	if (rt_sud_on)
-		rt_reserve_signal(RT_SIGSYS, rt_sigsys, RT_SA_NODEFER | RT_SA_RESTART);
+		rt_reserve_signal(SIGSYS, rt_sigsys, SA_NODEFER | SA_RESTART);
 	if (rt_config.redirect_count)
-		rt_reserve_signal(RT_SIGTRAP, rt_sigtrap, RT_SA_NODEFER | RT_SA_RESTART);
+		rt_reserve_signal(SIGTRAP, rt_sigtrap, SA_NODEFER | SA_RESTART);
 }

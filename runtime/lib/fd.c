@@ -5,7 +5,7 @@ void rt_write_all(int fd, const char *buf, size_t len)
 {
 	while (len) {
 		long n = rt_syscall3(__NR_write, fd, (long)buf, (long)len);
-		if (n == -4)	/* EINTR */
+		if (n == -EINTR)
 			continue;
 		if (n <= 0)
 			return;
@@ -44,8 +44,7 @@ void rt_write_line(const char *const *parts, unsigned n)
 /* "/proc/self/fd/FD" in out (32 bytes); returns out */
 char *rt_fd_path(char *out, long fd)
 {
-	rt_memcpy(out, "/proc/self/fd/", 14);
-	rt_utoa((uint64_t)fd, out + 14);
+	rt_utoa((uint64_t)fd, rt_put(out, "/proc/self/fd/"));
 	return out;
 }
 
@@ -56,8 +55,8 @@ char *rt_fd_path(char *out, long fd)
 long rt_high_fd(long fd, long below, int cloexec)
 {
 	uint64_t lim[2] = { 1024, 1024 };
-	rt_syscall4(__NR_prlimit64, 0, 7 /* RLIMIT_NOFILE */, 0, (long)lim);
-	long moved = rt_syscall3(__NR_fcntl, fd, cloexec ? 1030 /* F_DUPFD_CLOEXEC */ : 0 /* F_DUPFD */,
+	rt_syscall4(__NR_prlimit64, 0, RLIMIT_NOFILE, 0, (long)lim);
+	long moved = rt_syscall3(__NR_fcntl, fd, cloexec ? F_DUPFD_CLOEXEC : F_DUPFD,
 				 lim[0] > 64 ? (long)lim[0] - below : 3);
 	if (moved < 0)
 		return fd;
@@ -71,7 +70,7 @@ long rt_high_fd(long fd, long below, int cloexec)
  */
 long rt_read_file(const char *path, char *buf, size_t size)
 {
-	long fd = rt_syscall4(__NR_openat, -100, (long)path, 02000000 /* O_RDONLY|O_CLOEXEC */, 0);
+	long fd = rt_syscall4(__NR_openat, AT_FDCWD, (long)path, O_RDONLY | O_CLOEXEC, 0);
 	size_t used = 0;
 	long n;
 	if (fd < 0)
@@ -96,7 +95,7 @@ static long rt_fd_number(const char *name)
 /* Calls fn(arg, fd) for every open descriptor but the directory's own; returns 0 or -1 */
 int rt_each_fd(char *buf, size_t size, int (*fn)(void *, long), void *arg)
 {
-	long dir = rt_syscall4(__NR_openat, -100, (long)"/proc/self/fd", 0200000 /* O_DIRECTORY */ | 02000000, 0);
+	long dir = rt_syscall4(__NR_openat, AT_FDCWD, (long)"/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
 	long n;
 	int r = 0;
 	if (dir < 0)

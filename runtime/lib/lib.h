@@ -9,11 +9,20 @@
 #include <stddef.h>
 #include <asm/unistd_64.h>
 #include "arch/x86_64/syscall.h"
+#include "lib/kernel.h"
 
 /* extern declarations too, so that every reference is PC-relative and needs no GOT */
 #pragma GCC visibility push(hidden)
 
 #define RT_PATH_MAX	4096
+
+/*
+ * The length of a string literal, counted by the compiler (s "" accepts nothing but a literal):
+ * the one way the runtime counts one. RT_LITERAL(s) gives a literal and that length as two
+ * arguments, for calls that take a buffer and its length.
+ */
+#define RT_LITERAL_LEN(s)	(sizeof(s "") - 1)
+#define RT_LITERAL(s)		(s), RT_LITERAL_LEN(s)
 
 /* string.c */
 size_t rt_strlen(const char *s);
@@ -23,6 +32,7 @@ void *memset(void *dst, int c, size_t n);
 int rt_memcmp(const void *a, const void *b, size_t n);
 int rt_streq(const char *a, const char *b);
 int rt_starts_with(const char *s, const char *prefix);
+char *rt_put(char *out, const char *s);
 
 /* number.c */
 char *rt_utoa(uint64_t v, char *buf);

@@ -68,3 +68,11 @@ int rt_streq(const char *a, const char *b)
 		a++, b++;
 	return *a == *b;
 }
+
+/* S copied to OUT with its NUL; returns where the next piece goes (the NUL), so pieces chain */
+char *rt_put(char *out, const char *s)
+{
+	while ((*out = *s++))
+		out++;
+	return out;
+}

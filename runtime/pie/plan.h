@@ -35,6 +35,10 @@
 #define RT_MAP_HUGE		1
 #define RT_POKE_SIZE		16
 
+/* linux/prctl.h declares a struct, so the assembler cannot include it: ckpt/restore.c checks these */
+#define RT_PR_SET_SYSCALL_USER_DISPATCH	59
+#define RT_PR_SYS_DISPATCH_ON		1
+
 #ifndef __ASSEMBLER__
 #pragma GCC visibility push(hidden)
 /* restorer.S: the code ckpt/restore.c copies into the holding area and enters with the plan */

@@ -8,6 +8,10 @@
  * has checked every byte of the image before this runs.
  */
 #include <asm/unistd_64.h>
+#include <asm-generic/errno.h>
+#include <asm/prctl.h>
+#include <linux/mman.h>
+#include "include/ckpt_contract.h"
 #include "pie/plan.h"
 
 	.text
@@ -38,7 +42,7 @@ rt_restorer_code_start:
 	mov	(%r12), %rdi
 	mov	8(%r12), %rsi
 	mov	%rsi, %rdx
-	mov	$3, %r10d		/* MREMAP_MAYMOVE | MREMAP_FIXED */
+	mov	$(MREMAP_MAYMOVE | MREMAP_FIXED), %r10d
 	mov	16(%r12), %r8
 	mov	$__NR_mremap, %eax
 	syscall
@@ -57,7 +61,7 @@ rt_restorer_code_start:
 	mov	16(%r12), %rdx
 	cmpq	$RT_NO_DATA, 48(%r12)
 	je	51f
-	mov	$3, %edx		/* PROT_READ|PROT_WRITE while the contents are read in */
+	mov	$(PROT_READ | PROT_WRITE), %edx	/* while the contents are read in */
 51:	mov	24(%r12), %r10
 	mov	32(%r12), %r8
 	mov	40(%r12), %r9
@@ -69,11 +73,11 @@ rt_restorer_code_start:
 	je	54f
 	testb	$RT_MAP_HUGE, RT_PLAN_FLAGS_BYTE(%rbx)
 	jz	55f
-	cmpq	$0x200000, 8(%r12)
+	cmpq	$(2 << 20), 8(%r12)
 	jb	55f
 	mov	(%r12), %rdi		/* large regions fill faster with 2 MiB pages */
 	mov	8(%r12), %rsi
-	mov	$14, %edx		/* MADV_HUGEPAGE */
+	mov	$MADV_HUGEPAGE, %edx
 	mov	$__NR_madvise, %eax
 	syscall
 55:	xor	%r14d, %r14d		/* bytes read so far */
@@ -88,7 +92,7 @@ rt_restorer_code_start:
 	add	%r14, %r10
 	mov	$__NR_pread64, %eax
 	syscall
-	cmp	$-4, %rax		/* EINTR */
+	cmp	$-EINTR, %rax
 	je	52b
 	test	%rax, %rax
 	jle	.Lfail
@@ -127,7 +131,7 @@ rt_restorer_code_start:
 82:	mov	RT_PLAN_IMAGE_FD(%rbx), %rdi
 	mov	$__NR_close, %eax
 	syscall
-	mov	$0x1002, %edi		/* ARCH_SET_FS */
+	mov	$ARCH_SET_FS, %edi
 	mov	RT_PLAN_FS_BASE(%rbx), %rsi
 	mov	$__NR_arch_prctl, %eax
 	syscall
@@ -143,8 +147,8 @@ rt_restorer_code_start:
 10:	mov	RT_PLAN_SUD_LEN(%rbx), %r10
 	test	%r10, %r10
 	jz	9f
-	mov	$59, %edi		/* PR_SET_SYSCALL_USER_DISPATCH */
-	mov	$1, %esi		/* PR_SYS_DISPATCH_ON */
+	mov	$RT_PR_SET_SYSCALL_USER_DISPATCH, %edi
+	mov	$RT_PR_SYS_DISPATCH_ON, %esi
 	mov	RT_PLAN_SUD_START(%rbx), %rdx
 	mov	RT_PLAN_SUD_SELECTOR(%rbx), %r8
 	mov	$__NR_prctl, %eax
@@ -164,12 +168,12 @@ rt_restorer_code_start:
 	jmp	*%rax
 
 .Lfail:
-	mov	$2, %edi
+	mov	$2, %edi		/* stderr */
 	lea	.Lmsg(%rip), %rsi
 	mov	$(.Lmsg_end - .Lmsg), %edx
 	mov	$__NR_write, %eax
 	syscall
-	mov	$127, %edi
+	mov	$CKPT_EXIT_RUNTIME, %edi
 	mov	$__NR_exit_group, %eax
 	syscall
 	ud2

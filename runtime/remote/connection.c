@@ -77,7 +77,7 @@ static long rt_transfer(long nr, const void *buf, size_t min, size_t max, long f
 	size_t done = 0;
 	while (done < min) {
 		long n = rt_syscall6(nr, rt_remote_fd, (long)buf + (long)done, (long)(max - done), flags, 0, 0);
-		if (n == -4)
+		if (n == -EINTR)
 			continue;
 		if (n <= 0)
 			return -1;
@@ -88,7 +88,7 @@ static long rt_transfer(long nr, const void *buf, size_t min, size_t max, long f
 
 static int rt_send_all(const void *buf, size_t len)
 {
-	return rt_transfer(__NR_sendto, buf, len, len, 0x4000 /* MSG_NOSIGNAL */) < 0 ? -1 : 0;
+	return rt_transfer(__NR_sendto, buf, len, len, RT_MSG_NOSIGNAL) < 0 ? -1 : 0;
 }
 
 static void rt_put_header(unsigned char *h, uint16_t type, uint32_t seq, uint32_t len)
@@ -138,8 +138,8 @@ static void rt_close_connection(void)
 /* socket, connect and handshake; 0, or -1 to try again later */
 static int rt_connect_once(int again)
 {
-	struct { uint16_t family, port; uint32_t addr; uint64_t zero; } sa = { 2 /* AF_INET */, rt_sh_port, rt_sh_addr, 0 };
-	long fd = rt_syscall3(__NR_socket, 2, 1 | 02000000 /* SOCK_STREAM|SOCK_CLOEXEC */, 0);
+	struct { uint16_t family, port; uint32_t addr; uint64_t zero; } sa = { RT_AF_INET, rt_sh_port, rt_sh_addr, 0 };
+	long fd = rt_syscall3(__NR_socket, RT_AF_INET, RT_SOCK_STREAM | RT_SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
 	rt_remote_fd = rt_high_fd(fd, 16, 1);
@@ -148,7 +148,7 @@ static int rt_connect_once(int again)
 		rt_close_connection();
 		return -1;
 	}
-	rt_syscall5(__NR_setsockopt, rt_remote_fd, 6 /* IPPROTO_TCP */, 1 /* TCP_NODELAY */, (long)&one, sizeof one);
+	rt_syscall5(__NR_setsockopt, rt_remote_fd, IPPROTO_TCP, TCP_NODELAY, (long)&one, sizeof one);
 	long len = rt_recv_frame(CKPT_SH_HELLO, 0);
 	if (len < CKPT_SH_NONCE) {
 		rt_close_connection();
@@ -186,7 +186,7 @@ static int rt_connect_once(int again)
 static uint64_t rt_now_ms(void)
 {
 	struct { int64_t sec, nsec; } t = { 0, 0 };
-	rt_syscall2(__NR_clock_gettime, 1 /* CLOCK_MONOTONIC */, (long)&t);
+	rt_syscall2(__NR_clock_gettime, CLOCK_MONOTONIC, (long)&t);
 	return (uint64_t)t.sec * 1000 + (uint64_t)t.nsec / 1000000;
 }
 
@@ -194,7 +194,7 @@ static void rt_connect(int again)
 {
 	uint64_t deadline = rt_now_ms() + (uint64_t)rt_sh_retry * 1000, wait = 50;
 	if (!rt_sh_buf) {
-		long m = rt_syscall6(__NR_mmap, 0, RT_SH_BUF, 3, 0x22, -1, 0);
+		long m = rt_syscall6(__NR_mmap, 0, RT_SH_BUF, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (m < 0 && m > -4096)
 			rt_remote_fail("out of memory");
 		rt_sh_buf = (unsigned char *)m;
@@ -213,7 +213,7 @@ static int rt_send_request(const struct rt_request *rq)
 	unsigned char *h = rt_sh_buf, *p = h + CKPT_SH_HEADER;
 	size_t len = CKPT_SH_RQ_SIZE + rq->tail_len + rq->tail2_len;
 	if (len > CKPT_SH_MAX_PAYLOAD)
-		return -2;
+		return -ENAMETOOLONG;
 	rt_put_header(h, CKPT_SH_REQUEST, ++rt_sh_seq, (uint32_t)len);
 	for (int i = 0; i < CKPT_SH_RQ_SIZE; i++)
 		p[i] = 0;
@@ -238,9 +238,9 @@ static int rt_op_uses_handle(uint32_t op)
 /* A path operation the lost server may have done already: its second answer means success */
 static long rt_repeated(const struct rt_request *rq, long r)
 {
-	if (rq->op == CKPT_SH_OP_MKDIR && r == -17 /* EEXIST */)
+	if (rq->op == CKPT_SH_OP_MKDIR && r == -EEXIST)
 		return 0;
-	if ((rq->op == CKPT_SH_OP_UNLINK || rq->op == CKPT_SH_OP_RMDIR || rq->op == CKPT_SH_OP_RENAME) && r == -2 /* ENOENT */)
+	if ((rq->op == CKPT_SH_OP_UNLINK || rq->op == CKPT_SH_OP_RMDIR || rq->op == CKPT_SH_OP_RENAME) && r == -ENOENT)
 		return 0;
 	return r;
 }
@@ -260,8 +260,8 @@ long rt_remote_call(const struct rt_request *rq, void *out, size_t out_max, size
 				return RT_RECONNECTED;
 		}
 		int s = rt_send_request(rq);
-		if (s == -2)
-			return -36;	/* ENAMETOOLONG */
+		if (s == -ENAMETOOLONG)
+			return s;
 		long len = s ? -1 : rt_recv_frame(CKPT_SH_REPLY, rt_sh_seq);
 		if (len < CKPT_SH_RP_SIZE) {
 			rt_close_connection();
@@ -382,7 +382,7 @@ void rt_remote_exit(long status)
 const char *rt_remote_addr_env(void)
 {
 	static char env[40] = "CKPT_SHADOW_ADDR=";
-	char *o = env + 17;
+	char *o = env + RT_LITERAL_LEN("CKPT_SHADOW_ADDR=");
 	const unsigned char *a = (const unsigned char *)&rt_sh_addr;
 	for (int i = 0; i < 4; i++) {
 		o = rt_utoa(a[i], o);

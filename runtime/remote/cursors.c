@@ -63,8 +63,8 @@ uint64_t *rt_cursor_offset(int32_t c)
 static uint64_t rt_started(long pid)
 {
 	char path[40] = "/proc/", *o, buf[512];
-	o = rt_utoa((uint64_t)pid, path + 6);
-	rt_memcpy(o, "/stat", 6);
+	o = rt_utoa((uint64_t)pid, path + RT_LITERAL_LEN("/proc/"));
+	rt_put(o, "/stat");
 	long n = rt_read_file(path, buf, sizeof buf);
 	if (n <= 0)
 		return 0;
@@ -249,7 +249,7 @@ int rt_cursors_share(void)
 		rt_syscall1(__NR_close, fd);
 		return -1;
 	}
-	long at = rt_syscall6(__NR_mmap, (long)rt_cursors, RT_CURSOR_TABLE, 3 /* READ|WRITE */,
+	long at = rt_syscall6(__NR_mmap, (long)rt_cursors, RT_CURSOR_TABLE, PROT_READ | PROT_WRITE,
 			      0x01 | (rt_cursors ? 0x10 : 0) /* MAP_SHARED [| MAP_FIXED] */, fd, 0);
 	if (at < 0 && at > -4096) {
 		rt_syscall1(__NR_close, fd);
@@ -290,7 +290,7 @@ int rt_cursors_adopt(long fd)
 	if (n < (long)sizeof want - 1 || rt_memcmp(link, want, sizeof want - 1) ||
 	    rt_syscall2(__NR_fstat, fd, (long)&st) < 0 || st.size != (int64_t)RT_CURSOR_TABLE)
 		return -1;
-	long at = rt_syscall6(__NR_mmap, 0, RT_CURSOR_TABLE, 3, 0x01 /* MAP_SHARED */, fd, 0);
+	long at = rt_syscall6(__NR_mmap, 0, RT_CURSOR_TABLE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (at < 0 && at > -4096)
 		return -1;
 	rt_cursors = (struct rt_cursor *)at;

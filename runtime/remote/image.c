@@ -12,14 +12,12 @@
 static int rt_image_name(char *out, const char *name, const char *suffix)
 {
 	size_t n = rt_strlen(name), s = rt_strlen(suffix);
-	if (!n || 7 + n + s >= RT_VPATH)
+	if (!n || RT_LITERAL_LEN("/.ckpt/") + n + s >= RT_VPATH)
 		return -1;
 	for (size_t i = 0; i < n; i++)
 		if (name[i] == '/')
 			return -1;
-	rt_memcpy(out, "/.ckpt/", 7);
-	rt_memcpy(out + 7, name, n);
-	rt_memcpy(out + 7 + n, suffix, s + 1);
+	rt_put(rt_put(rt_put(out, "/.ckpt/"), name), suffix);
 	return 0;
 }
 
@@ -29,11 +27,11 @@ static long rt_upload(long memfd, uint64_t size, long handle, unsigned char *buf
 	for (uint64_t off = 0; off < size;) {
 		long n = rt_syscall4(__NR_pread64, memfd, (long)buf, (long)(size - off < RT_CHUNK ? size - off : RT_CHUNK), (long)off);
 		if (n <= 0)
-			return n ? n : -5;
+			return n ? n : -EIO;
 		struct rt_request rq = { .op = CKPT_SH_OP_PWRITE, .handle = (uint32_t)handle, .offset = off, .tail = buf, .tail_len = (size_t)n };
 		long r = rt_remote_call(&rq, 0, 0, 0);
 		if (r != n)
-			return r < 0 ? r : -5;
+			return r < 0 ? r : -EIO;
 		off += (uint64_t)n;
 	}
 	struct rt_request sync = { .op = CKPT_SH_OP_FSYNC, .handle = (uint32_t)handle };
@@ -46,14 +44,14 @@ long rt_image_upload(long memfd, const char *name, unsigned char *buf)
 	char tmp[RT_VPATH], final[RT_VPATH];
 	struct rt_stat st;
 	if (rt_image_name(tmp, name, ".tmp") || rt_image_name(final, name, "") || rt_syscall2(__NR_fstat, memfd, (long)&st) < 0)
-		return -22;
-	long h = rt_remote_path_call(CKPT_SH_OP_OPEN, 01 | 0100 | 01000 /* WRONLY CREAT TRUNC */, 0600, tmp, 0, 0);
+		return -EINVAL;
+	long h = rt_remote_path_call(CKPT_SH_OP_OPEN, O_WRONLY | O_CREAT | O_TRUNC, 0600, tmp, 0, 0);
 	if (h < 0)
 		return h;
 	long r = rt_upload(memfd, (uint64_t)st.size, h, buf);
 	rt_remote_close(h);
 	if (r == RT_RECONNECTED)
-		r = -5;
+		r = -EIO;
 	if (r >= 0) {
 		struct rt_request rq = { .op = CKPT_SH_OP_RENAME, .tail = tmp, .tail_len = rt_strlen(tmp) + 1,
 					 .tail2 = final, .tail2_len = rt_strlen(final) + 1 };
@@ -81,14 +79,14 @@ const char *rt_image_source(const char *spec)
 		return spec;
 	if (!rt_remote_on)
 		rt_cannot(spec, "CKPT_SHADOW is not set");
-	if (rt_image_name(remote, spec + 7, ""))
+	if (rt_image_name(remote, spec + RT_LITERAL_LEN("shadow:"), ""))
 		rt_cannot(spec, "not an image name");
 	long h = rt_remote_path_call(CKPT_SH_OP_OPEN, 0, 0, remote, 0, 0);
 	if (h < 0)
 		rt_cannot(spec, "the shadow has no such image");
 	struct rt_request fst = { .op = CKPT_SH_OP_FSTAT, .handle = (uint32_t)h };
-	long memfd = rt_syscall2(__NR_memfd_create, (long)"ckpt-restart", 1 /* MFD_CLOEXEC */);
-	long buf = rt_syscall6(__NR_mmap, 0, RT_CHUNK, 3, 0x22, -1, 0);
+	long memfd = rt_syscall2(__NR_memfd_create, (long)"ckpt-restart", MFD_CLOEXEC);
+	long buf = rt_syscall6(__NR_mmap, 0, RT_CHUNK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (rt_remote_call(&fst, stat, sizeof stat, 0) < 0 || memfd < 0 || (buf < 0 && buf > -4096))
 		rt_cannot(spec, "cannot fetch it from the shadow");
 	uint64_t size = (uint64_t)((struct rt_stat *)stat)->size;

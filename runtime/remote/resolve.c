@@ -8,6 +8,11 @@
  */
 #include "remote/remote.h"
 
+/* RFC 1035's numbers (no header of the kernel's has them) */
+#define RT_DNS_RECURSION_DESIRED	0x01	/* high byte of the header's flags */
+#define RT_DNS_TYPE_A			1
+#define RT_DNS_CLASS_IN			1
+
 static const char *rt_parse_u8(const char *s, uint32_t *v)
 {
 	uint32_t n = 0;
@@ -97,6 +102,12 @@ static int rt_option(const char *w, size_t n, const char *name, int *value, int 
 	return 1;
 }
 
+/* The KEY of LEN bytes (not NUL-terminated) is WORD */
+static int rt_key_is(const char *key, size_t len, const char *word)
+{
+	return len == rt_strlen(word) && !rt_memcmp(key, word, len);
+}
+
 static void rt_read_resolv(struct rt_resolv *r)
 {
 	static char text[8192];
@@ -109,21 +120,21 @@ static void rt_read_resolv(struct rt_resolv *r)
 			end++;
 		char *key = rt_word(line, end, &we);
 		size_t klen = (size_t)(we - key);
-		if (klen == 10 && !rt_memcmp(key, "nameserver", 10)) {
+		if (rt_key_is(key, klen, "nameserver")) {
 			w = rt_word(we, end, &we);
 			char saved = *we;
 			*we = 0;
 			if (r->nns < 3 && rt_parse_ipv4(w, &r->ns[r->nns]))
 				r->nns++;
 			*we = saved;
-		} else if ((klen == 6 && !rt_memcmp(key, "search", 6)) || (klen == 6 && !rt_memcmp(key, "domain", 6))) {
+		} else if (rt_key_is(key, klen, "search") || rt_key_is(key, klen, "domain")) {
 			r->nsearch = 0;	/* the last of them wins, as in glibc */
 			for (w = rt_word(we, end, &we); w < we && r->nsearch < 6; w = rt_word(we, end, &we))
 				if ((size_t)(we - w) < sizeof r->search[0]) {
 					rt_memcpy(r->search[r->nsearch], w, (size_t)(we - w));
 					r->search[r->nsearch++][we - w] = 0;
 				}
-		} else if (klen == 7 && !rt_memcmp(key, "options", 7)) {
+		} else if (rt_key_is(key, klen, "options")) {
 			for (w = rt_word(we, end, &we); w < we; w = rt_word(we, end, &we)) {
 				int v;
 				if (rt_option(w, (size_t)(we - w), "ndots:", &v, 15))
@@ -146,7 +157,7 @@ static size_t rt_dns_query(unsigned char *q, uint16_t id, const char *name)
 	size_t at = 12, n = rt_strlen(name);
 	if (n == 0 || n > 253)
 		return 0;
-	const unsigned char header[12] = { (unsigned char)(id >> 8), (unsigned char)id, 0x01 /* RD */, 0, 0, 1 };
+	const unsigned char header[12] = { (unsigned char)(id >> 8), (unsigned char)id, RT_DNS_RECURSION_DESIRED, 0, 0, 1 };
 	rt_memcpy(q, header, 12);
 	for (const char *label = name; *label;) {
 		const char *dot = label;
@@ -160,7 +171,7 @@ static size_t rt_dns_query(unsigned char *q, uint16_t id, const char *name)
 		at += len;
 		label = *dot ? dot + 1 : dot;
 	}
-	const unsigned char tail[5] = { 0, 0, 1 /* A */, 0, 1 /* IN */ };
+	const unsigned char tail[5] = { 0, 0, RT_DNS_TYPE_A, 0, RT_DNS_CLASS_IN };
 	rt_memcpy(q + at, tail, 5);
 	return at + 5;
 }
@@ -215,17 +226,17 @@ static enum rt_dns_answer rt_dns_parse(const unsigned char *m, size_t n, uint16_
 static enum rt_dns_answer rt_dns_ask(uint32_t ns, const unsigned char *q, size_t qlen, uint16_t id, int timeout_ms, uint32_t *addr)
 {
 	struct { uint16_t family, port; uint32_t addr; uint8_t zero[8]; } sa = { 2, 0x3500 /* 53 */, ns, { 0 } };
-	long fd = rt_syscall3(__NR_socket, 2, 2 | 02000000 /* SOCK_DGRAM|SOCK_CLOEXEC */, 0);
+	long fd = rt_syscall3(__NR_socket, RT_AF_INET, RT_SOCK_DGRAM | RT_SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return RT_DNS_TRY_NEXT;
 	enum rt_dns_answer got = RT_DNS_TRY_NEXT;
 	if (rt_syscall3(__NR_connect, fd, (long)&sa, sizeof sa) == 0 &&
 	    rt_syscall6(__NR_sendto, fd, (long)q, (long)qlen, 0, 0, 0) == (long)qlen) {
 		static unsigned char m[1232];
-		struct { int32_t fd; int16_t events, revents; } pfd = { (int32_t)fd, 1 /* POLLIN */, 0 };
+		struct { int32_t fd; int16_t events, revents; } pfd = { (int32_t)fd, POLLIN, 0 };
 		while (got == RT_DNS_TRY_NEXT) {
 			long r = rt_syscall3(__NR_poll, (long)&pfd, 1, timeout_ms);
-			if (r == -4)
+			if (r == -EINTR)
 				continue;
 			if (r <= 0)
 				break;

@@ -13,17 +13,6 @@
 
 #define RT_VFDS		1024
 #define RT_VDESCS	128
-#define RT_O_ACCMODE	3
-#define RT_O_CREAT	0100
-#define RT_O_EXCL	0200
-#define RT_O_TRUNC	01000
-#define RT_O_APPEND	02000
-#define RT_O_DIRECTORY	0200000
-#define RT_O_CLOEXEC	02000000
-#define RT_AT_FDCWD	(-100)
-#define RT_AT_SYMLINK_NOFOLLOW	0x100
-#define RT_AT_REMOVEDIR	0x200
-#define RT_AT_EMPTY_PATH	0x1000
 
 /* An open file description of a remote file: dup'd descriptors share one */
 struct rt_vdesc {
@@ -78,14 +67,14 @@ static int rt_normalise(char *out, const char *base, const char *path)
 	if (path[0] != '/') {
 		size_t b = rt_strlen(base);
 		if (b >= RT_VPATH)
-			return -36;
+			return -ENAMETOOLONG;
 		rt_memcpy(tmp, base, b);
 		n = b;
 		tmp[n++] = '/';
 	}
 	size_t p = rt_strlen(path);
 	if (n + p >= sizeof tmp)
-		return -36;
+		return -ENAMETOOLONG;
 	rt_memcpy(tmp + n, path, p + 1);
 	for (const char *s = tmp; *s;) {
 		while (*s == '/')
@@ -102,7 +91,7 @@ static int rt_normalise(char *out, const char *base, const char *path)
 				o--;
 		} else {
 			if (o + 1 + len >= RT_VPATH)
-				return -36;
+				return -ENAMETOOLONG;
 			out[o++] = '/';
 			rt_memcpy(out + o, s, len);
 			o += len;
@@ -123,10 +112,10 @@ static enum rt_where rt_where_is(long dirfd, const char *path, char *abs, long *
 	if (!path)
 		return RT_LOCAL;
 	if (path[0] != '/') {
-		struct rt_vdesc *d = dirfd == RT_AT_FDCWD ? 0 : rt_vdesc_of(dirfd);
+		struct rt_vdesc *d = dirfd == AT_FDCWD ? 0 : rt_vdesc_of(dirfd);
 		if (d)
 			base = d->path;
-		else if (dirfd != RT_AT_FDCWD || rt_cwd_local)
+		else if (dirfd != AT_FDCWD || rt_cwd_local)
 			return RT_LOCAL;
 	}
 	if ((*err = rt_normalise(abs, base, path)) < 0)
@@ -141,7 +130,7 @@ static long rt_handle_of(struct rt_vdesc *d)
 {
 	if (rt_vdesc_live(d))
 		return d->handle;
-	long h = rt_remote_path_call(CKPT_SH_OP_OPEN, d->flags & ~(RT_O_CREAT | RT_O_TRUNC | RT_O_EXCL), 0, d->path, 0, 0);
+	long h = rt_remote_path_call(CKPT_SH_OP_OPEN, d->flags & ~(O_CREAT | O_TRUNC | O_EXCL), 0, d->path, 0, 0);
 	if (h < 0)
 		return h;
 	d->handle = (int32_t)h;
@@ -200,11 +189,11 @@ static long rt_vopen(const char *abs, uint32_t flags, uint32_t mode)
 	while (i < RT_VDESCS && (rt_vd[i].refs || rt_vdesc_is_parents(&rt_vd[i])))
 		i++;
 	if (i == RT_VDESCS)
-		return -23;	/* ENFILE */
-	long h = rt_remote_path_call(CKPT_SH_OP_OPEN, flags & ~RT_O_CLOEXEC, mode, abs, 0, 0);
+		return -ENFILE;
+	long h = rt_remote_path_call(CKPT_SH_OP_OPEN, flags & ~O_CLOEXEC, mode, abs, 0, 0);
 	if (h < 0)
 		return h;
-	long fd = rt_syscall4(__NR_openat, RT_AT_FDCWD, (long)"/dev/null", 2 | (flags & RT_O_CLOEXEC), 0);
+	long fd = rt_syscall4(__NR_openat, AT_FDCWD, (long)"/dev/null", 2 | (flags & O_CLOEXEC), 0);
 	if (fd < 0 || fd >= RT_VFDS) {
 		rt_remote_close(h);
 		if (fd >= 0)
@@ -213,14 +202,14 @@ static long rt_vopen(const char *abs, uint32_t flags, uint32_t mode)
 	}
 	struct rt_vdesc *d = &rt_vd[i];
 	d->refs = 1;
-	d->flags = flags & ~(RT_O_CREAT | RT_O_TRUNC | RT_O_EXCL | RT_O_CLOEXEC);
+	d->flags = flags & ~(O_CREAT | O_TRUNC | O_EXCL | O_CLOEXEC);
 	d->offset = 0;
 	d->cursor = -1;
 	d->gen = rt_remote_gen;
 	d->handle = (int32_t)h;
 	rt_memcpy(d->path, abs, rt_strlen(abs) + 1);
 	rt_vfd[fd] = (uint8_t)(i + 1);
-	if (d->flags & RT_O_APPEND) {	/* where appends land: the end, as far as this process knows */
+	if (d->flags & O_APPEND) {	/* where appends land: the end, as far as this process knows */
 		struct rt_stat st;
 		if (rt_vstat(d, 0, 0, &st) >= 0)
 			d->offset = (uint64_t)st.size;
@@ -237,7 +226,7 @@ static long rt_vopen(const char *abs, uint32_t flags, uint32_t mode)
  */
 static long rt_vio(struct rt_vdesc *d, char *buf, uint64_t count, uint64_t offset, int advance, int write)
 {
-	int append = write && (d->flags & RT_O_APPEND);
+	int append = write && (d->flags & O_APPEND);
 	uint64_t start = offset;
 	if (append)
 		start = rt_voff_get(d);
@@ -326,9 +315,9 @@ static long rt_vlseek(struct rt_vdesc *d, int64_t off, long whence)
 			return r;
 		base = st.size;
 	} else if (whence != 0)
-		return -22;
+		return -EINVAL;
 	if (base + off < 0)
-		return -22;
+		return -EINVAL;
 	rt_voff_set(d, (uint64_t)(base + off));
 	return base + off;
 }
@@ -405,11 +394,11 @@ static long rt_fd_call(const struct rt_ctx *c, long nr, struct rt_vdesc *d)
 		rt_cwd_local = 0;
 		return 0;
 	case __NR_ioctl:
-		return -25;	/* ENOTTY */
+		return -ENOTTY;
 	case __NR_mmap:
-		return -19;	/* ENODEV: remote files cannot be mapped */
+		return -ENODEV;	/* remote files cannot be mapped */
 	default:
-		return -38;
+		return -ENOSYS;
 	}
 }
 
@@ -425,12 +414,12 @@ static long rt_fcntl(const struct rt_ctx *c, long nr)
 {
 	long fd = (long)c->rdi, cmd = (long)c->rsi;
 	struct rt_vdesc *d = rt_vdesc_of(fd);
-	if (cmd == 0 || cmd == 1030)	/* F_DUPFD, F_DUPFD_CLOEXEC */
+	if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
 		return rt_vdup(c, nr, fd);
 	if (d && cmd == 3)		/* F_GETFL */
 		return d->flags;
 	if (d && cmd == 4)		/* F_SETFL: the bits that can change */
-		d->flags = (d->flags & ~(RT_O_APPEND | 04000)) | ((uint32_t)c->rdx & (RT_O_APPEND | 04000));
+		d->flags = (d->flags & ~(O_APPEND | 04000)) | ((uint32_t)c->rdx & (O_APPEND | 04000));
 	return rt_call_restartable(nr, (long)c->rdi, (long)c->rsi, (long)c->rdx, 0, 0, 0);
 }
 
@@ -442,7 +431,7 @@ static int rt_path_in_rsi(long nr)
 
 static const char *rt_path_arg(long nr, const struct rt_ctx *c, long *dirfd)
 {
-	*dirfd = rt_path_in_rsi(nr) ? (long)(int)c->rdi : RT_AT_FDCWD;
+	*dirfd = rt_path_in_rsi(nr) ? (long)(int)c->rdi : AT_FDCWD;
 	return (const char *)(rt_path_in_rsi(nr) ? c->rsi : c->rdi);
 }
 
@@ -451,7 +440,7 @@ static long rt_local_call(const struct rt_ctx *c, long nr, const char *abs, int 
 {
 	long a[6] = { (long)c->rdi, (long)c->rsi, (long)c->rdx, (long)c->r10, (long)c->r8, (long)c->r9 };
 	if (substitute && rt_path_in_rsi(nr)) {
-		a[0] = RT_AT_FDCWD;
+		a[0] = AT_FDCWD;
 		a[1] = (long)abs;
 	} else if (substitute) {
 		a[0] = (long)abs;
@@ -465,12 +454,12 @@ static long rt_local_call(const struct rt_ctx *c, long nr, const char *abs, int 
 static long rt_rename(const struct rt_ctx *c, long nr)
 {
 	static char from[RT_VPATH], to[RT_VPATH];
-	long err1, err2, d1 = RT_AT_FDCWD, d2 = RT_AT_FDCWD;
+	long err1, err2, d1 = AT_FDCWD, d2 = AT_FDCWD;
 	const char *p1 = (const char *)c->rdi, *p2 = (const char *)c->rsi;
 	if (nr != __NR_rename) {
 		d1 = (long)(int)c->rdi, p1 = (const char *)c->rsi, d2 = (long)(int)c->rdx, p2 = (const char *)c->r10;
 		if (nr == __NR_renameat2 && c->r8)
-			return -22;	/* no RENAME_NOREPLACE or EXCHANGE on the shadow */
+			return -EINVAL;	/* no RENAME_NOREPLACE or EXCHANGE on the shadow */
 	}
 	enum rt_where w1 = rt_where_is(d1, p1, from, &err1), w2 = rt_where_is(d2, p2, to, &err2);
 	if (err1 || err2)
@@ -481,7 +470,7 @@ static long rt_rename(const struct rt_ctx *c, long nr)
 		return rt_call_restartable(__NR_rename, (long)from, (long)to, 0, 0, 0, 0);
 	}
 	if (w1 != w2)
-		return -18;	/* EXDEV: one side local, one remote */
+		return -EXDEV;	/* one side local, one remote */
 	struct rt_request rq = { .op = CKPT_SH_OP_RENAME, .tail = from, .tail_len = rt_strlen(from) + 1,
 				 .tail2 = to, .tail2_len = rt_strlen(to) + 1 };
 	return rt_remote_call(&rq, 0, 0, 0);
@@ -510,17 +499,17 @@ static long rt_path_op(const struct rt_ctx *c, long nr)
 	case __NR_open:
 		return rt_vopen(abs, (uint32_t)c->rsi, (uint32_t)c->rdx);
 	case __NR_creat:
-		return rt_vopen(abs, 01 | RT_O_CREAT | RT_O_TRUNC, (uint32_t)c->rsi);
+		return rt_vopen(abs, 01 | O_CREAT | O_TRUNC, (uint32_t)c->rsi);
 	case __NR_openat:
 		return rt_vopen(abs, (uint32_t)c->rdx, (uint32_t)c->r10);
 	case __NR_stat:
 	case __NR_lstat:
 		return rt_vstat(0, abs, nr == __NR_lstat, (void *)c->rsi);
 	case __NR_newfstatat:
-		return rt_vstat(0, abs, (c->r10 & RT_AT_SYMLINK_NOFOLLOW) != 0, (void *)c->rdx);
+		return rt_vstat(0, abs, (c->r10 & AT_SYMLINK_NOFOLLOW) != 0, (void *)c->rdx);
 	case __NR_statx: {
 		struct rt_stat st;
-		long r = rt_vstat(0, abs, (c->rdx & RT_AT_SYMLINK_NOFOLLOW) != 0, &st);
+		long r = rt_vstat(0, abs, (c->rdx & AT_SYMLINK_NOFOLLOW) != 0, &st);
 		if (r >= 0)
 			rt_statx_from_stat((unsigned char *)c->r8, &st);
 		return r;
@@ -539,7 +528,7 @@ static long rt_path_op(const struct rt_ctx *c, long nr)
 	case __NR_unlink:
 		return rt_remote_path_call(CKPT_SH_OP_UNLINK, 0, 0, abs, 0, 0);
 	case __NR_unlinkat:
-		return rt_remote_path_call(c->rdx & RT_AT_REMOVEDIR ? CKPT_SH_OP_RMDIR : CKPT_SH_OP_UNLINK, 0, 0, abs, 0, 0);
+		return rt_remote_path_call(c->rdx & AT_REMOVEDIR ? CKPT_SH_OP_RMDIR : CKPT_SH_OP_UNLINK, 0, 0, abs, 0, 0);
 	case __NR_readlink:
 	case __NR_readlinkat: {
 		/* readlink gives at most bufsiz bytes, truncated, as the kernel's does */
@@ -565,7 +554,7 @@ static long rt_path_op(const struct rt_ctx *c, long nr)
 		return r;
 	}
 	default:
-		return -38;
+		return -ENOSYS;
 	}
 }
 
@@ -575,7 +564,7 @@ static long rt_getcwd(const struct rt_ctx *c)
 	if (rt_cwd_local)
 		return rt_call_restartable(__NR_getcwd, (long)c->rdi, (long)c->rsi, 0, 0, 0, 0);
 	if (n > c->rsi)
-		return -34;	/* ERANGE */
+		return -ERANGE;
 	rt_memcpy((void *)c->rdi, rt_cwd, n);
 	return (long)n;
 }
@@ -649,7 +638,7 @@ static void rt_remote_stdio_open(void)
 		if (!path)
 			continue;
 		/* appended to: the job's processes (shell children...) each have their own offsets */
-		long v = rt_vopen(path, fd ? 01 | RT_O_CREAT | RT_O_TRUNC | RT_O_APPEND : 0, 0644);
+		long v = rt_vopen(path, fd ? O_WRONLY | O_CREAT | O_TRUNC | O_APPEND : O_RDONLY, 0644);
 		if (v < 0)
 			continue;
 		rt_syscall2(__NR_dup2, v, fd);
@@ -779,7 +768,7 @@ static char *rt_put_hex(char *o, const char *s)
 /* fd stays open over an exec */
 static int rt_survives_exec(long fd)
 {
-	return !(rt_syscall2(__NR_fcntl, fd, 1 /* F_GETFD */) & 1);
+	return !(rt_syscall2(__NR_fcntl, fd, F_GETFD) & FD_CLOEXEC);
 }
 
 /* The description stays open over an exec: one of its descriptors does */
@@ -804,19 +793,19 @@ char **rt_vfiles_exec_env(char **envp)
 	int n = 0;
 	if (!rt_remote_on)
 		return envp;
-	o = (char *)rt_memcpy(o, "CKPT_VFDS=cwd:", 14) + 14;
+	o = rt_put(o, "CKPT_VFDS=cwd:");
 	o = rt_put_hex(o, rt_cwd);
 	if (rt_cursors_fd >= 0) {
-		o = (char *)rt_memcpy(o, ";cur:", 5) + 5;
+		o = rt_put(o, ";cur:");
 		o = rt_utoa((uint64_t)rt_cursors_fd, o);
 		*o++ = ':';
 		o = rt_utoa(rt_in_shared_child ? 0 : rt_cursors_slot_for_exec(), o);
 		if (rt_in_shared_child)
-			o = (char *)rt_memcpy(o, ":take", 5) + 5;
+			o = rt_put(o, ":take");
 		for (int i = 0; !rt_in_shared_child && i < RT_VDESCS && o < end; i++) {
 			if (!rt_vd[i].refs || rt_vd[i].cursor < 0 || rt_vdesc_survives_exec(&rt_vd[i]))
 				continue;
-			o = (char *)rt_memcpy(o, ";drop:", 6) + 6;
+			o = rt_put(o, ";drop:");
 			o = rt_utoa((uint64_t)rt_vd[i].cursor + 1, o);
 		}
 	}

@@ -6,7 +6,6 @@
  */
 #include "sys/sys.h"
 
-#define RT_RSEQ_FLAG_UNREGISTER 1
 
 struct rt_rseq rt_rseq_reg;
 
@@ -14,7 +13,7 @@ long rt_sys_rseq(uint64_t addr, uint32_t len, int flags, uint32_t sig)
 {
 	long r = rt_syscall4(__NR_rseq, (long)addr, len, flags, sig);
 	if (r == 0) {
-		if (flags & RT_RSEQ_FLAG_UNREGISTER)
+		if (flags & RSEQ_FLAG_UNREGISTER)
 			rt_rseq_reg.addr = 0;
 		else
 			rt_rseq_reg = (struct rt_rseq){ addr, len, sig };
@@ -25,7 +24,7 @@ long rt_sys_rseq(uint64_t addr, uint32_t len, int flags, uint32_t sig)
 void rt_rseq_pause(void)
 {
 	if (rt_rseq_reg.addr)
-		rt_syscall4(__NR_rseq, (long)rt_rseq_reg.addr, rt_rseq_reg.len, RT_RSEQ_FLAG_UNREGISTER, rt_rseq_reg.sig);
+		rt_syscall4(__NR_rseq, (long)rt_rseq_reg.addr, rt_rseq_reg.len, RSEQ_FLAG_UNREGISTER, rt_rseq_reg.sig);
 }
 
 void rt_rseq_resume(void)

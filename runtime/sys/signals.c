@@ -25,9 +25,9 @@ int rt_has_own_action(int sig)
 void rt_reserve_signal(int sig, rt_signal_handler handler, unsigned long flags)
 {
 	struct rt_kernel_sigaction a = {
-		(void *)handler, RT_SA_SIGINFO | RT_SA_RESTORER | flags, (void *)rt_restorer, 0
+		(void *)handler, SA_SIGINFO | SA_RESTORER | flags, (void *)rt_restorer, 0
 	};
-	rt_syscall4(__NR_rt_sigaction, sig, (long)&a, 0, 8);
+	rt_syscall4(__NR_rt_sigaction, sig, (long)&a, 0, RT_SIGSET_SIZE);
 	rt_reserved_mask |= RT_SIGBIT(sig);
 }
 
@@ -40,15 +40,15 @@ void rt_reserve_signal(int sig, rt_signal_handler handler, unsigned long flags)
 void rt_chain(int sig, void *si, void *uc)
 {
 	const struct rt_kernel_sigaction *a = &rt_prog_action[sig];
-	if (a->handler == RT_SIG_IGN && sig != RT_SIGSYS && sig != RT_SIGTRAP)
+	if (a->handler == RT_SIG_IGN && sig != SIGSYS && sig != SIGTRAP)
 		return;
 	if (a->handler == RT_SIG_DFL || a->handler == RT_SIG_IGN) {
 		struct rt_kernel_sigaction dfl = { RT_SIG_DFL, 0, 0, 0 };
-		rt_syscall4(__NR_rt_sigaction, sig, (long)&dfl, 0, 8);
+		rt_syscall4(__NR_rt_sigaction, sig, (long)&dfl, 0, RT_SIGSET_SIZE);
 		rt_syscall3(__NR_tgkill, (long)rt_ids_real.pid, rt_syscall0(__NR_gettid), sig);
 		return;
 	}
-	if (a->flags & RT_SA_SIGINFO)
+	if (a->flags & SA_SIGINFO)
 		((void (*)(int, void *, void *))a->handler)(sig, si, uc);
 	else
 		((void (*)(int))a->handler)(sig);
@@ -57,7 +57,7 @@ void rt_chain(int sig, void *si, void *uc)
 long rt_sys_sigaction(long sig, const struct rt_kernel_sigaction *act,
 		      struct rt_kernel_sigaction *old, long size)
 {
-	if (size == 8 && rt_is_reserved(sig)) {
+	if (size == RT_SIGSET_SIZE && rt_is_reserved(sig)) {
 		struct rt_kernel_sigaction prev = rt_prog_action[sig];
 		if (act)
 			rt_prog_action[sig] = *act;
@@ -65,7 +65,7 @@ long rt_sys_sigaction(long sig, const struct rt_kernel_sigaction *act,
 			*old = prev;
 		return 0;
 	}
-	if (act && size == 8) {
+	if (act && size == RT_SIGSET_SIZE) {
 		/* the program's handlers must not block the runtime's signals while they run */
 		struct rt_kernel_sigaction a = *act;
 		a.mask &= ~rt_reserved_mask;
@@ -76,19 +76,19 @@ long rt_sys_sigaction(long sig, const struct rt_kernel_sigaction *act,
 
 long rt_sys_sigprocmask(long how, const uint64_t *set, uint64_t *old, long size)
 {
-	if (size != 8)
+	if (size != RT_SIGSET_SIZE)
 		return rt_syscall4(__NR_rt_sigprocmask, how, (long)set, (long)old, size);
 	uint64_t want = set ? *set : 0, kernel_set = want & ~rt_reserved_mask, kernel_old;
 	long r = rt_syscall4(__NR_rt_sigprocmask, how, set ? (long)&kernel_set : 0,
-			     (long)&kernel_old, 8);
+			     (long)&kernel_old, RT_SIGSET_SIZE);
 	if (r < 0)
 		return r;
 	uint64_t prev = rt_prog_blocked;
 	if (set) {
 		uint64_t bits = want & rt_reserved_mask;
-		if (how == RT_SIG_BLOCK)
+		if (how == SIG_BLOCK)
 			rt_prog_blocked |= bits;
-		else if (how == RT_SIG_UNBLOCK)
+		else if (how == SIG_UNBLOCK)
 			rt_prog_blocked &= ~bits;
 		else
 			rt_prog_blocked = bits;
@@ -100,8 +100,8 @@ long rt_sys_sigprocmask(long how, const uint64_t *set, uint64_t *old, long size)
 
 long rt_sys_sigsuspend(const uint64_t *set, long size)
 {
-	if (size != 8 || !set)
+	if (size != RT_SIGSET_SIZE || !set)
 		return rt_syscall2(__NR_rt_sigsuspend, (long)set, size);
 	uint64_t s = *set & ~rt_reserved_mask;
-	return rt_call_restartable(__NR_rt_sigsuspend, (long)&s, 8, 0, 0, 0, 0);
+	return rt_call_restartable(__NR_rt_sigsuspend, (long)&s, RT_SIGSET_SIZE, 0, 0, 0, 0);
 }
