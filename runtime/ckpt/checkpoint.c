@@ -37,11 +37,6 @@ static int rt_parse_signal(const char *v)
 }
 
 /*
- * On the scratch stack. The image has the pid calls routed through the dispatcher (pids.c): only
- * a process made from it needs them translated.
- */
-
-/*
  * The shim's fast path keeps the call's number on the stack across its syscall. A call that the
  * checkpoint signal broke off with EINTR (nanosleep, pause, poll...: the kernel does not restart
  * those even with SA_RESTART) is made again when the handler returns, and in a restarted process.

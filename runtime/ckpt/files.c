@@ -87,7 +87,8 @@ static long rt_open_by_path(const struct rt_image *im, const unsigned char *p, c
 
 static long rt_dev_null(const unsigned char *p)
 {
-	return rt_syscall4(__NR_openat, AT_FDCWD, (long)"/dev/null", (u32at(p, CKPT_RF_FLAGS) & O_ACCMODE) | O_CLOEXEC, 0);
+	uint32_t access = u32at(p, CKPT_RF_FLAGS) & O_ACCMODE;
+	return rt_syscall4(__NR_openat, AT_FDCWD, (long)"/dev/null", access | O_CLOEXEC, 0);
 }
 
 /* A pipe or socket at 3 and above: the same kind of descriptor, its peer gone */
@@ -99,7 +100,8 @@ static long rt_orphan(const unsigned char *p, uint32_t type)
 		rt_syscall1(__NR_close, pair[!writer]);
 		return pair[writer];
 	}
-	if (type == CKPT_FT_SOCKET && rt_syscall4(__NR_socketpair, RT_AF_UNIX, RT_SOCK_STREAM | RT_SOCK_CLOEXEC, 0, (long)pair) == 0) {
+	if (type == CKPT_FT_SOCKET &&
+	    rt_syscall4(__NR_socketpair, RT_AF_UNIX, RT_SOCK_STREAM | RT_SOCK_CLOEXEC, 0, (long)pair) == 0) {
 		rt_syscall1(__NR_close, pair[1]);
 		return pair[0];
 	}

@@ -363,7 +363,8 @@ _Noreturn void rt_restart(const char *path, char **envp)
 	rt_check_vdso(&im, &v);
 	rt_check_cwd(&im);
 	uint64_t hold = rt_pick_hold(&im);
-	long m = rt_syscall6(__NR_mmap, (long)hold, RT_HOLD_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	long m = rt_syscall6(__NR_mmap, (long)hold, RT_HOLD_SIZE, PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
 	if ((uint64_t)m != hold)
 		rt_refuse(&im, "cannot map the restorer's holding area");
 	rt_files_open(&im);

@@ -73,7 +73,8 @@ static int rt_write_region(struct rt_ckpt_area *a, long fd, unsigned char *h)
 			return r;
 		done += n;
 		if (((off + done) & (RT_WRITEBACK - 1)) < n)
-			rt_syscall4(__NR_sync_file_range, fd, (long)((off + done - n) & ~(RT_WRITEBACK - 1)), RT_WRITEBACK, SYNC_FILE_RANGE_WRITE);
+			rt_syscall4(__NR_sync_file_range, fd, (long)((off + done - n) & ~(RT_WRITEBACK - 1)), RT_WRITEBACK,
+				    SYNC_FILE_RANGE_WRITE);
 	}
 	*(uint32_t *)(h + CKPT_RH_DATA_CRC) = crc;
 	return 0;
@@ -159,7 +160,7 @@ long rt_wait_writer(int options)
 	if (rt_writer_pid <= 0)
 		return 0;
 	do
-		r = rt_syscall4(__NR_wait4, rt_writer_pid, (long)&status, options | __WCLONE	/* no SIGCHLD: the writer */, 0);
+		r = rt_syscall4(__NR_wait4, rt_writer_pid, (long)&status, options | __WCLONE /* no SIGCHLD */, 0);
 	while (r == -EINTR);
 	if (r == 0)
 		return 1;	/* still writing */
@@ -192,6 +193,10 @@ static long rt_write_out(struct rt_ckpt_area *a)
 	return r;
 }
 
+/*
+ * On the scratch stack. The image has the pid calls routed through the dispatcher (base/pids.c):
+ * only a process made from it needs them translated.
+ */
 static void rt_checkpoint_on_scratch(void *arg)
 {
 	struct rt_ckpt_area *a = arg;
@@ -220,7 +225,8 @@ static void rt_checkpoint_on_scratch(void *arg)
 long rt_checkpoint(int sig, void *uc)
 {
 	rt_wait_writer(0);	/* one writer at a time: they share PATH.tmp */
-	long scratch = rt_syscall6(__NR_mmap, 0, RT_SCRATCH_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	long scratch = rt_syscall6(__NR_mmap, 0, RT_SCRATCH_SIZE, PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (scratch < 0 && scratch > -4096) {
 		rt_report_failure(scratch);
 		return scratch;

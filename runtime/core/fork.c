@@ -2,7 +2,7 @@
  * fork, vfork, clone and clone3: what every room does around a new process or thread (sys/clone.c
  * says which kind of child a call makes). A child with its own memory starts a new statistics
  * record; a vfork-like child shares the parent's memory (and counters) until it execs or exits;
- * every child re-arms the SUD net. Remote files' offsets are shared with the child (cursors.c).
+ * every child re-arms the SUD net. Remote files' offsets are shared with the child (remote/cursors.c).
  */
 #include "core/core.h"
 

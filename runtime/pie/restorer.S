@@ -1,11 +1,12 @@
 /*
- * The restorer: copied by ckpt/restore.c into a holding area outside both address spaces, it replaces
- * the new process's memory with the image's and returns into the program through rt_sigreturn.
+ * The restorer: copied by ckpt/restore.c into a holding area outside both address spaces, it
+ * replaces the new process's memory with the image's and returns into the program through
+ * rt_sigreturn.
  * Memory is real anonymous memory (or a private mapping of its file), with the contents read in:
  * mremap, MADV_DONTNEED and a stack that grows down behave as they did before the checkpoint.
  * It must be position-independent and use nothing outside the holding area: registers, the plan
- * (rdi), and the stack restore.c gave it. Nothing after the first munmap can be undone: restore.c
- * has checked every byte of the image before this runs.
+ * (rdi), and the stack restore.c gave it. Nothing after the first munmap can be undone: ckpt/
+ * has checked every byte of the image (image.c) before this runs.
  */
 #include <asm/unistd_64.h>
 #include <asm-generic/errno.h>

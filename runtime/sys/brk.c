@@ -15,7 +15,8 @@ long rt_sys_brk(uint64_t addr)
 	if (!addr || addr == top)
 		return (long)top;
 	if (new_end > old_end) {
-		long m = rt_syscall6(__NR_mmap, (long)old_end, (long)(new_end - old_end), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+		long m = rt_syscall6(__NR_mmap, (long)old_end, (long)(new_end - old_end), PROT_READ | PROT_WRITE,
+				     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
 		if ((uint64_t)m != old_end)
 			return (long)top;
 	} else if (new_end < old_end) {

@@ -29,7 +29,7 @@
 #define RT_CTX_SIZE	144
 
 #define RT_SHIM_FRAME	136	/* bytes the shim pushes, return address included */
-/* Kinds of child for rt_child_started (fork.c), shared with the assembly */
+/* Kinds of child for rt_child_started (core/fork.c), shared with the assembly */
 #define RT_CHILD_KIND_OWN	0	/* its own memory: a new statistics record */
 #define RT_CHILD_KIND_VFORK	1	/* borrows the parent's memory until exec or exit */
 #define RT_CHILD_KIND_THREAD	2	/* shares memory for good */
