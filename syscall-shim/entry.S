@@ -3,8 +3,8 @@
  * Nothing here may touch the program's red zone, vector registers or flags.
  */
 #include <asm/unistd_64.h>
-#include "../runtime/include/ckpt_contract.h"
-#include "../runtime/include/rt_ctx.h"
+#include "include/ckpt_contract.h"
+#include "arch/x86_64/ctx.h"
 #include "regs.inc"
 
 

@@ -5,8 +5,8 @@
  * Branches after the syscall use jrcxz on a copy of rax: it is the one test that keeps the flags.
  */
 #include <asm/unistd_64.h>
-#include "../runtime/include/ckpt_contract.h"
-#include "../runtime/include/rt_ctx.h"
+#include "include/ckpt_contract.h"
+#include "arch/x86_64/ctx.h"
 #include "regs.inc"
 
 	/* Load the program's registers from the struct rt_ctx at %r11; rsp, rcx and r11 excepted */

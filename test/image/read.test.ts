@@ -14,7 +14,7 @@ import { encodeImage } from '../../src/image/write.js';
 import { Prng } from '../rewriter/mutate.js';
 import { QUIET, checkpointRun, parseMaps, relinkedSteps } from './real-image.js';
 
-/** runtime/crc32c.c's rt_crc_soft, bit by bit: the definition the table-driven code must meet */
+/** runtime/lib/crc32c.c's rt_crc_soft, bit by bit: the definition the table-driven code must meet */
 function bitwiseCrc(data: Uint8Array): number {
   let c = 0xffffffff;
   for (const b of data) {

@@ -1,8 +1,8 @@
-/* Prints the runtime's HMAC-SHA256 (runtime/sha256.c, compiled as it is) of argv[2..] keyed with
+/* Prints the runtime's HMAC-SHA256 (runtime/remote/sha256.c, compiled as it is) of argv[2..] keyed with
  * argv[1], in hex: test/shadow/hmac.test.ts compares it with node:crypto. */
 #include <stdio.h>
 #include <string.h>
-#include "../../runtime/sha256.c"
+#include "../../runtime/remote/sha256.c"
 
 void *rt_memcpy(void *dst, const void *src, size_t n) { return memcpy(dst, src, n); }
 

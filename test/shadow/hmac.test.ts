@@ -10,7 +10,7 @@ describe('HMAC-SHA256: runtime and server agree', () => {
   let probe = '';
   before(async () => {
     probe = path.join(scratch(), 'hmac-probe');
-    await execa('gcc', ['-O2', '-I', path.join(ROOT, 'runtime/include'), '-o', probe, path.join(ROOT, 'test/shadow/hmac-probe.c')]);
+    await execa('gcc', ['-O2', '-I', path.join(ROOT, 'runtime'), '-o', probe, path.join(ROOT, 'test/shadow/hmac-probe.c')]);
   });
 
   const cases: [string, string[]][] = [

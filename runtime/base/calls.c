@@ -1,0 +1,25 @@
+/* Which calls the shim passes straight to the kernel, and which it hands to the dispatcher. */
+#include "base/base.h"
+
+/*
+ * Nonzero: the shim must take the slow path into rt_dispatch. Zero: the shim counts the call and
+ * makes it itself. Writable: a checkpoint routes the pid calls here in the image it writes (pids.c).
+ */
+uint8_t rt_syscall_class[RT_NR_MAX] = {
+	[__NR_rt_sigaction] = 1,
+	[__NR_rt_sigprocmask] = 1,
+	[__NR_rt_sigreturn] = 1,
+	[__NR_rt_sigsuspend] = 1,
+	[__NR_clone] = 1,
+	[__NR_fork] = 1,
+	[__NR_vfork] = 1,
+	[__NR_execve] = 1,
+	[__NR_exit] = 1,
+	[__NR_exit_group] = 1,
+	[__NR_execveat] = 1,
+	[__NR_clone3] = 1,
+	[__NR_brk] = 1,
+	[__NR_rseq] = 1,
+	[__NR_nanosleep] = 1,	/* EINTR after a checkpoint signal is not the program's, and the */
+	[__NR_clock_nanosleep] = 1,	/* sleep goes on for what is left: rt_sleep_restartable */
+};

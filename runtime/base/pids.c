@@ -1,0 +1,94 @@
+/*
+ * Process ids as the program sees them. Until a restart they are the kernel's. A restarted process
+ * keeps answering getpid, getppid and gettid with the values of the run that made the image (libc
+ * caches the tid in its thread block and passes it to tgkill), and translates those values back to
+ * the kernel's wherever the program names itself or its parent in a call.
+ *
+ * The calls that need this go through the dispatcher only in processes made from an image: the
+ * checkpoint sets their class while it saves memory, so the image has them routed and the running
+ * program keeps its fast path (rt_pids_route).
+ */
+#include "base/base.h"
+
+/* 8 bytes each: the restorer pokes the real ones */
+struct rt_ids rt_ids_virtual, rt_ids_real;
+
+/* Calls whose first argument (and second, for the tg* calls) may be the program's own id */
+static const uint16_t rt_pid_calls[] = {
+	__NR_getpid, __NR_getppid, __NR_gettid, __NR_set_tid_address, __NR_kill, __NR_tkill,
+	__NR_tgkill, __NR_rt_sigqueueinfo, __NR_rt_tgsigqueueinfo, __NR_getpgid, __NR_setpgid,
+	__NR_getsid, __NR_prlimit64, __NR_sched_setaffinity, __NR_sched_getaffinity,
+	__NR_sched_setparam, __NR_sched_getparam, __NR_sched_setscheduler, __NR_sched_getscheduler,
+	__NR_sched_rr_get_interval, __NR_sched_setattr, __NR_sched_getattr, __NR_pidfd_open,
+};
+
+static void rt_ids_read(struct rt_ids *ids)
+{
+	ids->pid = (uint64_t)rt_syscall0(__NR_getpid);
+	ids->ppid = (uint64_t)rt_syscall0(__NR_getppid);
+	ids->tid = (uint64_t)rt_syscall0(__NR_gettid);
+}
+
+void rt_pids_init(void)
+{
+	rt_ids_read(&rt_ids_real);
+	rt_ids_virtual = rt_ids_real;
+}
+
+/* A child with its own memory: its own id is new, its parent is the caller as the caller saw itself */
+void rt_pids_child(void)
+{
+	uint64_t parent_virtual = rt_ids_virtual.pid;
+	rt_ids_read(&rt_ids_real);
+	rt_ids_virtual = rt_ids_real;
+	rt_ids_virtual.ppid = parent_virtual;
+}
+
+/* for_image: the image being written needs them routed; a process made from one always does */
+void rt_pids_route(int for_image)
+{
+	int through_dispatch = for_image || rt_ids_virtual.pid != rt_ids_real.pid ||
+			       rt_ids_virtual.ppid != rt_ids_real.ppid || rt_ids_virtual.tid != rt_ids_real.tid;
+	for (unsigned i = 0; i < sizeof rt_pid_calls / sizeof rt_pid_calls[0]; i++)
+		rt_syscall_class[rt_pid_calls[i]] = through_dispatch ? RT_CLASS_PIDS : 0;
+}
+
+static long rt_to_real(long id)
+{
+	if (id <= 0)
+		return id;
+	if ((uint64_t)id == rt_ids_virtual.pid)
+		return (long)rt_ids_real.pid;
+	if ((uint64_t)id == rt_ids_virtual.tid)
+		return (long)rt_ids_real.tid;
+	if ((uint64_t)id == rt_ids_virtual.ppid)
+		return (long)rt_ids_real.ppid;
+	return id;
+}
+
+/* A kernel id on its way back to the program */
+static long rt_to_virtual(long id, uint64_t real, uint64_t virtual)
+{
+	return (uint64_t)id == real ? (long)virtual : id;
+}
+
+long rt_sys_pids(const struct rt_ctx *c, long nr)
+{
+	long a0 = (long)c->rdi, a1 = (long)c->rsi;
+	switch (nr) {
+	case __NR_getpid:
+		return (long)rt_ids_virtual.pid;
+	case __NR_getppid:
+		/* the parent that made the image may be gone: then the kernel's answer is the truth */
+		return rt_to_virtual(rt_syscall0(nr), rt_ids_real.ppid, rt_ids_virtual.ppid);
+	case __NR_gettid:
+	case __NR_set_tid_address:
+		return rt_to_virtual(rt_syscall1(nr, a0), rt_ids_real.tid, rt_ids_virtual.tid);
+	case __NR_tgkill:
+	case __NR_rt_tgsigqueueinfo:
+		a1 = rt_to_real(a1);
+		/* fall through */
+	default:
+		return rt_syscall6(nr, rt_to_real(a0), a1, (long)c->rdx, (long)c->r10, (long)c->r8, (long)c->r9);
+	}
+}

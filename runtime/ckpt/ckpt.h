@@ -1,0 +1,41 @@
+/*
+ * ckpt/: checkpoint and restart. The checkpoint signal and its writer (checkpoint.c, writer.c),
+ * the records, one kind of state each (records.c), /proc/self/maps (maps.c), the image checks
+ * (image.c), reopening files (files.c), and the restart that hands over to the restorer in pie/
+ * (restore.c). docs/image-format.md is the format. This header is what the rooms above use, and
+ * what the files of this room share; save.h and image.h hold each side's own types.
+ */
+#ifndef RT_CKPT_H
+#define RT_CKPT_H
+
+#include "sys/sys.h"
+#include "remote/remote.h"
+
+#pragma GCC visibility push(hidden)
+
+/* checkpoint.c */
+void rt_checkpoint_init(char **envp);
+void rt_checkpoint_forked(void);
+void rt_checkpoint_reap_writer(void);
+extern int rt_ckpt_signal;
+extern int rt_vacate_signal;
+extern uint32_t rt_ckpt_interval;
+extern long rt_ckpt_timer;		/* the CKPT_INTERVAL timer's kernel id, -1 when none */
+long rt_ckpt_timer_arm(uint32_t seconds, int sig);
+uint64_t rt_binary_id(void);
+
+/* restore.c */
+_Noreturn void rt_restart(const char *path, char **envp);
+
+/* maps.c */
+struct rt_map {
+	uint64_t start, end, offset;
+	uint32_t prot, shared;
+	char path[256];
+};
+long rt_read_maps(struct rt_map *out, long max, char *buf, size_t size);
+uint32_t rt_map_role(const struct rt_map *m);
+int rt_map_is_vsyscall(const struct rt_map *m);
+
+#pragma GCC visibility pop
+#endif

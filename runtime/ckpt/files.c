@@ -1,0 +1,209 @@
+/*
+ * The file table of a restarted process. Every descriptor of the image is opened again before
+ * anything is torn down, so that a file that cannot be opened refuses the image with the process
+ * untouched; only then are they placed at their numbers (rt_files_place). What each kind becomes
+ * (docs/limits.md):
+ *
+ *   regular files, directories, devices   opened again by path, at their offset and flags; a
+ *                                         regular file whose size or mtime changed is reported
+ *                                         (CKPT_FILES_CHANGED=refuse refuses the image instead)
+ *   terminals                             the restarting process's terminal, taken over, with the
+ *                                         image's termios (raw mode included)
+ *   pipes, sockets, others at 0, 1, 2     the restarting process's own: a restarted job writes
+ *                                         to the stdout its new parent gave it
+ *   pipes and sockets at 3 and above      a pipe or socket whose peer has gone (EOF, EPIPE)
+ *   others (eventfd, epoll...)            /dev/null, so that the number stays taken
+ *
+ * Descriptors that share an open file description (dup, 2>&1) share one again. Every descriptor
+ * the runtime holds meanwhile is moved above the highest one the image has.
+ */
+#include "ckpt/image.h"
+
+#define RT_MAX_FDS		1024
+#define RT_KEEP			(-1)	/* the restarting process's own descriptor stays */
+#define RT_SHARE		(-2)	/* a dup of a lower descriptor of the image */
+
+static struct {
+	long above;
+	int count;
+	long tty_source;
+	struct { const unsigned char *rec; long fd; } e[RT_MAX_FDS];
+} rt_ft;
+
+static long rt_move_above(long fd, long above)
+{
+	if (fd < 0)
+		return fd;
+	long moved = rt_syscall3(__NR_fcntl, fd, F_DUPFD_CLOEXEC, above);
+	rt_syscall1(__NR_close, fd);
+	return moved;
+}
+
+static int rt_isatty(long fd)
+{
+	unsigned char termios[64];
+	return rt_syscall3(__NR_ioctl, fd, TCGETS, (long)termios) == 0;
+}
+
+static void rt_note_highest(void *arg, const unsigned char *h, const unsigned char *p)
+{
+	(void)arg, (void)h;
+	if ((long)u32at(p, CKPT_RF_FD) >= rt_ft.above)
+		rt_ft.above = (long)u32at(p, CKPT_RF_FD) + 1;
+}
+
+static const char *rt_file_path(const unsigned char *h, const unsigned char *p)
+{
+	uint32_t at = u32at(p, CKPT_RF_PATH_AT), size = u32at(h, CKPT_RH_PAYLOAD_SIZE);
+	return at < size ? (const char *)p + at : "";
+}
+
+/* A regular file that is not as the checkpoint left it: the program may see other data */
+static void rt_check_unchanged(const struct rt_image *im, long fd, const unsigned char *p, const char *path)
+{
+	struct rt_stat st;
+	if (rt_syscall2(__NR_fstat, fd, (long)&st) < 0)
+		return;
+	if ((uint64_t)st.size == u64at(p, CKPT_RF_FILE_SIZE) && st.mtime_sec == u64at(p, CKPT_RF_MTIME_SEC) &&
+	    st.mtime_nsec == u32at(p, CKPT_RF_MTIME_NSEC))
+		return;
+	if (!im->warn_only)
+		rt_refuse_path(im, "a file changed since the checkpoint (CKPT_FILES_CHANGED=refuse): ", path);
+	rt_warn("file changed since the checkpoint:", path, "(size or mtime differ)");
+}
+
+static long rt_open_by_path(const struct rt_image *im, const unsigned char *p, const char *path, uint32_t type)
+{
+	uint32_t flags = u32at(p, CKPT_RF_FLAGS) & ~(O_CREAT | O_TRUNC | O_EXCL);
+	if (type == CKPT_FT_DIRECTORY)
+		flags |= 0200000;	/* O_DIRECTORY */
+	long fd = rt_syscall4(__NR_openat, AT_FDCWD, (long)path, flags | O_CLOEXEC, 0);
+	if (fd < 0)
+		rt_refuse_path(im, "a file the program had open cannot be opened again: ", path);
+	if (type == CKPT_FT_REGULAR)
+		rt_check_unchanged(im, fd, p, path);
+	return fd;
+}
+
+static long rt_dev_null(const unsigned char *p)
+{
+	uint32_t access = u32at(p, CKPT_RF_FLAGS) & O_ACCMODE;
+	return rt_syscall4(__NR_openat, AT_FDCWD, (long)"/dev/null", access | O_CLOEXEC, 0);
+}
+
+/* A pipe or socket at 3 and above: the same kind of descriptor, its peer gone */
+static long rt_orphan(const unsigned char *p, uint32_t type)
+{
+	int pair[2];
+	int writer = (u32at(p, CKPT_RF_FLAGS) & 3) == 1;	/* O_WRONLY */
+	if (type == CKPT_FT_PIPE && rt_syscall2(__NR_pipe2, (long)pair, 02000000) == 0) {
+		rt_syscall1(__NR_close, pair[!writer]);
+		return pair[writer];
+	}
+	if (type == CKPT_FT_SOCKET &&
+	    rt_syscall4(__NR_socketpair, RT_AF_UNIX, RT_SOCK_STREAM | RT_SOCK_CLOEXEC, 0, (long)pair) == 0) {
+		rt_syscall1(__NR_close, pair[1]);
+		return pair[0];
+	}
+	return rt_dev_null(p);
+}
+
+static long rt_take_terminal(const unsigned char *p, uint32_t fd)
+{
+	if (fd <= 2 && rt_isatty(fd))
+		return RT_KEEP;
+	if (rt_ft.tty_source >= 0)
+		return rt_syscall3(__NR_fcntl, rt_ft.tty_source, F_DUPFD_CLOEXEC, rt_ft.above);
+	long tty = rt_syscall4(__NR_openat, AT_FDCWD, (long)"/dev/tty", O_RDWR | O_CLOEXEC, 0);
+	if (tty >= 0)
+		return tty;
+	rt_warn("no terminal to take over for descriptor", fd <= 2 ? "0-2:" : "3+:", "it keeps what it has, or /dev/null");
+	return fd <= 2 ? RT_KEEP : rt_dev_null(p);
+}
+
+static void rt_open_one(void *arg, const unsigned char *h, const unsigned char *p)
+{
+	struct rt_image *im = arg;
+	uint32_t fd = u32at(p, CKPT_RF_FD), type = u32at(p, CKPT_RF_TYPE);
+	const char *path = rt_file_path(h, p);
+	long got;
+	if (rt_ft.count >= RT_MAX_FDS)
+		rt_refuse(im, "too many open files in the image");
+	if (u32at(p, CKPT_RF_SAME_AS) != ~0u)
+		got = RT_SHARE;
+	else if (type == CKPT_FT_REGULAR || type == CKPT_FT_DIRECTORY || type == CKPT_FT_CHAR)
+		got = rt_open_by_path(im, p, path, type);
+	else if (type == CKPT_FT_TERMINAL)
+		got = rt_take_terminal(p, fd);
+	else
+		got = fd <= 2 ? RT_KEEP : rt_orphan(p, type);
+	if (got >= 0 && (got = rt_move_above(got, rt_ft.above)) < 0)
+		rt_refuse(im, "out of file descriptors");
+	rt_ft.e[rt_ft.count].rec = p;
+	rt_ft.e[rt_ft.count++].fd = got;
+}
+
+void rt_files_open(struct rt_image *im)
+{
+	rt_ft.above = 3;
+	rt_ft.count = 0;
+	rt_ft.tty_source = -1;
+	for (long fd = 0; fd <= 2 && rt_ft.tty_source < 0; fd++)
+		if (rt_isatty(fd))
+			rt_ft.tty_source = fd;
+	rt_each(im, CKPT_REC_FILE, rt_note_highest, 0);
+	im->fd = rt_move_above(im->fd, rt_ft.above);
+	if (im->fd < 0)
+		rt_refuse(im, "out of file descriptors");
+	rt_each(im, CKPT_REC_FILE, rt_open_one, im);
+}
+
+/* Closes what the restarting process had open that the image does not have */
+static int rt_close_unknown(void *arg, long fd)
+{
+	const struct rt_image *im = arg;
+	for (int i = 0; i < rt_ft.count; i++)
+		if ((long)u32at(rt_ft.e[i].rec, CKPT_RF_FD) == fd)
+			return 0;
+	if (fd != im->fd)
+		rt_syscall1(__NR_close, fd);
+	return 0;
+}
+
+static void rt_close_others(const struct rt_image *im)
+{
+	static char buf[4096];
+	rt_each_fd(buf, sizeof buf, rt_close_unknown, (void *)im);
+}
+
+/* Descriptor i at its number, with its offset and flags (a kept one as it is); 1 when it is a
+ * terminal that now has the image's termios */
+static int rt_place_one(int i)
+{
+	const unsigned char *p = rt_ft.e[i].rec;
+	long want = u32at(p, CKPT_RF_FD), fd = rt_ft.e[i].fd;
+	uint32_t type = u32at(p, CKPT_RF_TYPE);
+	if (fd == RT_SHARE) {
+		rt_syscall2(__NR_dup2, (long)u32at(p, CKPT_RF_SAME_AS), want);
+	} else if (fd != RT_KEEP) {
+		rt_syscall2(__NR_dup2, fd, want);
+		rt_syscall1(__NR_close, fd);
+		if (type == CKPT_FT_REGULAR || type == CKPT_FT_DIRECTORY)
+			rt_syscall3(__NR_lseek, want, (long)u64at(p, CKPT_RF_OFFSET), SEEK_SET);
+		rt_syscall3(__NR_fcntl, want, F_SETFL, u32at(p, CKPT_RF_FLAGS));
+	}
+	if (fd != RT_KEEP)
+		rt_syscall3(__NR_fcntl, want, F_SETFD, u32at(p, CKPT_RF_FD_FLAGS));
+	if (type == CKPT_FT_TERMINAL && (u32at(p - CKPT_RH_SIZE, CKPT_RH_FLAGS) & CKPT_FILE_HAS_TERMIOS))
+		return rt_syscall3(__NR_ioctl, want, TCSETS, (long)(p + CKPT_RF_TERMIOS)) == 0;
+	return 0;
+}
+
+int rt_files_place(const struct rt_image *im)
+{
+	int terminal = 0;
+	for (int i = 0; i < rt_ft.count; i++)
+		terminal |= rt_place_one(i);
+	rt_close_others(im);
+	return terminal;
+}

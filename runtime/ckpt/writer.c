@@ -1,0 +1,256 @@
+/*
+ * The checkpoint writer. The records of the kernel's view of the process (records.c) are made on a
+ * scratch mapping left out of the image, then a writer is forked that shares nothing with the
+ * program afterwards: the child's copy-on-write snapshot of memory is checksummed and written
+ * while the program runs on. The program is stopped only for the records and the fork. The writer
+ * writes PATH.tmp, fsyncs it and renames it, so a crash at any moment leaves the previous image.
+ * If the fork fails, the handler writes the image itself.
+ */
+#include "ckpt/save.h"
+
+#define RT_SCRATCH_STACK (128 * 1024)
+#define RT_CHUNK	(4UL << 20)	/* checksum and write granule */
+#define RT_WRITEBACK	(64UL << 20)	/* start the disk writing this often, so fsync has less left */
+
+static long rt_writer_pid;
+static char rt_image_path[RT_PATH_MAX];
+static const char *rt_image_remote;	/* CKPT_IMAGE=shadow:NAME: NAME, kept on the shadow */
+static char rt_image_tmp[RT_PATH_MAX + 8];
+
+struct rt_ckpt_area {
+	struct rt_ckpt_work work;
+	unsigned char bounce[RT_CHUNK];		/* shared memory is copied before it is checksummed */
+};
+
+#define RT_SCRATCH_SIZE	((sizeof(struct rt_ckpt_area) + RT_SCRATCH_STACK + 4095) & ~4095UL)
+
+/* Where images go (CKPT_IMAGE): 1, or 0 when the process does not checkpoint */
+int rt_writer_target(const char *path)
+{
+	if (path && rt_starts_with(path, "shadow:")) {
+		if (!rt_remote_on) {
+			rt_write_all(2, RT_LITERAL("ckpt: CKPT_IMAGE=shadow:... needs CKPT_SHADOW; not checkpointing\n"));
+			return 0;
+		}
+		rt_image_remote = path + RT_LITERAL_LEN("shadow:");
+	} else if (!path || !*path || rt_absolute_path(rt_image_path, path) < 0) {
+		return 0;
+	}
+	rt_put(rt_put(rt_image_tmp, rt_image_path), ".tmp");
+	return 1;
+}
+
+static int rt_write_fully(long fd, const void *buf, uint64_t len, uint64_t off)
+{
+	const char *p = buf;
+	while (len) {
+		long n = rt_syscall4(__NR_pwrite64, fd, (long)p, (long)(len > (1UL << 30) ? (1UL << 30) : len), (long)off);
+		if (n == -EINTR)
+			continue;
+		if (n <= 0)
+			return n ? (int)n : -ENOSPC;
+		p += n, off += (uint64_t)n, len -= (uint64_t)n;
+	}
+	return 0;
+}
+
+/* One region's contents, checksummed chunk by chunk as they are written: one pass over memory */
+static int rt_write_region(struct rt_ckpt_area *a, long fd, unsigned char *h)
+{
+	const unsigned char *p = h + CKPT_RH_SIZE;
+	const unsigned char *src = (const unsigned char *)*(const uint64_t *)(p + CKPT_RG_START);
+	uint64_t size = *(uint64_t *)(h + CKPT_RH_DATA_SIZE), off = *(uint64_t *)(h + CKPT_RH_DATA_OFFSET);
+	int shared = *(uint32_t *)(h + CKPT_RH_FLAGS) & CKPT_REGION_SHARED;
+	uint32_t crc = 0;
+	for (uint64_t done = 0; done < size;) {
+		uint64_t n = size - done < RT_CHUNK ? size - done : RT_CHUNK;
+		const unsigned char *chunk = src + done;
+		if (shared)	/* another process may change it between checksum and write */
+			chunk = rt_memcpy(a->bounce, chunk, n);
+		crc = rt_crc32c(crc, chunk, n);
+		int r = rt_write_fully(fd, chunk, n, off + done);
+		if (r)
+			return r;
+		done += n;
+		if (((off + done) & (RT_WRITEBACK - 1)) < n)
+			rt_syscall4(__NR_sync_file_range, fd, (long)((off + done - n) & ~(RT_WRITEBACK - 1)), RT_WRITEBACK,
+				    SYNC_FILE_RANGE_WRITE);
+	}
+	*(uint32_t *)(h + CKPT_RH_DATA_CRC) = crc;
+	return 0;
+}
+
+/* Data first (region checksums are known only then), then records and header, then fsync */
+static int rt_write_image(struct rt_ckpt_area *a, long fd)
+{
+	struct rt_ckpt_work *w = &a->work;
+	unsigned char header[CKPT_IH_SIZE] = { 0 };
+	uint64_t data_start = (CKPT_IH_SIZE + w->used + CKPT_IMAGE_PAGE - 1) & ~(uint64_t)(CKPT_IMAGE_PAGE - 1);
+	int r = 0;
+	for (size_t at = 0; !r && at < w->used;) {
+		unsigned char *h = w->records + at;
+		if (*(uint64_t *)(h + CKPT_RH_DATA_SIZE)) {
+			*(uint64_t *)(h + CKPT_RH_DATA_OFFSET) += data_start;
+			r = rt_write_region(a, fd, h);
+			*(uint32_t *)(h + CKPT_RH_CRC) = rt_crc32c(0, h, CKPT_RH_CRC);
+		}
+		at += CKPT_RH_SIZE + *(uint32_t *)(h + CKPT_RH_PAYLOAD_SIZE);
+	}
+	*(uint64_t *)(header + CKPT_IH_MAGIC) = CKPT_IMAGE_MAGIC;
+	*(uint32_t *)(header + CKPT_IH_VERSION) = CKPT_IMAGE_VERSION;
+	*(uint32_t *)(header + CKPT_IH_RECORDS) = w->count;
+	*(uint64_t *)(header + CKPT_IH_FILE_SIZE) = data_start + w->data_end;
+	*(uint64_t *)(header + CKPT_IH_BINARY_ID) = rt_binary_id();
+	*(uint32_t *)(header + CKPT_IH_CRC) = rt_crc32c(0, header, CKPT_IH_CRC);
+	if (!r)
+		r = rt_write_fully(fd, w->records, w->used, CKPT_IH_SIZE);
+	if (!r)
+		r = rt_write_fully(fd, header, CKPT_IH_SIZE, 0);
+	if (!r && rt_syscall2(__NR_ftruncate, fd, (long)(data_start + w->data_end)) < 0)
+		r = -EIO;
+	if (!r)
+		r = (int)rt_syscall1(__NR_fsync, fd);
+	return r;
+}
+
+static void rt_report_failure(long err)
+{
+	char msg[64] = "ckpt: checkpoint failed (error ";
+	char *e = rt_utoa((uint64_t)-err, msg + rt_strlen(msg));
+	rt_put(e, "), previous image kept\n");
+	rt_write_all(2, msg, rt_strlen(msg));
+}
+
+/* Writes the image and puts it in place; on failure the previous image is untouched */
+static long rt_finish_image(struct rt_ckpt_area *a)
+{
+	long r = rt_write_image(a, a->work.image_fd);
+	if (rt_image_remote) {
+		if (!r)
+			r = rt_image_upload(a->work.image_fd, rt_image_remote, a->bounce);
+		rt_syscall1(__NR_close, a->work.image_fd);
+	} else {
+		rt_syscall1(__NR_close, a->work.image_fd);
+		if (!r)
+			r = rt_syscall2(__NR_rename, (long)rt_image_tmp, (long)rt_image_path);
+		if (r < 0)
+			rt_syscall1(__NR_unlink, (long)rt_image_tmp);
+	}
+	if (r < 0)
+		rt_report_failure(r);
+	return r;
+}
+
+/* The writer process: a snapshot of the program, with no signals, no rseq and no SUD */
+static _Noreturn void rt_writer(struct rt_ckpt_area *a)
+{
+	uint64_t all = ~0ULL;
+	rt_syscall4(__NR_rt_sigprocmask, SIG_SETMASK, (long)&all, 0, RT_SIGSET_SIZE);
+	rt_rseq_pause();	/* the kernel would write this copy's rseq area while it is saved */
+	if (rt_image_remote)
+		rt_remote_forked();	/* a session of its own for the upload */
+	long r = rt_finish_image(a);
+	rt_exit(r ? 1 : 0);
+}
+
+long rt_wait_writer(int options)
+{
+	int status = 0;
+	long r;
+	if (rt_writer_pid <= 0)
+		return 0;
+	do
+		r = rt_syscall4(__NR_wait4, rt_writer_pid, (long)&status, options | __WCLONE /* no SIGCHLD */, 0);
+	while (r == -EINTR);
+	if (r == 0)
+		return 1;	/* still writing */
+	rt_writer_pid = 0;
+	return r < 0 || status ? -EIO : 0;
+}
+
+static int rt_collect(struct rt_ckpt_work *w)
+{
+	if (rt_add_process(w) || rt_add_regs(w) || rt_add_sigactions(w) || rt_add_memory(w) ||
+	    rt_add_files(w) || rt_add_cwd_and_exe(w) || rt_add_limits_and_timers(w) || rt_add_queued_signals(w))
+		return -ENOMEM;
+	return 0;
+}
+
+/* The image, from a writer process when one can be forked, else from here, the program stopped */
+static long rt_write_out(struct rt_ckpt_area *a)
+{
+	long pid = rt_syscall5(__NR_clone, 0 /* no SIGCHLD: the program's wait() never sees it */, 0, 0, 0, 0);
+	if (pid == 0)
+		rt_writer(a);
+	if (pid > 0) {
+		rt_syscall1(__NR_close, a->work.image_fd);
+		rt_writer_pid = pid;
+		return 0;
+	}
+	rt_rseq_pause();
+	long r = rt_finish_image(a);
+	rt_rseq_resume();
+	return r;
+}
+
+/*
+ * On the scratch stack. The image has the pid calls routed through the dispatcher (base/pids.c):
+ * only a process made from it needs them translated.
+ */
+static void rt_checkpoint_on_scratch(void *arg)
+{
+	struct rt_ckpt_area *a = arg;
+	struct rt_ckpt_work *w = &a->work;
+	w->image_fd = rt_image_remote
+		? rt_syscall2(__NR_memfd_create, (long)"ckpt-image", MFD_CLOEXEC)
+		: rt_syscall4(__NR_openat, AT_FDCWD, (long)rt_image_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (w->image_fd < 0) {
+		rt_report_failure(w->result = w->image_fd);
+		return;
+	}
+	rt_pids_route(1);
+	w->result = rt_collect(w);
+	if (!w->result) {
+		w->result = rt_write_out(a);
+	} else {
+		rt_syscall1(__NR_close, w->image_fd);
+		if (!rt_image_remote)
+			rt_syscall1(__NR_unlink, (long)rt_image_tmp);
+		rt_report_failure(w->result);
+	}
+	rt_pids_route(0);
+}
+
+/* Returns 0 when an image is in place or being written, or -errno */
+long rt_checkpoint(int sig, void *uc)
+{
+	rt_wait_writer(0);	/* one writer at a time: they share PATH.tmp */
+	long scratch = rt_syscall6(__NR_mmap, 0, RT_SCRATCH_SIZE, PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (scratch < 0 && scratch > -4096) {
+		rt_report_failure(scratch);
+		return scratch;
+	}
+	struct rt_ckpt_area *a = (void *)scratch;
+	a->work.uc = uc;
+	a->work.sig = sig;
+	a->work.scratch_start = (uint64_t)scratch;
+	a->work.scratch_end = (uint64_t)scratch + RT_SCRATCH_SIZE;
+	rt_call_on_stack(rt_checkpoint_on_scratch, a, (char *)scratch + RT_SCRATCH_SIZE);
+	long r = a->work.result;
+	rt_syscall2(__NR_munmap, scratch, RT_SCRATCH_SIZE);
+	return r;
+}
+
+/* A finished writer is reaped, not left a zombie: at the end of every dispatch */
+void rt_checkpoint_reap_writer(void)
+{
+	if (rt_writer_pid && !rt_in_shared_child)
+		rt_wait_writer(WNOHANG);
+}
+
+/* A forked child: the parent's writer is not its child */
+void rt_writer_forget(void)
+{
+	rt_writer_pid = 0;
+}

@@ -1,0 +1,108 @@
+/*
+ * The dispatcher: every system call the shim cannot pass straight to the kernel, and every call
+ * the SUD net traps, arrives here as a struct rt_ctx. For now every call is executed locally.
+ */
+#include "core/core.h"
+
+static void rt_count(long nr, enum rt_via via)
+{
+	if ((unsigned long)nr < RT_NR_MAX)
+		rt_counts[nr]++;
+	else
+		rt_count_other++;
+	if (via == RT_VIA_SUD)
+		rt_trapped++;
+}
+
+static long rt_local(const struct rt_ctx *c, long nr)
+{
+	return rt_call_restartable(nr, (long)c->rdi, (long)c->rsi, (long)c->rdx, (long)c->r10,
+				   (long)c->r8, (long)c->r9);
+}
+
+/* execve replaces the image, runtime included: its counts are written first */
+static long rt_exec(const struct rt_ctx *c, long nr)
+{
+	int own = !rt_in_shared_child;
+	if (own)
+		rt_stats_flush("exec");
+	long r = nr == __NR_execve
+		? rt_syscall3(nr, (long)c->rdi, (long)c->rsi, (long)rt_vfiles_exec_env((char **)c->rdx))
+		: rt_syscall5(nr, (long)c->rdi, (long)c->rsi, (long)c->rdx, (long)rt_vfiles_exec_env((char **)c->r10), (long)c->r8);
+	if (own)
+		rt_stats_reset();	/* the exec failed: what follows is a new record */
+	return r;
+}
+
+static long rt_handle(struct rt_ctx *c, long nr)
+{
+	switch (nr) {
+	case __NR_exit:
+		/* one thread ends; the process ends with its last thread */
+		if (__atomic_sub_fetch(&rt_threads, 1, __ATOMIC_RELAXED) > 0)
+			return rt_local(c, nr);
+		/* fall through */
+	case __NR_exit_group:
+		if (!rt_in_shared_child)
+			rt_stats_flush("exit");
+		rt_vfiles_exit();
+		rt_remote_exit((long)(c->rdi & 0xff) << 8);
+		return rt_local(c, nr);
+	case __NR_execve:
+	case __NR_execveat:
+		return rt_exec(c, nr);
+	case __NR_clone:
+	case __NR_clone3:
+	case __NR_fork:
+	case __NR_vfork:
+		return rt_dispatch_clone(c, nr);
+	case __NR_rt_sigaction:
+		return rt_sys_sigaction((long)c->rdi, (const void *)c->rsi, (void *)c->rdx,
+					(long)c->r10);
+	case __NR_rt_sigprocmask:
+		return rt_sys_sigprocmask((long)c->rdi, (const void *)c->rsi, (void *)c->rdx,
+					  (long)c->r10);
+	case __NR_brk:
+		return rt_sys_brk(c->rdi);
+	case __NR_rseq:
+		return rt_sys_rseq(c->rdi, (uint32_t)c->rsi, (int)c->rdx, (uint32_t)c->r10);
+	case __NR_nanosleep:
+		return rt_sleep_restartable(nr, 0, 0, (const void *)c->rdi, (void *)c->rsi);
+	case __NR_clock_nanosleep:
+		return rt_sleep_restartable(nr, (long)c->rdi, (long)c->rsi, (const void *)c->rdx, (void *)c->r10);
+	case __NR_rt_sigsuspend:
+		return rt_sys_sigsuspend((const void *)c->rdi, (long)c->rsi);
+	case __NR_rt_sigreturn:
+		rt_dispatch_busy = 0;
+		rt_sigreturn_at(c->rsp);	/* only the SUD net gets here: the shim has its own */
+	default:
+		if ((unsigned long)nr < RT_NR_MAX && rt_syscall_class[nr] == RT_CLASS_PIDS)
+			return rt_sys_pids(c, nr);
+		if (rt_remote_handles(nr))
+			return rt_sys_remote(c, nr);
+		return rt_local(c, nr);
+	}
+}
+
+void rt_dispatch(struct rt_ctx *c, enum rt_via via)
+{
+	long nr = (long)c->rax;
+	rt_count(nr, via);
+	rt_dispatch_busy++;
+	rt_vfiles_vfork_done();	/* a vfork parent resumed straight into the program: its file table back */
+	c->rax = (uint64_t)rt_handle(c, nr);
+	rt_checkpoint_reap_writer();
+	rt_busy_leave();	/* a checkpoint signal held meanwhile runs now */
+}
+
+/* From the shim's slow path: complete the frame into a full context, dispatch, write back */
+void rt_shim_dispatch(struct rt_ctx *frame)
+{
+	struct rt_ctx c;
+	rt_memcpy(&c, frame, RT_SHIM_FRAME);
+	c.rsp = (uint64_t)frame + RT_SHIM_FRAME + CKPT_RED_ZONE;
+	c.rip = frame->rip + CKPT_TRAMP_RESUME_SKIP;
+	rt_dispatch(&c, RT_VIA_PATCH);
+	frame->rax = c.rax;
+	frame->r11 = frame->flags;	/* as the syscall instruction leaves r11 */
+}

@@ -1,0 +1,59 @@
+/*
+ * fork, vfork, clone and clone3: what every room does around a new process or thread (sys/clone.c
+ * says which kind of child a call makes). A child with its own memory starts a new statistics
+ * record; a vfork-like child shares the parent's memory (and counters) until it execs or exits;
+ * every child re-arms the SUD net. Remote files' offsets are shared with the child (remote/cursors.c).
+ */
+#include "core/core.h"
+
+void rt_child_started(int kind)
+{
+	if (kind == RT_CHILD_OWN_MEMORY) {
+		rt_stats_reset();
+		rt_threads = 1;
+		rt_dispatch_busy = 0;	/* a new-stack child never returns through the dispatcher */
+		rt_pids_child();
+		rt_checkpoint_forked();
+		rt_remote_forked();
+		rt_vfiles_forked();
+	}
+	else if (kind == RT_CHILD_VFORK)
+		rt_in_shared_child = 1;
+	rt_arm_sud();
+}
+
+long rt_dispatch_clone(struct rt_ctx *c, long nr)
+{
+	uint64_t flags, stack;
+	if (rt_clone_shape(c, nr, &flags, &stack) < 0)
+		return rt_syscall6(nr, (long)c->rdi, (long)c->rsi, (long)c->rdx, (long)c->r10,
+				   (long)c->r8, (long)c->r9);
+	enum rt_child_kind kind = rt_child_kind(flags);
+	if (kind != RT_CHILD_THREAD)
+		rt_vfiles_before_fork();	/* remote file offsets shared with the child */
+	if (kind == RT_CHILD_VFORK)
+		rt_vfiles_vfork_save();		/* the child's file actions stay its own */
+	if (stack) {
+		rt_child_shares_memory = (uint8_t)kind;
+		if (kind == RT_CHILD_THREAD)
+			__atomic_add_fetch(&rt_threads, 1, __ATOMIC_RELAXED);
+		*(uint64_t *)(stack - 8) = c->rip;
+		long r = rt_clone_on_stack(c, stack);
+		if (kind == RT_CHILD_VFORK) {
+			rt_in_shared_child = 0;
+			rt_vfiles_vfork_done();
+		}
+		if (kind == RT_CHILD_THREAD && r < 0)
+			__atomic_sub_fetch(&rt_threads, 1, __ATOMIC_RELAXED);
+		return r;
+	}
+	if (kind != RT_CHILD_OWN_MEMORY) {
+		rt_dispatch_busy = 0;	/* the parent resumes in the program, not here */
+		rt_vfork_parent(c);
+	}
+	long r = rt_syscall6(nr, (long)c->rdi, (long)c->rsi, (long)c->rdx, (long)c->r10,
+			     (long)c->r8, (long)c->r9);
+	if (r == 0)
+		rt_child_started(RT_CHILD_OWN_MEMORY);
+	return r;
+}

@@ -1,0 +1,47 @@
+/*
+ * The kernel's names for its numbers, from its UAPI headers (they work freestanding). Errors are
+ * the kernel's positive errno values; the runtime returns and compares them negated (-EINTR), as
+ * the system calls return them. What no UAPI header defines is defined once here, said why.
+ */
+#ifndef RT_LIB_KERNEL_H
+#define RT_LIB_KERNEL_H
+
+#include <asm-generic/errno.h>
+#include <asm/prctl.h>
+#include <asm/sigcontext.h>
+#include <asm-generic/poll.h>
+#include <linux/fcntl.h>
+#include <linux/fs.h>
+#include <linux/in.h>
+#include <linux/kcmp.h>
+#include <linux/memfd.h>
+#include <linux/mman.h>
+#include <linux/prctl.h>
+#include <linux/resource.h>
+#include <linux/rseq.h>
+#include <linux/sched.h>
+#include <linux/signal.h>
+#include <linux/stat.h>
+#include <linux/tcp.h>
+#include <linux/time.h>
+#include <linux/wait.h>
+#include <asm/ioctls.h>
+
+/* The socket API's numbers are libc's (sys/socket.h): the UAPI headers leave them out */
+#define RT_AF_UNIX	1
+#define RT_AF_INET	2
+#define RT_SOCK_STREAM	1
+#define RT_SOCK_DGRAM	2
+#define RT_SOCK_CLOEXEC	O_CLOEXEC	/* the kernel checks it is the same bit */
+#define RT_MSG_NOSIGNAL	0x4000
+
+/* Older UAPI headers lack Syscall User Dispatch (Linux 5.11) */
+#ifndef PR_SET_SYSCALL_USER_DISPATCH
+#define PR_SET_SYSCALL_USER_DISPATCH	59
+#define PR_SYS_DISPATCH_ON		1
+#endif
+#ifndef SYSCALL_DISPATCH_FILTER_BLOCK
+#define SYSCALL_DISPATCH_FILTER_BLOCK	1
+#endif
+
+#endif

@@ -1,0 +1,49 @@
+/*
+ * The restore plan: everything the restorer (pie/restorer.S) needs, laid out by ckpt/restore.c
+ * in the holding area, so that the restorer runs with no memory but that area. All fields u64.
+ */
+#ifndef RT_RESTORE_H
+#define RT_RESTORE_H
+
+#define RT_PLAN_UNMAPS		0	/* count of { addr, len } */
+#define RT_PLAN_REMAPS		8	/* count of { from, len, to } */
+#define RT_PLAN_MAPS		16	/* count of { addr, len, prot, flags, fd, offset, data } */
+#define RT_PLAN_POKES		24	/* count of { addr, value } */
+#define RT_PLAN_FS_BASE		32
+#define RT_PLAN_FRAME		40	/* rsp for rt_sigreturn: the frame's ucontext */
+#define RT_PLAN_IMAGE_FD	48
+#define RT_PLAN_SUD_LEN		56	/* 0: leave the net off */
+#define RT_PLAN_SUD_START	64
+#define RT_PLAN_SUD_SELECTOR	72
+#define RT_PLAN_SIGRETURN	80	/* the restored runtime's rt_restart_finish: rt_sigreturn from the allowed region */
+#define RT_PLAN_RSEQ_ADDR	88	/* 0: none to register */
+#define RT_PLAN_RSEQ_LEN	96
+#define RT_PLAN_RSEQ_SIG	104
+#define RT_PLAN_FRAME_SRC	112	/* the frame as built in the holding area */
+#define RT_PLAN_FRAME_LEN	120	/* 0: it stays there */
+#define RT_PLAN_FRAME_DST	128	/* where it goes: below the program's rsp, in its own stack */
+#define RT_PLAN_HOLD		136	/* the holding area, unmapped by rt_restart_finish */
+#define RT_PLAN_HOLD_SIZE	144	/* 0: left mapped (the frame is in it) */
+#define RT_PLAN_CLOSES		152	/* count of { fd }: the files regions were mapped from */
+#define RT_PLAN_FLAGS_BYTE	160	/* RT_MAP_HUGE: madvise(MADV_HUGEPAGE) before reading contents in */
+#define RT_PLAN_ENTRIES		168
+
+#define RT_UNMAP_SIZE		16
+#define RT_REMAP_SIZE		24
+#define RT_MAP_SIZE		56	/* data: image offset of the contents, read in; ~0: none */
+#define RT_NO_DATA		(-1)
+#define RT_MAP_HUGE		1
+#define RT_POKE_SIZE		16
+
+/* linux/prctl.h declares a struct, so the assembler cannot include it: ckpt/restore.c checks these */
+#define RT_PR_SET_SYSCALL_USER_DISPATCH	59
+#define RT_PR_SYS_DISPATCH_ON		1
+
+#ifndef __ASSEMBLER__
+#pragma GCC visibility push(hidden)
+/* restorer.S: the code ckpt/restore.c copies into the holding area and enters with the plan */
+extern const char rt_restorer_code_start[], rt_restorer_code_end[];
+#pragma GCC visibility pop
+#endif
+
+#endif

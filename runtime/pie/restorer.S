@@ -1,0 +1,185 @@
+/*
+ * The restorer: copied by ckpt/restore.c into a holding area outside both address spaces, it
+ * replaces the new process's memory with the image's and returns into the program through
+ * rt_sigreturn.
+ * Memory is real anonymous memory (or a private mapping of its file), with the contents read in:
+ * mremap, MADV_DONTNEED and a stack that grows down behave as they did before the checkpoint.
+ * It must be position-independent and use nothing outside the holding area: registers, the plan
+ * (rdi), and the stack restore.c gave it. Nothing after the first munmap can be undone: ckpt/
+ * has checked every byte of the image (image.c) before this runs.
+ */
+#include <asm/unistd_64.h>
+#include <asm-generic/errno.h>
+#include <asm/prctl.h>
+#include <linux/mman.h>
+#include "include/ckpt_contract.h"
+#include "pie/plan.h"
+
+	.text
+	.globl	rt_restorer_code_start
+	.hidden	rt_restorer_code_start
+	.globl	rt_restorer_code_end
+	.hidden	rt_restorer_code_end
+	.p2align 4
+rt_restorer_code_start:
+	mov	%rdi, %rbx
+	lea	RT_PLAN_ENTRIES(%rbx), %r12
+
+	mov	RT_PLAN_UNMAPS(%rbx), %r13
+1:	test	%r13, %r13
+	jz	2f
+	mov	(%r12), %rdi
+	mov	8(%r12), %rsi
+	mov	$__NR_munmap, %eax
+	syscall
+	add	$16, %r12
+	dec	%r13
+	jmp	1b
+
+	/* the new kernel's vvar and vdso go where the program's libc expects them */
+2:	mov	RT_PLAN_REMAPS(%rbx), %r13
+3:	test	%r13, %r13
+	jz	4f
+	mov	(%r12), %rdi
+	mov	8(%r12), %rsi
+	mov	%rsi, %rdx
+	mov	$(MREMAP_MAYMOVE | MREMAP_FIXED), %r10d
+	mov	16(%r12), %r8
+	mov	$__NR_mremap, %eax
+	syscall
+	cmp	16(%r12), %rax
+	jne	.Lfail
+	add	$24, %r12
+	dec	%r13
+	jmp	3b
+
+	/* memory: anonymous, or privately from the file it maps, with the image's contents read in */
+4:	mov	RT_PLAN_MAPS(%rbx), %r13
+5:	test	%r13, %r13
+	jz	6f
+	mov	(%r12), %rdi
+	mov	8(%r12), %rsi
+	mov	16(%r12), %rdx
+	cmpq	$RT_NO_DATA, 48(%r12)
+	je	51f
+	mov	$(PROT_READ | PROT_WRITE), %edx	/* while the contents are read in */
+51:	mov	24(%r12), %r10
+	mov	32(%r12), %r8
+	mov	40(%r12), %r9
+	mov	$__NR_mmap, %eax
+	syscall
+	cmp	(%r12), %rax
+	jne	.Lfail
+	cmpq	$RT_NO_DATA, 48(%r12)
+	je	54f
+	testb	$RT_MAP_HUGE, RT_PLAN_FLAGS_BYTE(%rbx)
+	jz	55f
+	cmpq	$(2 << 20), 8(%r12)
+	jb	55f
+	mov	(%r12), %rdi		/* large regions fill faster with 2 MiB pages */
+	mov	8(%r12), %rsi
+	mov	$MADV_HUGEPAGE, %edx
+	mov	$__NR_madvise, %eax
+	syscall
+55:	xor	%r14d, %r14d		/* bytes read so far */
+52:	cmp	8(%r12), %r14
+	jae	53f
+	mov	RT_PLAN_IMAGE_FD(%rbx), %rdi
+	mov	(%r12), %rsi
+	add	%r14, %rsi
+	mov	8(%r12), %rdx
+	sub	%r14, %rdx
+	mov	48(%r12), %r10
+	add	%r14, %r10
+	mov	$__NR_pread64, %eax
+	syscall
+	cmp	$-EINTR, %rax
+	je	52b
+	test	%rax, %rax
+	jle	.Lfail
+	add	%rax, %r14
+	jmp	52b
+53:	mov	(%r12), %rdi
+	mov	8(%r12), %rsi
+	mov	16(%r12), %rdx
+	mov	$__NR_mprotect, %eax
+	syscall
+	test	%rax, %rax
+	jnz	.Lfail
+54:	add	$RT_MAP_SIZE, %r12
+	dec	%r13
+	jmp	5b
+
+6:	mov	RT_PLAN_POKES(%rbx), %r13
+7:	test	%r13, %r13
+	jz	8f
+	mov	(%r12), %rdi
+	mov	8(%r12), %rax
+	mov	%rax, (%rdi)
+	add	$16, %r12
+	dec	%r13
+	jmp	7b
+
+8:	mov	RT_PLAN_CLOSES(%rbx), %r13
+81:	test	%r13, %r13
+	jz	82f
+	mov	(%r12), %rdi
+	mov	$__NR_close, %eax
+	syscall
+	add	$8, %r12
+	dec	%r13
+	jmp	81b
+82:	mov	RT_PLAN_IMAGE_FD(%rbx), %rdi
+	mov	$__NR_close, %eax
+	syscall
+	mov	$ARCH_SET_FS, %edi
+	mov	RT_PLAN_FS_BASE(%rbx), %rsi
+	mov	$__NR_arch_prctl, %eax
+	syscall
+	/* the program's rseq area, registered again with this kernel (before the net is armed) */
+	mov	RT_PLAN_RSEQ_ADDR(%rbx), %rdi
+	test	%rdi, %rdi
+	jz	10f
+	mov	RT_PLAN_RSEQ_LEN(%rbx), %rsi
+	xor	%edx, %edx
+	mov	RT_PLAN_RSEQ_SIG(%rbx), %r10
+	mov	$__NR_rseq, %eax
+	syscall
+10:	mov	RT_PLAN_SUD_LEN(%rbx), %r10
+	test	%r10, %r10
+	jz	9f
+	mov	$RT_PR_SET_SYSCALL_USER_DISPATCH, %edi
+	mov	$RT_PR_SYS_DISPATCH_ON, %esi
+	mov	RT_PLAN_SUD_START(%rbx), %rdx
+	mov	RT_PLAN_SUD_SELECTOR(%rbx), %r8
+	mov	$__NR_prctl, %eax
+	syscall
+	/* the signal frame goes onto the program's stack, so that the holding area can go */
+9:	mov	RT_PLAN_FRAME_DST(%rbx), %rdi
+	mov	RT_PLAN_FRAME_SRC(%rbx), %rsi
+	mov	RT_PLAN_FRAME_LEN(%rbx), %rcx
+	cld
+	rep movsb
+	/* rt_restart_finish, in the restored runtime's text (which the net allows), unmaps this
+	 * holding area and makes the rt_sigreturn */
+	mov	RT_PLAN_HOLD(%rbx), %rdi
+	mov	RT_PLAN_HOLD_SIZE(%rbx), %rsi
+	mov	RT_PLAN_SIGRETURN(%rbx), %rax
+	mov	RT_PLAN_FRAME(%rbx), %rsp
+	jmp	*%rax
+
+.Lfail:
+	mov	$2, %edi		/* stderr */
+	lea	.Lmsg(%rip), %rsi
+	mov	$(.Lmsg_end - .Lmsg), %edx
+	mov	$__NR_write, %eax
+	syscall
+	mov	$CKPT_EXIT_RUNTIME, %edi
+	mov	$__NR_exit_group, %eax
+	syscall
+	ud2
+.Lmsg:	.ascii	"ckpt: restore failed while rebuilding memory\n"
+.Lmsg_end:
+rt_restorer_code_end:
+
+	.section .note.GNU-stack,"",@progbits
