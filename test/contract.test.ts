@@ -15,12 +15,28 @@ const FIELDS: Array<[string, keyof typeof C]> = [
   ['redirect_count', 'CKPT_CFG_REDIRECT_COUNT'],
 ];
 
+/** The kernel's layouts the wire protocol carries as they are (glibc's x86-64 struct stat and
+ *  struct dirent64 are the kernel's), each field with the contract constant that must equal it */
+const KERNEL_LAYOUTS: Array<[string, string, keyof typeof C]> = [
+  ['stat', 'st_dev', 'CKPT_SH_STAT_DEV'], ['stat', 'st_ino', 'CKPT_SH_STAT_INO'], ['stat', 'st_nlink', 'CKPT_SH_STAT_NLINK'],
+  ['stat', 'st_mode', 'CKPT_SH_STAT_MODE'], ['stat', 'st_uid', 'CKPT_SH_STAT_UID'], ['stat', 'st_gid', 'CKPT_SH_STAT_GID'],
+  ['stat', 'st_rdev', 'CKPT_SH_STAT_RDEV'], ['stat', 'st_size', 'CKPT_SH_STAT_SZ'], ['stat', 'st_blksize', 'CKPT_SH_STAT_BLKSIZE'],
+  ['stat', 'st_blocks', 'CKPT_SH_STAT_BLOCKS'], ['stat', 'st_atim', 'CKPT_SH_STAT_ATIME'], ['stat', 'st_mtim', 'CKPT_SH_STAT_MTIME'],
+  ['stat', 'st_ctim', 'CKPT_SH_STAT_CTIME'],
+  ['dirent64', 'd_ino', 'CKPT_SH_DIRENT_INO'], ['dirent64', 'd_off', 'CKPT_SH_DIRENT_OFF'],
+  ['dirent64', 'd_reclen', 'CKPT_SH_DIRENT_RECLEN'], ['dirent64', 'd_type', 'CKPT_SH_DIRENT_TYPE'],
+  ['dirent64', 'd_name', 'CKPT_SH_DIRENT_NAME'],
+];
+
 /** A C program that prints, as the compiler sees them, every value TypeScript relies on */
 function probeSource(): string {
   const numeric = Object.entries(C).filter(([, v]) => typeof v === 'number' || typeof v === 'bigint').map(([k]) => k);
   const strings = Object.entries(C).filter(([, v]) => typeof v === 'string').map(([k]) => k);
   return [
-    '#include <stdio.h>', '#include <stddef.h>', '#include "ckpt_contract.h"', 'int main(void) {',
+    '#define _GNU_SOURCE', '#include <stdio.h>', '#include <stddef.h>', '#include <dirent.h>', '#include <sys/stat.h>',
+    '#include "ckpt_contract.h"', 'int main(void) {',
+    ...KERNEL_LAYOUTS.map(([type, field]) => `printf("${type}.${field} %zu\\n", offsetof(struct ${type}, ${field}));`),
+    'printf("sizeof.stat %zu\\n", sizeof(struct stat));',
     ...FIELDS.map(([f]) => `printf("offsetof.${f} %zu\\n", offsetof(struct ckpt_config, ${f}));`),
     'printf("sizeof.config %zu\\n", sizeof(struct ckpt_config));',
     'printf("sizeof.redirect %zu\\n", sizeof(struct ckpt_redirect));',
@@ -51,6 +67,11 @@ describe('contract between the rewriter and the runtime', () => {
     for (const [field, constant] of FIELDS) assert.equal(printed.get(`offsetof.${field}`), String(C[constant]), field);
     assert.equal(printed.get('sizeof.config'), String(C.CKPT_CFG_SIZE));
     assert.equal(printed.get('sizeof.redirect'), String(C.CKPT_REDIR_SIZE));
+  });
+
+  it('describes struct stat and linux_dirent64 as the kernel lays them out', () => {
+    for (const [type, field, constant] of KERNEL_LAYOUTS) assert.equal(printed.get(`${type}.${field}`), String(C[constant]), `${type}.${field}`);
+    assert.equal(printed.get('sizeof.stat'), String(C.CKPT_SH_STAT_SIZE));
   });
 
   it('is regenerated from the header, so the generated file is current', () => {

@@ -263,7 +263,38 @@
 #define CKPT_SH_OP_EXIT         17  /* count: the exit status (wait status form) */
 #define CKPT_SH_APPEND          1
 #define CKPT_SH_NOFOLLOW        1
+
+/* STAT and FSTAT data: struct stat as the x86-64 kernel fills it (runtime/arch/x86_64/abi.h checks
+ * its struct rt_stat against these). size, blksize, blocks and the seconds are signed. */
+#define CKPT_SH_STAT_DEV        0   /* u64 */
+#define CKPT_SH_STAT_INO        8   /* u64 */
+#define CKPT_SH_STAT_NLINK      16  /* u64 */
+#define CKPT_SH_STAT_MODE       24  /* u32 */
+#define CKPT_SH_STAT_UID        28  /* u32 */
+#define CKPT_SH_STAT_GID        32  /* u32, then 4 bytes of padding */
+#define CKPT_SH_STAT_RDEV       40  /* u64 */
+#define CKPT_SH_STAT_SZ         48  /* i64: the file's size in bytes */
+#define CKPT_SH_STAT_BLKSIZE    56  /* i64 */
+#define CKPT_SH_STAT_BLOCKS     64  /* i64: 512-byte blocks */
+#define CKPT_SH_STAT_ATIME      72  /* i64 seconds, then u64 nanoseconds (0..999999999) */
+#define CKPT_SH_STAT_MTIME      88  /* likewise */
+#define CKPT_SH_STAT_CTIME      104 /* likewise; then 24 reserved bytes, zero */
 #define CKPT_SH_STAT_SIZE       144
+
+/* GETDENTS data: linux_dirent64 records, each padded to a multiple of CKPT_SH_DIRENT_ALIGN bytes */
+#define CKPT_SH_DIRENT_INO      0   /* u64 */
+#define CKPT_SH_DIRENT_OFF      8   /* i64: the index to ask for next */
+#define CKPT_SH_DIRENT_RECLEN   16  /* u16: this record's length */
+#define CKPT_SH_DIRENT_TYPE     18  /* u8: DT_* */
+#define CKPT_SH_DIRENT_NAME     19  /* the name and its NUL */
+#define CKPT_SH_DIRENT_ALIGN    8
+
+/* The handshake's MACs: HMAC-SHA256 keyed with the token, over the label then the fields
+ * (docs/shadow-protocol.md). The token is the token file's bytes without the CR and LF bytes at
+ * its end, however many: a file saved with CRLF line ends, or with a blank line after the token,
+ * gives the same token on both sides. */
+#define CKPT_SH_AUTH_LABEL      "ckpt-shadow-auth-v1"
+#define CKPT_SH_WELCOME_LABEL   "ckpt-shadow-welcome-v1"
 
 /* Exit status of a job whose shadow stayed away longer than CKPT_SHADOW_RETRY seconds */
 #define CKPT_EXIT_SHADOW_LOST   86

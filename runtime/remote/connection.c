@@ -58,13 +58,15 @@ static void rt_parse_where(const char *where, const char *known)
 		rt_remote_fail("host not found (not an IPv4 address, nor a name in /etc/hosts or DNS)");
 }
 
+/* The token: the file's bytes without the CR and LF bytes at its end (ckpt_contract.h), as the
+ * server reads its --token-file */
 static void rt_read_token(const char *file)
 {
 	long n = file ? rt_read_file(file, rt_sh_token, sizeof rt_sh_token) : -1;
-	if (n <= 0 || (size_t)n + 1 >= sizeof rt_sh_token)
-		rt_remote_fail("cannot read CKPT_SHADOW_TOKEN_FILE (or the token is empty or too long)");
 	while (n > 0 && (rt_sh_token[n - 1] == '\n' || rt_sh_token[n - 1] == '\r'))
 		n--;
+	if (n <= 0 || (size_t)n + 1 >= sizeof rt_sh_token)
+		rt_remote_fail("cannot read CKPT_SHADOW_TOKEN_FILE (or the token is empty or too long)");
 	rt_sh_token_len = (size_t)n;
 }
 
@@ -162,7 +164,7 @@ static int rt_connect_once(int again)
 	rt_memcpy(rt_sh_policy, rt_sh_buf + CKPT_SH_HEADER + CKPT_SH_NONCE, policy);
 	rt_sh_policy[policy] = 0;
 	rt_syscall3(__NR_getrandom, (long)(a + CKPT_SH_AUTH_NONCE), CKPT_SH_NONCE, 0);
-	struct rt_part parts[] = { { "ckpt-shadow-auth-v1", 19 }, { server_nonce, CKPT_SH_NONCE },
+	struct rt_part parts[] = { { RT_LITERAL(CKPT_SH_AUTH_LABEL) }, { server_nonce, CKPT_SH_NONCE },
 				   { a + CKPT_SH_AUTH_NONCE, CKPT_SH_NONCE }, { &pid, 4 } };
 	rt_hmac_sha256((const unsigned char *)rt_sh_token, rt_sh_token_len, parts, 4, a + CKPT_SH_AUTH_MAC);
 	*(uint32_t *)(a + CKPT_SH_AUTH_PID) = pid;
@@ -173,7 +175,7 @@ static int rt_connect_once(int again)
 		return -1;
 	}
 	unsigned char want[CKPT_SH_MAC];
-	struct rt_part back[] = { { "ckpt-shadow-welcome-v1", 22 }, { a + CKPT_SH_AUTH_NONCE, CKPT_SH_NONCE },
+	struct rt_part back[] = { { RT_LITERAL(CKPT_SH_WELCOME_LABEL) }, { a + CKPT_SH_AUTH_NONCE, CKPT_SH_NONCE },
 				  { server_nonce, CKPT_SH_NONCE } };
 	rt_hmac_sha256((const unsigned char *)rt_sh_token, rt_sh_token_len, back, 3, want);
 	if (rt_memcmp(want, rt_sh_buf + CKPT_SH_HEADER + CKPT_SH_WELCOME_MAC, CKPT_SH_MAC))

@@ -30,8 +30,8 @@ Options:
                         which the first log line gives) (required)
   --root DIR            the directory the jobs see as /; nothing outside it is ever read,
                         written, created or removed on their behalf (required)
-  --token-file FILE     the secret jobs authenticate with (the file's bytes, without a final
-                        line end); keep it readable by its owner only (required)
+  --token-file FILE     the secret jobs authenticate with (the file's bytes, without the CR
+                        and LF bytes at its end); readable by its owner only (required)
   --policy FILE.json    which job paths are remote and which stay on the execute machine, and
                         the job's stdio: {"remote": [...], "local": [...], "stdin": PATH,
                         "stdout": PATH, "stderr": PATH}; replaces the default policy (remote /;

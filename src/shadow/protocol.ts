@@ -289,13 +289,16 @@ function paths(tail: Buffer, n: number, op: Op): Buffer[] {
 
 // ---- reply data ----
 
-/** x86-64 `struct stat` as the kernel fills it (CKPT_SH_STAT_SIZE bytes); the signed fields
- *  (size, blocks, times) are written as their two's complement. */
+/** x86-64 `struct stat` as the kernel fills it (CKPT_SH_STAT_SIZE bytes, offsets from the contract);
+ *  the signed fields (size, blocks, times) are written as their two's complement. */
 const STAT = [
-  ['dev', 0, 'u64'], ['ino', 8, 'u64'], ['nlink', 16, 'u64'], ['mode', 24, 'u32'], ['uid', 28, 'u32'],
-  ['gid', 32, 'u32'], ['rdev', 40, 'u64'], ['size', 48, 'u64'], ['blksize', 56, 'u64'], ['blocks', 64, 'u64'],
-  ['atime', 72, 'u64'], ['atimeNsec', 80, 'u64'], ['mtime', 88, 'u64'], ['mtimeNsec', 96, 'u64'],
-  ['ctime', 104, 'u64'], ['ctimeNsec', 112, 'u64'],
+  ['dev', C.CKPT_SH_STAT_DEV, 'u64'], ['ino', C.CKPT_SH_STAT_INO, 'u64'], ['nlink', C.CKPT_SH_STAT_NLINK, 'u64'],
+  ['mode', C.CKPT_SH_STAT_MODE, 'u32'], ['uid', C.CKPT_SH_STAT_UID, 'u32'], ['gid', C.CKPT_SH_STAT_GID, 'u32'],
+  ['rdev', C.CKPT_SH_STAT_RDEV, 'u64'], ['size', C.CKPT_SH_STAT_SZ, 'u64'], ['blksize', C.CKPT_SH_STAT_BLKSIZE, 'u64'],
+  ['blocks', C.CKPT_SH_STAT_BLOCKS, 'u64'],
+  ['atime', C.CKPT_SH_STAT_ATIME, 'u64'], ['atimeNsec', C.CKPT_SH_STAT_ATIME + 8, 'u64'],
+  ['mtime', C.CKPT_SH_STAT_MTIME, 'u64'], ['mtimeNsec', C.CKPT_SH_STAT_MTIME + 8, 'u64'],
+  ['ctime', C.CKPT_SH_STAT_CTIME, 'u64'], ['ctimeNsec', C.CKPT_SH_STAT_CTIME + 8, 'u64'],
 ] as const;
 
 export interface WireStat {
@@ -346,33 +349,35 @@ export function decodeStat(data: Buffer): WireStat {
 }
 
 /** One `linux_dirent64`: d_ino u64, d_off i64, d_reclen u16, d_type u8, d_name NUL-terminated,
- *  the record padded to 8 bytes */
+ *  the record padded to CKPT_SH_DIRENT_ALIGN bytes (offsets from the contract) */
 export interface Dirent { ino: bigint; off: bigint; type: number; name: Buffer }
 
-const DIRENT_NAME = 19;
-
 export function direntSize(nameLength: number): number {
-  return (DIRENT_NAME + nameLength + 1 + 7) & ~7;
+  const align = C.CKPT_SH_DIRENT_ALIGN;
+  return Math.ceil((C.CKPT_SH_DIRENT_NAME + nameLength + 1) / align) * align;
 }
 
 export function encodeDirent(d: Dirent): Buffer {
   const rec = zeroed(direntSize(d.name.length));
-  rec.writeBigUInt64LE(d.ino, 0);
-  rec.writeBigInt64LE(d.off, 8);
-  rec.writeUInt16LE(rec.length, 16);
-  rec.writeUInt8(d.type, 18);
-  d.name.copy(rec, DIRENT_NAME);
+  rec.writeBigUInt64LE(d.ino, C.CKPT_SH_DIRENT_INO);
+  rec.writeBigInt64LE(d.off, C.CKPT_SH_DIRENT_OFF);
+  rec.writeUInt16LE(rec.length, C.CKPT_SH_DIRENT_RECLEN);
+  rec.writeUInt8(d.type, C.CKPT_SH_DIRENT_TYPE);
+  d.name.copy(rec, C.CKPT_SH_DIRENT_NAME);
   return rec;
 }
 
 export function decodeDirents(data: Buffer): Dirent[] {
   const out: Dirent[] = [];
   for (let at = 0; at < data.length;) {
-    if (data.length - at < DIRENT_NAME) throw new ProtocolError(`dirent record at ${at} is truncated`);
-    const reclen = data.readUInt16LE(at + 16);
-    if (reclen < DIRENT_NAME + 1 || reclen % 8 !== 0 || at + reclen > data.length) throw new ProtocolError(`dirent record at ${at} has length ${reclen}`);
-    const name = data.subarray(at + DIRENT_NAME, at + reclen);
-    out.push({ ino: data.readBigUInt64LE(at), off: data.readBigInt64LE(at + 8), type: data.readUInt8(at + 18), name: name.subarray(0, name.indexOf(0)) });
+    if (data.length - at < C.CKPT_SH_DIRENT_NAME) throw new ProtocolError(`dirent record at ${at} is truncated`);
+    const reclen = data.readUInt16LE(at + C.CKPT_SH_DIRENT_RECLEN);
+    if (reclen < C.CKPT_SH_DIRENT_NAME + 1 || reclen % C.CKPT_SH_DIRENT_ALIGN !== 0 || at + reclen > data.length) throw new ProtocolError(`dirent record at ${at} has length ${reclen}`);
+    const name = data.subarray(at + C.CKPT_SH_DIRENT_NAME, at + reclen);
+    out.push({
+      ino: data.readBigUInt64LE(at + C.CKPT_SH_DIRENT_INO), off: data.readBigInt64LE(at + C.CKPT_SH_DIRENT_OFF),
+      type: data.readUInt8(at + C.CKPT_SH_DIRENT_TYPE), name: name.subarray(0, name.indexOf(0)),
+    });
     at += reclen;
   }
   return out;
@@ -380,12 +385,17 @@ export function decodeDirents(data: Buffer): Dirent[] {
 
 // ---- authentication ----
 
-export const AUTH_LABEL = 'ckpt-shadow-auth-v1';
-export const WELCOME_LABEL = 'ckpt-shadow-welcome-v1';
+export const AUTH_LABEL = C.CKPT_SH_AUTH_LABEL;
+export const WELCOME_LABEL = C.CKPT_SH_WELCOME_LABEL;
 
-/** The key: the token file's bytes without one final newline */
+const CR = 0x0d, LF = 0x0a;
+
+/** The key: the token file's bytes without the CR and LF bytes at its end, however many (the
+ *  contract's rule, which the runtime follows too: a file saved with CRLF line ends works) */
 export function tokenFromFile(bytes: Buffer): Buffer {
-  return bytes.length > 0 && bytes[bytes.length - 1] === 0x0a ? bytes.subarray(0, -1) : bytes;
+  let end = bytes.length;
+  while (end > 0 && (bytes[end - 1] === CR || bytes[end - 1] === LF)) end--;
+  return bytes.subarray(0, end);
 }
 
 /** The client's MAC: HMAC-SHA256(token, label | server nonce | client nonce | pid u32 LE) */

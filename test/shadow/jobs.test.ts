@@ -189,6 +189,23 @@ describe('jobs on the shadow (loopback)', function () {
     await shadow.waitForLog(/authentication failed/);
   });
 
+  it('a token file saved with CRLF line ends authenticates, on the shadow\'s side and the job\'s, as the same token with LF', async () => {
+    const crlf = await startShadow({ tokenText: 'crlf-token-0123\r\n' });
+    try {
+      const lf = path.join(base, 'lf.token');
+      fs.writeFileSync(lf, 'crlf-token-0123\n');
+      for (const [name, tokenFile] of [['crlf', crlf.tokenFile], ['lf', lf]]) {
+        const got = await execa(path.join(bins, 'busybox.ckpt'), ['sh', '-c', `echo ${name} > ${name}.txt; cat ${name}.txt`],
+          { cwd: scratch(), env: jobEnv(crlf, { CKPT_SHADOW_TOKEN_FILE: tokenFile }), reject: false });
+        assert.equal(got.exitCode, 0, `${name}: ${got.stderr}`);
+        assert.equal(got.stdout, name);
+        assert.equal(fs.readFileSync(path.join(crlf.root, `${name}.txt`), 'utf8'), `${name}\n`);
+      }
+    } finally {
+      await crlf.stop();
+    }
+  });
+
   it('no shadow at all: the job gives up after CKPT_SHADOW_RETRY seconds with exit 86', async () => {
     const t0 = Date.now();
     const got = await execa(path.join(bins, 'fileops.ckpt'), ['1'], {

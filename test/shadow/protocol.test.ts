@@ -179,7 +179,10 @@ describe('shadow protocol codec', () => {
   it('computes the MACs as the spec defines them', () => {
     const token = tokenFromFile(p('s3cret\n'));
     assert.deepEqual(token, p('s3cret'));
-    assert.deepEqual(tokenFromFile(p('two\n\n')), p('two\n'), 'only one final newline goes');
+    assert.deepEqual(tokenFromFile(p('two\n\n')), p('two'), 'every final line end goes');
+    assert.deepEqual(tokenFromFile(p('crlf\r\n')), p('crlf'), 'a CRLF line end goes');
+    assert.deepEqual(tokenFromFile(p('in\r\nside\n')), p('in\r\nside'), 'line ends inside stay');
+    assert.deepEqual(tokenFromFile(p('\r\n')), p(''), 'nothing but line ends: empty');
     const serverNonce = Buffer.from(Array.from({ length: 32 }, (_, i) => i + 1));
     const clientNonce = Buffer.from(Array.from({ length: 32 }, (_, i) => i + 33));
     // computed with `openssl dgst -sha256 -hmac s3cret` over the message bytes

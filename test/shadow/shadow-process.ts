@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ROOT, scratch } from '../helpers.js';
+import { tokenFromFile } from '../../src/shadow/protocol.js';
 
 export const SHADOW_CLI = path.join(ROOT, 'dist/src/cli/shadow.js');
 
@@ -91,7 +92,7 @@ export async function startShadow(opts: ShadowOptions = {}): Promise<Shadow> {
     proc, root, outside, log, stdout, waitForLog,
     waitForStdout: (re, ms) => waitForLine(stdout, re, ms),
     port: Number(/:(\d+)$/.exec(listening)![1]),
-    token: Buffer.from(tokenText.replace(/\n$/, '')), tokenFile,
+    token: tokenFromFile(Buffer.from(tokenText)), tokenFile,
     stop: (signal: NodeJS.Signals = 'SIGTERM') => {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
       return exited;

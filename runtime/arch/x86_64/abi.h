@@ -7,6 +7,7 @@
 #define RT_ARCH_ABI_H
 
 #include <stdint.h>
+#include "include/ckpt_contract.h"
 
 /*
  * struct sigaction as rt_sigaction takes it. The UAPI one types its handler as __sighandler_t and
@@ -33,6 +34,21 @@ struct rt_stat {
 	uint64_t atime_sec, atime_nsec, mtime_sec, mtime_nsec, ctime_sec, ctime_nsec;
 	int64_t reserved[3];
 };
+/* The shadow sends the kernel's layout as it is (ckpt_contract.h): the two must agree */
+_Static_assert(__builtin_offsetof(struct rt_stat, dev) == CKPT_SH_STAT_DEV, "stat dev");
+_Static_assert(__builtin_offsetof(struct rt_stat, ino) == CKPT_SH_STAT_INO, "stat ino");
+_Static_assert(__builtin_offsetof(struct rt_stat, nlink) == CKPT_SH_STAT_NLINK, "stat nlink");
+_Static_assert(__builtin_offsetof(struct rt_stat, mode) == CKPT_SH_STAT_MODE, "stat mode");
+_Static_assert(__builtin_offsetof(struct rt_stat, uid) == CKPT_SH_STAT_UID, "stat uid");
+_Static_assert(__builtin_offsetof(struct rt_stat, gid) == CKPT_SH_STAT_GID, "stat gid");
+_Static_assert(__builtin_offsetof(struct rt_stat, rdev) == CKPT_SH_STAT_RDEV, "stat rdev");
+_Static_assert(__builtin_offsetof(struct rt_stat, size) == CKPT_SH_STAT_SZ, "stat size");
+_Static_assert(__builtin_offsetof(struct rt_stat, blksize) == CKPT_SH_STAT_BLKSIZE, "stat blksize");
+_Static_assert(__builtin_offsetof(struct rt_stat, blocks) == CKPT_SH_STAT_BLOCKS, "stat blocks");
+_Static_assert(__builtin_offsetof(struct rt_stat, atime_sec) == CKPT_SH_STAT_ATIME, "stat atime");
+_Static_assert(__builtin_offsetof(struct rt_stat, mtime_sec) == CKPT_SH_STAT_MTIME, "stat mtime");
+_Static_assert(__builtin_offsetof(struct rt_stat, ctime_sec) == CKPT_SH_STAT_CTIME, "stat ctime");
+_Static_assert(sizeof(struct rt_stat) == CKPT_SH_STAT_SIZE, "stat size");
 
 /* ucontext_t and siginfo_t as the kernel lays them out on x86-64 */
 #define RT_UC_GREGS	40	/* byte offset of mcontext.gregs in ucontext */
