@@ -1,9 +1,11 @@
 /*
  * ckpt/: checkpoint and restart. The checkpoint signal and its writer (checkpoint.c, writer.c),
- * the records, one kind of state each (records.c), /proc/self/maps (maps.c), the image checks
- * (image.c), reopening files (files.c), and the restart that hands over to the restorer in pie/
- * (restore.c). docs/image-format.md is the format. This header is what the rooms above use, and
- * what the files of this room share; save.h and image.h hold each side's own types.
+ * the record area (record.c), one file per kind of state, each with its save and restore
+ * functions (process.c: the process and its registers, memory.c, files.c, signals.c, limits.c,
+ * cwd.c), /proc/self/maps (maps.c), the image checks (image.c), and the restart that calls each
+ * kind in turn and hands over to the restorer in pie/ (restore.c). docs/image-format.md is the
+ * format. This header is what the rooms above use, and what the files of this room share; save.h,
+ * image.h and restore.h hold each side's own.
  */
 #ifndef RT_CKPT_H
 #define RT_CKPT_H

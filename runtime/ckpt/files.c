@@ -1,7 +1,11 @@
 /*
- * The file table of a restarted process. Every descriptor of the image is opened again before
- * anything is torn down, so that a file that cannot be opened refuses the image with the process
- * untouched; only then are they placed at their numbers (rt_files_place). What each kind becomes
+ * Open files. Saved: every descriptor of the program but the runtime's own, with its path, flags,
+ * offset, type, the size and mtime of a regular file, a terminal's termios, and the lower
+ * descriptor it shares an open file description with, if any.
+ *
+ * Restored: every descriptor of the image is opened again before anything is torn down
+ * (rt_prepare_files), so that a file that cannot be opened refuses the image with the process
+ * untouched; only then are they placed at their numbers (rt_restore_files). What each kind becomes
  * (docs/limits.md):
  *
  *   regular files, directories, devices   opened again by path, at their offset and flags; a
@@ -17,7 +21,116 @@
  * Descriptors that share an open file description (dup, 2>&1) share one again. Every descriptor
  * the runtime holds meanwhile is moved above the highest one the image has.
  */
-#include "ckpt/image.h"
+#include "ckpt/save.h"
+#include "ckpt/restore.h"
+
+static uint32_t rt_file_type(long fd, const struct rt_stat *st, const char *path)
+{
+	unsigned char termios[64];
+	switch (st->mode & 0170000) {
+	case 0100000:
+		return rt_starts_with(path, "anon_inode:") ? CKPT_FT_OTHER : CKPT_FT_REGULAR;
+	case 0040000:
+		return CKPT_FT_DIRECTORY;
+	case 0020000:
+		return rt_syscall3(__NR_ioctl, fd, TCGETS, (long)termios) == 0 ? CKPT_FT_TERMINAL : CKPT_FT_CHAR;
+	case 0010000:
+		return CKPT_FT_PIPE;
+	case 0140000:
+		return CKPT_FT_SOCKET;
+	default:
+		return CKPT_FT_OTHER;
+	}
+}
+
+/* The lowest descriptor recorded so far that shares fd's open file description, or ~0 */
+static uint32_t rt_shared_with(const struct rt_ckpt_work *w, long fd)
+{
+	for (int i = 0; i < w->nfds; i++)
+		if (rt_syscall5(__NR_kcmp, (long)rt_ids_real.pid, (long)rt_ids_real.pid, KCMP_FILE, w->fds[i], fd) == 0)
+			return (uint32_t)w->fds[i];
+	return ~0u;
+}
+
+/*
+ * Descriptors the program inherited when it started, 0 to 1023: a launcher's pipes and sockets
+ * (a shell's job control, a batch system's monitoring) are listed in the image but not warned
+ * about at every checkpoint, into the program's own stderr.
+ */
+static uint64_t rt_inherited[16];
+
+static int rt_note_inherited(void *arg, long fd)
+{
+	(void)arg;
+	if (fd < 1024)
+		rt_inherited[fd / 64] |= 1ULL << (fd % 64);
+	return 0;
+}
+
+void rt_note_inherited_fds(void)
+{
+	char buf[1024];
+	rt_each_fd(buf, sizeof buf, rt_note_inherited, 0);
+}
+
+/* Pipes, sockets and the like cannot be rebuilt: say so when it happens, not only at restart */
+static void rt_warn_unrestorable(long fd, const char *path)
+{
+	char msg[64] = "ckpt: warning: descriptor ";
+	char *e = rt_utoa((uint64_t)fd, msg + rt_strlen(msg));
+	rt_put(e, " (");
+	const char *parts[] = { msg, path, ") cannot be restored (docs/limits.md)\n" };
+	rt_write_line(parts, 3);
+}
+
+static int rt_save_file(struct rt_ckpt_work *w, long fd)
+{
+	struct rt_stat st;
+	char name[32];
+	long len = rt_syscall4(__NR_readlinkat, AT_FDCWD, (long)rt_fd_path(name, fd), (long)w->linkbuf, RT_PATH_MAX - 1);
+	if (len <= 0 || rt_syscall2(__NR_fstat, fd, (long)&st) < 0)
+		return 0;
+	w->linkbuf[len] = 0;
+	uint32_t type = rt_file_type(fd, &st, w->linkbuf);
+	unsigned char *p = rt_record(w, CKPT_REC_FILE, 0, CKPT_RF_SIZE + (size_t)len + 1);
+	if (!p)
+		return -1;
+	long offset = rt_syscall3(__NR_lseek, fd, 0, SEEK_CUR);
+	*(uint32_t *)(p + CKPT_RF_FD) = (uint32_t)fd;
+	*(uint32_t *)(p + CKPT_RF_FLAGS) = (uint32_t)rt_syscall2(__NR_fcntl, fd, F_GETFL);
+	*(uint64_t *)(p + CKPT_RF_OFFSET) = offset < 0 ? 0 : (uint64_t)offset;
+	*(uint32_t *)(p + CKPT_RF_TYPE) = type;
+	*(uint32_t *)(p + CKPT_RF_FD_FLAGS) = (uint32_t)rt_syscall2(__NR_fcntl, fd, F_GETFD);
+	*(uint64_t *)(p + CKPT_RF_FILE_SIZE) = (uint64_t)st.size;
+	*(uint64_t *)(p + CKPT_RF_MTIME_SEC) = st.mtime_sec;
+	*(uint32_t *)(p + CKPT_RF_MTIME_NSEC) = (uint32_t)st.mtime_nsec;
+	*(uint32_t *)(p + CKPT_RF_PATH_AT) = CKPT_RF_SIZE;
+	*(uint32_t *)(p + CKPT_RF_SAME_AS) = rt_shared_with(w, fd);
+	if (type == CKPT_FT_TERMINAL &&
+	    rt_syscall3(__NR_ioctl, fd, TCGETS, (long)(p + CKPT_RF_TERMIOS)) == 0 &&
+	    rt_syscall3(__NR_ioctl, fd, TIOCGWINSZ, (long)(p + CKPT_RF_WINSIZE)) == 0)
+		*(uint32_t *)(p - CKPT_RH_SIZE + CKPT_RH_FLAGS) |= CKPT_FILE_HAS_TERMIOS;
+	rt_memcpy(p + CKPT_RF_SIZE, w->linkbuf, (size_t)len + 1);
+	rt_seal(p);
+	if (w->nfds < RT_MAX_FILES)
+		w->fds[w->nfds++] = (int)fd;
+	if (fd > 2 && type >= CKPT_FT_PIPE && !(fd < 1024 && (rt_inherited[fd / 64] >> (fd % 64) & 1)))
+		rt_warn_unrestorable(fd, w->linkbuf);
+	return 0;
+}
+
+static int rt_save_file_of(void *arg, long fd)
+{
+	struct rt_ckpt_work *w = arg;
+	return fd == w->image_fd || fd == rt_remote_fd || fd == rt_cursors_fd ? 0 : rt_save_file(w, fd);	/* the runtime's own */
+}
+
+/* Every descriptor of the program, in increasing order (getdents lists /proc/self/fd that way) */
+int rt_save_files(struct rt_ckpt_work *w)
+{
+	w->nfds = 0;
+	return rt_each_fd(w->fdbuf, sizeof w->fdbuf, rt_save_file_of, w);
+}
 
 #define RT_MAX_FDS		1024
 #define RT_KEEP			(-1)	/* the restarting process's own descriptor stays */
@@ -143,7 +256,7 @@ static void rt_open_one(void *arg, const unsigned char *h, const unsigned char *
 	rt_ft.e[rt_ft.count++].fd = got;
 }
 
-void rt_files_open(struct rt_image *im)
+void rt_prepare_files(struct rt_image *im)
 {
 	rt_ft.above = 3;
 	rt_ft.count = 0;
@@ -199,7 +312,7 @@ static int rt_place_one(int i)
 	return 0;
 }
 
-int rt_files_place(const struct rt_image *im)
+int rt_restore_files(const struct rt_image *im)
 {
 	int terminal = 0;
 	for (int i = 0; i < rt_ft.count; i++)

@@ -173,17 +173,6 @@ static void rt_check_cpu(const struct rt_image *im)
 		rt_refuse(im, "this CPU lacks xsave features (AVX, AVX-512...) the image uses");
 }
 
-/* The working directory must still exist: checked before anything changes */
-void rt_check_cwd(const struct rt_image *im)
-{
-	if (!im->cwd)
-		return;
-	long fd = rt_syscall4(__NR_openat, AT_FDCWD, (long)im->cwd, O_PATH | O_DIRECTORY, 0);
-	if (fd < 0)
-		rt_refuse_path(im, "the working directory is gone: ", (const char *)im->cwd);
-	rt_syscall1(__NR_close, fd);
-}
-
 /* The image at im->path, opened, mapped and checked whole; refused (no return) if anything is wrong */
 void rt_check_image(struct rt_image *im)
 {

@@ -1,4 +1,4 @@
-/* Restart from an image: the image as image.c checked it, shared by restore.c and files.c. */
+/* Restart from an image: the image as image.c checked it, read by restore.c and every kind's restore. */
 #ifndef RT_CKPT_IMAGE_H
 #define RT_CKPT_IMAGE_H
 
@@ -22,16 +22,11 @@ static inline uint64_t u64at(const unsigned char *p, int off) { return *(const u
 
 /* image.c */
 void rt_check_image(struct rt_image *im);
-void rt_check_cwd(const struct rt_image *im);
 _Noreturn void rt_refuse(const struct rt_image *im, const char *why);
 _Noreturn void rt_refuse_path(const struct rt_image *im, const char *why, const char *path);
 void rt_warn(const char *what, const char *path, const char *why);
 typedef void (*rt_record_fn)(void *arg, const unsigned char *header, const unsigned char *payload);
 void rt_each(const struct rt_image *im, uint32_t kind, rt_record_fn fn, void *arg);
-
-/* files.c: opens every descriptor again (refusing the image if one cannot be), then places them */
-void rt_files_open(struct rt_image *im);
-int rt_files_place(const struct rt_image *im);	/* returns 1 when a terminal was taken over */
 
 #pragma GCC visibility pop
 #endif

@@ -1,6 +1,7 @@
 /*
- * The checkpoint's work area (checkpoint.c, writer.c) and the record builders (records.c). The
- * work area lives in a scratch mapping of its own, left out of the image.
+ * The checkpoint's side: its work area (checkpoint.c, writer.c), the record area (record.c), and
+ * the save function of every kind of state. The work area lives in a scratch mapping of its own,
+ * left out of the image.
  */
 #ifndef RT_CKPT_SAVE_H
 #define RT_CKPT_SAVE_H
@@ -34,16 +35,22 @@ struct rt_ckpt_work {
 	uint64_t data_end;		/* next free page-aligned offset in the data area */
 };
 
-/* records.c: each returns 0, or -1 when the record area is full */
-int rt_add_process(struct rt_ckpt_work *w);
-int rt_add_regs(struct rt_ckpt_work *w);
-int rt_add_sigactions(struct rt_ckpt_work *w);
-int rt_add_memory(struct rt_ckpt_work *w);
-int rt_add_files(struct rt_ckpt_work *w);
-int rt_add_cwd_and_exe(struct rt_ckpt_work *w);
-int rt_add_limits_and_timers(struct rt_ckpt_work *w);
-int rt_add_queued_signals(struct rt_ckpt_work *w);
+/* record.c: the record area every kind writes into */
+void *rt_record(struct rt_ckpt_work *w, uint32_t kind, uint32_t flags, size_t payload);
+void rt_seal(unsigned char *payload);
+int rt_record_string(struct rt_ckpt_work *w, uint32_t kind, const char *s, size_t len);
+
+/* One file per kind of state: each returns 0, or -1 when the record area is full */
+int rt_save_process(struct rt_ckpt_work *w);		/* process.c */
+int rt_save_regs(struct rt_ckpt_work *w);
+int rt_save_sigactions(struct rt_ckpt_work *w);		/* signals.c */
+int rt_save_queued_signals(struct rt_ckpt_work *w);
+int rt_save_memory(struct rt_ckpt_work *w);		/* memory.c */
+int rt_save_files(struct rt_ckpt_work *w);		/* files.c */
 void rt_note_inherited_fds(void);
+int rt_save_cwd_and_exe(struct rt_ckpt_work *w);	/* cwd.c */
+int rt_save_rlimits(struct rt_ckpt_work *w);		/* limits.c */
+int rt_save_itimers(struct rt_ckpt_work *w);
 
 /* writer.c */
 int rt_writer_target(const char *path);

@@ -170,8 +170,9 @@ long rt_wait_writer(int options)
 
 static int rt_collect(struct rt_ckpt_work *w)
 {
-	if (rt_add_process(w) || rt_add_regs(w) || rt_add_sigactions(w) || rt_add_memory(w) ||
-	    rt_add_files(w) || rt_add_cwd_and_exe(w) || rt_add_limits_and_timers(w) || rt_add_queued_signals(w))
+	if (rt_save_process(w) || rt_save_regs(w) || rt_save_sigactions(w) || rt_save_memory(w) ||
+	    rt_save_files(w) || rt_save_cwd_and_exe(w) || rt_save_rlimits(w) || rt_save_itimers(w) ||
+	    rt_save_queued_signals(w))
 		return -ENOMEM;
 	return 0;
 }

@@ -1,0 +1,70 @@
+/*
+ * The restart's side: the restore function of every kind of state, and the plan for the restorer
+ * (pie/plan.h) as restore.c and the kinds lay it out in the holding area.
+ */
+#ifndef RT_CKPT_RESTORE_H
+#define RT_CKPT_RESTORE_H
+
+#include "ckpt/image.h"
+#include "pie/plan.h"
+
+#pragma GCC visibility push(hidden)
+
+/* The holding area, mapped at an address free both now and in the image: the restorer lives there */
+#define RT_HOLD_CODE	0x2000
+#define RT_HOLD_PLAN	0x40000		/* plan entries */
+#define RT_HOLD_STACK	0x10000
+#define RT_HOLD_FRAME	0x10000		/* sigreturn frame and xsave area */
+#define RT_HOLD_SIZE	(RT_HOLD_CODE + RT_HOLD_PLAN + RT_HOLD_STACK + RT_HOLD_FRAME)
+
+struct rt_plan_builder {
+	unsigned char *plan, *next;
+	const struct rt_image *im;
+	const char *last_path;		/* the file the previous region was mapped from */
+	long last_fd;
+	int nopened;
+	long opened[256];		/* closed by the restorer once everything is mapped */
+};
+
+static inline void rt_plan_u64(struct rt_plan_builder *b, uint64_t v)
+{
+	*(uint64_t *)b->next = v;
+	b->next += 8;
+}
+
+/* The new process's vvar/vclock/vdso, by role; and checks the image's have the same sizes */
+struct rt_vdso_check { const struct rt_image *im; int bad; uint64_t from[4], len[4], to[4]; };
+
+/* The rt_sigreturn frame as built in the holding area, and where it goes (0: it stays there) */
+struct rt_frame { unsigned char *built; uint64_t len, target; };
+
+/* process.c */
+void rt_restore_umask(const struct rt_image *im);
+void rt_prepare_frame(const struct rt_image *im, unsigned char *area, struct rt_frame *f);
+
+/* memory.c */
+long rt_collect_maps(void);
+void rt_check_vdso(const struct rt_image *im, struct rt_vdso_check *v);
+uint64_t rt_pick_hold(const struct rt_image *im);
+void rt_prepare_unmaps(struct rt_plan_builder *b, uint64_t hold);
+void rt_prepare_remaps(struct rt_plan_builder *b, const struct rt_vdso_check *v);
+void rt_prepare_maps(struct rt_plan_builder *b);
+
+/* files.c: opens every descriptor again (refusing the image if one cannot be), then places them */
+void rt_prepare_files(struct rt_image *im);
+int rt_restore_files(const struct rt_image *im);	/* returns 1 when a terminal was taken over */
+
+/* signals.c */
+void rt_restore_sigactions(const struct rt_image *im);
+void rt_restore_queued_signals(const struct rt_image *im, int terminal);
+
+/* cwd.c */
+void rt_check_cwd(const struct rt_image *im);
+void rt_restore_cwd(const struct rt_image *im);
+
+/* limits.c */
+void rt_restore_rlimits(const struct rt_image *im);
+void rt_restore_itimers(const struct rt_image *im);
+
+#pragma GCC visibility pop
+#endif
