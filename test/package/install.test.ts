@@ -152,6 +152,39 @@ describe('the npm package, installed from its tarball', function () {
     assert.equal(firstOut + restarted.stdout, native.stdout, 'the output of the run and its restart, together, is the native run\'s');
   });
 
+  it('serves a job from the installed ckpt-shadow: a busybox relinked by the installed ckpt-relink writes in its root', async () => {
+    const dir = scratch('ckpt-package-shadow-');
+    const root = path.join(dir, 'root'), token = path.join(dir, 'token'), job = path.join(dir, 'busybox.ckpt');
+    fs.mkdirSync(root);
+    fs.writeFileSync(token, 'package-test-token\n', { mode: 0o600 });
+    assert.equal((await run('ckpt-relink', ['/bin/busybox', '-o', job, '-q'])).exitCode, 0);
+    const shadow = spawn('ckpt-shadow', ['--listen', '127.0.0.1:0', '--root', root, '--token-file', token],
+      { cwd: dir, env: env(), stdio: ['ignore', 'ignore', 'pipe'] });
+    const shadowEnd = exited(shadow);
+    try {
+      const port = await new Promise<number>((resolve, reject) => {
+        let err = '';
+        shadow.stderr!.on('data', (d: Buffer) => {
+          err += d;
+          const m = /listening on 127\.0\.0\.1:(\d+)/.exec(err);
+          if (m) resolve(Number(m[1]));
+        });
+        shadow.once('exit', () => reject(new Error(`ckpt-shadow ended: ${err}`)));
+      });
+      const r = await execa(job, ['sh', '-c', 'echo remote > made.txt; cat made.txt'], {
+        cwd: dir, extendEnv: false, reject: false,
+        env: { PATH: '/usr/bin:/bin', CKPT_SHADOW: `127.0.0.1:${port}`, CKPT_SHADOW_TOKEN_FILE: token },
+      });
+      assert.equal(r.exitCode, 0, r.stderr);
+      assert.equal(r.stdout, 'remote');
+      assert.equal(fs.readFileSync(path.join(root, 'made.txt'), 'utf8'), 'remote\n', 'written in the shadow\'s root');
+      assert.ok(!fs.existsSync(path.join(dir, 'made.txt')), 'nothing written on the execute side');
+    } finally {
+      shadow.kill('SIGTERM');
+      assert.equal((await shadowEnd).code, 0, 'the shadow ends cleanly on SIGTERM');
+    }
+  });
+
   it("imports the library by the package's name, and its types resolve", async () => {
     // Beside the prefix's node_modules, so that 'ckpt' resolves as it does for any user of the package
     const lib = path.join(pkg.prefix, 'lib');
