@@ -22,6 +22,12 @@ export function blockedIn(pid: number): number | null {
   return first && /^\d+$/.test(first) ? Number(first) : null;
 }
 
+/** The arguments of the system call the process is blocked in (as /proc/PID/syscall gives them), or null */
+export function blockedArgs(pid: number): bigint[] | null {
+  const fields = procFile(pid, 'syscall')?.trim().split(' ');
+  return fields && /^\d+$/.test(fields[0]) ? fields.slice(1, 7).map((f) => BigInt(f)) : null;
+}
+
 /** Whether the process has a handler for `signal` (its SigCgt mask in /proc/PID/status) */
 export function catches(pid: number, signal: NodeJS.Signals): boolean {
   const mask = /^SigCgt:\s+([0-9a-f]+)$/m.exec(procFile(pid, 'status') ?? '')?.[1];

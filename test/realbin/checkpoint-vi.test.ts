@@ -12,9 +12,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { relinkFile, scratch, waitFor } from '../helpers.js';
+import { blockedArgs, blockedIn, received } from '../process.js';
 import { Tmux } from '../tmux.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const __NR_POLL = 7;
 const BEFORE = ['alpha one', 'beta two', 'gamma three'];
 const AFTER = ['delta four'];
 
@@ -29,16 +31,36 @@ const isRaw = (w: Set<string>) => w.has('-icanon') && w.has('-echo');
 const isCooked = (w: Set<string>) => w.has('icanon') && w.has('echo');
 const showsLines = (lines: string[]) => (screen: string) => screen.split('\n').slice(0, lines.length).join('\n') === lines.join('\n');
 
-/** Enters insert mode with `command` (i, o), types the lines and leaves it with Escape */
+/** Enters insert mode with `command` (i, o), types the lines and leaves it with Escape; returns once
+ *  vi has read every key and waits for the next with no escape sequence pending */
 async function insertLines(tmux: Tmux, target: string, command: string, lines: string[]): Promise<void> {
+  const pid = editorPid(await tmux.pid(target));
+  const before = received(pid);
   await tmux.type(target, command);
   for (const [i, line] of lines.entries()) {
     await tmux.type(target, line);
     await tmux.press(target, i < lines.length - 1 ? 'Enter' : 'Escape');
   }
-  // a length of time vi itself needs, not a wait for an event: after Escape it waits a moment for
-  // the rest of an escape sequence, and a key that came sooner would be taken as part of one
-  await sleep(300);
+  // every key is a byte (Enter a CR, Escape an ESC); after an ESC busybox vi polls its terminal
+  // with a short timeout for the rest of a sequence, and a key that came then would join it
+  const typed = command.length + lines.reduce((n, l) => n + l.length + 1, 0);
+  await waitFor(() => received(pid) >= before + typed && pollsWithoutTimeout(pid), `vi to read ${typed} keys and leave its escape wait`);
+}
+
+/** vi's pid: the pane's process, or its child where a shell started vi (the restart window) */
+function editorPid(panePid: number): number {
+  const comm = fs.readFileSync(`/proc/${panePid}/comm`, 'utf8').trim();
+  if (comm.startsWith('busybox')) return panePid;
+  const children = fs.readFileSync(`/proc/${panePid}/task/${panePid}/children`, 'utf8').trim().split(' ').map(Number);
+  const vi = children.find((c) => fs.readFileSync(`/proc/${c}/comm`, 'utf8').startsWith('busybox'));
+  if (vi === undefined) throw new Error(`no vi among the children of pane process ${panePid} (${comm})`);
+  return vi;
+}
+
+/** Blocked in poll with no timeout: waiting for a key, nothing pending */
+function pollsWithoutTimeout(pid: number): boolean {
+  const args = blockedArgs(pid);
+  return blockedIn(pid) === __NR_POLL && args !== null && BigInt.asIntN(32, args[2]) === -1n;
 }
 
 /** Dead: no such process, or a zombie its parent (tmux) has not reaped yet */
