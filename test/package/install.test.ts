@@ -14,7 +14,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
-import { ROOT, SAMPLES_DIR, relinkFile, scratch } from '../helpers.js';
+import { ROOT, SAMPLES_DIR, relinkFile, scratch, waitFor } from '../helpers.js';
 
 const SAMPLE = path.join(SAMPLES_DIR, 'zdtm/glibc/mem_anon');
 const COMMANDS = ['ckpt-relink', 'ckpt-restart', 'ckpt-inspect', 'ckpt-shadow'];
@@ -71,22 +71,6 @@ function untilOutput(child: ReturnType<typeof spawn>, text: string): Promise<str
   });
 }
 
-/** Resolves when `file` exists: the runtime renames a checkpoint image into place once it is whole */
-function appeared(file: string): Promise<void> {
-  return new Promise((resolve) => {
-    const watcher = fs.watch(path.dirname(file), () => {
-      if (fs.existsSync(file)) {
-        watcher.close();
-        resolve();
-      }
-    });
-    if (fs.existsSync(file)) {
-      watcher.close();
-      resolve();
-    }
-  });
-}
-
 function exited(child: ReturnType<typeof spawn>): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
   return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
@@ -139,7 +123,7 @@ describe('the npm package, installed from its tarball', function () {
     const firstEnd = exited(first);
     const firstOut = await untilOutput(first, 'READY\n');
     first.kill('SIGUSR2');
-    await appeared(image);
+    await waitFor(() => fs.existsSync(image), 'the image, renamed into place once whole');
     first.kill('SIGKILL');
     assert.equal((await firstEnd).signal, 'SIGKILL');
 

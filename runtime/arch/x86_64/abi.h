@@ -35,19 +35,21 @@ struct rt_stat {
 	int64_t reserved[3];
 };
 /* The shadow sends the kernel's layout as it is (ckpt_contract.h): the two must agree */
-_Static_assert(__builtin_offsetof(struct rt_stat, dev) == CKPT_SH_STAT_DEV, "stat dev");
-_Static_assert(__builtin_offsetof(struct rt_stat, ino) == CKPT_SH_STAT_INO, "stat ino");
-_Static_assert(__builtin_offsetof(struct rt_stat, nlink) == CKPT_SH_STAT_NLINK, "stat nlink");
-_Static_assert(__builtin_offsetof(struct rt_stat, mode) == CKPT_SH_STAT_MODE, "stat mode");
-_Static_assert(__builtin_offsetof(struct rt_stat, uid) == CKPT_SH_STAT_UID, "stat uid");
-_Static_assert(__builtin_offsetof(struct rt_stat, gid) == CKPT_SH_STAT_GID, "stat gid");
-_Static_assert(__builtin_offsetof(struct rt_stat, rdev) == CKPT_SH_STAT_RDEV, "stat rdev");
-_Static_assert(__builtin_offsetof(struct rt_stat, size) == CKPT_SH_STAT_SZ, "stat size");
-_Static_assert(__builtin_offsetof(struct rt_stat, blksize) == CKPT_SH_STAT_BLKSIZE, "stat blksize");
-_Static_assert(__builtin_offsetof(struct rt_stat, blocks) == CKPT_SH_STAT_BLOCKS, "stat blocks");
-_Static_assert(__builtin_offsetof(struct rt_stat, atime_sec) == CKPT_SH_STAT_ATIME, "stat atime");
-_Static_assert(__builtin_offsetof(struct rt_stat, mtime_sec) == CKPT_SH_STAT_MTIME, "stat mtime");
-_Static_assert(__builtin_offsetof(struct rt_stat, ctime_sec) == CKPT_SH_STAT_CTIME, "stat ctime");
+#define RT_STAT_AT(field, off) _Static_assert(__builtin_offsetof(struct rt_stat, field) == (off), "stat " #field)
+RT_STAT_AT(dev, CKPT_SH_STAT_DEV);
+RT_STAT_AT(ino, CKPT_SH_STAT_INO);
+RT_STAT_AT(nlink, CKPT_SH_STAT_NLINK);
+RT_STAT_AT(mode, CKPT_SH_STAT_MODE);
+RT_STAT_AT(uid, CKPT_SH_STAT_UID);
+RT_STAT_AT(gid, CKPT_SH_STAT_GID);
+RT_STAT_AT(rdev, CKPT_SH_STAT_RDEV);
+RT_STAT_AT(size, CKPT_SH_STAT_SZ);
+RT_STAT_AT(blksize, CKPT_SH_STAT_BLKSIZE);
+RT_STAT_AT(blocks, CKPT_SH_STAT_BLOCKS);
+RT_STAT_AT(atime_sec, CKPT_SH_STAT_ATIME);
+RT_STAT_AT(mtime_sec, CKPT_SH_STAT_MTIME);
+RT_STAT_AT(ctime_sec, CKPT_SH_STAT_CTIME);
+#undef RT_STAT_AT
 _Static_assert(sizeof(struct rt_stat) == CKPT_SH_STAT_SIZE, "stat size");
 
 /* ucontext_t and siginfo_t as the kernel lays them out on x86-64 */
