@@ -46,13 +46,17 @@
 #define CKPT_CO_FILE_SIZE       8   /* u64: its size in bytes */
 #define CKPT_CO_FIRST_VADDR     16  /* u64 object-relative: the first PT_LOAD's vaddr, page-aligned down */
 #define CKPT_CO_FIRST_OFFSET    24  /* u64: the first PT_LOAD's file offset, page-aligned down */
-#define CKPT_CO_SPAN            32  /* u64: bytes from FIRST_VADDR to the end of the last PT_LOAD */
-#define CKPT_CO_SLOT            40  /* u64 object-relative: the u64 the runtime fills with rt_shim_entry */
+#define CKPT_CO_SPAN            32  /* u64: bytes from FIRST_VADDR to the end of the slot's page */
+#define CKPT_CO_SLOT            40  /* u64 object-relative: the u64 the runtime fills with rt_shim_entry,
+                                       first in a page of its own (RW) right after the code area */
 #define CKPT_CO_REDIRECTS       48  /* u64 object-relative: struct ckpt_redirect[] (object-relative) */
 #define CKPT_CO_REDIRECT_COUNT  56  /* u32 */
 #define CKPT_CO_FLAGS           60  /* u32: CKPT_CARRIED_* */
 #define CKPT_CO_NAMES           64  /* u64 vaddr: "name\0file\0": what ld.so asks for, and the file's own name */
-#define CKPT_CO_SIZE            72
+#define CKPT_CO_AREA            72  /* u64 object-relative, page-aligned: the code area ld.so never sees
+                                       (trampolines, redirects), at the same distance in the file */
+#define CKPT_CO_AREA_SIZE       80  /* u64: its bytes (RX) */
+#define CKPT_CO_SIZE            88
 #define CKPT_CARRIED_INTERP     0x1 /* the program interpreter: the runtime maps it itself */
 #define CKPT_CARRIED_MAX        1024
 
@@ -355,6 +359,8 @@ struct ckpt_carried {
 	uint32_t redirect_count;
 	uint32_t flags;
 	uint64_t names;
+	uint64_t area;
+	uint64_t area_size;
 };
 struct ckpt_redirect {
 	uint64_t from;
@@ -389,6 +395,8 @@ CKPT_CHECK_CO(redirects, CKPT_CO_REDIRECTS);
 CKPT_CHECK_CO(redirect_count, CKPT_CO_REDIRECT_COUNT);
 CKPT_CHECK_CO(flags, CKPT_CO_FLAGS);
 CKPT_CHECK_CO(names, CKPT_CO_NAMES);
+CKPT_CHECK_CO(area, CKPT_CO_AREA);
+CKPT_CHECK_CO(area_size, CKPT_CO_AREA_SIZE);
 _Static_assert(sizeof(struct ckpt_carried) == CKPT_CO_SIZE, "carried size");
 _Static_assert(sizeof(struct ckpt_config) == CKPT_CFG_SIZE, "config size");
 _Static_assert(sizeof(struct ckpt_redirect) == CKPT_REDIR_SIZE, "redirect size");

@@ -173,21 +173,40 @@ static long rt_window_stat(struct rt_window *w, struct rt_stat *st)
 }
 
 /*
- * A mapping of a window: shifted to the object's bytes. The mapping at the first segment's offset
- * tells where the object was loaded; the one that makes its slot writable gets the slot filled.
+ * The code area after object i's segments, which ld.so never sees (its program headers are the
+ * original's), and the slot's page; `fixed` says the room there is already the object's.
+ */
+void rt_map_area(long fd, uint32_t i, int fixed)
+{
+	const struct ckpt_carried *co = rt_carried(i);
+	uint64_t bias = rt_carried_bias[i];
+	long how = MAP_PRIVATE | (fixed ? MAP_FIXED : MAP_FIXED_NOREPLACE);
+	if ((co->area_size &&
+	     rt_syscall6(__NR_mmap, (long)(bias + co->area), (long)co->area_size, PROT_READ | PROT_EXEC, how, fd,
+			 (long)(co->file_offset + co->area)) < 0) ||
+	    rt_syscall6(__NR_mmap, (long)(bias + co->slot), 4096, PROT_READ | PROT_WRITE, how, fd,
+			(long)(co->file_offset + co->slot)) < 0)
+		rt_die("ckpt runtime: no room for a carried library's trampolines after it\n");
+	rt_fill_slot(i);
+}
+
+/*
+ * A mapping of a window: shifted to the object's bytes. ld.so's first mapping of an object (the
+ * first segment's offset, the whole span) tells where it is loaded, and is made long enough to
+ * hold the code area too, which is mapped right away.
  */
 static long rt_window_mmap(struct rt_window *w, const struct rt_ctx *c)
 {
 	const struct ckpt_carried *co = rt_carried(w->object);
 	uint64_t off = c->r9, len = c->rsi;
+	int first = off == co->first_offset, fixed = (c->r10 & MAP_FIXED) != 0;
+	if (first && !fixed && len < co->span)
+		len = co->span;
 	long r = rt_syscall6(__NR_mmap, (long)c->rdi, (long)len, (long)c->rdx, (long)c->r10, w->fd, (long)(co->file_offset + off));
-	if (r < 0)
+	if (r < 0 || !first)
 		return r;
-	if (off == co->first_offset)
-		rt_carried_bias[w->object] = (uint64_t)r - co->first_vaddr;
-	uint64_t slot = rt_carried_bias[w->object] + co->slot;
-	if ((c->rdx & PROT_WRITE) && slot >= (uint64_t)r && slot + 8 <= (uint64_t)r + len)
-		rt_fill_slot(w->object);
+	rt_carried_bias[w->object] = (uint64_t)r - co->first_vaddr;
+	rt_map_area(w->fd, w->object, !fixed);
 	return r;
 }
 

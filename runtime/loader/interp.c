@@ -94,9 +94,9 @@ void rt_loader_start(uint64_t *initial_sp)
 		rt_die("ckpt runtime: cannot open /proc/self/exe to map the carried interpreter\n");
 	uint64_t bias;
 	rt_entry_target = rt_map_interp(fd, co, &bias);
-	rt_syscall1(__NR_close, fd);
 	rt_carried_bias[0] = bias;
-	rt_fill_slot(0);
+	rt_map_area(fd, 0, 1);
+	rt_syscall1(__NR_close, fd);
 	rt_fix_auxv(initial_sp, bias + co->first_vaddr);
 	rt_loader_route();
 }

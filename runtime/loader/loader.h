@@ -22,6 +22,7 @@ extern uint64_t rt_carried_bias[CKPT_CARRIED_MAX];	/* run-time minus link-time a
 const struct ckpt_carried *rt_carried(uint32_t i);
 long rt_open_self(int cloexec);
 void rt_fill_slot(uint32_t i);
+void rt_map_area(long fd, uint32_t i, int fixed);
 void rt_loader_route(void);
 int rt_loader_call(const struct rt_ctx *c, long nr, long *result);
 void rt_loader_after(const struct rt_ctx *c, long nr, long result);

@@ -9,15 +9,17 @@ import { readElf, readSharedObject } from './elf/read.js';
 import { PF_X, PT_LOAD, SHF_ALLOC, SHF_EXECINSTR, SHT_DYNSYM, SHT_PROGBITS, SHT_SYMTAB, STT_FUNC } from './elf/constants.js';
 import { readSymbols, symbolType } from './elf/symbols.js';
 import type { ElfFile } from './elf/types.js';
-import { addedFileEnd, chooseLayout, compactLayout, writeOutput, type OutputLayout, type Payload } from './elf/write.js';
-import { pageUp } from './elf/align.js';
+import { addedFileEnd, chooseLayout, writeOutput, type OutputLayout, type Payload, type WindowPatch } from './elf/write.js';
+import { PAGE, pageUp } from './elf/align.js';
+import { PHDR, PHDR_SIZE } from './elf/structs.js';
+import { offsetOf } from '../lib/struct.js';
 import { analyse, type CodeMap } from './disasm/analysis.js';
 import { Decoder, type CodeRegion } from './disasm/decoder.js';
 import { findSites, forcedSud, planSite, type SitePlan } from './patch/plan.js';
 import { Tactic, type SudReason } from './patch/tactics.js';
 import { TrampolineAssembler } from './patch/trampoline.js';
 import { encodeCarriedTable, linkRuntime, type CarriedEntry } from './link/layout.js';
-import { linkSharedObject } from './link/shared-object.js';
+import { SLOT_PAGE, linkSharedObject, type LinkedObject } from './link/shared-object.js';
 import { readRuntimeObject } from './link/runtime-object.js';
 
 export interface RelinkOptions {
@@ -208,6 +210,28 @@ function loadSpan(elf: ElfFile): { firstVaddr: number; firstOffset: number } {
   return { firstVaddr: first.vaddr - (first.vaddr % 0x1000), firstOffset: first.offset - (first.offset % 0x1000) };
 }
 
+/**
+ * The carried copy: the object's own bytes with its windows patched and every p_align above a page
+ * lowered to a page (so that ld.so maps it with the plain path, leaving room after it for the
+ * area: docs/dynamic.md), then the area and the slot's page at the same offsets as their vaddrs.
+ */
+function carriedBytes(elf: ElfFile, linked: LinkedObject, patches: WindowPatch[]): Buffer {
+  const areaOffset = linked.area;
+  const out = Buffer.alloc(linked.slot + SLOT_PAGE);
+  elf.bytes.copy(out, 0);
+  for (const p of patches) p.bytes.copy(out, fileOffsetOf(elf, p.vaddr));
+  linked.code.copy(out, areaOffset);
+  elf.segments.forEach((s, i) => {
+    if (s.type === PT_LOAD && s.align > PAGE) out.writeBigUInt64LE(BigInt(PAGE), elf.header.phoff + i * PHDR_SIZE + offsetOf(PHDR, 'align'));
+  });
+  return out;
+}
+
+function fileOffsetOf(elf: ElfFile, vaddr: number): number {
+  const s = elf.segments.find((x) => x.type === PT_LOAD && vaddr >= x.vaddr && vaddr < x.vaddr + x.filesz)!;
+  return vaddr - s.vaddr + s.offset;
+}
+
 async function patchObject(obj: CarriedInput, opts: RelinkOptions): Promise<PatchedObject> {
   let elf: ElfFile;
   try {
@@ -218,16 +242,14 @@ async function patchObject(obj: CarriedInput, opts: RelinkOptions): Promise<Patc
   }
   const p = await planObject(elf, opts.sudSites === 'all' ? 'all' : undefined, ` in ${obj.path}`);
   const { assembler } = await loadTools();
-  const layout = compactLayout(elf);
-  checkReach(p.regions, layout.base);
-  const linked = linkSharedObject({
-    plans: p.plans.filter((x) => x.tactic === Tactic.Jump), assembler, base: layout.base,
-    phnum: elf.header.phnum + 2, entry: elf.header.entry,
-  });
+  const loadEnd = Math.max(...elf.segments.filter((s) => s.type === PT_LOAD).map((s) => s.vaddr + s.memsz));
+  // the area lies at the same offset in the file as in memory (past the bss too: the file is padded)
+  const area = pageUp(Math.max(loadEnd, elf.bytes.length));
+  checkReach(p.regions, area);
+  const linked = linkSharedObject({ plans: p.plans.filter((x) => x.tactic === Tactic.Jump), assembler, base: area });
   const patches = linked.trampolines.map((t) => ({ vaddr: t.plan.start, bytes: assembler.windowBytes(t) }));
-  const bytes = writeOutput(elf, linked, layout, patches);
+  const bytes = carriedBytes(elf, linked, patches);
   const span = loadSpan(elf);
-  const end = Math.max(...linked.segments.map((g) => g.vaddr + g.memsz));
   const base = path.basename(obj.name), file = path.basename(obj.path);
   const jumps = linked.trampolines.length;
   const sudReasons: ObjectReport['sudReasons'] = {};
@@ -235,9 +257,10 @@ async function patchObject(obj: CarriedInput, opts: RelinkOptions): Promise<Patc
   return {
     bytes,
     entry: {
-      fileSize: bytes.length, firstVaddr: span.firstVaddr, firstOffset: span.firstOffset, span: pageUp(end) - span.firstVaddr,
-      slot: linked.slot, redirects: linked.redirectTable, redirectCount: linked.redirects.length,
-      interp: obj.role === 'interp', names: [base, file],
+      fileSize: bytes.length, firstVaddr: span.firstVaddr, firstOffset: span.firstOffset,
+      span: linked.slot + SLOT_PAGE - span.firstVaddr, slot: linked.slot, redirects: linked.redirectTable,
+      redirectCount: linked.redirects.length, interp: obj.role === 'interp', names: [base, file],
+      area, areaSize: linked.code.length,
     },
     report: {
       name: obj.name, path: obj.path, role: obj.role, sites: p.plans.length, patched: jumps, sud: p.plans.length - jumps, sudReasons,

@@ -30,7 +30,7 @@ export interface LinkedRuntime extends Additions {
 /** One carried object as the config block's table describes it (ckpt_contract.h, CKPT_CO_*) */
 export interface CarriedEntry {
   fileOffset: number; fileSize: number; firstVaddr: number; firstOffset: number; span: number;
-  slot: number; redirects: number; redirectCount: number; interp: boolean;
+  slot: number; redirects: number; redirectCount: number; interp: boolean; area: number; areaSize: number;
   /** what ld.so asks for, then the file's own name; names[] vaddrs are filled in by linkRuntime */
   names: [string, string];
   namesVaddr?: number;
@@ -51,6 +51,8 @@ export function encodeCarriedTable(table: Buffer, entries: CarriedEntry[]): void
     table.writeUInt32LE(e.redirectCount, o + C.CKPT_CO_REDIRECT_COUNT);
     table.writeUInt32LE(e.interp ? C.CKPT_CARRIED_INTERP : 0, o + C.CKPT_CO_FLAGS);
     u64(C.CKPT_CO_NAMES, e.namesVaddr ?? 0);
+    u64(C.CKPT_CO_AREA, e.area);
+    u64(C.CKPT_CO_AREA_SIZE, e.areaSize);
   });
 }
 
