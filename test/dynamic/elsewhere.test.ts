@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import { spawn } from 'node:child_process';
 import { execa } from 'execa';
 import { relinkFile, scratch, textOf, waitFor } from '../helpers.js';
 
@@ -57,13 +58,17 @@ describe('a relinked dynamic program where the system has no libraries', functio
     fs.writeFileSync(path.join(ref, 'finish'), '');
     const expected = await execa(PYTHON, [path.join(dir, 'work.py'), ref]);
     const image = path.join(dir, 'py.img'), out = path.join(run, 'out');
-    const child = execa(copy, [path.join(dir, 'work.py'), run], { stdout: { file: out }, reject: false, env: { CKPT_IMAGE: image } });
+    // stdout a file of its own, which the restart reopens by path (a pipe to the test would not be)
+    const fd = fs.openSync(out, 'w');
+    const child = spawn(copy, [path.join(dir, 'work.py'), run], { stdio: ['ignore', fd, 'inherit'], env: { ...process.env, CKPT_IMAGE: image } });
+    fs.closeSync(fd);
+    const ended = new Promise((resolve) => child.on('exit', resolve));
     await waitFor(() => fs.existsSync(path.join(run, 'started')), 'the program to reach its pause');
     child.kill('SIGUSR2');
     await waitFor(() => fs.existsSync(image), 'the image');
     await waitFor(() => !fs.existsSync(`${image}.tmp`), 'the writer to finish');
     child.kill('SIGKILL');
-    await child;
+    await ended;
     fs.writeFileSync(path.join(run, 'finish'), '');
     const restarted = await withoutLibraries([copy], { CKPT_RESTART: image });
     assert.equal(restarted.stderr, '');
