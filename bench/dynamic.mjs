@@ -48,7 +48,7 @@ async function pss(binary) {
   const kids = Array.from({ length: 8 }, () => spawn(binary, ['-c', 'import sys, json, re; sys.stdin.read()'], { stdio: ['pipe', 'ignore', 'inherit'] }));
   // each has started when it blocks reading stdin (its wchan says so)
   for (const k of kids) {
-    for (let i = 0; i < 2000 && !/^(pipe_read|pipe_wait_readable|anon_pipe_read)/.test(fs.readFileSync(`/proc/${k.pid}/wchan`, 'utf8')); i++) await new Promise((r) => setTimeout(r, 5));
+    for (let i = 0; i < 2000 && !/^(pipe_read|pipe_wait_readable|anon_pipe_read|unix_stream_read_generic)/.test(fs.readFileSync(`/proc/${k.pid}/wchan`, 'utf8')); i++) await new Promise((r) => setTimeout(r, 5));
   }
   let total = 0;
   for (const k of kids) total += Number(/^Pss:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${k.pid}/smaps_rollup`, 'utf8'))[1]);
