@@ -33,6 +33,10 @@ void rt_init(struct rt_ctx *regs, uint64_t *initial_sp)
 	rt_pids_init();
 	rt_remote_init(envp);
 	const char *restart = rt_getenv(envp, "CKPT_RESTART");
+	/* a dynamic program may have loaded code that was not carried before its checkpoint (the net
+	 * was then armed, and its SIGSYS handler is in the image): a restart arms it in any case */
+	if (restart && *restart && rt_config.carried_count)
+		rt_sud_on = 1;
 	if (restart && *restart)
 		rt_restart(rt_image_source(restart), envp);
 	rt_vfiles_init(envp);
