@@ -3,6 +3,7 @@
 // from the relinked file, code that was not carried is watched by the SUD net, and a process with
 // more than one thread is not checkpointed.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execa, type ResultPromise } from 'execa';
@@ -89,6 +90,31 @@ describe('dynamically linked programs', function () {
     const line = JSON.parse(textOf(stats).trim().split('\n')[0]);
     assert.equal(line.trapped, 2, 'the raw write and getppid came through the net');
     assert.ok(line.by_number['110'] >= 2, 'both getppid calls were seen');
+  });
+
+  it('after a restart, the raw system calls of a library dlopened before the checkpoint are still trapped', async () => {
+    const dir = scratch();
+    const lib = await cc(path.join(dir, 'libraw.so'), '-shared', '-fPIC', path.join(ROOT, 'test/fixtures/dynamic/raw.c'));
+    const prog = await cc(path.join(dir, 'dlopen-raw'), path.join(ROOT, 'test/fixtures/dynamic/dlopen-raw.c'));
+    const copy = path.join(dir, 'dlopen-raw.ckpt');
+    await relinkFile(prog, copy);
+    const image = path.join(dir, 'img'), finish = path.join(dir, 'finish'), out = path.join(dir, 'out'), trace = path.join(dir, 'trace');
+    const fd = fs.openSync(out, 'w');
+    const child = spawn(copy, [lib, finish], { cwd: dir, stdio: ['ignore', fd, 'inherit'], env: { ...process.env, CKPT_IMAGE: image } });
+    fs.closeSync(fd);
+    const ended = new Promise((resolve) => child.on('exit', resolve));
+    await waitFor(() => textOf(out) === 'loaded\n', 'the library to be loaded');
+    child.kill('SIGUSR2');
+    await waitFor(() => fs.existsSync(image) && !fs.existsSync(`${image}.tmp`), 'the image');
+    child.kill('SIGKILL');
+    await ended;
+    fs.writeFileSync(finish, '');
+    // strace is the witness: the net raises SIGSYS for each call it traps
+    const r = await execa('strace', ['-f', '-e', 'trace=none', '-o', trace, copy], { cwd: dir, reject: false, env: { CKPT_RESTART: image } });
+    assert.equal(r.exitCode, 0, r.stderr);
+    assert.equal(textOf(out), 'loaded\nwritten by a raw syscall\nwrite returned 25\nraw getppid equals getppid\n');
+    const trapped = textOf(trace).split('\n').filter((l) => /SIGSYS \{si_signo=SIGSYS, si_code=SYS_USER_DISPATCH/.test(l));
+    assert.equal(trapped.length, 2, `both raw calls after the restart came through the net:\n${textOf(trace)}`);
   });
 
   it('a checkpoint of a process with two threads is refused with a message, and no image is written', async () => {
