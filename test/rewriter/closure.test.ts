@@ -88,6 +88,27 @@ function patchedCopy(file: string, to: string, patch: (bytes: Buffer) => void): 
   fs.writeFileSync(to, bytes);
 }
 
+/** A cache in the 1.1 layout holding `entries` (flags, key, value, hwcap) in the order given */
+function writeCache(file: string, entries: [number, string, string, bigint][], magic = 'glibc-ld.so.cache1.1'): void {
+  const header = Buffer.alloc(48);
+  header.write(magic, 0, 'latin1');
+  header.writeUInt32LE(entries.length, 20);
+  header[28] = 2; // little-endian
+  const stringsAt = 48 + entries.length * 24;
+  const strings: Buffer[] = [];
+  let at = stringsAt;
+  const put = (s: string) => { strings.push(Buffer.from(`${s}\0`, 'latin1')); at += s.length + 1; return at - s.length - 1; };
+  const table = Buffer.alloc(entries.length * 24);
+  entries.forEach(([flags, key, value, hwcap], i) => {
+    table.writeUInt32LE(flags, i * 24);
+    table.writeUInt32LE(put(key), i * 24 + 4);
+    table.writeUInt32LE(put(value), i * 24 + 8);
+    table.writeBigUInt64LE(hwcap, i * 24 + 16);
+  });
+  header.writeUInt32LE(at - stringsAt, 24);
+  fs.writeFileSync(file, Buffer.concat([header, table, ...strings]));
+}
+
 describe('the library closure, resolved as ld.so resolves it', function () {
   this.timeout(120_000);
 
@@ -104,13 +125,17 @@ describe('the library closure, resolved as ld.so resolves it', function () {
       });
     }
 
-    it('finds the same files through the default dirs when there is no cache, or only an old-format one', async () => {
+    it('looks in the cache before the default dirs, and skips a missing or old-format cache', async () => {
       const expected = resolve('/usr/bin/sqlite3').objects.map(line);
       const dir = scratch('ckpt-closure-cache-');
-      const oldFormat = path.join(dir, 'old.cache');
-      fs.writeFileSync(oldFormat, Buffer.concat([Buffer.from('ld.so-1.7.0'), Buffer.alloc(64, 0xff)]));
+      // a cache that sends libz.so.1 to another library: used when its format is known, else not
+      const misleading: [number, string, string, bigint][] = [[0x0303, 'libz.so.1', '/lib/x86_64-linux-gnu/libm.so.6', 0n]];
+      writeCache(path.join(dir, 'new.cache'), misleading);
+      writeCache(path.join(dir, 'old.cache'), misleading, 'ld.so-1.7.0');
+      const libz = (cacheFile: string) => resolve('/usr/bin/sqlite3', { cacheFile }).objects.find((o) => o.name === 'libz.so.1')?.path;
+      assert.equal(libz(path.join(dir, 'new.cache')), '/lib/x86_64-linux-gnu/libm.so.6');
+      assert.deepEqual(resolve('/usr/bin/sqlite3', { cacheFile: path.join(dir, 'old.cache') }).objects.map(line), expected);
       assert.deepEqual(resolve('/usr/bin/sqlite3', { cacheFile: path.join(dir, 'none') }).objects.map(line), expected);
-      assert.deepEqual(resolve('/usr/bin/sqlite3', { cacheFile: oldFormat }).objects.map(line), expected);
     });
 
     it('refuses an executable without PT_INTERP in one line', async () => {
@@ -253,27 +278,6 @@ describe('the library closure, resolved as ld.so resolves it', function () {
 });
 
 describe('/etc/ld.so.cache', () => {
-  /** A cache in the 1.1 format holding `entries` (flags, key, value, hwcap) in the order given */
-  function writeCache(file: string, entries: [number, string, string, bigint][]): void {
-    const header = Buffer.alloc(48);
-    header.write('glibc-ld.so.cache1.1', 0, 'latin1');
-    header.writeUInt32LE(entries.length, 20);
-    header[28] = 2; // little-endian
-    const stringsAt = 48 + entries.length * 24;
-    const strings: Buffer[] = [];
-    let at = stringsAt;
-    const put = (s: string) => { strings.push(Buffer.from(`${s}\0`, 'latin1')); at += s.length + 1; return at - s.length - 1; };
-    const table = Buffer.alloc(entries.length * 24);
-    entries.forEach(([flags, key, value, hwcap], i) => {
-      table.writeUInt32LE(flags, i * 24);
-      table.writeUInt32LE(put(key), i * 24 + 4);
-      table.writeUInt32LE(put(value), i * 24 + 8);
-      table.writeBigUInt64LE(hwcap, i * 24 + 16);
-    });
-    header.writeUInt32LE(at - stringsAt, 24);
-    fs.writeFileSync(file, Buffer.concat([header, table, ...strings]));
-  }
-
   it("reads this machine's cache: libc.so.6 is Debian's", () => {
     assert.equal(readLdCache('/etc/ld.so.cache').get('libc.so.6'), '/lib/x86_64-linux-gnu/libc.so.6');
   });
