@@ -8,8 +8,8 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { RelinkError } from '../../src/errors.js';
 import { offsetOf } from '../../src/lib/struct.js';
-import { EI_CLASS, ELFCLASS32, EM_AARCH64 } from '../../src/rewriter/elf/constants.js';
-import { EHDR } from '../../src/rewriter/elf/structs.js';
+import { DT_NULL, DT_STRTAB, EI_CLASS, ELFCLASS32, EM_AARCH64, PT_DYNAMIC } from '../../src/rewriter/elf/constants.js';
+import { DYN_SIZE, EHDR, PHDR, PHDR_SIZE, decodeElf } from '../../src/rewriter/elf/structs.js';
 import { resolveClosure, type Closure, type ClosureOptions } from '../../src/rewriter/closure/index.js';
 import { readLdCache } from '../../src/rewriter/closure/ld-cache.js';
 import { ROOT, scratch } from '../helpers.js';
@@ -86,6 +86,16 @@ function patchedCopy(file: string, to: string, patch: (bytes: Buffer) => void): 
   patch(bytes);
   fs.mkdirSync(path.dirname(to), { recursive: true });
   fs.writeFileSync(to, bytes);
+}
+
+/** Points DT_STRTAB of a shared object at an address no segment holds */
+function breakStringTable(bytes: Buffer): void {
+  const { phoff, phnum } = decodeElf(bytes, 0, EHDR);
+  const phs = Array.from({ length: phnum }, (_, i) => decodeElf(bytes, phoff + i * PHDR_SIZE, PHDR));
+  const dynamic = phs.find((p) => p.type === PT_DYNAMIC)!;
+  for (let off = dynamic.offset; bytes.readBigUInt64LE(off) !== BigInt(DT_NULL); off += DYN_SIZE) {
+    if (bytes.readBigUInt64LE(off) === BigInt(DT_STRTAB)) bytes.writeBigUInt64LE(0x7fff0000n, off + 8);
+  }
 }
 
 /** A cache in the 1.1 layout holding `entries` (flags, key, value, hwcap) in the order given */
@@ -218,6 +228,13 @@ describe('the library closure, resolved as ld.so resolves it', function () {
       // libc too must then come from a directory named explicitly, for ld.so as here
       const dirs = [path.dirname(fake), '/lib/x86_64-linux-gnu'];
       await assertAsLdso(prog, { libraryPath: dirs }, { LD_LIBRARY_PATH: dirs.join(':') });
+    });
+
+    it('refuses a library whose dynamic strings lie outside it, naming the file, in one line', async () => {
+      const broken = path.join(root, 'broken/libz.so.1');
+      patchedCopy(fake, broken, breakStringTable);
+      assert.throws(() => resolve(needsZ, { libraryPath: [path.dirname(broken)] }), (e: unknown) => e instanceof RelinkError
+        && e.code === 'EMALFORMED' && /^malformed ELF: \S+\/broken\/libz\.so\.1: DT_STRTAB 0x7fff0000 is in no loadable segment[^\n]*$/.test(e.message));
     });
 
     it('names the missing library and who needed it in one line', async () => {
