@@ -6,7 +6,6 @@
 // objects come in ld.so's load order (breadth-first over DT_NEEDED, no file twice); anything that
 // stops ld.so (a library found nowhere) stops here with a one-line RelinkError saying who needed it
 // and where it was looked for. The files are read once, here; nothing is written.
-import fs from 'node:fs';
 import { RelinkError } from '../../errors.js';
 import { readDynamicInfo } from './dynamic.js';
 import { readLdCache, type LdCache } from './ld-cache.js';
@@ -111,7 +110,7 @@ function executableRequester(exePath: string, exe: Buffer): Requester & { interp
   if (info.interp === undefined) {
     throw new RelinkError('ETYPE', `${exePath} has no PT_INTERP: not a dynamically linked executable, it has no library closure`);
   }
-  return { path: exePath, origin: originOfExecutable(exePath, fs.realpathSync), info, interp: info.interp };
+  return { path: exePath, origin: originOfExecutable(exePath), info, interp: info.interp };
 }
 
 function loadInterpreter(interpPath: string, exePath: string): Loaded {

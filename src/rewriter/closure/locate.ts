@@ -16,7 +16,7 @@ import { RelinkError } from '../../errors.js';
 import type { DynamicInfo } from './dynamic.js';
 import type { LdCache } from './ld-cache.js';
 import { probeLibrary } from './probe.js';
-import { DEFAULT_DIRS, candidatePath, expandTokens, searchDirs } from './search-path.js';
+import { DEFAULT_DIRS, LIBRARY_PATH_SEPARATOR, candidatePath, expandTokens, searchDirs } from './search-path.js';
 
 /** An object whose DT_NEEDED names are looked up: the executable, a library, a --with object */
 export interface Requester {
@@ -58,7 +58,7 @@ function placesFor(requester: Requester, ctx: SearchContext): Place[] {
   const runpath = requester.info.runpath;
   return [
     ...dirs(rpathDirs(requester, ctx.executable)),
-    ...dirs(ctx.libraryPath.flatMap((list) => searchDirs(list, ctx.executable.origin))),
+    ...dirs(ctx.libraryPath.flatMap((list) => searchDirs(list, ctx.executable.origin, LIBRARY_PATH_SEPARATOR))),
     ...dirs(runpath === undefined ? [] : searchDirs(runpath, requester.origin)),
     { cache: true },
     ...dirs(requester.info.noDefaultLib ? [] : DEFAULT_DIRS),

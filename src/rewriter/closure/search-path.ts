@@ -2,6 +2,7 @@
 // _dl_dst_substitute): colon-separated lists whose elements may hold the dynamic string tokens
 // $ORIGIN, $LIB and $PLATFORM, bare or in braces. Paths are built as ld.so builds them, by joining
 // strings, never normalised: the path given for a library is the one ld.so would open and report.
+import fs from 'node:fs';
 import path from 'node:path';
 
 /**
@@ -27,15 +28,19 @@ export function expandTokens(s: string, origin: string): string {
   });
 }
 
+/** DT_RPATH and DT_RUNPATH separate their directories with ':'; LD_LIBRARY_PATH with ':' or ';' */
+export const DYNAMIC_PATH_SEPARATOR = /:/;
+export const LIBRARY_PATH_SEPARATOR = /[:;]/;
+
 /**
  * The directories of a DT_RPATH, DT_RUNPATH or library-path list, without trailing slashes and
  * without repeats. An element that expands to nothing is dropped; an element that was empty to
  * begin with stays, as '', which ld.so searches as the working directory.
  */
-export function searchDirs(list: string, origin: string): string[] {
+export function searchDirs(list: string, origin: string, separator = DYNAMIC_PATH_SEPARATOR): string[] {
   const dirs: string[] = [];
   if (list === '') return dirs; // an empty DT_RPATH or DT_RUNPATH is no path at all, not the working directory
-  for (const element of list.split(':')) {
+  for (const element of list.split(separator)) {
     const dir = element === '' ? '' : stripTrailingSlashes(expandTokens(element, origin));
     if (element !== '' && dir === '') continue;
     if (!dirs.includes(dir)) dirs.push(dir);
@@ -67,9 +72,9 @@ export function originOfPath(file: string): string {
  * symlink resolved: a symlink to a program elsewhere still finds the program's own $ORIGIN/../lib.
  * A path that cannot be resolved (tests that pass bytes only) falls back to its directory.
  */
-export function originOfExecutable(exePath: string, realpath: (p: string) => string): string {
+export function originOfExecutable(exePath: string): string {
   try {
-    return path.dirname(realpath(exePath));
+    return path.dirname(fs.realpathSync(exePath));
   } catch {
     return originOfPath(exePath);
   }
