@@ -21,11 +21,12 @@ async function gcc(args: string[]): Promise<void> {
   await execa('gcc', ['-O2', '-Wall', ...args]);
 }
 
-/** lib.c as a shared object at `file` (soname: its file name) defining `fn`, calling `calls` if given */
-async function buildLibrary(file: string, fn: string, opts: { calls?: string; link?: string[] } = {}): Promise<string> {
+/** lib.c as a shared object at `file` (soname: its file name unless given) defining `fn`, calling `calls` if given */
+async function buildLibrary(file: string, fn: string, opts: { calls?: string; link?: string[]; soname?: string } = {}): Promise<string> {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const calls = opts.calls ? [`-DCALLS=${opts.calls}`] : [];
-  await gcc(['-shared', '-fPIC', `-DNAME=${fn}`, ...calls, '-o', file, path.join(FIXTURES, 'lib.c'), `-Wl,-soname,${path.basename(file)}`, ...(opts.link ?? [])]);
+  const soname = opts.soname ?? path.basename(file);
+  await gcc(['-shared', '-fPIC', `-DNAME=${fn}`, ...calls, '-o', file, path.join(FIXTURES, 'lib.c'), `-Wl,-soname,${soname}`, ...(opts.link ?? [])]);
   return file;
 }
 
@@ -179,6 +180,14 @@ describe('the library closure, resolved as ld.so resolves it', function () {
       const link = path.join(root, 'elsewhere/prog');
       fs.symlinkSync('../app/bin/prog', link);
       await assertAsLdso(link);
+    });
+
+    it('expands $ORIGIN in a DT_NEEDED path before it opens it', async () => {
+      // a library whose soname is a path: programs linked with it need it by that path
+      const lib = await buildLibrary(path.join(root, 'tok/libtok.so'), 'tok_fn', { soname: '$ORIGIN/libtok.so' });
+      const prog = await buildExecutable(path.join(root, 'tok/prog'), 'tok_fn', [lib]);
+      const closure = await assertAsLdso(prog);
+      assert.equal(closure.objects[0].path, `${root}/tok/libtok.so`);
     });
 
     it('searches the DT_RPATH of the loading objects, up the chain, for a library without its own', async () => {

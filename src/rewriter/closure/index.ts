@@ -11,12 +11,13 @@ import { readDynamicInfo } from './dynamic.js';
 import { readLdCache, type LdCache } from './ld-cache.js';
 import { locateLibrary, type Requester, type SearchContext } from './locate.js';
 import { fileIdentity, probeLibrary } from './probe.js';
-import { originOfExecutable, originOfPath } from './search-path.js';
+import { expandTokens, originOfExecutable, originOfPath } from './search-path.js';
 import { withFiles } from './with.js';
 
 export interface CarriedObject {
   /** what ld.so will ask for: the DT_NEEDED string ('libc.so.6'), the PT_INTERP path, or for a
-   *  --with file its own path */
+   *  --with file its own path (a DT_NEEDED string with $ORIGIN, $LIB or $PLATFORM: as ld.so
+   *  expands it, since that is what it asks for) */
   name: string;
   /** the file on this machine, as resolved (not symlink-resolved: the path ld.so would open) */
   path: string;
@@ -90,7 +91,8 @@ class ClosureBuilder {
   loadDependencies(root: Requester): void {
     for (const queue = [root]; queue.length > 0;) {
       const requester = queue.shift()!;
-      for (const name of requester.info.needed) {
+      // ld.so expands the tokens of every DT_NEEDED string (dl-deps.c) before it looks the name up
+      for (const name of requester.info.needed.map((n) => expandTokens(n, requester.origin))) {
         const { lib, isNew } = this.need(requester, name);
         if (lib.carried.role === 'needed' && !lib.carried.neededBy.includes(requester.path)) lib.carried.neededBy.push(requester.path);
         if (isNew) queue.push(lib);

@@ -1,6 +1,6 @@
 // Where ld.so finds one DT_NEEDED name, in glibc 2.36's order (elf/dl-load.c, _dl_map_object):
 //
-//   a name holding '/'  is a path: its tokens are expanded and it is used as is;
+//   a name holding '/'  is a path, used as is;
 //   otherwise           1. DT_RPATH of the requesting object, then of the object that loaded it, and
 //                          so on up to the executable, then the executable's own, all skipped when
 //                          the requesting object has DT_RUNPATH;
@@ -16,7 +16,7 @@ import { RelinkError } from '../../errors.js';
 import type { DynamicInfo } from './dynamic.js';
 import type { LdCache } from './ld-cache.js';
 import { probeLibrary } from './probe.js';
-import { DEFAULT_DIRS, LIBRARY_PATH_SEPARATOR, candidatePath, expandTokens, searchDirs } from './search-path.js';
+import { DEFAULT_DIRS, LIBRARY_PATH_SEPARATOR, candidatePath, searchDirs } from './search-path.js';
 
 /** An object whose DT_NEEDED names are looked up: the executable, a library, a --with object */
 export interface Requester {
@@ -81,13 +81,12 @@ function notFound(name: string, requester: Requester, searched: string[]): Relin
   return new RelinkError('EIO', `${name} (needed by ${requester.path}) not found; searched: ${places.join(', ')} (add --library-path DIR)`);
 }
 
-/** The file ld.so loads for DT_NEEDED `name` of `requester`; throws RelinkError if there is none */
+/** The file ld.so loads for DT_NEEDED `name` (tokens expanded) of `requester`; throws RelinkError if there is none */
 export function locateLibrary(name: string, requester: Requester, ctx: SearchContext): Located {
   if (name.includes('/')) {
-    const file = expandTokens(name, requester.origin);
-    const bytes = probeLibrary(file);
-    if (!bytes) throw notFound(name, requester, [file]);
-    return { path: file, bytes };
+    const bytes = probeLibrary(name);
+    if (!bytes) throw notFound(name, requester, [name]);
+    return { path: name, bytes };
   }
   const searched: string[] = [];
   for (const place of placesFor(requester, ctx)) {
