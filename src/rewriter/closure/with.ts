@@ -10,6 +10,14 @@ export interface WithFile { path: string; bytes: Buffer }
 
 const SHARED_OBJECT_NAME = /\.so(\.|$)/;
 
+function readDirectory(dir: string): fs.Dirent[] {
+  try {
+    return fs.readdirSync(dir, { withFileTypes: true });
+  } catch (e) {
+    throw new RelinkError('EIO', `--with: cannot read directory ${dir} (${(e as NodeJS.ErrnoException).code ?? 'error'})`, { cause: e });
+  }
+}
+
 /**
  * Candidate paths under `dir` in a stable order: regular files before symlinks, so that where a
  * symlink and its target are both there the target's own path is the one carried. Symlinked
@@ -18,7 +26,7 @@ const SHARED_OBJECT_NAME = /\.so(\.|$)/;
 function candidatesUnder(dir: string): { files: string[]; links: string[] } {
   const files: string[] = [];
   const links: string[] = [];
-  const entries = fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const entries = readDirectory(dir).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const e of entries) {
     const p = `${dir.replace(/\/+$/, '')}/${e.name}`;
     if (e.isDirectory()) {
