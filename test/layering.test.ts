@@ -11,6 +11,7 @@ const ORDER = [
   'src/base',            // errors.ts, paths.ts, contract.generated.ts at src/'s top
   'src/lib',             // the struct codec, the wasm engines' flags
   'src/rewriter/elf',
+  'src/rewriter/closure', // which libraries a dynamic program carries: reads ELF files through elf/
   'src/rewriter/disasm',
   'src/rewriter/patch',
   'src/rewriter/link',

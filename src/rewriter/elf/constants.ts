@@ -65,7 +65,14 @@ export const STV_HIDDEN = 2;
 export const R_X86_64_PC32 = 2;
 export const R_X86_64_PLT32 = 4;
 
-/** d_tag, and the DT_FLAGS_1 bit that marks a position-independent executable */
+/** d_tag, and the DT_FLAGS_1 bits: a position-independent executable, no default library dirs */
 export const DT_NULL = 0;
+export const DT_NEEDED = 1;
+export const DT_STRTAB = 5;
+export const DT_STRSZ = 10;
+export const DT_SONAME = 14;
+export const DT_RPATH = 15;
+export const DT_RUNPATH = 29;
 export const DT_FLAGS_1 = 0x6ffffffb;
+export const DF_1_NODEFLIB = 0x00000800;
 export const DF_1_PIE = 0x08000000;
