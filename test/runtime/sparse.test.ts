@@ -36,7 +36,7 @@ function privateDirty(pid: number): bigint {
 
 /** Runs the relinked sample until READY, checkpoints it, and kills it once it is back in its read */
 async function checkpointSample(bin: string, dir: string, image: string): Promise<{ dirty: bigint }> {
-  const child = spawn(bin, [], { cwd: dir, stdio: ['pipe', 'pipe', 'inherit'], env: { PATH: '/usr/bin:/bin', CKPT_IMAGE: image } });
+  const child = spawn(bin, [], { cwd: dir, stdio: ['pipe', 'pipe', 'ignore'], env: { PATH: '/usr/bin:/bin', CKPT_IMAGE: image } });
   const done = exited(child);
   let out = '';
   child.stdout!.on('data', (d) => { out += d; });
