@@ -76,16 +76,15 @@ static int rt_add_existing_pages(struct rt_extents *x, const struct rt_map *m, i
  * file that is still there and covers the region, or nothing (zeros). A file mapping whose file is
  * gone or replaced has no source: it is stored whole.
  */
-static uint32_t rt_region_source(const struct rt_ckpt_work *w, const struct rt_map *m)
+static uint32_t rt_region_source(const struct rt_ckpt_work *w, const struct rt_map *m, struct rt_stat *st)
 {
-	struct rt_stat st;
 	if (!m->inode || m->shared)
 		return 0;
 	if (m->dev == w->exe_dev && m->inode == w->exe_ino)
 		return CKPT_REGION_FILE | CKPT_REGION_BINARY;
-	if (m->path[0] != '/' || rt_syscall4(__NR_newfstatat, AT_FDCWD, (long)m->path, (long)&st, 0) < 0 ||
-	    (st.mode & S_IFMT) != S_IFREG || st.dev != m->dev || st.ino != m->inode ||
-	    (uint64_t)st.size + RT_PAGE - 1 < m->offset + (m->end - m->start))
+	if (m->path[0] != '/' || rt_syscall4(__NR_newfstatat, AT_FDCWD, (long)m->path, (long)st, 0) < 0 ||
+	    (st->mode & S_IFMT) != S_IFREG || st->dev != m->dev || st->ino != m->inode ||
+	    (uint64_t)st->size + RT_PAGE - 1 < m->offset + (m->end - m->start))
 		return 0;
 	return CKPT_REGION_FILE;
 }
@@ -104,7 +103,8 @@ static int rt_save_region(struct rt_ckpt_work *w, const struct rt_map *m)
 {
 	uint32_t role = rt_map_role(m);
 	int readable = role == CKPT_ROLE_MEMORY && (m->prot & 1);
-	uint32_t source = role == CKPT_ROLE_MEMORY ? rt_region_source(w, m) : 0;
+	struct rt_stat st;
+	uint32_t source = role == CKPT_ROLE_MEMORY ? rt_region_source(w, m, &st) : 0;
 	size_t plen = rt_strlen(m->path) + 1;
 	uint32_t at = (uint32_t)((CKPT_RG_SIZE + plen + 7) & ~7UL);
 	unsigned char *p = rt_record(w, CKPT_REC_REGION, source | (m->shared ? CKPT_REGION_SHARED : 0), at);
@@ -115,6 +115,11 @@ static int rt_save_region(struct rt_ckpt_work *w, const struct rt_map *m)
 	*(uint64_t *)(p + CKPT_RG_OFFSET) = m->offset;
 	*(uint32_t *)(p + CKPT_RG_PROT) = m->prot;
 	*(uint32_t *)(p + CKPT_RG_ROLE) = role;
+	if (source == CKPT_REGION_FILE) {	/* the binary is known by its id instead */
+		*(uint64_t *)(p + CKPT_RG_FILE_SIZE) = (uint64_t)st.size;
+		*(uint64_t *)(p + CKPT_RG_MTIME_SEC) = st.mtime_sec;
+		*(uint32_t *)(p + CKPT_RG_MTIME_NSEC) = (uint32_t)st.mtime_nsec;
+	}
 	rt_memcpy(p + CKPT_RG_SIZE, m->path, plen);
 	struct rt_extents x = { .w = w, .payload = p, .at = at };
 	if (readable && rt_choose_pages(&x, m, source))
@@ -250,7 +255,7 @@ uint64_t rt_pick_hold(const struct rt_image *im)
  * descriptors, and closed by the restorer once everything is mapped.
  */
 #define RT_MAX_REGION_FILES	512
-static struct { const char *path; long fd; uint64_t size; } rt_files[RT_MAX_REGION_FILES];
+static struct { const char *path; long fd; uint64_t size, mtime_sec, mtime_nsec; } rt_files[RT_MAX_REGION_FILES];
 static int rt_nfiles;
 static long rt_region_fd[RT_MAX_MAPS];	/* by region record, in image order; -1: anonymous */
 
@@ -276,6 +281,8 @@ static long rt_open_file(const struct rt_image *im, const char *path)
 	rt_files[rt_nfiles].path = path;
 	rt_files[rt_nfiles].fd = fd;
 	rt_files[rt_nfiles].size = (uint64_t)st.size;
+	rt_files[rt_nfiles].mtime_sec = st.mtime_sec;
+	rt_files[rt_nfiles].mtime_nsec = st.mtime_nsec;
 	return rt_nfiles++;
 }
 
@@ -283,7 +290,7 @@ static long rt_open_file(const struct rt_image *im, const char *path)
  * The file a private region is mapped from again, so that /proc/self/maps names it as before:
  * the binary restarting now for the relinked binary's regions (it may sit at another path), the
  * recorded path for others; only if it still covers the region (touching a page past its end
- * would be SIGBUS). -1: anonymous.
+ * would be SIGBUS). Returns its index in rt_files, or -1: anonymous.
  */
 static long rt_region_file(const struct rt_image *im, const unsigned char *h, const unsigned char *p)
 {
@@ -294,7 +301,14 @@ static long rt_region_file(const struct rt_image *im, const unsigned char *h, co
 	if (path[0] != '/' || (flags & CKPT_REGION_SHARED) || (len > 10 && rt_streq(path + len - 10, " (deleted)")))
 		return -1;
 	long i = rt_open_file(im, path);
-	return i < 0 || rt_files[i].size + 4095 < end ? -1 : rt_files[i].fd;
+	return i < 0 || rt_files[i].size + 4095 < end ? -1 : i;
+}
+
+/* A file whose pages a region takes is the one it mapped at the checkpoint: same size and mtime */
+static int rt_file_unchanged(long i, const unsigned char *p)
+{
+	return rt_files[i].size == u64at(p, CKPT_RG_FILE_SIZE) && rt_files[i].mtime_sec == u64at(p, CKPT_RG_MTIME_SEC) &&
+	       rt_files[i].mtime_nsec == u32at(p, CKPT_RG_MTIME_NSEC);
 }
 
 struct rt_region_walk { const struct rt_image *im; long index; };
@@ -302,16 +316,20 @@ struct rt_region_walk { const struct rt_image *im; long index; };
 static void rt_open_region(void *arg, const unsigned char *h, const unsigned char *p)
 {
 	struct rt_region_walk *r = arg;
-	long fd = -1;
+	uint32_t flags = u32at(h, CKPT_RH_FLAGS);
+	const char *path = (const char *)p + CKPT_RG_SIZE;
+	long i = -1;
 	if (r->index == RT_MAX_MAPS)
 		rt_refuse(r->im, "more memory regions than a restart can map");
 	if (u32at(p, CKPT_RG_ROLE) == CKPT_ROLE_MEMORY)
-		fd = rt_region_file(r->im, h, p);
-	if (fd < 0 && (u32at(h, CKPT_RH_FLAGS) & CKPT_REGION_BINARY))
+		i = rt_region_file(r->im, h, p);
+	if (i < 0 && (flags & CKPT_REGION_BINARY))
 		rt_refuse(r->im, "the restarting binary does not cover a region it mapped");
-	if (fd < 0 && (u32at(h, CKPT_RH_FLAGS) & CKPT_REGION_FILE))
-		rt_refuse_path(r->im, "a file whose pages a memory region holds is gone or shorter: ", (const char *)p + CKPT_RG_SIZE);
-	rt_region_fd[r->index++] = fd;
+	if (i < 0 && (flags & CKPT_REGION_FILE))
+		rt_refuse_path(r->im, "a file whose pages a memory region holds is gone or shorter: ", path);
+	if (i >= 0 && (flags & (CKPT_REGION_FILE | CKPT_REGION_BINARY)) == CKPT_REGION_FILE && !rt_file_unchanged(i, p))
+		rt_refuse_path(r->im, "a file whose pages a memory region holds changed since the checkpoint: ", path);
+	rt_region_fd[r->index++] = i < 0 ? -1 : rt_files[i].fd;
 }
 
 void rt_prepare_region_files(const struct rt_image *im)

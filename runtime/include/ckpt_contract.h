@@ -157,7 +157,11 @@
 #define CKPT_RG_OFFSET          16  /* u64: file offset of the mapping, as /proc/self/maps shows it */
 #define CKPT_RG_PROT            24  /* u32: PROT_* */
 #define CKPT_RG_ROLE            28  /* u32: CKPT_ROLE_* */
-#define CKPT_RG_SIZE            32  /* then the path, NUL-terminated, then zeros to a multiple of 8, then extents */
+#define CKPT_RG_FILE_SIZE       32  /* u64: with CKPT_REGION_FILE, st_size of the file at the checkpoint */
+#define CKPT_RG_MTIME_SEC       40  /* u64: with CKPT_REGION_FILE, st_mtime of the file */
+#define CKPT_RG_MTIME_NSEC      48  /* u32 */
+#define CKPT_RG_RESERVED        52  /* u32: zero */
+#define CKPT_RG_SIZE            56  /* then the path, NUL-terminated, then zeros to a multiple of 8, then extents */
 
 #define CKPT_ROLE_MEMORY        0   /* contents in the data area (or none when unreadable) */
 #define CKPT_ROLE_VVAR          1   /* the kernel's: never restored, the new one is moved here */

@@ -3,8 +3,8 @@
 // is checkpointed once while it waits in its read. The image stores those pages and no other of
 // the two mappings, none of the relinked binary's pages that were never written, and is no larger
 // than the process's private written memory allows; a restart gives back the writes, zeros and
-// the file's contents, from the binary wherever it has been moved to; an image whose file is gone,
-// or whose extents disagree with its data, is refused before anything changes.
+// the file's contents, from the binary wherever it has been moved to; an image whose file is gone
+// or changed, or whose extents disagree with its data, is refused before anything changes.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -109,6 +109,19 @@ describe('sparse images', function () {
       assert.equal(r.exitCode, 2);
       assert.equal(r.stdout, '');
       assert.equal(r.stderr, `ckpt: cannot restart from ${image}: a file whose pages a memory region holds is gone or shorter: ${data}`);
+    } finally {
+      fs.renameSync(away, data);
+    }
+  });
+
+  it('refuses an image whose file mapping\'s file changed since the checkpoint', async () => {
+    const data = path.join(dir, 'sparse.dat'), away = path.join(dir, 'sparse.dat.away');
+    fs.renameSync(data, away);
+    fs.copyFileSync(away, data);	// the same bytes, written again: another mtime
+    try {
+      const r = await restart(bin, dir, image);
+      assert.equal(r.exitCode, 2);
+      assert.equal(r.stderr, `ckpt: cannot restart from ${image}: a file whose pages a memory region holds changed since the checkpoint: ${data}`);
     } finally {
       fs.renameSync(away, data);
     }
