@@ -1,9 +1,12 @@
 /*
  * Memory regions. Saved: every mapping of /proc/self/maps but the vsyscall page and the
- * checkpoint's own scratch mapping, one region record each, readable private memory with its
- * contents (written by the writer). Restored: checked against the new process's mappings first
- * (the vDSO layout, a free holding address for the restorer), then laid out in the restorer's plan
- * as what to unmap, the vDSO to move, and every region to map back, from its file when it can be.
+ * checkpoint's own scratch mapping, one region record each, with the pages of readable private
+ * memory that exist (pagemap) and are not its file's own, as extents (written by the writer).
+ * Pages not stored are zeros, or the file's: the relinked binary's (whatever path it has at
+ * restart) or another file's, which must then be there, unchanged. Restored: checked against the
+ * new process's mappings first (the vDSO layout, a free holding address for the restorer), the
+ * region files opened, then laid out in the restorer's plan as what to unmap, the vDSO to move,
+ * and every region to map back, from its file when it can be, with its stored pages over it.
  */
 #include "ckpt/save.h"
 #include "ckpt/restore.h"

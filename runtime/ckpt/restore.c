@@ -1,7 +1,8 @@
 /*
  * Restart from an image (CKPT_RESTART=PATH or ckpt-restart). Everything is checked before anything
  * is torn down: the image itself (image.c), the vDSO layout (memory.c), the working directory
- * (cwd.c), the files it had open (files.c). Then kernel state that outlives the teardown (files,
+ * (cwd.c), the files it had open (files.c), the files its memory regions are mapped from
+ * (memory.c). Then kernel state that outlives the teardown (files,
  * signal actions, umask, working directory, timers, queued signals) is restored, kind by kind, the
  * plan for the restorer is laid out in a holding area, and the restorer (pie/) replaces the
  * address space.
