@@ -32,10 +32,23 @@ _Noreturn void rt_restart(const char *path, char **envp);
 /* maps.c */
 struct rt_map {
 	uint64_t start, end, offset;
+	uint64_t dev, inode;		/* of the file mapped, as stat gives them; inode 0: none */
 	uint32_t prot, shared;
 	char path[256];
 };
 long rt_read_maps(struct rt_map *out, long max, char *buf, size_t size);
+
+/*
+ * Where a region record's extents start: after the path's NUL, at the next multiple of 8 of the
+ * payload; 0 when the path has no NUL within the payload's size bytes.
+ */
+static inline uint32_t rt_region_extents_at(const unsigned char *p, uint32_t size)
+{
+	for (uint32_t i = CKPT_RG_SIZE; i < size; i++)
+		if (!p[i])
+			return (i + 1 + 7) & ~7u;
+	return 0;
+}
 uint32_t rt_map_role(const struct rt_map *m);
 int rt_map_is_vsyscall(const struct rt_map *m);
 

@@ -278,7 +278,7 @@ static int rt_close_unknown(void *arg, long fd)
 	for (int i = 0; i < rt_ft.count; i++)
 		if ((long)u32at(rt_ft.e[i].rec, CKPT_RF_FD) == fd)
 			return 0;
-	if (fd != im->fd)
+	if (fd != im->fd && !rt_region_file_held(fd))
 		rt_syscall1(__NR_close, fd);
 	return 0;
 }

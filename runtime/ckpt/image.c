@@ -58,11 +58,31 @@ static void rt_check_header(struct rt_image *im)
 	im->records = u32at(h, CKPT_IH_RECORDS);
 }
 
-static int rt_check_region(const unsigned char *p, uint32_t size)
+/* Extents in order, apart, not empty, inside the region, and as many pages as the data holds */
+static int rt_check_extents(const unsigned char *p, uint32_t size, uint32_t at, uint64_t dsize)
 {
-	return size > CKPT_RG_SIZE && u64at(p, CKPT_RG_START) < u64at(p, CKPT_RG_END) &&
-	       !(u64at(p, CKPT_RG_START) & 4095) && !(u64at(p, CKPT_RG_END) & 4095) && p[size - 1] == 0 &&
-	       u32at(p, CKPT_RG_ROLE) <= CKPT_ROLE_VDSO;
+	uint64_t pages = (u64at(p, CKPT_RG_END) - u64at(p, CKPT_RG_START)) / CKPT_IMAGE_PAGE, next = 0, stored = 0;
+	if (at > size || (size - at) % CKPT_RE_SIZE)
+		return 0;
+	for (; at < size; at += CKPT_RE_SIZE) {
+		uint64_t first = u64at(p, at + CKPT_RE_FIRST), count = u64at(p, at + CKPT_RE_COUNT);
+		if (first < next || !count || first > pages || count > pages - first)
+			return 0;
+		next = first + count;
+		stored += count;
+	}
+	return stored * CKPT_IMAGE_PAGE == dsize;
+}
+
+static int rt_check_region(const unsigned char *h, const unsigned char *p, uint32_t size)
+{
+	uint32_t flags = u32at(h, CKPT_RH_FLAGS), at = rt_region_extents_at(p, size);
+	uint64_t dsize = u64at(h, CKPT_RH_DATA_SIZE);
+	return size > CKPT_RG_SIZE && at && u64at(p, CKPT_RG_START) < u64at(p, CKPT_RG_END) &&
+	       !(u64at(p, CKPT_RG_START) & 4095) && !(u64at(p, CKPT_RG_END) & 4095) &&
+	       u32at(p, CKPT_RG_ROLE) <= CKPT_ROLE_VDSO && !(flags & CKPT_REGION_BINARY && !(flags & CKPT_REGION_FILE)) &&
+	       !(flags & CKPT_REGION_HAS_DATA) == !dsize && rt_check_extents(p, size, at, dsize) &&
+	       (u32at(p, CKPT_RG_ROLE) == CKPT_ROLE_MEMORY || !dsize);
 }
 
 /*
@@ -141,7 +161,7 @@ static void rt_check_records(struct rt_image *im)
 			im->sigactions = p;
 			break;
 		case CKPT_REC_REGION:
-			if (!rt_check_region(p, size) || ((u32at(h, CKPT_RH_FLAGS) & CKPT_REGION_HAS_DATA) && dsize != u64at(p, CKPT_RG_END) - u64at(p, CKPT_RG_START)))
+			if (!rt_check_region(h, p, size))
 				rt_refuse(im, "a memory region record is inconsistent");
 			break;
 		default:

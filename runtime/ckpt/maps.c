@@ -27,6 +27,25 @@ static const char *rt_skip_field(const char *s)
 	return s;
 }
 
+static const char *rt_decimal(const char *s, uint64_t *v)
+{
+	uint64_t x = 0;
+	for (; *s >= '0' && *s <= '9'; s++)
+		x = x * 10 + (uint64_t)(*s - '0');
+	*v = x;
+	return s;
+}
+
+/* "major:minor" in hex, encoded as stat's st_dev is (the kernel's new_encode_dev) */
+static const char *rt_device(const char *s, uint64_t *dev)
+{
+	uint64_t major, minor;
+	s = rt_hex(s, &major);
+	s = rt_hex(s + (*s == ':'), &minor);
+	*dev = (minor & 0xff) | (major << 8) | ((minor & ~0xffULL) << 12);
+	return s;
+}
+
 /* One line: "start-end perms offset dev inode   path" */
 static const char *rt_parse_map(const char *s, struct rt_map *m)
 {
@@ -37,7 +56,9 @@ static const char *rt_parse_map(const char *s, struct rt_map *m)
 	s = rt_skip_field(s);
 	s = rt_hex(s, &m->offset);
 	s = rt_skip_field(s);	/* to the device */
+	rt_device(s, &m->dev);
 	s = rt_skip_field(s);	/* to the inode */
+	rt_decimal(s, &m->inode);
 	s = rt_skip_field(s);	/* to the path, if any */
 	size_t n = 0;
 	while (*s && *s != '\n') {

@@ -1,22 +1,116 @@
 /*
  * Memory regions. Saved: every mapping of /proc/self/maps but the vsyscall page and the
- * checkpoint's own scratch mapping, one region record each, readable private memory with its
- * contents (written by the writer). Restored: checked against the new process's mappings first
- * (the vDSO layout, a free holding address for the restorer), then laid out in the restorer's plan
- * as what to unmap, the vDSO to move, and every region to map back, from its file when it can be.
+ * checkpoint's own scratch mapping, one region record each, with the pages of readable private
+ * memory that exist (pagemap) and are not its file's own, as extents (written by the writer).
+ * Pages not stored are zeros, or the file's: the relinked binary's (whatever path it has at
+ * restart) or another file's, which must then be there, unchanged. Restored: checked against the
+ * new process's mappings first (the vDSO layout, a free holding address for the restorer), the
+ * region files opened, then laid out in the restorer's plan as what to unmap, the vDSO to move,
+ * and every region to map back, from its file when it can be, with its stored pages over it.
  */
 #include "ckpt/save.h"
 #include "ckpt/restore.h"
 
 #define RT_MAX_MAPS	2048
+#define RT_PAGE		4096UL
+#define RT_PM_PRESENT	(1ULL << 63)	/* /proc/PID/pagemap (Documentation/admin-guide/mm/pagemap.rst) */
+#define RT_PM_SWAPPED	(1ULL << 62)
+#define RT_PM_FILE	(1ULL << 61)	/* a file's page (or shared anonymous): never written in a private mapping */
+
+/* The extents of one region record as they are appended: adjacent pages extend the last one */
+struct rt_extents {
+	struct rt_ckpt_work *w;
+	unsigned char *payload;
+	uint32_t at;			/* payload offset of the first extent */
+	uint64_t count, pages;		/* extents, and pages they hold */
+	unsigned char *last;
+};
+
+static int rt_extent_add(struct rt_extents *x, uint64_t first, uint64_t pages)
+{
+	if (x->last && *(uint64_t *)(x->last + CKPT_RE_FIRST) + *(uint64_t *)(x->last + CKPT_RE_COUNT) == first) {
+		*(uint64_t *)(x->last + CKPT_RE_COUNT) += pages;
+	} else {
+		unsigned char *e = rt_record_grow(x->w, x->payload, CKPT_RE_SIZE);
+		if (!e)
+			return -1;
+		*(uint64_t *)(e + CKPT_RE_FIRST) = first;
+		*(uint64_t *)(e + CKPT_RE_COUNT) = pages;
+		x->last = e;
+		x->count++;
+	}
+	x->pages += pages;
+	return 0;
+}
+
+static void rt_extents_clear(struct rt_extents *x)
+{
+	rt_record_cut(x->w, x->payload, x->at);
+	x->count = x->pages = 0;
+	x->last = 0;
+}
+
+/*
+ * The pages of m that exist: present or swapped, and in a region whose untouched pages come from
+ * its file, not that file's own pages. Pagemap is read RT_PAGEMAP_BATCH entries at a time.
+ */
+static int rt_add_existing_pages(struct rt_extents *x, const struct rt_map *m, int from_file)
+{
+	struct rt_ckpt_work *w = x->w;
+	uint64_t pages = (m->end - m->start) / RT_PAGE, base = m->start / RT_PAGE;
+	for (uint64_t done = 0; done < pages;) {
+		uint64_t n = pages - done < RT_PAGEMAP_BATCH ? pages - done : RT_PAGEMAP_BATCH;
+		long got = rt_syscall4(__NR_pread64, w->pagemap_fd, (long)w->pagemap, (long)(n * 8), (long)((base + done) * 8));
+		if (got != (long)(n * 8))
+			return -EIO;
+		for (uint64_t i = 0; i < n; i++) {
+			uint64_t e = w->pagemap[i];
+			if ((e & (RT_PM_PRESENT | RT_PM_SWAPPED)) && !(from_file && (e & RT_PM_FILE)) &&
+			    rt_extent_add(x, done + i, 1))
+				return -ENOMEM;
+		}
+		done += n;
+	}
+	return 0;
+}
+
+/*
+ * Where the pages a region does not store come from at restart: the relinked binary, another
+ * file that is still there and covers the region, or nothing (zeros). A file mapping whose file is
+ * gone or replaced has no source: it is stored whole.
+ */
+static uint32_t rt_region_source(const struct rt_ckpt_work *w, const struct rt_map *m, struct rt_stat *st)
+{
+	if (!m->inode || m->shared)
+		return 0;
+	if (m->dev == w->exe_dev && m->inode == w->exe_ino)
+		return CKPT_REGION_FILE | CKPT_REGION_BINARY;
+	if (m->path[0] != '/' || rt_syscall4(__NR_newfstatat, AT_FDCWD, (long)m->path, (long)st, 0) < 0 ||
+	    (st->mode & S_IFMT) != S_IFREG || st->dev != m->dev || st->ino != m->inode ||
+	    (uint64_t)st->size + RT_PAGE - 1 < m->offset + (m->end - m->start))
+		return 0;
+	return CKPT_REGION_FILE;
+}
+
+/* Which pages of a readable region are stored; on any failure, all of them */
+static int rt_choose_pages(struct rt_extents *x, const struct rt_map *m, uint32_t source)
+{
+	int sparse = x->w->pagemap_fd >= 0 && !m->shared && (source || !m->inode);
+	if (sparse && rt_add_existing_pages(x, m, source != 0) == 0)
+		return 0;
+	rt_extents_clear(x);
+	return rt_extent_add(x, 0, (m->end - m->start) / RT_PAGE);
+}
 
 static int rt_save_region(struct rt_ckpt_work *w, const struct rt_map *m)
 {
 	uint32_t role = rt_map_role(m);
-	int data = role == CKPT_ROLE_MEMORY && (m->prot & 1);
+	int readable = role == CKPT_ROLE_MEMORY && (m->prot & 1);
+	struct rt_stat st;
+	uint32_t source = role == CKPT_ROLE_MEMORY ? rt_region_source(w, m, &st) : 0;
 	size_t plen = rt_strlen(m->path) + 1;
-	unsigned char *p = rt_record(w, CKPT_REC_REGION, (data ? CKPT_REGION_HAS_DATA : 0) | (m->shared ? CKPT_REGION_SHARED : 0),
-				     CKPT_RG_SIZE + plen);
+	uint32_t at = (uint32_t)((CKPT_RG_SIZE + plen + 7) & ~7UL);
+	unsigned char *p = rt_record(w, CKPT_REC_REGION, source | (m->shared ? CKPT_REGION_SHARED : 0), at);
 	if (!p)
 		return -1;
 	*(uint64_t *)(p + CKPT_RG_START) = m->start;
@@ -24,12 +118,21 @@ static int rt_save_region(struct rt_ckpt_work *w, const struct rt_map *m)
 	*(uint64_t *)(p + CKPT_RG_OFFSET) = m->offset;
 	*(uint32_t *)(p + CKPT_RG_PROT) = m->prot;
 	*(uint32_t *)(p + CKPT_RG_ROLE) = role;
+	if (source == CKPT_REGION_FILE) {	/* the binary is known by its id instead */
+		*(uint64_t *)(p + CKPT_RG_FILE_SIZE) = (uint64_t)st.size;
+		*(uint64_t *)(p + CKPT_RG_MTIME_SEC) = st.mtime_sec;
+		*(uint32_t *)(p + CKPT_RG_MTIME_NSEC) = (uint32_t)st.mtime_nsec;
+	}
 	rt_memcpy(p + CKPT_RG_SIZE, m->path, plen);
-	if (data) {
+	struct rt_extents x = { .w = w, .payload = p, .at = at };
+	if (readable && rt_choose_pages(&x, m, source))
+		return -1;
+	if (x.pages) {
 		unsigned char *h = p - CKPT_RH_SIZE;
+		*(uint32_t *)(h + CKPT_RH_FLAGS) |= CKPT_REGION_HAS_DATA;
 		*(uint64_t *)(h + CKPT_RH_DATA_OFFSET) = w->data_end;	/* made absolute later */
-		*(uint64_t *)(h + CKPT_RH_DATA_SIZE) = m->end - m->start;
-		w->data_end += m->end - m->start;
+		*(uint64_t *)(h + CKPT_RH_DATA_SIZE) = x.pages * RT_PAGE;
+		w->data_end += x.pages * RT_PAGE;
 	}
 	rt_seal(p);	/* the writer adds the contents' checksum and seals the header again */
 	return 0;
@@ -59,15 +162,27 @@ static int rt_save_outside_scratch(struct rt_ckpt_work *w, const struct rt_map *
 	return 0;
 }
 
+/*
+ * Last of the records: a page the checkpoint itself touched for the first time after pagemap was
+ * read would be missed (restored as a hole).
+ */
 int rt_save_memory(struct rt_ckpt_work *w)
 {
+	struct rt_stat exe;
+	int r = 0;
 	long n = rt_read_maps(w->maps, RT_MAX_REGIONS, w->maps_text, RT_MAPS_TEXT);
 	if (n < 0)
 		return -1;
-	for (long i = 0; i < n; i++)
-		if (!rt_map_is_vsyscall(&w->maps[i]) && rt_save_outside_scratch(w, &w->maps[i]))
-			return -1;
-	return 0;
+	w->exe_dev = w->exe_ino = 0;
+	if (rt_syscall4(__NR_newfstatat, AT_FDCWD, (long)"/proc/self/exe", (long)&exe, 0) == 0)
+		w->exe_dev = exe.dev, w->exe_ino = exe.ino;
+	w->pagemap_fd = rt_syscall4(__NR_openat, AT_FDCWD, (long)"/proc/self/pagemap", O_RDONLY | O_CLOEXEC, 0);
+	for (long i = 0; i < n && !r; i++)
+		if (!rt_map_is_vsyscall(&w->maps[i]))
+			r = rt_save_outside_scratch(w, &w->maps[i]);
+	if (w->pagemap_fd >= 0)
+		rt_syscall1(__NR_close, w->pagemap_fd);
+	return r;
 }
 
 static struct rt_map rt_current[RT_MAX_MAPS];
@@ -138,57 +253,139 @@ uint64_t rt_pick_hold(const struct rt_image *im)
 }
 
 /*
- * The file a private region maps, opened again so that /proc/self/maps names it as before: only
- * if it still covers the region (touching a page past its end would be SIGBUS). -1: anonymous.
+ * The files regions are mapped from, opened before anything is torn down (a region whose pages
+ * not stored are its file's cannot be restored without it), on numbers above the image's
+ * descriptors, and closed by the restorer once everything is mapped.
  */
-static long rt_region_file(struct rt_plan_builder *b, const unsigned char *h, const unsigned char *p)
+#define RT_MAX_REGION_FILES	512
+static struct { const char *path; long fd; uint64_t size, mtime_sec, mtime_nsec; } rt_files[RT_MAX_REGION_FILES];
+static int rt_nfiles;
+static long rt_region_fd[RT_MAX_MAPS];	/* by region record, in image order; -1: anonymous */
+
+static long rt_open_file(const struct rt_image *im, const char *path)
 {
-	const char *path = (const char *)p + CKPT_RG_SIZE;
-	uint64_t end = u64at(p, CKPT_RG_OFFSET) + (u64at(p, CKPT_RG_END) - u64at(p, CKPT_RG_START));
 	struct rt_stat st;
-	size_t len = rt_strlen(path);
-	if (path[0] != '/' || (u32at(h, CKPT_RH_FLAGS) & CKPT_REGION_SHARED) ||
-	    (len > 10 && rt_streq(path + len - 10, " (deleted)")))
-		return -1;
-	if (b->last_path && rt_streq(b->last_path, path))
-		return b->last_fd;
-	if (b->nopened == (int)(sizeof b->opened / sizeof b->opened[0]))
+	for (int i = 0; i < rt_nfiles; i++)
+		if (rt_streq(rt_files[i].path, path))
+			return i;
+	if (rt_nfiles == RT_MAX_REGION_FILES)
 		return -1;
 	long opened = rt_syscall4(__NR_openat, AT_FDCWD, (long)path, O_RDONLY | O_CLOEXEC, 0);
 	if (opened < 0)
 		return -1;
-	long fd = rt_syscall3(__NR_fcntl, opened, F_DUPFD_CLOEXEC, b->im->fd + 1);
+	long fd = rt_syscall3(__NR_fcntl, opened, F_DUPFD_CLOEXEC, im->fd + 1);
 	rt_syscall1(__NR_close, opened);	/* it may sit on a number the program's descriptors need */
 	if (fd < 0)
 		return -1;
-	if (rt_syscall2(__NR_fstat, fd, (long)&st) < 0 || (st.mode & 0170000) != 0100000 ||
-	    (uint64_t)st.size + 4095 < end) {
+	if (rt_syscall2(__NR_fstat, fd, (long)&st) < 0 || (st.mode & S_IFMT) != S_IFREG) {
 		rt_syscall1(__NR_close, fd);
 		return -1;
 	}
-	b->opened[b->nopened++] = fd;
-	b->last_path = path;
-	return b->last_fd = fd;
+	rt_files[rt_nfiles].path = path;
+	rt_files[rt_nfiles].fd = fd;
+	rt_files[rt_nfiles].size = (uint64_t)st.size;
+	rt_files[rt_nfiles].mtime_sec = st.mtime_sec;
+	rt_files[rt_nfiles].mtime_nsec = st.mtime_nsec;
+	return rt_nfiles++;
+}
+
+/*
+ * The file a private region is mapped from again, so that /proc/self/maps names it as before:
+ * the binary restarting now for the relinked binary's regions (it may sit at another path), the
+ * recorded path for others; only if it still covers the region (touching a page past its end
+ * would be SIGBUS). Returns its index in rt_files, or -1: anonymous.
+ */
+static long rt_region_file(const struct rt_image *im, const unsigned char *h, const unsigned char *p)
+{
+	uint32_t flags = u32at(h, CKPT_RH_FLAGS);
+	const char *path = flags & CKPT_REGION_BINARY ? "/proc/self/exe" : (const char *)p + CKPT_RG_SIZE;
+	uint64_t end = u64at(p, CKPT_RG_OFFSET) + (u64at(p, CKPT_RG_END) - u64at(p, CKPT_RG_START));
+	size_t len = rt_strlen(path);
+	if (path[0] != '/' || (flags & CKPT_REGION_SHARED) || (len > 10 && rt_streq(path + len - 10, " (deleted)")))
+		return -1;
+	long i = rt_open_file(im, path);
+	return i < 0 || rt_files[i].size + 4095 < end ? -1 : i;
+}
+
+/* A file whose pages a region takes is the one it mapped at the checkpoint: same size and mtime */
+static int rt_file_unchanged(long i, const unsigned char *p)
+{
+	return rt_files[i].size == u64at(p, CKPT_RG_FILE_SIZE) && rt_files[i].mtime_sec == u64at(p, CKPT_RG_MTIME_SEC) &&
+	       rt_files[i].mtime_nsec == u32at(p, CKPT_RG_MTIME_NSEC);
+}
+
+struct rt_region_walk { const struct rt_image *im; long index; };
+
+static void rt_open_region(void *arg, const unsigned char *h, const unsigned char *p)
+{
+	struct rt_region_walk *r = arg;
+	uint32_t flags = u32at(h, CKPT_RH_FLAGS);
+	const char *path = (const char *)p + CKPT_RG_SIZE;
+	long i = -1;
+	if (r->index == RT_MAX_MAPS)
+		rt_refuse(r->im, "more memory regions than a restart can map");
+	if (u32at(p, CKPT_RG_ROLE) == CKPT_ROLE_MEMORY)
+		i = rt_region_file(r->im, h, p);
+	if (i < 0 && (flags & CKPT_REGION_BINARY))
+		rt_refuse(r->im, "the restarting binary does not cover a region it mapped");
+	if (i < 0 && (flags & CKPT_REGION_FILE))
+		rt_refuse_path(r->im, "a file whose pages a memory region holds is gone or shorter: ", path);
+	if (i >= 0 && (flags & (CKPT_REGION_FILE | CKPT_REGION_BINARY)) == CKPT_REGION_FILE && !rt_file_unchanged(i, p))
+		rt_refuse_path(r->im, "a file whose pages a memory region holds changed since the checkpoint: ", path);
+	rt_region_fd[r->index++] = i < 0 ? -1 : rt_files[i].fd;
+}
+
+void rt_prepare_region_files(const struct rt_image *im)
+{
+	struct rt_region_walk r = { im, 0 };
+	rt_nfiles = 0;
+	rt_each(im, CKPT_REC_REGION, rt_open_region, &r);
+}
+
+/* Whether fd is one of the files regions are mapped from: the restart keeps it until the restorer is done */
+int rt_region_file_held(long fd)
+{
+	for (int i = 0; i < rt_nfiles; i++)
+		if (rt_files[i].fd == fd)
+			return 1;
+	return 0;
+}
+
+void rt_prepare_closes(struct rt_plan_builder *b)
+{
+	for (int i = 0; i < rt_nfiles; i++)
+		rt_plan_u64(b, (uint64_t)rt_files[i].fd);
+	*(uint64_t *)(b->plan + RT_PLAN_CLOSES) = (uint64_t)rt_nfiles;
+}
+
+/* Large regions mostly stored fill faster with 2 MiB pages; a sparse one would grow by them */
+static int rt_wants_huge(const struct rt_plan_builder *b, uint64_t len, uint64_t stored)
+{
+	return b->huge && stored >= (2UL << 20) && stored * 2 >= len;
 }
 
 static void rt_plan_map(void *arg, const unsigned char *h, const unsigned char *p)
 {
 	struct rt_plan_builder *b = arg;
+	long fd = rt_region_fd[b->region++];
 	if (u32at(p, CKPT_RG_ROLE) != CKPT_ROLE_MEMORY)
 		return;
-	int data = u32at(h, CKPT_RH_FLAGS) & CKPT_REGION_HAS_DATA;
-	long fd = rt_region_file(b, h, p);
-	uint64_t flags = 0x12 | (fd < 0 ? 0x20 : 0);	/* MAP_PRIVATE|MAP_FIXED, ANONYMOUS without a file */
+	uint32_t size = u32at(h, CKPT_RH_PAYLOAD_SIZE), at = rt_region_extents_at(p, size);
+	uint64_t len = u64at(p, CKPT_RG_END) - u64at(p, CKPT_RG_START), stored = u64at(h, CKPT_RH_DATA_SIZE);
+	uint64_t flags = MAP_PRIVATE | MAP_FIXED | (fd < 0 ? MAP_ANONYMOUS : 0);
 	if (rt_streq((const char *)p + CKPT_RG_SIZE, "[stack]"))
-		flags |= 0x100;	/* MAP_GROWSDOWN: the stack goes on growing as the kernel's did */
+		flags |= MAP_GROWSDOWN;	/* the stack goes on growing as the kernel's did */
 
 	rt_plan_u64(b, u64at(p, CKPT_RG_START));
-	rt_plan_u64(b, u64at(p, CKPT_RG_END) - u64at(p, CKPT_RG_START));
+	rt_plan_u64(b, len);
 	rt_plan_u64(b, u32at(p, CKPT_RG_PROT));
 	rt_plan_u64(b, flags);
 	rt_plan_u64(b, (uint64_t)fd);
 	rt_plan_u64(b, fd < 0 ? 0 : u64at(p, CKPT_RG_OFFSET));
-	rt_plan_u64(b, data ? u64at(h, CKPT_RH_DATA_OFFSET) : (uint64_t)RT_NO_DATA);
+	rt_plan_u64(b, stored ? u64at(h, CKPT_RH_DATA_OFFSET) : (uint64_t)RT_NO_DATA);
+	rt_plan_u64(b, (uint64_t)(p - b->im->base) + at);	/* the extents, read by the restorer from the image file */
+	rt_plan_u64(b, (size - at) / CKPT_RE_SIZE);
+	rt_plan_u64(b, rt_wants_huge(b, len, stored) ? RT_MAP_HUGE : 0);
 	(*(uint64_t *)(b->plan + RT_PLAN_MAPS))++;
 }
 

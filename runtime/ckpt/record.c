@@ -21,6 +21,31 @@ void *rt_record(struct rt_ckpt_work *w, uint32_t kind, uint32_t flags, size_t pa
 	return h + CKPT_RH_SIZE;
 }
 
+/*
+ * The last record reserved, grown by extra zeroed bytes at its end (a list whose length is known
+ * only as it is made); returns where they start, or 0 when the record area is full.
+ */
+void *rt_record_grow(struct rt_ckpt_work *w, unsigned char *payload, size_t extra)
+{
+	unsigned char *h = payload - CKPT_RH_SIZE;
+	if (w->used + extra > RT_RECORDS)
+		return 0;
+	unsigned char *at = w->records + w->used;
+	for (size_t i = 0; i < extra; i++)
+		at[i] = 0;
+	*(uint32_t *)(h + CKPT_RH_PAYLOAD_SIZE) += (uint32_t)extra;
+	w->used += extra;
+	return at;
+}
+
+/* The last record reserved, cut back to size bytes of payload */
+void rt_record_cut(struct rt_ckpt_work *w, unsigned char *payload, size_t size)
+{
+	unsigned char *h = payload - CKPT_RH_SIZE;
+	w->used -= *(uint32_t *)(h + CKPT_RH_PAYLOAD_SIZE) - size;
+	*(uint32_t *)(h + CKPT_RH_PAYLOAD_SIZE) = (uint32_t)size;
+}
+
 void rt_seal(unsigned char *payload)
 {
 	unsigned char *h = payload - CKPT_RH_SIZE;

@@ -1,7 +1,8 @@
 /*
  * Restart from an image (CKPT_RESTART=PATH or ckpt-restart). Everything is checked before anything
  * is torn down: the image itself (image.c), the vDSO layout (memory.c), the working directory
- * (cwd.c), the files it had open (files.c). Then kernel state that outlives the teardown (files,
+ * (cwd.c), the files it had open (files.c), the files its memory regions are mapped from
+ * (memory.c). Then kernel state that outlives the teardown (files,
  * signal actions, umask, working directory, timers, queued signals) is restored, kind by kind, the
  * plan for the restorer is laid out in a holding area, and the restorer (pie/) replaces the
  * address space.
@@ -57,7 +58,7 @@ static void rt_plan_build(const struct rt_image *im, unsigned char *plan, const 
 			  const struct rt_frame *f, long timer)
 {
 	static struct rt_plan_builder b;
-	b = (struct rt_plan_builder){ .plan = plan, .next = plan + RT_PLAN_ENTRIES, .im = im };
+	b = (struct rt_plan_builder){ .plan = plan, .next = plan + RT_PLAN_ENTRIES, .im = im, .huge = rt_huge };
 	uint64_t hold = (uint64_t)plan - RT_HOLD_CODE;
 	for (int i = 0; i < RT_PLAN_ENTRIES; i++)
 		plan[i] = 0;
@@ -66,9 +67,7 @@ static void rt_plan_build(const struct rt_image *im, unsigned char *plan, const 
 	rt_prepare_maps(&b);
 	/* the restored runtime learns it was restarted (it then owns brk) and its real ids */
 	rt_plan_pokes(&b, im, timer);
-	for (int i = 0; i < b.nopened; i++)
-		rt_plan_u64(&b, (uint64_t)b.opened[i]);
-	*(uint64_t *)(plan + RT_PLAN_CLOSES) = (uint64_t)b.nopened;
+	rt_prepare_closes(&b);
 	*(uint64_t *)(plan + RT_PLAN_FS_BASE) = u64at(im->process, CKPT_RP_FS_BASE);
 	*(uint64_t *)(plan + RT_PLAN_IMAGE_FD) = (uint64_t)im->fd;
 	*(uint64_t *)(plan + RT_PLAN_SIGRETURN) = rt_in_image(im, (const void *)rt_restart_finish);
@@ -80,7 +79,6 @@ static void rt_plan_build(const struct rt_image *im, unsigned char *plan, const 
 		*(uint64_t *)(plan + RT_PLAN_SUD_LEN) = rt_config.rt_text_size;
 		*(uint64_t *)(plan + RT_PLAN_SUD_SELECTOR) = rt_in_image(im, &rt_sud_selector);
 	}
-	*(uint64_t *)(plan + RT_PLAN_FLAGS_BYTE) = rt_huge ? RT_MAP_HUGE : 0;
 	*(uint64_t *)(plan + RT_PLAN_FRAME_SRC) = (uint64_t)f->built;
 	*(uint64_t *)(plan + RT_PLAN_HOLD) = hold;
 	if (f->target) {
@@ -123,6 +121,7 @@ _Noreturn void rt_restart(const char *path, char **envp)
 	if ((uint64_t)m != hold)
 		rt_refuse(&im, "cannot map the restorer's holding area");
 	rt_prepare_files(&im);
+	rt_prepare_region_files(&im);
 	/* past this point the image is known good: kernel state first, then the address space */
 	int terminal = rt_restore_files(&im);
 	rt_restore_kernel_state(&im, terminal);

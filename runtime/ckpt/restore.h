@@ -20,10 +20,8 @@
 struct rt_plan_builder {
 	unsigned char *plan, *next;
 	const struct rt_image *im;
-	const char *last_path;		/* the file the previous region was mapped from */
-	long last_fd;
-	int nopened;
-	long opened[256];		/* closed by the restorer once everything is mapped */
+	long region;			/* region records laid out so far */
+	int huge;			/* CKPT_HUGE: large regions get 2 MiB pages */
 };
 
 static inline void rt_plan_u64(struct rt_plan_builder *b, uint64_t v)
@@ -48,7 +46,10 @@ void rt_check_vdso(const struct rt_image *im, struct rt_vdso_check *v);
 uint64_t rt_pick_hold(const struct rt_image *im);
 void rt_prepare_unmaps(struct rt_plan_builder *b, uint64_t hold);
 void rt_prepare_remaps(struct rt_plan_builder *b, const struct rt_vdso_check *v);
+void rt_prepare_region_files(const struct rt_image *im);
+int rt_region_file_held(long fd);
 void rt_prepare_maps(struct rt_plan_builder *b);
+void rt_prepare_closes(struct rt_plan_builder *b);
 
 /* files.c: opens every descriptor again (refusing the image if one cannot be), then places them */
 void rt_prepare_files(struct rt_image *im);

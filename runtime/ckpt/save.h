@@ -13,7 +13,8 @@
 #define RT_MAX_REGIONS	2048
 #define RT_MAX_FILES	1024
 #define RT_MAPS_TEXT	(256 * 1024)
-#define RT_RECORDS	(2 * 1024 * 1024)
+#define RT_RECORDS	(8 * 1024 * 1024)	/* scratch: only what is used is touched */
+#define RT_PAGEMAP_BATCH	8192	/* /proc/self/pagemap entries read at once: 32 MiB of memory */
 #define RT_MAX_QUEUED	256
 
 struct rt_ckpt_work {
@@ -33,10 +34,15 @@ struct rt_ckpt_work {
 	size_t used;			/* bytes of records[] */
 	uint32_t count;			/* records */
 	uint64_t data_end;		/* next free page-aligned offset in the data area */
+	long pagemap_fd;		/* /proc/self/pagemap while regions are recorded; <0: store regions whole */
+	uint64_t exe_dev, exe_ino;	/* the relinked binary, to know its regions */
+	uint64_t pagemap[RT_PAGEMAP_BATCH];
 };
 
 /* record.c: the record area every kind writes into */
 void *rt_record(struct rt_ckpt_work *w, uint32_t kind, uint32_t flags, size_t payload);
+void *rt_record_grow(struct rt_ckpt_work *w, unsigned char *payload, size_t extra);
+void rt_record_cut(struct rt_ckpt_work *w, unsigned char *payload, size_t size);
 void rt_seal(unsigned char *payload);
 int rt_record_string(struct rt_ckpt_work *w, uint32_t kind, const char *s, size_t len);
 

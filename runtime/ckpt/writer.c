@@ -54,27 +54,42 @@ static int rt_write_fully(long fd, const void *buf, uint64_t len, uint64_t off)
 	return 0;
 }
 
-/* One region's contents, checksummed chunk by chunk as they are written: one pass over memory */
-static int rt_write_region(struct rt_ckpt_area *a, long fd, unsigned char *h)
+/* Bytes at src written at *off, checksummed chunk by chunk as they are written: one pass over memory */
+static int rt_write_span(struct rt_ckpt_area *a, long fd, const unsigned char *src, uint64_t size, uint64_t *off,
+			 int shared, uint32_t *crc)
 {
-	const unsigned char *p = h + CKPT_RH_SIZE;
-	const unsigned char *src = (const unsigned char *)*(const uint64_t *)(p + CKPT_RG_START);
-	uint64_t size = *(uint64_t *)(h + CKPT_RH_DATA_SIZE), off = *(uint64_t *)(h + CKPT_RH_DATA_OFFSET);
-	int shared = *(uint32_t *)(h + CKPT_RH_FLAGS) & CKPT_REGION_SHARED;
-	uint32_t crc = 0;
 	for (uint64_t done = 0; done < size;) {
 		uint64_t n = size - done < RT_CHUNK ? size - done : RT_CHUNK;
 		const unsigned char *chunk = src + done;
 		if (shared)	/* another process may change it between checksum and write */
 			chunk = rt_memcpy(a->bounce, chunk, n);
-		crc = rt_crc32c(crc, chunk, n);
-		int r = rt_write_fully(fd, chunk, n, off + done);
+		*crc = rt_crc32c(*crc, chunk, n);
+		int r = rt_write_fully(fd, chunk, n, *off);
 		if (r)
 			return r;
 		done += n;
-		if (((off + done) & (RT_WRITEBACK - 1)) < n)
-			rt_syscall4(__NR_sync_file_range, fd, (long)((off + done - n) & ~(RT_WRITEBACK - 1)), RT_WRITEBACK,
+		*off += n;
+		if ((*off & (RT_WRITEBACK - 1)) < n)
+			rt_syscall4(__NR_sync_file_range, fd, (long)((*off - n) & ~(RT_WRITEBACK - 1)), RT_WRITEBACK,
 				    SYNC_FILE_RANGE_WRITE);
+	}
+	return 0;
+}
+
+/* One region's stored pages, extent after extent, back to back */
+static int rt_write_region(struct rt_ckpt_area *a, long fd, unsigned char *h)
+{
+	const unsigned char *p = h + CKPT_RH_SIZE;
+	const unsigned char *base = (const unsigned char *)*(const uint64_t *)(p + CKPT_RG_START);
+	uint32_t size = *(uint32_t *)(h + CKPT_RH_PAYLOAD_SIZE);
+	uint64_t off = *(uint64_t *)(h + CKPT_RH_DATA_OFFSET);
+	int shared = *(uint32_t *)(h + CKPT_RH_FLAGS) & CKPT_REGION_SHARED;
+	uint32_t crc = 0;
+	for (uint32_t at = rt_region_extents_at(p, size); at + CKPT_RE_SIZE <= size; at += CKPT_RE_SIZE) {
+		uint64_t first = *(const uint64_t *)(p + at + CKPT_RE_FIRST), pages = *(const uint64_t *)(p + at + CKPT_RE_COUNT);
+		int r = rt_write_span(a, fd, base + first * CKPT_IMAGE_PAGE, pages * CKPT_IMAGE_PAGE, &off, shared, &crc);
+		if (r)
+			return r;
 	}
 	*(uint32_t *)(h + CKPT_RH_DATA_CRC) = crc;
 	return 0;
@@ -170,9 +185,9 @@ long rt_wait_writer(int options)
 
 static int rt_collect(struct rt_ckpt_work *w)
 {
-	if (rt_save_process(w) || rt_save_regs(w) || rt_save_sigactions(w) || rt_save_memory(w) ||
-	    rt_save_files(w) || rt_save_cwd_and_exe(w) || rt_save_rlimits(w) || rt_save_itimers(w) ||
-	    rt_save_queued_signals(w))
+	if (rt_save_process(w) || rt_save_regs(w) || rt_save_sigactions(w) || rt_save_files(w) ||
+	    rt_save_cwd_and_exe(w) || rt_save_rlimits(w) || rt_save_itimers(w) || rt_save_queued_signals(w) ||
+	    rt_save_memory(w))
 		return -ENOMEM;
 	return 0;
 }

@@ -109,7 +109,7 @@
  * in the data area after the records. Every byte is covered by a CRC-32C. Fields are only added.
  */
 #define CKPT_IMAGE_MAGIC        0x31474d4954504b43ULL /* "CKPTIMG1" little-endian */
-#define CKPT_IMAGE_VERSION      2
+#define CKPT_IMAGE_VERSION      3
 #define CKPT_IMAGE_PAGE         4096
 
 #define CKPT_IH_MAGIC           0   /* u64: CKPT_IMAGE_MAGIC */
@@ -134,7 +134,7 @@
 #define CKPT_REC_PROCESS        1   /* struct ckpt_rec_process */
 #define CKPT_REC_REGS           2   /* struct ckpt_rec_regs, then the xsave area */
 #define CKPT_REC_SIGACTIONS     3   /* 64 x struct { u64 handler, flags, restorer, mask } */
-#define CKPT_REC_REGION         4   /* struct ckpt_rec_region, then the path; data: contents */
+#define CKPT_REC_REGION         4   /* struct ckpt_rec_region, the path, the stored extents; data: their pages */
 #define CKPT_REC_FILE           5   /* struct ckpt_rec_file; the path at CKPT_RF_PATH_AT */
 #define CKPT_REC_CWD            6   /* the working directory, NUL-terminated */
 #define CKPT_REC_EXE            7   /* the relinked binary (/proc/self/exe), NUL-terminated */
@@ -184,7 +184,11 @@
 #define CKPT_RG_OFFSET          16  /* u64: file offset of the mapping, as /proc/self/maps shows it */
 #define CKPT_RG_PROT            24  /* u32: PROT_* */
 #define CKPT_RG_ROLE            28  /* u32: CKPT_ROLE_* */
-#define CKPT_RG_SIZE            32  /* then the path, NUL-terminated, up to the payload's end */
+#define CKPT_RG_FILE_SIZE       32  /* u64: with CKPT_REGION_FILE, st_size of the file at the checkpoint */
+#define CKPT_RG_MTIME_SEC       40  /* u64: with CKPT_REGION_FILE, st_mtime of the file */
+#define CKPT_RG_MTIME_NSEC      48  /* u32 */
+#define CKPT_RG_RESERVED        52  /* u32: zero */
+#define CKPT_RG_SIZE            56  /* then the path, NUL-terminated, then zeros to a multiple of 8, then extents */
 
 #define CKPT_ROLE_MEMORY        0   /* contents in the data area (or none when unreadable) */
 #define CKPT_ROLE_VVAR          1   /* the kernel's: never restored, the new one is moved here */
@@ -192,6 +196,13 @@
 #define CKPT_ROLE_VDSO          3
 #define CKPT_REGION_HAS_DATA    0x1 /* record flag */
 #define CKPT_REGION_SHARED      0x2 /* record flag: a MAP_SHARED mapping (restored private) */
+#define CKPT_REGION_FILE        0x4 /* record flag: pages not stored are the file's (path, or the binary) */
+#define CKPT_REGION_BINARY      0x8 /* record flag: the file is the relinked binary (/proc/self/exe at restart) */
+
+/* A region record's stored extent: pages [first, first + count) of the region, back to back in its data */
+#define CKPT_RE_FIRST           0   /* u64: page index from the region's start */
+#define CKPT_RE_COUNT           8   /* u64: pages, at least 1 */
+#define CKPT_RE_SIZE            16
 
 /* struct ckpt_rec_file */
 #define CKPT_RF_FD              0   /* u32 */

@@ -7,7 +7,7 @@
 
 #define RT_PLAN_UNMAPS		0	/* count of { addr, len } */
 #define RT_PLAN_REMAPS		8	/* count of { from, len, to } */
-#define RT_PLAN_MAPS		16	/* count of { addr, len, prot, flags, fd, offset, data } */
+#define RT_PLAN_MAPS		16	/* count of { addr, len, prot, flags, fd, offset, data, extents_at, extents, huge } */
 #define RT_PLAN_POKES		24	/* count of { addr, value } */
 #define RT_PLAN_FS_BASE		32
 #define RT_PLAN_FRAME		40	/* rsp for rt_sigreturn: the frame's ucontext */
@@ -25,12 +25,25 @@
 #define RT_PLAN_HOLD		136	/* the holding area, unmapped by rt_restart_finish */
 #define RT_PLAN_HOLD_SIZE	144	/* 0: left mapped (the frame is in it) */
 #define RT_PLAN_CLOSES		152	/* count of { fd }: the files regions were mapped from */
-#define RT_PLAN_FLAGS_BYTE	160	/* RT_MAP_HUGE: madvise(MADV_HUGEPAGE) before reading contents in */
+#define RT_PLAN_RESERVED	160	/* zero */
 #define RT_PLAN_ENTRIES		168
 
 #define RT_UNMAP_SIZE		16
 #define RT_REMAP_SIZE		24
-#define RT_MAP_SIZE		56	/* data: image offset of the contents, read in; ~0: none */
+/* A map entry. data: image offset of the stored pages, back to back, read in; ~0: none. extents_at:
+ * image offset of the region's extent list (ckpt_contract.h CKPT_RE_*), read one by one. huge:
+ * RT_MAP_HUGE, madvise(MADV_HUGEPAGE) before reading the pages in. */
+#define RT_MAP_ADDR		0
+#define RT_MAP_LEN		8
+#define RT_MAP_PROT		16
+#define RT_MAP_FLAGS		24
+#define RT_MAP_FD		32
+#define RT_MAP_OFFSET		40
+#define RT_MAP_DATA		48
+#define RT_MAP_EXTENTS_AT	56
+#define RT_MAP_EXTENTS		64
+#define RT_MAP_HUGE_FLAG	72
+#define RT_MAP_SIZE		80
 #define RT_NO_DATA		(-1)
 #define RT_MAP_HUGE		1
 #define RT_POKE_SIZE		16

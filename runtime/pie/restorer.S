@@ -2,7 +2,7 @@
  * The restorer: copied by ckpt/restore.c into a holding area outside both address spaces, it
  * replaces the new process's memory with the image's and returns into the program through
  * rt_sigreturn.
- * Memory is real anonymous memory (or a private mapping of its file), with the contents read in:
+ * Memory is real anonymous memory (or a private mapping of its file), with the stored pages read in:
  * mremap, MADV_DONTNEED and a stack that grows down behave as they did before the checkpoint.
  * It must be position-independent and use nothing outside the holding area: registers, the plan
  * (rdi), and the stack restore.c gave it. Nothing after the first munmap can be undone: ckpt/
@@ -53,43 +53,63 @@ rt_restorer_code_start:
 	dec	%r13
 	jmp	3b
 
-	/* memory: anonymous, or privately from the file it maps, with the image's contents read in */
+	/* memory: anonymous, or privately from the file it maps, with its stored pages read in */
 4:	mov	RT_PLAN_MAPS(%rbx), %r13
+	sub	$32, %rsp		/* one extent at a time, as CKPT_RE_*: then its address and bytes */
 5:	test	%r13, %r13
 	jz	6f
-	mov	(%r12), %rdi
-	mov	8(%r12), %rsi
-	mov	16(%r12), %rdx
-	cmpq	$RT_NO_DATA, 48(%r12)
+	mov	RT_MAP_ADDR(%r12), %rdi
+	mov	RT_MAP_LEN(%r12), %rsi
+	mov	RT_MAP_PROT(%r12), %rdx
+	cmpq	$RT_NO_DATA, RT_MAP_DATA(%r12)
 	je	51f
 	mov	$(PROT_READ | PROT_WRITE), %edx	/* while the contents are read in */
-51:	mov	24(%r12), %r10
-	mov	32(%r12), %r8
-	mov	40(%r12), %r9
+51:	mov	RT_MAP_FLAGS(%r12), %r10
+	mov	RT_MAP_FD(%r12), %r8
+	mov	RT_MAP_OFFSET(%r12), %r9
 	mov	$__NR_mmap, %eax
 	syscall
-	cmp	(%r12), %rax
+	cmp	RT_MAP_ADDR(%r12), %rax
 	jne	.Lfail
-	cmpq	$RT_NO_DATA, 48(%r12)
+	cmpq	$RT_NO_DATA, RT_MAP_DATA(%r12)
 	je	54f
-	testb	$RT_MAP_HUGE, RT_PLAN_FLAGS_BYTE(%rbx)
+	testb	$RT_MAP_HUGE, RT_MAP_HUGE_FLAG(%r12)
 	jz	55f
-	cmpq	$(2 << 20), 8(%r12)
-	jb	55f
-	mov	(%r12), %rdi		/* large regions fill faster with 2 MiB pages */
-	mov	8(%r12), %rsi
+	mov	RT_MAP_ADDR(%r12), %rdi
+	mov	RT_MAP_LEN(%r12), %rsi
 	mov	$MADV_HUGEPAGE, %edx
 	mov	$__NR_madvise, %eax
 	syscall
-55:	xor	%r14d, %r14d		/* bytes read so far */
-52:	cmp	8(%r12), %r14
+55:	mov	RT_MAP_DATA(%r12), %rbp		/* image offset of the next stored page */
+	xor	%r15d, %r15d			/* extents read in */
+56:	cmp	RT_MAP_EXTENTS(%r12), %r15
 	jae	53f
+57:	mov	RT_PLAN_IMAGE_FD(%rbx), %rdi
+	mov	%rsp, %rsi
+	mov	$CKPT_RE_SIZE, %edx
+	mov	%r15, %r10
+	shl	$4, %r10			/* CKPT_RE_SIZE */
+	add	RT_MAP_EXTENTS_AT(%r12), %r10
+	mov	$__NR_pread64, %eax
+	syscall
+	cmp	$-EINTR, %rax
+	je	57b
+	cmp	$CKPT_RE_SIZE, %rax
+	jne	.Lfail
+	mov	CKPT_RE_FIRST(%rsp), %rax
+	shl	$12, %rax			/* pages to bytes (CKPT_IMAGE_PAGE) */
+	add	RT_MAP_ADDR(%r12), %rax
+	mov	%rax, CKPT_RE_FIRST(%rsp)
+	shlq	$12, CKPT_RE_COUNT(%rsp)
+	xor	%r14d, %r14d			/* bytes of this extent read so far */
+52:	cmp	CKPT_RE_COUNT(%rsp), %r14
+	jae	58f
 	mov	RT_PLAN_IMAGE_FD(%rbx), %rdi
-	mov	(%r12), %rsi
+	mov	CKPT_RE_FIRST(%rsp), %rsi
 	add	%r14, %rsi
-	mov	8(%r12), %rdx
+	mov	CKPT_RE_COUNT(%rsp), %rdx
 	sub	%r14, %rdx
-	mov	48(%r12), %r10
+	mov	%rbp, %r10
 	add	%r14, %r10
 	mov	$__NR_pread64, %eax
 	syscall
@@ -99,9 +119,12 @@ rt_restorer_code_start:
 	jle	.Lfail
 	add	%rax, %r14
 	jmp	52b
-53:	mov	(%r12), %rdi
-	mov	8(%r12), %rsi
-	mov	16(%r12), %rdx
+58:	add	%r14, %rbp
+	inc	%r15
+	jmp	56b
+53:	mov	RT_MAP_ADDR(%r12), %rdi
+	mov	RT_MAP_LEN(%r12), %rsi
+	mov	RT_MAP_PROT(%r12), %rdx
 	mov	$__NR_mprotect, %eax
 	syscall
 	test	%rax, %rax

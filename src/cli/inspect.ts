@@ -15,8 +15,10 @@ const USAGE = 'usage: ckpt-inspect IMAGE [--json] [--no-data-check]';
 const HELP = `${USAGE}
 
 Decodes the checkpoint image IMAGE (docs/image-format.md) and checks every record's checksum.
-Prints the process (pids, the signal that checkpointed it), registers, memory regions, open
-descriptors (pipes and sockets marked not restorable), cwd, limits, timers and queued signals.
+Prints the process (pids, the signal that checkpointed it), registers, memory regions (bytes
+saved, and where a restart takes the pages not saved from: the relinked binary, another file, or
+zeros for anonymous memory), open descriptors (pipes and sockets marked not restorable), cwd,
+limits, timers and queued signals.
 
 Options:
   --json                print the same facts as one JSON document (keys: src/image/json.ts)

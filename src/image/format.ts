@@ -1,4 +1,4 @@
-// The checkpoint image format, version 2 (docs/image-format.md): the file and record headers, and
+// The checkpoint image format, version 3 (docs/image-format.md): the file and record headers, and
 // one codec a record kind (check, decode, encode), so that read.ts and write.ts share every offset.
 // Fields are only ever added: a codec decodes the prefix it knows and the record keeps the bytes
 // after it (`rest`), which the encoder writes back unchanged.
@@ -60,13 +60,31 @@ const FP_XSTATE_MAGIC1 = 0x46505853;
 
 export const REGION = [
   ['start', C.CKPT_RG_START, 'u64'], ['end', C.CKPT_RG_END, 'u64'], ['offset', C.CKPT_RG_OFFSET, 'u64'],
-  ['prot', C.CKPT_RG_PROT, 'u32'], ['role', C.CKPT_RG_ROLE, 'u32'],
+  ['prot', C.CKPT_RG_PROT, 'u32'], ['role', C.CKPT_RG_ROLE, 'u32'], ['fileSize', C.CKPT_RG_FILE_SIZE, 'u64'],
+  ['mtimeSec', C.CKPT_RG_MTIME_SEC, 'u64'], ['mtimeNsec', C.CKPT_RG_MTIME_NSEC, 'u32'], ['reserved', C.CKPT_RG_RESERVED, 'u32'],
 ] as const;
+/** Pages [first, first + count) of a region, stored back to back in its data */
+export const EXTENT = [['first', C.CKPT_RE_FIRST, 'u64'], ['count', C.CKPT_RE_COUNT, 'u64']] as const;
+export type Extent = Struct<typeof EXTENT>;
+
 export interface Region extends Struct<typeof REGION> {
   path: string;
   /** record flags: contents in the data area; a MAP_SHARED mapping */
   hasData: boolean;
   shared: boolean;
+  /** record flags: pages not stored are its file's; that file is the relinked binary */
+  fromFile: boolean;
+  fromBinary: boolean;
+  /** the pages stored in the data area, in order */
+  extents: Extent[];
+}
+
+/** Where a restart takes a region's pages that are not stored from */
+export type RegionSource = 'relinked binary' | 'file' | 'anonymous' | 'kernel';
+
+export function regionSource(r: Region): RegionSource {
+  if (r.role !== C.CKPT_ROLE_MEMORY) return 'kernel';
+  return r.fromBinary ? 'relinked binary' : r.fromFile ? 'file' : 'anonymous';
 }
 
 export const FILE = [
@@ -222,30 +240,56 @@ export function xsaveFeatures(xsave: Buffer): bigint {
 
 const MEMORY_PAGE = 4096n; // x86-64
 
+/** Where the extents start: after the path's NUL, at the next multiple of 8; -1 without a NUL */
+function extentsAt(p: Buffer): number {
+  const nul = nulAt(p, C.CKPT_RG_SIZE);
+  return nul < 0 ? -1 : (nul + 1 + 7) & ~7;
+}
+
+function checkExtents(p: Buffer, at: number, r: Struct<typeof REGION>, dataSize: bigint, span: string): string | undefined {
+  if (at > p.length || (p.length - at) % C.CKPT_RE_SIZE !== 0) return `${span} has ${p.length - at} bytes of extents, not a whole number`;
+  const pages = (r.end - r.start) / MEMORY_PAGE;
+  let next = 0n, stored = 0n;
+  for (const e of readArray(p.subarray(at), (p.length - at) / C.CKPT_RE_SIZE, C.CKPT_RE_SIZE, EXTENT)) {
+    if (e.first < next || e.count === 0n || e.first + e.count > pages) return `${span} has an extent of ${e.count} pages at page ${e.first} out of order, empty or outside its ${pages} pages`;
+    next = e.first + e.count;
+    stored += e.count;
+  }
+  if (stored * MEMORY_PAGE !== dataSize) return `${span} has ${dataSize} bytes of data for ${stored} pages stored`;
+  return undefined;
+}
+
 function checkRegion(p: Buffer, h: RecordHeader): string | undefined {
-  if (p.length <= C.CKPT_RG_SIZE || p[p.length - 1] !== 0) return 'region record has no NUL-terminated path';
+  const at = extentsAt(p);
+  if (p.length <= C.CKPT_RG_SIZE || at < 0) return 'region record has no NUL-terminated path';
   const r = readStruct(p, 0, REGION);
   const hasData = (h.flags & C.CKPT_REGION_HAS_DATA) !== 0;
   const span = `region 0x${r.start.toString(16)}-0x${r.end.toString(16)}`;
   if (r.start >= r.end || r.start % MEMORY_PAGE !== 0n || r.end % MEMORY_PAGE !== 0n) return `${span} is empty or not page-aligned`;
   if (r.role >= ROLE_NAMES.length) return `${span} has unknown role ${r.role}`;
-  if (hasData && h.dataSize !== r.end - r.start) return `${span} has ${h.dataSize} bytes of data for ${r.end - r.start} bytes of memory`;
-  if (!hasData && h.dataSize !== 0n) return `${span} carries data but is not flagged as having any`;
-  if (hasData !== (r.role === C.CKPT_ROLE_MEMORY && (r.prot & 1) !== 0)) return `${span} (prot ${r.prot}, role ${r.role}) should ${hasData ? 'not ' : ''}have data`;
-  return undefined;
+  if (hasData !== (h.dataSize !== 0n)) return `${span} has ${h.dataSize} bytes of data but is ${hasData ? '' : 'not '}flagged as having data`;
+  if (hasData && r.role !== C.CKPT_ROLE_MEMORY) return `${span} (role ${r.role}) should not have data`;
+  if ((h.flags & C.CKPT_REGION_BINARY) !== 0 && (h.flags & C.CKPT_REGION_FILE) === 0) return `${span} is from the relinked binary but not from a file`;
+  return checkExtents(p, at, r, h.dataSize, span);
 }
 
 const region: KindCodec<Region> = {
   check: checkRegion,
   decode: (p, h) => {
-    const nul = nulAt(p, C.CKPT_RG_SIZE);
+    const nul = nulAt(p, C.CKPT_RG_SIZE), at = extentsAt(p);
     const value: Region = {
       ...readStruct(p, 0, REGION), path: p.toString('utf8', C.CKPT_RG_SIZE, nul),
       hasData: (h.flags & C.CKPT_REGION_HAS_DATA) !== 0, shared: (h.flags & C.CKPT_REGION_SHARED) !== 0,
+      fromFile: (h.flags & C.CKPT_REGION_FILE) !== 0, fromBinary: (h.flags & C.CKPT_REGION_BINARY) !== 0,
+      extents: readArray(p.subarray(at), (p.length - at) / C.CKPT_RE_SIZE, C.CKPT_RE_SIZE, EXTENT),
     };
-    return { value, used: nul + 1 };
+    return { value, used: p.length };
   },
-  encode: (v) => Buffer.concat([structBytes(C.CKPT_RG_SIZE, REGION, v), cString.encode(v.path)]),
+  encode: (v) => {
+    const head = Buffer.concat([structBytes(C.CKPT_RG_SIZE, REGION, v), cString.encode(v.path)]);
+    const padded = Buffer.concat([head, Buffer.alloc(((head.length + 7) & ~7) - head.length)]);
+    return Buffer.concat([padded, writeArray(v.extents, C.CKPT_RE_SIZE, EXTENT)]);
+  },
 };
 
 function checkFile(p: Buffer): string | undefined {

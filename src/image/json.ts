@@ -12,7 +12,10 @@
 //              flags, time, pending }
 //   registers: { ucFlags, sigmask, xsaveSize, reserved, xfeatures (the xsave area's own), gregs: { r8 ... cr2 } }
 //   sigactions: [{ signal, handler, flags, restorer, mask }] (signals 1 to 64)
-//   regions: [{ start, end, size, offset, prot, perms ("r-xp"), role, roleName, path, hasData, shared, dataOffset, dataSize }]
+//   regions: [{ start, end, size, offset, prot, perms ("r-xp"), role, roleName, path, hasData, shared, fromFile,
+//              fromBinary, source ("relinked binary", "file", "anonymous" or "kernel": where a restart
+//              takes the pages not stored), stored (bytes of its pages in the image, = dataSize),
+//              extents: [{ first, count }] (pages stored, from the region's first), dataOffset, dataSize }]
 //   files: [{ fd, flags, offset, type, typeName, restorable, fdFlags, size, mtimeSec, mtimeNsec, pathAt,
 //             sameAs (null: none), reserved, hasTermios, termios (hex, null without), winsize (null without), path }]
 //   cwd, exe: strings
@@ -21,7 +24,7 @@
 //   queued: [{ signo, errno, code, pid, uid, siginfo (128 bytes, hex) }]: signals queued at the checkpoint, in order
 //   unknown: [{ index, kind, payloadSize }] (records of kinds this version does not know)
 //   totals: { regions, mapped, saved } (bytes of memory mapped, and saved in the data area)
-import { FILE_TYPE_NAMES, ITIMER_NAMES, NO_FD, RLIMIT_NAMES, ROLE_NAMES, kindLabel, restorable, xsaveFeatures } from './format.js';
+import { FILE_TYPE_NAMES, ITIMER_NAMES, NO_FD, RLIMIT_NAMES, ROLE_NAMES, kindLabel, regionSource, restorable, xsaveFeatures } from './format.js';
 import type { Image } from './read.js';
 
 type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
@@ -60,9 +63,12 @@ export function imageToJson(file: string, image: Image, problems: string[], data
     process: image.process ? plain(image.process) : null,
     registers: image.registers ? plain({ ...image.registers, xfeatures: xsaveFeatures(image.registers.xsave) }) : null,
     sigactions: image.sigactions?.map((a, i) => ({ signal: i + 1, ...plain(a) })) ?? null,
-    regions: image.regions.map(({ region: g, record }) => plain({
-      ...g, size: g.end - g.start, perms: perms(g.prot, g.shared), roleName: ROLE_NAMES[g.role],
-      dataOffset: record.header.dataOffset, dataSize: record.header.dataSize,
+    regions: image.regions.map(({ region: { extents, ...g }, record }) => ({
+      ...plain({
+        ...g, size: g.end - g.start, perms: perms(g.prot, g.shared), roleName: ROLE_NAMES[g.role], source: regionSource({ ...g, extents }),
+        stored: record.header.dataSize, dataOffset: record.header.dataOffset, dataSize: record.header.dataSize,
+      }),
+      extents: extents.map((e) => plain(e)),
     })),
     files: image.files.map((f) => ({
       ...plain(f), typeName: FILE_TYPE_NAMES[f.type] ?? `unknown ${f.type}`, restorable: restorable(f.type),

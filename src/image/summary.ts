@@ -2,7 +2,7 @@
 // files, and the verdict of the checks. Sections an image lacks are left out.
 import os from 'node:os';
 import * as C from '../contract.generated.js';
-import { FILE_TYPE_NAMES, ITIMER_NAMES, NO_FD, RLIMIT_NAMES, RLIM_INFINITY, ROLE_NAMES, restorable, xsaveFeatures } from './format.js';
+import { FILE_TYPE_NAMES, ITIMER_NAMES, NO_FD, RLIMIT_NAMES, RLIM_INFINITY, ROLE_NAMES, regionSource, restorable, xsaveFeatures } from './format.js';
 import { perms, regionTotals } from './json.js';
 import type { Image } from './read.js';
 
@@ -63,10 +63,11 @@ function registerLines(image: Image): string[] {
 
 function regionLines(image: Image): string[] {
   if (image.regions.length === 0) return [];
-  const rows = [['START', 'END', 'SIZE', 'PERMS', 'SAVED', 'PATH']];
+  const rows = [['START', 'END', 'SIZE', 'PERMS', 'SAVED', 'FROM', 'PATH']];
   for (const { region: g, record } of image.regions) {
     const path = g.role !== C.CKPT_ROLE_MEMORY ? ROLE_NAMES[g.role] ?? `role ${g.role}` : g.path;
-    rows.push([hex(g.start), hex(g.end), sizeText(g.end - g.start), perms(g.prot, g.shared), g.hasData ? sizeText(record.header.dataSize) : '-', path]);
+    rows.push([hex(g.start), hex(g.end), sizeText(g.end - g.start), perms(g.prot, g.shared), g.hasData ? sizeText(record.header.dataSize) : '-',
+      regionSource(g), path]);
   }
   const t = regionTotals(image);
   return [

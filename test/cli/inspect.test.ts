@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
+import * as C from '../../src/contract.generated.js';
 import { INSPECT, QUIET, checkpointRun, parseMaps, relinkedSteps, type Checkpointed, type MapLine } from '../image/real-image.js';
 
 const OFFSET = 12345;
@@ -65,7 +66,7 @@ describe('ckpt-inspect', function () {
     assert.equal(j.ok, true);
     assert.equal(j.dataChecked, true);
     assert.deepEqual(j.problems, []);
-    assert.equal(j.header.version, 2);
+    assert.equal(j.header.version, C.CKPT_IMAGE_VERSION);
     assert.equal(j.process.pid, run.pid);
     assert.equal(j.process.signal, 12);
     assert.equal(j.exe, bin);

@@ -99,13 +99,24 @@ describe('image decoder, encoder and checker', function () {
     assert.equal(image.itimers!.length, 3);
   });
 
-  it('holds the regions /proc/PID/maps showed, each readable one with its contents', () => {
+  it('holds the regions /proc/PID/maps showed, each with the pages its extents list', () => {
     const got = image.regions.map(({ region: g }) => ({ start: g.start, end: g.end, perms: perms(g.prot, g.shared), path: g.path }));
     assert.deepEqual(got, parseMaps(maps));
     for (const { region: g, record } of image.regions) {
-      assert.equal(g.hasData, g.role === C.CKPT_ROLE_MEMORY && (g.prot & 1) === 1, g.path);
-      if (g.hasData) assert.equal(record.header.dataSize, g.end - g.start);
+      const pages = g.extents.reduce((n, e) => n + e.count, 0n);
+      assert.equal(record.header.dataSize, pages * 4096n, g.path);
+      assert.equal(g.hasData, pages > 0n, g.path);
+      if (g.hasData) assert.ok(g.role === C.CKPT_ROLE_MEMORY && (g.prot & 1) === 1, g.path);
     }
+  });
+
+  it('marks the relinked binary\'s regions as its, and stores none of the pages never written', () => {
+    const own = image.regions.filter(({ region: g }) => g.path === bin).map(({ region: g }) => g);
+    assert.ok(own.length >= 3, 'the binary maps headers, text and data');
+    for (const g of own) assert.ok(g.fromBinary && g.fromFile, `${g.path} at 0x${g.start.toString(16)} is marked as the binary's`);
+    const text = own.filter((g) => g.prot & 4);
+    assert.ok(text.length > 0 && text.every((g) => !g.hasData), 'no page of the text is stored');
+    assert.ok(image.regions.every(({ region: g }) => !g.fromBinary || g.path === bin));
   });
 
   it('reads the same from a file as from a buffer', () => {
@@ -183,10 +194,14 @@ describe('image decoder, encoder and checker', function () {
       assert.match(problemsOf(encodeImage(v1, bufferSource(bytes), { seal: true })).join('\n'), /^format version 1 is not supported/);
     });
     it('names a region record that is inconsistent although its checksums are right', () => {
-      const bad = readImage(bufferSource(bytes));
-      const top = bad.regions.filter(({ region: g }) => g.hasData).at(-1)!.region;
-      top.end += 4096n;
-      assert.match(problemsOf(encodeImage(bad, bufferSource(bytes), { seal: true })).join('\n'), /region 0x[0-9a-f]+-0x[0-9a-f]+ has \d+ bytes of data for \d+ bytes of memory$/m);
+      const lastStored = (img: Image) => img.regions.filter(({ region: g }) => g.hasData).at(-1)!.region;
+      const fewerThanData = readImage(bufferSource(bytes));
+      fewerThanData.regions.flatMap(({ region: g }) => g.extents).find((e) => e.count > 1n)!.count -= 1n;
+      assert.match(problemsOf(encodeImage(fewerThanData, bufferSource(bytes), { seal: true })).join('\n'), /region 0x[0-9a-f]+-0x[0-9a-f]+ has \d+ bytes of data for \d+ pages stored$/m);
+      const outside = readImage(bufferSource(bytes));
+      const top = lastStored(outside);
+      top.end = top.start + 4096n * top.extents.at(-1)!.first;
+      assert.match(problemsOf(encodeImage(outside, bufferSource(bytes), { seal: true })).join('\n'), /region 0x[0-9a-f]+-0x[0-9a-f]+ has an extent of \d+ pages at page \d+ out of order, empty or outside its \d+ pages$/m);
     });
     it('names a file record that shares its open file with itself, as the runtime refuses it', () => {
       const bad = readImage(bufferSource(bytes));

@@ -207,13 +207,14 @@ describe('checkpoint and restart', function () {
       assert.match(await refused(image, other), /different binary/);
     });
     it('keeps the previous image whole when writing the next one fails, and the program goes on', async () => {
-      // RLIMIT_FSIZE of 64 KiB: the image write passes it (EFBIG in the writer, which blocks SIGXFSZ)
+      // RLIMIT_FSIZE of one page: the memory contents start past it (EFBIG in the writer, which
+      // blocks SIGXFSZ); an image holds only the pages written, a few dozen KiB for this program
       const image2 = path.join(dir, 'kept.img');
       fs.copyFileSync(path.join(dir, 'good.img'), image2);
       const out = path.join(dir, 'kept-out.txt');
       const fd = fs.openSync(out, 'w');
       // quiet: nothing of its own on stdout until it is told to finish, after the failure's line
-      const run = spawn('prlimit', ['--fsize=65536', '--', bin, '-q', CHUNK], { cwd: dir, stdio: ['ignore', fd, fd], env: { CKPT_IMAGE: image2 } });
+      const run = spawn('prlimit', ['--fsize=4096', '--', bin, '-q', CHUNK], { cwd: dir, stdio: ['ignore', fd, fd], env: { CKPT_IMAGE: image2 } });
       fs.closeSync(fd);
       const ended = exitOf(run);
       await checkpointable(run);
