@@ -84,7 +84,8 @@ export const LANGS: Record<Lang, LangSpec> = {
     program: '/usr/bin/gawk',
     name: 'gawk',
     ext: 'awk',
-    relinkArgs: [],
+    // Its @load extensions (filefuncs, readdir, fork...) are dlopen'd from here
+    relinkArgs: ['--with', '/usr/lib/x86_64-linux-gnu/gawk'],
     args: (script) => ['-f', script],
     env: {},
     counted: ['03-files-read-seek'],
