@@ -15,7 +15,7 @@ import type { Lang } from './battery.js';
 
 const MIN_SCRIPTS = 30;
 
-/** Messages of scripts that did not run as meant; a script that means to fail prints none of them. */
+/** Messages of scripts that did not run as meant; only a script named `NN-error-...` may print them. */
 const BROKEN_SCRIPT_PATTERNS = [
   /command not found/,
   /: not found/,
@@ -40,12 +40,12 @@ function brokenScripts(results: Result[]): string[] {
   const broken: string[] = [];
   for (const result of results) {
     if (result.timedOut) broken.push(`${result.name}: timed out`);
-    const meantToFail = /-error/.test(result.name);
+    const meantToFail = /^\d\d-error-/.test(result.name);
     if (result.signal !== null && !meantToFail) broken.push(`${result.name}: killed by ${result.signal}`);
     const pattern = BROKEN_SCRIPT_PATTERNS.find((p) => p.test(result.stderr));
-    if (pattern !== undefined) broken.push(`${result.name}: stderr matches ${pattern}`);
+    if (pattern !== undefined && !meantToFail) broken.push(`${result.name}: stderr matches ${pattern}`);
+    if (meantToFail && result.exitCode === 0) broken.push(`${result.name}: meant to fail, but exit 0`);
     if (result.stdout === '') broken.push(`${result.name}: printed nothing on stdout`);
-    // Only the scripts named as errors may fail: anything else failing is a broken script
     if (result.exitCode !== 0 && result.signal === null && !meantToFail) broken.push(`${result.name}: exit ${result.exitCode}: ${result.stderr.slice(0, 200)}`);
   }
   return broken;
