@@ -49,7 +49,7 @@ export const LANGS: Record<Lang, LangSpec> = {
     relinkArgs: ['--with', '/usr/lib/python3.11/lib-dynload'],
     args: (script) => ['-B', script],
     env: { PYTHONHASHSEED: '0' },
-    counted: ['03-files-read-seek'],
+    counted: ['03-files-read-seek', '27-extension-modules'],
   },
   sqlite: {
     program: '/usr/bin/sqlite3',
@@ -58,7 +58,7 @@ export const LANGS: Record<Lang, LangSpec> = {
     relinkArgs: [],
     args: (script) => ['-batch', ':memory:', `.read ${script}`],
     env: {},
-    counted: ['02-database-file'],
+    counted: ['02-database-file', '04-transactions'],
   },
   perl: {
     program: '/usr/bin/perl',
@@ -69,7 +69,7 @@ export const LANGS: Record<Lang, LangSpec> = {
       .flatMap((dir) => ['--with', dir]),
     args: (script) => [script],
     env: { PERL_HASH_SEED: '0', PERL_PERTURB_KEYS: '0' },
-    counted: ['03-files-read-seek'],
+    counted: ['03-files-read-seek', '27-xs-storable-digest'],
   },
   lua: {
     program: '/usr/bin/lua5.4',
@@ -78,7 +78,7 @@ export const LANGS: Record<Lang, LangSpec> = {
     relinkArgs: [],
     args: (script) => [script],
     env: {},
-    counted: ['03-files-read-seek'],
+    counted: ['03-files-read-seek', '13-json-codec'],
   },
   gawk: {
     program: '/usr/bin/gawk',
@@ -88,7 +88,7 @@ export const LANGS: Record<Lang, LangSpec> = {
     relinkArgs: ['--with', '/usr/lib/x86_64-linux-gnu/gawk'],
     args: (script) => ['-f', script],
     env: {},
-    counted: ['03-files-read-seek'],
+    counted: ['03-files-read-seek', '26-extensions-loaded'],
   },
 };
 
