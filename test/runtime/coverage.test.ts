@@ -11,8 +11,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { relinkFile, scratch } from '../helpers.js';
+import { asStrace, readStats, straceCounts } from '../strace.js';
+import type { StatsLine } from '../strace.js';
 
-const NAMES = syscallNames();
 const APPLETS = ['sh', 'ls', 'cat', 'echo', 'wc', 'sort', 'head', 'mkdir', 'rm', 'cp', 'sha256sum', 'seq', 'tr'];
 
 interface Workload { binary: string; name: string; args: string[]; applets?: string[] }
@@ -31,42 +32,6 @@ const WORKLOADS: Workload[] = [
   // sash's built-in commands are the ones spelled with a dash; plain `echo` would exec /bin/echo
   { binary: '/bin/sash', name: 'sash', args: ['-c', '-echo sash coverage'] },
 ];
-
-function syscallNames(): Map<number, string> {
-  const names = new Map<number, string>();
-  const header = fs.readFileSync('/usr/include/x86_64-linux-gnu/asm/unistd_64.h', 'utf8');
-  for (const m of header.matchAll(/^#define __NR_(\w+) (\d+)$/gm)) names.set(Number(m[2]), m[1]);
-  return names;
-}
-
-function straceCounts(file: string): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
-    const f = line.trim().split(/\s+/);
-    if (f.length >= 5 && /^\d/.test(f[0]) && f[f.length - 1] !== 'total') counts.set(f[f.length - 1], Number(f[3]));
-  }
-  return counts;
-}
-
-interface StatsLine { pid: number; end: string; patched: number; trapped: number; by_number: Record<string, number> }
-
-function readStats(file: string): StatsLine[] {
-  return fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as StatsLine);
-}
-
-/** The runtime's counts in strace's terms: summed over processes, by name, strace's conventions */
-function asStrace(lines: StatsLine[]): Map<string, number> {
-  const counts = new Map<string, number>([['execve', 1]]);
-  for (const l of lines) {
-    for (const [nr, n] of Object.entries(l.by_number)) {
-      const name = NAMES.get(Number(nr)) ?? `nr${nr}`;
-      counts.set(name, (counts.get(name) ?? 0) + n);
-    }
-  }
-  counts.delete('exit_group');
-  counts.delete('exit');
-  return counts;
-}
 
 /** A directory holding the binary (and applet links to it), so exec'd applets are the same binary */
 function install(dir: string, w: Workload, file: string): string {
