@@ -90,6 +90,40 @@ void rt_checkpoint_forked(void)
 	rt_writer_forget();	/* nor is the parent's writer a child of this one */
 }
 
+/* Threads of this process, as the kernel counts them (/proc/self/status); 1 when unreadable */
+static long rt_thread_count(void)
+{
+	char buf[4096];
+	long n = rt_read_file("/proc/self/status", buf, sizeof buf - 1);
+	if (n <= 0)
+		return 1;
+	buf[n] = 0;
+	for (const char *s = buf; *s; s++)
+		if ((s == buf || s[-1] == '\n') && rt_starts_with(s, "Threads:")) {
+			long count = 0;
+			for (s += 8; *s == ' ' || *s == '\t'; s++)
+				;
+			for (; *s >= '0' && *s <= '9'; s++)
+				count = count * 10 + (*s - '0');
+			return count;
+		}
+	return 1;
+}
+
+/* One thread's image would lose the others' stacks and registers: refused, the old image kept */
+static long rt_refuse_threads(void)
+{
+	long n = rt_thread_count();
+	char num[24];
+	if (n <= 1)
+		return 0;
+	rt_utoa((uint64_t)n, num);
+	const char *parts[] = { "ckpt: checkpoint refused: the process has ", num,
+				" threads, and only single-threaded processes can be checkpointed yet (docs/limits.md)\n" };
+	rt_write_line(parts, 3);
+	return -EBUSY;
+}
+
 static void rt_on_checkpoint_signal(int sig, void *si, void *uc)
 {
 	if (rt_signal_is_programs(sig, si) || (rt_ckpt_in_child && (sig == rt_vacate_signal || rt_has_own_action(sig)))) {
@@ -102,7 +136,9 @@ static void rt_on_checkpoint_signal(int sig, void *si, void *uc)
 		return;		/* and the call it broke off is made again, as in a checkpoint */
 	if (rt_hold_while_busy(sig))
 		return;
-	long r = rt_checkpoint(sig, uc);
+	long r = rt_refuse_threads();
+	if (!r)
+		r = rt_checkpoint(sig, uc);
 	if (sig == rt_vacate_signal)
 		rt_vacate(sig, r);
 }

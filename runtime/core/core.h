@@ -7,7 +7,7 @@
 #ifndef RT_CORE_H
 #define RT_CORE_H
 
-#include "ckpt/ckpt.h"
+#include "loader/loader.h"
 
 #pragma GCC visibility push(hidden)
 

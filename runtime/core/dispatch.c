@@ -34,6 +34,22 @@ static long rt_exec(const struct rt_ctx *c, long nr)
 	return r;
 }
 
+/* Calls no case of rt_handle names: the loader's windows, virtual pids, remote files, the kernel */
+static long rt_handle_other(const struct rt_ctx *c, long nr)
+{
+	long r;
+	if (rt_loader_call(c, nr, &r))
+		return r;
+	if ((unsigned long)nr < RT_NR_MAX && rt_syscall_class[nr] == RT_CLASS_PIDS)
+		r = rt_sys_pids(c, nr);
+	else if (rt_remote_handles(nr))
+		r = rt_sys_remote(c, nr);
+	else
+		r = rt_local(c, nr);
+	rt_loader_after(c, nr, r);
+	return r;
+}
+
 static long rt_handle(struct rt_ctx *c, long nr)
 {
 	switch (nr) {
@@ -76,11 +92,7 @@ static long rt_handle(struct rt_ctx *c, long nr)
 		rt_dispatch_busy = 0;
 		rt_sigreturn_at(c->rsp);	/* only the SUD net gets here: the shim has its own */
 	default:
-		if ((unsigned long)nr < RT_NR_MAX && rt_syscall_class[nr] == RT_CLASS_PIDS)
-			return rt_sys_pids(c, nr);
-		if (rt_remote_handles(nr))
-			return rt_sys_remote(c, nr);
-		return rt_local(c, nr);
+		return rt_handle_other(c, nr);
 	}
 }
 

@@ -39,5 +39,6 @@ void rt_init(struct rt_ctx *regs, uint64_t *initial_sp)
 	rt_stats_init(envp);
 	rt_sud_signals_init();
 	rt_checkpoint_init(envp);
+	rt_loader_start(initial_sp);	/* a dynamic program: ld.so mapped, the entry is now its */
 	rt_arm_sud();
 }

@@ -44,6 +44,11 @@ static void rt_sigtrap(int sig, void *si, void *uc)
 	uint64_t from = g[RT_REG_RIP] - 1 - rt_load_bias;
 	const struct ckpt_redirect *r = (const void *)(rt_config.redirects + rt_load_bias);
 	uint32_t lo = 0, hi = rt_config.redirect_count;
+	uint64_t to = rt_loader_redirect(g[RT_REG_RIP] - 1);
+	if (to) {
+		g[RT_REG_RIP] = to;
+		return;
+	}
 	while (lo < hi) {
 		uint32_t mid = lo + (hi - lo) / 2;
 		if (r[mid].from == from) {
@@ -61,8 +66,9 @@ static void rt_sigtrap(int sig, void *si, void *uc)
 /* SA_NODEFER: the mask stays the program's, even if a handler never returns (vfork path) */
 void rt_sud_signals_init(void)
 {
-	if (rt_sud_on)
+	/* a dynamic program may load code that was not carried: the net is armed when it appears */
+	if (rt_sud_on || rt_config.carried_count)
 		rt_reserve_signal(SIGSYS, rt_sigsys, SA_NODEFER | SA_RESTART);
-	if (rt_config.redirect_count)
+	if (rt_config.redirect_count || rt_config.carried_count)
 		rt_reserve_signal(SIGTRAP, rt_sigtrap, SA_NODEFER | SA_RESTART);
 }

@@ -31,7 +31,34 @@
 #define CKPT_CFG_REDIRECTS      72  /* u64 vaddr: struct ckpt_redirect[], sorted by from */
 #define CKPT_CFG_REDIRECT_COUNT 80  /* u32: entries */
 #define CKPT_CFG_RESERVED0      84  /* u32: zero */
-#define CKPT_CFG_SIZE           88  /* bytes in the block */
+/* Dynamically linked programs (docs/dynamic.md); all zero for a static one */
+#define CKPT_CFG_LOADER_PHDR    88  /* u64 vaddr: the program headers ld.so is shown (AT_PHDR), PT_INTERP kept */
+#define CKPT_CFG_LOADER_PHNUM   96  /* u32: their count (AT_PHNUM) */
+#define CKPT_CFG_CARRIED_COUNT  100 /* u32: entries of the carried-object table; the first is ld.so */
+#define CKPT_CFG_CARRIED        104 /* u64 vaddr: struct ckpt_carried[] */
+#define CKPT_CFG_SIZE           112 /* bytes in the block */
+
+/*
+ * struct ckpt_carried: a shared object (ld.so first, then the libraries) carried, patched, inside
+ * the relinked file. "object-relative" addresses are the object's own link-time vaddrs.
+ */
+#define CKPT_CO_FILE_OFFSET     0   /* u64: where the object's bytes start in the relinked file (page-aligned) */
+#define CKPT_CO_FILE_SIZE       8   /* u64: its size in bytes */
+#define CKPT_CO_FIRST_VADDR     16  /* u64 object-relative: the first PT_LOAD's vaddr, page-aligned down */
+#define CKPT_CO_FIRST_OFFSET    24  /* u64: the first PT_LOAD's file offset, page-aligned down */
+#define CKPT_CO_SPAN            32  /* u64: bytes from FIRST_VADDR to the end of the slot's page */
+#define CKPT_CO_SLOT            40  /* u64 object-relative: the u64 the runtime fills with rt_shim_entry,
+                                       first in a page of its own (RW) right after the code area */
+#define CKPT_CO_REDIRECTS       48  /* u64 object-relative: struct ckpt_redirect[] (object-relative) */
+#define CKPT_CO_REDIRECT_COUNT  56  /* u32 */
+#define CKPT_CO_FLAGS           60  /* u32: CKPT_CARRIED_* */
+#define CKPT_CO_NAMES           64  /* u64 vaddr: "name\0file\0": what ld.so asks for, and the file's own name */
+#define CKPT_CO_AREA            72  /* u64 object-relative, page-aligned: the code area ld.so never sees
+                                       (trampolines, redirects), at the same distance in the file */
+#define CKPT_CO_AREA_SIZE       80  /* u64: its bytes (RX) */
+#define CKPT_CO_SIZE            88
+#define CKPT_CARRIED_INTERP     0x1 /* the program interpreter: the runtime maps it itself */
+#define CKPT_CARRIED_MAX        1024
 
 /*
  * When the runtime arms the Syscall User Dispatch net. Armed, it costs every system call the
@@ -316,6 +343,24 @@ struct ckpt_config {
 	uint64_t redirects;
 	uint32_t redirect_count;
 	uint32_t reserved0;
+	uint64_t loader_phdr;
+	uint32_t loader_phnum;
+	uint32_t carried_count;
+	uint64_t carried;
+};
+struct ckpt_carried {
+	uint64_t file_offset;
+	uint64_t file_size;
+	uint64_t first_vaddr;
+	uint64_t first_offset;
+	uint64_t span;
+	uint64_t slot;
+	uint64_t redirects;
+	uint32_t redirect_count;
+	uint32_t flags;
+	uint64_t names;
+	uint64_t area;
+	uint64_t area_size;
 };
 struct ckpt_redirect {
 	uint64_t from;
@@ -335,6 +380,24 @@ CKPT_CHECK_OFF(sites, CKPT_CFG_SITES);
 CKPT_CHECK_OFF(sites_patched, CKPT_CFG_SITES_PATCHED);
 CKPT_CHECK_OFF(redirects, CKPT_CFG_REDIRECTS);
 CKPT_CHECK_OFF(redirect_count, CKPT_CFG_REDIRECT_COUNT);
+CKPT_CHECK_OFF(loader_phdr, CKPT_CFG_LOADER_PHDR);
+CKPT_CHECK_OFF(loader_phnum, CKPT_CFG_LOADER_PHNUM);
+CKPT_CHECK_OFF(carried_count, CKPT_CFG_CARRIED_COUNT);
+CKPT_CHECK_OFF(carried, CKPT_CFG_CARRIED);
+#define CKPT_CHECK_CO(f, o) _Static_assert(__builtin_offsetof(struct ckpt_carried, f) == (o), #f)
+CKPT_CHECK_CO(file_offset, CKPT_CO_FILE_OFFSET);
+CKPT_CHECK_CO(file_size, CKPT_CO_FILE_SIZE);
+CKPT_CHECK_CO(first_vaddr, CKPT_CO_FIRST_VADDR);
+CKPT_CHECK_CO(first_offset, CKPT_CO_FIRST_OFFSET);
+CKPT_CHECK_CO(span, CKPT_CO_SPAN);
+CKPT_CHECK_CO(slot, CKPT_CO_SLOT);
+CKPT_CHECK_CO(redirects, CKPT_CO_REDIRECTS);
+CKPT_CHECK_CO(redirect_count, CKPT_CO_REDIRECT_COUNT);
+CKPT_CHECK_CO(flags, CKPT_CO_FLAGS);
+CKPT_CHECK_CO(names, CKPT_CO_NAMES);
+CKPT_CHECK_CO(area, CKPT_CO_AREA);
+CKPT_CHECK_CO(area_size, CKPT_CO_AREA_SIZE);
+_Static_assert(sizeof(struct ckpt_carried) == CKPT_CO_SIZE, "carried size");
 _Static_assert(sizeof(struct ckpt_config) == CKPT_CFG_SIZE, "config size");
 _Static_assert(sizeof(struct ckpt_redirect) == CKPT_REDIR_SIZE, "redirect size");
 #endif

@@ -4,7 +4,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { EXIT_USAGE, RelinkError, UsageError } from '../errors.js';
-import { relink, type RelinkOptions } from '../rewriter/relink.js';
+import { relink, type CarriedInput, type RelinkOptions } from '../rewriter/relink.js';
+import { resolveClosure } from '../rewriter/closure/index.js';
+import { readElf } from '../rewriter/elf/read.js';
 import { formatSummary } from '../rewriter/report.js';
 import { INFO_OPTIONS_HELP, RUNTIME_ENVIRONMENT_HELP, answerInfoOption } from './usage.js';
 
@@ -37,7 +39,7 @@ stderr says why); 2 usage error; 70 internal error.
 Environment: ckpt-relink reads none.
 ${RUNTIME_ENVIRONMENT_HELP}`;
 
-interface Args { input: string; output: string; report?: string; quiet: boolean; options: RelinkOptions }
+interface Args { input: string; output: string; report?: string; quiet: boolean; options: RelinkOptions; libraryPath: string[]; with: string[] }
 
 function parseSudSites(v: string): RelinkOptions['sudSites'] {
   if (v === 'all') return 'all';
@@ -50,6 +52,7 @@ function parseSudSites(v: string): RelinkOptions['sudSites'] {
 
 function parseArgs(argv: string[]): Args {
   let input: string | undefined, output: string | undefined, report: string | undefined, quiet = false;
+  const libraryPath: string[] = [], withPaths: string[] = [];
   const options: RelinkOptions = {};
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -66,6 +69,8 @@ function parseArgs(argv: string[]): Args {
       options.sudNet = v;
     }
     else if (a === '--quiet' || a === '-q') quiet = true;
+    else if (a === '--library-path' || a === '-L') libraryPath.push(value());
+    else if (a === '--with') withPaths.push(value());
     else if (a.startsWith('-')) {
       answerInfoOption(a, 'ckpt-relink', HELP);
       throw new UsageError(`unknown option ${a}; ${USAGE}`);
@@ -74,7 +79,7 @@ function parseArgs(argv: string[]): Args {
     else throw new UsageError(`more than one input given; ${USAGE}`);
   }
   if (!input || !output) throw new UsageError(USAGE);
-  return { input, output, report, quiet, options };
+  return { input, output, report, quiet, options, libraryPath, with: withPaths };
 }
 
 function readInput(file: string): Buffer {
@@ -100,11 +105,18 @@ function writeAtomically(file: string, data: Buffer | string, mode: number): voi
   }
 }
 
+/** A dynamic program's interpreter and library closure, resolved on this machine as ld.so would */
+function carriedClosure(args: Args, input: Buffer): CarriedInput[] {
+  const closure = resolveClosure(path.resolve(args.input), input, { libraryPath: args.libraryPath, with: args.with });
+  return [closure.interp, ...closure.objects].map((o) => ({ name: o.name, path: o.path, role: o.role, bytes: o.bytes }));
+}
+
 async function main(): Promise<number> {
   try {
     const args = parseArgs(process.argv.slice(2));
     const input = readInput(args.input);
     if (path.resolve(args.input) === path.resolve(args.output)) throw new UsageError('output must differ from input (the input is never modified)');
+    if (readElf(input).kind === 'dynamic') args.options.carried = carriedClosure(args, input);
     const { output, report } = await relink(input, args.options);
     writeAtomically(args.output, output, 0o755);
     if (args.report) writeAtomically(args.report, JSON.stringify(report, null, 2) + '\n', 0o644);

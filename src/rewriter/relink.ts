@@ -1,20 +1,25 @@
 // ckpt-relink as a library: input bytes in, relinked bytes and a report out. Nothing here touches
 // the file system except reading the runtime object; the CLI owns files and exit codes.
 import fs from 'node:fs';
+import path from 'node:path';
 import { RelinkError } from '../errors.js';
 import { CKPT_FLAG_SUD_ALWAYS, CKPT_FLAG_SUD_NEEDED, CKPT_FLAG_SUD_NEVER } from '../contract.generated.js';
 import { RUNTIME_OBJECT } from '../paths.js';
-import { readElf } from './elf/read.js';
-import { PF_X, PT_LOAD, SHF_ALLOC, SHF_EXECINSTR, SHT_PROGBITS, SHT_SYMTAB, STT_FUNC } from './elf/constants.js';
+import { readElf, readSharedObject } from './elf/read.js';
+import { PF_X, PT_LOAD, SHF_ALLOC, SHF_EXECINSTR, SHT_DYNSYM, SHT_PROGBITS, SHT_SYMTAB, STT_FUNC } from './elf/constants.js';
 import { readSymbols, symbolType } from './elf/symbols.js';
 import type { ElfFile } from './elf/types.js';
-import { chooseLayout, writeOutput } from './elf/write.js';
+import { addedFileEnd, chooseLayout, writeOutput, type OutputLayout, type Payload, type WindowPatch } from './elf/write.js';
+import { PAGE, pageUp } from './elf/align.js';
+import { PHDR, PHDR_SIZE } from './elf/structs.js';
+import { offsetOf } from '../lib/struct.js';
 import { analyse, type CodeMap } from './disasm/analysis.js';
 import { Decoder, type CodeRegion } from './disasm/decoder.js';
 import { findSites, forcedSud, planSite, type SitePlan } from './patch/plan.js';
 import { Tactic, type SudReason } from './patch/tactics.js';
 import { TrampolineAssembler } from './patch/trampoline.js';
-import { linkRuntime } from './link/layout.js';
+import { encodeCarriedTable, linkRuntime, type CarriedEntry } from './link/layout.js';
+import { SLOT_PAGE, linkSharedObject, type LinkedObject } from './link/shared-object.js';
 import { readRuntimeObject } from './link/runtime-object.js';
 
 export interface RelinkOptions {
@@ -26,6 +31,35 @@ export interface RelinkOptions {
    */
   sudNet?: 'auto' | 'always' | 'never';
   runtimeObject?: string;
+  /**
+   * A dynamically linked executable's interpreter and libraries, to be patched and carried in the
+   * output (closure/: resolveClosure gives them in this order: ld.so first, then load order)
+   */
+  carried?: CarriedInput[];
+}
+
+export interface CarriedInput {
+  /** what ld.so asks for: a DT_NEEDED name, the interpreter's path, or a --with file's path */
+  name: string;
+  /** the file it was read from */
+  path: string;
+  role: 'interp' | 'needed' | 'with';
+  bytes: Buffer;
+}
+
+/** What the report says of each carried object */
+export interface ObjectReport {
+  name: string;
+  path: string;
+  role: CarriedInput['role'];
+  sites: number;
+  patched: number;
+  sud: number;
+  sudReasons: Partial<Record<SudReason, number>>;
+  legacySites: number;
+  unguardedBoundaries: number;
+  redirects: number;
+  bytes: number;
 }
 
 export interface SiteReport {
@@ -55,6 +89,8 @@ export interface RelinkReport {
   addedBytes: number;
   timeMs: number;
   siteReports: SiteReport[];
+  /** dynamic executables: ld.so and the libraries carried in the output, with their own counts */
+  objects?: ObjectReport[];
 }
 
 export interface RelinkResult { output: Buffer; report: RelinkReport }
@@ -77,15 +113,15 @@ function codeRegions(elf: ElfFile): CodeRegion[] {
     .map((g, i) => ({ name: `segment${i}`, start: g.vaddr, bytes: elf.bytes.subarray(g.offset, g.offset + g.filesz) }));
 }
 
-/** Where code can be entered: the entry point and every function symbol */
+/** Where code can be entered: the entry point and every function symbol, static or dynamic */
 function functionSymbols(elf: ElfFile): number[] {
-  const symtab = elf.sections.find((s) => s.type === SHT_SYMTAB);
-  const functions = symtab ? readSymbols(elf.bytes, symtab).filter((s) => symbolType(s) === STT_FUNC) : [];
-  return [elf.header.entry, ...functions.map((s) => s.value)];
+  const tables = elf.sections.filter((s) => s.type === SHT_SYMTAB || s.type === SHT_DYNSYM);
+  const functions = tables.flatMap((t) => readSymbols(elf.bytes, t)).filter((s) => symbolType(s) === STT_FUNC && s.value !== 0);
+  return [...(elf.header.entry ? [elf.header.entry] : []), ...functions.map((s) => s.value)];
 }
 
-function planAll(decoder: Decoder, map: CodeMap, opts: RelinkOptions): SitePlan[] {
-  const forced = opts.sudSites === 'all' ? null : new Set(opts.sudSites ?? []);
+function planAll(decoder: Decoder, map: CodeMap, sudSites: RelinkOptions['sudSites']): SitePlan[] {
+  const forced = sudSites === 'all' ? null : new Set(sudSites ?? []);
   const claimed: Array<[number, number]> = [];
   return findSites(map).map(([r, i]) => {
     const site = map.regions[r].region.start + map.regions[r].offsets[i];
@@ -133,8 +169,11 @@ function checkReach(code: CodeRegion[], base: number): void {
   }
 }
 
-function sudFlags(policy: NonNullable<RelinkOptions['sudNet']>, plans: SitePlan[], map: CodeMap): number {
-  const needed = plans.some((p) => p.tactic === Tactic.Sud) || map.legacySites.length > 0;
+function leftToNet(plans: SitePlan[], map: CodeMap): boolean {
+  return plans.some((p) => p.tactic === Tactic.Sud) || map.legacySites.length > 0;
+}
+
+function sudFlags(policy: NonNullable<RelinkOptions['sudNet']>, needed: boolean): number {
   return (needed ? CKPT_FLAG_SUD_NEEDED : 0) | (policy === 'always' ? CKPT_FLAG_SUD_ALWAYS : 0) | (policy === 'never' ? CKPT_FLAG_SUD_NEVER : 0);
 }
 
@@ -153,27 +192,122 @@ function readRuntime(file: string) {
   }
 }
 
+interface Planned { elf: ElfFile; map: CodeMap; plans: SitePlan[]; regions: CodeRegion[] }
+
+async function planObject(elf: ElfFile, sudSites: RelinkOptions['sudSites'], what: string): Promise<Planned> {
+  const { decoder } = await loadTools();
+  const regions = codeRegions(elf).map((r) => decoder.decodeRegion(r));
+  const map = analyse(regions, functionSymbols(elf));
+  if (map.instructions === 0) throw new RelinkError('ENOCODE', `no executable code found${what}`);
+  return { elf, map, plans: planAll(decoder, map, sudSites), regions: regions.map((d) => d.region) };
+}
+
+/** A carried object patched: its new bytes, what the carried table says of it, and its report */
+interface PatchedObject { bytes: Buffer; entry: Omit<CarriedEntry, 'fileOffset'>; report: ObjectReport; needsNet: boolean }
+
+function loadSpan(elf: ElfFile): { firstVaddr: number; firstOffset: number } {
+  const first = elf.segments.find((s) => s.type === PT_LOAD)!;
+  return { firstVaddr: first.vaddr - (first.vaddr % 0x1000), firstOffset: first.offset - (first.offset % 0x1000) };
+}
+
+/**
+ * The carried copy: the object's own bytes with its windows patched and every p_align above a page
+ * lowered to a page (so that ld.so maps it with the plain path, leaving room after it for the
+ * area: docs/dynamic.md), then the area and the slot's page at the same offsets as their vaddrs.
+ */
+function carriedBytes(elf: ElfFile, linked: LinkedObject, patches: WindowPatch[]): Buffer {
+  const areaOffset = linked.area;
+  const out = Buffer.alloc(linked.slot + SLOT_PAGE);
+  elf.bytes.copy(out, 0);
+  for (const p of patches) p.bytes.copy(out, fileOffsetOf(elf, p.vaddr));
+  linked.code.copy(out, areaOffset);
+  elf.segments.forEach((s, i) => {
+    if (s.type === PT_LOAD && s.align > PAGE) out.writeBigUInt64LE(BigInt(PAGE), elf.header.phoff + i * PHDR_SIZE + offsetOf(PHDR, 'align'));
+  });
+  return out;
+}
+
+function fileOffsetOf(elf: ElfFile, vaddr: number): number {
+  const s = elf.segments.find((x) => x.type === PT_LOAD && vaddr >= x.vaddr && vaddr < x.vaddr + x.filesz)!;
+  return vaddr - s.vaddr + s.offset;
+}
+
+async function patchObject(obj: CarriedInput, opts: RelinkOptions): Promise<PatchedObject> {
+  let elf: ElfFile;
+  try {
+    elf = readSharedObject(obj.bytes);
+  } catch (e) {
+    if (e instanceof RelinkError) throw new RelinkError(e.code, `${obj.path}: ${e.message}`, { cause: e });
+    throw e;
+  }
+  const p = await planObject(elf, opts.sudSites === 'all' ? 'all' : undefined, ` in ${obj.path}`);
+  const { assembler } = await loadTools();
+  const loadEnd = Math.max(...elf.segments.filter((s) => s.type === PT_LOAD).map((s) => s.vaddr + s.memsz));
+  // the area lies at the same offset in the file as in memory (past the bss too: the file is padded)
+  const area = pageUp(Math.max(loadEnd, elf.bytes.length));
+  checkReach(p.regions, area);
+  const linked = linkSharedObject({ plans: p.plans.filter((x) => x.tactic === Tactic.Jump), assembler, base: area });
+  const patches = linked.trampolines.map((t) => ({ vaddr: t.plan.start, bytes: assembler.windowBytes(t) }));
+  const bytes = carriedBytes(elf, linked, patches);
+  const span = loadSpan(elf);
+  const base = path.basename(obj.name), file = path.basename(obj.path);
+  const jumps = linked.trampolines.length;
+  const sudReasons: ObjectReport['sudReasons'] = {};
+  for (const x of p.plans) if (x.reason) sudReasons[x.reason] = (sudReasons[x.reason] ?? 0) + 1;
+  return {
+    bytes,
+    entry: {
+      fileSize: bytes.length, firstVaddr: span.firstVaddr, firstOffset: span.firstOffset,
+      span: linked.slot + SLOT_PAGE - span.firstVaddr, slot: linked.slot, redirects: linked.redirectTable,
+      redirectCount: linked.redirects.length, interp: obj.role === 'interp', names: [base, file],
+      area, areaSize: linked.code.length,
+    },
+    report: {
+      name: obj.name, path: obj.path, role: obj.role, sites: p.plans.length, patched: jumps, sud: p.plans.length - jumps, sudReasons,
+      legacySites: p.map.legacySites.length, unguardedBoundaries: linked.trampolines.reduce((n, t) => n + t.plan.unguarded, 0),
+      redirects: linked.redirects.length, bytes: bytes.length,
+    },
+    needsNet: leftToNet(p.plans, p.map),
+  };
+}
+
+/** Page-aligned places for the carried objects after everything the executable's output holds */
+function placePayloads(start: number, objects: PatchedObject[]): Payload[] {
+  let at = pageUp(start);
+  return objects.map((o) => {
+    const placed = { offset: at, data: o.bytes };
+    at = pageUp(at + o.bytes.length);
+    return placed;
+  });
+}
+
 /** Relinks an executable held in memory. Throws RelinkError for input it cannot take. */
 export async function relink(input: Buffer, opts: RelinkOptions = {}): Promise<RelinkResult> {
   const t0 = performance.now();
   const elf = readElf(input);
-  const { decoder, assembler } = await loadTools();
-  const regions = codeRegions(elf).map((r) => decoder.decodeRegion(r));
-  const map = analyse(regions, functionSymbols(elf));
-  if (map.instructions === 0) throw new RelinkError('ENOCODE', 'no executable code found');
-  const plans = planAll(decoder, map, opts);
-  const layout = chooseLayout(elf);
-  checkReach(regions.map((d) => d.region), layout.base);
+  if (elf.kind === 'dynamic' && !opts.carried?.length) {
+    throw new RelinkError('EDYNAMIC', 'a dynamically linked executable: its interpreter and libraries must be given (the ckpt-relink command resolves them)');
+  }
+  const exe = await planObject(elf, opts.sudSites, '');
+  const objects: PatchedObject[] = [];
+  for (const c of opts.carried ?? []) objects.push(await patchObject(c, opts));
+  const { assembler } = await loadTools();
+  const layout: OutputLayout = chooseLayout(elf);
+  checkReach(exe.regions, layout.base);
+  const needsNet = leftToNet(exe.plans, exe.map) || objects.some((o) => o.needsNet);
   const linked = linkRuntime({
     runtime: readRuntime(opts.runtimeObject ?? RUNTIME_OBJECT),
-    plans: plans.filter((p) => p.tactic === Tactic.Jump), assembler, base: layout.base,
-    origEntry: elf.header.entry, phnum: elf.header.phnum + 3, sites: plans.length,
-    flags: sudFlags(opts.sudNet ?? 'auto', plans, map),
+    plans: exe.plans.filter((p) => p.tactic === Tactic.Jump), assembler, base: layout.base,
+    origEntry: elf.header.entry, phnum: elf.header.phnum + 3, sites: exe.plans.length,
+    flags: sudFlags(opts.sudNet ?? 'auto', needsNet),
+    carried: objects.map((o) => o.entry),
   });
+  const payloads = placePayloads(Math.max(addedFileEnd(elf, linked, layout), input.length), objects);
+  if (linked.carriedTable) encodeCarriedTable(linked.carriedTable, linked.carried!.map((e, i) => ({ ...e, fileOffset: payloads[i].offset })));
   const patches = linked.trampolines.map((t) => ({ vaddr: t.plan.start, bytes: assembler.windowBytes(t) }));
-  const output = writeOutput(elf, linked, layout, patches);
+  const output = writeOutput(elf, linked, layout, patches, payloads);
   const trampolineAt = new Map(linked.trampolines.map((t) => [t.plan.site, t.address]));
-  const report = summarise(elf, map, plans, trampolineAt, linked.redirects.length, output.length - input.length, t0);
+  const report = summarise(elf, exe.map, exe.plans, trampolineAt, linked.redirects.length, output.length - input.length, t0);
+  if (objects.length) report.objects = objects.map((o) => o.report);
   return { output, report };
 }
-

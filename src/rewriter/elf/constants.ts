@@ -20,6 +20,7 @@ export const EM_X86_64 = 62;
 export const EM_AARCH64 = 183;
 
 /** p_type */
+export const PT_NULL = 0;
 export const PT_LOAD = 1;
 export const PT_DYNAMIC = 2;
 export const PT_INTERP = 3;
@@ -37,6 +38,7 @@ export const SHT_PROGBITS = 1;
 export const SHT_SYMTAB = 2;
 export const SHT_STRTAB = 3;
 export const SHT_RELA = 4;
+export const SHT_DYNSYM = 11;
 export const SHT_NOBITS = 8;
 
 /** sh_flags */

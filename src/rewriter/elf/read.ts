@@ -127,7 +127,10 @@ function hasPieFlag(buf: Buffer, segments: Segment[]): boolean {
 
 function classify(buf: Buffer, h: ElfHeader, segments: Segment[]): ElfFile['kind'] {
   if (segments.some((s) => s.type === PT_INTERP)) {
-    throw new RelinkError('EDYNAMIC', 'dynamically linked executables are not supported yet (static and static-pie only)');
+    if (h.type === ET_DYN && !hasPieFlag(buf, segments)) {
+      throw new RelinkError('ESHARED', 'a shared library, not an executable (ET_DYN without the PIE flag)', { offset: 16 });
+    }
+    return 'dynamic';
   }
   if (h.type === ET_EXEC) return 'exec';
   if (!hasPieFlag(buf, segments)) {
@@ -149,17 +152,34 @@ function checkNotRelinked(buf: Buffer, sections: Section[]): void {
   }
 }
 
-/** Reads and checks an executable; throws RelinkError for anything the rewriter cannot take. */
-export function readElf(bytes: Buffer): ElfFile {
+function readTables(bytes: Buffer): { header: ElfHeader; segments: Segment[] } {
   checkIdent(bytes);
   const header = readHeader(bytes);
   checkTables(bytes, header);
   const segments: Segment[] = [];
   for (let i = 0; i < header.phnum; i++) segments.push(readSegment(bytes, header.phoff + i * PHDR_SIZE));
   checkLoads(segments, header.phoff);
+  return { header, segments };
+}
+
+/** Reads and checks an executable; throws RelinkError for anything the rewriter cannot take. */
+export function readElf(bytes: Buffer): ElfFile {
+  const { header, segments } = readTables(bytes);
   const kind = classify(bytes, header, segments);
   checkEntry(header, segments);
   const sections = readSections(bytes, header);
   checkNotRelinked(bytes, sections);
   return { bytes, header, segments, sections, kind };
+}
+
+/**
+ * Reads and checks a shared object to be carried in a dynamic program's output: ld.so or a library
+ * (which may have an interpreter and an entry point of its own, as libc.so.6 does).
+ */
+export function readSharedObject(bytes: Buffer): ElfFile {
+  const { header, segments } = readTables(bytes);
+  if (header.type !== ET_DYN) throw new RelinkError('ETYPE', 'not a shared object (ELF type is not ET_DYN)', { offset: at('type') });
+  const sections = readSections(bytes, header);
+  checkNotRelinked(bytes, sections);
+  return { bytes, header, segments, sections, kind: 'shared' };
 }

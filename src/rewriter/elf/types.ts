@@ -70,8 +70,11 @@ export interface ElfFile {
   header: ElfHeader;
   segments: Segment[];
   sections: Section[];
-  /** 'exec' for ET_EXEC, 'static-pie' for ET_DYN without an interpreter */
-  kind: 'exec' | 'static-pie';
+  /**
+   * 'exec' for ET_EXEC, 'static-pie' for ET_DYN without an interpreter, 'dynamic' for an executable
+   * with one (PT_INTERP), 'shared' for a shared object read with readSharedObject (ld.so, a library)
+   */
+  kind: 'exec' | 'static-pie' | 'dynamic' | 'shared';
 }
 
 /** A section the rewriter adds; its file offset is its address minus the output layout's delta */
@@ -107,5 +110,7 @@ export interface Additions {
   entry: number;
   /** where the moved program header table is loaded */
   phdrVaddr: number;
+  /** a dynamic program's second table, shown to ld.so (AT_PHDR): PT_INTERP kept, PT_PHDR its own */
+  loaderPhdrVaddr?: number;
   symbols: AddedSymbol[];
 }

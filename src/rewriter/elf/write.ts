@@ -5,7 +5,7 @@
 import { RelinkError } from '../../errors.js';
 import { PAGE, alignUp, pageUp } from './align.js';
 import {
-  PT_LOAD, PT_PHDR, SHT_NOBITS, SHT_NULL, SHT_STRTAB, SHT_SYMTAB, STB_GLOBAL, STT_FUNC, STT_OBJECT, STV_HIDDEN,
+  PT_INTERP, PT_LOAD, PT_NULL, PT_PHDR, SHT_NOBITS, SHT_NULL, SHT_STRTAB, SHT_SYMTAB, STB_GLOBAL, STT_FUNC, STT_OBJECT, STV_HIDDEN,
 } from './constants.js';
 import { EHDR, PHDR, PHDR_SIZE, SHDR, SHDR_SIZE, SYM_SIZE, encodeElf, type ElfStruct } from './structs.js';
 import { symbolInfo, symbolTable } from './symbols.js';
@@ -15,6 +15,9 @@ import type { AddedSection, Additions, ElfFile, Segment } from './types.js';
 const MAX_FILE_HOLE = 64 * 1024 * 1024;
 
 export interface WindowPatch { vaddr: number; bytes: Buffer }
+
+/** Bytes placed in the file outside every segment: the objects a dynamic program carries */
+export interface Payload { offset: number; data: Buffer }
 
 export interface OutputLayout {
   /** vaddr of the first added segment */
@@ -41,18 +44,32 @@ export function chooseLayout(elf: ElfFile): OutputLayout {
   return { base: compactBase, delta: compactBase - pageUp(fileEnd) };
 }
 
+/** A shared object's layout: the added segments right after its last page, in memory and in the file */
+export function compactLayout(elf: ElfFile): OutputLayout {
+  const loadEnd = Math.max(...elf.segments.filter((s) => s.type === PT_LOAD).map((s) => s.vaddr + s.memsz));
+  const base = pageUp(loadEnd);
+  return { base, delta: base - pageUp(elf.bytes.length) };
+}
+
 function vaddrToOffset(segments: Segment[], vaddr: number, size: number): number {
   const s = segments.find((x) => x.type === PT_LOAD && vaddr >= x.vaddr && vaddr + size <= x.vaddr + x.filesz);
   if (!s) throw new RelinkError('ELAYOUT', `patched bytes at 0x${vaddr.toString(16)} are not in the file`);
   return vaddr - s.vaddr + s.offset;
 }
 
-/** The output's program headers: the input's, PT_PHDR moved, the new PT_LOADs after the last one */
-function programHeaders(elf: ElfFile, linked: Additions, layout: OutputLayout): Segment[] {
+/**
+ * The output's program headers: the input's, PT_PHDR moved to `at`, the new PT_LOADs after the last
+ * one. `kernel`: the table the kernel reads, where a dynamic program's PT_INTERP becomes PT_NULL
+ * (the runtime, not the kernel, maps the interpreter); the loader's copy keeps it for ld.so.
+ */
+function programHeaders(elf: ElfFile, linked: Additions, layout: OutputLayout, at = linked.phdrVaddr, kernel = true): Segment[] {
   const phdrSize = linked.segments.find((s) => s.phdrBytes)!.phdrBytes;
-  const phdrOffset = linked.phdrVaddr - layout.delta;
-  const kept = elf.segments.map((s) => s.type !== PT_PHDR ? { ...s } : {
-    ...s, offset: phdrOffset as Segment['offset'], vaddr: linked.phdrVaddr as Segment['vaddr'], paddr: linked.phdrVaddr, filesz: phdrSize, memsz: phdrSize,
+  const phdrOffset = at - layout.delta;
+  const hideInterp = kernel && linked.loaderPhdrVaddr !== undefined;
+  const kept = elf.segments.map((s) => {
+    if (s.type === PT_INTERP && hideInterp) return { ...s, type: PT_NULL };
+    if (s.type !== PT_PHDR) return { ...s };
+    return { ...s, offset: phdrOffset as Segment['offset'], vaddr: at as Segment['vaddr'], paddr: at, filesz: phdrSize, memsz: phdrSize };
   });
   const added: Segment[] = linked.segments.map((g) => {
     const fileBytes = Math.max(0, ...g.sections.filter((x) => x.type !== SHT_NOBITS).map((x) => x.vaddr + x.size - g.vaddr));
@@ -155,17 +172,29 @@ function buildTail(elf: ElfFile, linked: Additions, layout: OutputLayout, start:
   return { blobs, headers, shstrndx, end: shoff };
 }
 
+/** Where the file's loadable bytes end once the added segments are in */
+export function addedFileEnd(elf: ElfFile, linked: Additions, layout: OutputLayout): number {
+  return Math.max(...programHeaders(elf, linked, layout).filter((s) => s.type === PT_LOAD).map((s) => s.offset + s.filesz));
+}
+
 /** The relinked file */
-export function writeOutput(elf: ElfFile, linked: Additions, layout: OutputLayout, patches: WindowPatch[]): Buffer {
+export function writeOutput(elf: ElfFile, linked: Additions, layout: OutputLayout, patches: WindowPatch[], payloads: Payload[] = []): Buffer {
   const phdrs = programHeaders(elf, linked, layout);
   const segEnd = Math.max(...phdrs.filter((s) => s.type === PT_LOAD).map((s) => s.offset + s.filesz));
-  const tail = buildTail(elf, linked, layout, Math.max(segEnd, elf.bytes.length));
+  const payloadEnd = Math.max(0, ...payloads.map((p) => p.offset + p.data.length));
+  for (const p of payloads) if (p.offset < Math.max(segEnd, elf.bytes.length)) throw new RelinkError('ELAYOUT', 'a carried object overlaps the program');
+  const tail = buildTail(elf, linked, layout, Math.max(segEnd, elf.bytes.length, payloadEnd));
   const out = Buffer.alloc(tail.end + tail.headers.length * SHDR_SIZE);
+  for (const p of payloads) p.data.copy(out, p.offset);
   elf.bytes.copy(out, 0);
   for (const p of patches) p.bytes.copy(out, vaddrToOffset(elf.segments, p.vaddr, p.bytes.length));
   for (const g of linked.segments) for (const s of g.sections) s.data.copy(out, s.vaddr - layout.delta);
   const phoff = linked.phdrVaddr - layout.delta;
   phdrs.forEach((s, i) => encodeElf(out, phoff + i * PHDR_SIZE, PHDR, s));
+  if (linked.loaderPhdrVaddr !== undefined) {
+    const at = linked.loaderPhdrVaddr;
+    programHeaders(elf, linked, layout, at, false).forEach((s, i) => encodeElf(out, at - layout.delta + i * PHDR_SIZE, PHDR, s));
+  }
   for (const b of tail.blobs) b.data.copy(out, b.offset);
   tail.headers.forEach((h, i) => encodeElf(out, tail.end + i * SHDR_SIZE, SHDR, h));
   encodeElf(out, 0, EHDR, {

@@ -21,6 +21,39 @@ import type { OutputKind, RuntimeObject } from './runtime-object.js';
 export interface LinkedRuntime extends Additions {
   trampolines: Trampoline[];
   redirects: Redirect[];
+  /** a dynamic program's carried-object table, encoded again once file offsets are known */
+  carriedTable?: Buffer;
+  /** its entries, names placed */
+  carried?: CarriedEntry[];
+}
+
+/** One carried object as the config block's table describes it (ckpt_contract.h, CKPT_CO_*) */
+export interface CarriedEntry {
+  fileOffset: number; fileSize: number; firstVaddr: number; firstOffset: number; span: number;
+  slot: number; redirects: number; redirectCount: number; interp: boolean; area: number; areaSize: number;
+  /** what ld.so asks for, then the file's own name; names[] vaddrs are filled in by linkRuntime */
+  names: [string, string];
+  namesVaddr?: number;
+}
+
+/** Writes the table into `table` (its size is fixed by the count) */
+export function encodeCarriedTable(table: Buffer, entries: CarriedEntry[]): void {
+  entries.forEach((e, i) => {
+    const o = i * C.CKPT_CO_SIZE;
+    const u64 = (off: number, x: number) => table.writeBigUInt64LE(BigInt(x), o + off);
+    u64(C.CKPT_CO_FILE_OFFSET, e.fileOffset);
+    u64(C.CKPT_CO_FILE_SIZE, e.fileSize);
+    u64(C.CKPT_CO_FIRST_VADDR, e.firstVaddr);
+    u64(C.CKPT_CO_FIRST_OFFSET, e.firstOffset);
+    u64(C.CKPT_CO_SPAN, e.span);
+    u64(C.CKPT_CO_SLOT, e.slot);
+    u64(C.CKPT_CO_REDIRECTS, e.redirects);
+    table.writeUInt32LE(e.redirectCount, o + C.CKPT_CO_REDIRECT_COUNT);
+    table.writeUInt32LE(e.interp ? C.CKPT_CARRIED_INTERP : 0, o + C.CKPT_CO_FLAGS);
+    u64(C.CKPT_CO_NAMES, e.namesVaddr ?? 0);
+    u64(C.CKPT_CO_AREA, e.area);
+    u64(C.CKPT_CO_AREA_SIZE, e.areaSize);
+  });
 }
 
 export interface LinkInput {
@@ -32,6 +65,8 @@ export interface LinkInput {
   phnum: number; // program headers the output will have
   sites: number;
   flags: number;
+  /** a dynamic program's carried objects, ld.so first; file offsets filled in later */
+  carried?: Array<Omit<CarriedEntry, 'fileOffset'>>;
 }
 
 /** Concatenates the runtime's input sections of one kind; returns offsets by input index */
@@ -53,7 +88,7 @@ function fill(rt: RuntimeObject, kind: OutputKind, layout: { size: number; at: M
   return out;
 }
 
-function section(name: string, flags: number, vaddr: number, data: Buffer, align: number, type = SHT_PROGBITS, size = data.length): AddedSection {
+export function section(name: string, flags: number, vaddr: number, data: Buffer, align: number, type = SHT_PROGBITS, size = data.length): AddedSection {
   return { name, type, flags: flags | SHF_ALLOC, vaddr, size, align, entsize: 0, data: type === SHT_NOBITS ? Buffer.alloc(0) : data };
 }
 
@@ -61,6 +96,7 @@ function section(name: string, flags: number, vaddr: number, data: Buffer, align
 interface ConfigValues {
   flags: number; self: number; entry: number; text: number; textSize: number; tramp: number;
   trampSize: number; sites: number; patched: number; redirects: number; redirectCount: number;
+  loaderPhdr: number; loaderPhnum: number; carried: number; carriedCount: number;
 }
 
 function configBlock(v: ConfigValues): Buffer {
@@ -79,10 +115,14 @@ function configBlock(v: ConfigValues): Buffer {
   b.writeUInt32LE(v.patched, C.CKPT_CFG_SITES_PATCHED);
   u64(C.CKPT_CFG_REDIRECTS, v.redirects);
   b.writeUInt32LE(v.redirectCount, C.CKPT_CFG_REDIRECT_COUNT);
+  u64(C.CKPT_CFG_LOADER_PHDR, v.loaderPhdr);
+  b.writeUInt32LE(v.loaderPhnum, C.CKPT_CFG_LOADER_PHNUM);
+  b.writeUInt32LE(v.carriedCount, C.CKPT_CFG_CARRIED_COUNT);
+  u64(C.CKPT_CFG_CARRIED, v.carried);
   return b;
 }
 
-function redirectTable(redirects: Redirect[]): Buffer {
+export function redirectTable(redirects: Redirect[]): Buffer {
   const b = Buffer.alloc(redirects.length * C.CKPT_REDIR_SIZE);
   redirects.forEach((r, i) => {
     b.writeBigUInt64LE(BigInt(r.from), i * C.CKPT_REDIR_SIZE + C.CKPT_REDIR_FROM);
@@ -144,7 +184,7 @@ export function linkRuntime(input: LinkInput): LinkedRuntime {
   const trampolines: Trampoline[] = [];
   let at = trampAddr;
   for (const plan of input.plans) {
-    const t = input.assembler.build(plan, at, shim);
+    const t = input.assembler.build(plan, at, { shim });
     trampolines.push(t);
     at = alignUp(at + t.bytes.length, 16);
   }
@@ -152,14 +192,29 @@ export function linkRuntime(input: LinkInput): LinkedRuntime {
   for (const t of trampolines) t.bytes.copy(trampData, t.address - trampAddr);
   const rxEnd = trampAddr + trampData.length;
 
-  // R: program headers, config block, redirect table, runtime read-only data
+  // R: program headers (twice for a dynamic program), config block, redirect table, the carried
+  // objects' table and names, runtime read-only data
   const rAddr = pageUp(rxEnd);
   const phdrBytes = input.phnum * PHDR_SIZE;
-  const configAddr = alignUp(rAddr + phdrBytes, 8);
+  const dynamic = (input.carried?.length ?? 0) > 0;
+  const loaderPhdrAddr = rAddr + phdrBytes;
+  const configAddr = alignUp(loaderPhdrAddr + (dynamic ? phdrBytes : 0), 8);
   const redirects = trampolines.flatMap((t) => t.redirects).sort((a, b) => a.from - b.from);
   const redirAddr = configAddr + C.CKPT_CFG_SIZE;
   const redirData = redirectTable(redirects);
-  const roAddr = alignUp(redirAddr + redirData.length, Math.max(roL.align, 8));
+  const carried = (input.carried ?? []).map((e) => ({ ...e, fileOffset: 0 }));
+  const carriedAddr = alignUp(redirAddr + redirData.length, 8);
+  const carriedData = Buffer.alloc(carried.length * C.CKPT_CO_SIZE);
+  let namesAt = carriedAddr + carriedData.length;
+  const names = carried.map((e) => {
+    e.namesVaddr = namesAt;
+    const b = Buffer.from(`${e.names[0]}\0${e.names[1]}\0`, 'latin1');
+    namesAt += b.length;
+    return b;
+  });
+  encodeCarriedTable(carriedData, carried);
+  const carriedSection = Buffer.concat([carriedData, ...names]);
+  const roAddr = alignUp(carriedAddr + carriedSection.length, Math.max(roL.align, 8));
   const roData = fill(rt, 'rodata', roL);
   for (const [idx, off] of roL.at) { secBase.set(idx, roAddr + off); images.set(idx, { buf: roData, off }); }
   const rEnd = roAddr + roL.size;
@@ -176,6 +231,8 @@ export function linkRuntime(input: LinkInput): LinkedRuntime {
     flags: input.flags, self: configAddr, entry: input.origEntry, text: textAddr, textSize: textL.size,
     tramp: trampAddr, trampSize: trampData.length, sites: input.sites,
     patched: trampolines.length, redirects: redirAddr, redirectCount: redirects.length,
+    loaderPhdr: dynamic ? loaderPhdrAddr : 0, loaderPhnum: dynamic ? input.phnum : 0,
+    carried: dynamic ? carriedAddr : 0, carriedCount: carried.length,
   });
 
   const segments: AddedSegment[] = [
@@ -186,6 +243,7 @@ export function linkRuntime(input: LinkInput): LinkedRuntime {
     { flags: PF_R, vaddr: rAddr, memsz: rEnd - rAddr, phdrBytes, sections: [
       section(C.CKPT_SEC_CONFIG, 0, configAddr, config, 8),
       section('.ckpt.redirect', 0, redirAddr, redirData, 8),
+      ...(dynamic ? [section('.ckpt.carried', 0, carriedAddr, carriedSection, 8)] : []),
       section(C.CKPT_SEC_RODATA, 0, roAddr, roData, roL.align),
     ] },
     { flags: PF_R | PF_W, vaddr: dataAddr, memsz: bssAddr + bssL.size - dataAddr, phdrBytes: 0, sections: [
@@ -196,5 +254,8 @@ export function linkRuntime(input: LinkInput): LinkedRuntime {
   const symbols = runtimeSymbols(rt, secBase).concat(trampolines.map((t) => ({
     name: `ckpt_tramp_${t.plan.site.toString(16)}`, vaddr: t.address, size: t.bytes.length, type: 'func' as const,
   })));
-  return { segments, entry: secBase.get(startSym.shndx)! + startSym.value, phdrVaddr: rAddr, symbols, trampolines, redirects };
+  return {
+    segments, entry: secBase.get(startSym.shndx)! + startSym.value, phdrVaddr: rAddr, symbols, trampolines, redirects,
+    ...(dynamic ? { loaderPhdrVaddr: loaderPhdrAddr, carriedTable: carriedSection.subarray(0, carriedData.length), carried } : {}),
+  };
 }

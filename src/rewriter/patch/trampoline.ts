@@ -15,6 +15,13 @@ import { JMP_SIZE } from './plan.js';
 
 export interface Redirect { from: number; to: number }
 
+/**
+ * How a trampoline reaches the runtime: the executable's call rt_shim_entry directly (rel32, same
+ * file); a carried shared object, loaded at an address nobody knows in advance, calls through a
+ * u64 slot of its own that the runtime fills with rt_shim_entry's address when it is mapped.
+ */
+export type RuntimeTarget = { shim: number } | { slot: number };
+
 export interface Trampoline {
   plan: SitePlan;
   address: number;
@@ -42,24 +49,36 @@ export class TrampolineAssembler {
     }
   }
 
-  private runtimeCall(at: number, shim: number): Buffer {
+  private runtimeCall(at: number, target: RuntimeTarget): Buffer {
     const red = `0x${CKPT_RED_ZONE.toString(16)}`;
-    const code = this.asm(`lea rsp, [rsp - ${red}]; call 0x${shim.toString(16)}; lea rsp, [rsp + ${red}]`, at);
+    const code = 'shim' in target
+      ? this.asm(`lea rsp, [rsp - ${red}]; call 0x${target.shim.toString(16)}; lea rsp, [rsp + ${red}]`, at)
+      : this.slotCall(at, target.slot);
     if (!code.subarray(code.length - CKPT_TRAMP_RESUME_SKIP).equals(RESUME_LEA)) {
       throw new Error('keystone encoded the resume lea differently from the contract');
     }
     return code;
   }
 
-  /** Builds the trampoline for `plan` at `address`; `shim` is rt_shim_entry's address. */
-  build(plan: SitePlan, address: number, shim: number): Trampoline {
+  /** lea; call qword ptr [rip + slot] (ff 15 disp32, encoded here: keystone wants an absolute form); lea */
+  private slotCall(at: number, slot: number): Buffer {
+    const red = `0x${CKPT_RED_ZONE.toString(16)}`;
+    const down = this.asm(`lea rsp, [rsp - ${red}]`, at);
+    const call = Buffer.from([0xff, 0x15, 0, 0, 0, 0]);
+    const next = at + down.length + call.length;
+    call.writeInt32LE(slot - next, 2);
+    return Buffer.concat([down, call, this.asm(`lea rsp, [rsp + ${red}]`, next)]);
+  }
+
+  /** Builds the trampoline for `plan` at `address`, calling the runtime as `target` says. */
+  build(plan: SitePlan, address: number, target: RuntimeTarget): Trampoline {
     const parts: Buffer[] = [];
     const copyAt = new Map<number, number>();
     let at = address;
     const emit = (b: Buffer) => { parts.push(b); at += b.length; };
     for (const d of plan.before) { copyAt.set(Number(d.insn.address), at); emit(d.encode(at)); }
     copyAt.set(plan.site, at);
-    emit(this.runtimeCall(at, shim));
+    emit(this.runtimeCall(at, target));
     for (const d of plan.after) { copyAt.set(Number(d.insn.address), at); emit(d.encode(at)); }
     const last = plan.after[plan.after.length - 1]?.insn.mnemonic ?? '';
     if (!/^(jmp|ret|bnd jmp|bnd ret|notrack jmp)$/.test(last)) emit(this.asm(`jmp 0x${plan.end.toString(16)}`, at));
