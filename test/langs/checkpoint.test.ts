@@ -11,6 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
+import { stopAfterTest } from '../hooks.js';
 import { ROOT, relinkFile, runProgram, scratch, textOf, waitFor } from '../helpers.js';
 import { blockedArgs, blockedIn, signalRunning } from '../process.js';
 
@@ -107,27 +108,37 @@ async function checkpointAndKill(w: Workload, bin: string, dir: string): Promise
   const run = spawn(bin, w.args, { cwd: dir, stdio: ['pipe', out, err], env: { ...ENV, CKPT_IMAGE: image } });
   [out, err].forEach((fd) => fs.closeSync(fd));
   const ended = exited(run);
-  run.stdin!.on('error', () => {});	// a run that died early is reported by its stderr below
-  run.stdin!.write(w.before);
-  const ranAway = () => run.exitCode !== null || run.signalCode !== null;
-  await waitFor(() => ranAway() || (w.paused(dir) && readingStdin(run.pid!)), `${w.title} to pause, blocked reading stdin`);
-  if (ranAway()) throw new Error(`the relinked run ended (${run.exitCode ?? run.signalCode}) before its pause: ${textOf(path.join(dir, 'err.txt'))}`);
-  const dirty = privateDirtyKb(run.pid!);
-  signalRunning(run, 'SIGUSR2');
-  await waitFor(() => fs.existsSync(image) || ranAway(), 'the image after the checkpoint signal');
-  run.kill('SIGKILL');
-  await ended;
+  const kill = async () => { run.kill('SIGKILL'); await ended; };
+  const forget = stopAfterTest(kill);
+  let dirty: number;
+  try {
+    run.stdin!.on('error', () => {});	// a run that died early is reported by its stderr below
+    run.stdin!.write(w.before);
+    const ranAway = () => run.exitCode !== null || run.signalCode !== null;
+    await waitFor(() => ranAway() || (w.paused(dir) && readingStdin(run.pid!)), `${w.title} to pause, blocked reading stdin`);
+    if (ranAway()) throw new Error(`the relinked run ended (${run.exitCode ?? run.signalCode}) before its pause: ${textOf(path.join(dir, 'err.txt'))}`);
+    dirty = privateDirtyKb(run.pid!);
+    signalRunning(run, 'SIGUSR2');
+    await waitFor(() => fs.existsSync(image) || ranAway(), 'the image after the checkpoint signal');
+  } finally {
+    await kill();
+    forget();
+  }
   assert.ok(fs.existsSync(image), `the checkpoint signal made no image: ${textOf(path.join(dir, 'err.txt'))}`);
   return { image, privateDirtyKb: dirty };
 }
 
 async function restart(w: Workload, image: string, dir: string): Promise<{ code: number | null; says: string }> {
   const restarted = spawn('node', [RESTART, image], { cwd: dir, stdio: ['pipe', 'ignore', 'pipe'], env: ENV });
+  const closed = new Promise<number | null>((r) => restarted.once('close', (c) => r(c)));
+  // ckpt-restart passes TERM on to the program it runs
+  const forget = stopAfterTest(async () => { restarted.kill('SIGTERM'); await closed; });
   let says = '';
   restarted.stderr!.on('data', (d) => { says += d; });
   restarted.stdin!.on('error', () => {});
   restarted.stdin!.end(w.after);
-  const code = await new Promise<number | null>((r) => restarted.once('close', (c) => r(c)));
+  const code = await closed;
+  forget();
   return { code, says };
 }
 
