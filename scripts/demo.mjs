@@ -28,4 +28,6 @@ demo(path.join(root, 'build/samples/glibc/compute'), 'compute', ['20000000']);
 const big = path.join(work, 'big.bin');
 fs.writeFileSync(big, Buffer.alloc(32 << 20, 7));
 demo('/bin/busybox', 'busybox', ['sha256sum', big]);
+// a dynamically linked program: ld.so and its libraries are carried in the one output file
+demo('/usr/bin/python3.11', 'python3', ['-c', 'import json, zlib, hashlib; print(json.dumps({"crc": zlib.crc32(b"ckpt"), "sha": hashlib.sha256(b"ckpt").hexdigest()[:16]}))']);
 fs.rmSync(work, { recursive: true, force: true });

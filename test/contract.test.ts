@@ -12,7 +12,8 @@ const FIELDS: Array<[string, keyof typeof C]> = [
   ['self_vaddr', 'CKPT_CFG_SELF_VADDR'], ['orig_entry', 'CKPT_CFG_ORIG_ENTRY'], ['rt_text', 'CKPT_CFG_RT_TEXT'],
   ['rt_text_size', 'CKPT_CFG_RT_TEXT_SIZE'], ['tramp', 'CKPT_CFG_TRAMP'], ['tramp_size', 'CKPT_CFG_TRAMP_SIZE'],
   ['sites', 'CKPT_CFG_SITES'], ['sites_patched', 'CKPT_CFG_SITES_PATCHED'], ['redirects', 'CKPT_CFG_REDIRECTS'],
-  ['redirect_count', 'CKPT_CFG_REDIRECT_COUNT'],
+  ['redirect_count', 'CKPT_CFG_REDIRECT_COUNT'], ['loader_phdr', 'CKPT_CFG_LOADER_PHDR'],
+  ['loader_phnum', 'CKPT_CFG_LOADER_PHNUM'], ['carried_count', 'CKPT_CFG_CARRIED_COUNT'], ['carried', 'CKPT_CFG_CARRIED'],
 ];
 
 /** The kernel's layouts the wire protocol carries as they are (glibc's x86-64 struct stat and

@@ -10,14 +10,17 @@ import { readElf } from '../rewriter/elf/read.js';
 import { formatSummary } from '../rewriter/report.js';
 import { INFO_OPTIONS_HELP, RUNTIME_ENVIRONMENT_HELP, answerInfoOption } from './usage.js';
 
-const USAGE = 'usage: ckpt-relink INPUT -o OUTPUT [--report FILE.json] [--sud-sites all|ADDR[,ADDR...]] [--sud-net auto|always|never] [--quiet]';
+const USAGE = 'usage: ckpt-relink INPUT -o OUTPUT [--with PATH]... [--library-path DIR]... [--report FILE.json] [--sud-sites all|ADDR[,ADDR...]] [--sud-net auto|always|never] [--quiet]';
 
 const HELP = `${USAGE}
 
-Rewrites the static executable INPUT (glibc or musl, static or static-pie; no source needed) so
-that every system call enters the ckpt runtime, which is linked into OUTPUT: the relinked program
-behaves as INPUT did, and can checkpoint, restart and forward its file calls to a shadow server.
-INPUT is never modified, and no partial OUTPUT is ever left. A summary goes to stdout.
+Rewrites the executable INPUT (static, static-pie or dynamically linked; glibc or musl; no source
+needed) so that every system call enters the ckpt runtime, which is linked into OUTPUT: the
+relinked program behaves as INPUT did, and can checkpoint, restart and forward its file calls to a
+shadow server. A dynamically linked INPUT's interpreter and libraries, found as ld.so would find
+them, are patched and carried inside OUTPUT, which then needs no library of the machine it runs on
+(docs/dynamic.md). INPUT is never modified, and no partial OUTPUT is ever left. A summary goes to
+stdout.
 
 Options:
   -o, --output OUTPUT   where to write the relinked program (required; not INPUT itself)
@@ -30,6 +33,11 @@ Options:
   --sud-net auto|always|never
                         when the runtime arms the SUD net: auto (the default) when some site was
                         left to it; always, to also catch code made at run time (JIT); never
+  --with PATH           also carry this shared object, or every shared object under this
+                        directory, with the libraries they need (modules a program dlopens:
+                        python's lib-dynload, perl's XS modules); repeatable
+  -L, --library-path DIR
+                        search DIR for libraries, as LD_LIBRARY_PATH would at run time; repeatable
   -q, --quiet           print no summary
 ${INFO_OPTIONS_HELP}
 

@@ -194,9 +194,19 @@ function readRuntime(file: string) {
 
 interface Planned { elf: ElfFile; map: CodeMap; plans: SitePlan[]; regions: CodeRegion[] }
 
+/** Could the code hold a system call instruction at all: syscall (0f 05), sysenter (0f 34), int 0x80 (cd 80)? */
+function mayHoldSites(code: CodeRegion[]): boolean {
+  const patterns = [Buffer.from([0x0f, 0x05]), Buffer.from([0x0f, 0x34]), Buffer.from([0xcd, 0x80])];
+  return code.some((r) => patterns.some((p) => Buffer.from(r.bytes.buffer, r.bytes.byteOffset, r.bytes.length).indexOf(p) >= 0));
+}
+
 async function planObject(elf: ElfFile, sudSites: RelinkOptions['sudSites'], what: string): Promise<Planned> {
   const { decoder } = await loadTools();
-  const regions = codeRegions(elf).map((r) => decoder.decodeRegion(r));
+  const code = codeRegions(elf);
+  if (!code.some((r) => r.bytes.length > 0)) throw new RelinkError('ENOCODE', `no executable code found${what}`);
+  // most libraries and many programs leave every system call to libc: nothing to decode or plan
+  if (!mayHoldSites(code)) return { elf, map: analyse([], []), plans: [], regions: code };
+  const regions = code.map((r) => decoder.decodeRegion(r));
   const map = analyse(regions, functionSymbols(elf));
   if (map.instructions === 0) throw new RelinkError('ENOCODE', `no executable code found${what}`);
   return { elf, map, plans: planAll(decoder, map, sudSites), regions: regions.map((d) => d.region) };

@@ -12,8 +12,22 @@ export function formatSummary(r: RelinkReport, output: string): string {
     `  patched: jump         ${r.patched.jump}`,
     `  left to the SUD net   ${r.sud}${reasons ? ` (${reasons})` : ''}`,
     ...(r.legacySites.length ? [`  int 0x80/sysenter     ${r.legacySites.length} (not patched; trapped by the SUD net)`] : []),
+    ...(r.objects?.length ? carriedLines(r) : []),
     `  time                  ${r.timeMs} ms`,
   ].join('\n') + '\n';
+}
+
+/** One line per carried object: its sites, how many are patched and left to the net, and why */
+function carriedLines(r: RelinkReport): string[] {
+  const objects = r.objects!;
+  const sites = objects.reduce((n, o) => n + o.sites, 0), sud = objects.reduce((n, o) => n + o.sud, 0);
+  return [
+    `  carried objects       ${objects.length} (${sites} syscall sites, ${sites - sud} patched, ${sud} left to the SUD net)`,
+    ...objects.map((o) => {
+      const reasons = Object.entries(o.sudReasons).map(([k, v]) => `${k} ${v}`).join(', ');
+      return `    ${o.name}${o.name !== o.path ? ` (${o.path})` : ''}: ${o.sites} sites, jump ${o.patched}, sud ${o.sud}${reasons ? ` (${reasons})` : ''}`;
+    }),
+  ];
 }
 
 function siteLine(s: SiteReport): string {

@@ -132,9 +132,11 @@ describe('ckpt-relink on input it cannot take', function () {
       await expectRefusal(file, 1, /shared library, not an executable/);
     });
 
-    it('refuses a dynamically linked executable', async function () {
-      const file = await gcc('hello-dynamic', [HELLO_C]);
-      await expectRefusal(file, 1, /dynamically linked executables are not supported/);
+    it('refuses a dynamically linked executable whose library is nowhere to be found, naming it', async function () {
+      const lib = await gcc('libnowhere.so.1', ['-shared', '-fPIC', '-Wl,-soname,libnowhere.so.1', HELLO_C]);
+      const file = await gcc('needs-nowhere', [HELLO_C, lib]);
+      fs.rmSync(lib);
+      await expectRefusal(file, 1, /libnowhere\.so\.1 \(needed by .*needs-nowhere\) not found/);
     });
   });
 

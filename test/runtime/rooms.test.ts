@@ -156,9 +156,10 @@ describe('runtime rooms', () => {
     assert.deepEqual(roomViolations(TREE), []);
   });
 
-  it('names the loader room, which only its README holds for now', () => {
-    assert.ok(roomOrder(TREE.runtime).includes('loader'));
-    assert.ok(fs.existsSync(path.join(TREE.runtime, 'loader/README.md')));
+  it('names the loader room, between ckpt and core, with its header', () => {
+    const order = roomOrder(TREE.runtime);
+    assert.ok(order.indexOf('ckpt') < order.indexOf('loader') && order.indexOf('loader') < order.indexOf('core'));
+    assert.ok(fs.existsSync(path.join(TREE.runtime, 'loader/loader.h')));
   });
 
   describe('the checker itself', () => {
