@@ -18,11 +18,12 @@ const RUN_LIMIT_MS = 600_000;
 
 /**
  * Chosen for breadth: files, descriptors and processes; signals and threads; sockets on loopback;
- * the extension modules of lib-dynload and the libraries they load (zlib, bz2, expat, libffi...);
- * pure-Python modules as a control. Each took at most a minute with the original on a loaded 2-core
- * machine (test_signal nearly that: half of it is a 30 s wait in test_siginterrupt_off; kept, as
- * signals are what the runtime intercepts most), and gave the same result twice. The slowest come
- * first, so that two workers finish close together. Left out:
+ * extension modules of lib-dynload and the libraries they load (_bz2 and libbz2, _hashlib and
+ * libcrypto, _uuid and libuuid, _decimal, _json, mmap, resource); pure-Python modules as a
+ * control. Each took at most a minute with the original on a loaded 2-core machine (test_signal
+ * nearly that: half of it is a 30 s wait in test_siginterrupt_off; kept, as signals are what the
+ * runtime intercepts most), and gave the same result twice. The slowest come first, so that two
+ * workers finish close together. Left out:
  * - test_socket: hangs in accept() of its AF_VSOCK tests in a container without vsock (the original
  *   was still there after 3 minutes); loopback sockets are covered by test_selectors,
  *   test_httpservers, test_smtplib, test_urllib2_localnet and test_socketserver (the latter denied
