@@ -196,12 +196,7 @@ function carriedRegions(inspected: { regions: InspectedRegion[] }, bin: string):
 
 const describeRegion = (r: InspectedRegion) => `${BigInt(r.start).toString(16)}-${BigInt(r.end).toString(16)} ${r.perms} (${r.dataSize} bytes stored)`;
 
-/**
- * TODO(memory branch): whether ckpt-inspect marks the region as mapped again from the relinked
- * binary at restart. The field comes with sparse images, not on main yet: on the memory branch
- * (its commit "image format 3 in the reader...") it is `fromBinary`, with `source: "relinked
- * binary"`; check the name once that lands.
- */
+/** Whether ckpt-inspect marks the region as mapped again from the relinked binary at restart (src/image/json.ts) */
 function mappedFromRelinkedFile(r: InspectedRegion): boolean {
   return r.fromBinary === true;
 }

@@ -44,13 +44,6 @@ export function chooseLayout(elf: ElfFile): OutputLayout {
   return { base: compactBase, delta: compactBase - pageUp(fileEnd) };
 }
 
-/** A shared object's layout: the added segments right after its last page, in memory and in the file */
-export function compactLayout(elf: ElfFile): OutputLayout {
-  const loadEnd = Math.max(...elf.segments.filter((s) => s.type === PT_LOAD).map((s) => s.vaddr + s.memsz));
-  const base = pageUp(loadEnd);
-  return { base, delta: base - pageUp(elf.bytes.length) };
-}
-
 function vaddrToOffset(segments: Segment[], vaddr: number, size: number): number {
   const s = segments.find((x) => x.type === PT_LOAD && vaddr >= x.vaddr && vaddr + size <= x.vaddr + x.filesz);
   if (!s) throw new RelinkError('ELAYOUT', `patched bytes at 0x${vaddr.toString(16)} are not in the file`);
