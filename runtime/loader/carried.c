@@ -86,20 +86,37 @@ static const char *rt_base_name(const char *path)
 	return b;
 }
 
+static int rt_has_slash(const char *s)
+{
+	for (; *s; s++)
+		if (*s == '/')
+			return 1;
+	return 0;
+}
+
 /*
- * Which carried object ld.so is asking for, by file name, in whatever directory its search has
- * reached; -1 for none. The glibc-hwcaps subdirectories are left to the file system, where the
- * original's search goes on past them too, so that ld.so records the same path as the original.
+ * Which carried object ld.so is asking for; -1 for none. Each object is recorded by the name ld.so
+ * asks for and by the path it was found at on the relink machine. A path equal to either is that
+ * object: a dlopen by path (perl's auto/List/Util/Util.so and auto/Hash/Util/Util.so share a file
+ * name, so --with objects are known by path alone). Otherwise ld.so is searching directories for a
+ * DT_NEEDED name without a slash, in whatever directory its search has reached: the file name
+ * decides. The glibc-hwcaps subdirectories are left to the file system, where the original's
+ * search goes on past them too, so that ld.so records the same path as the original.
  */
 static long rt_match(const char *path)
 {
-	const char *name = rt_base_name(path);
+	for (uint32_t i = 1; i < rt_config.carried_count; i++) {
+		const char *n = (const char *)(rt_carried(i)->names + rt_load_bias);
+		if (rt_streq(n, path) || rt_streq(n + rt_strlen(n) + 1, path))
+			return i;
+	}
 	for (const char *s = path; *s; s++)
 		if (rt_starts_with(s, "/glibc-hwcaps/"))
 			return -1;
+	const char *name = rt_base_name(path);
 	for (uint32_t i = 1; i < rt_config.carried_count; i++) {
 		const char *n = (const char *)(rt_carried(i)->names + rt_load_bias);
-		if (rt_streq(n, name) || rt_streq(n + rt_strlen(n) + 1, name))
+		if (!rt_has_slash(n) && (rt_streq(n, name) || rt_streq(rt_base_name(n + rt_strlen(n) + 1), name)))
 			return i;
 	}
 	return -1;

@@ -260,7 +260,6 @@ async function patchObject(obj: CarriedInput, opts: RelinkOptions): Promise<Patc
   const patches = linked.trampolines.map((t) => ({ vaddr: t.plan.start, bytes: assembler.windowBytes(t) }));
   const bytes = carriedBytes(elf, linked, patches);
   const span = loadSpan(elf);
-  const base = path.basename(obj.name), file = path.basename(obj.path);
   const jumps = linked.trampolines.length;
   const sudReasons: ObjectReport['sudReasons'] = {};
   for (const x of p.plans) if (x.reason) sudReasons[x.reason] = (sudReasons[x.reason] ?? 0) + 1;
@@ -269,7 +268,7 @@ async function patchObject(obj: CarriedInput, opts: RelinkOptions): Promise<Patc
     entry: {
       fileSize: bytes.length, firstVaddr: span.firstVaddr, firstOffset: span.firstOffset,
       span: linked.slot + SLOT_PAGE - span.firstVaddr, slot: linked.slot, redirects: linked.redirectTable,
-      redirectCount: linked.redirects.length, interp: obj.role === 'interp', names: [base, file],
+      redirectCount: linked.redirects.length, interp: obj.role === 'interp', names: [obj.name, obj.path],
       area, areaSize: linked.code.length,
     },
     report: {

@@ -31,7 +31,7 @@ export interface LinkedRuntime extends Additions {
 export interface CarriedEntry {
   fileOffset: number; fileSize: number; firstVaddr: number; firstOffset: number; span: number;
   slot: number; redirects: number; redirectCount: number; interp: boolean; area: number; areaSize: number;
-  /** what ld.so asks for, then the file's own name; names[] vaddrs are filled in by linkRuntime */
+  /** what ld.so asks for (a DT_NEEDED name, or a path), then the file's path at relink time; names[] vaddrs are filled in by linkRuntime */
   names: [string, string];
   namesVaddr?: number;
 }
