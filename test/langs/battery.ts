@@ -19,7 +19,7 @@ import { constants as fsConstants } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { repositoryRoot } from '../realbin/battery.js';
+import { killGroup, lockRoot, repositoryRoot } from '../realbin/battery.js';
 import type { Result } from '../realbin/battery.js';
 
 export type Lang = 'python' | 'sqlite' | 'perl' | 'lua' | 'gawk';
@@ -183,35 +183,6 @@ export async function runLangBattery(opts: RunLangOptions): Promise<Result[]> {
   }
 }
 
-/** The lock holds the owner's pid so that a lock left by a dead process can be taken over. */
-async function lockRoot(root: string): Promise<() => Promise<void>> {
-  const lockFile = `${root}.lock`;
-  for (;;) {
-    try {
-      await fs.writeFile(lockFile, String(process.pid), { flag: 'wx' });
-      return () => fs.rm(lockFile, { force: true });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    }
-    const ownerPid = Number(await fs.readFile(lockFile, 'utf8').catch(() => '0'));
-    if (ownerPid > 0 && isAlive(ownerPid)) {
-      // Another suite's run of this battery: wait for its release (the caller's test timeout bounds it)
-      await new Promise((resolve) => setTimeout(resolve, 250));
-      continue;
-    }
-    await fs.rm(lockFile, { force: true });
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 async function installBinary(binary: string, target: string): Promise<void> {
   await fs.rm(path.dirname(target), { recursive: true, force: true });
   await fs.mkdir(path.dirname(target));
@@ -298,14 +269,5 @@ async function runInterpreter(
   } finally {
     clearTimeout(timer);
     killGroup(child.pid);
-  }
-}
-
-function killGroup(pid: number | undefined): void {
-  if (pid === undefined) return;
-  try {
-    process.kill(-pid, 'SIGKILL');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
   }
 }

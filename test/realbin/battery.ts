@@ -210,7 +210,7 @@ function validateOptions(opts: RunBatteryOptions): void {
 }
 
 /** The lock holds the owner's pid so that a lock left by a dead process can be taken over. */
-async function lockRoot(root: string): Promise<() => Promise<void>> {
+export async function lockRoot(root: string): Promise<() => Promise<void>> {
   const lockFile = `${root}.lock`;
   for (;;) {
     try {
@@ -350,7 +350,8 @@ async function runShell(
   }
 }
 
-function killGroup(pid: number | undefined): void {
+/** SIGKILL to a process group led by `pid`, gone already or not */
+export function killGroup(pid: number | undefined): void {
   if (pid === undefined) return;
   try {
     process.kill(-pid, 'SIGKILL');
