@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { nodeCommand } from '../dist/src/cli/node-flags.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '5' }, sizes: { type: 'string', default: '16,256,1024' } } });
@@ -20,7 +21,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 function build(dir) {
   const src = path.join(root, 'bench/ckptmem.c'), exe = path.join(dir, 'ckptmem'), out = path.join(dir, 'ckptmem.ckpt');
   spawnSync('gcc', ['-O2', '-static', '-o', exe, src], { stdio: 'inherit' });
-  const r = spawnSync(process.execPath, [path.join(root, 'dist/src/cli/relink.js'), exe, '-o', out, '-q'], { stdio: 'inherit' });
+  const r = spawnSync(...nodeCommand(path.join(root, 'dist/src/cli/relink.js'), [exe, '-o', out, '-q']), { stdio: 'inherit' });
   if (r.status !== 0) throw new Error('relink failed');
   return out;
 }

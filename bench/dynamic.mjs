@@ -16,6 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { nodeCommand } from '../dist/src/cli/node-flags.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = path.join(ROOT, 'dist/src/cli/relink.js');
@@ -60,7 +61,7 @@ async function pss(binary) {
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ckpt-bench-dyn-'));
 const relinked = path.join(dir, 'python3.ckpt');
 const relinkMs = [];
-for (let i = 0; i < 5; i++) relinkMs.push(timed(process.execPath, [CLI, PYTHON, '-o', relinked, '-q', '--with', DYNLOAD]));
+for (let i = 0; i < 5; i++) relinkMs.push(timed(...nodeCommand(CLI, [PYTHON, '-o', relinked, '-q', '--with', DYNLOAD])));
 const script = path.join(dir, 'calls.py');
 fs.writeFileSync(script, CALLS);
 const startup = alternate(PYTHON, relinked, ['-c', 'pass']);

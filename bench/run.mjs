@@ -14,6 +14,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { nodeCommand } from '../dist/src/cli/node-flags.js';
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 const RELINK_CLI = join(REPO_ROOT, 'dist/src/cli/relink.js');
@@ -66,7 +67,7 @@ function requireRelinkCli() {
 }
 
 function relink(input, output, extra = []) {
-  runChecked(process.execPath, [RELINK_CLI, input, '-o', output, ...extra], `relinking ${input}`);
+  runChecked(...nodeCommand(RELINK_CLI, [input, '-o', output, ...extra]), `relinking ${input}`);
 }
 
 // Every site left to the SUD net: each call is a SIGSYS delivery, so fewer iterations are timed.

@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { nodeCommand } from '../dist/src/cli/node-flags.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '5' }, mib: { type: 'string', default: '256' } } });
@@ -22,7 +23,7 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ckpt-shadow-bench-'));
 function build() {
   const exe = path.join(dir, 'remote'), out = `${exe}.ckpt`;
   spawnSync('gcc', ['-O2', '-static', '-o', exe, path.join(root, 'bench/remote.c')], { stdio: 'inherit' });
-  if (spawnSync(process.execPath, [path.join(root, 'dist/src/cli/relink.js'), exe, '-o', out, '-q'], { stdio: 'inherit' }).status !== 0) throw new Error('relink failed');
+  if (spawnSync(...nodeCommand(path.join(root, 'dist/src/cli/relink.js'), [exe, '-o', out, '-q']), { stdio: 'inherit' }).status !== 0) throw new Error('relink failed');
   return { exe, relinked: out };
 }
 
@@ -43,7 +44,7 @@ async function plainServers(file) {
 }
 
 async function startShadow(shadowRoot, token) {
-  const proc = spawn(process.execPath, [path.join(root, 'dist/src/cli/shadow.js'), '--listen', '127.0.0.1:0', '--root', shadowRoot, '--token-file', token], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(...nodeCommand(path.join(root, 'dist/src/cli/shadow.js'), ['--listen', '127.0.0.1:0', '--root', shadowRoot, '--token-file', token]), { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   proc.stderr.on('data', (d) => (err += d));
   for (const t0 = Date.now(); !/listening on \S+:\d+/.test(err); await new Promise((r) => setTimeout(r, 20)))

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { nodeCommand } from '../dist/src/cli/node-flags.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const cli = path.join(root, 'dist/src/cli/relink.js');
@@ -13,7 +14,7 @@ const run = (file, args, env = {}) => execFileSync(file, args, { cwd: work, env:
 function demo(input, name, args) {
   const output = path.join(work, `${name}.ckpt`);
   process.stdout.write(`\n$ ckpt-relink ${input} -o ${name}.ckpt\n`);
-  process.stdout.write(run('node', [cli, input, '-o', output]));
+  process.stdout.write(run(...nodeCommand(cli, [input, '-o', output])));
   const want = run(input, args);
   const got = run(output, args, { CKPT_STATS: 'stats.json' });
   const stats = JSON.parse(fs.readFileSync(path.join(work, 'stats.json'), 'utf8').trim().split('\n').pop());

@@ -3,6 +3,8 @@
 //
 // - relink: ELF bytes in, relinked bytes and a report out. It reads the runtime object shipped with
 //   the package (build/runtime.o) and touches no other file; writing the output is the caller's.
+//   A dynamic program's interpreter and libraries come in `carried`, as resolveClosure finds them
+//   (it reads the library files, as ld.so would find them on this machine).
 // - the image reader: decode and check a checkpoint image (docs/image-format.md), as ckpt-inspect
 //   does, and the binary id that ties an image to the relinked binary that made it.
 // - the shadow server (docs/shadow-protocol.md), as ckpt-shadow runs it: a ConfinedRoot for the
@@ -12,6 +14,7 @@
 // PolicyError); none of these functions prints or exits.
 
 export { relink, type RelinkOptions, type RelinkResult, type RelinkReport, type SiteReport } from './rewriter/relink.js';
+export { resolveClosure, type CarriedObject, type Closure, type ClosureOptions } from './rewriter/closure/index.js';
 export { formatSummary as formatRelinkSummary } from './rewriter/report.js';
 export { Tactic, type SudReason } from './rewriter/patch/tactics.js';
 export { RelinkError, type RelinkErrorCode } from './errors.js';

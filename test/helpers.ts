@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { PROJECT_ROOT } from '../src/paths.js';
+import { nodeCommand } from '../src/cli/node-flags.js';
 
 export const ROOT = PROJECT_ROOT;
 export const CLI = path.join(ROOT, 'dist/src/cli/relink.js');
@@ -31,7 +32,7 @@ process.on('exit', () => { for (const d of scratchDirs) fs.rmSync(d, { recursive
 
 /** Relinks through the CLI; throws with the CLI's stderr when it fails */
 export async function relinkFile(input: string, output: string, extra: string[] = []): Promise<void> {
-  const r = await execa('node', [CLI, input, '-o', output, '-q', ...extra], { reject: false, timeout: 300_000 });
+  const r = await execa(...nodeCommand(CLI, [input, '-o', output, '-q', ...extra]), { reject: false, timeout: 300_000 });
   if (r.timedOut) throw new Error(`ckpt-relink ${input} did not finish in 300 s`);
   if (r.exitCode !== 0) throw new Error(`ckpt-relink ${input} failed (${r.exitCode}): ${r.stderr}`);
 }

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --single-threaded
 // ckpt-inspect IMAGE [--json] [--no-data-check]
 // Decodes a checkpoint image and checks every checksum: a summary for people, or JSON whose keys are
 // documented in src/image/json.ts. Exit status: 0 when the image checks out, 2 when it is corrupt

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --single-threaded
 // ckpt-relink INPUT -o OUTPUT [--report FILE.json] [--sud-sites all|ADDR,...] [--quiet]
 // The only place that touches files and decides exit codes for relinking.
 import fs from 'node:fs';

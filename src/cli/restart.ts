@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --single-threaded
 // ckpt-restart IMAGE [--binary PATH]
 // Restarts a program from its checkpoint image: finds the relinked binary that made it (the image's
 // executable record, or --binary), checks that it is that binary still (the binary id in the image

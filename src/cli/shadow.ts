@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --single-threaded
 // ckpt-shadow --listen HOST:PORT --root DIR --token-file FILE [--policy FILE.json] [--scratch DIR]...
 //             [--stdin PATH] [--stdout PATH] [--stderr PATH] [--lookups auto|event-loop|workers]
 // The shadow server (docs/shadow-protocol.md). One line on stderr per event, `ckpt-shadow: ...`,

@@ -7,12 +7,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { ROOT } from '../helpers.js';
+import { CLI_NODE_FLAGS, nodeCommand } from '../../src/cli/node-flags.js';
 
 const COMMANDS = ['relink', 'inspect', 'restart', 'shadow'] as const;
 const VERSION = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
 const cli = (command: string, args: string[]) =>
-  execa('node', [path.join(ROOT, `dist/src/cli/${command}.js`), ...args], { reject: false, stripFinalNewline: false });
+  execa(...nodeCommand(path.join(ROOT, `dist/src/cli/${command}.js`), args), { reject: false, stripFinalNewline: false });
 
 /** The option strings a command's parser compares its arguments with, shared ones included */
 function parsedOptions(command: string): string[] {
@@ -100,4 +101,11 @@ describe('--help and --version', function () {
       });
     });
   }
+
+  it("each command's #! line starts Node with the flags that keep it from hanging at exit", function () {
+    for (const command of COMMANDS) {
+      const first = fs.readFileSync(path.join(ROOT, `dist/src/cli/${command}.js`), 'utf8').split('\n')[0];
+      assert.equal(first, `#!/usr/bin/env -S node ${CLI_NODE_FLAGS.join(' ')}`, command);
+    }
+  });
 });

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import * as C from '../../src/contract.generated.js';
 import { INSPECT, QUIET, checkpointRun, parseMaps, relinkedSteps, type Checkpointed, type MapLine } from '../image/real-image.js';
+import { nodeCommand } from '../../src/cli/node-flags.js';
 
 const OFFSET = 12345;
 
@@ -38,7 +39,7 @@ describe('ckpt-inspect', function () {
     maps = parseMaps(run.maps);
   });
 
-  const inspect = (args: string[]) => execa('node', [INSPECT, ...args], { cwd: dir, reject: false });
+  const inspect = (args: string[]) => execa(...nodeCommand(INSPECT, args), { cwd: dir, reject: false });
 
   it('summarizes the process, its registers, regions and files, and says every checksum is right', async () => {
     const r = await inspect(['run.img']);

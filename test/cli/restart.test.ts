@@ -11,6 +11,7 @@ import { relinkFile, sample, waitFor } from '../helpers.js';
 import { QUIET, RESTART, checkpointRun, exited, imageWritten, relinkedSteps, vacateRun } from '../image/real-image.js';
 import { catches } from '../process.js';
 import { CHUNK, chunkLines, tellToFinish, uninterrupted } from '../steps.js';
+import { nodeCommand } from '../../src/cli/node-flags.js';
 
 /** The one child process of `pid`, once it has one */
 function onlyChild(pid: number): number | undefined {
@@ -26,7 +27,7 @@ describe('ckpt-restart', function () {
     ({ dir, bin, exe } = await relinkedSteps());
   });
 
-  const restart = (args: string[]) => execa('node', [RESTART, ...args], { cwd: dir, reject: false });
+  const restart = (args: string[]) => execa(...nodeCommand(RESTART, args), { cwd: dir, reject: false });
 
   async function refused(args: string[], reason: RegExp): Promise<void> {
     const r = await restart(args);
@@ -46,7 +47,7 @@ describe('ckpt-restart', function () {
     }
     tellToFinish(dir);
     try {
-      const r = await execa('node', [RESTART, path.join(dir, 'resume.img')], { cwd: '/', reject: false });
+      const r = await execa(...nodeCommand(RESTART, [path.join(dir, 'resume.img')]), { cwd: '/', reject: false });
       assert.equal(r.exitCode, 0, r.stderr);
     } finally {
       fs.rmSync(path.join(dir, 'finish'));
@@ -57,7 +58,7 @@ describe('ckpt-restart', function () {
 
   it('passes signals on: SIGUSR2 checkpoints the program again, SIGTERM ends both', async () => {
     const { image } = await checkpointRun(bin, QUIET, dir, 'signals.img', 'ignore');
-    const wrapper = spawn('node', [RESTART, image], { cwd: dir, stdio: 'ignore' });
+    const wrapper = spawn(...nodeCommand(RESTART, [image]), { cwd: dir, stdio: 'ignore' });
     const done = exited(wrapper);
     // both ready for the signal: ckpt-restart passes it on, the restarted program's runtime takes it
     await waitFor(() => {

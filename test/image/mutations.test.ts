@@ -13,6 +13,7 @@ import { crc32c } from '../../src/image/crc32c.js';
 import { bufferSource, checkImage, readImage, type ImageRecord } from '../../src/image/read.js';
 import { Prng } from '../rewriter/mutate.js';
 import { INSPECT, QUIET, checkpointRun, relinkedSteps } from './real-image.js';
+import { nodeCommand } from '../../src/cli/node-flags.js';
 
 const SEED = 20261122;
 const LANES = 4;
@@ -106,7 +107,7 @@ describe('damaged images', function () {
       }
       if (checkImage(bufferSource(c.bytes)).problems.length === 0) failures.push(`case ${c.i} (${c.label}): the checker found no problem`);
       if (c.i % CLI_EVERY === 0) {
-        const inspected = await execa('node', [INSPECT, copy], { reject: false });
+        const inspected = await execa(...nodeCommand(INSPECT, [copy]), { reject: false });
         if (inspected.exitCode !== 2) failures.push(`case ${c.i} (${c.label}): ckpt-inspect exit ${inspected.exitCode}`);
       }
     });

@@ -14,6 +14,7 @@ import { execa } from 'execa';
 import { stopAfterTest } from '../hooks.js';
 import { ROOT, relinkFile, runProgram, scratch, textOf, waitFor } from '../helpers.js';
 import { blockedArgs, blockedIn, signalRunning } from '../process.js';
+import { nodeCommand } from '../../src/cli/node-flags.js';
 
 const FIXTURES = path.join(ROOT, 'test/fixtures/langs-ckpt');
 const RESTART = path.join(ROOT, 'dist/src/cli/restart.js');
@@ -129,7 +130,7 @@ async function checkpointAndKill(w: Workload, bin: string, dir: string): Promise
 }
 
 async function restart(w: Workload, image: string, dir: string): Promise<{ code: number | null; says: string }> {
-  const restarted = spawn('node', [RESTART, image], { cwd: dir, stdio: ['pipe', 'ignore', 'pipe'], env: ENV });
+  const restarted = spawn(...nodeCommand(RESTART, [image]), { cwd: dir, stdio: ['pipe', 'ignore', 'pipe'], env: ENV });
   const closed = new Promise<number | null>((r) => restarted.once('close', (c) => r(c)));
   // ckpt-restart passes TERM on to the program it runs
   const forget = stopAfterTest(async () => { restarted.kill('SIGTERM'); await closed; });
@@ -226,7 +227,7 @@ describe('dynamic programs relinked, checkpointed mid-run, SIGKILLed and restart
 
   it("ckpt-inspect shows the python3 image's regions of the relinked file as mapped from it, its code not stored", async () => {
     const got = await interruptedRun(PYTHON);
-    const inspected = JSON.parse((await execa('node', [INSPECT, '--json', got.image])).stdout);
+    const inspected = JSON.parse((await execa(...nodeCommand(INSPECT, ['--json', got.image]))).stdout);
     const carried = carriedRegions(inspected, got.bin);
     assert.ok(carried.length > 0, `the image maps no region from ${got.bin}`);
     // code only: RELRO regions are read-only too, but ld.so wrote their relocations first

@@ -17,6 +17,7 @@ import {
   runBattery,
 } from './battery.js';
 import type { BinaryKind } from './battery.js';
+import { nodeCommand } from '../../src/cli/node-flags.js';
 
 const MIN_ENTRIES = 40;
 const RELINK_TIMEOUT_MS = 10 * 60_000;
@@ -34,7 +35,7 @@ async function relink(kind: BinaryKind, outDir: string): Promise<{ file: string 
     return { reason: `${path.relative(repositoryRoot(), cli)} is not built` };
   }
   const file = path.join(outDir, `${BATTERY_BINARIES[kind].name}.ckpt`);
-  const result = await execa(process.execPath, [cli, BATTERY_BINARIES[kind].path, '-o', file], {
+  const result = await execa(...nodeCommand(cli, [BATTERY_BINARIES[kind].path, '-o', file]), {
     reject: false,
     timeout: RELINK_TIMEOUT_MS,
     all: true,

@@ -11,6 +11,7 @@ import { PROJECT_ROOT } from '../../src/paths.js';
 import { offsetOf } from '../../src/lib/struct.js';
 import { EI_CLASS, EI_DATA, ELFCLASS32, ELFDATA2MSB, EM_AARCH64 } from '../../src/rewriter/elf/constants.js';
 import { EHDR } from '../../src/rewriter/elf/structs.js';
+import { nodeCommand } from '../../src/cli/node-flags.js';
 
 const CLI = path.join(PROJECT_ROOT, 'dist/src/cli/relink.js');
 const HELLO = path.join(PROJECT_ROOT, 'build/samples/musl/hello');
@@ -19,7 +20,7 @@ const HELLO_C = path.join(PROJECT_ROOT, 'samples/hello.c');
 interface CliResult { exitCode?: number; signal?: string; stdout: string; stderr: string }
 
 async function relinkCli(args: string[]): Promise<CliResult> {
-  const r = await execa('node', [CLI, ...args], { reject: false, timeout: 60_000, stripFinalNewline: false });
+  const r = await execa(...nodeCommand(CLI, args), { reject: false, timeout: 60_000, stripFinalNewline: false });
   return { exitCode: r.exitCode, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
 }
 

@@ -12,6 +12,7 @@ import {
   RelinkPool, applyCase, describeCase, generateCases,
   type MutationCase, type MutationKind, type RelinkOutcome, type SeedName,
 } from './mutate.js';
+import { nodeCommand } from '../../src/cli/node-flags.js';
 
 const PRNG_SEED = 0x5eed_e1f0;
 const CASE_TIMEOUT_MS = 10_000;
@@ -154,7 +155,7 @@ describe(`relinking mutated and truncated ELF files (PRNG seed ${'0x' + PRNG_SEE
       fs.mkdirSync(outDir);
       fs.writeFileSync(input, applyCase(seeds[c.seed], c), { mode: 0o644 });
       const before = sha256(fs.readFileSync(input));
-      const r = await execa('node', [CLI, input, '-o', output, '-q'], { reject: false, timeout: 60_000, stripFinalNewline: false });
+      const r = await execa(...nodeCommand(CLI, [input, '-o', output, '-q']), { reject: false, timeout: 60_000, stripFinalNewline: false });
       const problems: string[] = [];
       if (r.exitCode !== 0 && r.exitCode !== 1) problems.push(`exit ${r.exitCode} signal ${r.signal}${r.timedOut ? ' (timed out)' : ''}: ${r.stderr}`);
       if (r.exitCode === 1) {

@@ -14,6 +14,7 @@ import { bufferSource, readImage } from '../../src/image/read.js';
 import { encodeImage } from '../../src/image/write.js';
 import { SAMPLES_DIR, relinkFile, scratch, waitFor } from '../helpers.js';
 import { INSPECT, exited } from '../image/real-image.js';
+import { nodeCommand } from '../../src/cli/node-flags.js';
 
 const PAGE = 4096n;
 const MiB = 1n << 20n;
@@ -66,7 +67,7 @@ describe('sparse images', function () {
     image = path.join(dir, 'sparse.img');
     await relinkFile(path.join(SAMPLES_DIR, 'zdtm/glibc/mem_sparse'), bin);
     ({ dirty } = await checkpointSample(bin, dir, image));
-    const inspected = await execa('node', [INSPECT, image, '--json']);
+    const inspected = await execa(...nodeCommand(INSPECT, [image, '--json']));
     regions = JSON.parse(inspected.stdout).regions;
   });
 

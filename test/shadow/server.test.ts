@@ -15,6 +15,7 @@ import { ShadowServer } from '../../src/shadow/server.js';
 import { scratch } from '../helpers.js';
 import { ShadowClient, connectRaw } from './client.js';
 import { SHADOW_CLI, startShadow, type Shadow } from './shadow-process.js';
+import { nodeCommand } from '../../src/cli/node-flags.js';
 
 const E = os.constants.errno;
 const RDONLY = 0, { WRONLY, RDWR, CREAT, EXCL, TRUNC, APPEND, DIRECTORY } = WIRE_O;
@@ -371,7 +372,7 @@ describe('ckpt-shadow options', function () {
     // One at a time: a dozen Node processes started at once on a busy 2-core machine took longer
     // than any per-call limit one could pick; the test's own timeout bounds a hang.
     for (const [args, message, status] of cases) {
-      const r = await execa('node', [SHADOW_CLI, ...args], { reject: false });
+      const r = await execa(...nodeCommand(SHADOW_CLI, args), { reject: false });
       assert.equal(r.exitCode, status, `${args.join(' ')}: ${r.stderr}`);
       assert.equal(r.stderr.split('\n').length, 1, r.stderr);
       assert.match(r.stderr, new RegExp(`^ckpt-shadow: ${message.source}`));

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ROOT, scratch } from '../helpers.js';
 import { tokenFromFile } from '../../src/shadow/protocol.js';
+import { nodeCommand } from '../../src/cli/node-flags.js';
 
 export const SHADOW_CLI = path.join(ROOT, 'dist/src/cli/shadow.js');
 
@@ -65,7 +66,8 @@ export async function startShadow(opts: ShadowOptions = {}): Promise<Shadow> {
   const tokenText = fs.readFileSync(tokenFile, 'utf8');
   const argv = [SHADOW_CLI, '--listen', opts.listen ?? '127.0.0.1:0', '--root', root, '--token-file', tokenFile, ...(opts.args ?? [])];
   const wrapper = opts.netns ? ['ip', 'netns', 'exec', opts.netns] : opts.ownMounts ? ['unshare', '-m', '--propagation', 'private'] : [];
-  const command = [...wrapper, process.execPath, ...argv];
+  const [node, nodeArgs] = nodeCommand(argv[0], argv.slice(1));
+  const command = [...wrapper, node, ...nodeArgs];
   const proc = spawn(command[0], command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
   const log: string[] = [], stdout: string[] = [];
   const waiters = new Set<() => void>();
