@@ -49,7 +49,7 @@ export const LANGS: Record<Lang, LangSpec> = {
     relinkArgs: ['--with', '/usr/lib/python3.11/lib-dynload'],
     args: (script) => ['-B', script],
     env: { PYTHONHASHSEED: '0' },
-    counted: ['03-files-read-seek', '27-extension-modules'],
+    counted: ['03-files-read-seek', '12-zlib', '14-json', '27-extension-modules', '31-mmap'],
   },
   sqlite: {
     program: '/usr/bin/sqlite3',
@@ -58,7 +58,7 @@ export const LANGS: Record<Lang, LangSpec> = {
     relinkArgs: [],
     args: (script) => ['-batch', ':memory:', `.read ${script}`],
     env: {},
-    counted: ['02-database-file', '04-transactions'],
+    counted: ['02-database-file', '04-transactions', '09-json1', '12-compression-sqlar', '20-large-data'],
   },
   perl: {
     program: '/usr/bin/perl',
@@ -69,7 +69,7 @@ export const LANGS: Record<Lang, LangSpec> = {
       .flatMap((dir) => ['--with', dir]),
     args: (script) => [script],
     env: { PERL_HASH_SEED: '0', PERL_PERTURB_KEYS: '0' },
-    counted: ['03-files-read-seek', '27-xs-storable-digest'],
+    counted: ['03-files-read-seek', '11-regex', '12-compress-zlib', '14-json', '27-xs-storable-digest'],
   },
   lua: {
     program: '/usr/bin/lua5.4',
@@ -78,7 +78,7 @@ export const LANGS: Record<Lang, LangSpec> = {
     relinkArgs: [],
     args: (script) => [script],
     env: {},
-    counted: ['03-files-read-seek', '13-json-codec'],
+    counted: ['03-files-read-seek', '11-patterns', '13-json-codec', '24-string-pack-utf8', '29-io-modes'],
   },
   gawk: {
     program: '/usr/bin/gawk',
@@ -88,7 +88,7 @@ export const LANGS: Record<Lang, LangSpec> = {
     relinkArgs: ['--with', '/usr/lib/x86_64-linux-gnu/gawk'],
     args: (script) => ['-f', script],
     env: {},
-    counted: ['03-files-read-seek', '26-extensions-loaded'],
+    counted: ['03-files-read-seek', '11-regex', '23-arrays-functions', '24-fields-records', '26-extensions-loaded'],
   },
 };
 
