@@ -174,6 +174,7 @@ void rt_checkpoint_init(char **envp)
 	const char *vacate = rt_getenv(envp, "CKPT_VACATE_SIGNAL"), *interval = rt_getenv(envp, "CKPT_INTERVAL");
 	if (!rt_writer_target(path))
 		return;
+	rt_job_begin();
 	rt_ckpt_signal = rt_install_checkpoint_signal(sig && *sig ? rt_parse_signal(sig) : SIGUSR2);
 	if (vacate && *vacate)
 		rt_vacate_signal = rt_install_checkpoint_signal(rt_parse_signal(vacate));

@@ -26,6 +26,12 @@ extern long rt_ckpt_timer;		/* the CKPT_INTERVAL timer's kernel id, -1 when none
 long rt_ckpt_timer_arm(uint32_t seconds, int sig);
 uint64_t rt_binary_id(void);
 
+/* publish.c: the job's name and its checkpoints' generation (CKPT_IH_JOB_*, CKPT_IH_GENERATION) */
+struct rt_job { uint64_t start, nonce, generation; };
+extern struct rt_job rt_job;
+void rt_job_begin(void);
+uint64_t rt_job_restarted(uint64_t generation);
+
 /* restore.c */
 _Noreturn void rt_restart(const char *path, char **envp);
 

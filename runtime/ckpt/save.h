@@ -59,10 +59,16 @@ int rt_save_rlimits(struct rt_ckpt_work *w);		/* limits.c */
 int rt_save_itimers(struct rt_ckpt_work *w);
 
 /* writer.c */
+extern char rt_image_path[RT_PATH_MAX];	/* CKPT_IMAGE, absolute */
 int rt_writer_target(const char *path);
 long rt_checkpoint(int sig, void *uc);	/* 0 when an image is in place or being written, or -errno */
 long rt_wait_writer(int options);
 void rt_writer_forget(void);
+
+/* publish.c: one writer per image */
+void rt_publish_target(const char *path);
+void rt_publish_tmp_path(char *out, const char *path);
+long rt_publish(const char *tmp);
 
 #pragma GCC visibility pop
 #endif

@@ -3,8 +3,9 @@
  * scratch mapping left out of the image, then a writer is forked that shares nothing with the
  * program afterwards: the child's copy-on-write snapshot of memory is checksummed and written
  * while the program runs on. The program is stopped only for the records and the fork. The writer
- * writes PATH.tmp, fsyncs it and renames it, so a crash at any moment leaves the previous image.
- * If the fork fails, the handler writes the image itself.
+ * writes a temporary file of this checkpoint's own, fsyncs it and puts it in place if it is still
+ * the newest state (publish.c), so a crash at any moment leaves the previous image. If the fork
+ * fails, the handler writes the image itself.
  */
 #include "ckpt/save.h"
 
@@ -13,9 +14,9 @@
 #define RT_WRITEBACK	(64UL << 20)	/* start the disk writing this often, so fsync has less left */
 
 static long rt_writer_pid;
-static char rt_image_path[RT_PATH_MAX];
+char rt_image_path[RT_PATH_MAX];
 static const char *rt_image_remote;	/* CKPT_IMAGE=shadow:NAME: NAME, kept on the shadow */
-static char rt_image_tmp[RT_PATH_MAX + 8];
+static char rt_image_tmp[RT_PATH_MAX + 64];
 
 struct rt_ckpt_area {
 	struct rt_ckpt_work work;
@@ -36,7 +37,8 @@ int rt_writer_target(const char *path)
 	} else if (!path || !*path || rt_absolute_path(rt_image_path, path) < 0) {
 		return 0;
 	}
-	rt_put(rt_put(rt_image_tmp, rt_image_path), ".tmp");
+	if (!rt_image_remote)
+		rt_publish_target(rt_image_path);
 	return 1;
 }
 
@@ -116,6 +118,9 @@ static int rt_write_image(struct rt_ckpt_area *a, long fd)
 	*(uint32_t *)(header + CKPT_IH_RECORDS) = w->count;
 	*(uint64_t *)(header + CKPT_IH_FILE_SIZE) = data_start + w->data_end;
 	*(uint64_t *)(header + CKPT_IH_BINARY_ID) = rt_binary_id();
+	*(uint64_t *)(header + CKPT_IH_JOB_START) = rt_job.start;
+	*(uint64_t *)(header + CKPT_IH_JOB_NONCE) = rt_job.nonce;
+	*(uint64_t *)(header + CKPT_IH_GENERATION) = rt_job.generation;
 	*(uint32_t *)(header + CKPT_IH_CRC) = rt_crc32c(0, header, CKPT_IH_CRC);
 	if (!r)
 		r = rt_write_fully(fd, w->records, w->used, CKPT_IH_SIZE);
@@ -130,6 +135,11 @@ static int rt_write_image(struct rt_ckpt_area *a, long fd)
 
 static void rt_report_failure(long err)
 {
+	if (err == -ESTALE) {
+		const char *parts[] = { "ckpt: checkpoint not put in place: ", rt_image_path, " holds a newer state of the job\n" };
+		rt_write_line(parts, 3);
+		return;
+	}
 	char msg[64] = "ckpt: checkpoint failed (error ";
 	char *e = rt_utoa((uint64_t)-err, msg + rt_strlen(msg));
 	rt_put(e, "), previous image kept\n");
@@ -147,8 +157,8 @@ static long rt_finish_image(struct rt_ckpt_area *a)
 	} else {
 		rt_syscall1(__NR_close, a->work.image_fd);
 		if (!r)
-			r = rt_syscall2(__NR_rename, (long)rt_image_tmp, (long)rt_image_path);
-		if (r < 0)
+			r = rt_publish(rt_image_tmp);
+		else
 			rt_syscall1(__NR_unlink, (long)rt_image_tmp);
 	}
 	if (r < 0)
@@ -219,7 +229,7 @@ static void rt_checkpoint_on_scratch(void *arg)
 	struct rt_ckpt_work *w = &a->work;
 	w->image_fd = rt_image_remote
 		? rt_syscall2(__NR_memfd_create, (long)"ckpt-image", MFD_CLOEXEC)
-		: rt_syscall4(__NR_openat, AT_FDCWD, (long)rt_image_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		: rt_syscall4(__NR_openat, AT_FDCWD, (long)rt_image_tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (w->image_fd < 0) {
 		rt_report_failure(w->result = w->image_fd);
 		return;
@@ -240,7 +250,10 @@ static void rt_checkpoint_on_scratch(void *arg)
 /* Returns 0 when an image is in place or being written, or -errno */
 long rt_checkpoint(int sig, void *uc)
 {
-	rt_wait_writer(0);	/* one writer at a time: they share PATH.tmp */
+	rt_wait_writer(0);	/* one writer at a time: each holds a copy-on-write snapshot */
+	rt_job.generation++;	/* before the snapshot: a restart from it goes on counting */
+	if (!rt_image_remote)
+		rt_publish_tmp_path(rt_image_tmp, rt_image_path);
 	long scratch = rt_syscall6(__NR_mmap, 0, RT_SCRATCH_SIZE, PROT_READ | PROT_WRITE,
 				   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (scratch < 0 && scratch > -4096) {

@@ -109,7 +109,7 @@
  * in the data area after the records. Every byte is covered by a CRC-32C. Fields are only added.
  */
 #define CKPT_IMAGE_MAGIC        0x31474d4954504b43ULL /* "CKPTIMG1" little-endian */
-#define CKPT_IMAGE_VERSION      3
+#define CKPT_IMAGE_VERSION      4
 #define CKPT_IMAGE_PAGE         4096
 
 #define CKPT_IH_MAGIC           0   /* u64: CKPT_IMAGE_MAGIC */
@@ -117,9 +117,16 @@
 #define CKPT_IH_RECORDS         12  /* u32: records that follow the header */
 #define CKPT_IH_FILE_SIZE       16  /* u64: bytes in the whole file */
 #define CKPT_IH_BINARY_ID       24  /* u64: CRC-32C of the config block (0 in the high half) */
-#define CKPT_IH_RESERVED        32  /* u32: zero */
-#define CKPT_IH_CRC             36  /* u32: CRC-32C of bytes 0..35 */
-#define CKPT_IH_SIZE            40
+#define CKPT_IH_JOB_START       32  /* u64: CLOCK_REALTIME ns of the job's first start (kept across restarts) */
+#define CKPT_IH_JOB_NONCE       40  /* u64: random at the job's first start; with JOB_START names the job */
+#define CKPT_IH_GENERATION      48  /* u64: restarts of the job << 32 | its checkpoints (CKPT_GEN_*) */
+#define CKPT_IH_RESERVED        56  /* u32: zero */
+#define CKPT_IH_CRC             60  /* u32: CRC-32C of bytes 0..59 */
+#define CKPT_IH_SIZE            64
+
+/* An image replaces the one in place only if it is a newer state: of the same job, a higher
+ * generation; of another job, a later JOB_START (docs/image-format.md, "One writer per image") */
+#define CKPT_GEN_RESTART_SHIFT  32
 
 #define CKPT_RH_KIND            0   /* u32: CKPT_REC_* */
 #define CKPT_RH_FLAGS           4   /* u32: per kind */

@@ -8,6 +8,7 @@ import { readArray, readStruct, structBytes, writeArray, writeStruct, type Layou
 export const FILE_HEADER = [
   ['magic', C.CKPT_IH_MAGIC, 'u64'], ['version', C.CKPT_IH_VERSION, 'u32'], ['records', C.CKPT_IH_RECORDS, 'u32'],
   ['fileSize', C.CKPT_IH_FILE_SIZE, 'u64'], ['binaryId', C.CKPT_IH_BINARY_ID, 'u64'],
+  ['jobStart', C.CKPT_IH_JOB_START, 'u64'], ['jobNonce', C.CKPT_IH_JOB_NONCE, 'u64'], ['generation', C.CKPT_IH_GENERATION, 'u64'],
   ['reserved', C.CKPT_IH_RESERVED, 'u32'], ['crc', C.CKPT_IH_CRC, 'u32'],
 ] as const;
 export type FileHeader = Struct<typeof FILE_HEADER>;

@@ -112,10 +112,17 @@ function checkLines(problems: string[], dataChecked: boolean): string[] {
   return [`${label('checks')}${problems.length} problem${problems.length > 1 ? 's' : ''}:`, ...problems.map((p) => `${INDENT}${p}`)];
 }
 
+/** The job's first start (UTC), its nonce, and the generation as restarts.checkpoints */
+function jobText(start: bigint, nonce: bigint, generation: bigint): string {
+  const started = new Date(Number(start / 1_000_000n)).toISOString();
+  return `started ${started}, nonce ${hex(nonce)}, generation ${generation >> BigInt(C.CKPT_GEN_RESTART_SHIFT)}.${generation & 0xffffffffn}`;
+}
+
 export function formatSummary(file: string, image: Image, problems: string[], dataChecked: boolean): string {
   const h = image.header;
   const lines = [
     `${label('image')}${file}: ${sizeText(image.size)}` + (h?.magic === C.CKPT_IMAGE_MAGIC ? `, format ${h.version}, ${h.records} records, binary id ${hex(h.binaryId)}` : ''),
+    ...(h?.magic === C.CKPT_IMAGE_MAGIC ? [`${label('job')}${jobText(h.jobStart, h.jobNonce, h.generation)}`] : []),
     ...(image.exe !== undefined ? [`${label('binary')}${image.exe}`] : []),
     ...processLines(image),
     ...registerLines(image),

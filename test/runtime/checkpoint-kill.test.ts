@@ -58,15 +58,16 @@ interface Started { child: ChildProcess; exited: Promise<{ code: number | null; 
 /** One directory, one image: runs go one after another in it */
 class Lane {
   readonly image: string;
-  readonly tmp: string;
   checkpointMs = 0;
 
   constructor(readonly dir: string, readonly bin: string) {
     this.image = path.join(dir, 'mem.img');
-    this.tmp = `${this.image}.tmp`;
   }
 
   private file(name: string): string { return path.join(this.dir, name); }
+
+  /** The checkpoints' temporary files: mem.img.<job>-<nonce>-<generation>.tmp (docs/image-format.md) */
+  private tmps(): string[] { return fs.readdirSync(this.dir).filter((n) => /^mem\.img\.[0-9a-f]{16}-[0-9a-f]{16}-[0-9a-f]{16}\.tmp$/.test(n)); }
 
   /**
    * Detached: the program leads its own process group, whose id is its pid. Its stderr is a pipe,
@@ -130,7 +131,7 @@ class Lane {
     fs.writeFileSync(this.file('beat'), 'x'.repeat(20) + '\n');
     const run = this.start([], { CKPT_RESTART: 'mem.img' });
     await this.running(run);
-    const before = { image: mark(this.image), tmp: mark(this.tmp) };
+    const before = { image: mark(this.image), tmps: this.tmps() };
     const waitMs = Math.random() < KILL_AT_ONCE ? 0 : Math.random() * this.checkpointMs * KILL_SPREAD;
     process.kill(run.child.pid!, 'SIGUSR2');
     if (waitMs > 0) await sleep(waitMs);
@@ -139,9 +140,9 @@ class Lane {
     assert.ok(after && before.image, 'an image is at the path');
     let landing: Landing;
     if (after.ino !== before.image.ino) landing = 'after the rename';
-    else if (sameMark(after, before.image)) landing = sameMark(mark(this.tmp), before.tmp) ? 'before the temporary file' : 'while writing';
+    else if (sameMark(after, before.image)) landing = this.tmps().length === before.tmps.length ? 'before the temporary file' : 'while writing';
     else throw new Error('the image was changed in place, not replaced by a rename');
-    const tmpAtRestart = fs.existsSync(this.tmp);
+    const tmpAtRestart = this.tmps().length > 0;
     await this.verify();
     assert.ok(sameMark(mark(this.image), after), 'nothing renamed an image into place after the process group died');
     return { landing, tmpAtRestart };
