@@ -19,7 +19,7 @@ import { constants as fsConstants } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { killGroup, lockRoot, repositoryRoot } from '../realbin/battery.js';
+import { groupEnding, lockRoot, repositoryRoot } from '../realbin/battery.js';
 import type { Result } from '../realbin/battery.js';
 
 export type Lang = 'python' | 'sqlite' | 'perl' | 'lua' | 'gawk';
@@ -255,19 +255,5 @@ async function runInterpreter(
     stdio,
     detached: true,
   });
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    killGroup(child.pid);
-  }, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
-  try {
-    const [exitCode, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
-      child.once('error', reject);
-      child.once('exit', (code, sig) => resolve([code, sig]));
-    });
-    return { exitCode, signal, timedOut };
-  } finally {
-    clearTimeout(timer);
-    killGroup(child.pid);
-  }
+  return groupEnding(child, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
 }

@@ -13,7 +13,7 @@
  * depending on when the reader got to it.
  */
 import { execa } from 'execa';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { constants as fsConstants } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -333,20 +333,28 @@ async function runShell(
     stdio: ['ignore', output.stdout, output.stderr],
     detached: true,
   });
+  return groupEnding(shell, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+}
+
+/**
+ * How a process that leads its own group ends: its status, or killed with its group after
+ * `timeoutMs`. Its group is killed in any case, so nothing it started outlives it.
+ */
+export async function groupEnding(child: ChildProcess, timeoutMs: number): Promise<{ exitCode: number | null; signal: NodeJS.Signals | null; timedOut: boolean }> {
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
-    killGroup(shell.pid);
-  }, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    killGroup(child.pid);
+  }, timeoutMs);
   try {
     const [exitCode, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
-      shell.once('error', reject);
-      shell.once('exit', (code, sig) => resolve([code, sig]));
+      child.once('error', reject);
+      child.once('exit', (code, sig) => resolve([code, sig]));
     });
     return { exitCode, signal, timedOut };
   } finally {
     clearTimeout(timer);
-    killGroup(shell.pid);
+    killGroup(child.pid);
   }
 }
 
