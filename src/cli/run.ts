@@ -42,6 +42,8 @@ Options:
                         when the newest image fails its checks or is another binary's:
                         fallback (default) resumes from the newest older one that is good,
                         else starts afresh; fresh starts afresh at once; fail exits 2
+  --                    ends the options: PROGRAM and its ARGS follow (PROGRAM may also
+                        come first among the operands without it)
 ${INFO_OPTIONS_HELP}
 
 Log lines on stderr, one per event:
