@@ -103,6 +103,7 @@ describe('ckpt-run and bad images', function () {
     corrupt(second);
     fs.rmSync(`${steps.dir}/started`);
     const job = steps.start(['--on-bad-image', 'fail']);
+    assert.equal((await job.event(/^(not run|started|resumed from) /))[1], 'not run');
     await job.endsWith(2);
     assert.match(job.events[0], /^bad image .*ckpt-000002\.img: /);
     assert.match(job.events[1], /^not run: bad image .*ckpt-000002\.img: /);

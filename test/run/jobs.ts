@@ -16,8 +16,10 @@ export interface Ended { code: number | null; signal: NodeJS.Signals | null }
 
 export class Job {
   readonly child: ChildProcess;
+  /** 'close', not 'exit': its stderr has been read to the end, the last log line included */
   readonly ended: Promise<Ended>;
   private log = '';
+  private exited = false;
 
   constructor(readonly cwd: string, options: string[], command: string[], out: string) {
     const fd = fs.openSync(out, 'a');
@@ -28,7 +30,7 @@ export class Job {
     this.child.stderr!.on('data', (d) => { this.log += d; });
     const group = this.child.pid!;
     const dontStop = stopAfterTest(async () => { try { process.kill(-group, 'SIGKILL'); } catch { /* gone */ } });
-    this.ended = new Promise((resolve) => this.child.once('exit', (code, signal) => { dontStop(); resolve({ code, signal }); }));
+    this.ended = new Promise((resolve) => this.child.once('close', (code, signal) => { this.exited = true; dontStop(); resolve({ code, signal }); }));
   }
 
   /** ckpt-run's stderr so far (the program's own stderr goes there too) */
@@ -41,11 +43,15 @@ export class Job {
 
   /** Waits for an event line matching `pattern`; returns its match */
   async event(pattern: RegExp): Promise<RegExpMatchArray> {
+    const found = () => this.events.map((e) => pattern.exec(e)).find((m) => m);
     try {
-      return await waitFor(() => this.events.map((e) => pattern.exec(e)).find((m) => m), `ckpt-run to log ${pattern}`);
+      await waitFor(() => found() || this.exited, `ckpt-run to log ${pattern}`);
     } catch (e) {
       throw new Error(`${(e as Error).message}; its stderr: ${JSON.stringify(this.log)}`);
     }
+    const match = found();
+    if (!match) throw new Error(`ckpt-run ended without logging ${pattern}; its stderr: ${JSON.stringify(this.log)}`);
+    return match;
   }
 
   /** The images it logged as checkpointed, in order */
@@ -117,6 +123,7 @@ export async function vacateCycle(steps: StepsDir, signal: NodeJS.Signals = 'SIG
   await job.event(/^(started|resumed from) /);
   await steps.runsOn();
   job.signal(signal);
+  await job.event(/^vacated /);
   await job.endsWith(85);
   const vacated = job.checkpointed.at(-1);
   if (!vacated || !job.events.includes('vacated (exit 85)')) throw new Error(`no vacate image logged: ${job.stderr}`);

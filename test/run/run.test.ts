@@ -41,18 +41,6 @@ describe('ckpt-run', function () {
     });
   }
 
-  it('ignores the arguments on a resume: the image has the program\'s own', async () => {
-    const steps = StepsDir.make(exe, bin);
-    await vacateCycle(steps);
-    const job = steps.start([], ['no-such-chunk-size']);
-    await job.event(/^resumed from /);
-    await steps.runsOn();
-    tellToFinish(steps.dir);
-    await job.endsWith(0);
-    const text = fs.readFileSync(steps.out, 'utf8');
-    assert.equal(text, await uninterrupted(exe, text));
-  });
-
   it('--interval checkpoints while the program runs on; after a SIGKILL of the whole job the next run resumes from the newest', async () => {
     const steps = StepsDir.make(exe, bin);
     const job = steps.start(['--interval', '0.2', '--keep', '3']);
