@@ -121,7 +121,7 @@ function parseArgs(argv: string[]): JobOptions {
   return { program, args, imageDir, warningSignal, interval, keep, onBadImage };
 }
 
-function describe(e: RunEvent): string {
+function logLine(e: RunEvent): string {
   switch (e.kind) {
     case 'started': return `started ${e.program} (pid ${e.pid})`;
     case 'resumed': return `resumed from ${e.image} (pid ${e.pid})`;
@@ -146,7 +146,7 @@ async function main(): Promise<number> {
     return EXIT_USAGE;
   }
   try {
-    return await runJob(opts, (e) => say(describe(e)));
+    return await runJob(opts, (e) => say(logLine(e)));
   } catch (e) {
     if (e instanceof ProgramError) say(`cannot run ${opts.program}: ${e.message}`);
     else if (e instanceof JobRefused) say(`not run: ${e.message}`);

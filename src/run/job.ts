@@ -150,9 +150,12 @@ export async function runJob(opts: JobOptions, report: (e: RunEvent) => void): P
     images.prune(opts.keep);
     report({ kind: 'checkpointed', image });
   };
-  const watcher = fs.watch(images.dir, (_event, name) => { if (name === STAGING_NAME) collect(); });
+  // an image that cannot be named now (a full or read-only file system) stays at the staging name,
+  // whole, and is named at the next event or by the next run: never a reason to stop supervising
+  const collectLater = () => { try { collect(); } catch { /* see above */ } };
+  const watcher = fs.watch(images.dir, (_event, name) => { if (name === STAGING_NAME) collectLater(); });
   const timer = opts.interval === undefined ? undefined : setInterval(() => {
-    collect();
+    collectLater();
     if (running(child) && !relay.vacateAsked && catches(child.pid!, PROGRAM_CHECKPOINT_SIGNAL)) child.kill(PROGRAM_CHECKPOINT_SIGNAL);
   }, opts.interval * 1000);
 
