@@ -125,7 +125,11 @@ export async function runJob(opts: JobOptions, report: (e: RunEvent) => void): P
   const relay = new SignalRelay(opts.warningSignal);
   const id = programId(opts.program);
   const images = new ImageDir(opts.imageDir);
-  images.prepare();
+  try {
+    images.prepare();
+  } catch (e) {
+    throw new JobRefused(`cannot use the image directory ${images.dir}: ${(e as Error).message}`);
+  }
   const start = chooseStart(images, id, opts.onBadImage, report);
   if (start.kind === 'refuse') throw new JobRefused(start.reason);
   await signalsDelivered();

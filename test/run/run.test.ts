@@ -114,6 +114,15 @@ describe('ckpt-run', function () {
       assert.equal(r.stderr.trim().split('\n').length, 1);
     });
 
+    it('an image directory it cannot make, with exit 2 and one line', async () => {
+      const dir = scratch('ckpt-run-');
+      fs.writeFileSync(path.join(dir, 'file'), '');
+      const r = await run(['--image-dir', path.join(dir, 'file', 'images'), '--', bin, '1']);
+      assert.equal(r.exitCode, 2);
+      assert.match(r.stderr, /^ckpt-run: not run: cannot use the image directory .*file\/images: ENOTDIR/);
+      assert.equal(r.stderr.trim().split('\n').length, 1);
+    });
+
     for (const [args, message] of [
       [['--', '/bin/true'], /--image-dir is required/],
       [['--image-dir', 'shadow:job1', '--', '/bin/true'], /shadow:NAME is not supported yet/],
