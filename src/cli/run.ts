@@ -127,6 +127,7 @@ function logLine(e: RunEvent): string {
     case 'resumed': return `resumed from ${e.image} (pid ${e.pid})`;
     case 'checkpointed': return `checkpointed ${e.image}`;
     case 'bad-image': return `bad image ${e.image}: ${e.reason}`;
+    case 'stale-image': return `set aside ${e.image}: an older state than the newest image (a late writer of a killed run)`;
     case 'falling-back': return `falling back to ${e.image}`;
     case 'starting-afresh': return 'starting afresh';
     case 'vacated': return `vacated (exit ${e.status})`;

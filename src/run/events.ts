@@ -4,6 +4,7 @@ export type RunEvent =
   | { kind: 'started'; program: string; pid: number }
   | { kind: 'resumed'; image: string; pid: number }
   | { kind: 'checkpointed'; image: string }
+  | { kind: 'stale-image'; image: string }
   | { kind: 'bad-image'; image: string; reason: string }
   | { kind: 'falling-back'; image: string }
   | { kind: 'starting-afresh' }

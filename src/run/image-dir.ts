@@ -2,7 +2,8 @@
 // removed before a newer one is whole beside it, whenever this process or the program is killed.
 //
 // How: the program's runtime writes every checkpoint to one staging name, `incoming.img` (its writer
-// writes incoming.img.tmp, fsyncs it and renames it: the file at the staging name is always whole),
+// writes a temporary file of its own, fsyncs it and renames it: the file at the staging name is
+// always whole; docs/image-format.md, "One writer per image"),
 // and ckpt-run renames each one that lands there to the next numbered name, ckpt-NNNNNN.img, the
 // highest number being the newest. A rename within one directory is atomic, so an image is at one
 // name or the other, never lost between. The runtime keeps the path it was given for the life of
@@ -11,15 +12,46 @@
 // leaves it at the staging name; the next run names it first, as the newest.
 //
 // Images set aside are renamed, not removed, for a post-mortem: NAME.bad (it failed its checks or
-// is another binary's), NAME.unused (good, but abandoned by `--on-bad-image fresh`). They are not
-// counted by --keep and never pruned.
+// is another binary's), NAME.unused (good, but abandoned by `--on-bad-image fresh`), NAME.stale (it
+// landed after a newer state of the job had been named: the writer of a killed run that finished
+// late). They are not counted by --keep and never pruned.
 import fs from 'node:fs';
 import path from 'node:path';
+import * as C from '../contract.generated.js';
+import { FILE_HEADER } from '../image/format.js';
+import { readStruct } from '../lib/struct.js';
 
 export const STAGING_NAME = 'incoming.img';
-const NUMBERED = /^ckpt-(\d+)\.img(\.bad|\.unused)?$/;
+const NUMBERED = /^ckpt-(\d+)\.img(\.bad|\.unused|\.stale)?$/;
+/** The runtime's temporary files of the staging image: incoming.img.<job>-<nonce>-<generation>.tmp */
+const RUNTIME_TMP = /^incoming\.img\.[0-9a-f]{16}-[0-9a-f]{16}-[0-9a-f]{16}\.tmp$/;
 
-export type SetAsideReason = 'bad' | 'unused';
+export type SetAsideReason = 'bad' | 'unused' | 'stale';
+
+/** The job and generation an image's header names; undefined for a file that is not an image of this format */
+function stateOf(file: string): { start: bigint; nonce: bigint; generation: bigint } | undefined {
+  const header = Buffer.alloc(C.CKPT_IH_SIZE);
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(file, 'r');
+    if (fs.readSync(fd, header, 0, header.length, 0) !== header.length) return undefined;
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+  const h = readStruct(header, 0, FILE_HEADER);
+  if (h.magic !== C.CKPT_IMAGE_MAGIC || h.version !== C.CKPT_IMAGE_VERSION) return undefined;
+  return { start: h.jobStart, nonce: h.jobNonce, generation: h.generation };
+}
+
+/** Whether image a holds an older state than image b, as the runtime orders them (publish.c) */
+function olderState(a: string, b: string): boolean {
+  const x = stateOf(a), y = stateOf(b);
+  if (!x || !y) return false;
+  if (x.start === y.start && x.nonce === y.nonce) return x.generation < y.generation;
+  return x.start !== y.start ? x.start < y.start : x.nonce < y.nonce;
+}
 
 /** `ckpt-000042.img`: zero-padded, so that `ls` lists them oldest first */
 function numberedName(seq: number): string {
@@ -44,7 +76,7 @@ export class ImageDir {
    */
   prepare(): void {
     fs.mkdirSync(this.dir, { recursive: true });
-    fs.rmSync(`${this.staging}.tmp`, { force: true });
+    for (const name of fs.readdirSync(this.dir).filter((n) => RUNTIME_TMP.test(n))) fs.rmSync(path.join(this.dir, name), { force: true });
     this.collect();
   }
 
@@ -53,8 +85,12 @@ export class ImageDir {
     return this.entries().filter((e) => !e.setAside).sort((a, b) => b.seq - a.seq).map((e) => path.join(this.dir, e.name));
   }
 
-  /** Names the image at the staging name, if one is there; returns its new path */
-  collect(): string | undefined {
+  /**
+   * Names the image at the staging name, if one is there; returns its new path, with `stale` set
+   * (and the image set aside) when it holds an older state than the newest image already named.
+   */
+  collect(): { image: string; stale: boolean } | undefined {
+    const newest = this.images()[0];
     const target = path.join(this.dir, numberedName(this.nextSeq()));
     try {
       fs.renameSync(this.staging, target);
@@ -62,7 +98,9 @@ export class ImageDir {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw e;
     }
-    return target;
+    if (newest === undefined || !olderState(target, newest)) return { image: target, stale: false };
+    this.setAside(target, 'stale');
+    return { image: `${target}.stale`, stale: true };
   }
 
   /** Removes all but the newest `keep` images */

@@ -149,10 +149,11 @@ export async function runJob(opts: JobOptions, report: (e: RunEvent) => void): P
   report(start.kind === 'resume' ? { kind: 'resumed', image: start.image, pid: child.pid! } : { kind: 'started', program: opts.program, pid: child.pid! });
 
   const collect = () => {
-    const image = images.collect();
-    if (!image) return;
+    const landed = images.collect();
+    if (!landed) return;
+    if (landed.stale) return report({ kind: 'stale-image', image: landed.image });
     images.prune(opts.keep);
-    report({ kind: 'checkpointed', image });
+    report({ kind: 'checkpointed', image: landed.image });
   };
   // an image that cannot be named now (a full or read-only file system) stays at the staging name,
   // whole, and is named at the next event or by the next run: never a reason to stop supervising

@@ -3,6 +3,9 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import * as C from '../../src/contract.generated.js';
+import { FILE_HEADER } from '../../src/image/format.js';
+import { writeStruct } from '../../src/lib/struct.js';
 import { ImageDir } from '../../src/run/image-dir.js';
 import { scratch } from '../helpers.js';
 
@@ -15,11 +18,21 @@ function dirWith(names: string[]): ImageDir {
 
 const listing = (images: ImageDir) => fs.readdirSync(images.dir).sort();
 
+/** A file whose header is an image's of one job at `generation` (the rest does not matter here) */
+function writeHeader(file: string, generation: bigint): void {
+  const b = Buffer.alloc(C.CKPT_IH_SIZE);
+  writeStruct(b, 0, FILE_HEADER, {
+    magic: C.CKPT_IMAGE_MAGIC, version: C.CKPT_IMAGE_VERSION, records: 0, fileSize: BigInt(b.length), binaryId: 0n,
+    jobStart: 1_700_000_000_000_000_000n, jobNonce: 42n, generation, reserved: 0, crc: 0,
+  });
+  fs.writeFileSync(file, b);
+}
+
 describe('ckpt-run image directory', () => {
   it('names each landed image with the next number, above the set-aside ones too', () => {
     const images = dirWith(['ckpt-000001.img', 'ckpt-000007.img.bad', 'notes.txt']);
     fs.writeFileSync(images.staging, 'new');
-    assert.equal(images.collect(), path.join(images.dir, 'ckpt-000008.img'));
+    assert.deepEqual(images.collect(), { image: path.join(images.dir, 'ckpt-000008.img'), stale: false });
     assert.equal(fs.readFileSync(path.join(images.dir, 'ckpt-000008.img'), 'utf8'), 'new');
     assert.equal(images.collect(), undefined, 'nothing left to name');
   });
@@ -36,9 +49,21 @@ describe('ckpt-run image directory', () => {
   });
 
   it('prepares a directory a killed run left: the partial file removed, the landed image named', () => {
-    const images = dirWith(['ckpt-000003.img', 'incoming.img', 'incoming.img.tmp']);
+    const tmp = `incoming.img.${'0'.repeat(15)}1-${'0'.repeat(15)}2-${'0'.repeat(15)}3.tmp`;
+    const images = dirWith(['ckpt-000003.img', 'incoming.img', tmp, 'incoming.img.notes']);
     images.prepare();
-    assert.deepEqual(listing(images), ['ckpt-000003.img', 'ckpt-000004.img']);
+    assert.deepEqual(listing(images), ['ckpt-000003.img', 'ckpt-000004.img', 'incoming.img.notes']);
+  });
+
+  it('sets aside an image that lands after a newer state of its job was named (a killed run\'s late writer), and names a newer one', () => {
+    const images = dirWith([]);
+    const restart = 1n << BigInt(C.CKPT_GEN_RESTART_SHIFT);
+    writeHeader(path.join(images.dir, 'ckpt-000001.img'), restart | 2n);
+    writeHeader(images.staging, 2n);
+    assert.deepEqual(images.collect(), { image: path.join(images.dir, 'ckpt-000002.img.stale'), stale: true });
+    assert.deepEqual(images.images(), [path.join(images.dir, 'ckpt-000001.img')], 'the stale image is not resumed from');
+    writeHeader(images.staging, restart | 3n);
+    assert.deepEqual(images.collect(), { image: path.join(images.dir, 'ckpt-000003.img'), stale: false });
   });
 
   it('makes a missing directory, parents included', () => {

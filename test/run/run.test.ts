@@ -79,7 +79,7 @@ describe('ckpt-run', function () {
     const image = await vacateCycle(steps);
     // as a job killed mid-checkpoint leaves them: a whole image not yet named, a partial one
     fs.renameSync(image, steps.image('incoming.img'));
-    fs.writeFileSync(steps.image('incoming.img.tmp'), 'partial');
+    fs.writeFileSync(steps.image(`incoming.img.${'0'.repeat(15)}1-${'0'.repeat(15)}2-${'0'.repeat(15)}3.tmp`), 'partial');
     const job = steps.start();
     await job.event(new RegExp(`^resumed from ${steps.image('ckpt-000001.img')} `));
     assert.deepEqual(steps.listing(), ['ckpt-000001.img']);
