@@ -18,6 +18,7 @@ const ORDER = [
   'src/rewriter',        // relink.ts, report.ts: the whole rewrite
   'src/image',           // reads relinked binaries' config blocks through elf/
   'src/shadow',
+  'src/run',            // ckpt-run's job: image directory, choice of start, the program's supervision
   'src/cli',
   'src/index',           // the library entry: everything public
 ];

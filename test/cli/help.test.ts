@@ -9,7 +9,7 @@ import { execa } from 'execa';
 import { ROOT } from '../helpers.js';
 import { CLI_NODE_FLAGS, nodeCommand } from '../../src/cli/node-flags.js';
 
-const COMMANDS = ['relink', 'inspect', 'restart', 'shadow'] as const;
+const COMMANDS = ['relink', 'inspect', 'restart', 'shadow', 'run'] as const;
 const VERSION = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
 const cli = (command: string, args: string[]) =>
