@@ -57,6 +57,12 @@ describe('slurm: ckpt-run jobs', function () {
     await cluster?.stop();
   });
 
+  // A test that failed midway leaves its job running, holding slots the next test counts on
+  afterEach(async function () {
+    this.timeout(60_000);
+    await cluster?.cancelAllJobs();
+  });
+
   /**
    * Submits the relinked steps program under ckpt-run, each job (or array task) with its own image
    * directory, its output appended to across restarts as a cluster user would set it.
@@ -85,7 +91,10 @@ describe('slurm: ckpt-run jobs', function () {
   const waitForChunks = (out: string, n: number) => cluster.waitUntil(() => chunkLines(textOf(out)).length >= n, `${n} chunk lines in ${out}`);
 
   /** Waits until the job has resumed from an image and computed on: a chunk line after the resume */
-  const waitForResumedWork = (out: string) => cluster.waitUntil(() => resumedAndWorking(textOf(out)), `a resume and a chunk line after it in ${out}`);
+  async function waitForResumedWork(out: string): Promise<void> {
+    await cluster.waitUntil(() => resumedAndWorking(textOf(out)), `a resume and a chunk line after it in ${out}`)
+      .catch((e: Error) => { throw new Error(`${e.message}; it holds:\n${textOf(out).slice(-2000)}`); });
+  }
 
   /** Lets the computation end, waits for the job to complete, and checks what Slurm says of it */
   async function finishJob(job: SubmittedJob): Promise<JobInfo> {
@@ -143,8 +152,9 @@ describe('slurm: ckpt-run jobs', function () {
   });
 
   it('a job warned of its time limit (--time with --signal) vacates, is requeued (exit 85) and resumes', async function () {
-    // Slurm sends time-limit warnings late (seen 8 s): 45 s of the minute are left for it.
-    const job = await submitSteps('timelimit', ['-p', 'low', '-w', 'n1', '--time=1', '--signal=B:USR1@45']);
+    // Slurm checks time limits every 30 s or so, and warnings come late (seen 8-25 s here): the
+    // warning is due 15 s in, and may come up to 105 s late before the job would time out.
+    const job = await submitSteps('timelimit', ['-p', 'low', '-w', 'n1', '--time=2', '--signal=B:USR1@105']);
     await waitForChunks(job.out(), 1);
     await waitForResumedWork(job.out());
     await finishJob(job);
@@ -237,8 +247,13 @@ function checkpointedImages(text: string): string[] {
 
 const imageNumber = (image: string) => Number(/ckpt-(\d+)\.img$/.exec(image)![1]);
 
-/** After a resume, whether the program has written a line since: it computes on from its image */
+/**
+ * After a resume, whether the program has written a line since: it computes on from its image. A
+ * program that ended instead (only `finish` may end it, and the test has not written that yet)
+ * fails the wait at once.
+ */
 function resumedAndWorking(text: string): boolean {
+  if (/^ckpt-run: finished /m.test(text)) throw new Error('the program ended before the test told it to finish');
   const resumed = text.lastIndexOf('\nckpt-run: resumed from ');
   return resumed >= 0 && chunkLines(text.slice(resumed)).length > 0;
 }

@@ -137,12 +137,12 @@ export class SlurmCluster {
     return info;
   }
 
-  /** Polls until `test` (async or not) returns something truthy */
-  async waitUntil<T>(test: () => Promise<T> | T, what: string, ms = 120_000): Promise<T> {
+  /** Polls until `test` (async or not) returns something truthy; `what` may be worked out at the bound */
+  async waitUntil<T>(test: () => Promise<T> | T, what: string | (() => string), ms = 120_000): Promise<T> {
     for (const t0 = Date.now(); ; await pause(POLL_MS)) {
       const got = await test();
       if (got) return got;
-      if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+      if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting for ${typeof what === 'string' ? what : what()}`);
     }
   }
 
@@ -152,9 +152,17 @@ export class SlurmCluster {
     return new Map(out.split('\n').filter((l) => l.trim()).map((l) => l.trim().split(/\s+/) as [string, string]));
   }
 
-  /** The end of a daemon's log, for messages when something goes wrong */
+  /** The end of a daemon's log and of its own output (where it complains before its log is open) */
   logTail(daemon: string, lines = 20): string {
-    try { return fs.readFileSync(path.join(this.dir, 'log', `${daemon}.log`), 'utf8').trimEnd().split('\n').slice(-lines).join('\n'); } catch { return ''; }
+    const tail = (file: string) => { try { return fs.readFileSync(path.join(this.dir, 'log', file), 'utf8').trimEnd().split('\n').slice(-lines).join('\n'); } catch { return ''; } };
+    return [tail(`${daemon}.log`), tail(`${daemon}.out`)].filter(Boolean).join('\n');
+  }
+
+  /** Kills every job's processes and cancels the jobs; waits until no job holds a node */
+  async cancelAllJobs(): Promise<void> {
+    await this.command('scancel', ['--full', '--signal=KILL', '--user=root']).catch(() => {});
+    await this.command('scancel', ['--user=root']).catch(() => {});
+    await this.waitUntil(async () => (await this.command('squeue', ['-h', '-t', 'RUNNING,COMPLETING,SUSPENDED', '-o', '%i'])).trim() === '', 'every job to end', 30_000);
   }
 
   /**
@@ -163,7 +171,7 @@ export class SlurmCluster {
    */
   async stop(): Promise<void> {
     process.off('exit', this.killOnExit);
-    if (this.daemons.some(running)) await this.endJobs().catch(() => {});
+    if (this.daemons.some(running)) await this.cancelAllJobs().catch(() => {});
     await Promise.all(this.daemons.map((d) => stopChild(d)));
     killTiedTo(this.dir);
   }
@@ -178,7 +186,7 @@ export class SlurmCluster {
       nodeNames: this.nodeNames, hardware: await nodeHardware(), graceTime: options.graceTime ?? 60,
     }));
     this.spawnDaemon('slurmctld', [path.join(SLURM_SBIN, 'slurmctld'), '-D', '-i', '-f', this.confFile]);
-    await this.waitUntil(() => this.command('scontrol', ['ping']).then((o) => /is UP/.test(o), () => false), `slurmctld to answer (log: ${this.logTail('slurmctld')})`, 30_000);
+    await this.waitUntil(() => this.command('scontrol', ['ping']).then((o) => /is UP/.test(o), () => false), () => `slurmctld to answer; its log:\n${this.logTail('slurmctld')}`, 30_000);
     for (const node of this.nodeNames) {
       fs.mkdirSync(path.join(this.dir, 'spool', node), { recursive: true });
       this.spawnDaemon(`slurmd-${node}`, [path.join(SLURM_SBIN, 'slurmd'), '-D', '-N', node, '-f', this.confFile]);
@@ -186,7 +194,7 @@ export class SlurmCluster {
     await this.waitUntil(async () => {
       const states = await this.nodeStates();
       return this.nodeNames.every((n) => states.get(n) === 'idle');
-    }, `every node idle (log: ${this.logTail(`slurmd-${this.nodeNames[0]}`)})`, 30_000);
+    }, () => `every node idle; the first node's log:\n${this.logTail(`slurmd-${this.nodeNames[0]}`)}`, 30_000);
   }
 
   /** munged with this cluster's own key, socket, pid and log files; runs as root (--force) */
@@ -208,12 +216,7 @@ export class SlurmCluster {
     this.daemons.push(child);
   }
 
-  /** Kills every job's processes and removes the jobs; waits until no job holds a node */
-  private async endJobs(): Promise<void> {
-    await this.command('scancel', ['--full', '--signal=KILL', '--user=root']).catch(() => {});
-    await this.command('scancel', ['--user=root']).catch(() => {});
-    await this.waitUntil(async () => (await this.command('squeue', ['-h', '-t', 'RUNNING,COMPLETING,SUSPENDED', '-o', '%i'])).trim() === '', 'every job to end', 30_000);
-  }
+
 }
 
 /** Where munged listens; the daemons and commands are told through AuthInfo */

@@ -38,6 +38,12 @@ describe('slurm: the test cluster', function () {
     await cluster?.stop();
   });
 
+  // A test that failed midway leaves its job running, holding the node the next test needs
+  afterEach(async function () {
+    this.timeout(60_000);
+    await cluster?.cancelAllJobs();
+  });
+
   it('runs two slurmd on this machine (multiple-slurmd mode), and a job on each node', async function () {
     const dir = cluster.jobDir('nodes');
     const script = shellJob(dir, 'node', 'exit 0');
@@ -66,7 +72,6 @@ describe('slurm: the test cluster', function () {
     await cluster.waitUntil(() => textOf(out).includes('waiting'), 'the low job to run');
     const high = await cluster.submit(shellJob(dir, 'high', 'exit 0'), ['--chdir', dir, '-o', 'high.txt', '-p', 'high', '-w', 'n1', '--exclusive']);
     const info = await cluster.waitForState(job, 'COMPLETED');
-    fs.writeFileSync(path.join(dir, 'stop'), '');
     assert.equal((await cluster.jobInfo(high)).state, 'COMPLETED');
     assert.equal(info.restarts, 1);
     assert.equal(textOf(out), 'run 0 on n1\nwaiting\ngot USR1\nrun 1 on n1\n');
