@@ -34,11 +34,24 @@ int rt_absolute_path(char *out, const char *path)
 	return 0;
 }
 
-/* The parts one after another on stderr: one message line */
+/*
+ * The parts one after another on stderr: one message line, in one write when it fits the buffer,
+ * so that the lines of others writing to the same file (ckpt-run's log, a job's output) are not
+ * cut into it: a pipe takes a write of up to PIPE_BUF bytes whole.
+ */
 void rt_write_line(const char *const *parts, unsigned n)
 {
+	char line[512];
+	size_t used = 0;
 	for (unsigned i = 0; i < n; i++)
-		rt_write_all(2, parts[i], rt_strlen(parts[i]));
+		for (const char *p = parts[i]; *p; p++) {
+			if (used == sizeof line) {
+				rt_write_all(2, line, used);
+				used = 0;
+			}
+			line[used++] = *p;
+		}
+	rt_write_all(2, line, used);
 }
 
 /* "/proc/self/fd/FD" in out (32 bytes); returns out */

@@ -42,6 +42,8 @@ Options:
                         when the newest image fails its checks or is another binary's:
                         fallback (default) resumes from the newest older one that is good,
                         else starts afresh; fresh starts afresh at once; fail exits 2
+  --                    ends the options: PROGRAM and its ARGS follow (PROGRAM may also
+                        come first among the operands without it)
 ${INFO_OPTIONS_HELP}
 
 Log lines on stderr, one per event:
@@ -119,7 +121,7 @@ function parseArgs(argv: string[]): JobOptions {
   return { program, args, imageDir, warningSignal, interval, keep, onBadImage };
 }
 
-function describe(e: RunEvent): string {
+function logLine(e: RunEvent): string {
   switch (e.kind) {
     case 'started': return `started ${e.program} (pid ${e.pid})`;
     case 'resumed': return `resumed from ${e.image} (pid ${e.pid})`;
@@ -144,7 +146,7 @@ async function main(): Promise<number> {
     return EXIT_USAGE;
   }
   try {
-    return await runJob(opts, (e) => say(describe(e)));
+    return await runJob(opts, (e) => say(logLine(e)));
   } catch (e) {
     if (e instanceof ProgramError) say(`cannot run ${opts.program}: ${e.message}`);
     else if (e instanceof JobRefused) say(`not run: ${e.message}`);

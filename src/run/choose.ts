@@ -67,7 +67,7 @@ export function chooseStart(images: ImageDir, id: bigint, policy: BadImagePolicy
       return { kind: 'resume', image };
     }
     report({ kind: 'bad-image', image, reason });
-    if (policy === 'fail') return { kind: 'refuse', reason: `bad image ${image}: ${reason}` };
+    if (policy === 'fail') return { kind: 'refuse', reason: `${image} is bad and --on-bad-image is fail` };
     images.setAside(image, 'bad');
     if (policy === 'fresh') {
       for (const older of candidates.slice(i + 1)) images.setAside(older, 'unused');

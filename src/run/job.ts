@@ -63,7 +63,7 @@ function catches(pid: number, signal: NodeJS.Signals): boolean {
   return mask !== undefined && ((BigInt(`0x${mask}`) >> BigInt(os.constants.signals[signal] - 1)) & 1n) === 1n;
 }
 
-const running = (child: ChildProcess) => child.exitCode === null && child.signalCode === null;
+const running = (child: ChildProcess) => child.pid !== undefined && child.exitCode === null && child.signalCode === null;
 
 /** Sends `signal` once the program catches it; dropped if the program ends first */
 function sendWhenCaught(child: ChildProcess, signal: NodeJS.Signals): void {
@@ -85,19 +85,62 @@ function programEnvironment(images: ImageDir, start: Start): NodeJS.ProcessEnv {
   return env;
 }
 
+/**
+ * This process's signals, turned into the program's. Listening starts before the images are checked
+ * (which takes a while for a large one): a TERM or warning then finds ckpt-run listening, not killed
+ * by it, and the job is vacated before the program starts. The listeners stay until ckpt-run exits,
+ * so that a signal after the program's end does not kill ckpt-run before it passes the status on.
+ */
+class SignalRelay {
+  vacateAsked = false;
+  private child?: ChildProcess;
+
+  constructor(warning: NodeJS.Signals) {
+    const onTerminal = tty.isatty(0);
+    const listeners = new Map<NodeJS.Signals, () => void>();
+    for (const s of PASSED_ON) {
+      listeners.set(s, () => { if (!(onTerminal && KEYBOARD.has(s)) && this.child && running(this.child)) this.child.kill(s); });
+    }
+    listeners.set(warning, () => this.vacate());
+    listeners.set('SIGTERM', () => this.vacate());
+    for (const [s, l] of listeners) process.on(s, l);
+  }
+
+  attach(child: ChildProcess): void {
+    this.child = child;
+    if (this.vacateAsked) this.vacate();
+  }
+
+  private vacate(): void {
+    this.vacateAsked = true;
+    if (this.child) sendWhenCaught(this.child, PROGRAM_VACATE_SIGNAL);
+  }
+}
+
+/** Lets signals that came during synchronous work reach their listeners */
+const signalsDelivered = () => new Promise((resolve) => setImmediate(resolve));
+
 /** Runs the job to its end; resolves to the status ckpt-run exits with */
 export async function runJob(opts: JobOptions, report: (e: RunEvent) => void): Promise<number> {
+  const relay = new SignalRelay(opts.warningSignal);
   const id = programId(opts.program);
   const images = new ImageDir(opts.imageDir);
   images.prepare();
   const start = chooseStart(images, id, opts.onBadImage, report);
   if (start.kind === 'refuse') throw new JobRefused(start.reason);
+  await signalsDelivered();
+  if (relay.vacateAsked) {
+    // nothing has run since the newest image (if any): it is still the state to requeue with
+    report({ kind: 'vacated', status: EXIT_VACATED });
+    return EXIT_VACATED;
+  }
   const child = spawn(opts.program, start.kind === 'resume' ? [] : opts.args, { stdio: 'inherit', env: programEnvironment(images, start) });
   const spawned = new Promise<void>((resolve, reject) => {
     child.once('spawn', resolve);
     child.once('error', (e) => reject(new ProgramError(e.message)));
   });
   const ended = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.once('exit', (code, signal) => resolve([code, signal])));
+  relay.attach(child);
   await spawned;
   report(start.kind === 'resume' ? { kind: 'resumed', image: start.image, pid: child.pid! } : { kind: 'started', program: opts.program, pid: child.pid! });
 
@@ -107,11 +150,13 @@ export async function runJob(opts: JobOptions, report: (e: RunEvent) => void): P
     images.prune(opts.keep);
     report({ kind: 'checkpointed', image });
   };
-  const watcher = fs.watch(images.dir, (_event, name) => { if (name === STAGING_NAME) collect(); });
-  relaySignals(child, opts.warningSignal);
+  // an image that cannot be named now (a full or read-only file system) stays at the staging name,
+  // whole, and is named at the next event or by the next run: never a reason to stop supervising
+  const collectLater = () => { try { collect(); } catch { /* see above */ } };
+  const watcher = fs.watch(images.dir, (_event, name) => { if (name === STAGING_NAME) collectLater(); });
   const timer = opts.interval === undefined ? undefined : setInterval(() => {
-    collect();
-    if (running(child) && catches(child.pid!, PROGRAM_CHECKPOINT_SIGNAL)) child.kill(PROGRAM_CHECKPOINT_SIGNAL);
+    collectLater();
+    if (running(child) && !relay.vacateAsked && catches(child.pid!, PROGRAM_CHECKPOINT_SIGNAL)) child.kill(PROGRAM_CHECKPOINT_SIGNAL);
   }, opts.interval * 1000);
 
   const [code, signal] = await ended;
@@ -121,20 +166,4 @@ export async function runJob(opts: JobOptions, report: (e: RunEvent) => void): P
   const status = code ?? 128 + os.constants.signals[signal!];
   report(code === EXIT_VACATED ? { kind: 'vacated', status } : { kind: 'finished', status, signal: signal ?? undefined });
   return status;
-}
-
-/**
- * Turns this process's signals into the program's. The listeners stay until ckpt-run exits: a TERM
- * that comes after the program ended must not kill ckpt-run before it has passed on its status.
- */
-function relaySignals(child: ChildProcess, warning: NodeJS.Signals): void {
-  const vacate = () => sendWhenCaught(child, PROGRAM_VACATE_SIGNAL);
-  const onTerminal = tty.isatty(0);
-  const listeners = new Map<NodeJS.Signals, () => void>();
-  for (const s of PASSED_ON) {
-    listeners.set(s, () => { if (!(onTerminal && KEYBOARD.has(s)) && running(child)) child.kill(s); });
-  }
-  listeners.set(warning, vacate);
-  listeners.set('SIGTERM', vacate);
-  for (const [s, l] of listeners) process.on(s, l);
 }

@@ -17,7 +17,7 @@ import { execa } from 'execa';
 import { ROOT, SAMPLES_DIR, relinkFile, scratch, waitFor } from '../helpers.js';
 
 const SAMPLE = path.join(SAMPLES_DIR, 'zdtm/glibc/mem_anon');
-const COMMANDS = ['ckpt-relink', 'ckpt-restart', 'ckpt-inspect', 'ckpt-shadow'];
+const COMMANDS = ['ckpt-relink', 'ckpt-restart', 'ckpt-inspect', 'ckpt-shadow', 'ckpt-run'];
 const BUILD_TOOLS = ['gcc', 'cc', 'ld', 'as', 'make', 'tsc'];
 const PACKAGE = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { name: string; version: string };
 
