@@ -19,9 +19,17 @@ async function symbolRange(bin: string, name: string): Promise<[bigint, bigint]>
   return [BigInt(`0x${lines[i][0]}`), BigInt(`0x${lines[i + 1][0]}`)];
 }
 
-function imageChange(image: string, since: number): Promise<number> {
-  const mtime = () => fs.statSync(image, { throwIfNoEntry: false })?.mtimeMs ?? since;
-  return waitFor(() => mtime() !== since && mtime(), 'a new image');
+/**
+ * Waits for an image of a later generation than `since` (docs/image-format.md): an mtime would not
+ * do, as two images written within one tick of the kernel's coarse clock have the same one.
+ */
+function imageChange(image: string, since: bigint): Promise<bigint> {
+  const generation = () => {
+    if (!fs.existsSync(image)) return since;
+    const src = fileSource(image);
+    try { return readImage(src).header?.generation ?? since; } finally { src.close(); }
+  };
+  return waitFor(() => { const g = generation(); return g > since && g; }, `an image after generation ${since}`);
 }
 
 describe('checkpoint signal during a dispatch', function () {
@@ -42,10 +50,10 @@ describe('checkpoint signal during a dispatch', function () {
     const ended = new Promise((r) => run.once('exit', (code) => r(code)));
     await waitFor(() => fs.readFileSync(out, 'utf8').includes('ready'), 'the loop to say ready');
     const rips: bigint[] = [];
-    let mtime = 0;
+    let generation = 0n;
     for (let i = 0; i < 20; i++) {
       run.kill('SIGUSR2');
-      mtime = await imageChange(path.join(dir, 'loop.img'), mtime);
+      generation = await imageChange(path.join(dir, 'loop.img'), generation);
       const image = readImage(fileSource(path.join(dir, 'loop.img')));
       assert.deepEqual(image.problems, []);
       rips.push(image.registers!.gregs.rip);
