@@ -1,9 +1,9 @@
 // A relinked dynamic program as a remote job: Debian's python3.11, relinked without --with, runs
 // against a real ckpt-shadow whose policy sends every path but /usr (--scratch) to the shadow's
 // root. ld.so's own opens then meet the remote policy too: the carried libraries must still come
-// from the relinked file (a remote open of /lib/x86_64-linux-gnu/libc.so.6 would find nothing in
-// the root), a library that was not carried (lib-dynload's _bz2) from the local /usr, and the
-// job's files from the shadow.
+// from the relinked file (the job's /proc/self/maps shows it; ld.so's search would otherwise find
+// the system's copies in the local /usr), a library that was not carried (lib-dynload's _bz2) from
+// the local /usr, and the job's files from the shadow.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -22,6 +22,7 @@ with open('d/words.json', 'w') as f:
 raw = open('in.txt', 'rb').read()
 print(len(words), bz2.decompress(bz2.compress(raw)) == raw, 'bz2' in sys.modules)
 print(sorted(os.listdir('d')), open('d/words.json').read())
+open('maps.txt', 'w').write(open('/proc/self/maps').read())
 `;
 
 describe('a relinked python3 as a job of the shadow', function () {
@@ -54,6 +55,9 @@ describe('a relinked python3 as a job of the shadow', function () {
     assert.equal(fs.readFileSync(path.join(shadow.root, 'job.out'), 'utf8'), want.stdout + '\n');
     assert.equal(fs.readFileSync(path.join(shadow.root, 'd/words.json'), 'utf8'), fs.readFileSync(path.join(local, 'd/words.json'), 'utf8'));
     assert.deepEqual(fs.readdirSync(exec), [], 'nothing was created on the execute side');
+    const maps = fs.readFileSync(path.join(shadow.root, 'maps.txt'), 'utf8');
+    assert.deepEqual(maps.split('\n').filter((l) => /\/libc\.so\.6$/.test(l)), [], 'libc is not mapped from the system');
+    assert.ok(maps.split('\n').filter((l) => l.endsWith(bin)).length > 4, 'ld.so and the libraries are mapped from the relinked file');
     await shadow.waitForStdout(/^job \d+ exited 0$/);
   });
 });
