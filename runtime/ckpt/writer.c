@@ -111,6 +111,7 @@ static int rt_write_region(struct rt_ckpt_area *a, long fd, unsigned char *h)
 static int rt_write_image(struct rt_ckpt_area *a, long fd)
 {
 	struct rt_ckpt_work *w = &a->work;
+	rt_elide_zero_pages(w);		/* before the layout: it changes the records and the data offsets */
 	unsigned char header[CKPT_IH_SIZE] = { 0 };
 	uint64_t data_start = (CKPT_IH_SIZE + w->used + CKPT_IMAGE_PAGE - 1) & ~(uint64_t)(CKPT_IMAGE_PAGE - 1);
 	int r = 0;
