@@ -11,7 +11,7 @@ void rt_child_started(int kind)
 	if (kind == RT_CHILD_OWN_MEMORY) {
 		rt_stats_reset();
 		rt_threads = 1;
-		rt_dispatch_busy = 0;	/* a new-stack child never returns through the dispatcher */
+		rt_threads_forked();	/* the parent's threads are not here; the child's slot is new */
 		rt_pids_child();
 		rt_checkpoint_forked();
 		rt_remote_forked();
@@ -48,7 +48,7 @@ long rt_dispatch_clone(struct rt_ctx *c, long nr)
 		return r;
 	}
 	if (kind != RT_CHILD_OWN_MEMORY) {
-		rt_dispatch_busy = 0;	/* the parent resumes in the program, not here */
+		rt_thread_self()->busy = 0;	/* the parent resumes in the program, not here */
 		rt_vfork_parent(c);
 	}
 	long r = rt_syscall6(nr, (long)c->rdi, (long)c->rsi, (long)c->rdx, (long)c->r10,

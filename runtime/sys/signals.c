@@ -21,14 +21,19 @@ int rt_has_own_action(int sig)
 	return rt_prog_action[sig].handler != RT_SIG_DFL;
 }
 
-/* SIG becomes the runtime's: HANDLER runs on it, with FLAGS besides SA_SIGINFO */
-void rt_reserve_signal(int sig, rt_signal_handler handler, unsigned long flags)
+/* SIG becomes the runtime's: HANDLER runs on it, with FLAGS besides SA_SIGINFO and MASK blocked */
+void rt_reserve_signal_masked(int sig, rt_signal_handler handler, unsigned long flags, uint64_t mask)
 {
 	struct rt_kernel_sigaction a = {
-		(void *)handler, SA_SIGINFO | SA_RESTORER | flags, (void *)rt_restorer, 0
+		(void *)handler, SA_SIGINFO | SA_RESTORER | flags, (void *)rt_restorer, mask
 	};
 	rt_syscall4(__NR_rt_sigaction, sig, (long)&a, 0, RT_SIGSET_SIZE);
 	rt_reserved_mask |= RT_SIGBIT(sig);
+}
+
+void rt_reserve_signal(int sig, rt_signal_handler handler, unsigned long flags)
+{
+	rt_reserve_signal_masked(sig, handler, flags, 0);
 }
 
 /*
