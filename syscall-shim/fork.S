@@ -117,6 +117,22 @@ rt_vfork_parent:
 	jmp	*rt_vfork_resume(%rip)
 	.size	rt_vfork_parent, .-rt_vfork_parent
 
+	.globl	rt_unmap_stack_and_exit
+	.hidden	rt_unmap_stack_and_exit
+	.type	rt_unmap_stack_and_exit, @function
+/*
+ * void rt_unmap_stack_and_exit(uint64_t addr, uint64_t len), no return: munmap of the stack this
+ * thread runs on, then exit(0), neither touching the stack (musl's detached threads end so).
+ */
+rt_unmap_stack_and_exit:
+	mov	$__NR_munmap, %eax
+	syscall
+	xor	%edi, %edi
+	mov	$__NR_exit, %eax
+	syscall
+	ud2
+	.size	rt_unmap_stack_and_exit, .-rt_unmap_stack_and_exit
+
 	.globl	rt_sigreturn_at
 	.hidden	rt_sigreturn_at
 	.type	rt_sigreturn_at, @function

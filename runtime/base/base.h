@@ -65,14 +65,16 @@ struct rt_thread {
 	volatile int raised;		/* rt_busy_leave raised it: not the program's own */
 	uint32_t reserved;
 	struct rt_rseq rseq;
-	uint64_t pad;
+	uint64_t prog_blocked;		/* the runtime's signals the program believes it blocked (sys/signals.c) */
 };
 #define RT_THREAD_SLOTS	1024
 extern struct rt_thread rt_thread_table[RT_THREAD_SLOTS];
+extern uint32_t rt_thread_saved[RT_THREAD_SLOTS];	/* slots a checkpoint saved (indices) */
+extern uint32_t rt_thread_saved_count;
 struct rt_thread *rt_thread_self(void);
 struct rt_thread *rt_thread_find(long tid);
 void rt_thread_release(struct rt_thread *t);
-void rt_threads_forked(void);
+void rt_threads_forked(uint64_t prog_blocked);
 long rt_thread_real(long vtid);
 
 /* restartable.c */

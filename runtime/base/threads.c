@@ -9,8 +9,8 @@
  * it back when it exits through the dispatcher. Only a thread inserts its own tid, so two threads
  * never race for one key; they may race for one free slot, which a compare-and-swap settles. A
  * freed slot becomes a tombstone (-1), never empty again, so a search for a tid never stops short.
- * A checkpoint frees the slots of threads that are gone (ckpt/threads.c), and a restart writes each
- * recreated thread's new tid into its slot before the thread runs.
+ * A checkpoint frees the slots of threads that are gone and lists those it saves (ckpt/threads.c);
+ * a restart writes each recreated thread's new tid into its slot before the thread runs.
  */
 #include "base/base.h"
 
@@ -18,6 +18,10 @@
 #define RT_SLOT_GONE	(-1)
 
 struct rt_thread rt_thread_table[RT_THREAD_SLOTS];
+/* The slots of the threads a checkpoint saved: after a restart their keys (written by the restorer)
+ * are new tids, not where the hash puts them, so a search that misses looks through these */
+uint32_t rt_thread_saved[RT_THREAD_SLOTS];
+uint32_t rt_thread_saved_count;
 static struct rt_thread rt_thread_overflow;	/* shared by threads beyond the table: see docs/limits.md */
 
 static unsigned rt_slot_hash(long tid)
@@ -35,7 +39,12 @@ struct rt_thread *rt_thread_find(long tid)
 		if (key == tid)
 			return t;
 		if (key == RT_SLOT_FREE)
-			return 0;
+			break;
+	}
+	for (uint32_t i = 0; i < rt_thread_saved_count; i++) {
+		struct rt_thread *t = &rt_thread_table[rt_thread_saved[i] % RT_THREAD_SLOTS];
+		if (__atomic_load_n(&t->tid, __ATOMIC_ACQUIRE) == tid)
+			return t;
 	}
 	return 0;
 }
@@ -87,6 +96,7 @@ static struct rt_thread *rt_thread_insert(long tid)
 		spot->busy = 0;
 		spot->pending = spot->raised = 0;
 		spot->rseq = (struct rt_rseq){ 0, 0, 0 };
+		spot->prog_blocked = 0;
 		return spot;
 	}
 }
@@ -99,12 +109,14 @@ struct rt_thread *rt_thread_self(void)
 	return t ? t : rt_thread_insert(tid);
 }
 
-/* A child with its own memory has one thread, which has no slot yet */
-void rt_threads_forked(void)
+/* A child with its own memory has one thread, whose slot is new; its mask is its parent thread's */
+void rt_threads_forked(uint64_t prog_blocked)
 {
+	rt_thread_saved_count = 0;
 	for (unsigned i = 0; i < RT_THREAD_SLOTS; i++)
 		rt_thread_table[i].tid = RT_SLOT_FREE;
 	rt_thread_overflow = (struct rt_thread){ 0 };
+	rt_thread_self()->prog_blocked = prog_blocked;
 }
 
 /* The kernel's tid of the thread the program calls vtid, or 0 when no slot has it */

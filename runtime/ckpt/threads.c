@@ -306,11 +306,17 @@ static void rt_forget_other_slots(const struct rt_ckpt_work *w)
 int rt_save_threads(struct rt_ckpt_work *w)
 {
 	rt_forget_other_slots(w);
+	rt_thread_saved_count = 0;
+	rt_thread_saved[rt_thread_saved_count++] = rt_slot_index(w->self);
 	if (rt_save_leader(w))
 		return -1;
-	for (int i = 0; i < rt_stop.count; i++)
-		if (rt_stop.t[i].arrived == 1 && rt_save_stopped(w, &rt_stop.t[i]))
+	for (int i = 0; i < rt_stop.count; i++) {
+		if (rt_stop.t[i].arrived != 1)
+			continue;
+		rt_thread_saved[rt_thread_saved_count++] = rt_stop.t[i].slot;
+		if (rt_save_stopped(w, &rt_stop.t[i]))
 			return -1;
+	}
 	return 0;
 }
 

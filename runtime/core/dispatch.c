@@ -51,9 +51,26 @@ static long rt_handle_other(const struct rt_ctx *c, long nr)
 	return r;
 }
 
+/*
+ * munmap of the stack the calling thread runs on, made by a thread that is not the last: the
+ * thread is ending (musl's detached threads unmap their stack, then exit, touching no memory
+ * between), and the shim's path back would touch that stack, so the runtime ends the thread itself
+ */
+static void rt_unmap_own_stack(struct rt_thread *self, const struct rt_ctx *c)
+{
+	if (c->rsp - c->rdi >= c->rsi || __atomic_load_n(&rt_threads, __ATOMIC_RELAXED) <= 1)
+		return;
+	__atomic_sub_fetch(&rt_threads, 1, __ATOMIC_RELAXED);
+	rt_thread_release(self);
+	rt_unmap_stack_and_exit(c->rdi, c->rsi);
+}
+
 static long rt_handle(struct rt_thread *self, struct rt_ctx *c, long nr)
 {
 	switch (nr) {
+	case __NR_munmap:
+		rt_unmap_own_stack(self, c);
+		return rt_local(c, nr);
 	case __NR_exit:
 		/* one thread ends, and gives its slot back; the process ends with its last thread */
 		if (__atomic_sub_fetch(&rt_threads, 1, __ATOMIC_RELAXED) > 0) {
@@ -81,7 +98,7 @@ static long rt_handle(struct rt_thread *self, struct rt_ctx *c, long nr)
 		return rt_sys_sigaction((long)c->rdi, (const void *)c->rsi, (void *)c->rdx,
 					(long)c->r10);
 	case __NR_rt_sigprocmask:
-		return rt_sys_sigprocmask((long)c->rdi, (const void *)c->rsi, (void *)c->rdx,
+		return rt_sys_sigprocmask(self, (long)c->rdi, (const void *)c->rsi, (void *)c->rdx,
 					  (long)c->r10);
 	case __NR_brk:
 		return rt_sys_brk(c->rdi);

@@ -6,12 +6,14 @@
  */
 #include "core/core.h"
 
+static uint64_t rt_forking_blocked;	/* the forking thread's view of its mask, for the child's slot */
+
 void rt_child_started(int kind)
 {
 	if (kind == RT_CHILD_OWN_MEMORY) {
 		rt_stats_reset();
 		rt_threads = 1;
-		rt_threads_forked();	/* the parent's threads are not here; the child's slot is new */
+		rt_threads_forked(rt_forking_blocked);	/* the parent's threads are not here */
 		rt_pids_child();
 		rt_checkpoint_forked();
 		rt_remote_forked();
@@ -29,6 +31,8 @@ long rt_dispatch_clone(struct rt_ctx *c, long nr)
 		return rt_syscall6(nr, (long)c->rdi, (long)c->rsi, (long)c->rdx, (long)c->r10,
 				   (long)c->r8, (long)c->r9);
 	enum rt_child_kind kind = rt_child_kind(flags);
+	if (kind == RT_CHILD_OWN_MEMORY)
+		rt_forking_blocked = rt_thread_self()->prog_blocked;
 	if (kind != RT_CHILD_THREAD)
 		rt_vfiles_before_fork();	/* remote file offsets shared with the child */
 	if (kind == RT_CHILD_VFORK)

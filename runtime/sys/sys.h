@@ -24,7 +24,7 @@ void rt_chain(int sig, void *si, void *uc);
 int rt_has_own_action(int sig);
 long rt_sys_sigaction(long sig, const struct rt_kernel_sigaction *act,
 		      struct rt_kernel_sigaction *old, long size);
-long rt_sys_sigprocmask(long how, const uint64_t *set, uint64_t *old, long size);
+long rt_sys_sigprocmask(struct rt_thread *self, long how, const uint64_t *set, uint64_t *old, long size);
 long rt_sys_sigsuspend(const uint64_t *set, long size);
 
 /* clone.c */

@@ -21,6 +21,7 @@ void rt_thread_restart_finish(void);	/* the same for every other thread (pie/res
 long rt_clone_on_stack(const struct rt_ctx *c, uint64_t child_sp);
 _Noreturn void rt_vfork_parent(const struct rt_ctx *c);
 _Noreturn void rt_sigreturn_at(uint64_t rsp);
+_Noreturn void rt_unmap_stack_and_exit(uint64_t addr, uint64_t len);
 
 /* stack.S */
 void rt_call_on_stack(void (*fn)(void *), void *arg, void *stack_top);
