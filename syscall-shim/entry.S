@@ -5,7 +5,7 @@
 #include <asm/unistd_64.h>
 #include "include/ckpt_contract.h"
 #include "arch/x86_64/ctx.h"
-#include "pie/plan.h"
+#include "arch/x86_64/asm-numbers.h"
 #include "regs.inc"
 
 

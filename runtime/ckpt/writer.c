@@ -13,7 +13,8 @@
 #define RT_CHUNK	(4UL << 20)	/* checksum and write granule */
 #define RT_WRITEBACK	(64UL << 20)	/* start the disk writing this often, so fsync has less left */
 
-static long rt_writer_pid;
+static volatile long rt_writer_pid;
+static volatile long rt_writer_result;	/* the last writer's, once reaped: see rt_wait_writer */
 char rt_image_path[RT_PATH_MAX];
 static const char *rt_image_remote;	/* CKPT_IMAGE=shadow:NAME: NAME, kept on the shadow */
 static char rt_image_tmp[RT_PATH_MAX + 64];
@@ -178,19 +179,30 @@ static _Noreturn void rt_writer(struct rt_ckpt_area *a)
 	rt_exit(r ? 1 : 0);
 }
 
+/*
+ * The writer's outcome: 0, 1 while it is still writing (WNOHANG), or -EIO. Any thread may reap it
+ * (every dispatch does, rt_checkpoint_reap_writer): the one whose wait4 gets it keeps the outcome
+ * for the others, whose own wait4 finds no child.
+ */
 long rt_wait_writer(int options)
 {
 	int status = 0;
-	long r;
-	if (rt_writer_pid <= 0)
-		return 0;
+	long r, pid = rt_writer_pid;
+	if (pid <= 0)
+		return rt_writer_result;
 	do
-		r = rt_syscall4(__NR_wait4, rt_writer_pid, (long)&status, options | __WCLONE /* no SIGCHLD */, 0);
+		r = rt_syscall4(__NR_wait4, pid, (long)&status, options | __WCLONE /* no SIGCHLD */, 0);
 	while (r == -EINTR);
 	if (r == 0)
 		return 1;	/* still writing */
+	if (r == -ECHILD) {	/* another thread reaped it */
+		while (rt_writer_pid == pid)
+			rt_syscall0(__NR_sched_yield);
+		return rt_writer_result;
+	}
+	rt_writer_result = r < 0 || status ? -EIO : 0;
 	rt_writer_pid = 0;
-	return r < 0 || status ? -EIO : 0;
+	return rt_writer_result;
 }
 
 static int rt_collect(struct rt_ckpt_work *w)
@@ -210,6 +222,7 @@ static long rt_write_out(struct rt_ckpt_area *a)
 		rt_writer(a);
 	if (pid > 0) {
 		rt_syscall1(__NR_close, a->work.image_fd);
+		rt_writer_result = 0;
 		rt_writer_pid = pid;
 		return 0;
 	}
@@ -288,4 +301,5 @@ void rt_checkpoint_reap_writer(void)
 void rt_writer_forget(void)
 {
 	rt_writer_pid = 0;
+	rt_writer_result = 0;
 }

@@ -75,12 +75,7 @@
  * word the kernel clears and wakes when it exits */
 #define RT_THREAD_CLONE_FLAGS	0x2d0f00	/* CLONE_VM|FS|FILES|SIGHAND|THREAD|SYSVSEM|SETTLS|CHILD_CLEARTID */
 
-/* linux/prctl.h declares a struct, so the assembler cannot include it: ckpt/restore.c checks these */
-#define RT_PR_SET_SYSCALL_USER_DISPATCH	59
-#define RT_PR_SYS_DISPATCH_ON		1
-/* nor linux/futex.h, for the same reason */
-#define RT_FUTEX_WAIT_PRIVATE		128	/* FUTEX_WAIT | FUTEX_PRIVATE_FLAG */
-#define RT_FUTEX_WAKE_PRIVATE		129	/* FUTEX_WAKE | FUTEX_PRIVATE_FLAG */
+#include "arch/x86_64/asm-numbers.h"
 
 #ifndef __ASSEMBLER__
 #pragma GCC visibility push(hidden)
