@@ -207,7 +207,7 @@ long rt_wait_writer(int options)
 
 static int rt_collect(struct rt_ckpt_work *w)
 {
-	if (rt_save_process(w) || rt_save_regs(w) || rt_save_threads(w) || rt_save_sigactions(w) || rt_save_files(w) ||
+	if (rt_save_process(w) || rt_save_regs(w) || rt_save_sigactions(w) || rt_save_threads(w) || rt_save_files(w) ||
 	    rt_save_cwd_and_exe(w) || rt_save_rlimits(w) || rt_save_itimers(w) || rt_save_queued_signals(w) ||
 	    rt_save_memory(w))
 		return -ENOMEM;
