@@ -30,7 +30,6 @@ void rt_arm_sud(void);
 extern volatile uint8_t rt_in_shared_child;	/* a vfork child, in its parent's memory */
 extern int32_t rt_threads;			/* live threads of this process */
 extern uint8_t rt_child_shares_memory;		/* RT_CHILD_KIND_* of the child being created */
-extern uint64_t rt_vfork_resume;
 extern volatile uint64_t rt_restarted;		/* made from an image (poked to 1 by the restorer) */
 
 /* calls.c: rt_syscall_class values: 0 the shim makes the call itself, otherwise the dispatcher does */
@@ -66,6 +65,7 @@ struct rt_thread {
 	uint32_t reserved;
 	struct rt_rseq rseq;
 	uint64_t prog_blocked;		/* the runtime's signals the program believes it blocked (sys/signals.c) */
+	uint64_t vfork_resume;		/* where the thread goes on after its vfork (core/fork.c) */
 };
 #define RT_THREAD_SLOTS	1024
 extern struct rt_thread rt_thread_table[RT_THREAD_SLOTS];
@@ -73,6 +73,7 @@ extern uint32_t rt_thread_saved[RT_THREAD_SLOTS];	/* slots a checkpoint saved (i
 extern uint32_t rt_thread_saved_count;
 struct rt_thread *rt_thread_self(void);
 struct rt_thread *rt_thread_find(long tid);
+void rt_thread_started(void);
 void rt_thread_release(struct rt_thread *t);
 void rt_threads_forked(uint64_t prog_blocked);
 long rt_thread_real(long vtid);

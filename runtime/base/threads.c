@@ -49,6 +49,15 @@ struct rt_thread *rt_thread_find(long tid)
 	return 0;
 }
 
+/* A new thread or vfork child: a slot its tid left from an earlier thread starts over */
+void rt_thread_started(void)
+{
+	long tid = rt_syscall0(__NR_gettid);
+	struct rt_thread *t = rt_thread_find(tid);
+	if (t)
+		*t = (struct rt_thread){ .tid = tid, .vtid = tid };
+}
+
 /* The thread is ending (or its slot is stale): the slot is free for another */
 void rt_thread_release(struct rt_thread *t)
 {

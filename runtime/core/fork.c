@@ -19,9 +19,18 @@ void rt_child_started(int kind)
 		rt_remote_forked();
 		rt_vfiles_forked();
 	}
-	else if (kind == RT_CHILD_VFORK)
-		rt_in_shared_child = 1;
+	else {
+		rt_thread_started();
+		if (kind == RT_CHILD_VFORK)
+			rt_in_shared_child = 1;
+	}
 	rt_arm_sud();
+}
+
+/* From the shim's vfork parent once the child has exec'd or exited: where the thread goes on */
+uint64_t rt_vfork_resume_address(void)
+{
+	return rt_thread_self()->vfork_resume;
 }
 
 long rt_dispatch_clone(struct rt_ctx *c, long nr)
@@ -52,7 +61,9 @@ long rt_dispatch_clone(struct rt_ctx *c, long nr)
 		return r;
 	}
 	if (kind != RT_CHILD_OWN_MEMORY) {
-		rt_thread_self()->busy = 0;	/* the parent resumes in the program, not here */
+		struct rt_thread *self = rt_thread_self();
+		self->busy = 0;			/* the parent resumes in the program, not here */
+		self->vfork_resume = c->rip;	/* the thread's own: other threads may vfork meanwhile */
 		rt_vfork_parent(c);
 	}
 	long r = rt_syscall6(nr, (long)c->rdi, (long)c->rsi, (long)c->rdx, (long)c->r10,
