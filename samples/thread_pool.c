@@ -1,16 +1,19 @@
-/* thread_pool: a pool that creates and joins threads in a loop, round after round, until a line
- * arrives on stdin. In round r each of four threads keeps its partial sum in a thread-local
- * variable, works a while, and returns r*4+t+1; the main thread joins them and adds the results.
- * Every 256 rounds it prints "rounds N". At the end it prints the rounds and the total, and PASS
- * if the total is the sum of 1 .. 4*rounds: a result lost, joined twice or wrong breaks it. */
+/* thread_pool [ROUNDS [CALLS]]: a pool that creates and joins threads in a loop, round after
+ * round, until a line arrives on stdin (or, given ROUNDS, for that many rounds). In round r each of four threads
+ * keeps its partial sum in a thread-local variable, works a while (making CALLS getppid calls, 0
+ * unless given), and returns r*4+t+1; the main thread joins them and adds the results. Every 256
+ * rounds it prints "rounds N". At the end it prints the rounds and the total, and PASS if the total
+ * is the sum of 1 .. 4*rounds: a result lost, joined twice or wrong breaks it. */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #define POOL 4
 
 static volatile int stop;
+static long calls;
 static __thread unsigned long partial;
 
 struct job { unsigned long round, index; };
@@ -21,6 +24,8 @@ static void *work(void *arg)
 	partial = 0;
 	for (unsigned long i = 0; i < 20000; i++)
 		partial += (i ^ j->round) & 1;
+	for (long i = 0; i < calls; i++)
+		getppid();
 	if (partial > 20000)
 		return NULL;	/* cannot happen: a broken thread-local would show here */
 	return (void *)(j->round * POOL + j->index + 1);
@@ -36,13 +41,14 @@ static void *watch_stdin(void *arg)
 	return NULL;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	pthread_t watcher, t[POOL];
 	struct job jobs[POOL];
-	unsigned long rounds = 0, total = 0;
+	unsigned long rounds = 0, total = 0, last = argc > 1 ? strtoul(argv[1], NULL, 10) : 0;
+	calls = argc > 2 ? atol(argv[2]) : 0;
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (pthread_create(&watcher, NULL, watch_stdin, NULL) != 0)
+	if (!last && pthread_create(&watcher, NULL, watch_stdin, NULL) != 0)
 		return 2;
 	printf("READY\n");
 	while (!stop) {
@@ -59,8 +65,11 @@ int main(void)
 		}
 		if (++rounds % 256 == 0)
 			printf("rounds %lu\n", rounds);
+		if (rounds == last)
+			break;
 	}
-	pthread_join(watcher, NULL);
+	if (!last)
+		pthread_join(watcher, NULL);
 	unsigned long n = rounds * POOL;
 	printf("%s after %lu rounds: total %lu\n", total == n * (n + 1) / 2 ? "PASS" : "FAIL", rounds, total);
 	return 0;
