@@ -5,6 +5,7 @@
 #include <asm/unistd_64.h>
 #include "include/ckpt_contract.h"
 #include "arch/x86_64/ctx.h"
+#include "arch/x86_64/asm-numbers.h"
 #include "regs.inc"
 
 
@@ -31,7 +32,7 @@ rt_shim_entry:
 	cmpb	$0, (%rcx,%r11)
 	jne	.Lslow
 	lea	rt_counts(%rip), %rcx
-	addq	$1, (%rcx,%r11,8)
+	lock addq $1, (%rcx,%r11,8)	/* threads count at the same time */
 	add	$0x7f, %al		/* OF = (al == 1) */
 	sahf
 	mov	%r11, %rax
@@ -64,7 +65,7 @@ rt_shim_after_syscall:
 /* rt_sigreturn reads its frame at the program's rsp: drop flags, return address and red-zone gap */
 .Lsigreturn:
 	lea	rt_counts(%rip), %rcx
-	addq	$1, 8*__NR_rt_sigreturn(%rcx)
+	lock addq $1, 8*__NR_rt_sigreturn(%rcx)
 	lea	16+CKPT_RED_ZONE(%rsp), %rsp
 	syscall
 	ud2
@@ -105,6 +106,35 @@ rt_restart_finish:
 	syscall
 	ud2
 	.size	rt_restart_finish, .-rt_restart_finish
+
+	.globl	rt_thread_restart_finish
+	.hidden	rt_thread_restart_finish
+	.type	rt_thread_restart_finish, @function
+/*
+ * A restarted thread's last step out of the holding area (pie/restorer.S), in the restored
+ * runtime's text: arms its SUD net (rsi: length, 0 for none; rdx: start; r8: selector), counts
+ * itself out in the 32-bit word at rdi, which the first thread waits on before it unmaps the
+ * holding area, then rt_sigreturn on its frame at rsp.
+ */
+rt_thread_restart_finish:
+	mov	%rdi, %r12
+	mov	%rsi, %r10
+	test	%r10, %r10
+	jz	1f
+	mov	$RT_PR_SET_SYSCALL_USER_DISPATCH, %edi
+	mov	$RT_PR_SYS_DISPATCH_ON, %esi
+	mov	$__NR_prctl, %eax
+	syscall
+1:	lock incl (%r12)
+	mov	%r12, %rdi
+	mov	$RT_FUTEX_WAKE_PRIVATE, %esi
+	mov	$1, %edx
+	mov	$__NR_futex, %eax
+	syscall
+	mov	$__NR_rt_sigreturn, %eax
+	syscall
+	ud2
+	.size	rt_thread_restart_finish, .-rt_thread_restart_finish
 
 	.globl	rt_restorer
 	.hidden	rt_restorer

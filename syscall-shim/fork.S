@@ -80,14 +80,16 @@ rt_clone_on_stack:
  * void rt_vfork_parent(const struct rt_ctx *c), no return.
  * vfork, or clone with CLONE_VM on the caller's stack. The child borrows the stack and will
  * overwrite everything below the program's rsp, runtime frames included, so the call is made with
- * the program's own rsp and both sides resume at c->rip directly. The resume address is kept in
- * rt_vfork_resume: the parent is suspended until the child execs or exits.
+ * the program's own rsp and both sides resume at c->rip directly. Nothing the program keeps below
+ * its rsp can live across a vfork (the child may write there), so that is where the resume address
+ * goes: the child takes it from the slot below rsp at once; the parent, suspended until the child
+ * execs or exits, from its thread's own slot (rt_vfork_resume_address: threads vfork at once).
  */
 rt_vfork_parent:
 	mov	%rdi, %r11
-	mov	RT_CTX_RIP(%r11), %rax
-	mov	%rax, rt_vfork_resume(%rip)
 	mov	RT_CTX_RSP(%r11), %rcx
+	mov	RT_CTX_RIP(%r11), %rax
+	mov	%rax, -8(%rcx)			/* the child's way back */
 	sub	$(CKPT_RED_ZONE + 8), %rcx	/* flags go below the red zone */
 	mov	RT_CTX_FLAGS(%r11), %rax
 	mov	%rax, (%rcx)
@@ -99,7 +101,18 @@ rt_vfork_parent:
 	mov	%rax, %rcx
 	jrcxz	.Lvfork_child
 	movb	$0, rt_in_shared_child(%rip)
-	jmp	*rt_vfork_resume(%rip)
+	lea	-8(%rsp), %rsp			/* the parent's way back goes in that slot again */
+	pushfq
+	PUSH_ALL
+	mov	%rsp, %rbx
+	and	$-16, %rsp
+	cld
+	call	rt_vfork_resume_address
+	mov	%rbx, %rsp
+	mov	%rax, RT_CTX_RIP(%rsp)		/* the slot above the saved flags */
+	POP_ALL
+	popfq
+	ret
 /* The child owns the parent's stack now; below its red zone it may run C to note its state */
 .Lvfork_child:
 	lea	-CKPT_RED_ZONE(%rsp), %rsp
@@ -113,9 +126,25 @@ rt_vfork_parent:
 	mov	%rbx, %rsp
 	POP_ALL
 	popfq
-	lea	CKPT_RED_ZONE(%rsp), %rsp
-	jmp	*rt_vfork_resume(%rip)
+	lea	CKPT_RED_ZONE - 8(%rsp), %rsp
+	ret
 	.size	rt_vfork_parent, .-rt_vfork_parent
+
+	.globl	rt_unmap_stack_and_exit
+	.hidden	rt_unmap_stack_and_exit
+	.type	rt_unmap_stack_and_exit, @function
+/*
+ * void rt_unmap_stack_and_exit(uint64_t addr, uint64_t len), no return: munmap of the stack this
+ * thread runs on, then exit(0), neither touching the stack (musl's detached threads end so).
+ */
+rt_unmap_stack_and_exit:
+	mov	$__NR_munmap, %eax
+	syscall
+	xor	%edi, %edi
+	mov	$__NR_exit, %eax
+	syscall
+	ud2
+	.size	rt_unmap_stack_and_exit, .-rt_unmap_stack_and_exit
 
 	.globl	rt_sigreturn_at
 	.hidden	rt_sigreturn_at

@@ -5,8 +5,9 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { SAMPLE_FLAVOURS, relinkFile, runProgram, sample, sampleNames, scratch, type Outcome } from './helpers.js';
 
-// rawterm needs a terminal: test/runtime/terminal.test.ts runs it in tmux
-const BATCH_SAMPLES = sampleNames().filter((n) => n !== 'rawterm');
+// rawterm needs a terminal: test/runtime/terminal.test.ts runs it in tmux; thread_pool runs until
+// a line on stdin, for as many rounds as time allows: test/runtime/threads.test.ts drives it
+const BATCH_SAMPLES = sampleNames().filter((n) => n !== 'rawterm' && n !== 'thread_pool');
 
 async function outcome(file: string, dir: string): Promise<Outcome> {
   return runProgram(file, [], { cwd: dir, timeout: 60_000 });

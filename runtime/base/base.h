@@ -30,7 +30,6 @@ void rt_arm_sud(void);
 extern volatile uint8_t rt_in_shared_child;	/* a vfork child, in its parent's memory */
 extern int32_t rt_threads;			/* live threads of this process */
 extern uint8_t rt_child_shares_memory;		/* RT_CHILD_KIND_* of the child being created */
-extern uint64_t rt_vfork_resume;
 extern volatile uint64_t rt_restarted;		/* made from an image (poked to 1 by the restorer) */
 
 /* calls.c: rt_syscall_class values: 0 the shim makes the call itself, otherwise the dispatcher does */
@@ -55,12 +54,35 @@ void rt_pids_child(void);
 void rt_pids_route(int for_image);
 long rt_sys_pids(const struct rt_ctx *c, long nr);
 
+/* threads.c: the runtime's state of each thread, in a table keyed by the kernel's tid */
+struct rt_rseq { uint64_t addr; uint32_t len, sig; };	/* a thread's rseq registration */
+struct rt_thread {
+	int64_t tid;			/* the kernel's (the key); 0 free, -1 freed */
+	int64_t vtid;			/* the tid the program knows */
+	volatile uint32_t busy;		/* dispatch depth: runtime bookkeeping under way, checkpoints wait */
+	volatile int pending;		/* a checkpoint signal held while busy */
+	volatile int raised;		/* rt_busy_leave raised it: not the program's own */
+	uint32_t reserved;
+	struct rt_rseq rseq;
+	uint64_t prog_blocked;		/* the runtime's signals the program believes it blocked (sys/signals.c) */
+	uint64_t vfork_resume;		/* where the thread goes on after its vfork (core/fork.c) */
+};
+#define RT_THREAD_SLOTS	1024
+extern struct rt_thread rt_thread_table[RT_THREAD_SLOTS];
+extern uint32_t rt_thread_saved[RT_THREAD_SLOTS];	/* slots a checkpoint saved (indices) */
+extern uint32_t rt_thread_saved_count;
+struct rt_thread *rt_thread_self(void);
+struct rt_thread *rt_thread_find(long tid);
+void rt_thread_started(void);
+void rt_thread_release(struct rt_thread *t);
+void rt_threads_forked(uint64_t prog_blocked);
+long rt_thread_real(long vtid);
+
 /* restartable.c */
-extern volatile uint32_t rt_dispatch_busy;	/* runtime bookkeeping under way: checkpoints wait */
-void rt_busy_leave(void);
-int rt_hold_while_busy(int sig);
+void rt_busy_leave(struct rt_thread *self);
+int rt_hold_while_busy(struct rt_thread *self, int sig);
 void rt_checkpoint_signal_taken(void);
-int rt_raised_by_busy_leave(int sig);
+int rt_raised_by_busy_leave(struct rt_thread *self, int sig);
 long rt_call_restartable(long nr, long a1, long a2, long a3, long a4, long a5, long a6);
 long rt_sleep_restartable(long nr, long clock, long flags, const void *req, void *rem);
 

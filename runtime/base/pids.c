@@ -47,23 +47,41 @@ void rt_pids_child(void)
 /* for_image: the image being written needs them routed; a process made from one always does */
 void rt_pids_route(int for_image)
 {
-	int through_dispatch = for_image || rt_ids_virtual.pid != rt_ids_real.pid ||
+	int through_dispatch = for_image || rt_restarted || rt_ids_virtual.pid != rt_ids_real.pid ||
 			       rt_ids_virtual.ppid != rt_ids_real.ppid || rt_ids_virtual.tid != rt_ids_real.tid;
 	for (unsigned i = 0; i < sizeof rt_pid_calls / sizeof rt_pid_calls[0]; i++)
 		rt_syscall_class[rt_pid_calls[i]] = through_dispatch ? RT_CLASS_PIDS : 0;
 }
 
-static long rt_to_real(long id)
+/*
+ * An id the program names, as the kernel knows it. A thread's id is looked up among the threads'
+ * slots (base/threads.c); for the calls that take a tid (tid_first) before the pid, since after a
+ * restart the thread that the old process's first thread was need not be the new process's first.
+ */
+static long rt_to_real(long id, int tid_first)
 {
+	long thread;
 	if (id <= 0)
 		return id;
+	if (tid_first && (thread = rt_thread_real(id)))
+		return thread;
 	if ((uint64_t)id == rt_ids_virtual.pid)
 		return (long)rt_ids_real.pid;
 	if ((uint64_t)id == rt_ids_virtual.tid)
 		return (long)rt_ids_real.tid;
 	if ((uint64_t)id == rt_ids_virtual.ppid)
 		return (long)rt_ids_real.ppid;
+	if ((thread = rt_thread_real(id)))
+		return thread;
 	return id;
+}
+
+/* Calls whose first argument is a thread's id before it is a process's */
+static int rt_names_thread_first(long nr)
+{
+	return nr == __NR_tkill || (nr >= __NR_sched_setparam && nr <= __NR_sched_rr_get_interval) ||
+	       nr == __NR_sched_setaffinity || nr == __NR_sched_getaffinity || nr == __NR_sched_setattr ||
+	       nr == __NR_sched_getattr;
 }
 
 /* A kernel id on its way back to the program */
@@ -82,13 +100,16 @@ long rt_sys_pids(const struct rt_ctx *c, long nr)
 		/* the parent that made the image may be gone: then the kernel's answer is the truth */
 		return rt_to_virtual(rt_syscall0(nr), rt_ids_real.ppid, rt_ids_virtual.ppid);
 	case __NR_gettid:
+		return (long)rt_thread_self()->vtid;
 	case __NR_set_tid_address:
-		return rt_to_virtual(rt_syscall1(nr, a0), rt_ids_real.tid, rt_ids_virtual.tid);
+		rt_syscall1(nr, a0);
+		return (long)rt_thread_self()->vtid;
 	case __NR_tgkill:
 	case __NR_rt_tgsigqueueinfo:
-		a1 = rt_to_real(a1);
+		a1 = rt_to_real(a1, 1);
 		/* fall through */
 	default:
-		return rt_syscall6(nr, rt_to_real(a0), a1, (long)c->rdx, (long)c->r10, (long)c->r8, (long)c->r9);
+		return rt_syscall6(nr, rt_to_real(a0, rt_names_thread_first(nr)), a1, (long)c->rdx, (long)c->r10,
+				   (long)c->r8, (long)c->r9);
 	}
 }

@@ -1,63 +1,62 @@
 /*
  * The busy flag and the calls a checkpoint may break off. A checkpoint signal that arrives while
- * the runtime is inside its own bookkeeping (a dispatch) is held and raised again when the dispatch
- * ends (rt_busy_leave). A blocking call made by the dispatcher that the signal interrupted with
+ * the thread it interrupts is inside the runtime's own bookkeeping (a dispatch) is held and raised
+ * again, to that thread, when the dispatch ends (rt_busy_leave). The flag is the thread's own
+ * (threads.c): another thread's dispatch does not hold a checkpoint, it is stopped inside it. A blocking call made by the dispatcher that the signal interrupted with
  * EINTR is made again (rt_call_restartable), since the program would not have seen that EINTR
  * without the checkpoint. ckpt/checkpoint.c owns the signal; this is what the syscall path needs.
  */
 #include "base/base.h"
 
-volatile uint32_t rt_dispatch_busy;
-static volatile int rt_ckpt_pending;		/* a signal held by rt_dispatch_busy */
-static volatile int rt_ckpt_raised;		/* rt_busy_leave raised it: not the program's own */
 static volatile uint64_t rt_ckpt_generation;	/* checkpoint signals taken so far: see rt_try_call */
 
-/* The checkpoint signal SIG arrived: held (1) when the runtime is busy, to be raised at the end */
-int rt_hold_while_busy(int sig)
+/* The checkpoint signal SIG arrived: held (1) when this thread is busy, to be raised at the end */
+int rt_hold_while_busy(struct rt_thread *self, int sig)
 {
-	if (!rt_dispatch_busy)
+	if (!self->busy)
 		return 0;
-	rt_ckpt_pending = sig;
+	self->pending = sig;
 	return 1;
 }
 
 /* A checkpoint signal was taken: an EINTR from here on is the checkpoint's, not the program's */
 void rt_checkpoint_signal_taken(void)
 {
-	rt_ckpt_generation++;
+	__atomic_add_fetch(&rt_ckpt_generation, 1, __ATOMIC_RELAXED);
 }
 
-/* SIG is the one rt_busy_leave raised (once: the next one may be the program's) */
-int rt_raised_by_busy_leave(int sig)
+/* SIG is the one rt_busy_leave raised in this thread (once: the next one may be the program's) */
+int rt_raised_by_busy_leave(struct rt_thread *self, int sig)
 {
-	if (rt_ckpt_raised != sig)
+	if (self->raised != sig)
 		return 0;
-	rt_ckpt_raised = 0;
+	self->raised = 0;
 	return 1;
 }
 
-void rt_busy_leave(void)
+void rt_busy_leave(struct rt_thread *self)
 {
-	if (rt_dispatch_busy)
-		rt_dispatch_busy--;
-	if (rt_dispatch_busy || !rt_ckpt_pending)
+	if (self->busy)
+		self->busy--;
+	if (self->busy || !self->pending)
 		return;
-	int sig = rt_ckpt_pending;
-	rt_ckpt_pending = 0;
-	rt_ckpt_raised = sig;
-	rt_syscall3(__NR_tgkill, (long)rt_ids_real.pid, (long)rt_ids_real.tid, sig);
+	int sig = self->pending;
+	self->pending = 0;
+	self->raised = sig;
+	rt_syscall3(__NR_tgkill, (long)rt_ids_real.pid, rt_syscall0(__NR_gettid), sig);
 }
 
 /* One try at a call that a checkpoint may break off; *again: it did (the EINTR is not the program's) */
 static long rt_try_call(long nr, long a1, long a2, long a3, long a4, long a5, long a6, int *again)
 {
-	uint32_t busy = rt_dispatch_busy;
+	struct rt_thread *self = rt_thread_self();
+	uint32_t busy = self->busy;
 	uint64_t generation = rt_ckpt_generation;
-	rt_dispatch_busy = 0;
-	if (rt_ckpt_pending)
-		rt_busy_leave();
+	self->busy = 0;
+	if (self->pending)
+		rt_busy_leave(self);
 	long r = rt_syscall6(nr, a1, a2, a3, a4, a5, a6);
-	rt_dispatch_busy = busy;
+	self->busy = busy;
 	*again = r == -EINTR && generation != rt_ckpt_generation;
 	return r;
 }

@@ -13,7 +13,6 @@ volatile uint8_t rt_sud_selector = SYSCALL_DISPATCH_FILTER_BLOCK;
 volatile uint8_t rt_in_shared_child;
 int32_t rt_threads = 1;
 uint8_t rt_child_shares_memory;
-uint64_t rt_vfork_resume;
 volatile uint64_t rt_restarted;
 
 /*

@@ -4,8 +4,10 @@
  * CKPT_INTERVAL=N sends CKPT_SIGNAL every N seconds. docs/image-format.md is the format; the
  * image is made and written by writer.c.
  *
- * A checkpoint signal that arrives while the runtime is inside its own bookkeeping (a dispatch) is
- * held and raised again when the dispatch ends (base/restartable.c). A blocking call that the
+ * The thread that takes the signal stops the process's other threads for the checkpoint, which
+ * holds them all (threads.c). A checkpoint signal that arrives while its thread is inside the
+ * runtime's own bookkeeping (a dispatch) is held and raised again when the dispatch ends
+ * (base/restartable.c). A blocking call that the
  * signal interrupted with EINTR is made again, here and after a restart (rt_rewind_interrupted_call,
  * rt_call_restartable), since the program would not have seen that EINTR without the checkpoint.
  */
@@ -41,7 +43,7 @@ static int rt_parse_signal(const char *v)
  * checkpoint signal broke off with EINTR (nanosleep, pause, poll...: the kernel does not restart
  * those even with SA_RESTART) is made again when the handler returns, and in a restarted process.
  */
-static void rt_rewind_interrupted_call(void *uc)
+void rt_rewind_interrupted_call(void *uc)
 {
 	uint64_t *g = (uint64_t *)((char *)uc + RT_UC_GREGS);
 	if (g[RT_REG_RIP] == (uint64_t)rt_shim_after_syscall && (long)g[RT_REG_RAX] == -EINTR) {
@@ -51,10 +53,10 @@ static void rt_rewind_interrupted_call(void *uc)
 }
 
 /* The program may send itself the reserved signal, or have a timer of its own send it */
-static int rt_signal_is_programs(int sig, const void *si)
+static int rt_signal_is_programs(struct rt_thread *self, int sig, const void *si)
 {
 	int code = *(const int *)((const char *)si + RT_SI_CODE);
-	if (rt_raised_by_busy_leave(sig))
+	if (rt_raised_by_busy_leave(self, sig))
 		return 0;
 	if (code == SI_TIMER)
 		return (long)*(const int *)((const char *)si + RT_SI_TIMERID) != rt_ckpt_timer;
@@ -73,7 +75,7 @@ static _Noreturn void rt_vacate(int sig, long result)
 	struct rt_kernel_sigaction dfl = { RT_SIG_DFL, 0, 0, 0 };
 	uint64_t set = RT_SIGBIT(sig);
 	rt_syscall4(__NR_rt_sigaction, sig, (long)&dfl, 0, RT_SIGSET_SIZE);
-	rt_syscall3(__NR_tgkill, (long)rt_ids_real.pid, (long)rt_ids_real.tid, sig);
+	rt_syscall3(__NR_tgkill, (long)rt_ids_real.pid, rt_syscall0(__NR_gettid), sig);
 	rt_syscall4(__NR_rt_sigprocmask, SIG_UNBLOCK, (long)&set, 0, RT_SIGSET_SIZE);
 	rt_exit(128 + sig);
 }
@@ -90,43 +92,16 @@ void rt_checkpoint_forked(void)
 	rt_writer_forget();	/* nor is the parent's writer a child of this one */
 }
 
-/* Threads of this process, as the kernel counts them (/proc/self/status); 1 when unreadable */
-static long rt_thread_count(void)
-{
-	char buf[4096];
-	long n = rt_read_file("/proc/self/status", buf, sizeof buf - 1);
-	if (n <= 0)
-		return 1;
-	buf[n] = 0;
-	for (const char *s = buf; *s; s++)
-		if ((s == buf || s[-1] == '\n') && rt_starts_with(s, "Threads:")) {
-			long count = 0;
-			for (s += 8; *s == ' ' || *s == '\t'; s++)
-				;
-			for (; *s >= '0' && *s <= '9'; s++)
-				count = count * 10 + (*s - '0');
-			return count;
-		}
-	return 1;
-}
-
-/* One thread's image would lose the others' stacks and registers: refused, the old image kept */
-static long rt_refuse_threads(void)
-{
-	long n = rt_thread_count();
-	char num[24];
-	if (n <= 1)
-		return 0;
-	rt_utoa((uint64_t)n, num);
-	const char *parts[] = { "ckpt: checkpoint refused: the process has ", num,
-				" threads, and only single-threaded processes can be checkpointed yet (docs/limits.md)\n" };
-	rt_write_line(parts, 3);
-	return -EBUSY;
-}
-
+/*
+ * Sent to the process or to one thread, the signal runs in one thread, which leads the checkpoint:
+ * it stops the others (threads.c). One that comes while another thread leads is that checkpoint's
+ * (a vacate signal then makes it a vacate).
+ */
 static void rt_on_checkpoint_signal(int sig, void *si, void *uc)
 {
-	if (rt_signal_is_programs(sig, si) || (rt_ckpt_in_child && (sig == rt_vacate_signal || rt_has_own_action(sig)))) {
+	struct rt_thread *self = rt_thread_self();
+	if (rt_signal_is_programs(self, sig, si) ||
+	    (rt_ckpt_in_child && (sig == rt_vacate_signal || rt_has_own_action(sig)))) {
 		rt_chain(sig, si, uc);
 		return;
 	}
@@ -134,13 +109,16 @@ static void rt_on_checkpoint_signal(int sig, void *si, void *uc)
 	rt_rewind_interrupted_call(uc);
 	if (rt_ckpt_in_child)
 		return;		/* and the call it broke off is made again, as in a checkpoint */
-	if (rt_hold_while_busy(sig))
+	if (rt_hold_while_busy(self, sig))
 		return;
-	long r = rt_refuse_threads();
-	if (!r)
-		r = rt_checkpoint(sig, uc);
-	if (sig == rt_vacate_signal)
-		rt_vacate(sig, r);
+	if (!rt_stop_lead()) {
+		if (sig == rt_vacate_signal)
+			rt_stop_note_vacate();
+		return;
+	}
+	long r = rt_checkpoint(sig, uc, self);
+	if (rt_stop_end() || sig == rt_vacate_signal)
+		rt_vacate(rt_vacate_signal, r);
 }
 
 /* A tag for the binary an image belongs to: same relinked file, same config block */
@@ -183,5 +161,6 @@ void rt_checkpoint_init(char **envp)
 		rt_ckpt_interval = rt_ckpt_interval * 10 + (uint32_t)(*interval - '0');
 	if (rt_ckpt_signal)
 		rt_ckpt_timer = rt_ckpt_timer_arm(rt_ckpt_interval, rt_ckpt_signal);
+	rt_threads_init();
 	rt_note_inherited_fds();
 }

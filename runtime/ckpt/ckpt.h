@@ -33,6 +33,9 @@ extern struct rt_job rt_job;
 void rt_job_begin(void);
 uint64_t rt_job_restarted(uint64_t generation);
 
+#define RT_MAX_THREADS	512		/* threads one image holds */
+#define RT_MAX_XSAVE	16384		/* bytes of one thread's xsave area an image may hold */
+
 /* restore.c */
 _Noreturn void rt_restart(const char *path, const char *name, char **envp);
 

@@ -85,6 +85,17 @@ static int rt_check_region(const unsigned char *h, const unsigned char *p, uint3
 	       (u32at(p, CKPT_RG_ROLE) == CKPT_ROLE_MEMORY || !dsize);
 }
 
+/* A thread's slot in the runtime's table; the others' registers whole, with a bounded xsave area */
+static int rt_check_thread(const unsigned char *p, uint32_t size)
+{
+	if (size < CKPT_RT_SIZE || u32at(p, CKPT_RT_SLOT) >= RT_THREAD_SLOTS)
+		return 0;
+	if (u32at(p, CKPT_RT_FLAGS) & CKPT_THREAD_LEADER)
+		return 1;
+	uint32_t xsave = size >= CKPT_RT_REGS + CKPT_RR_SIZE ? u32at(p, CKPT_RT_REGS + CKPT_RR_XSAVE_SIZE) : ~0u;
+	return xsave <= RT_MAX_XSAVE && size >= CKPT_RT_REGS + CKPT_RR_SIZE + xsave;
+}
+
 /*
  * The data area starts at the first page after the records, zeros before it (so that no byte of
  * the file escapes a check: records dropped from the count would sit there), and contents follow
@@ -160,6 +171,14 @@ static void rt_check_records(struct rt_image *im)
 			if (size < 64 * sizeof(struct rt_kernel_sigaction)) rt_refuse(im, "signal record too short");
 			im->sigactions = p;
 			break;
+		case CKPT_REC_THREAD:
+			if (!rt_check_thread(p, size))
+				rt_refuse(im, "a thread record is inconsistent");
+			if (u32at(p, CKPT_RT_FLAGS) & CKPT_THREAD_LEADER)
+				im->leader = p;
+			else
+				im->threads++;
+			break;
 		case CKPT_REC_REGION:
 			if (!rt_check_region(h, p, size))
 				rt_refuse(im, "a memory region record is inconsistent");
@@ -171,6 +190,8 @@ static void rt_check_records(struct rt_image *im)
 	}
 	if (!im->process || !im->regs || !im->sigactions)
 		rt_refuse(im, "image lacks its process, register or signal record");
+	if (im->threads >= RT_MAX_THREADS)
+		rt_refuse(im, "image has more threads than this runtime restores");
 	rt_check_layout(im, at);
 }
 

@@ -13,6 +13,8 @@ struct rt_image {
 	const unsigned char *base;
 	uint64_t size;
 	const unsigned char *process, *regs, *sigactions, *cwd, *rlimits, *itimers, *queued;
+	const unsigned char *leader;	/* the leader's thread record; 0 in images from before threads */
+	uint32_t threads;		/* thread records of the other threads */
 	uint32_t nqueued;
 	uint32_t records;
 	int warn_only;		/* CKPT_FILES_CHANGED=warn (default) or refuse */

@@ -11,6 +11,9 @@
 
 _Static_assert(RT_PR_SET_SYSCALL_USER_DISPATCH == PR_SET_SYSCALL_USER_DISPATCH &&
 	       RT_PR_SYS_DISPATCH_ON == PR_SYS_DISPATCH_ON, "pie/plan.h's prctl numbers");
+_Static_assert(RT_FUTEX_WAIT_PRIVATE == FUTEX_WAIT_PRIVATE && RT_FUTEX_WAKE_PRIVATE == FUTEX_WAKE_PRIVATE &&
+	       RT_THREAD_CLONE_FLAGS == (CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |
+					 CLONE_SYSVSEM | CLONE_SETTLS | CLONE_CHILD_CLEARTID), "pie/plan.h's futex and clone numbers");
 
 /*
  * Kernel state that outlives the teardown. Signals are blocked from the start of the restart;
@@ -29,7 +32,7 @@ static void rt_restore_kernel_state(const struct rt_image *im, int terminal)
 static int rt_huge = 1;
 
 /* An address of this runtime, translated into the image's address space */
-static uint64_t rt_in_image(const struct rt_image *im, const volatile void *here)
+uint64_t rt_in_image(const struct rt_image *im, const volatile void *here)
 {
 	return (uint64_t)here - rt_load_bias + u64at(im->process, CKPT_RP_LOAD_BIAS);
 }
@@ -52,6 +55,7 @@ static void rt_plan_pokes(struct rt_plan_builder *b, const struct rt_image *im, 
 		rt_plan_u64(b, rt_remote_target.word);
 		n++;
 	}
+	n += rt_plan_thread_pokes(b, im);
 	*(uint64_t *)(b->plan + RT_PLAN_POKES) = n;
 }
 
@@ -82,11 +86,12 @@ static void rt_plan_build(const struct rt_image *im, unsigned char *plan, const 
 	}
 	*(uint64_t *)(plan + RT_PLAN_FRAME_SRC) = (uint64_t)f->built;
 	*(uint64_t *)(plan + RT_PLAN_HOLD) = hold;
+	int threads_placed = rt_prepare_threads(im, plan, plan + RT_HOLD_PLAN + RT_HOLD_STACK + RT_HOLD_FRAME);
 	if (f->target) {
 		*(uint64_t *)(plan + RT_PLAN_FRAME_DST) = f->target;
 		*(uint64_t *)(plan + RT_PLAN_FRAME_LEN) = f->len;
 		*(uint64_t *)(plan + RT_PLAN_FRAME) = f->target + 8;
-		*(uint64_t *)(plan + RT_PLAN_HOLD_SIZE) = RT_HOLD_SIZE;
+		*(uint64_t *)(plan + RT_PLAN_HOLD_SIZE) = threads_placed ? RT_HOLD_SIZE : 0;
 	} else {
 		*(uint64_t *)(plan + RT_PLAN_FRAME) = (uint64_t)f->built + 8;
 	}

@@ -15,7 +15,8 @@
 #define RT_HOLD_PLAN	0x40000		/* plan entries */
 #define RT_HOLD_STACK	0x10000
 #define RT_HOLD_FRAME	0x10000		/* sigreturn frame and xsave area */
-#define RT_HOLD_SIZE	(RT_HOLD_CODE + RT_HOLD_PLAN + RT_HOLD_STACK + RT_HOLD_FRAME)
+#define RT_HOLD_THREADS	0x1000000	/* the other threads' entries and frames (pie/plan.h RT_TA_*) */
+#define RT_HOLD_SIZE	(RT_HOLD_CODE + RT_HOLD_PLAN + RT_HOLD_STACK + RT_HOLD_FRAME + RT_HOLD_THREADS)
 
 struct rt_plan_builder {
 	unsigned char *plan, *next;
@@ -36,8 +37,20 @@ struct rt_vdso_check { const struct rt_image *im; int bad; uint64_t from[4], len
 /* The rt_sigreturn frame as built in the holding area, and where it goes (0: it stays there) */
 struct rt_frame { unsigned char *built; uint64_t len, target; };
 
+/* What a thread's rt_sigreturn frame is made of: its CKPT_RR_* block, its alternate stack */
+struct rt_frame_state { const unsigned char *regs; uint64_t ss_sp, ss_size; uint32_t ss_flags; };
+
+/* restore.c */
+uint64_t rt_in_image(const struct rt_image *im, const volatile void *here);
+
+/* threads.c: the other threads' entries and frames in the thread area; 1 when every frame has
+ * its place on its thread's stack (else the holding area must stay) */
+int rt_prepare_threads(const struct rt_image *im, unsigned char *plan, unsigned char *area);
+unsigned rt_plan_thread_pokes(struct rt_plan_builder *b, const struct rt_image *im);
+
 /* process.c */
 void rt_restore_umask(const struct rt_image *im);
+void rt_build_frame(const struct rt_image *im, const struct rt_frame_state *s, unsigned char *area, struct rt_frame *f);
 void rt_prepare_frame(const struct rt_image *im, unsigned char *area, struct rt_frame *f);
 
 /* memory.c */

@@ -16,9 +16,11 @@
 #define RT_RECORDS	(8 * 1024 * 1024)	/* scratch: only what is used is touched */
 #define RT_PAGEMAP_BATCH	8192	/* /proc/self/pagemap entries read at once: 32 MiB of memory */
 #define RT_MAX_QUEUED	256
+#define RT_STOP_SIGNAL	63	/* the runtime's: stops the other threads for a checkpoint (threads.c) */
 
 struct rt_ckpt_work {
 	void *uc;			/* the interrupted context, in the signal frame */
+	struct rt_thread *self;		/* the leader: the thread that took the checkpoint signal */
 	int sig;			/* the signal that asked for this checkpoint */
 	long image_fd;			/* the temporary image; left out of the file table */
 	long result;			/* 0, or the -errno that stopped the checkpoint */
@@ -49,6 +51,8 @@ int rt_record_string(struct rt_ckpt_work *w, uint32_t kind, const char *s, size_
 /* One file per kind of state: each returns 0, or -1 when the record area is full */
 int rt_save_process(struct rt_ckpt_work *w);		/* process.c */
 int rt_save_regs(struct rt_ckpt_work *w);
+uint32_t rt_regs_size(const void *uc);
+void rt_put_regs(unsigned char *p, const void *uc);
 int rt_save_sigactions(struct rt_ckpt_work *w);		/* signals.c */
 int rt_save_queued_signals(struct rt_ckpt_work *w);
 int rt_save_memory(struct rt_ckpt_work *w);		/* memory.c */
@@ -58,13 +62,26 @@ int rt_save_cwd_and_exe(struct rt_ckpt_work *w);	/* cwd.c */
 int rt_save_rlimits(struct rt_ckpt_work *w);		/* limits.c */
 int rt_save_itimers(struct rt_ckpt_work *w);
 
+/* threads.c: the other threads stopped for the checkpoint, and their records */
+void rt_threads_init(void);
+int rt_stop_lead(void);
+int rt_stop_end(void);
+void rt_stop_note_vacate(void);
+const volatile void *rt_stop_leader_word(void);
+long rt_stop_threads(struct rt_ckpt_work *w);
+void rt_resume_threads(void);
+int rt_save_threads(struct rt_ckpt_work *w);
+
+/* checkpoint.c */
+void rt_rewind_interrupted_call(void *uc);
+
 /* writer.c */
 extern char rt_image_path[RT_PATH_MAX];	/* CKPT_IMAGE, absolute */
 int rt_writer_target(const char *path);
 void rt_elide_zero_pages(struct rt_ckpt_work *w);
 void rt_stream_environment(char **envp);
 long rt_image_to_command(long memfd, const char *cmd, unsigned char *buf, uint64_t buf_size);
-long rt_checkpoint(int sig, void *uc);	/* 0 when an image is in place or being written, or -errno */
+long rt_checkpoint(int sig, void *uc, struct rt_thread *self);	/* 0 when an image is in place or being written, or -errno */
 long rt_wait_writer(int options);
 void rt_writer_forget(void);
 

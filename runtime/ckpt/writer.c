@@ -13,7 +13,8 @@
 #define RT_CHUNK	(4UL << 20)	/* checksum and write granule */
 #define RT_WRITEBACK	(64UL << 20)	/* start the disk writing this often, so fsync has less left */
 
-static long rt_writer_pid;
+static volatile long rt_writer_pid;
+static volatile long rt_writer_result;	/* the last writer's, once reaped: see rt_wait_writer */
 char rt_image_path[RT_PATH_MAX];
 static const char *rt_image_remote;	/* CKPT_IMAGE=shadow:NAME: NAME, kept on the shadow */
 static const char *rt_image_command;	/* CKPT_IMAGE='|CMD': CMD, given each image on its stdin (stream.c) */
@@ -188,31 +189,42 @@ static _Noreturn void rt_writer(struct rt_ckpt_area *a)
 {
 	uint64_t all = ~0ULL;
 	rt_syscall4(__NR_rt_sigprocmask, SIG_SETMASK, (long)&all, 0, RT_SIGSET_SIZE);
-	rt_rseq_pause();	/* the kernel would write this copy's rseq area while it is saved */
+	rt_rseq_pause(&a->work.self->rseq);	/* the kernel would write this copy's rseq area while it is saved */
 	if (rt_image_remote)
 		rt_remote_forked();	/* a session of its own for the upload */
 	long r = rt_finish_image(a);
 	rt_exit(r ? 1 : 0);
 }
 
+/*
+ * The writer's outcome: 0, 1 while it is still writing (WNOHANG), or -EIO. Any thread may reap it
+ * (every dispatch does, rt_checkpoint_reap_writer): the one whose wait4 gets it keeps the outcome
+ * for the others, whose own wait4 finds no child.
+ */
 long rt_wait_writer(int options)
 {
 	int status = 0;
-	long r;
-	if (rt_writer_pid <= 0)
-		return 0;
+	long r, pid = rt_writer_pid;
+	if (pid <= 0)
+		return rt_writer_result;
 	do
-		r = rt_syscall4(__NR_wait4, rt_writer_pid, (long)&status, options | __WCLONE /* no SIGCHLD */, 0);
+		r = rt_syscall4(__NR_wait4, pid, (long)&status, options | __WCLONE /* no SIGCHLD */, 0);
 	while (r == -EINTR);
 	if (r == 0)
 		return 1;	/* still writing */
+	if (r == -ECHILD) {	/* another thread reaped it */
+		while (rt_writer_pid == pid)
+			rt_syscall0(__NR_sched_yield);
+		return rt_writer_result;
+	}
+	rt_writer_result = r < 0 || status ? -EIO : 0;
 	rt_writer_pid = 0;
-	return r < 0 || status ? -EIO : 0;
+	return rt_writer_result;
 }
 
 static int rt_collect(struct rt_ckpt_work *w)
 {
-	if (rt_save_process(w) || rt_save_regs(w) || rt_save_sigactions(w) || rt_save_files(w) ||
+	if (rt_save_process(w) || rt_save_regs(w) || rt_save_sigactions(w) || rt_save_threads(w) || rt_save_files(w) ||
 	    rt_save_cwd_and_exe(w) || rt_save_rlimits(w) || rt_save_itimers(w) || rt_save_queued_signals(w) ||
 	    rt_save_memory(w))
 		return -ENOMEM;
@@ -227,18 +239,20 @@ static long rt_write_out(struct rt_ckpt_area *a)
 		rt_writer(a);
 	if (pid > 0) {
 		rt_syscall1(__NR_close, a->work.image_fd);
+		rt_writer_result = 0;
 		rt_writer_pid = pid;
 		return 0;
 	}
-	rt_rseq_pause();
+	rt_rseq_pause(&a->work.self->rseq);
 	long r = rt_finish_image(a);
-	rt_rseq_resume();
+	rt_rseq_resume(&a->work.self->rseq);
 	return r;
 }
 
 /*
  * On the scratch stack. The image has the pid calls routed through the dispatcher (base/pids.c):
- * only a process made from it needs them translated.
+ * only a process made from it needs them translated. The other threads are stopped from before
+ * the first record to the writer's fork, whose snapshot holds them as they were.
  */
 static void rt_checkpoint_on_scratch(void *arg)
 {
@@ -252,10 +266,14 @@ static void rt_checkpoint_on_scratch(void *arg)
 		return;
 	}
 	rt_pids_route(1);
-	w->result = rt_collect(w);
+	w->result = rt_stop_threads(w);
+	if (!w->result)
+		w->result = rt_collect(w);
 	if (!w->result) {
 		w->result = rt_write_out(a);
+		rt_resume_threads();
 	} else {
+		rt_resume_threads();
 		rt_syscall1(__NR_close, w->image_fd);
 		if (!rt_image_in_memory())
 			rt_syscall1(__NR_unlink, (long)rt_image_tmp);
@@ -265,7 +283,7 @@ static void rt_checkpoint_on_scratch(void *arg)
 }
 
 /* Returns 0 when an image is in place or being written, or -errno */
-long rt_checkpoint(int sig, void *uc)
+long rt_checkpoint(int sig, void *uc, struct rt_thread *self)
 {
 	rt_wait_writer(0);	/* one writer at a time: each holds a copy-on-write snapshot */
 	rt_job.generation++;	/* before the snapshot: a restart from it goes on counting */
@@ -280,6 +298,7 @@ long rt_checkpoint(int sig, void *uc)
 	struct rt_ckpt_area *a = (void *)scratch;
 	a->work.uc = uc;
 	a->work.sig = sig;
+	a->work.self = self;
 	a->work.scratch_start = (uint64_t)scratch;
 	a->work.scratch_end = (uint64_t)scratch + RT_SCRATCH_SIZE;
 	rt_call_on_stack(rt_checkpoint_on_scratch, a, (char *)scratch + RT_SCRATCH_SIZE);
@@ -299,4 +318,5 @@ void rt_checkpoint_reap_writer(void)
 void rt_writer_forget(void)
 {
 	rt_writer_pid = 0;
+	rt_writer_result = 0;
 }

@@ -4,14 +4,15 @@
  */
 #include "core/core.h"
 
+/* Atomic: threads count at the same time (the shim's fast path counts with lock add too) */
 static void rt_count(long nr, enum rt_via via)
 {
 	if ((unsigned long)nr < RT_NR_MAX)
-		rt_counts[nr]++;
+		__atomic_add_fetch(&rt_counts[nr], 1, __ATOMIC_RELAXED);
 	else
-		rt_count_other++;
+		__atomic_add_fetch(&rt_count_other, 1, __ATOMIC_RELAXED);
 	if (via == RT_VIA_SUD)
-		rt_trapped++;
+		__atomic_add_fetch(&rt_trapped, 1, __ATOMIC_RELAXED);
 }
 
 static long rt_local(const struct rt_ctx *c, long nr)
@@ -50,17 +51,38 @@ static long rt_handle_other(const struct rt_ctx *c, long nr)
 	return r;
 }
 
-static long rt_handle(struct rt_ctx *c, long nr)
+/*
+ * munmap of the stack the calling thread runs on, made by a thread that is not the last: the
+ * thread is ending (musl's detached threads unmap their stack, then exit, touching no memory
+ * between), and the shim's path back would touch that stack, so the runtime ends the thread itself
+ */
+static void rt_unmap_own_stack(struct rt_thread *self, const struct rt_ctx *c)
+{
+	if (c->rsp - c->rdi >= c->rsi || __atomic_load_n(&rt_threads, __ATOMIC_RELAXED) <= 1)
+		return;
+	__atomic_sub_fetch(&rt_threads, 1, __ATOMIC_RELAXED);
+	rt_thread_release(self);
+	rt_unmap_stack_and_exit(c->rdi, c->rsi);
+}
+
+static long rt_handle(struct rt_thread *self, struct rt_ctx *c, long nr)
 {
 	switch (nr) {
+	case __NR_munmap:
+		rt_unmap_own_stack(self, c);
+		return rt_local(c, nr);
 	case __NR_exit:
-		/* one thread ends; the process ends with its last thread */
-		if (__atomic_sub_fetch(&rt_threads, 1, __ATOMIC_RELAXED) > 0)
-			return rt_local(c, nr);
+		/* one thread ends, and gives its slot back; the process ends with its last thread */
+		if (__atomic_sub_fetch(&rt_threads, 1, __ATOMIC_RELAXED) > 0) {
+			rt_thread_release(self);
+			return rt_syscall1(nr, (long)c->rdi);
+		}
 		/* fall through */
 	case __NR_exit_group:
 		if (!rt_in_shared_child)
 			rt_stats_flush("exit");
+		else
+			rt_thread_release(self);	/* a vfork child's slot is in its parent's table */
 		rt_vfiles_exit();
 		rt_remote_exit((long)(c->rdi & 0xff) << 8);
 		return rt_local(c, nr);
@@ -76,12 +98,12 @@ static long rt_handle(struct rt_ctx *c, long nr)
 		return rt_sys_sigaction((long)c->rdi, (const void *)c->rsi, (void *)c->rdx,
 					(long)c->r10);
 	case __NR_rt_sigprocmask:
-		return rt_sys_sigprocmask((long)c->rdi, (const void *)c->rsi, (void *)c->rdx,
+		return rt_sys_sigprocmask(self, (long)c->rdi, (const void *)c->rsi, (void *)c->rdx,
 					  (long)c->r10);
 	case __NR_brk:
 		return rt_sys_brk(c->rdi);
 	case __NR_rseq:
-		return rt_sys_rseq(c->rdi, (uint32_t)c->rsi, (int)c->rdx, (uint32_t)c->r10);
+		return rt_sys_rseq(self, c->rdi, (uint32_t)c->rsi, (int)c->rdx, (uint32_t)c->r10);
 	case __NR_nanosleep:
 		return rt_sleep_restartable(nr, 0, 0, (const void *)c->rdi, (void *)c->rsi);
 	case __NR_clock_nanosleep:
@@ -89,7 +111,7 @@ static long rt_handle(struct rt_ctx *c, long nr)
 	case __NR_rt_sigsuspend:
 		return rt_sys_sigsuspend((const void *)c->rdi, (long)c->rsi);
 	case __NR_rt_sigreturn:
-		rt_dispatch_busy = 0;
+		self->busy = 0;
 		rt_sigreturn_at(c->rsp);	/* only the SUD net gets here: the shim has its own */
 	default:
 		return rt_handle_other(c, nr);
@@ -100,11 +122,12 @@ void rt_dispatch(struct rt_ctx *c, enum rt_via via)
 {
 	long nr = (long)c->rax;
 	rt_count(nr, via);
-	rt_dispatch_busy++;
+	struct rt_thread *self = rt_thread_self();
+	self->busy++;
 	rt_vfiles_vfork_done();	/* a vfork parent resumed straight into the program: its file table back */
-	c->rax = (uint64_t)rt_handle(c, nr);
+	c->rax = (uint64_t)rt_handle(self, c, nr);
 	rt_checkpoint_reap_writer();
-	rt_busy_leave();	/* a checkpoint signal held meanwhile runs now */
+	rt_busy_leave(self);	/* a checkpoint signal held meanwhile runs now */
 }
 
 /* From the shim's slow path: complete the frame into a full context, dispatch, write back */

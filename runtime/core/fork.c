@@ -6,20 +6,31 @@
  */
 #include "core/core.h"
 
+static uint64_t rt_forking_blocked;	/* the forking thread's view of its mask, for the child's slot */
+
 void rt_child_started(int kind)
 {
 	if (kind == RT_CHILD_OWN_MEMORY) {
 		rt_stats_reset();
 		rt_threads = 1;
-		rt_dispatch_busy = 0;	/* a new-stack child never returns through the dispatcher */
+		rt_threads_forked(rt_forking_blocked);	/* the parent's threads are not here */
 		rt_pids_child();
 		rt_checkpoint_forked();
 		rt_remote_forked();
 		rt_vfiles_forked();
 	}
-	else if (kind == RT_CHILD_VFORK)
-		rt_in_shared_child = 1;
+	else {
+		rt_thread_started();
+		if (kind == RT_CHILD_VFORK)
+			rt_in_shared_child = 1;
+	}
 	rt_arm_sud();
+}
+
+/* From the shim's vfork parent once the child has exec'd or exited: where the thread goes on */
+uint64_t rt_vfork_resume_address(void)
+{
+	return rt_thread_self()->vfork_resume;
 }
 
 long rt_dispatch_clone(struct rt_ctx *c, long nr)
@@ -29,6 +40,8 @@ long rt_dispatch_clone(struct rt_ctx *c, long nr)
 		return rt_syscall6(nr, (long)c->rdi, (long)c->rsi, (long)c->rdx, (long)c->r10,
 				   (long)c->r8, (long)c->r9);
 	enum rt_child_kind kind = rt_child_kind(flags);
+	if (kind == RT_CHILD_OWN_MEMORY)
+		rt_forking_blocked = rt_thread_self()->prog_blocked;
 	if (kind != RT_CHILD_THREAD)
 		rt_vfiles_before_fork();	/* remote file offsets shared with the child */
 	if (kind == RT_CHILD_VFORK)
@@ -48,7 +61,9 @@ long rt_dispatch_clone(struct rt_ctx *c, long nr)
 		return r;
 	}
 	if (kind != RT_CHILD_OWN_MEMORY) {
-		rt_dispatch_busy = 0;	/* the parent resumes in the program, not here */
+		struct rt_thread *self = rt_thread_self();
+		self->busy = 0;			/* the parent resumes in the program, not here */
+		self->vfork_resume = c->rip;	/* the thread's own: other threads may vfork meanwhile */
 		rt_vfork_parent(c);
 	}
 	long r = rt_syscall6(nr, (long)c->rdi, (long)c->rsi, (long)c->rdx, (long)c->r10,

@@ -148,6 +148,7 @@
 #define CKPT_REC_RLIMITS        8   /* CKPT_RLIMITS_COUNT x { u64 cur, max } */
 #define CKPT_REC_ITIMERS        9   /* 3 x { u64 interval_sec, interval_usec, value_sec, value_usec } */
 #define CKPT_REC_SIGINFO        10  /* N x 128-byte siginfo: the signals queued at the checkpoint, in order */
+#define CKPT_REC_THREAD         11  /* struct ckpt_rec_thread, one per thread; then (not the leader's) a regs block and its xsave area */
 #define CKPT_RLIMITS_COUNT      16
 #define CKPT_SIGINFO_SIZE       128
 #define CKPT_ITIMER_SIZE        32
@@ -184,6 +185,26 @@
 #define CKPT_RR_XSAVE_SIZE      200 /* u32: bytes of the xsave area that follow */
 #define CKPT_RR_RESERVED        204 /* u32 */
 #define CKPT_RR_SIZE            208
+
+/* struct ckpt_rec_thread: one thread's own state. The leader (the thread that took the checkpoint
+ * signal) has its registers in CKPT_REC_REGS; every other thread's follow at CKPT_RT_REGS, laid out
+ * as a CKPT_REC_REGS payload (CKPT_RR_*, then the xsave area) */
+#define CKPT_RT_TID             0   /* u32: the tid the program knows */
+#define CKPT_RT_FLAGS           4   /* u32: CKPT_THREAD_* */
+#define CKPT_RT_FS_BASE         8   /* u64 */
+#define CKPT_RT_CLEAR_TID       16  /* u64: clear_child_tid (set_tid_address), 0 when none */
+#define CKPT_RT_ROBUST_HEAD     24  /* u64: the robust futex list (set_robust_list), 0 when none */
+#define CKPT_RT_ROBUST_LEN      32  /* u64 */
+#define CKPT_RT_RSEQ_ADDR       40  /* u64: the thread's rseq area, 0 if none registered */
+#define CKPT_RT_RSEQ_LEN        48  /* u32 */
+#define CKPT_RT_RSEQ_SIG        52  /* u32 */
+#define CKPT_RT_ALTSTACK_SP     56  /* u64: sigaltstack at the checkpoint */
+#define CKPT_RT_ALTSTACK_SIZE   64  /* u64 */
+#define CKPT_RT_ALTSTACK_FLAGS  72  /* u32: SS_DISABLE (2) when none */
+#define CKPT_RT_SLOT            76  /* u32: the runtime's own slot for the thread (its table index) */
+#define CKPT_RT_SIZE            80
+#define CKPT_RT_REGS            80  /* not the leader: CKPT_RR_SIZE bytes, then CKPT_RR_XSAVE_SIZE bytes */
+#define CKPT_THREAD_LEADER      0x1 /* took the checkpoint signal: restarted in the process's first thread */
 
 /* struct ckpt_rec_region */
 #define CKPT_RG_START           0   /* u64 */

@@ -105,20 +105,32 @@ static long rt_fd_number(const char *name)
 	return fd;
 }
 
-/* Calls fn(arg, fd) for every open descriptor but the directory's own; returns 0 or -1 */
-int rt_each_fd(char *buf, size_t size, int (*fn)(void *, long), void *arg)
+/* Calls fn(arg, n) for every entry of a /proc directory named by a number, but the listing's own fd */
+static int rt_each_number(const char *path, char *buf, size_t size, int (*fn)(void *, long), void *arg)
 {
-	long dir = rt_syscall4(__NR_openat, AT_FDCWD, (long)"/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	long dir = rt_syscall4(__NR_openat, AT_FDCWD, (long)path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
 	long n;
 	int r = 0;
 	if (dir < 0)
 		return -1;
 	while (!r && (n = rt_syscall3(__NR_getdents64, dir, (long)buf, (long)size)) > 0)
 		for (long off = 0; !r && off < n; off += *(uint16_t *)(buf + off + 16)) {
-			long fd = rt_fd_number(buf + off + 19);
-			if (fd >= 0 && fd != dir)
-				r = fn(arg, fd);
+			long number = rt_fd_number(buf + off + 19);
+			if (number >= 0 && number != dir)
+				r = fn(arg, number);
 		}
 	rt_syscall1(__NR_close, dir);
 	return r;
+}
+
+/* Calls fn(arg, fd) for every open descriptor but the directory's own; returns 0 or -1 */
+int rt_each_fd(char *buf, size_t size, int (*fn)(void *arg, long fd), void *arg)
+{
+	return rt_each_number("/proc/self/fd", buf, size, fn, arg);
+}
+
+/* Calls fn(arg, tid) for every thread of this process, as /proc/self/task lists them */
+int rt_each_task(char *buf, size_t size, int (*fn)(void *arg, long tid), void *arg)
+{
+	return rt_each_number("/proc/self/task", buf, size, fn, arg);
 }

@@ -12,6 +12,7 @@
 #include <asm-generic/poll.h>
 #include <linux/fcntl.h>
 #include <linux/fs.h>
+#include <linux/futex.h>
 #include <linux/in.h>
 #include <linux/kcmp.h>
 #include <linux/memfd.h>

@@ -25,8 +25,12 @@
 #define RT_PLAN_HOLD		136	/* the holding area, unmapped by rt_restart_finish */
 #define RT_PLAN_HOLD_SIZE	144	/* 0: left mapped (the frame is in it) */
 #define RT_PLAN_CLOSES		152	/* count of { fd }: the files regions were mapped from */
-#define RT_PLAN_RESERVED	160	/* zero */
-#define RT_PLAN_ENTRIES		168
+#define RT_PLAN_THREADS		160	/* the thread area (RT_TA_*): the other threads to make; 0: none */
+#define RT_PLAN_CLEAR_TID	168	/* the first thread's clear_child_tid; RT_NO_DATA: leave it */
+#define RT_PLAN_ROBUST_HEAD	176	/* its robust futex list; 0: none */
+#define RT_PLAN_ROBUST_LEN	184
+#define RT_PLAN_RESERVED	192	/* zero */
+#define RT_PLAN_ENTRIES		200
 
 #define RT_UNMAP_SIZE		16
 #define RT_REMAP_SIZE		24
@@ -48,9 +52,30 @@
 #define RT_MAP_HUGE		1
 #define RT_POKE_SIZE		16
 
-/* linux/prctl.h declares a struct, so the assembler cannot include it: ckpt/restore.c checks these */
-#define RT_PR_SET_SYSCALL_USER_DISPATCH	59
-#define RT_PR_SYS_DISPATCH_ON		1
+/* The thread area: a header, then one entry per thread (RT_TH_*), then their frames */
+#define RT_TA_COUNT		0	/* threads to make */
+#define RT_TA_GO		8	/* 32-bit futex word: 1 releases them */
+#define RT_TA_LEFT		16	/* 32-bit futex word: threads that left the holding area */
+#define RT_TA_FINISH		24	/* the restored runtime's rt_thread_restart_finish */
+#define RT_TA_ENTRIES		32
+#define RT_TH_FRAME_SRC		0	/* the thread's rt_sigreturn frame as built */
+#define RT_TH_FRAME_LEN		8	/* 0: it stays where it was built */
+#define RT_TH_FRAME_DST		16
+#define RT_TH_FRAME		24	/* rsp for its rt_sigreturn */
+#define RT_TH_FS_BASE		32
+#define RT_TH_CLEAR_TID		40
+#define RT_TH_ROBUST_HEAD	48	/* 0: none */
+#define RT_TH_ROBUST_LEN	56
+#define RT_TH_RSEQ_ADDR		64	/* 0: none */
+#define RT_TH_RSEQ_LEN		72
+#define RT_TH_RSEQ_SIG		80
+#define RT_TH_SLOT		88	/* where its new tid goes: its runtime slot's key */
+#define RT_TH_SIZE		96
+/* A thread as the restored program's: its own memory, files, signal actions, fs base, and the tid
+ * word the kernel clears and wakes when it exits */
+#define RT_THREAD_CLONE_FLAGS	0x2d0f00	/* CLONE_VM|FS|FILES|SIGHAND|THREAD|SYSVSEM|SETTLS|CHILD_CLEARTID */
+
+#include "arch/x86_64/asm-numbers.h"
 
 #ifndef __ASSEMBLER__
 #pragma GCC visibility push(hidden)

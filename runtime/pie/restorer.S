@@ -168,7 +168,20 @@ rt_restorer_code_start:
 	mov	RT_PLAN_RSEQ_SIG(%rbx), %r10
 	mov	$__NR_rseq, %eax
 	syscall
-10:	mov	RT_PLAN_SUD_LEN(%rbx), %r10
+	/* the first thread's clear_child_tid and robust list */
+10:	mov	RT_PLAN_CLEAR_TID(%rbx), %rdi
+	cmp	$RT_NO_DATA, %rdi
+	je	11f
+	mov	$__NR_set_tid_address, %eax
+	syscall
+11:	mov	RT_PLAN_ROBUST_HEAD(%rbx), %rdi
+	test	%rdi, %rdi
+	jz	12f
+	mov	RT_PLAN_ROBUST_LEN(%rbx), %rsi
+	mov	$__NR_set_robust_list, %eax
+	syscall
+12:	call	.Lmake_threads
+	mov	RT_PLAN_SUD_LEN(%rbx), %r10
 	test	%r10, %r10
 	jz	9f
 	mov	$RT_PR_SET_SYSCALL_USER_DISPATCH, %edi
@@ -190,6 +203,89 @@ rt_restorer_code_start:
 	mov	RT_PLAN_SIGRETURN(%rbx), %rax
 	mov	RT_PLAN_FRAME(%rbx), %rsp
 	jmp	*%rax
+
+/*
+ * The other threads: each made with its fs base and clear_child_tid, on its own stack (the frame it
+ * returns through), each waits for the go, then all are released at once. They leave the holding
+ * area through the restored runtime's rt_thread_restart_finish, which arms their net, counts them
+ * out and makes their rt_sigreturn; the first thread goes on once all have left, since it then
+ * unmaps the holding area. r14: the thread area, r12: the entry, r13: threads left to make.
+ */
+.Lmake_threads:
+	mov	RT_PLAN_THREADS(%rbx), %r14
+	test	%r14, %r14
+	jz	24f
+	mov	RT_TA_COUNT(%r14), %r13
+	lea	RT_TA_ENTRIES(%r14), %r12
+20:	test	%r13, %r13
+	jz	22f
+	mov	$RT_THREAD_CLONE_FLAGS, %edi
+	mov	RT_TH_FRAME(%r12), %rsi
+	xor	%edx, %edx
+	mov	RT_TH_CLEAR_TID(%r12), %r10
+	mov	RT_TH_FS_BASE(%r12), %r8
+	mov	$__NR_clone, %eax
+	syscall
+	test	%rax, %rax
+	jz	.Lthread
+	js	.Lfail
+	mov	RT_TH_SLOT(%r12), %rdi
+	mov	%rax, (%rdi)		/* the runtime's slot for the thread, keyed by its new tid */
+	add	$RT_TH_SIZE, %r12
+	dec	%r13
+	jmp	20b
+22:	movl	$1, RT_TA_GO(%r14)
+	lea	RT_TA_GO(%r14), %rdi
+	mov	$RT_FUTEX_WAKE_PRIVATE, %esi
+	mov	$0x7fffffff, %edx
+	mov	$__NR_futex, %eax
+	syscall
+23:	mov	RT_TA_LEFT(%r14), %edx
+	cmp	RT_TA_COUNT(%r14), %edx
+	je	24f
+	lea	RT_TA_LEFT(%r14), %rdi
+	mov	$RT_FUTEX_WAIT_PRIVATE, %esi
+	xor	%r10d, %r10d
+	mov	$__NR_futex, %eax
+	syscall
+	jmp	23b
+24:	ret
+
+/* A new thread: its robust list and rseq area, its frame onto its stack, then the go */
+.Lthread:
+	mov	RT_TH_ROBUST_HEAD(%r12), %rdi
+	test	%rdi, %rdi
+	jz	31f
+	mov	RT_TH_ROBUST_LEN(%r12), %rsi
+	mov	$__NR_set_robust_list, %eax
+	syscall
+31:	mov	RT_TH_RSEQ_ADDR(%r12), %rdi
+	test	%rdi, %rdi
+	jz	32f
+	mov	RT_TH_RSEQ_LEN(%r12), %rsi
+	xor	%edx, %edx
+	mov	RT_TH_RSEQ_SIG(%r12), %r10
+	mov	$__NR_rseq, %eax
+	syscall
+32:	mov	RT_TH_FRAME_DST(%r12), %rdi
+	mov	RT_TH_FRAME_SRC(%r12), %rsi
+	mov	RT_TH_FRAME_LEN(%r12), %rcx
+	cld
+	rep movsb
+33:	cmpl	$0, RT_TA_GO(%r14)
+	jne	34f
+	lea	RT_TA_GO(%r14), %rdi
+	mov	$RT_FUTEX_WAIT_PRIVATE, %esi
+	xor	%edx, %edx
+	xor	%r10d, %r10d
+	mov	$__NR_futex, %eax
+	syscall
+	jmp	33b
+34:	lea	RT_TA_LEFT(%r14), %rdi
+	mov	RT_PLAN_SUD_LEN(%rbx), %rsi
+	mov	RT_PLAN_SUD_START(%rbx), %rdx
+	mov	RT_PLAN_SUD_SELECTOR(%rbx), %r8
+	jmp	*RT_TA_FINISH(%r14)
 
 .Lfail:
 	mov	$2, %edi		/* stderr */

@@ -7,7 +7,6 @@
 #include "sys/sys.h"
 
 static struct rt_kernel_sigaction rt_prog_action[65];	/* the program's view, reserved only */
-static uint64_t rt_prog_blocked;			/* the program's view, reserved bits only */
 uint64_t rt_reserved_mask;				/* the runtime's signals in this process */
 
 static int rt_is_reserved(long sig)
@@ -21,14 +20,19 @@ int rt_has_own_action(int sig)
 	return rt_prog_action[sig].handler != RT_SIG_DFL;
 }
 
-/* SIG becomes the runtime's: HANDLER runs on it, with FLAGS besides SA_SIGINFO */
-void rt_reserve_signal(int sig, rt_signal_handler handler, unsigned long flags)
+/* SIG becomes the runtime's: HANDLER runs on it, with FLAGS besides SA_SIGINFO and MASK blocked */
+void rt_reserve_signal_masked(int sig, rt_signal_handler handler, unsigned long flags, uint64_t mask)
 {
 	struct rt_kernel_sigaction a = {
-		(void *)handler, SA_SIGINFO | SA_RESTORER | flags, (void *)rt_restorer, 0
+		(void *)handler, SA_SIGINFO | SA_RESTORER | flags, (void *)rt_restorer, mask
 	};
 	rt_syscall4(__NR_rt_sigaction, sig, (long)&a, 0, RT_SIGSET_SIZE);
 	rt_reserved_mask |= RT_SIGBIT(sig);
+}
+
+void rt_reserve_signal(int sig, rt_signal_handler handler, unsigned long flags)
+{
+	rt_reserve_signal_masked(sig, handler, flags, 0);
 }
 
 /*
@@ -74,7 +78,8 @@ long rt_sys_sigaction(long sig, const struct rt_kernel_sigaction *act,
 	return rt_syscall4(__NR_rt_sigaction, sig, (long)act, (long)old, size);
 }
 
-long rt_sys_sigprocmask(long how, const uint64_t *set, uint64_t *old, long size)
+/* The mask is the thread's: so is the program's view of its reserved bits (its slot's prog_blocked) */
+long rt_sys_sigprocmask(struct rt_thread *self, long how, const uint64_t *set, uint64_t *old, long size)
 {
 	if (size != RT_SIGSET_SIZE)
 		return rt_syscall4(__NR_rt_sigprocmask, how, (long)set, (long)old, size);
@@ -83,15 +88,15 @@ long rt_sys_sigprocmask(long how, const uint64_t *set, uint64_t *old, long size)
 			     (long)&kernel_old, RT_SIGSET_SIZE);
 	if (r < 0)
 		return r;
-	uint64_t prev = rt_prog_blocked;
+	uint64_t prev = self->prog_blocked;
 	if (set) {
 		uint64_t bits = want & rt_reserved_mask;
 		if (how == SIG_BLOCK)
-			rt_prog_blocked |= bits;
+			self->prog_blocked |= bits;
 		else if (how == SIG_UNBLOCK)
-			rt_prog_blocked &= ~bits;
+			self->prog_blocked &= ~bits;
 		else
-			rt_prog_blocked = bits;
+			self->prog_blocked = bits;
 	}
 	if (old)
 		*old = (kernel_old & ~rt_reserved_mask) | prev;

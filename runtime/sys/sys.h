@@ -19,11 +19,12 @@ long rt_sys_brk(uint64_t addr);
 typedef void (*rt_signal_handler)(int sig, void *si, void *uc);
 extern uint64_t rt_reserved_mask;
 void rt_reserve_signal(int sig, rt_signal_handler handler, unsigned long flags);
+void rt_reserve_signal_masked(int sig, rt_signal_handler handler, unsigned long flags, uint64_t mask);
 void rt_chain(int sig, void *si, void *uc);
 int rt_has_own_action(int sig);
 long rt_sys_sigaction(long sig, const struct rt_kernel_sigaction *act,
 		      struct rt_kernel_sigaction *old, long size);
-long rt_sys_sigprocmask(long how, const uint64_t *set, uint64_t *old, long size);
+long rt_sys_sigprocmask(struct rt_thread *self, long how, const uint64_t *set, uint64_t *old, long size);
 long rt_sys_sigsuspend(const uint64_t *set, long size);
 
 /* clone.c */
@@ -33,11 +34,9 @@ enum rt_child_kind rt_child_kind(uint64_t flags);
 int rt_clone_shape(const struct rt_ctx *c, long nr, uint64_t *flags, uint64_t *stack);
 
 /* rseq.c: the program's rseq registration, which the kernel writes to at any reschedule */
-struct rt_rseq { uint64_t addr; uint32_t len, sig; };
-extern struct rt_rseq rt_rseq_reg;
-long rt_sys_rseq(uint64_t addr, uint32_t len, int flags, uint32_t sig);
-void rt_rseq_pause(void);
-void rt_rseq_resume(void);
+long rt_sys_rseq(struct rt_thread *self, uint64_t addr, uint32_t len, int flags, uint32_t sig);
+void rt_rseq_pause(const struct rt_rseq *r);
+void rt_rseq_resume(const struct rt_rseq *r);
 
 #pragma GCC visibility pop
 #endif

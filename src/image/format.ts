@@ -50,6 +50,18 @@ export interface Registers extends Struct<typeof REGS> {
   xsave: Buffer;
 }
 
+export const THREAD = [
+  ['tid', C.CKPT_RT_TID, 'u32'], ['flags', C.CKPT_RT_FLAGS, 'u32'], ['fsBase', C.CKPT_RT_FS_BASE, 'u64'],
+  ['clearTid', C.CKPT_RT_CLEAR_TID, 'u64'], ['robustHead', C.CKPT_RT_ROBUST_HEAD, 'u64'], ['robustLen', C.CKPT_RT_ROBUST_LEN, 'u64'],
+  ['rseqAddr', C.CKPT_RT_RSEQ_ADDR, 'u64'], ['rseqLen', C.CKPT_RT_RSEQ_LEN, 'u32'], ['rseqSig', C.CKPT_RT_RSEQ_SIG, 'u32'],
+  ['altstackSp', C.CKPT_RT_ALTSTACK_SP, 'u64'], ['altstackSize', C.CKPT_RT_ALTSTACK_SIZE, 'u64'],
+  ['altstackFlags', C.CKPT_RT_ALTSTACK_FLAGS, 'u32'], ['slot', C.CKPT_RT_SLOT, 'u32'],
+] as const;
+/** One thread; the leader's registers are the register record, every other thread's are its own */
+export interface ThreadState extends Struct<typeof THREAD> {
+  registers: Registers | null;
+}
+
 // The kernel's struct sigaction, and the software-reserved bytes of an xsave area (struct
 // _fpx_sw_bytes at byte 464 of the legacy area): not part of the contract, they are the kernel's.
 const SIGACTION = [['handler', 0, 'u64'], ['flags', 8, 'u64'], ['restorer', 16, 'u64'], ['mask', 24, 'u64']] as const;
@@ -157,6 +169,7 @@ export interface KindValues {
   rlimits: Rlimit[];
   itimers: Itimer[];
   queued: QueuedSignal[];
+  thread: ThreadState;
 }
 export type KindName = keyof KindValues;
 
@@ -164,6 +177,7 @@ export const KIND_NAMES: Readonly<Record<number, KindName>> = {
   [C.CKPT_REC_PROCESS]: 'process', [C.CKPT_REC_REGS]: 'registers', [C.CKPT_REC_SIGACTIONS]: 'sigactions',
   [C.CKPT_REC_REGION]: 'region', [C.CKPT_REC_FILE]: 'file', [C.CKPT_REC_CWD]: 'cwd', [C.CKPT_REC_EXE]: 'exe',
   [C.CKPT_REC_RLIMITS]: 'rlimits', [C.CKPT_REC_ITIMERS]: 'itimers', [C.CKPT_REC_SIGINFO]: 'queued',
+  [C.CKPT_REC_THREAD]: 'thread',
 };
 
 export function kindLabel(kind: number): string {
@@ -231,6 +245,20 @@ const registers: KindCodec<Registers> = {
     GREG_NAMES.forEach((n, i) => out.writeBigUInt64LE(v.gregs[n], C.CKPT_RR_GREGS + 8 * i));
     return Buffer.concat([out, v.xsave]);
   },
+};
+
+const isLeader = (p: Buffer) => (p.readUInt32LE(C.CKPT_RT_FLAGS) & C.CKPT_THREAD_LEADER) !== 0;
+
+const thread: KindCodec<ThreadState> = {
+  check: (p, h) => tooShort(p, C.CKPT_RT_SIZE, 'thread record') ??
+    (isLeader(p) ? undefined : registers.check(p.subarray(C.CKPT_RT_REGS), h)),
+  decode: (p, h) => {
+    const fixed = readStruct(p, 0, THREAD);
+    if (isLeader(p)) return { value: { ...fixed, registers: null }, used: C.CKPT_RT_SIZE };
+    const regs = registers.decode(p.subarray(C.CKPT_RT_REGS), h);
+    return { value: { ...fixed, registers: regs.value }, used: C.CKPT_RT_REGS + regs.used };
+  },
+  encode: (v) => Buffer.concat([structBytes(C.CKPT_RT_SIZE, THREAD, v), v.registers ? registers.encode(v.registers) : Buffer.alloc(0)]),
 };
 
 /** The features the xsave area holds, from its software-reserved bytes; 0 when it has none */
@@ -328,5 +356,5 @@ export const CODECS: { readonly [K in KindName]: KindCodec<KindValues[K]> } = {
   sigactions: fixedArray(SIGNALS, SIGACTION_SIZE, SIGACTION, 'signal action record'),
   rlimits: fixedArray(C.CKPT_RLIMITS_COUNT, RLIMIT_SIZE, RLIMIT, 'resource limit record'),
   itimers: fixedArray(ITIMERS, C.CKPT_ITIMER_SIZE, ITIMER, 'interval timer record'),
-  queued: siginfo,
+  queued: siginfo, thread,
 };

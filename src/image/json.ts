@@ -22,8 +22,12 @@
 //   rlimits: [{ resource ("NOFILE"), soft, hard }] (18446744073709551615: infinity)
 //   itimers: [{ which ("REAL"), intervalSec, intervalUsec, valueSec, valueUsec }]
 //   queued: [{ signo, errno, code, pid, uid, siginfo (128 bytes, hex) }]: signals queued at the checkpoint, in order
+//   threads: [{ tid, flags, fsBase, clearTid, robustHead, robustLen, rseqAddr, rseqLen, rseqSig, altstackSp,
+//              altstackSize, altstackFlags, slot, leader, registers (as above; null for the leader, whose
+//              registers are the register record) }]
 //   unknown: [{ index, kind, payloadSize }] (records of kinds this version does not know)
 //   totals: { regions, mapped, saved } (bytes of memory mapped, and saved in the data area)
+import * as C from '../contract.generated.js';
 import { FILE_TYPE_NAMES, ITIMER_NAMES, NO_FD, RLIMIT_NAMES, ROLE_NAMES, kindLabel, regionSource, restorable, xsaveFeatures } from './format.js';
 import type { Image } from './read.js';
 
@@ -74,6 +78,10 @@ export function imageToJson(file: string, image: Image, problems: string[], data
       ...plain(f), typeName: FILE_TYPE_NAMES[f.type] ?? `unknown ${f.type}`, restorable: restorable(f.type),
       sameAs: f.sameAs === NO_FD ? null : f.sameAs,
       termios: f.hasTermios ? f.termios.toString('hex') : null, winsize: f.hasTermios ? plain(f.winsize) : null,
+    })),
+    threads: image.threads.map(({ registers, ...t }) => ({
+      ...plain(t), leader: (t.flags & C.CKPT_THREAD_LEADER) !== 0,
+      registers: registers ? plain({ ...registers, xfeatures: xsaveFeatures(registers.xsave) }) : null,
     })),
     cwd: image.cwd ?? null,
     exe: image.exe ?? null,

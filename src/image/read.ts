@@ -83,6 +83,8 @@ export interface Image {
   itimers?: KindValues['itimers'];
   /** signals queued at the checkpoint, in the order a restart queues them again */
   queued?: KindValues['queued'];
+  /** one per thread, the leader's (CKPT_THREAD_LEADER) among them; none in images from before threads */
+  threads: KindValues['thread'][];
   /** records of kinds this version does not know: skipped, kept raw */
   unknown: ImageRecord[];
   /** every problem found while reading, one line each; empty for a sound image */
@@ -104,7 +106,7 @@ function checksum(what: string, stored: number, computed: number): string {
 
 /** Decodes the file header and every record; never throws on a malformed image */
 export function readImage(src: ImageSource): Image {
-  const image: Image = { size: src.size, records: [], regions: [], files: [], unknown: [], problems: [] };
+  const image: Image = { size: src.size, records: [], regions: [], files: [], threads: [], unknown: [], problems: [] };
   if (src.size < C.CKPT_IH_SIZE) {
     image.problems.push(`truncated: ${src.size} bytes, shorter than the ${C.CKPT_IH_SIZE}-byte file header`);
     return image;
@@ -196,6 +198,7 @@ function attach(image: Image, rec: ImageRecord, d: DecodedRecord): void {
     case 'rlimits': image.rlimits = d.value; break;
     case 'itimers': image.itimers = d.value; break;
     case 'queued': image.queued = d.value; break;
+    case 'thread': image.threads.push(d.value); break;
   }
 }
 

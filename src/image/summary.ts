@@ -61,6 +61,16 @@ function registerLines(image: Image): string[] {
   return [`${label('registers')}rip ${hex(r.gregs.rip)}, rsp ${hex(r.gregs.rsp)}, sigmask ${hex(r.sigmask)}; xsave area ${r.xsaveSize} bytes (features ${hex(features)})`];
 }
 
+/** One line per thread: its tid, where it was, its signal mask; the leader is the register record's */
+function threadLines(image: Image): string[] {
+  if (!image.threads.length) return [];
+  return image.threads.map((t, i) => {
+    const where = t.registers ? `rip ${hex(t.registers.gregs.rip)}, rsp ${hex(t.registers.gregs.rsp)}, sigmask ${hex(t.registers.sigmask)}`
+      : 'took the checkpoint signal (registers above)';
+    return `${i ? INDENT : label('threads')}tid ${t.tid}: ${where}; fs base ${hex(t.fsBase)}`;
+  });
+}
+
 function regionLines(image: Image): string[] {
   if (image.regions.length === 0) return [];
   const rows = [['START', 'END', 'SIZE', 'PERMS', 'SAVED', 'FROM', 'PATH']];
@@ -126,6 +136,7 @@ export function formatSummary(file: string, image: Image, problems: string[], da
     ...(image.exe !== undefined ? [`${label('binary')}${image.exe}`] : []),
     ...processLines(image),
     ...registerLines(image),
+    ...threadLines(image),
     ...regionLines(image),
     ...fileLines(image),
     ...(image.cwd !== undefined ? [`${label('cwd')}${image.cwd}`] : []),

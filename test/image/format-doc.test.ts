@@ -9,7 +9,7 @@ import path from 'node:path';
 import * as C from '../../src/contract.generated.js';
 import {
   EXTENT, FILE, FILE_HEADER, GREG_NAMES, ITIMER_NAMES, KIND_NAMES, PROCESS, RECORD_HEADER, REGION, REGS, RLIMIT_SIZE,
-  SIGACTION_SIZE, SIGNALS, WINSIZE,
+  SIGACTION_SIZE, SIGNALS, THREAD, WINSIZE,
 } from '../../src/image/format.js';
 import { fieldSize, type Layout } from '../../src/lib/struct.js';
 import { ROOT } from '../helpers.js';
@@ -53,6 +53,7 @@ const CODE_FIELDS: Record<string, Field[]> = {
   RP: fieldsOf(PROCESS),
   RR: [...fieldsOf(REGS), { offset: C.CKPT_RR_GREGS, size: GREG_NAMES.length * 8 }],
   RG: fieldsOf(REGION),
+  RT: fieldsOf(THREAD),
   RE: fieldsOf(EXTENT),
   RF: [...fieldsOf(FILE), { offset: C.CKPT_RF_TERMIOS, size: C.CKPT_RF_TERMIOS_SIZE }, spanOf(WINSIZE)],
 };

@@ -10,13 +10,13 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
-import { relinkFile, scratch } from '../helpers.js';
+import { relinkFile, sample, scratch } from '../helpers.js';
 import { asStrace, readStats, straceCounts } from '../strace.js';
 import type { StatsLine } from '../strace.js';
 
 const APPLETS = ['sh', 'ls', 'cat', 'echo', 'wc', 'sort', 'head', 'mkdir', 'rm', 'cp', 'sha256sum', 'seq', 'tr'];
 
-interface Workload { binary: string; name: string; args: string[]; applets?: string[] }
+interface Workload { binary: string; name: string; args: string[]; applets?: string[]; input?: string }
 
 const WORKLOADS: Workload[] = [
   { binary: '/bin/busybox', name: 'busybox', applets: APPLETS, args: ['sh', '-c',
@@ -31,6 +31,10 @@ const WORKLOADS: Workload[] = [
     'print -l one two > g; while read l; do print "line $l"; done < g; (exit 4); echo $?; echo end'] },
   // sash's built-in commands are the ones spelled with a dash; plain `echo` would exec /bin/echo
   { binary: '/bin/sash', name: 'sash', args: ['-c', '-echo sash coverage'] },
+  // threads counting at once (the counts are atomic): a pool that makes and joins four threads a
+  // round for 40 rounds, each thread making 1000 getppid calls, glibc's and musl's
+  { binary: sample('glibc', 'thread_pool'), name: 'a glibc thread pool', args: ['40', '1000'], input: '' },
+  { binary: sample('musl', 'thread_pool'), name: 'a musl thread pool', args: ['40', '1000'], input: '' },
 ];
 
 /** A directory holding the binary (and applet links to it), so exec'd applets are the same binary */
@@ -47,6 +51,7 @@ async function traced(bin: string, w: Workload, env: Record<string, string>, out
   const cwd = scratch();
   await execa('/usr/bin/strace', ['-f', '-c', '-o', out, bin, ...w.args], {
     cwd, extendEnv: false, env: { PATH: `${path.dirname(bin)}:/usr/bin:/bin`, LANG: 'C', HOME: cwd, ...env }, timeout: 120_000,
+    ...(w.input === undefined ? {} : { input: w.input }),
   });
 }
 

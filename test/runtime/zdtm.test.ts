@@ -16,9 +16,12 @@ const ZDTM_SOURCES = path.join(ROOT, 'samples/zdtm');
 const CONCURRENCY = 4;
 const STEP_MS = 10_000;	// the longest any one step (READY, image, restore, exit) may take
 const MUSL_TOO = new Set(['mem_heap', 'mem_anon', 'fpu_regs', 'sig_mask', 'files_offsets', 'brk_grow', 'pid_stable']);
-const CONTINUE_TOO = new Set(['mem_heap', 'fpu_regs', 'sig_mask', 'itimers', 'files_append']);
+const CONTINUE_TOO = new Set(['mem_heap', 'fpu_regs', 'sig_mask', 'itimers', 'files_append', 'thread_condvar', 'thread_blocked']);
+// the thread samples run as every kind of static program: musl's and glibc's threads differ, and
+// static-pie puts their TLS where ASLR says
+const isThreadSample = (name: string) => name.startsWith('thread_');
 
-type ZdtmFlavour = 'glibc' | 'musl';
+type ZdtmFlavour = 'glibc' | 'musl' | 'pie';
 type Mode = 'restart' | 'continue';
 interface Run { flavour: ZdtmFlavour; name: string; mode: Mode }
 const runKey = (r: Run) => `${r.flavour}/${r.name} (${r.mode})`;
@@ -52,8 +55,9 @@ function planRuns(): Run[] {
   }
   const runs: Run[] = [];
   for (const name of names) {
-    for (const flavour of ['glibc', 'musl'] as const) {
-      if (flavour === 'musl' && !MUSL_TOO.has(name)) continue;
+    for (const flavour of ['glibc', 'musl', 'pie'] as const) {
+      if (flavour === 'musl' && !MUSL_TOO.has(name) && !isThreadSample(name)) continue;
+      if (flavour === 'pie' && !isThreadSample(name)) continue;
       runs.push({ flavour, name, mode: 'restart' });
       if (flavour === 'glibc' && CONTINUE_TOO.has(name)) runs.push({ flavour, name, mode: 'continue' });
     }
@@ -108,10 +112,17 @@ function withoutInherited(before: Map<number, FdState>, after: Map<number, FdSta
   return [keep(before), keep(after)];
 }
 
-/** Whether the process is blocked in read(0, ...): /proc/PID/syscall starts "0 0x0" */
+/** Whether one of the process's threads is blocked in read(0, ...): its syscall file starts "0 0x0"
+ *  (a restarted process's first thread is the one that took the checkpoint signal, docs/limits.md) */
 function inReadOfStdin(pid: number): boolean {
   try {
-    return fs.readFileSync(`/proc/${pid}/syscall`, 'utf8').startsWith('0 0x0 ');
+    return fs.readdirSync(`/proc/${pid}/task`).some((tid) => {
+      try {
+        return fs.readFileSync(`/proc/${pid}/task/${tid}/syscall`, 'utf8').startsWith('0 0x0 ');
+      } catch {
+        return false;	// the thread ended while it was listed
+      }
+    });
   } catch {
     return false;
   }

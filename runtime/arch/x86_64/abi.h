@@ -61,5 +61,6 @@ enum rt_greg { RT_REG_R8, RT_REG_R9, RT_REG_R10, RT_REG_R11, RT_REG_R12, RT_REG_
 #define RT_SI_CODE	8
 #define RT_SI_PID	16	/* sent by kill, tgkill, sigqueue */
 #define RT_SI_TIMERID	16	/* SI_TIMER: the kernel's timer id */
+#define RT_SI_VALUE	24	/* SI_QUEUE: the sigval sent with the signal */
 
 #endif

@@ -15,11 +15,13 @@
 extern const char rt_shim_after_syscall[];	/* the fast path's return from its syscall */
 void rt_restorer(void);			/* sa_restorer of the runtime's own handlers */
 void rt_restart_finish(void);		/* rt_sigreturn from the allowed region after a restart */
+void rt_thread_restart_finish(void);	/* the same for every other thread (pie/restorer.S) */
 
 /* fork.S */
 long rt_clone_on_stack(const struct rt_ctx *c, uint64_t child_sp);
 _Noreturn void rt_vfork_parent(const struct rt_ctx *c);
 _Noreturn void rt_sigreturn_at(uint64_t rsp);
+_Noreturn void rt_unmap_stack_and_exit(uint64_t addr, uint64_t len);
 
 /* stack.S */
 void rt_call_on_stack(void (*fn)(void *), void *arg, void *stack_top);

@@ -1,0 +1,168 @@
+// Threads (docs/limits.md, "Threads"): every thread of a process is in one image and comes back
+// from it. A pool that creates and joins threads in a loop is checkpointed 100 times while it runs
+// (so checkpoints land while threads are being made, are working, are exiting and are joined);
+// a sample of those images is restarted, and each restarted pool must go on and end with its own
+// check passed. The checkpoint and vacate signals work sent to one thread, not the process. An
+// OpenMP computation (8 threads, libgomp's pool) checkpointed once it says it began, killed and
+// restarted, prints what an uninterrupted run prints.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { execa } from 'execa';
+import { ROOT, SAMPLE_FLAVOURS, relinkFile, runProgram, sample, scratch, waitFor, type Flavour } from '../helpers.js';
+import { fileSource, readImage } from '../../src/image/read.js';
+import * as C from '../../src/contract.generated.js';
+
+const CHECKPOINTS = 100;
+/** Which of the 100 images are restarted: the first ones, the last, and some between */
+const RESTARTED = new Set([1, 2, 3, 10, 33, 50, 67, 90, 99, 100]);
+const CKPT_EXIT_VACATED = 85;
+
+class Running {
+  out = '';
+  err = '';
+  readonly child: ChildProcess;
+  readonly ended: Promise<{ code: number | null; signal: string | null }>;
+
+  constructor(bin: string, args: string[], cwd: string, env: Record<string, string>) {
+    this.child = spawn(bin, args, { cwd, stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: '/usr/bin:/bin', LANG: 'C', ...env } });
+    this.child.stdout!.on('data', (d) => { this.out += d; });
+    this.child.stderr!.on('data', (d) => { this.err += d; });
+    this.child.stdin!.on('error', () => {});
+    this.ended = new Promise((r) => this.child.once('close', (code, signal) => r({ code, signal })));
+  }
+
+  get pid(): number { return this.child.pid!; }
+
+  said(text: string | RegExp): Promise<true> {
+    const seen = () => (typeof text === 'string' ? this.out.includes(text) : text.test(this.out));
+    return waitFor(() => seen() || (this.child.exitCode !== null || this.child.signalCode !== null ? (() => {
+      throw new Error(`the program ended before it said ${text}; stdout ${JSON.stringify(this.out)}, stderr ${JSON.stringify(this.err)}`);
+    })() : false), `the program to say ${text}`);
+  }
+
+  /** A thread of the process other than its first (the kernel's list), for signals sent to one thread */
+  otherThread(): Promise<number> {
+    return waitFor(() => fs.readdirSync(`/proc/${this.pid}/task`).map(Number).find((t) => t !== this.pid), 'a second thread');
+  }
+}
+
+/** The image's generation (docs/image-format.md), 0 while there is none */
+function generation(image: string): bigint {
+  if (!fs.existsSync(image)) return 0n;
+  const src = fileSource(image);
+  try { return readImage(src).header?.generation ?? 0n; } finally { src.close(); }
+}
+
+async function nextImage(image: string, since: bigint): Promise<bigint> {
+  return waitFor(() => { const g = generation(image); return g > since && g; }, `an image after generation ${since}`);
+}
+
+/** tgkill(pid, tid, sig): the signal to that one thread (kill(1) would send it to the process) */
+async function tgkill(pid: number, tid: number, sig: number): Promise<void> {
+  await execa('perl', ['-e', `syscall(234, ${pid}, ${tid}, ${sig}) == 0 or die "tgkill: $!\\n"`]);
+}
+
+const PASSED = /^PASS after (\d+) rounds: total \d+$/m;
+
+/** A restarted pool goes on (a new "rounds" line), ends when told, and passes its own check */
+async function restartPool(bin: string, dir: string, image: string): Promise<void> {
+  const run = new Running(bin, [], dir, { CKPT_RESTART: image });
+  await run.said(/^rounds \d+$/m);
+  run.child.stdin!.end('stop\n');
+  const { code } = await run.ended;
+  assert.equal(code, 0, `${path.basename(image)}: exit ${code}, stderr ${JSON.stringify(run.err)}`);
+  assert.match(run.out, PASSED, `${path.basename(image)}: ${JSON.stringify(run.out)}`);
+}
+
+const relinked = new Map<string, Promise<string>>();
+function relinkedPool(flavour: Flavour): Promise<string> {
+  if (!relinked.has(flavour)) {
+    const bin = path.join(scratch('ckpt-threads-'), `thread_pool-${flavour}`);
+    relinked.set(flavour, relinkFile(sample(flavour, 'thread_pool'), bin).then(() => bin));
+  }
+  return relinked.get(flavour)!;
+}
+
+describe('threads: a pool that makes and joins threads in a loop', function () {
+  this.timeout(600_000);
+
+  for (const flavour of SAMPLE_FLAVOURS) {
+    it(`${flavour}: checkpointed ${CHECKPOINTS} times while it runs, it ends with its check passed, and images ${[...RESTARTED].join(', ')} each restart and pass`, async () => {
+      const bin = await relinkedPool(flavour);
+      const dir = scratch('ckpt-pool-');
+      const image = path.join(dir, 'pool.img');
+      const run = new Running(bin, [], dir, { CKPT_IMAGE: image });
+      await run.said('READY\n');
+      let g = 0n;
+      for (let i = 1; i <= CHECKPOINTS; i++) {
+        run.child.kill('SIGUSR2');
+        g = await nextImage(image, g);
+        if (RESTARTED.has(i)) fs.copyFileSync(image, path.join(dir, `pool.${i}.img`));
+      }
+      run.child.stdin!.end('stop\n');
+      const { code } = await run.ended;
+      assert.equal(code, 0, `exit ${code}, stderr ${JSON.stringify(run.err)}`);
+      assert.match(run.out, PASSED);
+      assert.equal(run.err, '', 'no checkpoint complained');
+      for (const i of RESTARTED) await restartPool(bin, dir, path.join(dir, `pool.${i}.img`));
+    });
+  }
+
+  it('the checkpoint signal sent to one thread (tgkill) checkpoints every thread', async () => {
+    const bin = await relinkedPool('glibc');
+    const dir = scratch('ckpt-pool-');
+    const image = path.join(dir, 'pool.img');
+    const run = new Running(bin, [], dir, { CKPT_IMAGE: image });
+    await run.said('READY\n');
+    await tgkill(run.pid, await run.otherThread(), 12 /* SIGUSR2 */);
+    await nextImage(image, 0n);
+    const image1 = readImage(fileSource(image));
+    assert.deepEqual(image1.problems, []);
+    run.child.kill('SIGKILL');
+    await run.ended;
+    await restartPool(bin, dir, image);
+  });
+
+  it('the vacate signal sent to one thread writes the image, ends the process with 85, and the image restarts', async () => {
+    const bin = await relinkedPool('musl');
+    const dir = scratch('ckpt-pool-');
+    const image = path.join(dir, 'pool.img');
+    const run = new Running(bin, [], dir, { CKPT_IMAGE: image, CKPT_VACATE_SIGNAL: 'USR1' });
+    await run.said('READY\n');
+    await tgkill(run.pid, await run.otherThread(), 10 /* SIGUSR1 */);
+    const { code } = await run.ended;
+    assert.equal(code, CKPT_EXIT_VACATED, `stderr ${JSON.stringify(run.err)}`);
+    await restartPool(bin, dir, image);
+  });
+});
+
+describe('threads: an OpenMP computation', function () {
+  this.timeout(600_000);
+  const STEPS = '20000';
+  const env = { OMP_NUM_THREADS: '8' };
+
+  it('checkpointed once its 8 threads are at work, killed, and restarted, prints what an uninterrupted run prints', async () => {
+    const dir = scratch('ckpt-omp-');
+    const exe = path.join(dir, 'omp-heat');
+    await execa('gcc', ['-O2', '-fopenmp', '-static', '-o', exe, path.join(ROOT, 'test/fixtures/omp-heat.c')]);
+    await relinkFile(exe, `${exe}.ckpt`);
+    const want = await runProgram(exe, [STEPS], { cwd: dir, env, timeout: 300_000 });
+    assert.equal(want.exitCode, 0);
+    const image = path.join(dir, 'heat.img');
+    const first = new Running(`${exe}.ckpt`, [STEPS], dir, { ...env, CKPT_IMAGE: image });
+    await first.said('began');
+    first.child.kill('SIGUSR2');
+    await nextImage(image, 0n);
+    const threads = readImage(fileSource(image)).records.filter((r) => r.header.kind === C.CKPT_REC_THREAD).length;
+    first.child.kill('SIGKILL');
+    await first.ended;
+    assert.ok(first.out.startsWith('began with 8 threads\n') && !first.out.includes('after'), `the image was taken mid-run: ${JSON.stringify(first.out)}`);
+    assert.equal(threads, 8, 'one thread record per thread of the pool');
+    const second = new Running(`${exe}.ckpt`, [STEPS], dir, { ...env, CKPT_RESTART: image });
+    const { code } = await second.ended;
+    assert.equal(code, 0, `stderr ${JSON.stringify(second.err)}`);
+    assert.equal(first.out + second.out, want.stdout);
+  });
+});
