@@ -97,6 +97,26 @@ static int rt_write_region(struct rt_ckpt_area *a, long fd, unsigned char *h)
 	return 0;
 }
 
+/* Contents copied while the program was stopped (fdata.c), from the snapshot at the same offset */
+static int rt_write_snapshot(struct rt_ckpt_area *a, long fd, unsigned char *h, uint64_t data_start)
+{
+	uint64_t off = *(uint64_t *)(h + CKPT_RH_DATA_OFFSET), size = *(uint64_t *)(h + CKPT_RH_DATA_SIZE);
+	uint32_t crc = 0;
+	for (uint64_t done = 0; done < size;) {
+		uint64_t want = size - done < RT_CHUNK ? size - done : RT_CHUNK;
+		long n = rt_syscall4(__NR_pread64, a->work.snapshot_fd, (long)a->bounce, (long)want, (long)(off - data_start + done));
+		if (n <= 0)
+			return n ? (int)n : -EIO;
+		uint64_t at = off + done;
+		int r = rt_write_span(a, fd, a->bounce, (uint64_t)n, &at, 0, &crc);
+		if (r)
+			return r;
+		done += (uint64_t)n;
+	}
+	*(uint32_t *)(h + CKPT_RH_DATA_CRC) = crc;
+	return 0;
+}
+
 /* Data first (region checksums are known only then), then records and header, then fsync */
 static int rt_write_image(struct rt_ckpt_area *a, long fd)
 {
@@ -108,7 +128,8 @@ static int rt_write_image(struct rt_ckpt_area *a, long fd)
 		unsigned char *h = w->records + at;
 		if (*(uint64_t *)(h + CKPT_RH_DATA_SIZE)) {
 			*(uint64_t *)(h + CKPT_RH_DATA_OFFSET) += data_start;
-			r = rt_write_region(a, fd, h);
+			r = *(uint32_t *)(h + CKPT_RH_KIND) == CKPT_REC_REGION ? rt_write_region(a, fd, h)
+									    : rt_write_snapshot(a, fd, h, data_start);
 			*(uint32_t *)(h + CKPT_RH_CRC) = rt_crc32c(0, h, CKPT_RH_CRC);
 		}
 		at += CKPT_RH_SIZE + *(uint32_t *)(h + CKPT_RH_PAYLOAD_SIZE);
@@ -135,6 +156,8 @@ static int rt_write_image(struct rt_ckpt_area *a, long fd)
 
 static void rt_report_failure(long err)
 {
+	if (err == -ENOTRECOVERABLE)
+		return;		/* refused: the state at fault was named when it was found */
 	if (err == -ESTALE) {
 		const char *parts[] = { "ckpt: checkpoint not put in place: ", rt_image_path, " holds a newer state of the job\n" };
 		rt_write_line(parts, 3);
@@ -195,11 +218,19 @@ long rt_wait_writer(int options)
 
 static int rt_collect(struct rt_ckpt_work *w)
 {
-	if (rt_save_process(w) || rt_save_regs(w) || rt_save_sigactions(w) || rt_save_files(w) ||
+	int files = 0;
+	if (rt_save_process(w) || rt_save_regs(w) || rt_save_sigactions(w) || (files = rt_save_files(w)) ||
 	    rt_save_cwd_and_exe(w) || rt_save_rlimits(w) || rt_save_itimers(w) || rt_save_queued_signals(w) ||
 	    rt_save_memory(w))
-		return -ENOMEM;
+		return files == RT_SAVE_REFUSED ? -ENOTRECOVERABLE : -ENOMEM;
 	return 0;
+}
+
+static void rt_close_snapshot(struct rt_ckpt_work *w)
+{
+	if (w->snapshot_fd >= 0)
+		rt_syscall1(__NR_close, w->snapshot_fd);
+	w->snapshot_fd = -1;
 }
 
 /* The image, from a writer process when one can be forked, else from here, the program stopped */
@@ -210,12 +241,14 @@ static long rt_write_out(struct rt_ckpt_area *a)
 		rt_writer(a);
 	if (pid > 0) {
 		rt_syscall1(__NR_close, a->work.image_fd);
+		rt_close_snapshot(&a->work);
 		rt_writer_pid = pid;
 		return 0;
 	}
 	rt_rseq_pause();
 	long r = rt_finish_image(a);
 	rt_rseq_resume();
+	rt_close_snapshot(&a->work);
 	return r;
 }
 
@@ -240,6 +273,7 @@ static void rt_checkpoint_on_scratch(void *arg)
 		w->result = rt_write_out(a);
 	} else {
 		rt_syscall1(__NR_close, w->image_fd);
+		rt_close_snapshot(w);
 		if (!rt_image_remote)
 			rt_syscall1(__NR_unlink, (long)rt_image_tmp);
 		rt_report_failure(w->result);
@@ -262,6 +296,7 @@ long rt_checkpoint(int sig, void *uc)
 	}
 	struct rt_ckpt_area *a = (void *)scratch;
 	a->work.uc = uc;
+	a->work.snapshot_fd = -1;
 	a->work.sig = sig;
 	a->work.scratch_start = (uint64_t)scratch;
 	a->work.scratch_end = (uint64_t)scratch + RT_SCRATCH_SIZE;
