@@ -142,8 +142,12 @@ static long rt_make_memfd(const unsigned char *rec, const char *path)
 	return rt_syscall2(__NR_memfd_create, (long)name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
 }
 
-/* A file at its old path, unlinked again (or, when that name is taken now, a nameless one there) */
-static long rt_make_unlinked(const unsigned char *rec, const char *path)
+/*
+ * A file at its old path, unlinked again (or, when that name is taken now, a nameless one there).
+ * An O_TMPFILE file is opened as the program opened it (its open flags show O_TMPFILE), with the
+ * descriptor's access mode, which O_TMPFILE requires to be a writing one.
+ */
+static long rt_make_unlinked(const unsigned char *rec, const char *path, uint32_t access)
 {
 	char live[RT_PATH_MAX];
 	size_t len = rt_live_path(live, path);
@@ -158,7 +162,9 @@ static long rt_make_unlinked(const unsigned char *rec, const char *path)
 		while (len > 1 && live[len - 1] != '/')
 			len--;
 		live[len > 1 ? len - 1 : len] = 0;	/* its directory */
-		fd = rt_syscall4(__NR_openat, AT_FDCWD, (long)live, O_TMPFILE | O_RDWR | O_CLOEXEC, mode);
+		if (u32at(rec, CKPT_RFD_KIND) != CKPT_FDATA_TMPFILE || access == O_RDONLY)
+			access = O_RDWR;
+		fd = rt_syscall4(__NR_openat, AT_FDCWD, (long)live, O_TMPFILE | access | O_CLOEXEC, mode);
 	}
 	return fd;
 }
@@ -217,10 +223,12 @@ static long rt_made_file(uint32_t fd)
 	return -1;
 }
 
-static long rt_make_file(const struct rt_image *im, const unsigned char *h, const unsigned char *rec, const char *path, long above)
+static long rt_make_file(const struct rt_image *im, const unsigned char *h, const unsigned char *file, const char *path, long above)
 {
+	const unsigned char *rec = h + CKPT_RH_SIZE;
 	uint32_t fd = u32at(rec, CKPT_RFD_FD), kind = u32at(rec, CKPT_RFD_KIND), seals = u32at(rec, CKPT_RFD_SEALS);
-	long made = kind == CKPT_FDATA_MEMFD ? rt_make_memfd(rec, path) : rt_make_unlinked(rec, path);
+	uint32_t access = u32at(file, CKPT_RF_FLAGS) & O_ACCMODE;
+	long made = kind == CKPT_FDATA_MEMFD ? rt_make_memfd(rec, path) : rt_make_unlinked(rec, path, access);
 	if (made < 0 || rt_fill(im, made, h, rec, u32at(h, CKPT_RH_PAYLOAD_SIZE)) < 0)
 		rt_refuse_kobject(im, fd, path, "it cannot be made again with its contents");
 	if (kind == CKPT_FDATA_MEMFD && seals && rt_syscall3(__NR_fcntl, made, F_ADD_SEALS, seals) < 0)
@@ -242,10 +250,13 @@ long rt_open_file_data(const struct rt_image *im, const unsigned char *file, con
 		return RT_OPEN_NOT_MINE;
 	const unsigned char *rec = f.h + CKPT_RH_SIZE;
 	uint32_t same = u32at(rec, CKPT_RFD_SAME_FILE);
-	long made = same != ~0u ? rt_made_file(same) : rt_make_file(im, f.h, rec, path, above);
+	long made = same != ~0u ? rt_made_file(same) : rt_make_file(im, f.h, file, path, above);
 	if (made < 0)
 		rt_refuse_kobject(im, f.fd, path, "the descriptor it shares its file with is not in the image");
-	long fd = rt_reopen(made, file);
+	/* the O_TMPFILE open itself, whose flags say O_TMPFILE as the program's did; others opened anew */
+	int as_made = same == ~0u && u32at(rec, CKPT_RFD_KIND) == CKPT_FDATA_TMPFILE &&
+		      (rt_syscall2(__NR_fcntl, made, F_GETFL) & (O_ACCMODE | O_TMPFILE)) == (u32at(file, CKPT_RF_FLAGS) & (O_ACCMODE | O_TMPFILE));
+	long fd = as_made ? rt_syscall3(__NR_fcntl, made, F_DUPFD_CLOEXEC, above) : rt_reopen(made, file);
 	if (fd < 0)
 		rt_refuse_kobject(im, f.fd, path, "it cannot be opened again with its access mode");
 	if (same == ~0u)

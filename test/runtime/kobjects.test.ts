@@ -1,0 +1,91 @@
+// Kernel objects the runtime cannot rebuild are refused, never restored as something else: at the
+// checkpoint (a warning naming the descriptor when the program goes on, an error before the vacate
+// signal's exit, the previous image kept either way), and at restart when an image lacks the
+// record of a descriptor's object. What is rebuilt is shown by the zdtm samples (zdtm.test.ts).
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import * as C from '../../src/contract.generated.js';
+import { fileSource, readImage } from '../../src/image/read.js';
+import { encodeImage } from '../../src/image/write.js';
+import { fixture, relinkFile, runProgram, scratch, waitFor } from '../helpers.js';
+import { checkpointable } from '../process.js';
+
+interface Run { child: ChildProcess; out: () => string; err: () => string; ended: Promise<{ code: number | null; signal: string | null }> }
+
+function start(bin: string, cwd: string, env: Record<string, string>): Run {
+  const child = spawn(bin, [], { cwd, stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: '/usr/bin:/bin', ...env } });
+  let out = '', err = '';
+  child.stdout!.on('data', (d) => { out += d; });
+  child.stderr!.on('data', (d) => { err += d; });
+  const ended = new Promise<{ code: number | null; signal: string | null }>((r) => child.once('close', (code, signal) => r({ code, signal })));
+  return { child, out: () => out, err: () => err, ended };
+}
+
+const generation = (image: string) => readImage(fileSource(image)).header!.generation;
+
+describe('kernel objects that cannot be rebuilt', function () {
+  this.timeout(120_000);
+  const dir = scratch('ckpt-kobjects-');
+  const bin = path.join(dir, 'kobject-refused.ckpt');
+  before(async () => relinkFile(await fixture('kobject-refused'), bin));
+
+  /** Started, checkpointed once while it holds only its eventfd (the image to keep), then given its inotify descriptor */
+  async function holdingInotify(image: string, env: Record<string, string> = {}): Promise<{ run: Run; first: bigint }> {
+    const run = start(bin, dir, { CKPT_IMAGE: image, ...env });
+    await waitFor(() => run.out().includes('READY1\n'), 'READY1');
+    await checkpointable(run.child);
+    run.child.kill('SIGUSR2');
+    await waitFor(() => fs.existsSync(image), 'the first image');
+    const first = generation(image);
+    run.child.stdin!.write('\n');
+    await waitFor(() => run.out().includes('READY2\n'), 'READY2');
+    return { run, first };
+  }
+
+  it('a checkpoint is refused with a warning naming the descriptor, the image stays, and the program goes on', async () => {
+    const image = path.join(dir, 'warn.img');
+    const { run, first } = await holdingInotify(image);
+    const imageBytes = fs.readFileSync(image);
+    run.child.kill('SIGUSR2');
+    await waitFor(() => run.err().includes('\n'), 'the refusal on stderr');
+    run.child.stdin!.end('\n');
+    assert.deepEqual(await run.ended, { code: 0, signal: null });
+    assert.equal(run.err(), 'ckpt: warning: checkpoint refused, previous image kept: descriptor 4 (anon_inode:inotify) '
+      + 'cannot be restored: inotify watches are not restored yet (docs/limits.md)\n');
+    assert.equal(run.out(), 'READY1\nREADY2\nwent on\n');
+    assert.equal(generation(image), first);
+    assert.ok(fs.readFileSync(image).equals(imageBytes), 'the previous image is untouched');
+    assert.deepEqual(fs.readdirSync(dir).filter((f) => f.startsWith('warn.img') && f !== 'warn.img'), [], 'no temporary image is left');
+  });
+
+  it('the vacate signal reports an error and does what it would have done, the image kept', async () => {
+    const image = path.join(dir, 'vacate.img');
+    const { run, first } = await holdingInotify(image, { CKPT_VACATE_SIGNAL: 'TERM' });
+    await checkpointable(run.child, 'SIGTERM');
+    run.child.kill('SIGTERM');
+    assert.deepEqual(await run.ended, { code: null, signal: 'SIGTERM' });
+    assert.equal(run.err(), 'ckpt: error: checkpoint refused, previous image kept: descriptor 4 (anon_inode:inotify) '
+      + 'cannot be restored: inotify watches are not restored yet (docs/limits.md)\n');
+    assert.equal(generation(image), first);
+  });
+
+  it('a restart from an image whose eventfd lacks its record is refused, naming the descriptor', async () => {
+    const image = path.join(dir, 'lacking.img'), lacking = path.join(dir, 'lacking-eventfd.img');
+    const { run } = await holdingInotify(image);
+    run.child.kill('SIGKILL');
+    await run.ended;
+    const src = fileSource(image), decoded = readImage(src);
+    assert.ok(decoded.records.some((r) => r.header.kind === C.CKPT_REC_EVENTFD), 'the image holds the eventfd');
+    const without = { ...decoded, records: decoded.records.filter((r) => r.header.kind !== C.CKPT_REC_EVENTFD) };
+    fs.writeFileSync(lacking, encodeImage(without, src, { seal: true }));
+    const got = await runProgram(bin, [], { cwd: dir, env: { CKPT_RESTART: lacking } });
+    assert.deepEqual({ code: got.exitCode, stderr: got.stderr }, {
+      code: C.CKPT_EXIT_BAD_IMAGE,
+      stderr: `ckpt: cannot restart from ${lacking}: descriptor 3 (anon_inode:[eventfd]) cannot be restored: the image does not hold this object\n`,
+    });
+    const whole = await runProgram(bin, [], { cwd: dir, env: { CKPT_RESTART: image }, input: '\n' });
+    assert.deepEqual(whole, { stdout: 'READY2\nwent on\n', stderr: '', exitCode: 0, signal: undefined }, 'the whole image restarts');
+  });
+});
