@@ -25,7 +25,7 @@
 /* ---- the checkpoint's side ---- */
 
 /* The descriptor's /proc/self/fdinfo text in w->fdinfo, NUL-terminated; its length or -1 */
-static long rt_read_fdinfo(struct rt_ckpt_work *w, long fd)
+long rt_read_fdinfo(struct rt_ckpt_work *w, long fd)
 {
 	char path[40];
 	rt_utoa((uint64_t)fd, rt_put(path, "/proc/self/fdinfo/"));
@@ -307,7 +307,7 @@ static int rt_save_anon(struct rt_ckpt_work *w, long fd, const char *path)
 	if (rt_streq(path, "anon_inode:[eventpoll]"))
 		return rt_save_epoll(w, fd);
 	if (rt_streq(path, "anon_inode:inotify"))
-		return rt_refuse_descriptor(w, fd, path, "inotify watches are not restored yet");
+		return rt_save_inotify(w, fd);
 	return rt_refuse_descriptor(w, fd, path, "no restore is known for this kind of object");
 }
 
@@ -517,6 +517,8 @@ static long rt_open_anon(const struct rt_image *im, uint32_t fd, const char *pat
 		got = rt_make_signalfd(im, fd);
 	else if (rt_streq(path, "anon_inode:[eventpoll]"))
 		got = rt_make_epoll(im, fd);
+	else if (rt_streq(path, "anon_inode:inotify"))
+		got = rt_make_inotify(im, fd);
 	if (got == RT_OPEN_NOT_MINE && fd > 2)	/* an image from before these were saved, or a kind never saved */
 		rt_refuse_kobject(im, fd, path, "the image does not hold this object");
 	return got;

@@ -249,6 +249,7 @@
 #define CKPT_REC_EPOLL          24  /* struct ckpt_rec_epoll, then COUNT x CKPT_EPOLL_ENTRY_SIZE */
 #define CKPT_REC_FILE_DATA      25  /* struct ckpt_rec_file_data, then its extents; data: their bytes */
 #define CKPT_REC_FOWN           26  /* struct ckpt_rec_fown: F_SETOWN_EX and F_SETSIG of a descriptor */
+#define CKPT_REC_INOTIFY        27  /* struct ckpt_rec_inotify, COUNT x CKPT_INOTIFY_ENTRY_SIZE, then their paths */
 
 /* struct ckpt_rec_pipe: a pipe whose every end the process holds */
 #define CKPT_RPI_INODE          0   /* u64: the pipe's inode at the checkpoint ("pipe:[N]" in the file records) */
@@ -308,6 +309,17 @@
 #define CKPT_FDATA_TMPFILE      2   /* an O_TMPFILE file: made again with O_TMPFILE in its directory */
 #define CKPT_FDATA_MEMFD        3   /* memfd_create: made again with its name, contents and seals */
 #define CKPT_FDATA_MAX          268435456 /* 256 MiB: data bytes one file may keep in an image */
+
+/* struct ckpt_rec_inotify: an inotify instance and its watches, by path */
+#define CKPT_RIN_FD             0   /* u32 */
+#define CKPT_RIN_COUNT          4   /* u32: watches that follow */
+#define CKPT_RIN_SIZE           8
+#define CKPT_INOTIFY_WD         0   /* u32: the watch descriptor, made the same again */
+#define CKPT_INOTIFY_MASK       4   /* u32: its mask (IN_* events, IN_ONESHOT, IN_DONT_FOLLOW, IN_ONLYDIR...) */
+#define CKPT_INOTIFY_PATH_AT    8   /* u32: payload offset of its absolute path, NUL-terminated */
+#define CKPT_INOTIFY_RESERVED   12  /* u32: zero */
+#define CKPT_INOTIFY_ENTRY_SIZE 16
+#define CKPT_INOTIFY_MAX_SKIP   65536 /* watch numbers a restart steps over to give a watch its number */
 
 /* struct ckpt_rec_fown: where O_ASYNC's signal goes */
 #define CKPT_RFO_FD             0   /* u32 */

@@ -181,6 +181,14 @@ export interface FileDataState extends Struct<typeof FILE_DATA> {
 export const FDATA_KIND_NAMES: Readonly<Record<number, string>> = {
   [C.CKPT_FDATA_UNLINKED]: 'unlinked', [C.CKPT_FDATA_TMPFILE]: 'O_TMPFILE', [C.CKPT_FDATA_MEMFD]: 'memfd',
 };
+export const INOTIFY = [['fd', C.CKPT_RIN_FD, 'u32'], ['count', C.CKPT_RIN_COUNT, 'u32']] as const;
+const INOTIFY_WATCH = [
+  ['wd', C.CKPT_INOTIFY_WD, 'u32'], ['mask', C.CKPT_INOTIFY_MASK, 'u32'], ['pathAt', C.CKPT_INOTIFY_PATH_AT, 'u32'],
+  ['reserved', C.CKPT_INOTIFY_RESERVED, 'u32'],
+] as const;
+export interface InotifyState extends Struct<typeof INOTIFY> {
+  watches: (Struct<typeof INOTIFY_WATCH> & { path: string })[];
+}
 export const FOWN = [
   ['fd', C.CKPT_RFO_FD, 'u32'], ['signal', C.CKPT_RFO_SIGNAL, 'u32'], ['ownerType', C.CKPT_RFO_OWNER_TYPE, 'u32'], ['owner', C.CKPT_RFO_OWNER, 'u32'],
 ] as const;
@@ -203,17 +211,18 @@ export interface KindValues {
   epoll: EpollState;
   fileData: FileDataState;
   fown: Struct<typeof FOWN>;
+  inotify: InotifyState;
 }
 export type KindName = keyof KindValues;
 /** Records that complete a descriptor's file record */
-export const OBJECT_KINDS: readonly KindName[] = ['pipe', 'eventfd', 'timerfd', 'signalfd', 'epoll', 'fileData', 'fown'];
+export const OBJECT_KINDS: readonly KindName[] = ['pipe', 'eventfd', 'timerfd', 'signalfd', 'epoll', 'fileData', 'fown', 'inotify'];
 
 export const KIND_NAMES: Readonly<Record<number, KindName>> = {
   [C.CKPT_REC_PROCESS]: 'process', [C.CKPT_REC_REGS]: 'registers', [C.CKPT_REC_SIGACTIONS]: 'sigactions',
   [C.CKPT_REC_REGION]: 'region', [C.CKPT_REC_FILE]: 'file', [C.CKPT_REC_CWD]: 'cwd', [C.CKPT_REC_EXE]: 'exe',
   [C.CKPT_REC_RLIMITS]: 'rlimits', [C.CKPT_REC_ITIMERS]: 'itimers', [C.CKPT_REC_SIGINFO]: 'queued',
   [C.CKPT_REC_PIPE]: 'pipe', [C.CKPT_REC_EVENTFD]: 'eventfd', [C.CKPT_REC_TIMERFD]: 'timerfd', [C.CKPT_REC_SIGNALFD]: 'signalfd',
-  [C.CKPT_REC_EPOLL]: 'epoll', [C.CKPT_REC_FILE_DATA]: 'fileData', [C.CKPT_REC_FOWN]: 'fown',
+  [C.CKPT_REC_EPOLL]: 'epoll', [C.CKPT_REC_FILE_DATA]: 'fileData', [C.CKPT_REC_FOWN]: 'fown', [C.CKPT_REC_INOTIFY]: 'inotify',
 };
 
 export function kindLabel(kind: number): string {
@@ -406,7 +415,35 @@ const pipeCodec: KindCodec<PipeState> = {
   encode: (v) => Buffer.concat([structBytes(C.CKPT_RPI_SIZE, PIPE, v), v.unread]),
 };
 
+/** The watches, then their paths: the paths take the rest of the payload, so nothing can follow them */
+function checkInotify(p: Buffer): string | undefined {
+  const short = tooShort(p, C.CKPT_RIN_SIZE, 'inotify record');
+  if (short) return short;
+  const count = p.readUInt32LE(C.CKPT_RIN_COUNT), strings = C.CKPT_RIN_SIZE + count * C.CKPT_INOTIFY_ENTRY_SIZE;
+  if (strings > p.length) return `${count} watches run past the payload`;
+  for (const w of readArray(p.subarray(C.CKPT_RIN_SIZE), count, C.CKPT_INOTIFY_ENTRY_SIZE, INOTIFY_WATCH)) {
+    if (w.pathAt < strings || w.pathAt >= p.length || nulAt(p, w.pathAt) < 0) return `watch ${w.wd} has no NUL-terminated path in the payload`;
+  }
+  return count ? unterminated(p) : undefined;
+}
+
+const inotifyCodec: KindCodec<InotifyState> = {
+  check: checkInotify,
+  decode: (p) => {
+    const fixed = readStruct(p, 0, INOTIFY);
+    const watches = readArray(p.subarray(C.CKPT_RIN_SIZE), fixed.count, C.CKPT_INOTIFY_ENTRY_SIZE, INOTIFY_WATCH)
+      .map((w) => ({ ...w, path: p.toString('utf8', w.pathAt, nulAt(p, w.pathAt)) }));
+    return { value: { ...fixed, watches }, used: p.length };
+  },
+  encode: (v) => {
+    const head = Buffer.concat([structBytes(C.CKPT_RIN_SIZE, INOTIFY, v), writeArray(v.watches, C.CKPT_INOTIFY_ENTRY_SIZE, INOTIFY_WATCH)]);
+    const strings = Buffer.concat(v.watches.map((w) => cString.encode(w.path)));
+    return Buffer.concat([head, strings]);
+  },
+};
+
 export const CODECS: { readonly [K in KindName]: KindCodec<KindValues[K]> } = {
+  inotify: inotifyCodec,
   pipe: pipeCodec,
   eventfd: fixedStruct(C.CKPT_REV_SIZE, EVENTFD, 'eventfd record'),
   timerfd: fixedStruct(C.CKPT_RTF_SIZE, TIMERFD, 'timerfd record'),

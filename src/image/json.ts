@@ -22,8 +22,9 @@
 //   rlimits: [{ resource ("NOFILE"), soft, hard }] (18446744073709551615: infinity)
 //   itimers: [{ which ("REAL"), intervalSec, intervalUsec, valueSec, valueUsec }]
 //   queued: [{ signo, errno, code, pid, uid, siginfo (128 bytes, hex) }]: signals queued at the checkpoint, in order
-//   objects: [{ kindName ("pipe", "eventfd", "timerfd", "signalfd", "epoll", "fileData", "fown"), and the fields of
-//             its record; pipe: unread (hex); epoll: entries: [{ tfd, events, data }]; fileData: extents: [{ offset, length }] }]
+//   objects: [{ kindName ("pipe", "eventfd", "timerfd", "signalfd", "epoll", "fileData", "fown", "inotify"), and the
+//             fields of its record; pipe: unread (hex); epoll: entries: [{ tfd, events, data }]; fileData: extents:
+//             [{ offset, length }]; inotify: watches: [{ wd, mask, pathAt, reserved, path }] }]
 //             (the kernel objects and kept contents that complete file records; `restorable` above counts them)
 //   unknown: [{ index, kind, payloadSize }] (records of kinds this version does not know)
 //   totals: { regions, mapped, saved } (bytes of memory mapped, and saved in the data area)
@@ -56,6 +57,10 @@ function objectJson(o: ObjectRecord): Json {
     case 'fileData': {
       const { extents, ...fixed } = o.value;
       return { kindName: o.kind, ...plain(fixed), extents: extents.map((e) => plain(e)) };
+    }
+    case 'inotify': {
+      const { watches, ...fixed } = o.value;
+      return { kindName: o.kind, ...plain(fixed), watches: watches.map((w) => plain(w)) };
     }
     default:
       return { kindName: o.kind, ...plain(o.value) };

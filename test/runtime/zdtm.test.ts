@@ -16,7 +16,7 @@ const ZDTM_SOURCES = path.join(ROOT, 'samples/zdtm');
 const CONCURRENCY = 4;
 const STEP_MS = 10_000;	// the longest any one step (READY, image, restore, exit) may take
 const MUSL_TOO = new Set(['mem_heap', 'mem_anon', 'fpu_regs', 'sig_mask', 'files_offsets', 'brk_grow', 'pid_stable',
-  'pipe_unread', 'eventfd', 'timerfd', 'epoll', 'unlinked', 'memfd']);
+  'pipe_unread', 'eventfd', 'timerfd', 'epoll', 'unlinked', 'memfd', 'inotify']);
 const CONTINUE_TOO = new Set(['mem_heap', 'fpu_regs', 'sig_mask', 'itimers', 'files_append']);
 
 type ZdtmFlavour = 'glibc' | 'musl';
