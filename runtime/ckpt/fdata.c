@@ -102,11 +102,10 @@ int rt_save_file_data(struct rt_ckpt_work *w, long fd, const struct rt_stat *st,
 		return RT_SAVE_NOT_MINE;
 	if (st->nlink)
 		return rt_refuse_descriptor(w, fd, path, "its name was removed and its other links are not known");
-	unsigned char *p = rt_record(w, CKPT_REC_FILE_DATA, 0, CKPT_RFD_SIZE);
+	unsigned char *p = rt_fd_record(w, CKPT_REC_FILE_DATA, CKPT_RFD_SIZE, fd);
 	if (!p)
 		return RT_SAVE_FULL;
 	long seals = rt_syscall2(__NR_fcntl, fd, F_GET_SEALS);
-	*(uint32_t *)(p + CKPT_RFD_FD) = (uint32_t)fd;
 	*(uint32_t *)(p + CKPT_RFD_KIND) = rt_fdata_kind(fd, path);
 	*(uint64_t *)(p + CKPT_RFD_FILE_SIZE) = (uint64_t)st->size;
 	*(uint32_t *)(p + CKPT_RFD_SEALS) = seals > 0 ? (uint32_t)seals : 0;

@@ -27,16 +27,7 @@ static int rt_parse_watch(const char *line, struct rt_kwatch *k)
 			s++;
 		if (!rt_starts_with(s, keys[i]))
 			return 0;
-		s += rt_strlen(keys[i]);
-		uint64_t v = 0;
-		for (;; s++) {
-			unsigned c = (unsigned)(*s | 0x20);
-			unsigned d = *s >= '0' && *s <= '9' ? (unsigned)(*s - '0') : c >= 'a' && c <= 'f' ? c - 'a' + 10 : 16;
-			if (d > 15)
-				break;
-			v = v * 16 + d;
-		}
-		*out[i] = v;
+		s = rt_parse_number(s + rt_strlen(keys[i]), 16, out[i]);
 	}
 	return 1;
 }
@@ -104,10 +95,9 @@ int rt_save_inotify(struct rt_ckpt_work *w, long fd)
 		return rt_refuse_descriptor(w, fd, "inotify", "it has events not yet read, which would be lost");
 	for (const char *line = w->fdinfo; *line; line = rt_next_line(line))
 		count += (uint32_t)rt_parse_watch(line, &k);
-	unsigned char *p = rt_record(w, CKPT_REC_INOTIFY, 0, CKPT_RIN_SIZE + (size_t)count * CKPT_INOTIFY_ENTRY_SIZE);
+	unsigned char *p = rt_fd_record(w, CKPT_REC_INOTIFY, CKPT_RIN_SIZE + (size_t)count * CKPT_INOTIFY_ENTRY_SIZE, fd);
 	if (!p)
 		return RT_SAVE_FULL;
-	*(uint32_t *)(p + CKPT_RIN_FD) = (uint32_t)fd;
 	*(uint32_t *)(p + CKPT_RIN_COUNT) = count;
 	int r = rt_save_watches(w, fd, p, count);
 	if (!r)

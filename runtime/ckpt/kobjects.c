@@ -33,28 +33,42 @@ long rt_read_fdinfo(struct rt_ckpt_work *w, long fd)
 	return n >= (long)sizeof w->fdinfo - 1 ? -1 : n;	/* cut short: refused rather than half read */
 }
 
-/* The number after "key" at the start of a line of text, in base 16, 10 or 8; 1 when found */
+/* The number at s in base 16, 10 or 8, after blanks, in *out; returns where it ends */
+const char *rt_parse_number(const char *s, unsigned base, uint64_t *out)
+{
+	while (*s == ' ' || *s == '\t')
+		s++;
+	uint64_t v = 0;
+	for (;; s++) {
+		unsigned c = (unsigned)(*s | 0x20);
+		unsigned d = *s >= '0' && *s <= '9' ? (unsigned)(*s - '0') : c >= 'a' && c <= 'f' ? c - 'a' + 10 : 99;
+		if (d >= base)
+			break;
+		v = v * base + d;
+	}
+	*out = v;
+	return s;
+}
+
+/* The number after "key" at the start of a line of text; 1 when found */
 static int rt_field(const char *text, const char *key, unsigned base, uint64_t *out)
 {
 	size_t klen = rt_strlen(key);
-	for (const char *s = text; *s; s++) {
-		if ((s != text && s[-1] != '\n') || rt_memcmp(s, key, klen))
-			continue;
-		s += klen;
-		while (*s == ' ' || *s == '\t')
-			s++;
-		uint64_t v = 0;
-		for (;; s++) {
-			unsigned d = *s >= '0' && *s <= '9' ? (unsigned)(*s - '0')
-				   : (*s | 0x20) >= 'a' && (*s | 0x20) <= 'f' ? (unsigned)((*s | 0x20) - 'a' + 10) : 99;
-			if (d >= base)
-				break;
-			v = v * base + d;
+	for (const char *s = text; *s; s++)
+		if ((s == text || s[-1] == '\n') && !rt_memcmp(s, key, klen)) {
+			rt_parse_number(s + klen, base, out);
+			return 1;
 		}
-		*out = v;
-		return 1;
-	}
 	return 0;
+}
+
+/* A zeroed record of a kind whose payload starts with its descriptor; 0 when the area is full */
+unsigned char *rt_fd_record(struct rt_ckpt_work *w, uint32_t kind, size_t size, long fd)
+{
+	unsigned char *p = rt_record(w, kind, 0, size);
+	if (p)
+		*(uint32_t *)p = (uint32_t)fd;
+	return p;
 }
 
 /* The refusal of a checkpoint: a warning when the program goes on, an error before the vacate exit */
@@ -76,10 +90,9 @@ static int rt_save_eventfd(struct rt_ckpt_work *w, long fd)
 		return rt_refuse_descriptor(w, fd, "eventfd", "its counter cannot be read");
 	if (!rt_field(w->fdinfo, "eventfd-semaphore:", 10, &semaphore))
 		return rt_refuse_descriptor(w, fd, "eventfd", "this kernel does not show whether it is a semaphore (Linux 6.6 does)");
-	unsigned char *p = rt_record(w, CKPT_REC_EVENTFD, 0, CKPT_REV_SIZE);
+	unsigned char *p = rt_fd_record(w, CKPT_REC_EVENTFD, CKPT_REV_SIZE, fd);
 	if (!p)
 		return RT_SAVE_FULL;
-	*(uint32_t *)(p + CKPT_REV_FD) = (uint32_t)fd;
 	*(uint32_t *)(p + CKPT_REV_FLAGS) = semaphore ? CKPT_EVENTFD_SEMAPHORE : 0;
 	*(uint64_t *)(p + CKPT_REV_COUNT) = count;
 	rt_seal(p);
@@ -102,10 +115,9 @@ static int rt_save_timerfd(struct rt_ckpt_work *w, long fd)
 	    rt_syscall2(__NR_timerfd_gettime, fd, (long)&spec) < 0 ||
 	    rt_syscall2(__NR_clock_gettime, rt_base_clock(clock), (long)&now) < 0)
 		return rt_refuse_descriptor(w, fd, "timerfd", "its clock and times cannot be read");
-	unsigned char *p = rt_record(w, CKPT_REC_TIMERFD, 0, CKPT_RTF_SIZE);
+	unsigned char *p = rt_fd_record(w, CKPT_REC_TIMERFD, CKPT_RTF_SIZE, fd);
 	if (!p)
 		return RT_SAVE_FULL;
-	*(uint32_t *)(p + CKPT_RTF_FD) = (uint32_t)fd;
 	*(uint32_t *)(p + CKPT_RTF_CLOCK) = (uint32_t)clock;
 	*(uint32_t *)(p + CKPT_RTF_SETTIME_FLAGS) = (uint32_t)flags;
 	*(uint64_t *)(p + CKPT_RTF_TICKS) = ticks;
@@ -124,10 +136,9 @@ static int rt_save_signalfd(struct rt_ckpt_work *w, long fd)
 	uint64_t mask;
 	if (rt_read_fdinfo(w, fd) < 0 || !rt_field(w->fdinfo, "sigmask:", 16, &mask))
 		return rt_refuse_descriptor(w, fd, "signalfd", "its signal mask cannot be read");
-	unsigned char *p = rt_record(w, CKPT_REC_SIGNALFD, 0, CKPT_RSF_SIZE);
+	unsigned char *p = rt_fd_record(w, CKPT_REC_SIGNALFD, CKPT_RSF_SIZE, fd);
 	if (!p)
 		return RT_SAVE_FULL;
-	*(uint32_t *)(p + CKPT_RSF_FD) = (uint32_t)fd;
 	*(uint64_t *)(p + CKPT_RSF_MASK) = mask;
 	rt_seal(p);
 	return 0;
@@ -171,10 +182,9 @@ static int rt_save_epoll(struct rt_ckpt_work *w, long fd)
 {
 	if (rt_read_fdinfo(w, fd) < 0)
 		return rt_refuse_descriptor(w, fd, "epoll", "its registrations cannot be read");
-	unsigned char *p = rt_record(w, CKPT_REC_EPOLL, 0, CKPT_REP_SIZE);
+	unsigned char *p = rt_fd_record(w, CKPT_REC_EPOLL, CKPT_REP_SIZE, fd);
 	if (!p)
 		return RT_SAVE_FULL;
-	*(uint32_t *)(p + CKPT_REP_FD) = (uint32_t)fd;
 	for (const char *line = w->fdinfo; *line;) {
 		int r = rt_save_epoll_entry(w, p, fd, line);
 		if (r)
@@ -284,10 +294,9 @@ static int rt_save_fown(struct rt_ckpt_work *w, long fd)
 		owner.pid = (int)rt_ids_virtual.tid;
 	else if (owner.pid)
 		return rt_refuse_descriptor(w, fd, "F_SETOWN", "its signals go to another process or group");
-	unsigned char *p = rt_record(w, CKPT_REC_FOWN, 0, CKPT_RFO_SIZE);
+	unsigned char *p = rt_fd_record(w, CKPT_REC_FOWN, CKPT_RFO_SIZE, fd);
 	if (!p)
 		return RT_SAVE_FULL;
-	*(uint32_t *)(p + CKPT_RFO_FD) = (uint32_t)fd;
 	*(uint32_t *)(p + CKPT_RFO_SIGNAL) = sig > 0 ? (uint32_t)sig : 0;
 	*(uint32_t *)(p + CKPT_RFO_OWNER_TYPE) = (uint32_t)owner.type;
 	*(uint32_t *)(p + CKPT_RFO_OWNER) = (uint32_t)owner.pid;

@@ -20,6 +20,10 @@
 #define RT_MAX_UNLINKED	256
 #define RT_FDINFO_MAX	(256 * 1024)	/* an epoll instance's fdinfo: about 80 bytes a registration */
 
+/* The payload of every kernel-object record but the pipe's starts with its descriptor (u32) */
+_Static_assert(CKPT_REV_FD == 0 && CKPT_RTF_FD == 0 && CKPT_RSF_FD == 0 && CKPT_REP_FD == 0 && CKPT_RFD_FD == 0 &&
+	       CKPT_RFO_FD == 0 && CKPT_RIN_FD == 0, "kernel object records start with their fd");
+
 /* What a kind's save returns besides 0 */
 #define RT_SAVE_FULL		(-1)	/* the record area is full */
 #define RT_SAVE_REFUSED		(-2)	/* state that cannot be restored: the checkpoint is refused (said on stderr) */
@@ -73,6 +77,8 @@ void rt_note_inherited_fds(void);
 int rt_save_kobject(struct rt_ckpt_work *w, long fd, uint32_t type, const struct rt_stat *st, const char *path);
 int rt_refuse_descriptor(const struct rt_ckpt_work *w, long fd, const char *kind, const char *why);	/* kobjects.c */
 long rt_read_fdinfo(struct rt_ckpt_work *w, long fd);
+const char *rt_parse_number(const char *s, unsigned base, uint64_t *out);
+unsigned char *rt_fd_record(struct rt_ckpt_work *w, uint32_t kind, size_t size, long fd);
 int rt_save_inotify(struct rt_ckpt_work *w, long fd);	/* inotify.c */
 int rt_save_file_data(struct rt_ckpt_work *w, long fd, const struct rt_stat *st, const char *path);	/* fdata.c */
 int rt_save_cwd_and_exe(struct rt_ckpt_work *w);	/* cwd.c */
