@@ -91,6 +91,19 @@ static int rt_save_contents(struct rt_ckpt_work *w, unsigned char *p, long fd)
 }
 
 /*
+ * Whether the file is mapped MAP_SHARED: a restart maps regions back as private copies (memory.c),
+ * so the program's writes through the mapping would no longer reach the file it made again
+ */
+static int rt_mapped_shared(struct rt_ckpt_work *w, const struct rt_stat *st)
+{
+	long n = rt_read_maps(w->maps, RT_MAX_REGIONS, w->maps_text, RT_MAPS_TEXT);
+	for (long i = 0; i < n; i++)
+		if (w->maps[i].shared && w->maps[i].inode == st->ino && w->maps[i].dev == st->dev)
+			return 1;
+	return 0;
+}
+
+/*
  * A regular file with no name left: recorded with its contents. One whose name is gone but that
  * has other links cannot be found again by path, and is refused. Others are files.c's.
  */
@@ -102,6 +115,8 @@ int rt_save_file_data(struct rt_ckpt_work *w, long fd, const struct rt_stat *st,
 		return RT_SAVE_NOT_MINE;
 	if (st->nlink)
 		return rt_refuse_descriptor(w, fd, path, "its name was removed and its other links are not known");
+	if (rt_mapped_shared(w, st))
+		return rt_refuse_descriptor(w, fd, path, "it is mapped MAP_SHARED, and the mapping would come back a private copy");
 	unsigned char *p = rt_fd_record(w, CKPT_REC_FILE_DATA, CKPT_RFD_SIZE, fd);
 	if (!p)
 		return RT_SAVE_FULL;

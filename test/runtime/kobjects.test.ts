@@ -83,6 +83,18 @@ describe('kernel objects that cannot be rebuilt', function () {
     assert.equal(generation(image), first);
   });
 
+  it('a memfd mapped MAP_SHARED is refused: the mapping would come back a private copy', async () => {
+    const image = path.join(dir, 'shared.img');
+    const { run, first } = await holding('memfd-shared', image);
+    run.child.kill('SIGUSR2');
+    await waitFor(() => run.err().includes('\n'), 'the refusal on stderr');
+    run.child.stdin!.end('\n');
+    assert.deepEqual(await run.ended, { code: 0, signal: null });
+    assert.equal(run.err(), 'ckpt: warning: checkpoint refused, previous image kept: descriptor 4 (/memfd:shared (deleted)) cannot be '
+      + 'restored: it is mapped MAP_SHARED, and the mapping would come back a private copy (docs/limits.md)\n');
+    assert.equal(generation(image), first);
+  });
+
   it('a restart from an image whose eventfd lacks its record is refused, naming the descriptor', async () => {
     const image = path.join(dir, 'lacking.img'), lacking = path.join(dir, 'lacking-eventfd.img');
     const { run } = await holding('pidfd', image);
