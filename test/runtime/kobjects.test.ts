@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import * as C from '../../src/contract.generated.js';
-import { fileSource, readImage } from '../../src/image/read.js';
+import { fileRestorable, fileSource, readImage } from '../../src/image/read.js';
 import { encodeImage } from '../../src/image/write.js';
 import { fixture, relinkFile, runProgram, scratch, waitFor } from '../helpers.js';
 import { checkpointable } from '../process.js';
@@ -111,5 +111,47 @@ describe('kernel objects that cannot be rebuilt', function () {
     });
     const whole = await runProgram(bin, ['pidfd'], { cwd: dir, env: { CKPT_RESTART: image }, input: '\n' });
     assert.deepEqual(whole, { stdout: 'READY2\nwent on\n', stderr: '', exitCode: 0, signal: undefined }, 'the whole image restarts');
+  });
+});
+
+describe('kernel objects in an image', function () {
+  this.timeout(120_000);
+
+  it('ckpt-inspect\'s reader decodes every kind with its state, and encodes the image back to the same bytes', async () => {
+    const dir = scratch('ckpt-kobjects-all-');
+    const bin = path.join(dir, 'kobject-all.ckpt'), image = path.join(dir, 'all.img');
+    await relinkFile(await fixture('kobject-all'), bin);
+    const run = start(bin, 'all', dir, { CKPT_IMAGE: image });
+    await waitFor(() => run.out() === 'READY\n' || run.child.exitCode !== null, 'READY');
+    await checkpointable(run.child);
+    run.child.kill('SIGUSR2');
+    await waitFor(() => fs.existsSync(image), 'the image');
+    run.child.kill('SIGKILL');
+    await run.ended;
+    assert.equal(run.err(), '', 'nothing was refused or warned about');
+    const src = fileSource(image), decoded = readImage(src);
+    assert.deepEqual(decoded.problems, []);
+    const objects = Object.fromEntries(decoded.objects.map((o) => [o.kind, o.value]));
+    const pipeInode = BigInt(/^pipe:\[(\d+)\]$/.exec(decoded.files.find((f) => f.fd === 3)!.path)![1]);
+    assert.deepEqual({ ...objects.pipe, capacity: undefined }, { inode: pipeInode, capacity: undefined, bytes: 3, unread: Buffer.from('abc') });
+    assert.deepEqual(objects.fown, { fd: 3, signal: 40, ownerType: 1, owner: decoded.process!.pid });
+    assert.deepEqual(objects.eventfd, { fd: 5, flags: C.CKPT_EVENTFD_SEMAPHORE, count: 5n });
+    const timer = objects.timerfd as { fd: number; clock: number; intervalSec: bigint; valueSec: bigint };
+    assert.deepEqual([timer.fd, timer.clock, timer.intervalSec], [6, 1, 3600n]);
+    assert.ok(timer.valueSec > 0n && timer.valueSec < 3600n, `${timer.valueSec} s left of the hour`);
+    assert.deepEqual(objects.signalfd, { fd: 7, reserved: 0, mask: 1n << 9n });
+    assert.deepEqual(objects.epoll, { fd: 8, count: 1, entries: [{ tfd: 5, events: 0x19, data: 0x1234n }] });
+    const kept = decoded.objects.filter((o) => o.kind === 'fileData').map((o) => o.value);
+    assert.deepEqual(kept.map((k) => ({ fd: k.fd, kind: k.kind, size: k.fileSize, extents: k.extents.map((e) => [e.offset, e.length]) })), [
+      { fd: 9, kind: C.CKPT_FDATA_MEMFD, size: 6n, extents: [[0n, 6n]] },
+      { fd: 10, kind: C.CKPT_FDATA_TMPFILE, size: (1n << 20n) + 3n, extents: [[1n << 20n, 3n]] },
+    ]);
+    assert.equal(kept[0].seals, 4 /* F_SEAL_GROW */);
+    const tmpfileData = decoded.records.find((r) => r.decoded?.kind === 'fileData' && r.decoded.value.fd === 10)!;
+    assert.equal(src.read(Number(tmpfileData.header.dataOffset), 3).toString(), 'end', 'the hole is not stored, the bytes after it are');
+    assert.deepEqual((objects.inotify as { watches: unknown[] }).watches, [{ wd: 1, mask: 0x100, pathAt: 24, reserved: 0, path: `${fs.realpathSync(dir)}/.` }]);
+    assert.ok(decoded.files.every((f) => fileRestorable(decoded, f) || f.fd <= 2 || f.path.startsWith('pipe:') && f.fd > 11),
+      'every descriptor the fixture made is restorable');
+    assert.ok(encodeImage(decoded, src).equals(fs.readFileSync(image)), 're-encoded, the image is the same bytes');
   });
 });
