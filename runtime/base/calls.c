@@ -23,4 +23,6 @@ uint8_t rt_syscall_class[RT_NR_MAX] = {
 	[__NR_munmap] = 1,	/* a thread may unmap the stack it runs on: see core/dispatch.c */
 	[__NR_nanosleep] = 1,	/* EINTR after a checkpoint signal is not the program's, and the */
 	[__NR_clock_nanosleep] = 1,	/* sleep goes on for what is left: rt_sleep_restartable */
+	[__NR_inotify_add_watch] = 1,	/* a watch's path, which a checkpoint needs */
+	[__NR_inotify_rm_watch] = 1,
 };

@@ -16,8 +16,12 @@
  *                                         image's termios (raw mode included)
  *   pipes, sockets, others at 0, 1, 2     the restarting process's own: a restarted job writes
  *                                         to the stdout its new parent gave it
- *   pipes and sockets at 3 and above      a pipe or socket whose peer has gone (EOF, EPIPE)
- *   others (eventfd, epoll...)            /dev/null, so that the number stays taken
+ *   pipes the process holds whole,        made again (kobjects.c, fdata.c, inotify.c): same
+ *   eventfd, timerfd, signalfd, epoll,    objects, same state, same sharing
+ *   inotify, unlinked files, memfd
+ *   other pipes and sockets at 3 and up   a pipe or socket whose peer has gone (EOF, EPIPE)
+ *   other anonymous inodes                refused at checkpoint, and at restart
+ *   others at 3 and above (block devices) /dev/null, so that the number stays taken
  *
  * Descriptors that share an open file description (dup, 2>&1) share one again. Every descriptor
  * the runtime holds meanwhile is moved above the highest one the image has.
@@ -115,6 +119,9 @@ static int rt_save_file(struct rt_ckpt_work *w, long fd)
 	rt_seal(p);
 	if (w->nfds < RT_MAX_FILES)
 		w->fds[w->nfds++] = (int)fd;
+	int object = rt_save_kobject(w, fd, type, &st, w->linkbuf);
+	if (object != RT_SAVE_NOT_MINE)
+		return object;
 	if (fd > 2 && type >= CKPT_FT_PIPE && !(fd < 1024 && (rt_inherited[fd / 64] >> (fd % 64) & 1)))
 		rt_warn_unrestorable(fd, w->linkbuf);
 	return 0;
@@ -123,7 +130,7 @@ static int rt_save_file(struct rt_ckpt_work *w, long fd)
 static int rt_save_file_of(void *arg, long fd)
 {
 	struct rt_ckpt_work *w = arg;
-	return fd == w->image_fd || fd == rt_remote_fd || fd == rt_cursors_fd ? 0 : rt_save_file(w, fd);	/* the runtime's own */
+	return fd == w->image_fd || fd == rt_remote_fd || fd == rt_cursors_fd || fd == w->snapshot_fd ? 0 : rt_save_file(w, fd);	/* the runtime's own */
 }
 
 /* Every descriptor of the program, in increasing order (getdents lists /proc/self/fd that way) */
@@ -258,6 +265,8 @@ static void rt_open_one(void *arg, const unsigned char *h, const unsigned char *
 		rt_refuse(im, "too many open files in the image");
 	if (u32at(p, CKPT_RF_SAME_AS) != ~0u)
 		got = RT_SHARE;
+	else if ((got = rt_open_kobject(im, p, path, rt_ft.above)) != RT_OPEN_NOT_MINE)
+		;	/* a kernel object or a nameless file, made again (kobjects.c, fdata.c) */
 	else if (type == CKPT_FT_REGULAR || type == CKPT_FT_DIRECTORY || type == CKPT_FT_CHAR)
 		got = rt_open_by_path(im, p, path, type);
 	else if (type == CKPT_FT_TERMINAL)
@@ -331,6 +340,7 @@ int rt_restore_files(const struct rt_image *im)
 	int terminal = 0;
 	for (int i = 0; i < rt_ft.count; i++)
 		terminal |= rt_place_one(i);
+	rt_restore_kobjects(im);
 	rt_close_others(im);
 	return terminal;
 }

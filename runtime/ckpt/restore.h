@@ -68,6 +68,18 @@ void rt_prepare_closes(struct rt_plan_builder *b);
 void rt_prepare_files(struct rt_image *im);
 int rt_restore_files(const struct rt_image *im);	/* returns 1 when a terminal was taken over */
 
+/* kobjects.c, fdata.c: kernel objects and nameless files, made during the checks, completed once
+ * files.c has placed every descriptor */
+#define RT_OPEN_NOT_MINE	(-3)	/* files.c's own rule applies */
+long rt_open_kobject(const struct rt_image *im, const unsigned char *file, const char *path, long above);
+void rt_restore_kobjects(const struct rt_image *im);
+long rt_fd_above(long fd, long above);
+_Noreturn void rt_refuse_kobject(const struct rt_image *im, uint32_t fd, const char *what, const char *why);
+long rt_open_file_data(const struct rt_image *im, const unsigned char *file, const char *path, long above);
+const unsigned char *rt_find_kobject(const struct rt_image *im, uint32_t kind, uint32_t fd, uint64_t inode,
+				     uint32_t min, uint32_t *size);
+long rt_make_inotify(const struct rt_image *im, uint32_t fd);	/* inotify.c */
+
 /* signals.c */
 void rt_restore_sigactions(const struct rt_image *im);
 void rt_restore_queued_signals(const struct rt_image *im, int terminal);

@@ -17,6 +17,20 @@
 #define RT_PAGEMAP_BATCH	8192	/* /proc/self/pagemap entries read at once: 32 MiB of memory */
 #define RT_MAX_QUEUED	256
 #define RT_STOP_SIGNAL	63	/* the runtime's: stops the other threads for a checkpoint (threads.c) */
+#define RT_MAX_PIPES	256
+#define RT_MAX_UNLINKED	256
+#define RT_FDINFO_MAX	(256 * 1024)	/* an epoll instance's fdinfo: about 80 bytes a registration */
+
+/* The payload of every kernel-object record but the pipe's starts with its descriptor (u32) */
+_Static_assert(CKPT_REV_FD == 0 && CKPT_RTF_FD == 0 && CKPT_RSF_FD == 0 && CKPT_REP_FD == 0 && CKPT_RFD_FD == 0 &&
+	       CKPT_RFO_FD == 0 && CKPT_RIN_FD == 0, "kernel object records start with their fd");
+
+/* What a kind's save returns besides 0 */
+#define RT_SAVE_FULL		(-1)	/* the record area is full */
+#define RT_SAVE_REFUSED		(-2)	/* state that cannot be restored: the checkpoint is refused (said on stderr) */
+#define RT_SAVE_NOT_MINE	1	/* kobjects.c: not a kernel object it saves; files.c's rule applies */
+
+struct rt_unlinked { uint64_t dev, ino; uint32_t fd; };
 
 struct rt_ckpt_work {
 	void *uc;			/* the interrupted context, in the signal frame */
@@ -39,6 +53,12 @@ struct rt_ckpt_work {
 	long pagemap_fd;		/* /proc/self/pagemap while regions are recorded; <0: store regions whole */
 	uint64_t exe_dev, exe_ino;	/* the relinked binary, to know its regions */
 	uint64_t pagemap[RT_PAGEMAP_BATCH];
+	long snapshot_fd;		/* fdata.c: contents of unlinked files at their data-area offsets, or -1 */
+	uint64_t pipes[RT_MAX_PIPES];	/* kobjects.c: inodes of the pipes recorded */
+	int npipes, nunlinked;
+	struct rt_unlinked unlinked[RT_MAX_UNLINKED];
+	char scanbuf[4096];
+	char fdinfo[RT_FDINFO_MAX];
 };
 
 /* record.c: the record area every kind writes into */
@@ -56,8 +76,15 @@ void rt_put_regs(unsigned char *p, const void *uc);
 int rt_save_sigactions(struct rt_ckpt_work *w);		/* signals.c */
 int rt_save_queued_signals(struct rt_ckpt_work *w);
 int rt_save_memory(struct rt_ckpt_work *w);		/* memory.c */
-int rt_save_files(struct rt_ckpt_work *w);		/* files.c */
+int rt_save_files(struct rt_ckpt_work *w);		/* files.c: 0, RT_SAVE_FULL or RT_SAVE_REFUSED */
 void rt_note_inherited_fds(void);
+int rt_save_kobject(struct rt_ckpt_work *w, long fd, uint32_t type, const struct rt_stat *st, const char *path);
+int rt_refuse_descriptor(const struct rt_ckpt_work *w, long fd, const char *kind, const char *why);	/* kobjects.c */
+long rt_read_fdinfo(struct rt_ckpt_work *w, long fd);
+const char *rt_parse_number(const char *s, unsigned base, uint64_t *out);
+unsigned char *rt_fd_record(struct rt_ckpt_work *w, uint32_t kind, size_t size, long fd);
+int rt_save_inotify(struct rt_ckpt_work *w, long fd);	/* inotify.c */
+int rt_save_file_data(struct rt_ckpt_work *w, long fd, const struct rt_stat *st, const char *path);	/* fdata.c */
 int rt_save_cwd_and_exe(struct rt_ckpt_work *w);	/* cwd.c */
 int rt_save_rlimits(struct rt_ckpt_work *w);		/* limits.c */
 int rt_save_itimers(struct rt_ckpt_work *w);

@@ -108,6 +108,26 @@ static int rt_write_region(struct rt_ckpt_area *a, long fd, unsigned char *h)
 	return 0;
 }
 
+/* Contents copied while the program was stopped (fdata.c), from the snapshot at the same offset */
+static int rt_write_snapshot(struct rt_ckpt_area *a, long fd, unsigned char *h, uint64_t data_start)
+{
+	uint64_t off = *(uint64_t *)(h + CKPT_RH_DATA_OFFSET), size = *(uint64_t *)(h + CKPT_RH_DATA_SIZE);
+	uint32_t crc = 0;
+	for (uint64_t done = 0; done < size;) {
+		uint64_t want = size - done < RT_CHUNK ? size - done : RT_CHUNK;
+		long n = rt_syscall4(__NR_pread64, a->work.snapshot_fd, (long)a->bounce, (long)want, (long)(off - data_start + done));
+		if (n <= 0)
+			return n ? (int)n : -EIO;
+		uint64_t at = off + done;
+		int r = rt_write_span(a, fd, a->bounce, (uint64_t)n, &at, 0, &crc);
+		if (r)
+			return r;
+		done += (uint64_t)n;
+	}
+	*(uint32_t *)(h + CKPT_RH_DATA_CRC) = crc;
+	return 0;
+}
+
 /* Data first (region checksums are known only then), then records and header, then fsync */
 static int rt_write_image(struct rt_ckpt_area *a, long fd)
 {
@@ -120,7 +140,8 @@ static int rt_write_image(struct rt_ckpt_area *a, long fd)
 		unsigned char *h = w->records + at;
 		if (*(uint64_t *)(h + CKPT_RH_DATA_SIZE)) {
 			*(uint64_t *)(h + CKPT_RH_DATA_OFFSET) += data_start;
-			r = rt_write_region(a, fd, h);
+			r = *(uint32_t *)(h + CKPT_RH_KIND) == CKPT_REC_REGION ? rt_write_region(a, fd, h)
+									    : rt_write_snapshot(a, fd, h, data_start);
 			*(uint32_t *)(h + CKPT_RH_CRC) = rt_crc32c(0, h, CKPT_RH_CRC);
 		}
 		at += CKPT_RH_SIZE + *(uint32_t *)(h + CKPT_RH_PAYLOAD_SIZE);
@@ -147,6 +168,8 @@ static int rt_write_image(struct rt_ckpt_area *a, long fd)
 
 static void rt_report_failure(long err)
 {
+	if (err == -ENOTRECOVERABLE)
+		return;		/* refused: the state at fault was named when it was found */
 	if (rt_image_command && err == -EIO) {
 		const char *parts[] = { "ckpt: checkpoint failed: the image command failed: ", rt_image_command, "\n" };
 		rt_write_line(parts, 3);
@@ -224,11 +247,19 @@ long rt_wait_writer(int options)
 
 static int rt_collect(struct rt_ckpt_work *w)
 {
-	if (rt_save_process(w) || rt_save_regs(w) || rt_save_sigactions(w) || rt_save_threads(w) || rt_save_files(w) ||
+	int files = 0;
+	if (rt_save_process(w) || rt_save_regs(w) || rt_save_sigactions(w) || rt_save_threads(w) || (files = rt_save_files(w)) ||
 	    rt_save_cwd_and_exe(w) || rt_save_rlimits(w) || rt_save_itimers(w) || rt_save_queued_signals(w) ||
 	    rt_save_memory(w))
-		return -ENOMEM;
+		return files == RT_SAVE_REFUSED ? -ENOTRECOVERABLE : -ENOMEM;
 	return 0;
+}
+
+static void rt_close_snapshot(struct rt_ckpt_work *w)
+{
+	if (w->snapshot_fd >= 0)
+		rt_syscall1(__NR_close, w->snapshot_fd);
+	w->snapshot_fd = -1;
 }
 
 /* The image, from a writer process when one can be forked, else from here, the program stopped */
@@ -240,13 +271,25 @@ static long rt_write_out(struct rt_ckpt_area *a)
 	if (pid > 0) {
 		rt_syscall1(__NR_close, a->work.image_fd);
 		rt_writer_result = 0;
+		rt_close_snapshot(&a->work);
 		rt_writer_pid = pid;
 		return 0;
 	}
 	rt_rseq_pause(&a->work.self->rseq);
 	long r = rt_finish_image(a);
 	rt_rseq_resume(&a->work.self->rseq);
+	rt_close_snapshot(&a->work);
 	return r;
+}
+
+/*
+ * The temporary image is made after the records: making it is an event for a program that watches
+ * its directory (inotify), which the records would hold as not yet read.
+ */
+static long rt_open_image_tmp(void)
+{
+	return rt_image_in_memory() ? rt_syscall2(__NR_memfd_create, (long)"ckpt-image", MFD_CLOEXEC)
+				    : rt_syscall4(__NR_openat, AT_FDCWD, (long)rt_image_tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 }
 
 /*
@@ -258,25 +301,19 @@ static void rt_checkpoint_on_scratch(void *arg)
 {
 	struct rt_ckpt_area *a = arg;
 	struct rt_ckpt_work *w = &a->work;
-	w->image_fd = rt_image_in_memory()
-		? rt_syscall2(__NR_memfd_create, (long)"ckpt-image", MFD_CLOEXEC)
-		: rt_syscall4(__NR_openat, AT_FDCWD, (long)rt_image_tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (w->image_fd < 0) {
-		rt_report_failure(w->result = w->image_fd);
-		return;
-	}
+	w->image_fd = -1;
 	rt_pids_route(1);
 	w->result = rt_stop_threads(w);
 	if (!w->result)
 		w->result = rt_collect(w);
+	if (!w->result && (w->image_fd = rt_open_image_tmp()) < 0)
+		w->result = w->image_fd;
 	if (!w->result) {
-		w->result = rt_write_out(a);
+		w->result = rt_write_out(a);	/* which reports its own failure */
 		rt_resume_threads();
 	} else {
 		rt_resume_threads();
-		rt_syscall1(__NR_close, w->image_fd);
-		if (!rt_image_in_memory())
-			rt_syscall1(__NR_unlink, (long)rt_image_tmp);
+		rt_close_snapshot(w);
 		rt_report_failure(w->result);
 	}
 	rt_pids_route(0);
@@ -297,6 +334,7 @@ long rt_checkpoint(int sig, void *uc, struct rt_thread *self)
 	}
 	struct rt_ckpt_area *a = (void *)scratch;
 	a->work.uc = uc;
+	a->work.snapshot_fd = -1;
 	a->work.sig = sig;
 	a->work.self = self;
 	a->work.scratch_start = (uint64_t)scratch;

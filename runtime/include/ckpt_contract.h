@@ -258,6 +258,97 @@
 #define CKPT_FT_SOCKET          6   /* not restorable: see docs/limits.md */
 #define CKPT_FT_OTHER           7   /* not restorable (eventfd, epoll, block devices...) */
 
+/*
+ * Kernel objects a descriptor may be (runtime/ckpt/kobjects.c, fdata.c): one record per object,
+ * naming the descriptor (the lowest that holds it) whose CKPT_REC_FILE record it completes. A
+ * descriptor of type CKPT_FT_PIPE or CKPT_FT_OTHER with no such record is not restorable.
+ */
+#define CKPT_REC_PIPE           20  /* struct ckpt_rec_pipe, then the unread bytes */
+#define CKPT_REC_EVENTFD        21  /* struct ckpt_rec_eventfd */
+#define CKPT_REC_TIMERFD        22  /* struct ckpt_rec_timerfd */
+#define CKPT_REC_SIGNALFD       23  /* struct ckpt_rec_signalfd */
+#define CKPT_REC_EPOLL          24  /* struct ckpt_rec_epoll, then COUNT x CKPT_EPOLL_ENTRY_SIZE */
+#define CKPT_REC_FILE_DATA      25  /* struct ckpt_rec_file_data, then its extents; data: their bytes */
+#define CKPT_REC_FOWN           26  /* struct ckpt_rec_fown: F_SETOWN_EX and F_SETSIG of a descriptor */
+#define CKPT_REC_INOTIFY        27  /* struct ckpt_rec_inotify, COUNT x CKPT_INOTIFY_ENTRY_SIZE, then their paths */
+
+/* struct ckpt_rec_pipe: a pipe whose every end the process holds */
+#define CKPT_RPI_INODE          0   /* u64: the pipe's inode at the checkpoint ("pipe:[N]" in the file records) */
+#define CKPT_RPI_CAPACITY       8   /* u32: F_GETPIPE_SZ */
+#define CKPT_RPI_BYTES          12  /* u32: unread bytes that follow the fixed part */
+#define CKPT_RPI_SIZE           16
+
+/* struct ckpt_rec_eventfd */
+#define CKPT_REV_FD             0   /* u32 */
+#define CKPT_REV_FLAGS          4   /* u32: CKPT_EVENTFD_* */
+#define CKPT_REV_COUNT          8   /* u64: the counter */
+#define CKPT_REV_SIZE           16
+#define CKPT_EVENTFD_SEMAPHORE  0x1 /* EFD_SEMAPHORE */
+
+/* struct ckpt_rec_timerfd: remaining time as the timer's clock counted it at the checkpoint */
+#define CKPT_RTF_FD             0   /* u32 */
+#define CKPT_RTF_CLOCK          4   /* u32: clockid */
+#define CKPT_RTF_SETTIME_FLAGS  8   /* u32: TFD_TIMER_ABSTIME, TFD_TIMER_CANCEL_ON_SET */
+#define CKPT_RTF_RESERVED       12  /* u32: zero */
+#define CKPT_RTF_TICKS          16  /* u64: expirations not yet read */
+#define CKPT_RTF_VALUE_SEC      24  /* u64: time to the next expiration; 0 and 0: disarmed */
+#define CKPT_RTF_VALUE_NSEC     32  /* u64 */
+#define CKPT_RTF_INTERVAL_SEC   40  /* u64 */
+#define CKPT_RTF_INTERVAL_NSEC  48  /* u64 */
+#define CKPT_RTF_NOW_SEC        56  /* u64: the clock's time at the checkpoint */
+#define CKPT_RTF_NOW_NSEC       64  /* u64 */
+#define CKPT_RTF_SIZE           72
+
+/* struct ckpt_rec_signalfd */
+#define CKPT_RSF_FD             0   /* u32 */
+#define CKPT_RSF_RESERVED       4   /* u32: zero */
+#define CKPT_RSF_MASK           8   /* u64: the signals it reads */
+#define CKPT_RSF_SIZE           16
+
+/* struct ckpt_rec_epoll, then one entry per registered descriptor */
+#define CKPT_REP_FD             0   /* u32 */
+#define CKPT_REP_COUNT          4   /* u32: entries */
+#define CKPT_REP_SIZE           8
+#define CKPT_EPOLL_TFD          0   /* u32: the registered descriptor */
+#define CKPT_EPOLL_EVENTS       4   /* u32: its events, as registered (EPOLLET, EPOLLONESHOT...) */
+#define CKPT_EPOLL_DATA         8   /* u64: its data */
+#define CKPT_EPOLL_ENTRY_SIZE   16
+
+/* struct ckpt_rec_file_data: a file with no name to reopen, kept in the image */
+#define CKPT_RFD_FD             0   /* u32 */
+#define CKPT_RFD_KIND           4   /* u32: CKPT_FDATA_* */
+#define CKPT_RFD_FILE_SIZE      8   /* u64: st_size */
+#define CKPT_RFD_SEALS          16  /* u32: F_GET_SEALS (memfd) */
+#define CKPT_RFD_MODE           20  /* u32: permission bits */
+#define CKPT_RFD_EXTENTS        24  /* u32: extents that follow; the bytes between them are holes */
+#define CKPT_RFD_SAME_FILE      28  /* u32: a lower descriptor of the same file (another open of it), or ~0 */
+#define CKPT_RFD_SIZE           32
+#define CKPT_FDATA_OFFSET       0   /* u64: extent's file offset */
+#define CKPT_FDATA_LENGTH       8   /* u64: its bytes, back to back in the record's data */
+#define CKPT_FDATA_EXTENT_SIZE  16
+#define CKPT_FDATA_UNLINKED     1   /* a file unlinked while open: created at its path, unlinked again */
+#define CKPT_FDATA_TMPFILE      2   /* an O_TMPFILE file: made again with O_TMPFILE in its directory */
+#define CKPT_FDATA_MEMFD        3   /* memfd_create: made again with its name, contents and seals */
+#define CKPT_FDATA_MAX          268435456 /* 256 MiB: data bytes one file may keep in an image */
+
+/* struct ckpt_rec_inotify: an inotify instance and its watches, by path */
+#define CKPT_RIN_FD             0   /* u32 */
+#define CKPT_RIN_COUNT          4   /* u32: watches that follow */
+#define CKPT_RIN_SIZE           8
+#define CKPT_INOTIFY_WD         0   /* u32: the watch descriptor, made the same again */
+#define CKPT_INOTIFY_MASK       4   /* u32: its mask (IN_* events, IN_ONESHOT, IN_DONT_FOLLOW, IN_ONLYDIR...) */
+#define CKPT_INOTIFY_PATH_AT    8   /* u32: payload offset of its absolute path, NUL-terminated */
+#define CKPT_INOTIFY_RESERVED   12  /* u32: zero */
+#define CKPT_INOTIFY_ENTRY_SIZE 16
+#define CKPT_INOTIFY_MAX_SKIP   65536 /* watch numbers a restart steps over to give a watch its number */
+
+/* struct ckpt_rec_fown: where O_ASYNC's signal goes */
+#define CKPT_RFO_FD             0   /* u32 */
+#define CKPT_RFO_SIGNAL         4   /* u32: F_GETSIG (0: SIGIO) */
+#define CKPT_RFO_OWNER_TYPE     8   /* u32: F_OWNER_TID, F_OWNER_PID or F_OWNER_PGRP */
+#define CKPT_RFO_OWNER          12  /* u32: the id as the program knows it (its own pid or tid: the old run's) */
+#define CKPT_RFO_SIZE           16
+
 /* Exit status of a restart refused before anything was torn down */
 #define CKPT_EXIT_BAD_IMAGE     2
 /* Exit status after the vacate signal's checkpoint: "requeue me" to HTCondor and Slurm setups */

@@ -35,6 +35,8 @@
 #define RT_SOCK_DGRAM	2
 #define RT_SOCK_CLOEXEC	O_CLOEXEC	/* the kernel checks it is the same bit */
 #define RT_MSG_NOSIGNAL	0x4000
+#define RT_EFD_SEMAPHORE	1	/* include/linux/eventfd.h is not UAPI */
+#define RT_SPLICE_F_NONBLOCK	2	/* nor is include/linux/splice.h */
 
 /* Older UAPI headers lack Syscall User Dispatch (Linux 5.11) */
 #ifndef PR_SET_SYSCALL_USER_DISPATCH

@@ -1,7 +1,8 @@
 /*
  * sys/: system calls the runtime emulates or must watch, each keeping the state the program's
  * calls built: brk after a restart (brk.c), the reserved signals' dispositions and mask
- * (signals.c), the kind of child a clone makes (clone.c), the rseq registration (rseq.c).
+ * (signals.c), the kind of child a clone makes (clone.c), the rseq registration (rseq.c), the
+ * paths of inotify watches (inotify.c).
  */
 #ifndef RT_SYS_H
 #define RT_SYS_H
@@ -37,6 +38,11 @@ int rt_clone_shape(const struct rt_ctx *c, long nr, uint64_t *flags, uint64_t *s
 long rt_sys_rseq(struct rt_thread *self, uint64_t addr, uint32_t len, int flags, uint32_t sig);
 void rt_rseq_pause(const struct rt_rseq *r);
 void rt_rseq_resume(const struct rt_rseq *r);
+
+/* inotify.c: the paths of the program's inotify watches, which the kernel does not show */
+long rt_sys_inotify_add_watch(long fd, const char *path, uint32_t mask);
+long rt_sys_inotify_rm_watch(long fd, long wd);
+const char *rt_watch_candidate(int *i, int32_t wd, uint32_t *flags);
 
 #pragma GCC visibility pop
 #endif

@@ -158,6 +158,53 @@ const siginfo: KindCodec<QueuedSignal[]> = {
   encode: (v) => Buffer.concat(v.map((q) => q.raw)),
 };
 
+// Kernel objects (records 20 to 26): each completes the file record of a descriptor (the pipe's,
+// of every descriptor that shows its inode), read by runtime/ckpt/kobjects.c and fdata.c.
+export const PIPE = [
+  ['inode', C.CKPT_RPI_INODE, 'u64'], ['capacity', C.CKPT_RPI_CAPACITY, 'u32'], ['bytes', C.CKPT_RPI_BYTES, 'u32'],
+] as const;
+export interface PipeState extends Struct<typeof PIPE> {
+  /** the bytes not yet read at the checkpoint */
+  unread: Buffer;
+}
+export const EVENTFD = [['fd', C.CKPT_REV_FD, 'u32'], ['flags', C.CKPT_REV_FLAGS, 'u32'], ['count', C.CKPT_REV_COUNT, 'u64']] as const;
+export const TIMERFD = [
+  ['fd', C.CKPT_RTF_FD, 'u32'], ['clock', C.CKPT_RTF_CLOCK, 'u32'], ['settimeFlags', C.CKPT_RTF_SETTIME_FLAGS, 'u32'],
+  ['reserved', C.CKPT_RTF_RESERVED, 'u32'], ['ticks', C.CKPT_RTF_TICKS, 'u64'], ['valueSec', C.CKPT_RTF_VALUE_SEC, 'u64'],
+  ['valueNsec', C.CKPT_RTF_VALUE_NSEC, 'u64'], ['intervalSec', C.CKPT_RTF_INTERVAL_SEC, 'u64'],
+  ['intervalNsec', C.CKPT_RTF_INTERVAL_NSEC, 'u64'], ['nowSec', C.CKPT_RTF_NOW_SEC, 'u64'], ['nowNsec', C.CKPT_RTF_NOW_NSEC, 'u64'],
+] as const;
+export const SIGNALFD = [['fd', C.CKPT_RSF_FD, 'u32'], ['reserved', C.CKPT_RSF_RESERVED, 'u32'], ['mask', C.CKPT_RSF_MASK, 'u64']] as const;
+export const EPOLL = [['fd', C.CKPT_REP_FD, 'u32'], ['count', C.CKPT_REP_COUNT, 'u32']] as const;
+const EPOLL_ENTRY = [['tfd', C.CKPT_EPOLL_TFD, 'u32'], ['events', C.CKPT_EPOLL_EVENTS, 'u32'], ['data', C.CKPT_EPOLL_DATA, 'u64']] as const;
+export interface EpollState extends Struct<typeof EPOLL> {
+  entries: Struct<typeof EPOLL_ENTRY>[];
+}
+export const FILE_DATA = [
+  ['fd', C.CKPT_RFD_FD, 'u32'], ['kind', C.CKPT_RFD_KIND, 'u32'], ['fileSize', C.CKPT_RFD_FILE_SIZE, 'u64'],
+  ['seals', C.CKPT_RFD_SEALS, 'u32'], ['mode', C.CKPT_RFD_MODE, 'u32'], ['extentCount', C.CKPT_RFD_EXTENTS, 'u32'],
+  ['sameFile', C.CKPT_RFD_SAME_FILE, 'u32'],
+] as const;
+const FDATA_EXTENT = [['offset', C.CKPT_FDATA_OFFSET, 'u64'], ['length', C.CKPT_FDATA_LENGTH, 'u64']] as const;
+export interface FileDataState extends Struct<typeof FILE_DATA> {
+  /** the file's data, back to back in the record's data; holes between */
+  extents: Struct<typeof FDATA_EXTENT>[];
+}
+export const FDATA_KIND_NAMES: Readonly<Record<number, string>> = {
+  [C.CKPT_FDATA_UNLINKED]: 'unlinked', [C.CKPT_FDATA_TMPFILE]: 'O_TMPFILE', [C.CKPT_FDATA_MEMFD]: 'memfd',
+};
+export const INOTIFY = [['fd', C.CKPT_RIN_FD, 'u32'], ['count', C.CKPT_RIN_COUNT, 'u32']] as const;
+const INOTIFY_WATCH = [
+  ['wd', C.CKPT_INOTIFY_WD, 'u32'], ['mask', C.CKPT_INOTIFY_MASK, 'u32'], ['pathAt', C.CKPT_INOTIFY_PATH_AT, 'u32'],
+  ['reserved', C.CKPT_INOTIFY_RESERVED, 'u32'],
+] as const;
+export interface InotifyState extends Struct<typeof INOTIFY> {
+  watches: (Struct<typeof INOTIFY_WATCH> & { path: string })[];
+}
+export const FOWN = [
+  ['fd', C.CKPT_RFO_FD, 'u32'], ['signal', C.CKPT_RFO_SIGNAL, 'u32'], ['ownerType', C.CKPT_RFO_OWNER_TYPE, 'u32'], ['owner', C.CKPT_RFO_OWNER, 'u32'],
+] as const;
+
 export interface KindValues {
   process: ProcessState;
   registers: Registers;
@@ -170,14 +217,26 @@ export interface KindValues {
   itimers: Itimer[];
   queued: QueuedSignal[];
   thread: ThreadState;
+  pipe: PipeState;
+  eventfd: Struct<typeof EVENTFD>;
+  timerfd: Struct<typeof TIMERFD>;
+  signalfd: Struct<typeof SIGNALFD>;
+  epoll: EpollState;
+  fileData: FileDataState;
+  fown: Struct<typeof FOWN>;
+  inotify: InotifyState;
 }
 export type KindName = keyof KindValues;
+/** Records that complete a descriptor's file record */
+export const OBJECT_KINDS: readonly KindName[] = ['pipe', 'eventfd', 'timerfd', 'signalfd', 'epoll', 'fileData', 'fown', 'inotify'];
 
 export const KIND_NAMES: Readonly<Record<number, KindName>> = {
   [C.CKPT_REC_PROCESS]: 'process', [C.CKPT_REC_REGS]: 'registers', [C.CKPT_REC_SIGACTIONS]: 'sigactions',
   [C.CKPT_REC_REGION]: 'region', [C.CKPT_REC_FILE]: 'file', [C.CKPT_REC_CWD]: 'cwd', [C.CKPT_REC_EXE]: 'exe',
   [C.CKPT_REC_RLIMITS]: 'rlimits', [C.CKPT_REC_ITIMERS]: 'itimers', [C.CKPT_REC_SIGINFO]: 'queued',
   [C.CKPT_REC_THREAD]: 'thread',
+  [C.CKPT_REC_PIPE]: 'pipe', [C.CKPT_REC_EVENTFD]: 'eventfd', [C.CKPT_REC_TIMERFD]: 'timerfd', [C.CKPT_REC_SIGNALFD]: 'signalfd',
+  [C.CKPT_REC_EPOLL]: 'epoll', [C.CKPT_REC_FILE_DATA]: 'fileData', [C.CKPT_REC_FOWN]: 'fown', [C.CKPT_REC_INOTIFY]: 'inotify',
 };
 
 export function kindLabel(kind: number): string {
@@ -189,7 +248,7 @@ export const FILE_TYPE_NAMES: Readonly<Record<number, string>> = {
   [C.CKPT_FT_TERMINAL]: 'terminal', [C.CKPT_FT_PIPE]: 'pipe', [C.CKPT_FT_SOCKET]: 'socket', [C.CKPT_FT_OTHER]: 'other',
 };
 
-/** Types a restart reopens; pipes, sockets and the rest are not restorable (docs/limits.md) */
+/** Types a restart reopens by themselves; a pipe or another object only with its record (docs/limits.md) */
 export function restorable(type: number): boolean {
   return type >= C.CKPT_FT_REGULAR && type <= C.CKPT_FT_TERMINAL;
 }
@@ -351,7 +410,75 @@ const file: KindCodec<OpenFile> = {
   },
 };
 
+function fixedStruct<L extends Layout>(size: number, layout: L, what: string): KindCodec<Struct<L>> {
+  return {
+    check: (p) => tooShort(p, size, what),
+    decode: (p) => ({ value: readStruct(p, 0, layout), used: size }),
+    encode: (v) => structBytes(size, layout, v),
+  };
+}
+
+/** A fixed part, then `count` entries of `size` bytes, where the fixed part's field `countField` says how many */
+function withEntries<L extends Layout, E extends Layout, K extends string>(
+  fixed: number, layout: L, countField: string, size: number, entry: E, key: K, what: string,
+): KindCodec<Struct<L> & Record<K, Struct<E>[]>> {
+  const count = (p: Buffer) => Number((readStruct(p, 0, layout) as Record<string, unknown>)[countField]);
+  return {
+    check: (p) => tooShort(p, fixed, what) ?? tooShort(p, fixed + count(p) * size, `${what} with its ${count(p)} entries`),
+    decode: (p) => {
+      const value = { ...readStruct(p, 0, layout), [key]: readArray(p.subarray(fixed), count(p), size, entry) } as Struct<L> & Record<K, Struct<E>[]>;
+      return { value, used: fixed + count(p) * size };
+    },
+    encode: (v) => Buffer.concat([structBytes(fixed, layout, v), writeArray(v[key], size, entry)]),
+  };
+}
+
+const pipeCodec: KindCodec<PipeState> = {
+  check: (p) => tooShort(p, C.CKPT_RPI_SIZE, 'pipe record') ??
+    (C.CKPT_RPI_SIZE + p.readUInt32LE(C.CKPT_RPI_BYTES) > p.length ? `${p.readUInt32LE(C.CKPT_RPI_BYTES)} unread bytes run past the payload` : undefined),
+  decode: (p) => {
+    const fixed = readStruct(p, 0, PIPE);
+    return { value: { ...fixed, unread: p.subarray(C.CKPT_RPI_SIZE, C.CKPT_RPI_SIZE + fixed.bytes) }, used: C.CKPT_RPI_SIZE + fixed.bytes };
+  },
+  encode: (v) => Buffer.concat([structBytes(C.CKPT_RPI_SIZE, PIPE, v), v.unread]),
+};
+
+/** The watches, then their paths: the paths take the rest of the payload, so nothing can follow them */
+function checkInotify(p: Buffer): string | undefined {
+  const short = tooShort(p, C.CKPT_RIN_SIZE, 'inotify record');
+  if (short) return short;
+  const count = p.readUInt32LE(C.CKPT_RIN_COUNT), strings = C.CKPT_RIN_SIZE + count * C.CKPT_INOTIFY_ENTRY_SIZE;
+  if (strings > p.length) return `${count} watches run past the payload`;
+  for (const w of readArray(p.subarray(C.CKPT_RIN_SIZE), count, C.CKPT_INOTIFY_ENTRY_SIZE, INOTIFY_WATCH)) {
+    if (w.pathAt < strings || w.pathAt >= p.length || nulAt(p, w.pathAt) < 0) return `watch ${w.wd} has no NUL-terminated path in the payload`;
+  }
+  return count ? unterminated(p) : undefined;
+}
+
+const inotifyCodec: KindCodec<InotifyState> = {
+  check: checkInotify,
+  decode: (p) => {
+    const fixed = readStruct(p, 0, INOTIFY);
+    const watches = readArray(p.subarray(C.CKPT_RIN_SIZE), fixed.count, C.CKPT_INOTIFY_ENTRY_SIZE, INOTIFY_WATCH)
+      .map((w) => ({ ...w, path: p.toString('utf8', w.pathAt, nulAt(p, w.pathAt)) }));
+    return { value: { ...fixed, watches }, used: p.length };
+  },
+  encode: (v) => {
+    const head = Buffer.concat([structBytes(C.CKPT_RIN_SIZE, INOTIFY, v), writeArray(v.watches, C.CKPT_INOTIFY_ENTRY_SIZE, INOTIFY_WATCH)]);
+    const strings = Buffer.concat(v.watches.map((w) => cString.encode(w.path)));
+    return Buffer.concat([head, strings]);
+  },
+};
+
 export const CODECS: { readonly [K in KindName]: KindCodec<KindValues[K]> } = {
+  inotify: inotifyCodec,
+  pipe: pipeCodec,
+  eventfd: fixedStruct(C.CKPT_REV_SIZE, EVENTFD, 'eventfd record'),
+  timerfd: fixedStruct(C.CKPT_RTF_SIZE, TIMERFD, 'timerfd record'),
+  signalfd: fixedStruct(C.CKPT_RSF_SIZE, SIGNALFD, 'signalfd record'),
+  epoll: withEntries(C.CKPT_REP_SIZE, EPOLL, 'count', C.CKPT_EPOLL_ENTRY_SIZE, EPOLL_ENTRY, 'entries', 'epoll record'),
+  fileData: withEntries(C.CKPT_RFD_SIZE, FILE_DATA, 'extentCount', C.CKPT_FDATA_EXTENT_SIZE, FDATA_EXTENT, 'extents', 'file data record'),
+  fown: fixedStruct(C.CKPT_RFO_SIZE, FOWN, 'owner record'),
   process: processCodec, registers, region, file, cwd: cString, exe: cString,
   sigactions: fixedArray(SIGNALS, SIGACTION_SIZE, SIGACTION, 'signal action record'),
   rlimits: fixedArray(C.CKPT_RLIMITS_COUNT, RLIMIT_SIZE, RLIMIT, 'resource limit record'),

@@ -25,11 +25,15 @@
 //   threads: [{ tid, flags, fsBase, clearTid, robustHead, robustLen, rseqAddr, rseqLen, rseqSig, altstackSp,
 //              altstackSize, altstackFlags, slot, leader, registers (as above; null for the leader, whose
 //              registers are the register record) }]
+//   objects: [{ kindName ("pipe", "eventfd", "timerfd", "signalfd", "epoll", "fileData", "fown", "inotify"), and the
+//             fields of its record; pipe: unread (hex); epoll: entries: [{ tfd, events, data }]; fileData: extents:
+//             [{ offset, length }]; inotify: watches: [{ wd, mask, pathAt, reserved, path }] }]
+//             (the kernel objects and kept contents that complete file records; `restorable` above counts them)
 //   unknown: [{ index, kind, payloadSize }] (records of kinds this version does not know)
 //   totals: { regions, mapped, saved } (bytes of memory mapped, and saved in the data area)
 import * as C from '../contract.generated.js';
-import { FILE_TYPE_NAMES, ITIMER_NAMES, NO_FD, RLIMIT_NAMES, ROLE_NAMES, kindLabel, regionSource, restorable, xsaveFeatures } from './format.js';
-import type { Image } from './read.js';
+import { FILE_TYPE_NAMES, ITIMER_NAMES, NO_FD, RLIMIT_NAMES, ROLE_NAMES, kindLabel, regionSource, xsaveFeatures } from './format.js';
+import { fileRestorable, type Image, type ObjectRecord } from './read.js';
 
 type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
 
@@ -42,6 +46,29 @@ function plain(value: object): { [key: string]: Json } {
     else if (v && typeof v === 'object' && !Buffer.isBuffer(v)) out[k] = plain(v);
   }
   return out;
+}
+
+function objectJson(o: ObjectRecord): Json {
+  switch (o.kind) {
+    case 'pipe': {
+      const { unread, ...fixed } = o.value;
+      return { kindName: o.kind, ...plain(fixed), unread: unread.toString('hex') };
+    }
+    case 'epoll': {
+      const { entries, ...fixed } = o.value;
+      return { kindName: o.kind, ...plain(fixed), entries: entries.map((e) => plain(e)) };
+    }
+    case 'fileData': {
+      const { extents, ...fixed } = o.value;
+      return { kindName: o.kind, ...plain(fixed), extents: extents.map((e) => plain(e)) };
+    }
+    case 'inotify': {
+      const { watches, ...fixed } = o.value;
+      return { kindName: o.kind, ...plain(fixed), watches: watches.map((w) => plain(w)) };
+    }
+    default:
+      return { kindName: o.kind, ...plain(o.value) };
+  }
 }
 
 export function perms(prot: number, shared: boolean): string {
@@ -75,7 +102,7 @@ export function imageToJson(file: string, image: Image, problems: string[], data
       extents: extents.map((e) => plain(e)),
     })),
     files: image.files.map((f) => ({
-      ...plain(f), typeName: FILE_TYPE_NAMES[f.type] ?? `unknown ${f.type}`, restorable: restorable(f.type),
+      ...plain(f), typeName: FILE_TYPE_NAMES[f.type] ?? `unknown ${f.type}`, restorable: fileRestorable(image, f),
       sameAs: f.sameAs === NO_FD ? null : f.sameAs,
       termios: f.hasTermios ? f.termios.toString('hex') : null, winsize: f.hasTermios ? plain(f.winsize) : null,
     })),
@@ -88,6 +115,7 @@ export function imageToJson(file: string, image: Image, problems: string[], data
     rlimits: image.rlimits?.map((l, i) => ({ resource: RLIMIT_NAMES[i], ...plain(l) })) ?? null,
     itimers: image.itimers?.map((t, i) => ({ which: ITIMER_NAMES[i], ...plain(t) })) ?? null,
     queued: image.queued?.map(({ raw, ...q }) => ({ ...plain(q), siginfo: raw.toString('hex') })) ?? null,
+    objects: image.objects.map(objectJson),
     unknown: image.unknown.map((r) => ({ index: r.index, kind: r.header.kind, payloadSize: r.header.payloadSize })),
     totals: { regions: image.regions.length, mapped: totals.mapped.toString(), saved: totals.saved.toString() },
   };

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import * as C from '../contract.generated.js';
 import { crc32c } from './crc32c.js';
 import {
-  CODECS, FILE_HEADER, KIND_NAMES, RECORD_HEADER, kindLabel,
+  CODECS, FILE_HEADER, KIND_NAMES, RECORD_HEADER, kindLabel, restorable,
   type FileHeader, type KindName, type KindValues, type RecordHeader,
 } from './format.js';
 import { readStruct } from '../lib/struct.js';
@@ -53,6 +53,8 @@ export function fileSource(file: string): ImageSource {
 }
 
 export type DecodedRecord = { [K in KindName]: { kind: K; value: KindValues[K] } }[KindName];
+/** The records that complete a descriptor's file record (format.ts, OBJECT_KINDS) */
+export type ObjectRecord = Extract<DecodedRecord, { kind: 'pipe' | 'eventfd' | 'timerfd' | 'signalfd' | 'epoll' | 'fileData' | 'fown' | 'inotify' }>;
 
 export interface ImageRecord {
   index: number;
@@ -77,6 +79,8 @@ export interface Image {
   sigactions?: KindValues['sigactions'];
   regions: { region: KindValues['region']; record: ImageRecord }[];
   files: KindValues['file'][];
+  /** kernel objects and kept contents that complete file records (OBJECT_KINDS), in image order */
+  objects: ObjectRecord[];
   cwd?: string;
   exe?: string;
   rlimits?: KindValues['rlimits'];
@@ -106,7 +110,7 @@ function checksum(what: string, stored: number, computed: number): string {
 
 /** Decodes the file header and every record; never throws on a malformed image */
 export function readImage(src: ImageSource): Image {
-  const image: Image = { size: src.size, records: [], regions: [], files: [], threads: [], unknown: [], problems: [] };
+  const image: Image = { size: src.size, records: [], regions: [], files: [], threads: [], objects: [], unknown: [], problems: [] };
   if (src.size < C.CKPT_IH_SIZE) {
     image.problems.push(`truncated: ${src.size} bytes, shorter than the ${C.CKPT_IH_SIZE}-byte file header`);
     return image;
@@ -199,7 +203,21 @@ function attach(image: Image, rec: ImageRecord, d: DecodedRecord): void {
     case 'itimers': image.itimers = d.value; break;
     case 'queued': image.queued = d.value; break;
     case 'thread': image.threads.push(d.value); break;
+    default: image.objects.push(d);
   }
+}
+
+/** The object records of one descriptor: a pipe's by the inode its path names, the others' by fd */
+export function objectsOf(image: Image, f: KindValues['file']): ObjectRecord[] {
+  const inode = /^pipe:\[(\d+)\]$/.exec(f.path)?.[1];
+  return image.objects.filter((o) => (o.kind === 'pipe' ? inode !== undefined && o.value.inode === BigInt(inode) : o.value.fd === f.fd));
+}
+
+/** Whether a restart makes the descriptor again: by path, as a terminal, or from an object the image holds */
+export function fileRestorable(image: Image, f: KindValues['file']): boolean {
+  const made = objectsOf(image, f).some((o) => o.kind !== 'fown');
+  if (f.type === C.CKPT_FT_REGULAR) return made || !f.path.endsWith(' (deleted)');
+  return restorable(f.type) || made;
 }
 
 function checkDataBounds(image: Image, rec: ImageRecord): void {

@@ -2,9 +2,9 @@
 // files, and the verdict of the checks. Sections an image lacks are left out.
 import os from 'node:os';
 import * as C from '../contract.generated.js';
-import { FILE_TYPE_NAMES, ITIMER_NAMES, NO_FD, RLIMIT_NAMES, RLIM_INFINITY, ROLE_NAMES, regionSource, restorable, xsaveFeatures } from './format.js';
+import { FDATA_KIND_NAMES, FILE_TYPE_NAMES, ITIMER_NAMES, NO_FD, RLIMIT_NAMES, RLIM_INFINITY, ROLE_NAMES, regionSource, xsaveFeatures } from './format.js';
 import { perms, regionTotals } from './json.js';
-import type { Image } from './read.js';
+import { fileRestorable, objectsOf, type Image, type ObjectRecord } from './read.js';
 
 const hex = (n: bigint | number) => `0x${n.toString(16)}`;
 const SIGNAL_NAMES = new Map(Object.entries(os.constants.signals).map(([name, n]) => [n as number, name]));
@@ -86,11 +86,30 @@ function regionLines(image: Image): string[] {
   ];
 }
 
+const seconds = (sec: bigint, nsec: bigint) => `${sec}.${nsec.toString().padStart(9, '0')} s`;
+
+/** A descriptor's kernel object or kept contents, in a few words */
+function describeObject(o: ObjectRecord): string {
+  switch (o.kind) {
+    case 'pipe': return `pipe made again, ${o.value.bytes} unread bytes`;
+    case 'eventfd': return `eventfd ${o.value.count}${o.value.flags & C.CKPT_EVENTFD_SEMAPHORE ? ' (semaphore)' : ''}`;
+    case 'timerfd': return `timerfd clock ${o.value.clock}, ${seconds(o.value.valueSec, o.value.valueNsec)} left, `
+      + `interval ${seconds(o.value.intervalSec, o.value.intervalNsec)}, ${o.value.ticks} unread`;
+    case 'signalfd': return `signalfd mask ${hex(o.value.mask)}`;
+    case 'epoll': return `epoll of ${o.value.entries.map((e) => `fd ${e.tfd}`).join(', ') || 'nothing'}`;
+    case 'fileData': return `${FDATA_KIND_NAMES[o.value.kind] ?? `kind ${o.value.kind}`} `
+      + (o.value.sameFile !== NO_FD ? `of fd ${o.value.sameFile}` : `kept, ${o.value.fileSize} bytes${o.value.seals ? `, seals ${hex(BigInt(o.value.seals))}` : ''}`);
+    case 'fown': return `signal ${o.value.signal || 'SIGIO'} to ${o.value.owner}`;
+    case 'inotify': return `inotify of ${o.value.watches.map((w) => `${w.wd}: ${w.path}`).join(', ') || 'nothing'}`;
+  }
+}
+
 function fileLines(image: Image): string[] {
   if (image.files.length === 0) return [];
   const rows = [['FD', 'TYPE', 'OFFSET', 'FLAGS', 'PATH']];
   for (const f of image.files) {
-    const notes = [f.sameAs !== NO_FD ? `same as fd ${f.sameAs}` : '', restorable(f.type) ? '' : 'not restorable'].filter(Boolean);
+    const notes = [f.sameAs !== NO_FD ? `same as fd ${f.sameAs}` : '', ...objectsOf(image, f).map(describeObject),
+      fileRestorable(image, f) ? '' : 'not restorable'].filter(Boolean);
     rows.push([`${f.fd}`, FILE_TYPE_NAMES[f.type] ?? `type ${f.type}`, `${f.offset}`, openFlags(f.flags) + (f.fdFlags & 1 ? ' cloexec' : ''),
       f.path + (notes.length ? `  (${notes.join('; ')})` : '')]);
   }

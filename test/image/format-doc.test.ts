@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as C from '../../src/contract.generated.js';
 import {
-  EXTENT, FILE, FILE_HEADER, GREG_NAMES, ITIMER_NAMES, KIND_NAMES, PROCESS, RECORD_HEADER, REGION, REGS, RLIMIT_SIZE,
+  EPOLL, EVENTFD, EXTENT, FILE, FILE_DATA, FILE_HEADER, FOWN, INOTIFY, PIPE, SIGNALFD, TIMERFD, GREG_NAMES, ITIMER_NAMES, KIND_NAMES, PROCESS, RECORD_HEADER, REGION, REGS, RLIMIT_SIZE,
   SIGACTION_SIZE, SIGNALS, THREAD, WINSIZE,
 } from '../../src/image/format.js';
 import { fieldSize, type Layout } from '../../src/lib/struct.js';
@@ -56,6 +56,14 @@ const CODE_FIELDS: Record<string, Field[]> = {
   RT: fieldsOf(THREAD),
   RE: fieldsOf(EXTENT),
   RF: [...fieldsOf(FILE), { offset: C.CKPT_RF_TERMIOS, size: C.CKPT_RF_TERMIOS_SIZE }, spanOf(WINSIZE)],
+  RPI: fieldsOf(PIPE),
+  REV: fieldsOf(EVENTFD),
+  RTF: fieldsOf(TIMERFD),
+  RSF: fieldsOf(SIGNALFD),
+  REP: fieldsOf(EPOLL),
+  RFD: fieldsOf(FILE_DATA),
+  RFO: fieldsOf(FOWN),
+  RIN: fieldsOf(INOTIFY),
 };
 
 /** Bytes between fields that no constant names (the runtime zeroes them) */
