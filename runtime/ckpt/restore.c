@@ -19,10 +19,13 @@ _Static_assert(RT_PR_SET_SYSCALL_USER_DISPATCH == PR_SET_SYSCALL_USER_DISPATCH &
  */
 static void rt_restore_kernel_state(const struct rt_image *im, int terminal)
 {
+	rt_restore_task(im);
+	rt_restore_locks(im);
 	rt_restore_sigactions(im);
 	rt_restore_umask(im);
 	rt_restore_cwd(im);
 	rt_restore_itimers(im);
+	rt_restore_posix_timers(im);
 	rt_restore_queued_signals(im, terminal);
 }
 
@@ -122,6 +125,7 @@ _Noreturn void rt_restart(const char *path, char **envp)
 	if ((uint64_t)m != hold)
 		rt_refuse(&im, "cannot map the restorer's holding area");
 	rt_prepare_files(&im);
+	rt_prepare_locks(&im);
 	rt_prepare_region_files(&im);
 	/* past this point the image is known good: kernel state first, then the address space */
 	int terminal = rt_restore_files(&im);

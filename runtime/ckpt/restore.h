@@ -63,6 +63,17 @@ void rt_restore_queued_signals(const struct rt_image *im, int terminal);
 void rt_check_cwd(const struct rt_image *im);
 void rt_restore_cwd(const struct rt_image *im);
 
+/* locks.c: the image's locks noted before the region files are opened, taken once files are placed */
+void rt_prepare_locks(const struct rt_image *im);
+long rt_posix_locked_fd(const struct rt_image *im, const char *path, int writes);
+void rt_restore_locks(const struct rt_image *im);
+
+/* timers.c: before the runtime's own CKPT_INTERVAL timer is made */
+void rt_restore_posix_timers(const struct rt_image *im);
+
+/* task.c: prctl state and scheduling; refuses what cannot be set again */
+void rt_restore_task(const struct rt_image *im);
+
 /* limits.c */
 void rt_restore_rlimits(const struct rt_image *im);
 void rt_restore_itimers(const struct rt_image *im);

@@ -57,6 +57,11 @@ void rt_note_inherited_fds(void);
 int rt_save_cwd_and_exe(struct rt_ckpt_work *w);	/* cwd.c */
 int rt_save_rlimits(struct rt_ckpt_work *w);		/* limits.c */
 int rt_save_itimers(struct rt_ckpt_work *w);
+int rt_save_posix_timers(struct rt_ckpt_work *w);	/* timers.c */
+int rt_save_locks(struct rt_ckpt_work *w);		/* locks.c: after the files */
+int rt_save_task(struct rt_ckpt_work *w);		/* task.c */
+void rt_note_unrestorable(void);			/* a state a restart will refuse, warned about */
+long rt_vacate_refusal(const struct rt_ckpt_work *w);	/* last: -EOPNOTSUPP when the vacate signal must make no image */
 
 /* writer.c */
 extern char rt_image_path[RT_PATH_MAX];	/* CKPT_IMAGE, absolute */

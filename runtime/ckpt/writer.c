@@ -197,9 +197,9 @@ static int rt_collect(struct rt_ckpt_work *w)
 {
 	if (rt_save_process(w) || rt_save_regs(w) || rt_save_sigactions(w) || rt_save_files(w) ||
 	    rt_save_cwd_and_exe(w) || rt_save_rlimits(w) || rt_save_itimers(w) || rt_save_queued_signals(w) ||
-	    rt_save_memory(w))
+	    rt_save_posix_timers(w) || rt_save_locks(w) || rt_save_task(w) || rt_save_memory(w))
 		return -ENOMEM;
-	return 0;
+	return (int)rt_vacate_refusal(w);
 }
 
 /* The image, from a writer process when one can be forked, else from here, the program stopped */

@@ -148,6 +148,9 @@
 #define CKPT_REC_RLIMITS        8   /* CKPT_RLIMITS_COUNT x { u64 cur, max } */
 #define CKPT_REC_ITIMERS        9   /* 3 x { u64 interval_sec, interval_usec, value_sec, value_usec } */
 #define CKPT_REC_SIGINFO        10  /* N x 128-byte siginfo: the signals queued at the checkpoint, in order */
+#define CKPT_REC_POSIX_TIMERS   30  /* N x CKPT_PT_SIZE: the program's POSIX timers (timer_create) */
+#define CKPT_REC_LOCKS          31  /* N x CKPT_LK_SIZE: the file locks the program held (flock, fcntl, OFD) */
+#define CKPT_REC_TASK           32  /* struct ckpt_rec_task: prctl state, scheduling policy and nice value */
 #define CKPT_RLIMITS_COUNT      16
 #define CKPT_SIGINFO_SIZE       128
 #define CKPT_ITIMER_SIZE        32
@@ -205,6 +208,8 @@
 #define CKPT_REGION_SHARED      0x2 /* record flag: a MAP_SHARED mapping (restored private) */
 #define CKPT_REGION_FILE        0x4 /* record flag: pages not stored are the file's (path, or the binary) */
 #define CKPT_REGION_BINARY      0x8 /* record flag: the file is the relinked binary (/proc/self/exe at restart) */
+#define CKPT_REGION_SHARED_FILE 0x10 /* record flag: MAP_SHARED from the file at its path, mapped shared again;
+                                        no contents stored (they are the file's); FILE_SIZE is its size */
 
 /* A region record's stored extent: pages [first, first + count) of the region, back to back in its data */
 #define CKPT_RE_FIRST           0   /* u64: page index from the region's start */
@@ -236,6 +241,46 @@
 #define CKPT_FT_PIPE            5   /* not restorable: see docs/limits.md */
 #define CKPT_FT_SOCKET          6   /* not restorable: see docs/limits.md */
 #define CKPT_FT_OTHER           7   /* not restorable (eventfd, epoll, block devices...) */
+
+/* A POSIX timer (CKPT_REC_POSIX_TIMERS entry): made again with the same id, armed with what was left */
+#define CKPT_PT_ID              0   /* i32: the id timer_create gave the program */
+#define CKPT_PT_CLOCK           4   /* i32: its clock; a CPU clock of this process or thread with pid 0 (self) */
+#define CKPT_PT_SIGNO           8   /* u32: sigev_signo */
+#define CKPT_PT_NOTIFY          12  /* u32: sigev_notify: SIGEV_SIGNAL, SIGEV_NONE or SIGEV_THREAD_ID (the one thread) */
+#define CKPT_PT_VALUE           16  /* u64: sigev_value */
+#define CKPT_PT_INTERVAL_SEC    24  /* i64: it_interval */
+#define CKPT_PT_INTERVAL_NSEC   32  /* i64 */
+#define CKPT_PT_LEFT_SEC        40  /* i64: it_value, the time left (0 0: disarmed) */
+#define CKPT_PT_LEFT_NSEC       48  /* i64 */
+#define CKPT_PT_SIZE            56
+
+/* A file lock (CKPT_REC_LOCKS entry), as /proc/self/fdinfo showed it on the descriptor it was taken through */
+#define CKPT_LK_FD              0   /* u32 */
+#define CKPT_LK_KIND            4   /* u32: CKPT_LOCK_* */
+#define CKPT_LK_TYPE            8   /* u32: F_RDLCK (0) or F_WRLCK (1) */
+#define CKPT_LK_RESERVED        12  /* u32: zero */
+#define CKPT_LK_START           16  /* u64: first byte */
+#define CKPT_LK_END             24  /* u64: last byte, ~0 for "to the end of the file" */
+#define CKPT_LK_SIZE            32
+#define CKPT_LOCK_FLOCK         1   /* flock(2): the open file description's */
+#define CKPT_LOCK_POSIX         2   /* fcntl F_SETLK: the process's */
+#define CKPT_LOCK_OFD           3   /* fcntl F_OFD_SETLK: the open file description's */
+#define CKPT_LOCK_OTHER         4   /* a lease or another kind: a restart refuses the image */
+
+/* struct ckpt_rec_task: what prctl and the scheduler hold for the process */
+#define CKPT_TK_NAME            0   /* 16 bytes: PR_GET_NAME, NUL-terminated */
+#define CKPT_TK_DUMPABLE        16  /* u32: PR_GET_DUMPABLE */
+#define CKPT_TK_PDEATHSIG       20  /* u32: PR_GET_PDEATHSIG */
+#define CKPT_TK_SUBREAPER       24  /* u32: PR_GET_CHILD_SUBREAPER */
+#define CKPT_TK_NO_NEW_PRIVS    28  /* u32: PR_GET_NO_NEW_PRIVS */
+#define CKPT_TK_POLICY          32  /* u32: sched_getscheduler, SCHED_RESET_ON_FORK included */
+#define CKPT_TK_PRIORITY        36  /* u32: sched_priority (real-time policies) */
+#define CKPT_TK_NICE            40  /* i32: the nice value, -20..19 */
+#define CKPT_TK_SECCOMP         44  /* u32: the seccomp mode (/proc/self/status); a filter is refused */
+#define CKPT_TK_THP_DISABLE     48  /* u32: PR_GET_THP_DISABLE */
+#define CKPT_TK_RESERVED        52  /* u32: zero */
+#define CKPT_TK_TIMERSLACK      56  /* u64: PR_GET_TIMERSLACK, ns */
+#define CKPT_TK_SIZE            64
 
 /* Exit status of a restart refused before anything was torn down */
 #define CKPT_EXIT_BAD_IMAGE     2
