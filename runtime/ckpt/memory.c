@@ -114,6 +114,19 @@ static int rt_is_shared_anonymous(const char *path)
 	return rt_streq(path, "/dev/zero (deleted)") || !path[0];
 }
 
+/* The runtime's own table of shared remote-file offsets (remote/cursors.c): restored private, and
+ * shared again through a new memfd at the process's next fork */
+static int rt_is_cursor_table(const char *path)
+{
+	return rt_starts_with(path, "/memfd:ckpt-cursors");
+}
+
+/* A MAP_SHARED region that is not a file's still at its path: shared again only when it is anonymous */
+static int rt_cannot_share(const char *path)
+{
+	return !rt_is_shared_anonymous(path) && !rt_is_cursor_table(path);
+}
+
 /* A shared mapping of the file still at its path: CKPT_REGION_SHARED_FILE, with st that file's */
 static uint32_t rt_shared_source(const struct rt_map *m, struct rt_stat *st)
 {
@@ -145,7 +158,7 @@ static int rt_save_region(struct rt_ckpt_work *w, const struct rt_map *m)
 	uint32_t source = role == CKPT_ROLE_MEMORY && !shared_file ? rt_region_source(w, m, &st) : 0;
 	size_t plen = rt_strlen(m->path) + 1;
 	uint32_t at = (uint32_t)((CKPT_RG_SIZE + plen + 7) & ~7UL);
-	if (m->shared && !shared_file && !rt_is_shared_anonymous(m->path))
+	if (m->shared && !shared_file && rt_cannot_share(m->path))
 		rt_warn_unshareable(m);
 	unsigned char *p = rt_record(w, CKPT_REC_REGION, source | shared_file | (m->shared ? CKPT_REGION_SHARED : 0), at);
 	if (!p)
@@ -403,7 +416,7 @@ static void rt_open_region(void *arg, const unsigned char *h, const unsigned cha
 	long i = -1;
 	if (r->index == RT_MAX_MAPS)
 		rt_refuse(r->im, "more memory regions than a restart can map");
-	if ((flags & CKPT_REGION_SHARED) && !(flags & CKPT_REGION_SHARED_FILE) && !rt_is_shared_anonymous(path))
+	if ((flags & CKPT_REGION_SHARED) && !(flags & CKPT_REGION_SHARED_FILE) && rt_cannot_share(path))
 		rt_refuse_path(r->im, "a MAP_SHARED mapping cannot be shared again (its file was gone or replaced, or "
 			       "System V shared memory): ", path);
 	if (flags & CKPT_REGION_SHARED_FILE)
@@ -463,8 +476,10 @@ static void rt_plan_map(void *arg, const unsigned char *h, const unsigned char *
 		return;
 	uint32_t size = u32at(h, CKPT_RH_PAYLOAD_SIZE), at = rt_region_extents_at(p, size);
 	uint64_t len = u64at(p, CKPT_RG_END) - u64at(p, CKPT_RG_START), stored = u64at(h, CKPT_RH_DATA_SIZE);
-	uint64_t flags = (u32at(h, CKPT_RH_FLAGS) & CKPT_REGION_SHARED ? MAP_SHARED : MAP_PRIVATE) | MAP_FIXED |
-			 (fd < 0 ? MAP_ANONYMOUS : 0);
+	uint32_t rflags = u32at(h, CKPT_RH_FLAGS);
+	int shared = (rflags & CKPT_REGION_SHARED_FILE) ||
+		     ((rflags & CKPT_REGION_SHARED) && rt_is_shared_anonymous((const char *)p + CKPT_RG_SIZE));
+	uint64_t flags = (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_FIXED | (fd < 0 ? MAP_ANONYMOUS : 0);
 	if (rt_streq((const char *)p + CKPT_RG_SIZE, "[stack]"))
 		flags |= MAP_GROWSDOWN;	/* the stack goes on growing as the kernel's did */
 

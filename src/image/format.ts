@@ -146,6 +146,38 @@ const siginfo: KindCodec<QueuedSignal[]> = {
   encode: (v) => Buffer.concat(v.map((q) => q.raw)),
 };
 
+/** A POSIX timer (CKPT_REC_POSIX_TIMERS): ids and clocks are signed, as the kernel gives them */
+export const POSIX_TIMER = [
+  ['id', C.CKPT_PT_ID, 'u32'], ['clock', C.CKPT_PT_CLOCK, 'u32'], ['signo', C.CKPT_PT_SIGNO, 'u32'],
+  ['notify', C.CKPT_PT_NOTIFY, 'u32'], ['value', C.CKPT_PT_VALUE, 'u64'],
+  ['intervalSec', C.CKPT_PT_INTERVAL_SEC, 'i64'], ['intervalNsec', C.CKPT_PT_INTERVAL_NSEC, 'i64'],
+  ['leftSec', C.CKPT_PT_LEFT_SEC, 'i64'], ['leftNsec', C.CKPT_PT_LEFT_NSEC, 'i64'],
+] as const;
+export type PosixTimer = Struct<typeof POSIX_TIMER>;
+
+/** A file lock (CKPT_REC_LOCKS), on the descriptor it was taken through */
+export const LOCK = [
+  ['fd', C.CKPT_LK_FD, 'u32'], ['kind', C.CKPT_LK_KIND, 'u32'], ['type', C.CKPT_LK_TYPE, 'u32'],
+  ['reserved', C.CKPT_LK_RESERVED, 'u32'], ['start', C.CKPT_LK_START, 'u64'], ['end', C.CKPT_LK_END, 'u64'],
+] as const;
+export type FileLock = Struct<typeof LOCK>;
+export const LOCK_KIND_NAMES: Readonly<Record<number, string>> = {
+  [C.CKPT_LOCK_FLOCK]: 'flock', [C.CKPT_LOCK_POSIX]: 'posix', [C.CKPT_LOCK_OFD]: 'ofd', [C.CKPT_LOCK_OTHER]: 'other',
+};
+
+/** The process's settings (CKPT_REC_TASK); the name is a byte area of its own */
+export const TASK = [
+  ['dumpable', C.CKPT_TK_DUMPABLE, 'u32'], ['pdeathsig', C.CKPT_TK_PDEATHSIG, 'u32'], ['subreaper', C.CKPT_TK_SUBREAPER, 'u32'],
+  ['noNewPrivs', C.CKPT_TK_NO_NEW_PRIVS, 'u32'], ['policy', C.CKPT_TK_POLICY, 'u32'], ['priority', C.CKPT_TK_PRIORITY, 'u32'],
+  ['nice', C.CKPT_TK_NICE, 'u32'], ['seccomp', C.CKPT_TK_SECCOMP, 'u32'], ['thpDisable', C.CKPT_TK_THP_DISABLE, 'u32'],
+  ['reserved', C.CKPT_TK_RESERVED, 'u32'], ['timerslack', C.CKPT_TK_TIMERSLACK, 'u64'],
+] as const;
+export const TASK_NAME_SIZE = 16;
+export interface TaskState extends Struct<typeof TASK> {
+  /** PR_GET_NAME, up to its NUL */
+  name: string;
+}
+
 export interface KindValues {
   process: ProcessState;
   registers: Registers;
@@ -157,6 +189,9 @@ export interface KindValues {
   rlimits: Rlimit[];
   itimers: Itimer[];
   queued: QueuedSignal[];
+  posixTimers: PosixTimer[];
+  locks: FileLock[];
+  task: TaskState;
 }
 export type KindName = keyof KindValues;
 
@@ -164,6 +199,7 @@ export const KIND_NAMES: Readonly<Record<number, KindName>> = {
   [C.CKPT_REC_PROCESS]: 'process', [C.CKPT_REC_REGS]: 'registers', [C.CKPT_REC_SIGACTIONS]: 'sigactions',
   [C.CKPT_REC_REGION]: 'region', [C.CKPT_REC_FILE]: 'file', [C.CKPT_REC_CWD]: 'cwd', [C.CKPT_REC_EXE]: 'exe',
   [C.CKPT_REC_RLIMITS]: 'rlimits', [C.CKPT_REC_ITIMERS]: 'itimers', [C.CKPT_REC_SIGINFO]: 'queued',
+  [C.CKPT_REC_POSIX_TIMERS]: 'posixTimers', [C.CKPT_REC_LOCKS]: 'locks', [C.CKPT_REC_TASK]: 'task',
 };
 
 export function kindLabel(kind: number): string {
@@ -323,10 +359,36 @@ const file: KindCodec<OpenFile> = {
   },
 };
 
+/** N entries of size bytes, N read from the payload's length */
+function entries<L extends Layout>(size: number, layout: L, what: string): KindCodec<Struct<L>[]> {
+  return {
+    check: (p) => (p.length % size ? `${what} record of ${p.length} bytes is not a whole number of ${size}-byte entries` : undefined),
+    decode: (p) => ({ value: readArray(p, p.length / size, size, layout), used: p.length }),
+    encode: (v) => writeArray(v, size, layout),
+  };
+}
+
+const task: KindCodec<TaskState> = {
+  check: (p) => tooShort(p, C.CKPT_TK_SIZE, 'process settings record'),
+  decode: (p) => {
+    const name = p.subarray(C.CKPT_TK_NAME, C.CKPT_TK_NAME + TASK_NAME_SIZE);
+    const nul = name.indexOf(0);
+    return { value: { ...readStruct(p, 0, TASK), name: name.toString('utf8', 0, nul < 0 ? TASK_NAME_SIZE : nul) }, used: C.CKPT_TK_SIZE };
+  },
+  encode: (v) => {
+    const out = structBytes(C.CKPT_TK_SIZE, TASK, v);
+    out.write(v.name.slice(0, TASK_NAME_SIZE - 1), C.CKPT_TK_NAME, 'utf8');
+    return out;
+  },
+};
+
 export const CODECS: { readonly [K in KindName]: KindCodec<KindValues[K]> } = {
   process: processCodec, registers, region, file, cwd: cString, exe: cString,
   sigactions: fixedArray(SIGNALS, SIGACTION_SIZE, SIGACTION, 'signal action record'),
   rlimits: fixedArray(C.CKPT_RLIMITS_COUNT, RLIMIT_SIZE, RLIMIT, 'resource limit record'),
   itimers: fixedArray(ITIMERS, C.CKPT_ITIMER_SIZE, ITIMER, 'interval timer record'),
   queued: siginfo,
+  posixTimers: entries(C.CKPT_PT_SIZE, POSIX_TIMER, 'POSIX timer'),
+  locks: entries(C.CKPT_LK_SIZE, LOCK, 'lock'),
+  task,
 };

@@ -22,9 +22,14 @@
 //   rlimits: [{ resource ("NOFILE"), soft, hard }] (18446744073709551615: infinity)
 //   itimers: [{ which ("REAL"), intervalSec, intervalUsec, valueSec, valueUsec }]
 //   queued: [{ signo, errno, code, pid, uid, siginfo (128 bytes, hex) }]: signals queued at the checkpoint, in order
+//   posixTimers: [{ id, clock, signo, notify, value, intervalSec, intervalNsec, leftSec, leftNsec }] (id and clock
+//                 as unsigned 32-bit numbers: -6 is 4294967290)
+//   locks: [{ fd, kind, kindName ("flock", "posix", "ofd", "other"), type (0 read, 1 write), reserved, start, end }]
+//   task: { name, dumpable, pdeathsig, subreaper, noNewPrivs, policy, priority, nice (unsigned 32-bit), seccomp,
+//           thpDisable, reserved, timerslack }
 //   unknown: [{ index, kind, payloadSize }] (records of kinds this version does not know)
 //   totals: { regions, mapped, saved } (bytes of memory mapped, and saved in the data area)
-import { FILE_TYPE_NAMES, ITIMER_NAMES, NO_FD, RLIMIT_NAMES, ROLE_NAMES, kindLabel, regionSource, restorable, xsaveFeatures } from './format.js';
+import { FILE_TYPE_NAMES, ITIMER_NAMES, LOCK_KIND_NAMES, NO_FD, RLIMIT_NAMES, ROLE_NAMES, kindLabel, regionSource, restorable, xsaveFeatures } from './format.js';
 import type { Image } from './read.js';
 
 type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
@@ -80,6 +85,9 @@ export function imageToJson(file: string, image: Image, problems: string[], data
     rlimits: image.rlimits?.map((l, i) => ({ resource: RLIMIT_NAMES[i], ...plain(l) })) ?? null,
     itimers: image.itimers?.map((t, i) => ({ which: ITIMER_NAMES[i], ...plain(t) })) ?? null,
     queued: image.queued?.map(({ raw, ...q }) => ({ ...plain(q), siginfo: raw.toString('hex') })) ?? null,
+    posixTimers: image.posixTimers?.map((t) => plain(t)) ?? null,
+    locks: image.locks?.map((l) => ({ ...plain(l), kindName: LOCK_KIND_NAMES[l.kind] ?? `unknown ${l.kind}` })) ?? null,
+    task: image.task ? plain(image.task) : null,
     unknown: image.unknown.map((r) => ({ index: r.index, kind: r.header.kind, payloadSize: r.header.payloadSize })),
     totals: { regions: image.regions.length, mapped: totals.mapped.toString(), saved: totals.saved.toString() },
   };

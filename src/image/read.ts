@@ -83,6 +83,9 @@ export interface Image {
   itimers?: KindValues['itimers'];
   /** signals queued at the checkpoint, in the order a restart queues them again */
   queued?: KindValues['queued'];
+  posixTimers?: KindValues['posixTimers'];
+  locks?: KindValues['locks'];
+  task?: KindValues['task'];
   /** records of kinds this version does not know: skipped, kept raw */
   unknown: ImageRecord[];
   /** every problem found while reading, one line each; empty for a sound image */
@@ -90,7 +93,7 @@ export interface Image {
 }
 
 const hex = (n: number | bigint) => `0x${n.toString(16)}`;
-const SINGLETONS: readonly KindName[] = ['process', 'registers', 'sigactions', 'cwd', 'exe', 'rlimits', 'itimers', 'queued'];
+const SINGLETONS: readonly KindName[] = ['process', 'registers', 'sigactions', 'cwd', 'exe', 'rlimits', 'itimers', 'queued', 'posixTimers', 'locks', 'task'];
 const REQUIRED: readonly KindName[] = ['process', 'registers', 'sigactions'];
 
 export function recordLabel(rec: ImageRecord): string {
@@ -196,6 +199,9 @@ function attach(image: Image, rec: ImageRecord, d: DecodedRecord): void {
     case 'rlimits': image.rlimits = d.value; break;
     case 'itimers': image.itimers = d.value; break;
     case 'queued': image.queued = d.value; break;
+    case 'posixTimers': image.posixTimers = d.value; break;
+    case 'locks': image.locks = d.value; break;
+    case 'task': image.task = d.value; break;
   }
 }
 

@@ -8,8 +8,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as C from '../../src/contract.generated.js';
 import {
-  EXTENT, FILE, FILE_HEADER, GREG_NAMES, ITIMER_NAMES, KIND_NAMES, PROCESS, RECORD_HEADER, REGION, REGS, RLIMIT_SIZE,
-  SIGACTION_SIZE, SIGNALS, WINSIZE,
+  EXTENT, FILE, FILE_HEADER, GREG_NAMES, ITIMER_NAMES, KIND_NAMES, LOCK, POSIX_TIMER, PROCESS, RECORD_HEADER, REGION, REGS,
+  RLIMIT_SIZE, SIGACTION_SIZE, SIGNALS, TASK, TASK_NAME_SIZE, WINSIZE,
 } from '../../src/image/format.js';
 import { fieldSize, type Layout } from '../../src/lib/struct.js';
 import { ROOT } from '../helpers.js';
@@ -55,6 +55,9 @@ const CODE_FIELDS: Record<string, Field[]> = {
   RG: fieldsOf(REGION),
   RE: fieldsOf(EXTENT),
   RF: [...fieldsOf(FILE), { offset: C.CKPT_RF_TERMIOS, size: C.CKPT_RF_TERMIOS_SIZE }, spanOf(WINSIZE)],
+  PT: fieldsOf(POSIX_TIMER),
+  LK: fieldsOf(LOCK),
+  TK: [{ offset: C.CKPT_TK_NAME, size: TASK_NAME_SIZE }, ...fieldsOf(TASK)],
 };
 
 /** Bytes between fields that no constant names (the runtime zeroes them) */
@@ -120,6 +123,8 @@ describe('docs/image-format.md', () => {
       rlimits: `${C.CKPT_RLIMITS_COUNT} × ${RLIMIT_SIZE}`,
       itimers: `${ITIMER_NAMES.length} × ${C.CKPT_ITIMER_SIZE}`,
       queued: `N × ${C.CKPT_SIGINFO_SIZE}`,
+      posixTimers: `N × ${C.CKPT_PT_SIZE}`,
+      locks: `N × ${C.CKPT_LK_SIZE}`,
     });
   });
 });
