@@ -15,10 +15,12 @@ import { ROOT, SAMPLES_DIR, relinkFile, scratch } from '../helpers.js';
 const ZDTM_SOURCES = path.join(ROOT, 'samples/zdtm');
 const CONCURRENCY = 4;
 const STEP_MS = 10_000;	// the longest any one step (READY, image, restore, exit) may take
-const MUSL_TOO = new Set(['mem_heap', 'mem_anon', 'fpu_regs', 'sig_mask', 'files_offsets', 'brk_grow', 'pid_stable']);
+const MUSL_TOO = new Set(['mem_heap', 'mem_anon', 'fpu_regs', 'sig_mask', 'files_offsets', 'brk_grow', 'pid_stable',
+  'mem_shared_file', 'mem_shared_anon', 'posix_timers', 'file_locks', 'task_state']);
+const PIE_TOO = new Set(['mem_heap', 'mem_file', 'mem_shared_file', 'mem_shared_anon', 'posix_timers', 'file_locks', 'task_state']);
 const CONTINUE_TOO = new Set(['mem_heap', 'fpu_regs', 'sig_mask', 'itimers', 'files_append']);
 
-type ZdtmFlavour = 'glibc' | 'musl';
+type ZdtmFlavour = 'glibc' | 'pie' | 'musl';
 type Mode = 'restart' | 'continue';
 interface Run { flavour: ZdtmFlavour; name: string; mode: Mode }
 const runKey = (r: Run) => `${r.flavour}/${r.name} (${r.mode})`;
@@ -47,13 +49,13 @@ function zdtmNames(): string[] {
 
 function planRuns(): Run[] {
   const names = zdtmNames();
-  for (const listed of [...MUSL_TOO, ...CONTINUE_TOO]) {
+  for (const listed of [...MUSL_TOO, ...PIE_TOO, ...CONTINUE_TOO]) {
     if (!names.includes(listed)) throw new Error(`${listed} is listed here but there is no samples/zdtm/${listed}.c`);
   }
   const runs: Run[] = [];
   for (const name of names) {
-    for (const flavour of ['glibc', 'musl'] as const) {
-      if (flavour === 'musl' && !MUSL_TOO.has(name)) continue;
+    for (const flavour of ['glibc', 'pie', 'musl'] as const) {
+      if ((flavour === 'musl' && !MUSL_TOO.has(name)) || (flavour === 'pie' && !PIE_TOO.has(name))) continue;
       runs.push({ flavour, name, mode: 'restart' });
       if (flavour === 'glibc' && CONTINUE_TOO.has(name)) runs.push({ flavour, name, mode: 'continue' });
     }
