@@ -1,6 +1,7 @@
 /*
  * The process's own settings: what prctl holds (name, dumpable, parent-death signal, child
- * subreaper, no_new_privs, THP disabled, timer slack), the scheduling policy and the nice value.
+ * subreaper, no_new_privs, THP disabled, timer slack), the scheduling policy and the nice value,
+ * the robust-mutex list the C library registered, membarrier registrations and oom_score_adj.
  * Restored before the teardown, each only when it differs from the restarting process's; one that
  * cannot be set again without privilege (a real-time policy, a lower nice value) refuses the
  * image, naming it.
@@ -13,6 +14,8 @@
  */
 #include "ckpt/save.h"
 #include "ckpt/restore.h"
+
+#define RT_MEMBARRIER_GET_REGISTRATIONS	(1 << 9)	/* Linux 6.3; Debian 12's headers lack it */
 
 static int rt_unrestorable;
 
@@ -48,6 +51,31 @@ static uint32_t rt_seccomp_mode(void)
 	return 0;
 }
 
+/* /proc/self/oom_score_adj as a number; 0 when unreadable */
+static int32_t rt_read_oom_score_adj(void)
+{
+	char buf[16];
+	long n = rt_read_file("/proc/self/oom_score_adj", buf, sizeof buf - 1);
+	int32_t v = 0, sign = 1;
+	buf[n > 0 ? n : 0] = 0;
+	const char *s = buf;
+	if (*s == '-')
+		sign = -1, s++;
+	for (; *s >= '0' && *s <= '9'; s++)
+		v = v * 10 + (*s - '0');
+	return sign * v;
+}
+
+static void rt_save_more(unsigned char *p)
+{
+	uint64_t len = 0;
+	rt_syscall3(__NR_get_robust_list, 0, (long)(p + CKPT_TK_ROBUST_LIST), (long)&len);
+	*(uint64_t *)(p + CKPT_TK_ROBUST_LEN) = len;
+	long registered = rt_syscall3(__NR_membarrier, RT_MEMBARRIER_GET_REGISTRATIONS, 0, 0);
+	*(uint32_t *)(p + CKPT_TK_MEMBARRIER) = registered > 0 ? (uint32_t)registered : 0;
+	*(int32_t *)(p + CKPT_TK_OOM_SCORE_ADJ) = rt_read_oom_score_adj();
+}
+
 int rt_save_task(struct rt_ckpt_work *w)
 {
 	unsigned char *p = rt_record(w, CKPT_REC_TASK, 0, CKPT_TK_SIZE);
@@ -70,6 +98,7 @@ int rt_save_task(struct rt_ckpt_work *w)
 	*(uint32_t *)(p + CKPT_TK_SECCOMP) = rt_seccomp_mode();
 	*(uint32_t *)(p + CKPT_TK_THP_DISABLE) = (uint32_t)rt_syscall5(__NR_prctl, PR_GET_THP_DISABLE, 0, 0, 0, 0);
 	*(uint64_t *)(p + CKPT_TK_TIMERSLACK) = (uint64_t)rt_syscall5(__NR_prctl, PR_GET_TIMERSLACK, 0, 0, 0, 0);
+	rt_save_more(p);
 	rt_seal(p);
 	if (*(uint32_t *)(p + CKPT_TK_SECCOMP)) {
 		rt_warn("the program runs under a seccomp filter", "(its own):",
@@ -112,6 +141,35 @@ static void rt_set_prctl(const unsigned char *t)
 		rt_syscall5(__NR_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 }
 
+static void rt_set_oom_score_adj(const struct rt_image *im, int32_t want)
+{
+	char text[16], *e = text;
+	if (rt_read_oom_score_adj() == want)
+		return;
+	if (want < 0)
+		*e++ = '-';
+	e = rt_utoa((uint64_t)(want < 0 ? -want : want), e);
+	long fd = rt_syscall4(__NR_openat, AT_FDCWD, (long)"/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC, 0);
+	long n = fd < 0 ? fd : rt_syscall3(__NR_write, fd, (long)text, e - text);
+	if (fd >= 0)
+		rt_syscall1(__NR_close, fd);
+	if (n < 0)
+		rt_refuse(im, "the program's oom_score_adj cannot be set again (a lower one than now needs privilege)");
+}
+
+/* Registered again: the commands it made stay registered for the process's memory, which the
+ * teardown keeps */
+static void rt_set_more(const struct rt_image *im, const unsigned char *t)
+{
+	if (u64at(t, CKPT_TK_ROBUST_LIST))
+		rt_syscall2(__NR_set_robust_list, (long)u64at(t, CKPT_TK_ROBUST_LIST), (long)u64at(t, CKPT_TK_ROBUST_LEN));
+	uint32_t registered = u32at(t, CKPT_TK_MEMBARRIER);
+	for (uint32_t bit = 1; bit && bit <= registered; bit <<= 1)
+		if ((registered & bit) && rt_syscall3(__NR_membarrier, bit, 0, 0) < 0)
+			rt_refuse(im, "a membarrier registration of the program cannot be made again on this kernel");
+	rt_set_oom_score_adj(im, *(const int32_t *)(t + CKPT_TK_OOM_SCORE_ADJ));
+}
+
 static void rt_restore_task_record(void *arg, const unsigned char *h, const unsigned char *t)
 {
 	const struct rt_image *im = arg;
@@ -121,6 +179,7 @@ static void rt_restore_task_record(void *arg, const unsigned char *h, const unsi
 		rt_refuse(im, "the program ran under a seccomp filter of its own, which cannot be read back "
 			  "without privilege to be installed again (docs/limits.md)");
 	rt_set_scheduling(im, t);
+	rt_set_more(im, t);
 	rt_set_prctl(t);
 }
 

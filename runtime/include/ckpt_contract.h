@@ -280,7 +280,11 @@
 #define CKPT_TK_THP_DISABLE     48  /* u32: PR_GET_THP_DISABLE */
 #define CKPT_TK_RESERVED        52  /* u32: zero */
 #define CKPT_TK_TIMERSLACK      56  /* u64: PR_GET_TIMERSLACK, ns */
-#define CKPT_TK_SIZE            64
+#define CKPT_TK_ROBUST_LIST     64  /* u64: get_robust_list: glibc's list of robust mutexes held */
+#define CKPT_TK_ROBUST_LEN      72  /* u64 */
+#define CKPT_TK_MEMBARRIER      80  /* u32: MEMBARRIER_CMD_GET_REGISTRATIONS: the REGISTER_* commands made */
+#define CKPT_TK_OOM_SCORE_ADJ   84  /* u32: /proc/self/oom_score_adj, -1000..1000 (signed) */
+#define CKPT_TK_SIZE            88
 
 /* Exit status of a restart refused before anything was torn down */
 #define CKPT_EXIT_BAD_IMAGE     2

@@ -171,6 +171,8 @@ export const TASK = [
   ['noNewPrivs', C.CKPT_TK_NO_NEW_PRIVS, 'u32'], ['policy', C.CKPT_TK_POLICY, 'u32'], ['priority', C.CKPT_TK_PRIORITY, 'u32'],
   ['nice', C.CKPT_TK_NICE, 'u32'], ['seccomp', C.CKPT_TK_SECCOMP, 'u32'], ['thpDisable', C.CKPT_TK_THP_DISABLE, 'u32'],
   ['reserved', C.CKPT_TK_RESERVED, 'u32'], ['timerslack', C.CKPT_TK_TIMERSLACK, 'u64'],
+  ['robustList', C.CKPT_TK_ROBUST_LIST, 'u64'], ['robustLen', C.CKPT_TK_ROBUST_LEN, 'u64'],
+  ['membarrier', C.CKPT_TK_MEMBARRIER, 'u32'], ['oomScoreAdj', C.CKPT_TK_OOM_SCORE_ADJ, 'u32'],
 ] as const;
 export const TASK_NAME_SIZE = 16;
 export interface TaskState extends Struct<typeof TASK> {

@@ -26,7 +26,7 @@
 //                 as unsigned 32-bit numbers: -6 is 4294967290)
 //   locks: [{ fd, kind, kindName ("flock", "posix", "ofd", "other"), type (0 read, 1 write), reserved, start, end }]
 //   task: { name, dumpable, pdeathsig, subreaper, noNewPrivs, policy, priority, nice (unsigned 32-bit), seccomp,
-//           thpDisable, reserved, timerslack }
+//           thpDisable, reserved, timerslack, robustList, robustLen, membarrier, oomScoreAdj (unsigned 32-bit) }
 //   unknown: [{ index, kind, payloadSize }] (records of kinds this version does not know)
 //   totals: { regions, mapped, saved } (bytes of memory mapped, and saved in the data area)
 import { FILE_TYPE_NAMES, ITIMER_NAMES, LOCK_KIND_NAMES, NO_FD, RLIMIT_NAMES, ROLE_NAMES, kindLabel, regionSource, restorable, xsaveFeatures } from './format.js';
