@@ -168,6 +168,7 @@ static int rt_save_region(struct rt_ckpt_work *w, const struct rt_map *m)
 	*(uint64_t *)(p + CKPT_RG_OFFSET) = m->offset;
 	*(uint32_t *)(p + CKPT_RG_PROT) = m->prot;
 	*(uint32_t *)(p + CKPT_RG_ROLE) = role;
+	*(uint32_t *)(p + CKPT_RG_ADVICE) = rt_advice_of(m->start, m->end);
 	if (source == CKPT_REGION_FILE || shared_file) {	/* the binary is known by its id instead */
 		*(uint64_t *)(p + CKPT_RG_FILE_SIZE) = (uint64_t)st.size;
 		*(uint64_t *)(p + CKPT_RG_MTIME_SEC) = st.mtime_sec;
@@ -226,6 +227,7 @@ int rt_save_memory(struct rt_ckpt_work *w)
 	w->exe_dev = w->exe_ino = 0;
 	if (rt_syscall4(__NR_newfstatat, AT_FDCWD, (long)"/proc/self/exe", (long)&exe, 0) == 0)
 		w->exe_dev = exe.dev, w->exe_ino = exe.ino;
+	rt_read_advice();
 	w->pagemap_fd = rt_syscall4(__NR_openat, AT_FDCWD, (long)"/proc/self/pagemap", O_RDONLY | O_CLOEXEC, 0);
 	for (long i = 0; i < n && !r; i++)
 		if (!rt_map_is_vsyscall(&w->maps[i]))
@@ -480,7 +482,7 @@ static void rt_plan_map(void *arg, const unsigned char *h, const unsigned char *
 	int shared = (rflags & CKPT_REGION_SHARED_FILE) ||
 		     ((rflags & CKPT_REGION_SHARED) && rt_is_shared_anonymous((const char *)p + CKPT_RG_SIZE));
 	uint64_t flags = (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_FIXED | (fd < 0 ? MAP_ANONYMOUS : 0);
-	if (rt_streq((const char *)p + CKPT_RG_SIZE, "[stack]"))
+	if (rt_streq((const char *)p + CKPT_RG_SIZE, "[stack]") || (u32at(p, CKPT_RG_ADVICE) & CKPT_VM_GROWSDOWN))
 		flags |= MAP_GROWSDOWN;	/* the stack goes on growing as the kernel's did */
 
 	rt_plan_u64(b, u64at(p, CKPT_RG_START));

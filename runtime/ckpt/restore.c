@@ -72,6 +72,7 @@ static void rt_plan_build(const struct rt_image *im, unsigned char *plan, const 
 	/* the restored runtime learns it was restarted (it then owns brk) and its real ids */
 	rt_plan_pokes(&b, im, timer);
 	rt_prepare_closes(&b);
+	rt_prepare_advice(&b);
 	*(uint64_t *)(plan + RT_PLAN_FS_BASE) = u64at(im->process, CKPT_RP_FS_BASE);
 	*(uint64_t *)(plan + RT_PLAN_IMAGE_FD) = (uint64_t)im->fd;
 	*(uint64_t *)(plan + RT_PLAN_SIGRETURN) = rt_in_image(im, (const void *)rt_restart_finish);

@@ -51,6 +51,9 @@ int rt_region_file_held(long fd);
 void rt_prepare_maps(struct rt_plan_builder *b);
 void rt_prepare_closes(struct rt_plan_builder *b);
 
+/* advice.c: the regions' madvise and mlock state, as calls the restorer makes after the maps */
+void rt_prepare_advice(struct rt_plan_builder *b);
+
 /* files.c: opens every descriptor again (refusing the image if one cannot be), then places them */
 void rt_prepare_files(struct rt_image *im);
 int rt_restore_files(const struct rt_image *im);	/* returns 1 when a terminal was taken over */

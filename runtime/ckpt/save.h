@@ -52,6 +52,9 @@ int rt_save_regs(struct rt_ckpt_work *w);
 int rt_save_sigactions(struct rt_ckpt_work *w);		/* signals.c */
 int rt_save_queued_signals(struct rt_ckpt_work *w);
 int rt_save_memory(struct rt_ckpt_work *w);		/* memory.c */
+void rt_read_advice(void);				/* advice.c: /proc/self/smaps, before the regions */
+uint32_t rt_advice_of(uint64_t start, uint64_t end);
+void rt_advice_around_fork(int again);
 int rt_save_files(struct rt_ckpt_work *w);		/* files.c */
 void rt_note_inherited_fds(void);
 int rt_save_cwd_and_exe(struct rt_ckpt_work *w);	/* cwd.c */

@@ -197,7 +197,7 @@
 #define CKPT_RG_FILE_SIZE       32  /* u64: with CKPT_REGION_FILE, st_size of the file at the checkpoint */
 #define CKPT_RG_MTIME_SEC       40  /* u64: with CKPT_REGION_FILE, st_mtime of the file */
 #define CKPT_RG_MTIME_NSEC      48  /* u32 */
-#define CKPT_RG_RESERVED        52  /* u32: zero */
+#define CKPT_RG_ADVICE          52  /* u32: CKPT_VM_*, the region's VmFlags a restart sets again (0 before) */
 #define CKPT_RG_SIZE            56  /* then the path, NUL-terminated, then zeros to a multiple of 8, then extents */
 
 #define CKPT_ROLE_MEMORY        0   /* contents in the data area (or none when unreadable) */
@@ -210,6 +210,19 @@
 #define CKPT_REGION_BINARY      0x8 /* record flag: the file is the relinked binary (/proc/self/exe at restart) */
 #define CKPT_REGION_SHARED_FILE 0x10 /* record flag: MAP_SHARED from the file at its path, mapped shared again;
                                         no contents stored (they are the file's); FILE_SIZE is its size */
+
+/* What madvise, mlock and mmap set on a region (its /proc/self/smaps VmFlags), set again at restart */
+#define CKPT_VM_LOCKED          0x1   /* lo: mlock */
+#define CKPT_VM_LOCKONFAULT     0x2   /* lf: mlock2(MLOCK_ONFAULT) */
+#define CKPT_VM_DONTFORK        0x4   /* dc: MADV_DONTFORK */
+#define CKPT_VM_DONTDUMP        0x8   /* dd: MADV_DONTDUMP */
+#define CKPT_VM_HUGEPAGE        0x10  /* hg: MADV_HUGEPAGE */
+#define CKPT_VM_NOHUGEPAGE      0x20  /* nh: MADV_NOHUGEPAGE */
+#define CKPT_VM_RANDOM          0x40  /* rr: MADV_RANDOM */
+#define CKPT_VM_SEQUENTIAL      0x80  /* sr: MADV_SEQUENTIAL */
+#define CKPT_VM_WIPEONFORK      0x100 /* wf: MADV_WIPEONFORK */
+#define CKPT_VM_MERGEABLE       0x200 /* mg: MADV_MERGEABLE */
+#define CKPT_VM_GROWSDOWN       0x400 /* gd: MAP_GROWSDOWN */
 
 /* A region record's stored extent: pages [first, first + count) of the region, back to back in its data */
 #define CKPT_RE_FIRST           0   /* u64: page index from the region's start */

@@ -25,7 +25,7 @@
 #define RT_PLAN_HOLD		136	/* the holding area, unmapped by rt_restart_finish */
 #define RT_PLAN_HOLD_SIZE	144	/* 0: left mapped (the frame is in it) */
 #define RT_PLAN_CLOSES		152	/* count of { fd }: the files regions were mapped from */
-#define RT_PLAN_RESERVED	160	/* zero */
+#define RT_PLAN_CALLS		160	/* count of { nr, a0, a1, a2 }: calls after the maps (madvise, mlock2) */
 #define RT_PLAN_ENTRIES		168
 
 #define RT_UNMAP_SIZE		16
@@ -47,6 +47,7 @@
 #define RT_NO_DATA		(-1)
 #define RT_MAP_HUGE		1
 #define RT_POKE_SIZE		16
+#define RT_CALL_SIZE		32
 
 /* linux/prctl.h declares a struct, so the assembler cannot include it: ckpt/restore.c checks these */
 #define RT_PR_SET_SYSCALL_USER_DISPATCH	59

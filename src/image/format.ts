@@ -62,7 +62,7 @@ const FP_XSTATE_MAGIC1 = 0x46505853;
 export const REGION = [
   ['start', C.CKPT_RG_START, 'u64'], ['end', C.CKPT_RG_END, 'u64'], ['offset', C.CKPT_RG_OFFSET, 'u64'],
   ['prot', C.CKPT_RG_PROT, 'u32'], ['role', C.CKPT_RG_ROLE, 'u32'], ['fileSize', C.CKPT_RG_FILE_SIZE, 'u64'],
-  ['mtimeSec', C.CKPT_RG_MTIME_SEC, 'u64'], ['mtimeNsec', C.CKPT_RG_MTIME_NSEC, 'u32'], ['reserved', C.CKPT_RG_RESERVED, 'u32'],
+  ['mtimeSec', C.CKPT_RG_MTIME_SEC, 'u64'], ['mtimeNsec', C.CKPT_RG_MTIME_NSEC, 'u32'], ['advice', C.CKPT_RG_ADVICE, 'u32'],
 ] as const;
 /** Pages [first, first + count) of a region, stored back to back in its data */
 export const EXTENT = [['first', C.CKPT_RE_FIRST, 'u64'], ['count', C.CKPT_RE_COUNT, 'u64']] as const;
