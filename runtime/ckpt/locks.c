@@ -63,6 +63,14 @@ static void rt_parse_lock(const char *s, unsigned char *e)
 	*(uint64_t *)(e + CKPT_LK_END) = end;
 }
 
+static void rt_warn_other_lock(int fd)
+{
+	char num[24];
+	rt_utoa((uint64_t)fd, num);
+	rt_warn("descriptor", num, "holds a lease or a lock of another kind: a restart will refuse this image (docs/limits.md)");
+	rt_note_unrestorable();
+}
+
 static int rt_save_locks_of(struct rt_ckpt_work *w, unsigned char *p, int fd)
 {
 	char path[48];
@@ -76,6 +84,8 @@ static int rt_save_locks_of(struct rt_ckpt_work *w, unsigned char *p, int fd)
 				return -1;
 			*(uint32_t *)(e + CKPT_LK_FD) = (uint32_t)fd;
 			rt_parse_lock(rt_skip_spaces(s + 5), e);
+			if (*(uint32_t *)(e + CKPT_LK_KIND) == CKPT_LOCK_OTHER)
+				rt_warn_other_lock(fd);
 		}
 		while (*s && *s++ != '\n')
 			;

@@ -82,13 +82,28 @@ describe('state a restart cannot restore: warned about at the checkpoint, refuse
       warning: /^ckpt: warning: MAP_SHARED region at 0x[0-9a-f]{12} cannot be shared again/,
       refusal: /a MAP_SHARED mapping cannot be shared again \(its file was gone or replaced, or System V shared memory\): \/SYSV00000000 \(deleted\)$/,
     },
+    {
+      name: 'aio_ring',
+      warning: /^ckpt: warning: MAP_SHARED region at 0x[0-9a-f]{12} cannot be shared again/,
+      refusal: /a MAP_SHARED mapping cannot be shared again \(its file was gone or replaced, or System V shared memory\): \/\[aio\] \(deleted\)$/,
+    },
+    {
+      name: 'file_lease',
+      warning: 'ckpt: warning: descriptor 3 holds a lease or a lock of another kind: a restart will refuse this image (docs/limits.md)\n',
+      refusal: 'the program held a lease or a lock of a kind a restart cannot take again',
+    },
+    {
+      name: 'rmdir_open',
+      warning: undefined,	// files.c's (the kobjects branch's) to say
+      refusal: /^a file the program had open cannot be opened again: \/.*\/rmdir_open\.dir \(deleted\)$/,
+    },
   ];
 
   for (const c of cases) {
-    it(`${c.name}: the checkpoint warns, and the restart exits 2 naming the state`, async () => {
+    it(`${c.name}: ${c.warning === undefined ? '' : 'the checkpoint warns, and '}the restart exits 2 naming the state`, async () => {
       const { prog, dir, image, stderr } = await checkpointed(refused(c.name), c.name);
       if (typeof c.warning === 'string') assert.equal(stderr, c.warning);
-      else assert.match(stderr, c.warning);
+      else if (c.warning) assert.match(stderr, c.warning);
       const r = await restart(prog, dir, image);
       assert.equal(r.exitCode, 2, `stdout: ${r.stdout}\nstderr: ${r.stderr}`);
       assert.equal(r.stdout, '');
