@@ -10,9 +10,9 @@
  *
  * MAP_SHARED: a file's mapping stores nothing and is mapped shared from the file at its path
  * again (its contents are the file's, as for a file opened read-write); shared anonymous memory
- * (a process's own) is stored whole and mapped shared and anonymous. Any other shared mapping (of
- * a file deleted or replaced since, System V shared memory) cannot be shared again: a warning at
- * the checkpoint, and the restart refuses the image.
+ * (a process's own) is stored whole and mapped shared and anonymous; System V shared memory is
+ * shm.c's. Any other shared mapping (of a file deleted or replaced since, a memfd's, an AIO ring)
+ * cannot be shared again: a warning at the checkpoint, and the restart refuses the image.
  */
 #include "ckpt/save.h"
 #include "ckpt/restore.h"
@@ -121,10 +121,17 @@ static int rt_is_cursor_table(const char *path)
 	return rt_starts_with(path, "/memfd:ckpt-cursors");
 }
 
-/* A MAP_SHARED region that is not a file's still at its path: shared again only when it is anonymous */
+/* System V shared memory: shm.c's */
+static int rt_is_segment(const char *path)
+{
+	return rt_starts_with(path, "/SYSV");
+}
+
+/* A MAP_SHARED region that is not a file's still at its path: shared again only when it is
+ * anonymous, or a System V segment (shm.c) */
 static int rt_cannot_share(const char *path)
 {
-	return !rt_is_shared_anonymous(path) && !rt_is_cursor_table(path);
+	return !rt_is_shared_anonymous(path) && !rt_is_cursor_table(path) && !rt_is_segment(path);
 }
 
 /* A shared mapping of the file still at its path: CKPT_REGION_SHARED_FILE, with st that file's */
@@ -144,8 +151,8 @@ static void rt_warn_unshareable(const struct rt_map *m)
 	for (int shift = 44; shift >= 0; shift -= 4)
 		*e++ = "0123456789abcdef"[(m->start >> shift) & 15];
 	*e = 0;
-	rt_warn("MAP_SHARED region at", at, "cannot be shared again (its file is gone or replaced, or System V "
-		"shared memory): a restart will refuse this image (docs/limits.md)");
+	rt_warn("MAP_SHARED region at", at, "cannot be shared again (its file is gone or replaced, or it is a memfd's "
+		"or the kernel's): a restart will refuse this image (docs/limits.md)");
 	rt_note_unrestorable();
 }
 
@@ -234,7 +241,7 @@ int rt_save_memory(struct rt_ckpt_work *w)
 			r = rt_save_outside_scratch(w, &w->maps[i]);
 	if (w->pagemap_fd >= 0)
 		rt_syscall1(__NR_close, w->pagemap_fd);
-	return r;
+	return r ? r : rt_save_shm(w, n);
 }
 
 static struct rt_map rt_current[RT_MAX_MAPS];
@@ -319,6 +326,7 @@ static struct {
 } rt_files[RT_MAX_REGION_FILES];
 static int rt_nfiles;
 static long rt_region_fd[RT_MAX_MAPS];	/* by region record, in image order; -1: anonymous */
+#define RT_PLACED	(-2)		/* a System V segment shm.c attached: a remap puts it in place */
 
 static long rt_open_file(const struct rt_image *im, const char *path, uint32_t flags)
 {
@@ -418,9 +426,15 @@ static void rt_open_region(void *arg, const unsigned char *h, const unsigned cha
 	long i = -1;
 	if (r->index == RT_MAX_MAPS)
 		rt_refuse(r->im, "more memory regions than a restart can map");
+	if ((flags & CKPT_REGION_SHARED) && rt_is_segment(path)) {
+		if (!rt_shm_placed(u64at(p, CKPT_RG_START)))
+			rt_refuse_path(r->im, "a System V shared memory region has no segment record: ", path);
+		rt_region_fd[r->index++] = RT_PLACED;
+		return;
+	}
 	if ((flags & CKPT_REGION_SHARED) && !(flags & CKPT_REGION_SHARED_FILE) && rt_cannot_share(path))
-		rt_refuse_path(r->im, "a MAP_SHARED mapping cannot be shared again (its file was gone or replaced, or "
-			       "System V shared memory): ", path);
+		rt_refuse_path(r->im, "a MAP_SHARED mapping cannot be shared again (its file was gone or replaced, or it "
+			       "is a memfd's or the kernel's): ", path);
 	if (flags & CKPT_REGION_SHARED_FILE)
 		i = rt_shared_region_file(r->im, p);
 	else if (u32at(p, CKPT_RG_ROLE) == CKPT_ROLE_MEMORY)
@@ -474,7 +488,7 @@ static void rt_plan_map(void *arg, const unsigned char *h, const unsigned char *
 {
 	struct rt_plan_builder *b = arg;
 	long fd = rt_region_fd[b->region++];
-	if (u32at(p, CKPT_RG_ROLE) != CKPT_ROLE_MEMORY)
+	if (u32at(p, CKPT_RG_ROLE) != CKPT_ROLE_MEMORY || fd == RT_PLACED)
 		return;
 	uint32_t size = u32at(h, CKPT_RH_PAYLOAD_SIZE), at = rt_region_extents_at(p, size);
 	uint64_t len = u64at(p, CKPT_RG_END) - u64at(p, CKPT_RG_START), stored = u64at(h, CKPT_RH_DATA_SIZE);
@@ -511,7 +525,17 @@ void rt_prepare_unmaps(struct rt_plan_builder *b, uint64_t hold)
 	}
 }
 
-/* The new kernel's vvar, vclock and vdso, moved to where the image had them */
+/* Whether [lo, hi) overlaps a mapping of the new process as rt_collect_maps found them */
+int rt_taken_now(uint64_t lo, uint64_t hi)
+{
+	for (long i = 0; i < rt_current_count; i++)
+		if (rt_current[i].start < hi && lo < rt_current[i].end)
+			return 1;
+	return 0;
+}
+
+/* The new kernel's vvar, vclock and vdso, moved to where the image had them; then the System V
+ * segments shm.c attached */
 void rt_prepare_remaps(struct rt_plan_builder *b, const struct rt_vdso_check *v)
 {
 	for (int r = 1; r <= 3; r++) {
@@ -522,6 +546,7 @@ void rt_prepare_remaps(struct rt_plan_builder *b, const struct rt_vdso_check *v)
 		rt_plan_u64(b, v->to[r]);
 		(*(uint64_t *)(b->plan + RT_PLAN_REMAPS))++;
 	}
+	rt_prepare_shm_remaps(b);
 }
 
 void rt_prepare_maps(struct rt_plan_builder *b)

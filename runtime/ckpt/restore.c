@@ -127,6 +127,7 @@ _Noreturn void rt_restart(const char *path, char **envp)
 		rt_refuse(&im, "cannot map the restorer's holding area");
 	rt_prepare_files(&im);
 	rt_prepare_locks(&im);
+	rt_prepare_shm(&im, hold);
 	rt_prepare_region_files(&im);
 	/* past this point the image is known good: kernel state first, then the address space */
 	int terminal = rt_restore_files(&im);

@@ -50,6 +50,12 @@ void rt_prepare_region_files(const struct rt_image *im);
 int rt_region_file_held(long fd);
 void rt_prepare_maps(struct rt_plan_builder *b);
 void rt_prepare_closes(struct rt_plan_builder *b);
+int rt_taken_now(uint64_t lo, uint64_t hi);
+
+/* shm.c: System V segments attached before the region files, moved in place by remaps */
+void rt_prepare_shm(const struct rt_image *im, uint64_t hold);
+int rt_shm_placed(uint64_t start);
+void rt_prepare_shm_remaps(struct rt_plan_builder *b);
 
 /* advice.c: the regions' madvise and mlock state, as calls the restorer makes after the maps */
 void rt_prepare_advice(struct rt_plan_builder *b);

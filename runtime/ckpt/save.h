@@ -52,6 +52,7 @@ int rt_save_regs(struct rt_ckpt_work *w);
 int rt_save_sigactions(struct rt_ckpt_work *w);		/* signals.c */
 int rt_save_queued_signals(struct rt_ckpt_work *w);
 int rt_save_memory(struct rt_ckpt_work *w);		/* memory.c */
+int rt_save_shm(struct rt_ckpt_work *w, long nmaps);	/* shm.c: from rt_save_memory, its maps read */
 void rt_read_advice(void);				/* advice.c: /proc/self/smaps, before the regions */
 uint32_t rt_advice_of(uint64_t start, uint64_t end);
 void rt_advice_around_fork(int again);

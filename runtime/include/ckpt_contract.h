@@ -151,6 +151,7 @@
 #define CKPT_REC_POSIX_TIMERS   30  /* N x CKPT_PT_SIZE: the program's POSIX timers (timer_create) */
 #define CKPT_REC_LOCKS          31  /* N x CKPT_LK_SIZE: the file locks the program held (flock, fcntl, OFD) */
 #define CKPT_REC_TASK           32  /* struct ckpt_rec_task: prctl state, scheduling policy and nice value */
+#define CKPT_REC_SYSV_SHM       33  /* N x CKPT_SM_SIZE: System V shared memory segments attached */
 #define CKPT_RLIMITS_COUNT      16
 #define CKPT_SIGINFO_SIZE       128
 #define CKPT_ITIMER_SIZE        32
@@ -279,6 +280,15 @@
 #define CKPT_LOCK_POSIX         2   /* fcntl F_SETLK: the process's */
 #define CKPT_LOCK_OFD           3   /* fcntl F_OFD_SETLK: the open file description's */
 #define CKPT_LOCK_OTHER         4   /* a lease or another kind: a restart refuses the image */
+
+/* A System V shared memory segment attached (CKPT_REC_SYSV_SHM entry); its region record holds its contents */
+#define CKPT_SM_START           0   /* u64: the address it is attached at (a region's start) */
+#define CKPT_SM_BYTES           8   /* u64: the segment's size */
+#define CKPT_SM_ID              16  /* u32: its id (shmid) */
+#define CKPT_SM_KEY             20  /* u32: its key (0: IPC_PRIVATE) */
+#define CKPT_SM_MODE            24  /* u32: its permissions, with SHM_DEST (01000) once removed (IPC_RMID) */
+#define CKPT_SM_ATTACHES        28  /* u32: attaches at the checkpoint, all processes counted */
+#define CKPT_SM_SIZE            32
 
 /* struct ckpt_rec_task: what prctl and the scheduler hold for the process */
 #define CKPT_TK_NAME            0   /* 16 bytes: PR_GET_NAME, NUL-terminated */

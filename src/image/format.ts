@@ -165,6 +165,13 @@ export const LOCK_KIND_NAMES: Readonly<Record<number, string>> = {
   [C.CKPT_LOCK_FLOCK]: 'flock', [C.CKPT_LOCK_POSIX]: 'posix', [C.CKPT_LOCK_OFD]: 'ofd', [C.CKPT_LOCK_OTHER]: 'other',
 };
 
+/** A System V shared memory segment attached (CKPT_REC_SYSV_SHM) */
+export const SYSV_SEGMENT = [
+  ['start', C.CKPT_SM_START, 'u64'], ['bytes', C.CKPT_SM_BYTES, 'u64'], ['id', C.CKPT_SM_ID, 'u32'],
+  ['key', C.CKPT_SM_KEY, 'u32'], ['mode', C.CKPT_SM_MODE, 'u32'], ['attaches', C.CKPT_SM_ATTACHES, 'u32'],
+] as const;
+export type SysvSegment = Struct<typeof SYSV_SEGMENT>;
+
 /** The process's settings (CKPT_REC_TASK); the name is a byte area of its own */
 export const TASK = [
   ['dumpable', C.CKPT_TK_DUMPABLE, 'u32'], ['pdeathsig', C.CKPT_TK_PDEATHSIG, 'u32'], ['subreaper', C.CKPT_TK_SUBREAPER, 'u32'],
@@ -194,6 +201,7 @@ export interface KindValues {
   posixTimers: PosixTimer[];
   locks: FileLock[];
   task: TaskState;
+  sysvShm: SysvSegment[];
 }
 export type KindName = keyof KindValues;
 
@@ -202,6 +210,7 @@ export const KIND_NAMES: Readonly<Record<number, KindName>> = {
   [C.CKPT_REC_REGION]: 'region', [C.CKPT_REC_FILE]: 'file', [C.CKPT_REC_CWD]: 'cwd', [C.CKPT_REC_EXE]: 'exe',
   [C.CKPT_REC_RLIMITS]: 'rlimits', [C.CKPT_REC_ITIMERS]: 'itimers', [C.CKPT_REC_SIGINFO]: 'queued',
   [C.CKPT_REC_POSIX_TIMERS]: 'posixTimers', [C.CKPT_REC_LOCKS]: 'locks', [C.CKPT_REC_TASK]: 'task',
+  [C.CKPT_REC_SYSV_SHM]: 'sysvShm',
 };
 
 export function kindLabel(kind: number): string {
@@ -393,4 +402,5 @@ export const CODECS: { readonly [K in KindName]: KindCodec<KindValues[K]> } = {
   posixTimers: entries(C.CKPT_PT_SIZE, POSIX_TIMER, 'POSIX timer'),
   locks: entries(C.CKPT_LK_SIZE, LOCK, 'lock'),
   task,
+  sysvShm: entries(C.CKPT_SM_SIZE, SYSV_SEGMENT, 'System V segment'),
 };

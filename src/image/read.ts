@@ -86,6 +86,7 @@ export interface Image {
   posixTimers?: KindValues['posixTimers'];
   locks?: KindValues['locks'];
   task?: KindValues['task'];
+  sysvShm?: KindValues['sysvShm'];
   /** records of kinds this version does not know: skipped, kept raw */
   unknown: ImageRecord[];
   /** every problem found while reading, one line each; empty for a sound image */
@@ -93,7 +94,7 @@ export interface Image {
 }
 
 const hex = (n: number | bigint) => `0x${n.toString(16)}`;
-const SINGLETONS: readonly KindName[] = ['process', 'registers', 'sigactions', 'cwd', 'exe', 'rlimits', 'itimers', 'queued', 'posixTimers', 'locks', 'task'];
+const SINGLETONS: readonly KindName[] = ['process', 'registers', 'sigactions', 'cwd', 'exe', 'rlimits', 'itimers', 'queued', 'posixTimers', 'locks', 'task', 'sysvShm'];
 const REQUIRED: readonly KindName[] = ['process', 'registers', 'sigactions'];
 
 export function recordLabel(rec: ImageRecord): string {
@@ -202,6 +203,7 @@ function attach(image: Image, rec: ImageRecord, d: DecodedRecord): void {
     case 'posixTimers': image.posixTimers = d.value; break;
     case 'locks': image.locks = d.value; break;
     case 'task': image.task = d.value; break;
+    case 'sysvShm': image.sysvShm = d.value; break;
   }
 }
 

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as C from '../../src/contract.generated.js';
 import {
-  EXTENT, FILE, FILE_HEADER, GREG_NAMES, ITIMER_NAMES, KIND_NAMES, LOCK, POSIX_TIMER, PROCESS, RECORD_HEADER, REGION, REGS,
+  EXTENT, FILE, FILE_HEADER, GREG_NAMES, ITIMER_NAMES, KIND_NAMES, LOCK, POSIX_TIMER, PROCESS, SYSV_SEGMENT, RECORD_HEADER, REGION, REGS,
   RLIMIT_SIZE, SIGACTION_SIZE, SIGNALS, TASK, TASK_NAME_SIZE, WINSIZE,
 } from '../../src/image/format.js';
 import { fieldSize, type Layout } from '../../src/lib/struct.js';
@@ -57,6 +57,7 @@ const CODE_FIELDS: Record<string, Field[]> = {
   RF: [...fieldsOf(FILE), { offset: C.CKPT_RF_TERMIOS, size: C.CKPT_RF_TERMIOS_SIZE }, spanOf(WINSIZE)],
   PT: fieldsOf(POSIX_TIMER),
   LK: fieldsOf(LOCK),
+  SM: fieldsOf(SYSV_SEGMENT),
   TK: [{ offset: C.CKPT_TK_NAME, size: TASK_NAME_SIZE }, ...fieldsOf(TASK)],
 };
 
@@ -125,6 +126,7 @@ describe('docs/image-format.md', () => {
       queued: `N × ${C.CKPT_SIGINFO_SIZE}`,
       posixTimers: `N × ${C.CKPT_PT_SIZE}`,
       locks: `N × ${C.CKPT_LK_SIZE}`,
+      sysvShm: `N × ${C.CKPT_SM_SIZE}`,
     });
   });
 });

@@ -74,18 +74,18 @@ describe('state a restart cannot restore: warned about at the checkpoint, refuse
     },
     {
       name: 'shared_deleted',
-      warning: /^ckpt: warning: MAP_SHARED region at 0x[0-9a-f]{12} cannot be shared again \(its file is gone or replaced, or System V shared memory\): a restart will refuse this image \(docs\/limits\.md\)\n$/,
-      refusal: /a MAP_SHARED mapping cannot be shared again \(its file was gone or replaced, or System V shared memory\): \/.*\/shared_deleted\.data \(deleted\)$/,
+      warning: /^ckpt: warning: MAP_SHARED region at 0x[0-9a-f]{12} cannot be shared again \(its file is gone or replaced, or it is a memfd's or the kernel's\): a restart will refuse this image \(docs\/limits\.md\)\n$/,
+      refusal: /a MAP_SHARED mapping cannot be shared again \(its file was gone or replaced, or it is a memfd's or the kernel's\): \/.*\/shared_deleted\.data \(deleted\)$/,
     },
     {
-      name: 'sysv_shm',
-      warning: /^ckpt: warning: MAP_SHARED region at 0x[0-9a-f]{12} cannot be shared again/,
-      refusal: /a MAP_SHARED mapping cannot be shared again \(its file was gone or replaced, or System V shared memory\): \/SYSV00000000 \(deleted\)$/,
+      name: 'sysv_shm_shared',
+      warning: /^ckpt: warning: System V shared memory segment \d+ is removed and attached by another process too: a restart will refuse this image \(docs\/limits\.md\)\n$/,
+      refusal: /^a removed System V shared memory segment was attached by another process too: id \d+$/,
     },
     {
       name: 'aio_ring',
       warning: /^ckpt: warning: MAP_SHARED region at 0x[0-9a-f]{12} cannot be shared again/,
-      refusal: /a MAP_SHARED mapping cannot be shared again \(its file was gone or replaced, or System V shared memory\): \/\[aio\] \(deleted\)$/,
+      refusal: /a MAP_SHARED mapping cannot be shared again \(its file was gone or replaced, or it is a memfd's or the kernel's\): \/\[aio\] \(deleted\)$/,
     },
     {
       name: 'file_lease',
