@@ -10,7 +10,6 @@
 #include "zdtm.h"	/* first: it defines _GNU_SOURCE */
 #include <sys/file.h>
 #include <sys/mman.h>
-#include <sys/wait.h>
 
 static int open_file(const char *name)
 {
@@ -60,17 +59,11 @@ int main(void)
 	zdtm_ready();
 	zdtm_wait();
 
-	pid_t child = fork();
-	zdtm_check(child >= 0, "fork: %s", strerror(errno));
-	if (child == 0)
-		_exit(child_checks());
-	int status;
-	zdtm_check(waitpid(child, &status, 0) == child && WIFEXITED(status), "the child did not exit");
+	int code = zdtm_in_child(child_checks);
 	static const char *const what[] = { [10] = "the child cannot open the files", [11] = "the flock is not held",
 		[12] = "the POSIX lock is not held", [13] = "the POSIX lock covers more than bytes 10 to 29",
 		[14] = "the OFD read lock is not held", [15] = "the OFD lock is held for writing",
 		[16] = "the POSIX lock on the mapped file is not held" };
-	int code = WEXITSTATUS(status);
 	zdtm_check(code == 0, "%s", code >= 10 && code <= 16 ? what[code] : "the child failed");
 	map[100] = 'x';
 	zdtm_check(msync(map, 4096, MS_SYNC) == 0, "msync: %s", strerror(errno));

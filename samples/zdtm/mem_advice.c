@@ -11,7 +11,6 @@
 #include "zdtm.h"	/* first: it defines _GNU_SOURCE */
 #include <sys/mman.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 
 #define PAGE 4096
 #define PAGES 4
@@ -126,15 +125,10 @@ int main(void)
 	for (size_t i = 0; i < NREGIONS; i++)
 		for (size_t j = 0; j < SIZE; j++)
 			zdtm_check(regions[i].at[j] == (char)(0x40 + i), "the %s region's byte %zu changed", regions[i].what, j);
-	pid_t child = fork();
-	zdtm_check(child >= 0, "fork: %s", strerror(errno));
-	if (child == 0)
-		_exit(child_checks());
-	int status;
-	zdtm_check(waitpid(child, &status, 0) == child && WIFEXITED(status), "the child did not exit");
-	zdtm_check(WEXITSTATUS(status) != 10, "a child still gets the MADV_DONTFORK region");
-	zdtm_check(WEXITSTATUS(status) != 11, "a child sees the MADV_WIPEONFORK region's contents");
-	zdtm_check(WEXITSTATUS(status) == 0, "the child failed");
+	int code = zdtm_in_child(child_checks);
+	zdtm_check(code != 10, "a child still gets the MADV_DONTFORK region");
+	zdtm_check(code != 11, "a child sees the MADV_WIPEONFORK region's contents");
+	zdtm_check(code == 0, "the child failed");
 	zdtm_check(grows[0] == 'g', "the MAP_GROWSDOWN mapping's contents changed");
 	zdtm_check(!zdtm_faults(grows - PAGE, 1), "the MAP_GROWSDOWN mapping does not grow");
 	zdtm_pass();

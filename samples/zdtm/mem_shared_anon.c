@@ -5,15 +5,22 @@
  */
 #include "zdtm.h"	/* first: it defines _GNU_SOURCE */
 #include <sys/mman.h>
-#include <sys/wait.h>
 
 #define SIZE (16 * 4096)
 
 static unsigned char byte_at(size_t j) { return (unsigned char)(j * 13 + (j >> 12)); }
 
+static unsigned char *mem;
+
+static int write_in_child(void)
+{
+	mem[SIZE - 1] = 0x77;
+	return 0;
+}
+
 int main(void)
 {
-	unsigned char *mem = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	mem = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	zdtm_check(mem != MAP_FAILED, "mmap: %s", strerror(errno));
 	for (size_t j = 0; j < SIZE; j += 3)
 		mem[j] = byte_at(j);
@@ -25,14 +32,7 @@ int main(void)
 		unsigned char want = j % 3 ? 0 : byte_at(j);
 		zdtm_check(mem[j] == want, "byte %zu is %#x, not %#x", j, mem[j], want);
 	}
-	pid_t child = fork();
-	zdtm_check(child >= 0, "fork: %s", strerror(errno));
-	if (child == 0) {
-		mem[SIZE - 1] = 0x77;
-		_exit(0);
-	}
-	int status;
-	zdtm_check(waitpid(child, &status, 0) == child && WIFEXITED(status), "the child did not exit");
+	zdtm_check(zdtm_in_child(write_in_child) == 0, "the child failed");
 	zdtm_check(mem[SIZE - 1] == 0x77, "the child's write did not show: the region is no longer shared");
 	zdtm_pass();
 }
