@@ -1,8 +1,11 @@
 /*
  * ckpt/: checkpoint and restart. The checkpoint signal and its writer (checkpoint.c, writer.c),
  * the record area (record.c), one file per kind of state, each with its save and restore
- * functions (process.c: the process and its registers, memory.c, files.c and the kernel objects
- * behind descriptors in kobjects.c, fdata.c, inotify.c, signals.c, limits.c, cwd.c), /proc/self/maps (maps.c), the image checks (image.c), and the restart that calls each
+ * functions (process.c: the process and its registers, threads.c, memory.c, files.c and the kernel
+ * objects behind descriptors in kobjects.c, fdata.c, inotify.c, signals.c, limits.c, cwd.c,
+ * timers.c: POSIX timers, locks.c: file locks, task.c: prctl and scheduling, advice.c: madvise and
+ * mlock, shm.c: System V shared memory), /proc/self/maps (maps.c), the image checks (image.c), and
+ * the restart that calls each
  * kind in turn and hands over to the restorer in pie/ (restore.c). docs/image-format.md is the
  * format. This header is what the rooms above use, and what the files of this room share; save.h,
  * image.h and restore.h hold each side's own.

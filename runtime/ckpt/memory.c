@@ -7,6 +7,12 @@
  * new process's mappings first (the vDSO layout, a free holding address for the restorer), the
  * region files opened, then laid out in the restorer's plan as what to unmap, the vDSO to move,
  * and every region to map back, from its file when it can be, with its stored pages over it.
+ *
+ * MAP_SHARED: a file's mapping stores nothing and is mapped shared from the file at its path
+ * again (its contents are the file's, as for a file opened read-write); shared anonymous memory
+ * (a process's own) is stored whole and mapped shared and anonymous; System V shared memory is
+ * shm.c's. Any other shared mapping (of a file deleted or replaced since, a memfd's, an AIO ring)
+ * cannot be shared again: a warning at the checkpoint, and the restart refuses the image.
  */
 #include "ckpt/save.h"
 #include "ckpt/restore.h"
@@ -102,15 +108,66 @@ static int rt_choose_pages(struct rt_extents *x, const struct rt_map *m, uint32_
 	return rt_extent_add(x, 0, (m->end - m->start) / RT_PAGE);
 }
 
+/* MAP_SHARED|MAP_ANONYMOUS memory, as /proc/self/maps names it */
+static int rt_is_shared_anonymous(const char *path)
+{
+	return rt_streq(path, "/dev/zero (deleted)") || !path[0];
+}
+
+/* The runtime's own table of shared remote-file offsets (remote/cursors.c): restored private, and
+ * shared again through a new memfd at the process's next fork */
+static int rt_is_cursor_table(const char *path)
+{
+	return rt_starts_with(path, "/memfd:ckpt-cursors");
+}
+
+/* System V shared memory: shm.c's */
+static int rt_is_segment(const char *path)
+{
+	return rt_starts_with(path, "/SYSV");
+}
+
+/* A MAP_SHARED region that is not a file's still at its path: shared again only when it is
+ * anonymous, or a System V segment (shm.c) */
+static int rt_cannot_share(const char *path)
+{
+	return !rt_is_shared_anonymous(path) && !rt_is_cursor_table(path) && !rt_is_segment(path);
+}
+
+/* A shared mapping of the file still at its path: CKPT_REGION_SHARED_FILE, with st that file's */
+static uint32_t rt_shared_source(const struct rt_map *m, struct rt_stat *st)
+{
+	if (!m->shared || !m->inode || m->path[0] != '/' ||
+	    rt_syscall4(__NR_newfstatat, AT_FDCWD, (long)m->path, (long)st, 0) < 0 ||
+	    (st->mode & S_IFMT) != S_IFREG || st->dev != m->dev || st->ino != m->inode)
+		return 0;
+	return CKPT_REGION_SHARED_FILE;
+}
+
+static void rt_warn_unshareable(const struct rt_map *m)
+{
+	char at[24] = "0x";
+	char *e = at + 2;
+	for (int shift = 44; shift >= 0; shift -= 4)
+		*e++ = "0123456789abcdef"[(m->start >> shift) & 15];
+	*e = 0;
+	rt_warn("MAP_SHARED region at", at, "cannot be shared again (its file is gone or replaced, or it is a memfd's "
+		"or the kernel's): a restart will refuse this image (docs/limits.md)");
+	rt_note_unrestorable();
+}
+
 static int rt_save_region(struct rt_ckpt_work *w, const struct rt_map *m)
 {
 	uint32_t role = rt_map_role(m);
-	int readable = role == CKPT_ROLE_MEMORY && (m->prot & 1);
 	struct rt_stat st;
-	uint32_t source = role == CKPT_ROLE_MEMORY ? rt_region_source(w, m, &st) : 0;
+	uint32_t shared_file = role == CKPT_ROLE_MEMORY ? rt_shared_source(m, &st) : 0;
+	int readable = role == CKPT_ROLE_MEMORY && (m->prot & 1) && !shared_file;
+	uint32_t source = role == CKPT_ROLE_MEMORY && !shared_file ? rt_region_source(w, m, &st) : 0;
 	size_t plen = rt_strlen(m->path) + 1;
 	uint32_t at = (uint32_t)((CKPT_RG_SIZE + plen + 7) & ~7UL);
-	unsigned char *p = rt_record(w, CKPT_REC_REGION, source | (m->shared ? CKPT_REGION_SHARED : 0), at);
+	if (m->shared && !shared_file && rt_cannot_share(m->path))
+		rt_warn_unshareable(m);
+	unsigned char *p = rt_record(w, CKPT_REC_REGION, source | shared_file | (m->shared ? CKPT_REGION_SHARED : 0), at);
 	if (!p)
 		return -1;
 	*(uint64_t *)(p + CKPT_RG_START) = m->start;
@@ -118,7 +175,8 @@ static int rt_save_region(struct rt_ckpt_work *w, const struct rt_map *m)
 	*(uint64_t *)(p + CKPT_RG_OFFSET) = m->offset;
 	*(uint32_t *)(p + CKPT_RG_PROT) = m->prot;
 	*(uint32_t *)(p + CKPT_RG_ROLE) = role;
-	if (source == CKPT_REGION_FILE) {	/* the binary is known by its id instead */
+	*(uint32_t *)(p + CKPT_RG_ADVICE) = rt_advice_of(m->start, m->end);
+	if (source == CKPT_REGION_FILE || shared_file) {	/* the binary is known by its id instead */
 		*(uint64_t *)(p + CKPT_RG_FILE_SIZE) = (uint64_t)st.size;
 		*(uint64_t *)(p + CKPT_RG_MTIME_SEC) = st.mtime_sec;
 		*(uint32_t *)(p + CKPT_RG_MTIME_NSEC) = (uint32_t)st.mtime_nsec;
@@ -176,13 +234,14 @@ int rt_save_memory(struct rt_ckpt_work *w)
 	w->exe_dev = w->exe_ino = 0;
 	if (rt_syscall4(__NR_newfstatat, AT_FDCWD, (long)"/proc/self/exe", (long)&exe, 0) == 0)
 		w->exe_dev = exe.dev, w->exe_ino = exe.ino;
+	rt_read_advice();
 	w->pagemap_fd = rt_syscall4(__NR_openat, AT_FDCWD, (long)"/proc/self/pagemap", O_RDONLY | O_CLOEXEC, 0);
 	for (long i = 0; i < n && !r; i++)
 		if (!rt_map_is_vsyscall(&w->maps[i]))
 			r = rt_save_outside_scratch(w, &w->maps[i]);
 	if (w->pagemap_fd >= 0)
 		rt_syscall1(__NR_close, w->pagemap_fd);
-	return r;
+	return r ? r : rt_save_shm(w, n);
 }
 
 static struct rt_map rt_current[RT_MAX_MAPS];
@@ -258,19 +317,26 @@ uint64_t rt_pick_hold(const struct rt_image *im)
  * descriptors, and closed by the restorer once everything is mapped.
  */
 #define RT_MAX_REGION_FILES	512
-static struct { const char *path; long fd; uint64_t size, mtime_sec, mtime_nsec; } rt_files[RT_MAX_REGION_FILES];
+static struct {
+	const char *path;
+	long fd;
+	uint32_t flags;		/* O_RDONLY, or O_RDWR for a shared mapping */
+	int lent;		/* regions map the program's own descriptor instead (rt_posix_locked_fd) */
+	uint64_t size, mtime_sec, mtime_nsec;
+} rt_files[RT_MAX_REGION_FILES];
 static int rt_nfiles;
 static long rt_region_fd[RT_MAX_MAPS];	/* by region record, in image order; -1: anonymous */
+#define RT_PLACED	(-2)		/* a System V segment shm.c attached: a remap puts it in place */
 
-static long rt_open_file(const struct rt_image *im, const char *path)
+static long rt_open_file(const struct rt_image *im, const char *path, uint32_t flags)
 {
 	struct rt_stat st;
 	for (int i = 0; i < rt_nfiles; i++)
-		if (rt_streq(rt_files[i].path, path))
+		if (rt_streq(rt_files[i].path, path) && rt_files[i].flags == flags)
 			return i;
 	if (rt_nfiles == RT_MAX_REGION_FILES)
 		return -1;
-	long opened = rt_syscall4(__NR_openat, AT_FDCWD, (long)path, O_RDONLY | O_CLOEXEC, 0);
+	long opened = rt_syscall4(__NR_openat, AT_FDCWD, (long)path, flags | O_CLOEXEC, 0);
 	if (opened < 0)
 		return -1;
 	long fd = rt_syscall3(__NR_fcntl, opened, F_DUPFD_CLOEXEC, im->fd + 1);
@@ -283,6 +349,8 @@ static long rt_open_file(const struct rt_image *im, const char *path)
 	}
 	rt_files[rt_nfiles].path = path;
 	rt_files[rt_nfiles].fd = fd;
+	rt_files[rt_nfiles].flags = flags;
+	rt_files[rt_nfiles].lent = 0;
 	rt_files[rt_nfiles].size = (uint64_t)st.size;
 	rt_files[rt_nfiles].mtime_sec = st.mtime_sec;
 	rt_files[rt_nfiles].mtime_nsec = st.mtime_nsec;
@@ -303,8 +371,27 @@ static long rt_region_file(const struct rt_image *im, const unsigned char *h, co
 	size_t len = rt_strlen(path);
 	if (path[0] != '/' || (flags & CKPT_REGION_SHARED) || (len > 10 && rt_streq(path + len - 10, " (deleted)")))
 		return -1;
-	long i = rt_open_file(im, path);
+	long i = rt_open_file(im, path, O_RDONLY);
 	return i < 0 || rt_files[i].size + 4095 < end ? -1 : i;
+}
+
+/*
+ * The file a MAP_SHARED region is mapped from again, read-write unless the region cannot be made
+ * writable; refused when it is gone or now shorter than the part of it the region mapped.
+ */
+static long rt_shared_region_file(const struct rt_image *im, const unsigned char *p)
+{
+	const char *path = (const char *)p + CKPT_RG_SIZE;
+	uint64_t end = u64at(p, CKPT_RG_OFFSET) + (u64at(p, CKPT_RG_END) - u64at(p, CKPT_RG_START));
+	uint64_t had = u64at(p, CKPT_RG_FILE_SIZE);
+	long i = rt_open_file(im, path, O_RDWR);
+	if (i < 0 && !(u32at(p, CKPT_RG_PROT) & PROT_WRITE))
+		i = rt_open_file(im, path, O_RDONLY);
+	if (i < 0)
+		rt_refuse_path(im, "a file mapped MAP_SHARED cannot be opened again: ", path);
+	if (rt_files[i].size < (had < end ? had : end))
+		rt_refuse_path(im, "a file mapped MAP_SHARED is shorter than at the checkpoint: ", path);
+	return i;
 }
 
 /* A file whose pages a region takes is the one it mapped at the checkpoint: same size and mtime */
@@ -312,6 +399,21 @@ static int rt_file_unchanged(long i, const unsigned char *p)
 {
 	return rt_files[i].size == u64at(p, CKPT_RG_FILE_SIZE) && rt_files[i].mtime_sec == u64at(p, CKPT_RG_MTIME_SEC) &&
 	       rt_files[i].mtime_nsec == u32at(p, CKPT_RG_MTIME_NSEC);
+}
+
+/*
+ * A file the program holds a POSIX lock on is mapped from the program's own descriptor: closing
+ * one the restart opened would drop the lock (locks.c). The file opened for the checks is closed
+ * before the locks are taken.
+ */
+static long rt_lend_locked(const struct rt_image *im, long i, const unsigned char *p)
+{
+	int writes = (u32at(p, CKPT_RG_PROT) & PROT_WRITE) && rt_files[i].flags == O_RDWR;
+	long fd = rt_posix_locked_fd(im, rt_files[i].path, writes);
+	if (fd < 0)
+		return rt_files[i].fd;
+	rt_files[i].lent = 1;
+	return fd;
 }
 
 struct rt_region_walk { const struct rt_image *im; long index; };
@@ -324,7 +426,18 @@ static void rt_open_region(void *arg, const unsigned char *h, const unsigned cha
 	long i = -1;
 	if (r->index == RT_MAX_MAPS)
 		rt_refuse(r->im, "more memory regions than a restart can map");
-	if (u32at(p, CKPT_RG_ROLE) == CKPT_ROLE_MEMORY)
+	if ((flags & CKPT_REGION_SHARED) && rt_is_segment(path)) {
+		if (!rt_shm_placed(u64at(p, CKPT_RG_START)))
+			rt_refuse_path(r->im, "a System V shared memory region has no segment record: ", path);
+		rt_region_fd[r->index++] = RT_PLACED;
+		return;
+	}
+	if ((flags & CKPT_REGION_SHARED) && !(flags & CKPT_REGION_SHARED_FILE) && rt_cannot_share(path))
+		rt_refuse_path(r->im, "a MAP_SHARED mapping cannot be shared again (its file was gone or replaced, or it "
+			       "is a memfd's or the kernel's): ", path);
+	if (flags & CKPT_REGION_SHARED_FILE)
+		i = rt_shared_region_file(r->im, p);
+	else if (u32at(p, CKPT_RG_ROLE) == CKPT_ROLE_MEMORY)
 		i = rt_region_file(r->im, h, p);
 	if (i < 0 && (flags & CKPT_REGION_BINARY))
 		rt_refuse(r->im, "the restarting binary does not cover a region it mapped");
@@ -332,7 +445,7 @@ static void rt_open_region(void *arg, const unsigned char *h, const unsigned cha
 		rt_refuse_path(r->im, "a file whose pages a memory region holds is gone or shorter: ", path);
 	if (i >= 0 && (flags & (CKPT_REGION_FILE | CKPT_REGION_BINARY)) == CKPT_REGION_FILE && !rt_file_unchanged(i, p))
 		rt_refuse_path(r->im, "a file whose pages a memory region holds changed since the checkpoint: ", path);
-	rt_region_fd[r->index++] = i < 0 ? -1 : rt_files[i].fd;
+	rt_region_fd[r->index++] = i < 0 ? -1 : rt_lend_locked(r->im, i, p);
 }
 
 void rt_prepare_region_files(const struct rt_image *im)
@@ -340,6 +453,11 @@ void rt_prepare_region_files(const struct rt_image *im)
 	struct rt_region_walk r = { im, 0 };
 	rt_nfiles = 0;
 	rt_each(im, CKPT_REC_REGION, rt_open_region, &r);
+	for (int i = 0; i < rt_nfiles; i++)
+		if (rt_files[i].lent) {
+			rt_syscall1(__NR_close, rt_files[i].fd);
+			rt_files[i].fd = -1;
+		}
 }
 
 /* Whether fd is one of the files regions are mapped from: the restart keeps it until the restorer is done */
@@ -354,8 +472,10 @@ int rt_region_file_held(long fd)
 void rt_prepare_closes(struct rt_plan_builder *b)
 {
 	for (int i = 0; i < rt_nfiles; i++)
-		rt_plan_u64(b, (uint64_t)rt_files[i].fd);
-	*(uint64_t *)(b->plan + RT_PLAN_CLOSES) = (uint64_t)rt_nfiles;
+		if (rt_files[i].fd >= 0) {
+			rt_plan_u64(b, (uint64_t)rt_files[i].fd);
+			(*(uint64_t *)(b->plan + RT_PLAN_CLOSES))++;
+		}
 }
 
 /* Large regions mostly stored fill faster with 2 MiB pages; a sparse one would grow by them */
@@ -368,12 +488,15 @@ static void rt_plan_map(void *arg, const unsigned char *h, const unsigned char *
 {
 	struct rt_plan_builder *b = arg;
 	long fd = rt_region_fd[b->region++];
-	if (u32at(p, CKPT_RG_ROLE) != CKPT_ROLE_MEMORY)
+	if (u32at(p, CKPT_RG_ROLE) != CKPT_ROLE_MEMORY || fd == RT_PLACED)
 		return;
 	uint32_t size = u32at(h, CKPT_RH_PAYLOAD_SIZE), at = rt_region_extents_at(p, size);
 	uint64_t len = u64at(p, CKPT_RG_END) - u64at(p, CKPT_RG_START), stored = u64at(h, CKPT_RH_DATA_SIZE);
-	uint64_t flags = MAP_PRIVATE | MAP_FIXED | (fd < 0 ? MAP_ANONYMOUS : 0);
-	if (rt_streq((const char *)p + CKPT_RG_SIZE, "[stack]"))
+	uint32_t rflags = u32at(h, CKPT_RH_FLAGS);
+	int shared = (rflags & CKPT_REGION_SHARED_FILE) ||
+		     ((rflags & CKPT_REGION_SHARED) && rt_is_shared_anonymous((const char *)p + CKPT_RG_SIZE));
+	uint64_t flags = (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_FIXED | (fd < 0 ? MAP_ANONYMOUS : 0);
+	if (rt_streq((const char *)p + CKPT_RG_SIZE, "[stack]") || (u32at(p, CKPT_RG_ADVICE) & CKPT_VM_GROWSDOWN))
 		flags |= MAP_GROWSDOWN;	/* the stack goes on growing as the kernel's did */
 
 	rt_plan_u64(b, u64at(p, CKPT_RG_START));
@@ -402,7 +525,17 @@ void rt_prepare_unmaps(struct rt_plan_builder *b, uint64_t hold)
 	}
 }
 
-/* The new kernel's vvar, vclock and vdso, moved to where the image had them */
+/* Whether [lo, hi) overlaps a mapping of the new process as rt_collect_maps found them */
+int rt_taken_now(uint64_t lo, uint64_t hi)
+{
+	for (long i = 0; i < rt_current_count; i++)
+		if (rt_current[i].start < hi && lo < rt_current[i].end)
+			return 1;
+	return 0;
+}
+
+/* The new kernel's vvar, vclock and vdso, moved to where the image had them; then the System V
+ * segments shm.c attached */
 void rt_prepare_remaps(struct rt_plan_builder *b, const struct rt_vdso_check *v)
 {
 	for (int r = 1; r <= 3; r++) {
@@ -413,6 +546,7 @@ void rt_prepare_remaps(struct rt_plan_builder *b, const struct rt_vdso_check *v)
 		rt_plan_u64(b, v->to[r]);
 		(*(uint64_t *)(b->plan + RT_PLAN_REMAPS))++;
 	}
+	rt_prepare_shm_remaps(b);
 }
 
 void rt_prepare_maps(struct rt_plan_builder *b)

@@ -22,10 +22,13 @@ _Static_assert(RT_FUTEX_WAIT_PRIVATE == FUTEX_WAIT_PRIVATE && RT_FUTEX_WAKE_PRIV
  */
 static void rt_restore_kernel_state(const struct rt_image *im, int terminal)
 {
+	rt_restore_task(im);
+	rt_restore_locks(im);
 	rt_restore_sigactions(im);
 	rt_restore_umask(im);
 	rt_restore_cwd(im);
 	rt_restore_itimers(im);
+	rt_restore_posix_timers(im);
 	rt_restore_queued_signals(im, terminal);
 }
 
@@ -73,6 +76,7 @@ static void rt_plan_build(const struct rt_image *im, unsigned char *plan, const 
 	/* the restored runtime learns it was restarted (it then owns brk) and its real ids */
 	rt_plan_pokes(&b, im, timer);
 	rt_prepare_closes(&b);
+	rt_prepare_advice(&b);
 	*(uint64_t *)(plan + RT_PLAN_FS_BASE) = u64at(im->process, CKPT_RP_FS_BASE);
 	*(uint64_t *)(plan + RT_PLAN_IMAGE_FD) = (uint64_t)im->fd;
 	*(uint64_t *)(plan + RT_PLAN_SIGRETURN) = rt_in_image(im, (const void *)rt_restart_finish);
@@ -128,6 +132,8 @@ _Noreturn void rt_restart(const char *path, const char *name, char **envp)
 	if ((uint64_t)m != hold)
 		rt_refuse(&im, "cannot map the restorer's holding area");
 	rt_prepare_files(&im);
+	rt_prepare_locks(&im);
+	rt_prepare_shm(&im, hold);
 	rt_prepare_region_files(&im);
 	/* past this point the image is known good: kernel state first, then the address space */
 	int terminal = rt_restore_files(&im);

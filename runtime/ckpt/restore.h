@@ -63,6 +63,15 @@ void rt_prepare_region_files(const struct rt_image *im);
 int rt_region_file_held(long fd);
 void rt_prepare_maps(struct rt_plan_builder *b);
 void rt_prepare_closes(struct rt_plan_builder *b);
+int rt_taken_now(uint64_t lo, uint64_t hi);
+
+/* shm.c: System V segments attached before the region files, moved in place by remaps */
+void rt_prepare_shm(const struct rt_image *im, uint64_t hold);
+int rt_shm_placed(uint64_t start);
+void rt_prepare_shm_remaps(struct rt_plan_builder *b);
+
+/* advice.c: the regions' madvise and mlock state, as calls the restorer makes after the maps */
+void rt_prepare_advice(struct rt_plan_builder *b);
 
 /* files.c: opens every descriptor again (refusing the image if one cannot be), then places them */
 void rt_prepare_files(struct rt_image *im);
@@ -87,6 +96,17 @@ void rt_restore_queued_signals(const struct rt_image *im, int terminal);
 /* cwd.c */
 void rt_check_cwd(const struct rt_image *im);
 void rt_restore_cwd(const struct rt_image *im);
+
+/* locks.c: the image's locks noted before the region files are opened, taken once files are placed */
+void rt_prepare_locks(const struct rt_image *im);
+long rt_posix_locked_fd(const struct rt_image *im, const char *path, int writes);
+void rt_restore_locks(const struct rt_image *im);
+
+/* timers.c: before the runtime's own CKPT_INTERVAL timer is made */
+void rt_restore_posix_timers(const struct rt_image *im);
+
+/* task.c: prctl state and scheduling; refuses what cannot be set again */
+void rt_restore_task(const struct rt_image *im);
 
 /* limits.c */
 void rt_restore_rlimits(const struct rt_image *im);

@@ -76,6 +76,10 @@ void rt_put_regs(unsigned char *p, const void *uc);
 int rt_save_sigactions(struct rt_ckpt_work *w);		/* signals.c */
 int rt_save_queued_signals(struct rt_ckpt_work *w);
 int rt_save_memory(struct rt_ckpt_work *w);		/* memory.c */
+int rt_save_shm(struct rt_ckpt_work *w, long nmaps);	/* shm.c: from rt_save_memory, its maps read */
+void rt_read_advice(void);				/* advice.c: /proc/self/smaps, before the regions */
+uint32_t rt_advice_of(uint64_t start, uint64_t end);
+void rt_advice_around_fork(int again);
 int rt_save_files(struct rt_ckpt_work *w);		/* files.c: 0, RT_SAVE_FULL or RT_SAVE_REFUSED */
 void rt_note_inherited_fds(void);
 int rt_save_kobject(struct rt_ckpt_work *w, long fd, uint32_t type, const struct rt_stat *st, const char *path);
@@ -88,6 +92,11 @@ int rt_save_file_data(struct rt_ckpt_work *w, long fd, const struct rt_stat *st,
 int rt_save_cwd_and_exe(struct rt_ckpt_work *w);	/* cwd.c */
 int rt_save_rlimits(struct rt_ckpt_work *w);		/* limits.c */
 int rt_save_itimers(struct rt_ckpt_work *w);
+int rt_save_posix_timers(struct rt_ckpt_work *w);	/* timers.c */
+int rt_save_locks(struct rt_ckpt_work *w);		/* locks.c: after the files */
+int rt_save_task(struct rt_ckpt_work *w);		/* task.c */
+void rt_note_unrestorable(void);			/* a state a restart will refuse, warned about */
+long rt_vacate_refusal(const struct rt_ckpt_work *w);	/* last: -EOPNOTSUPP when the vacate signal must make no image */
 
 /* threads.c: the other threads stopped for the checkpoint, and their records */
 void rt_threads_init(void);

@@ -250,9 +250,9 @@ static int rt_collect(struct rt_ckpt_work *w)
 	int files = 0;
 	if (rt_save_process(w) || rt_save_regs(w) || rt_save_sigactions(w) || rt_save_threads(w) || (files = rt_save_files(w)) ||
 	    rt_save_cwd_and_exe(w) || rt_save_rlimits(w) || rt_save_itimers(w) || rt_save_queued_signals(w) ||
-	    rt_save_memory(w))
+	    rt_save_posix_timers(w) || rt_save_locks(w) || rt_save_task(w) || rt_save_memory(w))
 		return files == RT_SAVE_REFUSED ? -ENOTRECOVERABLE : -ENOMEM;
-	return 0;
+	return (int)rt_vacate_refusal(w);
 }
 
 static void rt_close_snapshot(struct rt_ckpt_work *w)
@@ -265,9 +265,11 @@ static void rt_close_snapshot(struct rt_ckpt_work *w)
 /* The image, from a writer process when one can be forked, else from here, the program stopped */
 static long rt_write_out(struct rt_ckpt_area *a)
 {
+	rt_advice_around_fork(0);
 	long pid = rt_syscall5(__NR_clone, 0 /* no SIGCHLD: the program's wait() never sees it */, 0, 0, 0, 0);
 	if (pid == 0)
 		rt_writer(a);
+	rt_advice_around_fork(1);
 	if (pid > 0) {
 		rt_syscall1(__NR_close, a->work.image_fd);
 		rt_writer_result = 0;

@@ -149,6 +149,10 @@
 #define CKPT_REC_ITIMERS        9   /* 3 x { u64 interval_sec, interval_usec, value_sec, value_usec } */
 #define CKPT_REC_SIGINFO        10  /* N x 128-byte siginfo: the signals queued at the checkpoint, in order */
 #define CKPT_REC_THREAD         11  /* struct ckpt_rec_thread, one per thread; then (not the leader's) a regs block and its xsave area */
+#define CKPT_REC_POSIX_TIMERS   30  /* N x CKPT_PT_SIZE: the program's POSIX timers (timer_create) */
+#define CKPT_REC_LOCKS          31  /* N x CKPT_LK_SIZE: the file locks the program held (flock, fcntl, OFD) */
+#define CKPT_REC_TASK           32  /* struct ckpt_rec_task: prctl state, scheduling policy and nice value */
+#define CKPT_REC_SYSV_SHM       33  /* N x CKPT_SM_SIZE: System V shared memory segments attached */
 #define CKPT_RLIMITS_COUNT      16
 #define CKPT_SIGINFO_SIZE       128
 #define CKPT_ITIMER_SIZE        32
@@ -215,7 +219,7 @@
 #define CKPT_RG_FILE_SIZE       32  /* u64: with CKPT_REGION_FILE, st_size of the file at the checkpoint */
 #define CKPT_RG_MTIME_SEC       40  /* u64: with CKPT_REGION_FILE, st_mtime of the file */
 #define CKPT_RG_MTIME_NSEC      48  /* u32 */
-#define CKPT_RG_RESERVED        52  /* u32: zero */
+#define CKPT_RG_ADVICE          52  /* u32: CKPT_VM_*, the region's VmFlags a restart sets again (0 before) */
 #define CKPT_RG_SIZE            56  /* then the path, NUL-terminated, then zeros to a multiple of 8, then extents */
 
 #define CKPT_ROLE_MEMORY        0   /* contents in the data area (or none when unreadable) */
@@ -226,6 +230,21 @@
 #define CKPT_REGION_SHARED      0x2 /* record flag: a MAP_SHARED mapping (restored private) */
 #define CKPT_REGION_FILE        0x4 /* record flag: pages not stored are the file's (path, or the binary) */
 #define CKPT_REGION_BINARY      0x8 /* record flag: the file is the relinked binary (/proc/self/exe at restart) */
+#define CKPT_REGION_SHARED_FILE 0x10 /* record flag: MAP_SHARED from the file at its path, mapped shared again;
+                                        no contents stored (they are the file's); FILE_SIZE is its size */
+
+/* What madvise, mlock and mmap set on a region (its /proc/self/smaps VmFlags), set again at restart */
+#define CKPT_VM_LOCKED          0x1   /* lo: mlock */
+#define CKPT_VM_LOCKONFAULT     0x2   /* lf: mlock2(MLOCK_ONFAULT) */
+#define CKPT_VM_DONTFORK        0x4   /* dc: MADV_DONTFORK */
+#define CKPT_VM_DONTDUMP        0x8   /* dd: MADV_DONTDUMP */
+#define CKPT_VM_HUGEPAGE        0x10  /* hg: MADV_HUGEPAGE */
+#define CKPT_VM_NOHUGEPAGE      0x20  /* nh: MADV_NOHUGEPAGE */
+#define CKPT_VM_RANDOM          0x40  /* rr: MADV_RANDOM */
+#define CKPT_VM_SEQUENTIAL      0x80  /* sr: MADV_SEQUENTIAL */
+#define CKPT_VM_WIPEONFORK      0x100 /* wf: MADV_WIPEONFORK */
+#define CKPT_VM_MERGEABLE       0x200 /* mg: MADV_MERGEABLE */
+#define CKPT_VM_GROWSDOWN       0x400 /* gd: MAP_GROWSDOWN */
 
 /* A region record's stored extent: pages [first, first + count) of the region, back to back in its data */
 #define CKPT_RE_FIRST           0   /* u64: page index from the region's start */
@@ -348,6 +367,58 @@
 #define CKPT_RFO_OWNER_TYPE     8   /* u32: F_OWNER_TID, F_OWNER_PID or F_OWNER_PGRP */
 #define CKPT_RFO_OWNER          12  /* u32: the id as the program knows it (its own pid or tid: the old run's) */
 #define CKPT_RFO_SIZE           16
+/* A POSIX timer (CKPT_REC_POSIX_TIMERS entry): made again with the same id, armed with what was left */
+#define CKPT_PT_ID              0   /* i32: the id timer_create gave the program */
+#define CKPT_PT_CLOCK           4   /* i32: its clock; a CPU clock of this process or thread with pid 0 (self) */
+#define CKPT_PT_SIGNO           8   /* u32: sigev_signo */
+#define CKPT_PT_NOTIFY          12  /* u32: sigev_notify: SIGEV_SIGNAL, SIGEV_NONE or SIGEV_THREAD_ID (the one thread) */
+#define CKPT_PT_VALUE           16  /* u64: sigev_value */
+#define CKPT_PT_INTERVAL_SEC    24  /* i64: it_interval */
+#define CKPT_PT_INTERVAL_NSEC   32  /* i64 */
+#define CKPT_PT_LEFT_SEC        40  /* i64: it_value, the time left (0 0: disarmed) */
+#define CKPT_PT_LEFT_NSEC       48  /* i64 */
+#define CKPT_PT_SIZE            56
+
+/* A file lock (CKPT_REC_LOCKS entry), as /proc/self/fdinfo showed it on the descriptor it was taken through */
+#define CKPT_LK_FD              0   /* u32 */
+#define CKPT_LK_KIND            4   /* u32: CKPT_LOCK_* */
+#define CKPT_LK_TYPE            8   /* u32: F_RDLCK (0) or F_WRLCK (1) */
+#define CKPT_LK_RESERVED        12  /* u32: zero */
+#define CKPT_LK_START           16  /* u64: first byte */
+#define CKPT_LK_END             24  /* u64: last byte, ~0 for "to the end of the file" */
+#define CKPT_LK_SIZE            32
+#define CKPT_LOCK_FLOCK         1   /* flock(2): the open file description's */
+#define CKPT_LOCK_POSIX         2   /* fcntl F_SETLK: the process's */
+#define CKPT_LOCK_OFD           3   /* fcntl F_OFD_SETLK: the open file description's */
+#define CKPT_LOCK_OTHER         4   /* a lease or another kind: a restart refuses the image */
+
+/* A System V shared memory segment attached (CKPT_REC_SYSV_SHM entry); its region record holds its contents */
+#define CKPT_SM_START           0   /* u64: the address it is attached at (a region's start) */
+#define CKPT_SM_BYTES           8   /* u64: the segment's size */
+#define CKPT_SM_ID              16  /* u32: its id (shmid) */
+#define CKPT_SM_KEY             20  /* u32: its key (0: IPC_PRIVATE) */
+#define CKPT_SM_MODE            24  /* u32: its permissions, with SHM_DEST (01000) once removed (IPC_RMID) */
+#define CKPT_SM_ATTACHES        28  /* u32: attaches at the checkpoint, all processes counted */
+#define CKPT_SM_SIZE            32
+
+/* struct ckpt_rec_task: what prctl and the scheduler hold for the process */
+#define CKPT_TK_NAME            0   /* 16 bytes: PR_GET_NAME, NUL-terminated */
+#define CKPT_TK_DUMPABLE        16  /* u32: PR_GET_DUMPABLE */
+#define CKPT_TK_PDEATHSIG       20  /* u32: PR_GET_PDEATHSIG */
+#define CKPT_TK_SUBREAPER       24  /* u32: PR_GET_CHILD_SUBREAPER */
+#define CKPT_TK_NO_NEW_PRIVS    28  /* u32: PR_GET_NO_NEW_PRIVS */
+#define CKPT_TK_POLICY          32  /* u32: sched_getscheduler, SCHED_RESET_ON_FORK included */
+#define CKPT_TK_PRIORITY        36  /* u32: sched_priority (real-time policies) */
+#define CKPT_TK_NICE            40  /* i32: the nice value, -20..19 */
+#define CKPT_TK_SECCOMP         44  /* u32: the seccomp mode (/proc/self/status); a filter is refused */
+#define CKPT_TK_THP_DISABLE     48  /* u32: PR_GET_THP_DISABLE */
+#define CKPT_TK_RESERVED        52  /* u32: zero */
+#define CKPT_TK_TIMERSLACK      56  /* u64: PR_GET_TIMERSLACK, ns */
+#define CKPT_TK_ROBUST_LIST     64  /* u64: get_robust_list: glibc's list of robust mutexes held */
+#define CKPT_TK_ROBUST_LEN      72  /* u64 */
+#define CKPT_TK_MEMBARRIER      80  /* u32: MEMBARRIER_CMD_GET_REGISTRATIONS: the REGISTER_* commands made */
+#define CKPT_TK_OOM_SCORE_ADJ   84  /* u32: /proc/self/oom_score_adj, -1000..1000 (signed) */
+#define CKPT_TK_SIZE            88
 
 /* Exit status of a restart refused before anything was torn down */
 #define CKPT_EXIT_BAD_IMAGE     2

@@ -30,7 +30,8 @@
 #define RT_PLAN_ROBUST_HEAD	176	/* its robust futex list; 0: none */
 #define RT_PLAN_ROBUST_LEN	184
 #define RT_PLAN_RESERVED	192	/* zero */
-#define RT_PLAN_ENTRIES		200
+#define RT_PLAN_CALLS		200	/* count of { nr, a0, a1, a2 }: calls after the maps (madvise, mlock2) */
+#define RT_PLAN_ENTRIES		208
 
 #define RT_UNMAP_SIZE		16
 #define RT_REMAP_SIZE		24
@@ -51,6 +52,7 @@
 #define RT_NO_DATA		(-1)
 #define RT_MAP_HUGE		1
 #define RT_POKE_SIZE		16
+#define RT_CALL_SIZE		32
 
 /* The thread area: a header, then one entry per thread (RT_TH_*), then their frames */
 #define RT_TA_COUNT		0	/* threads to make */

@@ -152,7 +152,20 @@ rt_restorer_code_start:
 	add	$8, %r12
 	dec	%r13
 	jmp	81b
-82:	mov	RT_PLAN_IMAGE_FD(%rbx), %rdi
+	/* the regions' advice and locks (ckpt/advice.c), their results not checked: an advice
+	 * the kernel refuses now leaves the region as a fresh mapping is */
+82:	mov	RT_PLAN_CALLS(%rbx), %r13
+83:	test	%r13, %r13
+	jz	84f
+	mov	(%r12), %rax
+	mov	8(%r12), %rdi
+	mov	16(%r12), %rsi
+	mov	24(%r12), %rdx
+	syscall
+	add	$RT_CALL_SIZE, %r12
+	dec	%r13
+	jmp	83b
+84:	mov	RT_PLAN_IMAGE_FD(%rbx), %rdi
 	mov	$__NR_close, %eax
 	syscall
 	mov	$ARCH_SET_FS, %edi

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 __attribute__((constructor)) static void zdtm_static_stdout(void)
@@ -70,6 +71,19 @@ static inline void zdtm_wait(void)
 		zdtm_check(n != 0, "stdin closed before the harness's line");
 		zdtm_check(n == 1, "read on stdin failed: %s", strerror(errno));
 	}
+}
+
+/* checks() run in a forked child (another process: another lock owner, a fork's view of memory);
+ * returns its exit status, the value checks() returned */
+static inline int zdtm_in_child(int (*checks)(void))
+{
+	pid_t child = fork();
+	int status;
+	zdtm_check(child >= 0, "fork: %s", strerror(errno));
+	if (child == 0)
+		_exit(checks());
+	zdtm_check(waitpid(child, &status, 0) == child && WIFEXITED(status), "the child did not exit");
+	return WEXITSTATUS(status);
 }
 
 static sigjmp_buf zdtm_fault_jump;

@@ -74,7 +74,7 @@ const FP_XSTATE_MAGIC1 = 0x46505853;
 export const REGION = [
   ['start', C.CKPT_RG_START, 'u64'], ['end', C.CKPT_RG_END, 'u64'], ['offset', C.CKPT_RG_OFFSET, 'u64'],
   ['prot', C.CKPT_RG_PROT, 'u32'], ['role', C.CKPT_RG_ROLE, 'u32'], ['fileSize', C.CKPT_RG_FILE_SIZE, 'u64'],
-  ['mtimeSec', C.CKPT_RG_MTIME_SEC, 'u64'], ['mtimeNsec', C.CKPT_RG_MTIME_NSEC, 'u32'], ['reserved', C.CKPT_RG_RESERVED, 'u32'],
+  ['mtimeSec', C.CKPT_RG_MTIME_SEC, 'u64'], ['mtimeNsec', C.CKPT_RG_MTIME_NSEC, 'u32'], ['advice', C.CKPT_RG_ADVICE, 'u32'],
 ] as const;
 /** Pages [first, first + count) of a region, stored back to back in its data */
 export const EXTENT = [['first', C.CKPT_RE_FIRST, 'u64'], ['count', C.CKPT_RE_COUNT, 'u64']] as const;
@@ -204,6 +204,46 @@ export interface InotifyState extends Struct<typeof INOTIFY> {
 export const FOWN = [
   ['fd', C.CKPT_RFO_FD, 'u32'], ['signal', C.CKPT_RFO_SIGNAL, 'u32'], ['ownerType', C.CKPT_RFO_OWNER_TYPE, 'u32'], ['owner', C.CKPT_RFO_OWNER, 'u32'],
 ] as const;
+/** A POSIX timer (CKPT_REC_POSIX_TIMERS): ids and clocks are signed, as the kernel gives them */
+export const POSIX_TIMER = [
+  ['id', C.CKPT_PT_ID, 'u32'], ['clock', C.CKPT_PT_CLOCK, 'u32'], ['signo', C.CKPT_PT_SIGNO, 'u32'],
+  ['notify', C.CKPT_PT_NOTIFY, 'u32'], ['value', C.CKPT_PT_VALUE, 'u64'],
+  ['intervalSec', C.CKPT_PT_INTERVAL_SEC, 'i64'], ['intervalNsec', C.CKPT_PT_INTERVAL_NSEC, 'i64'],
+  ['leftSec', C.CKPT_PT_LEFT_SEC, 'i64'], ['leftNsec', C.CKPT_PT_LEFT_NSEC, 'i64'],
+] as const;
+export type PosixTimer = Struct<typeof POSIX_TIMER>;
+
+/** A file lock (CKPT_REC_LOCKS), on the descriptor it was taken through */
+export const LOCK = [
+  ['fd', C.CKPT_LK_FD, 'u32'], ['kind', C.CKPT_LK_KIND, 'u32'], ['type', C.CKPT_LK_TYPE, 'u32'],
+  ['reserved', C.CKPT_LK_RESERVED, 'u32'], ['start', C.CKPT_LK_START, 'u64'], ['end', C.CKPT_LK_END, 'u64'],
+] as const;
+export type FileLock = Struct<typeof LOCK>;
+export const LOCK_KIND_NAMES: Readonly<Record<number, string>> = {
+  [C.CKPT_LOCK_FLOCK]: 'flock', [C.CKPT_LOCK_POSIX]: 'posix', [C.CKPT_LOCK_OFD]: 'ofd', [C.CKPT_LOCK_OTHER]: 'other',
+};
+
+/** A System V shared memory segment attached (CKPT_REC_SYSV_SHM) */
+export const SYSV_SEGMENT = [
+  ['start', C.CKPT_SM_START, 'u64'], ['bytes', C.CKPT_SM_BYTES, 'u64'], ['id', C.CKPT_SM_ID, 'u32'],
+  ['key', C.CKPT_SM_KEY, 'u32'], ['mode', C.CKPT_SM_MODE, 'u32'], ['attaches', C.CKPT_SM_ATTACHES, 'u32'],
+] as const;
+export type SysvSegment = Struct<typeof SYSV_SEGMENT>;
+
+/** The process's settings (CKPT_REC_TASK); the name is a byte area of its own */
+export const TASK = [
+  ['dumpable', C.CKPT_TK_DUMPABLE, 'u32'], ['pdeathsig', C.CKPT_TK_PDEATHSIG, 'u32'], ['subreaper', C.CKPT_TK_SUBREAPER, 'u32'],
+  ['noNewPrivs', C.CKPT_TK_NO_NEW_PRIVS, 'u32'], ['policy', C.CKPT_TK_POLICY, 'u32'], ['priority', C.CKPT_TK_PRIORITY, 'u32'],
+  ['nice', C.CKPT_TK_NICE, 'u32'], ['seccomp', C.CKPT_TK_SECCOMP, 'u32'], ['thpDisable', C.CKPT_TK_THP_DISABLE, 'u32'],
+  ['reserved', C.CKPT_TK_RESERVED, 'u32'], ['timerslack', C.CKPT_TK_TIMERSLACK, 'u64'],
+  ['robustList', C.CKPT_TK_ROBUST_LIST, 'u64'], ['robustLen', C.CKPT_TK_ROBUST_LEN, 'u64'],
+  ['membarrier', C.CKPT_TK_MEMBARRIER, 'u32'], ['oomScoreAdj', C.CKPT_TK_OOM_SCORE_ADJ, 'u32'],
+] as const;
+export const TASK_NAME_SIZE = 16;
+export interface TaskState extends Struct<typeof TASK> {
+  /** PR_GET_NAME, up to its NUL */
+  name: string;
+}
 
 export interface KindValues {
   process: ProcessState;
@@ -225,6 +265,10 @@ export interface KindValues {
   fileData: FileDataState;
   fown: Struct<typeof FOWN>;
   inotify: InotifyState;
+  posixTimers: PosixTimer[];
+  locks: FileLock[];
+  task: TaskState;
+  sysvShm: SysvSegment[];
 }
 export type KindName = keyof KindValues;
 /** Records that complete a descriptor's file record */
@@ -237,6 +281,8 @@ export const KIND_NAMES: Readonly<Record<number, KindName>> = {
   [C.CKPT_REC_THREAD]: 'thread',
   [C.CKPT_REC_PIPE]: 'pipe', [C.CKPT_REC_EVENTFD]: 'eventfd', [C.CKPT_REC_TIMERFD]: 'timerfd', [C.CKPT_REC_SIGNALFD]: 'signalfd',
   [C.CKPT_REC_EPOLL]: 'epoll', [C.CKPT_REC_FILE_DATA]: 'fileData', [C.CKPT_REC_FOWN]: 'fown', [C.CKPT_REC_INOTIFY]: 'inotify',
+  [C.CKPT_REC_POSIX_TIMERS]: 'posixTimers', [C.CKPT_REC_LOCKS]: 'locks', [C.CKPT_REC_TASK]: 'task',
+  [C.CKPT_REC_SYSV_SHM]: 'sysvShm',
 };
 
 export function kindLabel(kind: number): string {
@@ -470,6 +516,29 @@ const inotifyCodec: KindCodec<InotifyState> = {
   },
 };
 
+/** N entries of size bytes, N read from the payload's length */
+function entries<L extends Layout>(size: number, layout: L, what: string): KindCodec<Struct<L>[]> {
+  return {
+    check: (p) => (p.length % size ? `${what} record of ${p.length} bytes is not a whole number of ${size}-byte entries` : undefined),
+    decode: (p) => ({ value: readArray(p, p.length / size, size, layout), used: p.length }),
+    encode: (v) => writeArray(v, size, layout),
+  };
+}
+
+const task: KindCodec<TaskState> = {
+  check: (p) => tooShort(p, C.CKPT_TK_SIZE, 'process settings record'),
+  decode: (p) => {
+    const name = p.subarray(C.CKPT_TK_NAME, C.CKPT_TK_NAME + TASK_NAME_SIZE);
+    const nul = name.indexOf(0);
+    return { value: { ...readStruct(p, 0, TASK), name: name.toString('utf8', 0, nul < 0 ? TASK_NAME_SIZE : nul) }, used: C.CKPT_TK_SIZE };
+  },
+  encode: (v) => {
+    const out = structBytes(C.CKPT_TK_SIZE, TASK, v);
+    out.write(v.name.slice(0, TASK_NAME_SIZE - 1), C.CKPT_TK_NAME, 'utf8');
+    return out;
+  },
+};
+
 export const CODECS: { readonly [K in KindName]: KindCodec<KindValues[K]> } = {
   inotify: inotifyCodec,
   pipe: pipeCodec,
@@ -484,4 +553,8 @@ export const CODECS: { readonly [K in KindName]: KindCodec<KindValues[K]> } = {
   rlimits: fixedArray(C.CKPT_RLIMITS_COUNT, RLIMIT_SIZE, RLIMIT, 'resource limit record'),
   itimers: fixedArray(ITIMERS, C.CKPT_ITIMER_SIZE, ITIMER, 'interval timer record'),
   queued: siginfo, thread,
+  posixTimers: entries(C.CKPT_PT_SIZE, POSIX_TIMER, 'POSIX timer'),
+  locks: entries(C.CKPT_LK_SIZE, LOCK, 'lock'),
+  task,
+  sysvShm: entries(C.CKPT_SM_SIZE, SYSV_SEGMENT, 'System V segment'),
 };

@@ -29,10 +29,16 @@
 //             fields of its record; pipe: unread (hex); epoll: entries: [{ tfd, events, data }]; fileData: extents:
 //             [{ offset, length }]; inotify: watches: [{ wd, mask, pathAt, reserved, path }] }]
 //             (the kernel objects and kept contents that complete file records; `restorable` above counts them)
+//   posixTimers: [{ id, clock, signo, notify, value, intervalSec, intervalNsec, leftSec, leftNsec }] (id and clock
+//                 as unsigned 32-bit numbers: -6 is 4294967290)
+//   locks: [{ fd, kind, kindName ("flock", "posix", "ofd", "other"), type (0 read, 1 write), reserved, start, end }]
+//   task: { name, dumpable, pdeathsig, subreaper, noNewPrivs, policy, priority, nice (unsigned 32-bit), seccomp,
+//           thpDisable, reserved, timerslack, robustList, robustLen, membarrier, oomScoreAdj (unsigned 32-bit) }
+//   sysvShm: [{ start, bytes, id, key, mode, attaches }]
 //   unknown: [{ index, kind, payloadSize }] (records of kinds this version does not know)
 //   totals: { regions, mapped, saved } (bytes of memory mapped, and saved in the data area)
 import * as C from '../contract.generated.js';
-import { FILE_TYPE_NAMES, ITIMER_NAMES, NO_FD, RLIMIT_NAMES, ROLE_NAMES, kindLabel, regionSource, xsaveFeatures } from './format.js';
+import { FILE_TYPE_NAMES, ITIMER_NAMES, LOCK_KIND_NAMES, NO_FD, RLIMIT_NAMES, ROLE_NAMES, kindLabel, regionSource, xsaveFeatures } from './format.js';
 import { fileRestorable, type Image, type ObjectRecord } from './read.js';
 
 type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
@@ -116,6 +122,10 @@ export function imageToJson(file: string, image: Image, problems: string[], data
     itimers: image.itimers?.map((t, i) => ({ which: ITIMER_NAMES[i], ...plain(t) })) ?? null,
     queued: image.queued?.map(({ raw, ...q }) => ({ ...plain(q), siginfo: raw.toString('hex') })) ?? null,
     objects: image.objects.map(objectJson),
+    posixTimers: image.posixTimers?.map((t) => plain(t)) ?? null,
+    locks: image.locks?.map((l) => ({ ...plain(l), kindName: LOCK_KIND_NAMES[l.kind] ?? `unknown ${l.kind}` })) ?? null,
+    task: image.task ? plain(image.task) : null,
+    sysvShm: image.sysvShm?.map((g) => plain(g)) ?? null,
     unknown: image.unknown.map((r) => ({ index: r.index, kind: r.header.kind, payloadSize: r.header.payloadSize })),
     totals: { regions: image.regions.length, mapped: totals.mapped.toString(), saved: totals.saved.toString() },
   };

@@ -89,6 +89,10 @@ export interface Image {
   queued?: KindValues['queued'];
   /** one per thread, the leader's (CKPT_THREAD_LEADER) among them; none in images from before threads */
   threads: KindValues['thread'][];
+  posixTimers?: KindValues['posixTimers'];
+  locks?: KindValues['locks'];
+  task?: KindValues['task'];
+  sysvShm?: KindValues['sysvShm'];
   /** records of kinds this version does not know: skipped, kept raw */
   unknown: ImageRecord[];
   /** every problem found while reading, one line each; empty for a sound image */
@@ -96,7 +100,7 @@ export interface Image {
 }
 
 const hex = (n: number | bigint) => `0x${n.toString(16)}`;
-const SINGLETONS: readonly KindName[] = ['process', 'registers', 'sigactions', 'cwd', 'exe', 'rlimits', 'itimers', 'queued'];
+const SINGLETONS: readonly KindName[] = ['process', 'registers', 'sigactions', 'cwd', 'exe', 'rlimits', 'itimers', 'queued', 'posixTimers', 'locks', 'task', 'sysvShm'];
 const REQUIRED: readonly KindName[] = ['process', 'registers', 'sigactions'];
 
 export function recordLabel(rec: ImageRecord): string {
@@ -203,6 +207,10 @@ function attach(image: Image, rec: ImageRecord, d: DecodedRecord): void {
     case 'itimers': image.itimers = d.value; break;
     case 'queued': image.queued = d.value; break;
     case 'thread': image.threads.push(d.value); break;
+    case 'posixTimers': image.posixTimers = d.value; break;
+    case 'locks': image.locks = d.value; break;
+    case 'task': image.task = d.value; break;
+    case 'sysvShm': image.sysvShm = d.value; break;
     default: image.objects.push(d);
   }
 }

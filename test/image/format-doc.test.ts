@@ -8,8 +8,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as C from '../../src/contract.generated.js';
 import {
-  EPOLL, EVENTFD, EXTENT, FILE, FILE_DATA, FILE_HEADER, FOWN, INOTIFY, PIPE, SIGNALFD, TIMERFD, GREG_NAMES, ITIMER_NAMES, KIND_NAMES, PROCESS, RECORD_HEADER, REGION, REGS, RLIMIT_SIZE,
-  SIGACTION_SIZE, SIGNALS, THREAD, WINSIZE,
+  EPOLL, EVENTFD, EXTENT, FILE, FILE_DATA, FILE_HEADER, FOWN, INOTIFY, PIPE, SIGNALFD, TIMERFD, GREG_NAMES, ITIMER_NAMES, KIND_NAMES,
+  LOCK, POSIX_TIMER, PROCESS, SYSV_SEGMENT, RECORD_HEADER, REGION, REGS, RLIMIT_SIZE, SIGACTION_SIZE, SIGNALS, TASK, TASK_NAME_SIZE,
+  THREAD, WINSIZE,
 } from '../../src/image/format.js';
 import { fieldSize, type Layout } from '../../src/lib/struct.js';
 import { ROOT } from '../helpers.js';
@@ -64,6 +65,10 @@ const CODE_FIELDS: Record<string, Field[]> = {
   RFD: fieldsOf(FILE_DATA),
   RFO: fieldsOf(FOWN),
   RIN: fieldsOf(INOTIFY),
+  PT: fieldsOf(POSIX_TIMER),
+  LK: fieldsOf(LOCK),
+  SM: fieldsOf(SYSV_SEGMENT),
+  TK: [{ offset: C.CKPT_TK_NAME, size: TASK_NAME_SIZE }, ...fieldsOf(TASK)],
 };
 
 /** Bytes between fields that no constant names (the runtime zeroes them) */
@@ -129,6 +134,9 @@ describe('docs/image-format.md', () => {
       rlimits: `${C.CKPT_RLIMITS_COUNT} × ${RLIMIT_SIZE}`,
       itimers: `${ITIMER_NAMES.length} × ${C.CKPT_ITIMER_SIZE}`,
       queued: `N × ${C.CKPT_SIGINFO_SIZE}`,
+      posixTimers: `N × ${C.CKPT_PT_SIZE}`,
+      locks: `N × ${C.CKPT_LK_SIZE}`,
+      sysvShm: `N × ${C.CKPT_SM_SIZE}`,
     });
   });
 });

@@ -1,6 +1,6 @@
 // Dynamically linked language runtimes, relinked, checkpointed mid-run, SIGKILLed and restarted
 // (issue 9): a pure-Python computation, a Lua computation, a perl script and an sqlite3 session
-// writing a database file (test/fixtures/langs-ckpt). Each does part of its work, says so (a
+// writing a database file (test/fixtures/langs-ckpt), with a rollback journal and in WAL mode. Each does part of its work, says so (a
 // "waiting" line, or for sqlite a file "ready"), then blocks reading stdin: the test checkpoints it
 // there, so it cannot finish first whatever the machine's speed, and nothing is written between the
 // signal and the kill. The restart is given the rest of stdin and must leave stdout byte for byte as
@@ -54,6 +54,10 @@ const SQLITE: Workload = {
   relinkOptions: [], files: [], before: fixtureText('session-1.sql'), after: fixtureText('session-2.sql'),
   paused: (dir) => textOf(path.join(dir, 'ready')) === 'ready\n',
 };
+/** The same session with a write-ahead log: sqlite3 maps its index (rows.db-shm) MAP_SHARED and holds
+ *  POSIX locks on it and on the database (docs/limits.md, MAP_SHARED mappings and file locks) */
+const SQLITE_WAL: Workload = { ...SQLITE, title: 'an sqlite3 session in WAL mode (its -shm index mapped shared and locked)',
+  before: `PRAGMA journal_mode=WAL;\n${SQLITE.before}` };
 const PYTHON = SCRIPTS[0];
 
 /** What the checkpointed, killed and restarted run left */
@@ -215,6 +219,13 @@ describe('dynamic programs relinked, checkpointed mid-run, SIGKILLed and restart
     const { want, got } = await assertSameOutput(SQLITE);
     const wantDb = await checkDatabase(path.join(want.dir, 'rows.db'));
     assert.deepEqual(wantDb, { integrity: 'ok', rows: 11_877 }, 'the original session leaves 12,000 rows less 123 deleted');
+    assert.deepEqual(await checkDatabase(path.join(got.dir, 'rows.db')), wantDb);
+  });
+
+  it(`${SQLITE_WAL.title} ends with its stdout, and the database checks out with every row`, async () => {
+    const { want, got } = await assertSameOutput(SQLITE_WAL);
+    const wantDb = await checkDatabase(path.join(want.dir, 'rows.db'));
+    assert.deepEqual(wantDb, { integrity: 'ok', rows: 11_877 });
     assert.deepEqual(await checkDatabase(path.join(got.dir, 'rows.db')), wantDb);
   });
 

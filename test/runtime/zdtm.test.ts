@@ -16,13 +16,16 @@ const ZDTM_SOURCES = path.join(ROOT, 'samples/zdtm');
 const CONCURRENCY = 4;
 const STEP_MS = 10_000;	// the longest any one step (READY, image, restore, exit) may take
 const MUSL_TOO = new Set(['mem_heap', 'mem_anon', 'fpu_regs', 'sig_mask', 'files_offsets', 'brk_grow', 'pid_stable',
-  'pipe_unread', 'eventfd', 'timerfd', 'epoll', 'unlinked', 'memfd', 'inotify']);
+  'pipe_unread', 'eventfd', 'timerfd', 'epoll', 'unlinked', 'memfd', 'inotify',
+  'mem_shared_file', 'mem_shared_anon', 'posix_timers', 'file_locks', 'task_state', 'mem_advice', 'sysv_shm']);
+const PIE_TOO = new Set(['mem_heap', 'mem_file', 'mem_shared_file', 'mem_shared_anon', 'posix_timers', 'file_locks', 'task_state',
+  'mem_advice', 'sysv_shm']);
 const CONTINUE_TOO = new Set(['mem_heap', 'fpu_regs', 'sig_mask', 'itimers', 'files_append', 'thread_condvar', 'thread_blocked']);
 // the thread samples run as every kind of static program: musl's and glibc's threads differ, and
 // static-pie puts their TLS where ASLR says
 const isThreadSample = (name: string) => name.startsWith('thread_');
 
-type ZdtmFlavour = 'glibc' | 'musl' | 'pie';
+type ZdtmFlavour = 'glibc' | 'pie' | 'musl';
 type Mode = 'restart' | 'continue';
 interface Run { flavour: ZdtmFlavour; name: string; mode: Mode }
 const runKey = (r: Run) => `${r.flavour}/${r.name} (${r.mode})`;
@@ -51,14 +54,14 @@ function zdtmNames(): string[] {
 
 function planRuns(): Run[] {
   const names = zdtmNames();
-  for (const listed of [...MUSL_TOO, ...CONTINUE_TOO]) {
+  for (const listed of [...MUSL_TOO, ...PIE_TOO, ...CONTINUE_TOO]) {
     if (!names.includes(listed)) throw new Error(`${listed} is listed here but there is no samples/zdtm/${listed}.c`);
   }
   const runs: Run[] = [];
   for (const name of names) {
-    for (const flavour of ['glibc', 'musl', 'pie'] as const) {
-      if (flavour === 'musl' && !MUSL_TOO.has(name) && !isThreadSample(name)) continue;
-      if (flavour === 'pie' && !isThreadSample(name)) continue;
+    for (const flavour of ['glibc', 'pie', 'musl'] as const) {
+      const alsoThis = flavour === 'musl' ? MUSL_TOO : PIE_TOO;
+      if (flavour !== 'glibc' && !alsoThis.has(name) && !isThreadSample(name)) continue;
       runs.push({ flavour, name, mode: 'restart' });
       if (flavour === 'glibc' && CONTINUE_TOO.has(name)) runs.push({ flavour, name, mode: 'continue' });
     }

@@ -1,0 +1,143 @@
+/*
+ * What madvise, mlock and mmap set on a region beyond its protection: locked, not copied into
+ * children (MADV_DONTFORK), not dumped, transparent huge pages asked for or refused, read-ahead
+ * advice, wiped in children, merged by KSM, a stack that grows down. Saved: the VmFlags line of
+ * each region in /proc/self/smaps, as CKPT_VM_* bits in the region record (CKPT_RG_ADVICE).
+ * Restored: MAP_GROWSDOWN when the region is mapped (memory.c), the rest as madvise and mlock2
+ * calls the restorer makes once every region is mapped (RT_PLAN_CALLS).
+ */
+#include "ckpt/save.h"
+#include "ckpt/restore.h"
+
+#define RT_SMAPS_CHUNK	(64 * 1024)
+
+static const struct { char flag[3]; uint32_t bit; } rt_vm_flags[] = {
+	{ "lo", CKPT_VM_LOCKED }, { "lf", CKPT_VM_LOCKONFAULT }, { "dc", CKPT_VM_DONTFORK }, { "dd", CKPT_VM_DONTDUMP },
+	{ "hg", CKPT_VM_HUGEPAGE }, { "nh", CKPT_VM_NOHUGEPAGE }, { "rr", CKPT_VM_RANDOM }, { "sr", CKPT_VM_SEQUENTIAL },
+	{ "wf", CKPT_VM_WIPEONFORK }, { "mg", CKPT_VM_MERGEABLE }, { "gd", CKPT_VM_GROWSDOWN },
+};
+
+static struct { uint64_t start, end; uint32_t bits; } rt_advice[RT_MAX_REGIONS];
+static long rt_nadvice;
+static char rt_smaps[RT_SMAPS_CHUNK + 1];
+
+static uint32_t rt_parse_vmflags(const char *s)
+{
+	uint32_t bits = 0;
+	for (s += 8; *s && *s != '\n'; s++)
+		for (unsigned i = 0; i < sizeof rt_vm_flags / sizeof rt_vm_flags[0]; i++)
+			if (s[0] == rt_vm_flags[i].flag[0] && s[1] == rt_vm_flags[i].flag[1] && (s[2] == ' ' || s[2] == '\n'))
+				bits |= rt_vm_flags[i].bit;
+	return bits;
+}
+
+static int rt_is_hex(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
+/* One line of smaps: a region's "start-end ..." line opens an entry, its VmFlags line fills it */
+static void rt_smaps_line(const char *s)
+{
+	if (rt_is_hex(*s)) {
+		uint64_t v = 0;
+		if (rt_nadvice == RT_MAX_REGIONS)
+			return;
+		for (; rt_is_hex(*s); s++)
+			v = v << 4 | (uint64_t)(*s <= '9' ? *s - '0' : *s - 'a' + 10);
+		rt_advice[rt_nadvice].start = v;
+		for (v = 0, s++; rt_is_hex(*s); s++)
+			v = v << 4 | (uint64_t)(*s <= '9' ? *s - '0' : *s - 'a' + 10);
+		rt_advice[rt_nadvice].end = v;
+		rt_advice[rt_nadvice++].bits = 0;
+	} else if (rt_starts_with(s, "VmFlags:") && rt_nadvice) {
+		rt_advice[rt_nadvice - 1].bits = rt_parse_vmflags(s);
+	}
+}
+
+/* /proc/self/smaps, read a chunk at a time (it can be megabytes), before the regions are saved */
+void rt_read_advice(void)
+{
+	long fd = rt_syscall4(__NR_openat, AT_FDCWD, (long)"/proc/self/smaps", O_RDONLY | O_CLOEXEC, 0);
+	size_t kept = 0;
+	rt_nadvice = 0;
+	if (fd < 0)
+		return;
+	for (;;) {
+		long n = rt_syscall3(__NR_read, fd, (long)(rt_smaps + kept), (long)(RT_SMAPS_CHUNK - kept));
+		if (n <= 0)
+			break;
+		size_t have = kept + (size_t)n, at = 0;
+		rt_smaps[have] = 0;
+		for (size_t i = 0; i < have; i++)
+			if (rt_smaps[i] == '\n') {
+				rt_smaps_line(rt_smaps + at);
+				at = i + 1;
+			}
+		kept = have - at;
+		rt_memcpy(rt_smaps, rt_smaps + at, kept);	/* a line cut by the chunk's end */
+		if (kept == RT_SMAPS_CHUNK)
+			kept = 0;
+	}
+	rt_syscall1(__NR_close, fd);
+}
+
+/* The CKPT_VM_* bits of the region holding [start, end) */
+uint32_t rt_advice_of(uint64_t start, uint64_t end)
+{
+	for (long i = 0; i < rt_nadvice; i++)
+		if (rt_advice[i].start <= start && end <= rt_advice[i].end)
+			return rt_advice[i].bits;
+	return 0;
+}
+
+/*
+ * The writer is a forked child: a MADV_DONTFORK region would be missing in it, a MADV_WIPEONFORK
+ * one zeros. Around the fork they are inherited whole; `again` puts the advice back.
+ */
+void rt_advice_around_fork(int again)
+{
+	for (long i = 0; i < rt_nadvice; i++) {
+		uint64_t len = rt_advice[i].end - rt_advice[i].start;
+		if (rt_advice[i].bits & CKPT_VM_DONTFORK)
+			rt_syscall3(__NR_madvise, (long)rt_advice[i].start, (long)len, again ? MADV_DONTFORK : MADV_DOFORK);
+		if (rt_advice[i].bits & CKPT_VM_WIPEONFORK)
+			rt_syscall3(__NR_madvise, (long)rt_advice[i].start, (long)len, again ? MADV_WIPEONFORK : MADV_KEEPONFORK);
+	}
+}
+
+static void rt_plan_call(struct rt_plan_builder *b, long nr, uint64_t a0, uint64_t a1, uint64_t a2)
+{
+	rt_plan_u64(b, (uint64_t)nr);
+	rt_plan_u64(b, a0);
+	rt_plan_u64(b, a1);
+	rt_plan_u64(b, a2);
+	(*(uint64_t *)(b->plan + RT_PLAN_CALLS))++;
+}
+
+static const struct { uint32_t bit; int advice; } rt_madvice[] = {
+	{ CKPT_VM_DONTFORK, MADV_DONTFORK }, { CKPT_VM_DONTDUMP, MADV_DONTDUMP }, { CKPT_VM_HUGEPAGE, MADV_HUGEPAGE },
+	{ CKPT_VM_NOHUGEPAGE, MADV_NOHUGEPAGE }, { CKPT_VM_RANDOM, MADV_RANDOM }, { CKPT_VM_SEQUENTIAL, MADV_SEQUENTIAL },
+	{ CKPT_VM_WIPEONFORK, MADV_WIPEONFORK }, { CKPT_VM_MERGEABLE, MADV_MERGEABLE },
+};
+
+static void rt_plan_region_advice(void *arg, const unsigned char *h, const unsigned char *p)
+{
+	struct rt_plan_builder *b = arg;
+	uint32_t bits = u32at(p, CKPT_RG_ADVICE);
+	uint64_t start = u64at(p, CKPT_RG_START), len = u64at(p, CKPT_RG_END) - start;
+	(void)h;
+	if (u32at(p, CKPT_RG_ROLE) != CKPT_ROLE_MEMORY)
+		return;
+	for (unsigned i = 0; i < sizeof rt_madvice / sizeof rt_madvice[0]; i++)
+		if (bits & rt_madvice[i].bit)
+			rt_plan_call(b, __NR_madvise, start, len, (uint64_t)rt_madvice[i].advice);
+	if (bits & CKPT_VM_LOCKED)
+		rt_plan_call(b, __NR_mlock2, start, len, bits & CKPT_VM_LOCKONFAULT ? MLOCK_ONFAULT : 0);
+}
+
+/* After the closes in the plan: the calls the restorer makes once every region is mapped */
+void rt_prepare_advice(struct rt_plan_builder *b)
+{
+	rt_each(b->im, CKPT_REC_REGION, rt_plan_region_advice, b);
+}
