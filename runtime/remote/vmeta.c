@@ -176,6 +176,8 @@ static long rt_vutimes(const struct rt_ctx *c, long nr)
 		t[2 * i] = sec;
 		t[2 * i + 1] = ns ? frac : frac * 1000;
 	}
+	if (t[1] == RT_UTIME_OMIT && t[3] == RT_UTIME_OMIT)
+		return 0;	/* as the kernel answers, before it looks at the path */
 	struct rt_meta m = { CKPT_SH_OP_UTIMENS, CKPT_SH_OP_FUTIMENS, 0, 0, t, sizeof t };
 	return rt_meta_on(c, nr, (long)(int)c->rdi, flags, nr == __NR_utimensat, &m);
 }
