@@ -287,6 +287,7 @@ static void basics(int dfd)
 	show("pwrite64", r(syscall(SYS_pwrite64, fd, "XY", 2, 1)));
 	show("pwritev", r(syscall(SYS_pwritev, fd, iov, 1, 10, 0)));
 	show("pwritev2 at the file offset", r(syscall(SYS_pwritev2, fd, iov + 1, 1, -1, -1, 0)));
+	show("write", r(syscall(SYS_write, fd, "gh", 2)));
 	show("lseek", r(syscall(SYS_lseek, fd, 0, SEEK_SET)));
 	show("read", r(syscall(SYS_read, fd, buf, 3)));
 	char a[4] = { 0 }, b[8] = { 0 };
@@ -339,7 +340,8 @@ static void basics(int dfd)
 	FD_ZERO(&rd);
 	FD_SET(fd, &rd);
 	show("pselect6", r(syscall(SYS_pselect6, fd + 1, &rd, NULL, NULL, &zero, NULL)));
-	close(dd);
+	show("close", r(syscall(SYS_close, dd)));
+	show("close again", r(syscall(SYS_close, dd)));
 	close(fd);
 	close(d1);
 	close(40);
@@ -387,9 +389,9 @@ static int placeholders(void)
 	int v = 0;
 	show("fchmod", r(syscall(SYS_fchmod, fd, 0600)));
 	show("fchown", r(syscall(SYS_fchown, fd, 4321, 4321)));
-	show("futimens", r(syscall(SYS_utimensat, fd, NULL, ts, 0)));
 	show("ftruncate", r(syscall(SYS_ftruncate, fd, 3)));
 	show("fallocate", r(syscall(SYS_fallocate, fd, 0, 0, 8192)));
+	show("futimens", r(syscall(SYS_utimensat, fd, NULL, ts, 0)));
 	show("ioctl FIONREAD", r(syscall(SYS_ioctl, fd, FIONREAD, &v)));
 	show("mmap", (long)mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) == -1 ? -errno : 0);
 	show("fsetxattr", r(syscall(SYS_fsetxattr, fd, "user.x", "1", 1, 0)));
