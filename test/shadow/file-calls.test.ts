@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { ROOT, relinkFile, runProgram, scratch } from '../helpers.js';
-import { callRows, syscallNumbers } from './calls.js';
+import { callRows, listing, syscallNumbers } from './calls.js';
 import { startShadow, type Shadow } from './shadow-process.js';
 
 const PROBE_SRC = path.join(ROOT, 'test/shadow/calls-probe.c');
@@ -21,14 +21,6 @@ function probeTree(dir: string): void {
   fs.mkdirSync(path.join(dir, 'd'), { recursive: true });
   fs.writeFileSync(path.join(dir, 'f'), '0123456789');
   fs.symlinkSync('f', path.join(dir, 'sl'));
-}
-
-/** What a tree holds, as a user would list it: every entry's type, mode, owner, size and links,
- *  the mtime of files (directories' and symlinks' times are those of the extraction), targets */
-function listing(dir: string, times = true): string {
-  return execFileSync('/bin/busybox', ['sh', '-c',
-    `find . ! -type d ! -type l | sort | xargs stat -c "%n %F %a %u:%g %s %h${times ? ' %Y' : ''}"; ` +
-    'find . \\( -type d -o -type l \\) | sort | xargs stat -c "%n %F %a %u:%g %N"'], { cwd: dir, encoding: 'utf8' });
 }
 
 /** `tar tv` lines, the date and time of directories and symlinks left out (busybox sets neither) */
