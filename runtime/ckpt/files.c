@@ -96,7 +96,8 @@ static int rt_save_file(struct rt_ckpt_work *w, long fd)
 	if (len <= 0 || rt_syscall2(__NR_fstat, fd, (long)&st) < 0)
 		return 0;
 	w->linkbuf[len] = 0;
-	uint32_t type = rt_file_type(fd, &st, w->linkbuf);
+	int placeholder = rt_remote_placeholder(fd);	/* a remote file's: restored as OTHER, renewed by remote/ */
+	uint32_t type = placeholder ? CKPT_FT_OTHER : rt_file_type(fd, &st, w->linkbuf);
 	unsigned char *p = rt_record(w, CKPT_REC_FILE, 0, CKPT_RF_SIZE + (size_t)len + 1);
 	if (!p)
 		return -1;
@@ -119,6 +120,8 @@ static int rt_save_file(struct rt_ckpt_work *w, long fd)
 	rt_seal(p);
 	if (w->nfds < RT_MAX_FILES)
 		w->fds[w->nfds++] = (int)fd;
+	if (placeholder)
+		return 0;	/* remote/ makes it again: no kernel object of its own to save */
 	int object = rt_save_kobject(w, fd, type, &st, w->linkbuf);
 	if (object != RT_SAVE_NOT_MINE)
 		return object;

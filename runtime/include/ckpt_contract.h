@@ -517,6 +517,46 @@
 #define CKPT_SH_DIRENT_NAME     19  /* the name and its NUL */
 #define CKPT_SH_DIRENT_ALIGN    8
 
+/* The metadata calls (issue 13). Paths in tails are NUL-terminated, as for OPEN. */
+#define CKPT_SH_OP_SYMLINK      18  /* tail: the link's text, NUL, the new link's path, NUL */
+#define CKPT_SH_OP_LINK         19  /* flags: CKPT_SH_FOLLOW, tail: existing path, NUL, new path, NUL */
+#define CKPT_SH_OP_CHMOD        20  /* flags: CKPT_SH_NOFOLLOW, count: mode, tail: path */
+#define CKPT_SH_OP_FCHMOD       21  /* handle, count: mode */
+#define CKPT_SH_OP_CHOWN        22  /* flags: CKPT_SH_NOFOLLOW, count: uid, offset: gid (0xffffffff: unchanged), tail: path */
+#define CKPT_SH_OP_FCHOWN       23  /* handle, count: uid, offset: gid */
+#define CKPT_SH_OP_UTIMENS      24  /* flags: CKPT_SH_NOFOLLOW, tail: CKPT_SH_TIMES_SIZE bytes of times, then path */
+#define CKPT_SH_OP_FUTIMENS     25  /* handle, tail: CKPT_SH_TIMES_SIZE bytes of times */
+#define CKPT_SH_OP_MKNOD        26  /* count: mode with its type (FIFO or regular), offset: dev, tail: path */
+#define CKPT_SH_OP_STATFS       27  /* tail: path; data: struct statfs (CKPT_SH_STATFS_*) */
+#define CKPT_SH_OP_FSTATFS      28  /* handle; data: struct statfs */
+#define CKPT_SH_OP_FALLOCATE    29  /* handle, flags: fallocate's mode, offset, tail: u64 length */
+#define CKPT_SH_OP_COPY         30  /* handle: from, count: bytes, offset: from where, tail: CKPT_SH_COPY_* */
+#define CKPT_SH_FOLLOW          1   /* LINK: the existing path's last symlink is followed */
+#define CKPT_SH_NOREPLACE       1   /* RENAME flags: renameat2's RENAME_NOREPLACE */
+#define CKPT_SH_EXCHANGE        2   /* RENAME flags: RENAME_EXCHANGE (answered EINVAL: see the doc) */
+/* UTIMENS and FUTIMENS times: atime then mtime, each i64 seconds and u64 nanoseconds, or the
+ * nanoseconds CKPT_SH_UTIME_NOW (the server's clock) or CKPT_SH_UTIME_OMIT (left as it is) */
+#define CKPT_SH_TIMES_SIZE      32
+#define CKPT_SH_UTIME_NOW       0x3fffffff
+#define CKPT_SH_UTIME_OMIT      0x3ffffffe
+/* COPY tail: the handle written to (u32, then 4 bytes of zero) and the offset written at (u64) */
+#define CKPT_SH_COPY_TO         0
+#define CKPT_SH_COPY_AT         8
+#define CKPT_SH_COPY_SIZE       16
+/* STATFS data: struct statfs as the x86-64 kernel fills it; every field an i64 */
+#define CKPT_SH_STATFS_TYPE     0
+#define CKPT_SH_STATFS_BSIZE    8
+#define CKPT_SH_STATFS_BLOCKS   16
+#define CKPT_SH_STATFS_BFREE    24
+#define CKPT_SH_STATFS_BAVAIL   32
+#define CKPT_SH_STATFS_FILES    40
+#define CKPT_SH_STATFS_FFREE    48
+#define CKPT_SH_STATFS_FSID     56  /* two i32 */
+#define CKPT_SH_STATFS_NAMELEN  64
+#define CKPT_SH_STATFS_FRSIZE   72
+#define CKPT_SH_STATFS_FLAGS    80  /* then 32 bytes of zero */
+#define CKPT_SH_STATFS_SIZE     120
+
 /* The handshake's MACs: HMAC-SHA256 keyed with the token, over the label then the fields
  * (docs/shadow-protocol.md). The token is the token file's bytes without the CR and LF bytes at
  * its end, however many: a file saved with CRLF line ends, or with a blank line after the token,

@@ -234,13 +234,16 @@ static int rt_send_request(const struct rt_request *rq)
 static int rt_op_uses_handle(uint32_t op)
 {
 	return op == CKPT_SH_OP_CLOSE || op == CKPT_SH_OP_PREAD || op == CKPT_SH_OP_PWRITE || op == CKPT_SH_OP_FSTAT ||
-	       op == CKPT_SH_OP_GETDENTS || op == CKPT_SH_OP_FTRUNCATE || op == CKPT_SH_OP_FSYNC;
+	       op == CKPT_SH_OP_GETDENTS || op == CKPT_SH_OP_FTRUNCATE || op == CKPT_SH_OP_FSYNC || op == CKPT_SH_OP_FCHMOD ||
+	       op == CKPT_SH_OP_FCHOWN || op == CKPT_SH_OP_FUTIMENS || op == CKPT_SH_OP_FSTATFS || op == CKPT_SH_OP_FALLOCATE ||
+	       op == CKPT_SH_OP_COPY;
 }
 
 /* A path operation the lost server may have done already: its second answer means success */
 static long rt_repeated(const struct rt_request *rq, long r)
 {
-	if (rq->op == CKPT_SH_OP_MKDIR && r == -EEXIST)
+	if ((rq->op == CKPT_SH_OP_MKDIR || rq->op == CKPT_SH_OP_SYMLINK || rq->op == CKPT_SH_OP_LINK || rq->op == CKPT_SH_OP_MKNOD) &&
+	    r == -EEXIST)
 		return 0;
 	if ((rq->op == CKPT_SH_OP_UNLINK || rq->op == CKPT_SH_OP_RMDIR || rq->op == CKPT_SH_OP_RENAME) && r == -ENOENT)
 		return 0;

@@ -78,6 +78,7 @@ void rt_vfiles_vfork_save(void);
 void rt_vfiles_vfork_done(void);
 int rt_remote_handles(long nr);
 long rt_sys_remote(const struct rt_ctx *c, long nr);
+int rt_remote_placeholder(long fd);
 void rt_vfiles_init(char **envp);
 char **rt_vfiles_exec_env(char **envp);
 

@@ -1,29 +1,25 @@
 /*
  * The virtual file table of a job whose files live on the shadow (CKPT_SHADOW). A remote file
- * holds a placeholder local descriptor (/dev/null) so that descriptor numbers never collide;
- * what the program sees of it (offset, flags, path, the remote handle) lives here, in the
- * runtime's memory, so a checkpoint carries it and a restart on another machine opens the same
- * remote files again at the same offsets. Handles belong to one connection (rt_remote_gen): a
- * file whose handle is stale is opened again by path when next used.
+ * holds a placeholder local descriptor so that descriptor numbers never collide; what the program
+ * sees of it (offset, flags, path, the remote handle) lives here, in the runtime's memory, so a
+ * checkpoint carries it and a restart on another machine opens the same remote files again at the
+ * same offsets. Handles belong to one connection (rt_remote_gen): a file whose handle is stale is
+ * opened again by path when next used.
+ *
+ * The placeholder is an O_PATH descriptor of a private memfd, unlinked, sealed against writes and
+ * size changes, mode 000: no other process can name it, and almost every call on it fails with
+ * EBADF (read, write, fchmod, fchown, futimens, ftruncate, fallocate, ioctl, mmap, locks, xattrs).
+ * No call of the program reaches it anyway (calls.h routes every call that takes a descriptor
+ * here); it matters for a program the job execs that is not relinked, which finds remote
+ * descriptors it cannot use instead of a /dev/null whose mode and times it could change.
  *
  * Paths are made absolute in the job's view (the working directory is the runtime's when it is
  * remote) and the shadow's policy decides where they go; local ones go to the kernel unchanged.
  */
-#include "remote/remote.h"
+#include "remote/vfiles.h"
 
 #define RT_VFDS		1024
 #define RT_VDESCS	128
-
-/* An open file description of a remote file: dup'd descriptors share one */
-struct rt_vdesc {
-	uint32_t refs;
-	uint32_t flags;
-	uint64_t offset;	/* while cursor is -1 */
-	uint64_t gen;		/* the connection its handle belongs to */
-	int32_t handle;
-	int32_t cursor;		/* the offset shared with forked children (cursors.c), or -1 */
-	char path[RT_VPATH];
-};
 
 /* d's handle is one of the connection open now */
 static int rt_vdesc_live(const struct rt_vdesc *d)
@@ -36,9 +32,7 @@ static uint8_t rt_vfd[RT_VFDS];		/* descriptor -> 1 + index in rt_vd; 0: a local
 static char rt_cwd[RT_VPATH] = "/";
 static int rt_cwd_local;			/* the job chdir'ed into a local directory */
 
-enum rt_where { RT_LOCAL, RT_LOCAL_ABS, RT_REMOTE };
-
-static struct rt_vdesc *rt_vdesc_of(long fd)
+struct rt_vdesc *rt_vdesc_of(long fd)
 {
 	return fd >= 0 && fd < RT_VFDS && rt_vfd[fd] ? &rt_vd[rt_vfd[fd] - 1] : 0;
 }
@@ -49,12 +43,12 @@ static uint64_t *rt_voff(struct rt_vdesc *d)
 	return d->cursor >= 0 ? rt_cursor_offset(d->cursor) : &d->offset;
 }
 
-static uint64_t rt_voff_get(struct rt_vdesc *d)
+uint64_t rt_voff_get(struct rt_vdesc *d)
 {
 	return __atomic_load_n(rt_voff(d), __ATOMIC_RELAXED);
 }
 
-static void rt_voff_set(struct rt_vdesc *d, uint64_t v)
+void rt_voff_set(struct rt_vdesc *d, uint64_t v)
 {
 	__atomic_store_n(rt_voff(d), v, __ATOMIC_RELAXED);
 }
@@ -105,7 +99,7 @@ static int rt_normalise(char *out, const char *base, const char *path)
 }
 
 /* Where PATH (relative to DIRFD) goes; abs gets the job path when it is not plain local */
-static enum rt_where rt_where_is(long dirfd, const char *path, char *abs, long *err)
+enum rt_where rt_where_is(long dirfd, const char *path, char *abs, long *err)
 {
 	const char *base = rt_cwd;
 	*err = 0;
@@ -126,7 +120,7 @@ static enum rt_where rt_where_is(long dirfd, const char *path, char *abs, long *
 }
 
 /* The desc's handle on this connection: opened again (no create, truncate or exclusive) if stale */
-static long rt_handle_of(struct rt_vdesc *d)
+long rt_handle_of(struct rt_vdesc *d)
 {
 	if (rt_vdesc_live(d))
 		return d->handle;
@@ -139,7 +133,7 @@ static long rt_handle_of(struct rt_vdesc *d)
 }
 
 /* A request about an open file, asked again on a new connection if the old one went away */
-static long rt_file_call(struct rt_vdesc *d, struct rt_request *rq, void *out, size_t max, size_t *got)
+long rt_file_call(struct rt_vdesc *d, struct rt_request *rq, void *out, size_t max, size_t *got)
 {
 	for (;;) {
 		long h = rt_handle_of(d);
@@ -181,19 +175,96 @@ static void rt_forget(long fd)
 	rt_vdesc_put(d);
 }
 
-static long rt_vstat(struct rt_vdesc *d, const char *abs, int nofollow, void *buf);
+long rt_vstat(struct rt_vdesc *d, const char *abs, int nofollow, void *buf);
 
-static long rt_vopen(const char *abs, uint32_t flags, uint32_t mode)
+static long rt_ph_template = -1;	/* the placeholder the others are opened from (a high number) */
+static uint64_t rt_ph_dev, rt_ph_ino;	/* what it is, to know it again after a restart */
+static uint64_t rt_ph_pid;		/* the process whose placeholders were last checked */
+
+static int rt_ph_is_template(long fd)
+{
+	struct rt_stat st;
+	return fd >= 0 && rt_syscall2(__NR_fstat, fd, (long)&st) == 0 && st.dev == rt_ph_dev && st.ino == rt_ph_ino;
+}
+
+/* A new template: the memfd made, sealed and closed, an O_PATH descriptor of it kept */
+static long rt_ph_make(void)
+{
+	char proc[32];
+	struct rt_stat st;
+	long m = rt_syscall2(__NR_memfd_create, (long)"ckpt-remote-placeholder", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (m < 0)
+		return m;
+	rt_syscall3(__NR_fcntl, m, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
+	rt_syscall2(__NR_fchmod, m, 0);
+	long t = rt_syscall4(__NR_openat, AT_FDCWD, (long)rt_fd_path(proc, m), O_PATH | O_CLOEXEC, 0);
+	rt_syscall1(__NR_close, m);
+	if (t < 0)
+		return t;
+	t = rt_high_fd(t, 24, 1);
+	rt_syscall2(__NR_fstat, t, (long)&st);
+	rt_ph_dev = st.dev;
+	rt_ph_ino = st.ino;
+	rt_ph_template = t;
+	return t;
+}
+
+/* A new placeholder descriptor, a description of its own (kcmp tells remote files apart) */
+static long rt_placeholder(uint32_t cloexec)
+{
+	char proc[32];
+	if (!rt_ph_is_template(rt_ph_template) && rt_ph_make() < 0)
+		return -ENFILE;
+	long fd = rt_syscall4(__NR_openat, AT_FDCWD, (long)rt_fd_path(proc, rt_ph_template), O_PATH | cloexec, 0);
+	if (fd == -ENOENT)	/* no /proc: a dup, sharing the template's description */
+		fd = rt_syscall3(__NR_fcntl, rt_ph_template, cloexec ? F_DUPFD_CLOEXEC : F_DUPFD, 0);
+	return fd;
+}
+
+int rt_remote_placeholder(long fd)
+{
+	return rt_remote_on && (rt_vdesc_of(fd) || (fd == rt_ph_template && fd >= 0));
+}
+
+/*
+ * In a process made from an image, the descriptors of remote files are what the restart put there
+ * (docs/limits.md: /dev/null): they are placeholders again before any call of the program goes on,
+ * and before an exec or a fork hands them on. A fork child finds its template valid and keeps all.
+ */
+static void rt_placeholders_check(void)
+{
+	if (rt_ph_pid == rt_ids_real.pid || rt_ph_template < 0)
+		return;
+	rt_ph_pid = rt_ids_real.pid;
+	if (rt_ph_is_template(rt_ph_template))
+		return;
+	rt_syscall1(__NR_close, rt_ph_template);	/* what the restart put at its number */
+	rt_ph_template = -1;
+	for (long fd = 0; fd < RT_VFDS; fd++) {
+		if (!rt_vdesc_of(fd))
+			continue;
+		long cloexec = rt_syscall2(__NR_fcntl, fd, F_GETFD) & FD_CLOEXEC ? O_CLOEXEC : 0;
+		long p = rt_placeholder((uint32_t)cloexec);
+		if (p >= 0 && p != fd) {
+			rt_syscall3(__NR_dup3, p, fd, cloexec);
+			rt_syscall1(__NR_close, p);
+		}
+	}
+}
+
+long rt_vopen(const char *abs, uint32_t flags, uint32_t mode)
 {
 	int i = 0;
 	while (i < RT_VDESCS && (rt_vd[i].refs || rt_vdesc_is_parents(&rt_vd[i])))
 		i++;
 	if (i == RT_VDESCS)
 		return -ENFILE;
+	if (flags & O_CREAT)
+		mode &= ~rt_job_umask();
 	long h = rt_remote_path_call(CKPT_SH_OP_OPEN, flags & ~O_CLOEXEC, mode, abs, 0, 0);
 	if (h < 0)
 		return h;
-	long fd = rt_syscall4(__NR_openat, AT_FDCWD, (long)"/dev/null", 2 | (flags & O_CLOEXEC), 0);
+	long fd = rt_placeholder(flags & O_CLOEXEC);
 	if (fd < 0 || fd >= RT_VFDS) {
 		rt_remote_close(h);
 		if (fd >= 0)
@@ -224,7 +295,7 @@ static long rt_vopen(const char *abs, uint32_t flags, uint32_t mode)
  * short count gives back what it did not use if nobody moved the offset meanwhile. A write to an
  * O_APPEND file goes at the end this process knows (where the shadow appends it).
  */
-static long rt_vio(struct rt_vdesc *d, char *buf, uint64_t count, uint64_t offset, int advance, int write)
+long rt_vio(struct rt_vdesc *d, char *buf, uint64_t count, uint64_t offset, int advance, int write)
 {
 	int append = write && (d->flags & O_APPEND);
 	uint64_t start = offset;
@@ -253,7 +324,7 @@ static long rt_vio(struct rt_vdesc *d, char *buf, uint64_t count, uint64_t offse
 	return (long)done;
 }
 
-static long rt_vstat(struct rt_vdesc *d, const char *abs, int nofollow, void *buf)
+long rt_vstat(struct rt_vdesc *d, const char *abs, int nofollow, void *buf)
 {
 	if (d) {
 		struct rt_request rq = { .op = CKPT_SH_OP_FSTAT };
@@ -373,7 +444,13 @@ static long rt_fd_call(const struct rt_ctx *c, long nr, struct rt_vdesc *d)
 		return rt_vreadv(d, (const uint64_t *)c->rsi, (long)c->rdx, -1, nr == __NR_writev);
 	case __NR_preadv:
 	case __NR_pwritev:
-		return rt_vreadv(d, (const uint64_t *)c->rsi, (long)c->rdx, (int64_t)c->r10, nr == __NR_pwritev);
+	case __NR_preadv2:	/* an offset of -1: at the file offset; the RWF_ flags are hints */
+	case __NR_pwritev2:
+		return rt_vreadv(d, (const uint64_t *)c->rsi, (long)c->rdx, (int64_t)c->r10,
+				 nr == __NR_pwritev || nr == __NR_pwritev2);
+	case __NR_readahead:
+	case __NR_fadvise64:
+		return 0;	/* advice: the shadow reads what it is asked for */
 	case __NR_lseek:
 		return rt_vlseek(d, (int64_t)c->rsi, (long)c->rdx);
 	case __NR_fstat:
@@ -385,7 +462,9 @@ static long rt_fd_call(const struct rt_ctx *c, long nr, struct rt_vdesc *d)
 		return rt_file_call(d, &rq, 0, 0, 0);
 	}
 	case __NR_fsync:
-	case __NR_fdatasync: {
+	case __NR_fdatasync:
+	case __NR_sync_file_range:
+	case __NR_syncfs: {
 		struct rt_request rq = { .op = CKPT_SH_OP_FSYNC };
 		return rt_file_call(d, &rq, 0, 0, 0);
 	}
@@ -393,10 +472,6 @@ static long rt_fd_call(const struct rt_ctx *c, long nr, struct rt_vdesc *d)
 		rt_memcpy(rt_cwd, d->path, rt_strlen(d->path) + 1);
 		rt_cwd_local = 0;
 		return 0;
-	case __NR_ioctl:
-		return -ENOTTY;
-	case __NR_mmap:
-		return -ENODEV;	/* remote files cannot be mapped */
 	default:
 		return -ENOSYS;
 	}
@@ -410,17 +485,45 @@ static long rt_close(long fd)
 	return r;
 }
 
+/* close_range has closed (or marked close-on-exec: nothing to forget) first..last */
+void rt_vforget_range(long first, long last)
+{
+	for (long fd = first < 0 ? 0 : first; fd <= last && fd < RT_VFDS; fd++)
+		rt_forget(fd);
+}
+
+/* The job's umask, which the kernel would apply to the modes of files it creates */
+uint32_t rt_job_umask(void)
+{
+	long old = rt_syscall1(__NR_umask, 0);
+	rt_syscall1(__NR_umask, old);
+	return (uint32_t)old;
+}
+
+/*
+ * fcntl on a remote descriptor: the descriptor flags are the kernel's (on the placeholder), the
+ * file status flags this table's; record locks are refused (ENOLCK: the shadow holds none) and the
+ * rest (leases, notifications, seals, pipe sizes, owners) do not apply to a remote file (EINVAL)
+ */
 static long rt_fcntl(const struct rt_ctx *c, long nr)
 {
-	long fd = (long)c->rdi, cmd = (long)c->rsi;
+	long fd = (long)(int)c->rdi, cmd = (long)c->rsi;
 	struct rt_vdesc *d = rt_vdesc_of(fd);
 	if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
 		return rt_vdup(c, nr, fd);
-	if (d && cmd == 3)		/* F_GETFL */
+	if (!d || cmd == F_GETFD || cmd == F_SETFD)
+		return rt_call_restartable(nr, (long)c->rdi, (long)c->rsi, (long)c->rdx, 0, 0, 0);
+	switch (cmd) {
+	case F_GETFL:
 		return d->flags;
-	if (d && cmd == 4)		/* F_SETFL: the bits that can change */
-		d->flags = (d->flags & ~(O_APPEND | 04000)) | ((uint32_t)c->rdx & (O_APPEND | 04000));
-	return rt_call_restartable(nr, (long)c->rdi, (long)c->rsi, (long)c->rdx, 0, 0, 0);
+	case F_SETFL:	/* the bits that can change */
+		d->flags = (d->flags & ~(O_APPEND | O_NONBLOCK)) | ((uint32_t)c->rdx & (O_APPEND | O_NONBLOCK));
+		return 0;
+	case F_GETLK: case F_SETLK: case F_SETLKW: case F_OFD_GETLK: case F_OFD_SETLK: case F_OFD_SETLKW:
+		return -ENOLCK;
+	default:
+		return -EINVAL;
+	}
 }
 
 static int rt_path_in_rsi(long nr)
@@ -458,20 +561,24 @@ static long rt_rename(const struct rt_ctx *c, long nr)
 	const char *p1 = (const char *)c->rdi, *p2 = (const char *)c->rsi;
 	if (nr != __NR_rename) {
 		d1 = (long)(int)c->rdi, p1 = (const char *)c->rsi, d2 = (long)(int)c->rdx, p2 = (const char *)c->r10;
-		if (nr == __NR_renameat2 && c->r8)
-			return -EINVAL;	/* no RENAME_NOREPLACE or EXCHANGE on the shadow */
 	}
+	uint32_t flags = nr == __NR_renameat2 ? (uint32_t)c->r8 : 0;
 	enum rt_where w1 = rt_where_is(d1, p1, from, &err1), w2 = rt_where_is(d2, p2, to, &err2);
 	if (err1 || err2)
 		return err1 ? err1 : err2;
-	if (w1 != RT_REMOTE && w2 != RT_REMOTE) {
-		if (w1 == RT_LOCAL && w2 == RT_LOCAL)
-			return rt_call_restartable(nr, (long)c->rdi, (long)c->rsi, (long)c->rdx, (long)c->r10, (long)c->r8, 0);
-		return rt_call_restartable(__NR_rename, (long)from, (long)to, 0, 0, 0, 0);
+	if (w1 != RT_REMOTE && w2 != RT_REMOTE) {	/* a path relative to a remote cwd goes absolute */
+		if (w1 == RT_LOCAL_ABS)
+			d1 = AT_FDCWD, p1 = from;
+		if (w2 == RT_LOCAL_ABS)
+			d2 = AT_FDCWD, p2 = to;
+		return rt_call_restartable(__NR_renameat2, d1, (long)p1, d2, (long)p2, flags, 0);
 	}
 	if (w1 != w2)
 		return -EXDEV;	/* one side local, one remote */
-	struct rt_request rq = { .op = CKPT_SH_OP_RENAME, .tail = from, .tail_len = rt_strlen(from) + 1,
+	if (flags & ~(uint32_t)(RENAME_NOREPLACE | RENAME_EXCHANGE))
+		return -EINVAL;	/* RENAME_WHITEOUT: for overlay file systems, not a job's */
+	struct rt_request rq = { .op = CKPT_SH_OP_RENAME, .flags = (flags & RENAME_NOREPLACE ? CKPT_SH_NOREPLACE : 0) |
+				 (flags & RENAME_EXCHANGE ? CKPT_SH_EXCHANGE : 0), .tail = from, .tail_len = rt_strlen(from) + 1,
 				 .tail2 = to, .tail2_len = rt_strlen(to) + 1 };
 	return rt_remote_call(&rq, 0, 0, 0);
 }
@@ -520,9 +627,10 @@ static long rt_path_op(const struct rt_ctx *c, long nr)
 	case __NR_faccessat2:
 		return rt_remote_path_call(CKPT_SH_OP_ACCESS, 0, (uint32_t)c->rdx, abs, 0, 0);
 	case __NR_mkdir:
-		return rt_remote_path_call(CKPT_SH_OP_MKDIR, 0, (uint32_t)c->rsi, abs, 0, 0);
-	case __NR_mkdirat:
-		return rt_remote_path_call(CKPT_SH_OP_MKDIR, 0, (uint32_t)c->rdx, abs, 0, 0);
+	case __NR_mkdirat: {
+		uint32_t mode = (uint32_t)(nr == __NR_mkdir ? c->rsi : c->rdx) & ~rt_job_umask();
+		return rt_remote_path_call(CKPT_SH_OP_MKDIR, 0, mode, abs, 0, 0);
+	}
 	case __NR_rmdir:
 		return rt_remote_path_call(CKPT_SH_OP_RMDIR, 0, 0, abs, 0, 0);
 	case __NR_unlink:
@@ -569,27 +677,53 @@ static long rt_getcwd(const struct rt_ctx *c)
 	return (long)n;
 }
 
-/* The calls a job on the shadow routes through here (the dispatcher's RT_CLASS_REMOTE) */
-static const uint16_t rt_remote_calls[] = {
-	__NR_read, __NR_write, __NR_open, __NR_close, __NR_stat, __NR_fstat, __NR_lstat, __NR_lseek,
-	__NR_mmap, __NR_ioctl, __NR_pread64, __NR_pwrite64, __NR_readv, __NR_writev, __NR_access,
-	__NR_dup, __NR_dup2, __NR_fcntl, __NR_fsync, __NR_fdatasync, __NR_truncate, __NR_ftruncate,
-	__NR_getcwd, __NR_chdir, __NR_fchdir, __NR_rename, __NR_mkdir, __NR_rmdir, __NR_creat,
-	__NR_unlink, __NR_readlink, __NR_getdents64, __NR_openat, __NR_mkdirat, __NR_newfstatat,
-	__NR_unlinkat, __NR_renameat, __NR_readlinkat, __NR_faccessat, __NR_dup3, __NR_preadv,
-	__NR_pwritev, __NR_renameat2, __NR_statx, __NR_faccessat2,
-};
+/* A call calls.h refuses for remote objects: its errno when it names one, else the kernel's */
+static long rt_refuse_or_local(const struct rt_ctx *c, long nr, const struct rt_call_class *k)
+{
+	long a[6];
+	long remote = rt_route_args(c, k->spec, a);
+	if (nr == __NR_mmap && (c->r10 & MAP_ANONYMOUS))
+		remote = 0;	/* the descriptor is not used */
+	if (remote < 0)
+		return remote;
+	if (remote || !k->spec[0])	/* no arguments to look at: refused whenever the job is on the shadow */
+		return -(long)k->err;
+	return rt_call_restartable(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+}
+
+/* The forwarded calls on descriptors that vfiles.c answers: remote ones here, local ones the kernel's */
+static long rt_fd_or_local(const struct rt_ctx *c, long nr)
+{
+	struct rt_vdesc *d = rt_vdesc_of((long)(int)c->rdi);
+	if (d)
+		return rt_fd_call(c, nr, d);
+	long r = rt_call_restartable(nr, (long)c->rdi, (long)c->rsi, (long)c->rdx, (long)c->r10, (long)c->r8, (long)c->r9);
+	if (nr == __NR_fchdir && r == 0)
+		rt_cwd_local = 1;
+	return r;
+}
 
 long rt_sys_remote(const struct rt_ctx *c, long nr)
 {
-	long fd = (long)(int)c->rdi;
+	const struct rt_call_class *k = rt_call_class_of(nr);
+	rt_placeholders_check();
+	switch (k->cls) {
+	case RT_CALL_UNKNOWN:
+		return -ENOSYS;	/* it might name a file: never made on the execute machine unseen */
+	case RT_CALL_REFUSE:
+		return rt_refuse_or_local(c, nr, k);
+	case RT_CALL_FWD:
+		break;
+	default:
+		return rt_call_restartable(nr, (long)c->rdi, (long)c->rsi, (long)c->rdx, (long)c->r10, (long)c->r8, (long)c->r9);
+	}
 	switch (nr) {
 	case __NR_close:
-		return rt_close(fd);
+		return rt_close((long)(int)c->rdi);
 	case __NR_dup:
 	case __NR_dup2:
 	case __NR_dup3:
-		return rt_vdup(c, nr, fd);
+		return rt_vdup(c, nr, (long)(int)c->rdi);
 	case __NR_fcntl:
 		return rt_fcntl(c, nr);
 	case __NR_getcwd:
@@ -598,36 +732,33 @@ long rt_sys_remote(const struct rt_ctx *c, long nr)
 	case __NR_renameat:
 	case __NR_renameat2:
 		return rt_rename(c, nr);
-	case __NR_mmap:
-		fd = (long)(int)c->r8;
-		/* fall through */
-	case __NR_read: case __NR_write: case __NR_fstat: case __NR_lseek: case __NR_ioctl:
-	case __NR_pread64: case __NR_pwrite64: case __NR_readv: case __NR_writev: case __NR_fsync:
-	case __NR_fdatasync: case __NR_ftruncate: case __NR_fchdir: case __NR_getdents64:
-	case __NR_preadv: case __NR_pwritev: {
-		struct rt_vdesc *d = rt_vdesc_of(fd);
-		if (d && !(nr == __NR_mmap && (c->r10 & 0x20)))
-			return rt_fd_call(c, nr, d);
-		long r = rt_call_restartable(nr, (long)c->rdi, (long)c->rsi, (long)c->rdx, (long)c->r10, (long)c->r8, (long)c->r9);
-		if (nr == __NR_fchdir && r == 0)
-			rt_cwd_local = 1;
-		return r;
-	}
-	default:
+	case __NR_read: case __NR_write: case __NR_fstat: case __NR_lseek: case __NR_pread64:
+	case __NR_pwrite64: case __NR_readv: case __NR_writev: case __NR_fsync: case __NR_fdatasync:
+	case __NR_ftruncate: case __NR_fchdir: case __NR_getdents64: case __NR_preadv: case __NR_pwritev:
+	case __NR_preadv2: case __NR_pwritev2: case __NR_readahead: case __NR_fadvise64:
+	case __NR_sync_file_range: case __NR_syncfs:
+		return rt_fd_or_local(c, nr);
+	case __NR_open: case __NR_creat: case __NR_openat: case __NR_stat: case __NR_lstat:
+	case __NR_newfstatat: case __NR_statx: case __NR_access: case __NR_faccessat: case __NR_faccessat2:
+	case __NR_mkdir: case __NR_mkdirat: case __NR_rmdir: case __NR_unlink: case __NR_unlinkat:
+	case __NR_readlink: case __NR_readlinkat: case __NR_chdir: case __NR_truncate:
 		return rt_path_op(c, nr);
+	default:
+		return rt_vmeta_call(c, nr);
 	}
 }
 
+/* Every call calls.h names a file for comes to the dispatcher, and unknown numbers too */
 static void rt_route_remote_calls(void)
 {
-	for (unsigned i = 0; i < sizeof rt_remote_calls / sizeof rt_remote_calls[0]; i++)
-		if (!rt_syscall_class[rt_remote_calls[i]])
-			rt_syscall_class[rt_remote_calls[i]] = RT_CLASS_REMOTE;
+	for (long nr = 0; nr < RT_NR_MAX; nr++)
+		if (rt_call_class_of(nr)->cls != RT_CALL_NONE && !rt_syscall_class[nr])
+			rt_syscall_class[nr] = RT_CLASS_REMOTE;
 }
 
 int rt_remote_handles(long nr)
 {
-	return (unsigned long)nr < RT_NR_MAX && rt_syscall_class[nr] == RT_CLASS_REMOTE;
+	return rt_remote_on && rt_call_class_of(nr)->cls != RT_CALL_NONE;
 }
 
 /* The policy's stdin, stdout and stderr on the shadow, in place of the job's own */

@@ -33,7 +33,10 @@ import { constants as FS, type BigIntStats } from 'node:fs';
 import fs, { type FileHandle } from 'node:fs/promises';
 import type { Lookup, LookupRequest, PlainStat } from './lookup.js';
 import { type LookupMode, Lookups } from './lookup-pool.js';
-import { WIRE_O } from './protocol.js';
+import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
+import * as C from '../contract.generated.js';
+import { WIRE_O, type StatFsLikeWire, type WireTimes } from './protocol.js';
 
 const O_PATH = 0o10000000;
 const O_TMPFILE_BIT = 0o20000000;
@@ -202,15 +205,137 @@ export class ConfinedRoot {
     });
   }
 
-  /** Renames within the root; returns the server's real path of the directory `to` landed in */
-  async rename(from: Buffer, to: Buffer): Promise<Buffer> {
+  /** Renames within the root; returns the server's real path of the directory `to` landed in.
+   *  `noReplace` (RENAME_NOREPLACE) never replaces `to`: a file is linked there (EEXIST if it
+   *  exists) and unlinked from `from`; a directory takes the place of an empty one made for it.
+   *  RENAME_EXCHANGE has no such equivalent: EINVAL, as on a file system without it. */
+  async rename(from: Buffer, to: Buffer, noReplace = false, exchange = false): Promise<Buffer> {
     const a = parse(from), b = parse(to);
+    if (exchange) throw new ErrnoError('EINVAL', `rename ${a.text} ${b.text}: RENAME_EXCHANGE is not carried out on the shadow`);
     if (a.name === null || b.name === null) throw new ErrnoError('EBUSY', `rename ${a.text} ${b.text}`);
     return this.inParent(a, (_, oldAt) => this.inParent(b, async (newDir, newAt) => {
-      if ((a.trailingSlash || b.trailingSlash) && !(await fs.lstat(oldAt)).isDirectory()) throw new ErrnoError('ENOTDIR', `rename ${a.text} ${b.text}`);
-      await fs.rename(oldAt, newAt);
+      const old = await fs.lstat(oldAt);
+      if ((a.trailingSlash || b.trailingSlash) && !old.isDirectory()) throw new ErrnoError('ENOTDIR', `rename ${a.text} ${b.text}`);
+      if (!noReplace) await fs.rename(oldAt, newAt);
+      else if (!old.isDirectory()) {
+        await fs.link(oldAt, newAt);
+        await fs.unlink(oldAt);
+      } else {
+        await fs.mkdir(newAt, { mode: 0o700 });
+        await fs.rename(oldAt, newAt).catch(async (e) => {
+          await fs.rmdir(newAt).catch(() => {});
+          throw e;
+        });
+      }
       return newDir;
     }));
+  }
+
+  /** A symlink holding `target` as it is: any text, since following it is confined like any lookup */
+  async symlink(target: Buffer, path: Buffer): Promise<void> {
+    const p = parse(path);
+    if (p.name === null) throw new ErrnoError('EEXIST', `${p.text} exists`);
+    if (p.trailingSlash) throw new ErrnoError('ENOENT', `symlink ${p.text}`);
+    await this.inParent(p, (_dir, at) => fs.symlink(target, at));
+  }
+
+  /** A hard link in the root to an object in the root. Without `follow` (link(2)'s default) the
+   *  existing name is linked as it is, a symlink included, inside its checked directory; with it,
+   *  the object the symlinks lead to is opened and checked, linked by its real path, and the new
+   *  link confirmed to be that object (else removed: EACCES) */
+  async link(from: Buffer, to: Buffer, follow: boolean): Promise<void> {
+    const a = parse(from), b = parse(to);
+    if (a.name === null) throw new ErrnoError('EPERM', `link ${a.text}: a directory`);
+    if (b.name === null) throw new ErrnoError('EEXIST', `${b.text} exists`);
+    if (!follow) {
+      await this.inParent(a, (_, oldAt) => this.inParent(b, (_d, newAt) => fs.link(oldAt, newAt)));
+      return;
+    }
+    await using(await this.object(a, 0), async (obj) => {
+      const real = await this.verify(obj, a), st = await obj.stat({ bigint: true });
+      if (st.isDirectory()) throw new ErrnoError('EPERM', `link ${a.text}: a directory`);
+      await this.inParent(b, async (_d, at) => {
+        await fs.link(real, at);
+        const made = await fs.lstat(at, { bigint: true });
+        if (made.ino !== st.ino || made.dev !== st.dev) {
+          await fs.unlink(at);
+          throw new ErrnoError('EACCES', `${a.text} changed while it was linked`);
+        }
+      });
+    });
+  }
+
+  /** chmod, or with `nofollow` fchmodat(AT_SYMLINK_NOFOLLOW): EOPNOTSUPP on a symlink, as in Linux */
+  async chmod(path: Buffer, mode: number, nofollow: boolean): Promise<void> {
+    await using(await this.target(parse(path), nofollow), async (f) => {
+      if (nofollow && (await f.stat()).isSymbolicLink()) throw new ErrnoError('EOPNOTSUPP', `chmod of the symlink ${parse(path).text}`);
+      await fs.chmod(procPath(f), mode);
+    });
+  }
+
+  /** chown, or lchown with `nofollow` (the name itself, in its checked directory); -1 keeps an id */
+  async chown(path: Buffer, uid: number, gid: number, nofollow: boolean): Promise<void> {
+    const p = parse(path);
+    if (nofollow && p.name !== null && !p.trailingSlash) {
+      await this.inParent(p, (_dir, at) => fs.lchown(at, uid, gid));
+      return;
+    }
+    await using(await this.object(p, 0), (f) => fs.chown(procPath(f), uid, gid));
+  }
+
+  /** utimensat: with `nofollow` the name itself (lutimes) */
+  async utimens(path: Buffer, times: WireTimes, nofollow: boolean): Promise<void> {
+    const p = parse(path);
+    if (nofollow && p.name !== null && !p.trailingSlash) {
+      await this.inParent(p, async (_dir, at) => {
+        const t = await resolveTimes(times, () => fs.lstat(at, { bigint: true }));
+        if (t) await fs.lutimes(at, t[0], t[1]);
+      });
+      return;
+    }
+    await using(await this.object(p, 0), (f) => futimensPath(procPath(f), f, times));
+  }
+
+  /** mknod of a FIFO or a regular file; device nodes and sockets are refused (EPERM), whatever the
+   *  server's privileges: a job's device node would reach the submit machine's devices. A FIFO is
+   *  made by mkfifo(1) (Node has no mknod) under a temporary name, then linked to its own. */
+  async mknod(path: Buffer, mode: number, dev: bigint): Promise<void> {
+    void dev;
+    const p = parse(path), type = mode & S_IFMT;
+    if (p.name === null) throw new ErrnoError('EEXIST', `${p.text} exists`);
+    if (type === S_IFCHR || type === S_IFBLK) throw new ErrnoError('EPERM', `${p.text}: device nodes are refused on the shadow`);
+    if (type === S_IFSOCK) throw new ErrnoError('EPERM', `${p.text}: sockets are refused on the shadow`);
+    if (type === S_IFDIR) throw new ErrnoError('EPERM', `mknod ${p.text}: a directory`);
+    if (type !== 0 && type !== S_IFREG && type !== S_IFIFO) throw new ErrnoError('EINVAL', `mknod ${p.text}: type 0o${type.toString(8)}`);
+    await this.inParent(p, async (_dir, at) => {
+      if (type !== S_IFIFO) {
+        await (await fs.open(at, FS.O_CREAT | FS.O_EXCL | FS.O_WRONLY | FS.O_NOFOLLOW | SAFE, mode & 0o7777)).close();
+        return;
+      }
+      const temp = Buffer.concat([at.subarray(0, at.lastIndexOf(SLASH) + 1), Buffer.from(`.ckpt-fifo-${crypto.randomBytes(6).toString('hex')}`)]);
+      // the child reaches the directory this process holds open through this process's /proc entry
+      await makeFifo(Buffer.concat([Buffer.from(`/proc/${process.pid}`), temp.subarray('/proc/self'.length)]), mode & 0o7777 & ~SERVER_UMASK);
+      try {
+        await fs.link(temp, at);
+      } finally {
+        await fs.unlink(temp).catch(() => {});
+      }
+    });
+  }
+
+  /** statfs of the file system a path is on */
+  async statfs(path: Buffer): Promise<StatFsLike> {
+    return using(await this.object(parse(path), 0), (f) => this.statfsOf(f));
+  }
+
+  async statfsOf(file: FileHandle): Promise<StatFsLike> {
+    return fs.statfs(procPath(file), { bigint: true });
+  }
+
+  /** The object a path names, opened O_PATH and checked; with `nofollow` a final symlink itself */
+  private async target(p: JobPath, nofollow: boolean): Promise<FileHandle> {
+    if (!nofollow || p.name === null || p.trailingSlash) return this.object(p, 0);
+    return this.inParent(p, (_dir, at) => this.openChecked(at, O_PATH | FS.O_NOFOLLOW, p));
   }
 
   async readlink(path: Buffer): Promise<Buffer> {
@@ -313,6 +438,58 @@ function parse(path: Buffer): JobPath {
   const described = (p: Omit<JobPath, 'text'>): JobPath => Object.defineProperty(p, 'text', { get: quoted }) as JobPath;
   if (last === undefined || last.equals(DOT) || last.equals(DOTDOT)) return described({ dirs: components, name: null, trailingSlash: false });
   return described({ dirs: components.slice(0, -1), name: last, trailingSlash });
+}
+
+export type StatFsLike = StatFsLikeWire;
+
+const S_IFMT = 0o170000, S_IFSOCK = 0o140000, S_IFREG = 0o100000, S_IFBLK = 0o60000, S_IFDIR = 0o40000, S_IFCHR = 0o20000, S_IFIFO = 0o10000;
+const UTIME_NOW = BigInt(C.CKPT_SH_UTIME_NOW), UTIME_OMIT = BigInt(C.CKPT_SH_UTIME_OMIT);
+/** The server's umask, read once (it applies to the FIFOs it makes, as the kernel applies it to files) */
+const SERVER_UMASK = process.umask();
+
+/** The two times to set, in seconds (Node's unit: a double, to about a microsecond), or null when
+ *  both are UTIME_OMIT; UTIME_NOW is the server's clock, UTIME_OMIT the time the file has */
+async function resolveTimes(times: WireTimes, current: () => Promise<BigIntStats>): Promise<[number, number] | null> {
+  if (times.every((t) => t.nsec === UTIME_OMIT)) {
+    await current(); // the kernel looks the file up all the same
+    return null;
+  }
+  const now = Date.now() / 1000;
+  const st = times.some((t) => t.nsec === UTIME_OMIT) ? await current() : undefined;
+  const was = [st?.atimeNs, st?.mtimeNs];
+  return times.map((t, i) => t.nsec === UTIME_NOW ? now : t.nsec === UTIME_OMIT ? Number(was[i]!) / 1e9 : Number(t.sec) + Number(t.nsec) / 1e9) as [number, number];
+}
+
+/** futimens on an open file */
+export async function futimens(file: FileHandle, times: WireTimes): Promise<void> {
+  const t = await resolveTimes(times, () => file.stat({ bigint: true }));
+  if (t) await file.utimes(t[0], t[1]);
+}
+
+async function futimensPath(path: Buffer, file: FileHandle, times: WireTimes): Promise<void> {
+  const t = await resolveTimes(times, () => file.stat({ bigint: true }));
+  if (t) await fs.utimes(path, t[0], t[1]);
+}
+
+/** The errno names of mkfifo(1)'s messages (strerror texts) */
+const STRERROR: ReadonlyArray<readonly [string, string]> = [
+  ['File exists', 'EEXIST'], ['Permission denied', 'EACCES'], ['No such file', 'ENOENT'], ['Not a directory', 'ENOTDIR'],
+  ['No space left', 'ENOSPC'], ['Read-only file system', 'EROFS'], ['Operation not permitted', 'EPERM'], ['Disk quota', 'EDQUOT'],
+];
+
+/** mkfifo(1) at `path`, a name of the server's making (ASCII) in a directory it holds open */
+function makeFifo(path: Buffer, mode: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('mkfifo', ['-m', mode.toString(8), '--', path.toString('latin1')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+    child.on('error', (e) => reject(new ErrnoError('EIO', `mkfifo: ${e.message}`)));
+    child.on('close', (code) => {
+      if (code === 0) return resolve();
+      const code2 = STRERROR.find(([text]) => err.includes(text))?.[1] ?? 'EIO';
+      reject(new ErrnoError(code2, `mkfifo: ${err.trim()}`));
+    });
+  });
 }
 
 function procPath(file: FileHandle): Buffer {

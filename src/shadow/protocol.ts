@@ -59,23 +59,43 @@ export type Request =
   | { op: 'mkdir'; path: Buffer; mode: number }
   | { op: 'rmdir'; path: Buffer }
   | { op: 'unlink'; path: Buffer }
-  | { op: 'rename'; from: Buffer; to: Buffer }
+  | { op: 'rename'; from: Buffer; to: Buffer; noReplace?: boolean; exchange?: boolean }
   | { op: 'readlink'; path: Buffer }
   | { op: 'ftruncate'; handle: number; length: bigint }
   | { op: 'fsync'; handle: number }
   | { op: 'chdir'; path: Buffer }
   | { op: 'exit'; status: number }
+  | { op: 'symlink'; target: Buffer; path: Buffer }
+  | { op: 'link'; from: Buffer; to: Buffer; follow: boolean }
+  | { op: 'chmod'; path: Buffer; nofollow: boolean; mode: number }
+  | { op: 'fchmod'; handle: number; mode: number }
+  | { op: 'chown'; path: Buffer; nofollow: boolean; uid: number; gid: number }
+  | { op: 'fchown'; handle: number; uid: number; gid: number }
+  | { op: 'utimens'; path: Buffer; nofollow: boolean; times: WireTimes }
+  | { op: 'futimens'; handle: number; times: WireTimes }
+  | { op: 'mknod'; path: Buffer; mode: number; dev: bigint }
+  | { op: 'statfs'; path: Buffer }
+  | { op: 'fstatfs'; handle: number }
+  | { op: 'fallocate'; handle: number; mode: number; offset: bigint; length: bigint }
+  | { op: 'copy'; handle: number; count: number; offset: bigint; to: number; toOffset: bigint }
   /** an op this server does not know: answered -ENOSYS, the session goes on */
   | { op: 'unknown'; code: number };
 
 export type Op = Request['op'];
+
+/** UTIMENS times: [atime, mtime], each seconds and nanoseconds; the nanoseconds may be
+ *  CKPT_SH_UTIME_NOW or CKPT_SH_UTIME_OMIT */
+export type WireTimes = [{ sec: bigint; nsec: bigint }, { sec: bigint; nsec: bigint }];
 
 export const OP_CODES: Record<Exclude<Op, 'unknown'>, number> = {
   open: C.CKPT_SH_OP_OPEN, close: C.CKPT_SH_OP_CLOSE, pread: C.CKPT_SH_OP_PREAD, pwrite: C.CKPT_SH_OP_PWRITE,
   fstat: C.CKPT_SH_OP_FSTAT, stat: C.CKPT_SH_OP_STAT, access: C.CKPT_SH_OP_ACCESS, getdents: C.CKPT_SH_OP_GETDENTS,
   mkdir: C.CKPT_SH_OP_MKDIR, rmdir: C.CKPT_SH_OP_RMDIR, unlink: C.CKPT_SH_OP_UNLINK, rename: C.CKPT_SH_OP_RENAME,
   readlink: C.CKPT_SH_OP_READLINK, ftruncate: C.CKPT_SH_OP_FTRUNCATE, fsync: C.CKPT_SH_OP_FSYNC,
-  chdir: C.CKPT_SH_OP_CHDIR, exit: C.CKPT_SH_OP_EXIT,
+  chdir: C.CKPT_SH_OP_CHDIR, exit: C.CKPT_SH_OP_EXIT, symlink: C.CKPT_SH_OP_SYMLINK, link: C.CKPT_SH_OP_LINK,
+  chmod: C.CKPT_SH_OP_CHMOD, fchmod: C.CKPT_SH_OP_FCHMOD, chown: C.CKPT_SH_OP_CHOWN, fchown: C.CKPT_SH_OP_FCHOWN,
+  utimens: C.CKPT_SH_OP_UTIMENS, futimens: C.CKPT_SH_OP_FUTIMENS, mknod: C.CKPT_SH_OP_MKNOD, statfs: C.CKPT_SH_OP_STATFS,
+  fstatfs: C.CKPT_SH_OP_FSTATFS, fallocate: C.CKPT_SH_OP_FALLOCATE, copy: C.CKPT_SH_OP_COPY,
 };
 const OP_NAMES = new Map(Object.entries(OP_CODES).map(([name, code]) => [code, name as Exclude<Op, 'unknown'>]));
 
@@ -223,7 +243,32 @@ function fieldsOf(r: Request): Omit<RequestFields, 'op'> {
     case 'access': case 'mkdir': return { ...NO_FIELDS, count: r.mode, tail: pathTail(r.path) };
     case 'getdents': return { ...NO_FIELDS, handle: r.handle, count: r.count, offset: r.index };
     case 'rmdir': case 'unlink': case 'readlink': case 'chdir': return { ...NO_FIELDS, tail: pathTail(r.path) };
-    case 'rename': return { ...NO_FIELDS, tail: Buffer.concat([pathTail(r.from), pathTail(r.to)]) };
+    case 'rename': return {
+      ...NO_FIELDS, flags: (r.noReplace ? C.CKPT_SH_NOREPLACE : 0) | (r.exchange ? C.CKPT_SH_EXCHANGE : 0),
+      tail: Buffer.concat([pathTail(r.from), pathTail(r.to)]),
+    };
+    case 'symlink': return { ...NO_FIELDS, tail: Buffer.concat([pathTail(r.target), pathTail(r.path)]) };
+    case 'link': return { ...NO_FIELDS, flags: r.follow ? C.CKPT_SH_FOLLOW : 0, tail: Buffer.concat([pathTail(r.from), pathTail(r.to)]) };
+    case 'chmod': return { ...NO_FIELDS, flags: r.nofollow ? C.CKPT_SH_NOFOLLOW : 0, count: r.mode, tail: pathTail(r.path) };
+    case 'fchmod': return { ...NO_FIELDS, handle: r.handle, count: r.mode };
+    case 'chown': return { ...NO_FIELDS, flags: r.nofollow ? C.CKPT_SH_NOFOLLOW : 0, count: r.uid, offset: BigInt(r.gid), tail: pathTail(r.path) };
+    case 'fchown': return { ...NO_FIELDS, handle: r.handle, count: r.uid, offset: BigInt(r.gid) };
+    case 'utimens': return { ...NO_FIELDS, flags: r.nofollow ? C.CKPT_SH_NOFOLLOW : 0, tail: Buffer.concat([encodeTimes(r.times), pathTail(r.path)]) };
+    case 'futimens': return { ...NO_FIELDS, handle: r.handle, tail: encodeTimes(r.times) };
+    case 'mknod': return { ...NO_FIELDS, count: r.mode, offset: r.dev, tail: pathTail(r.path) };
+    case 'statfs': return { ...NO_FIELDS, tail: pathTail(r.path) };
+    case 'fstatfs': return { ...NO_FIELDS, handle: r.handle };
+    case 'fallocate': {
+      const len = Buffer.alloc(8);
+      len.writeBigUInt64LE(r.length);
+      return { ...NO_FIELDS, handle: r.handle, flags: r.mode, offset: r.offset, tail: len };
+    }
+    case 'copy': {
+      const tail = zeroed(C.CKPT_SH_COPY_SIZE);
+      tail.writeUInt32LE(r.to, C.CKPT_SH_COPY_TO);
+      tail.writeBigUInt64LE(r.toOffset, C.CKPT_SH_COPY_AT);
+      return { ...NO_FIELDS, handle: r.handle, count: r.count, offset: r.offset, tail };
+    }
     case 'ftruncate': return { ...NO_FIELDS, handle: r.handle, offset: r.length };
     case 'exit': return { ...NO_FIELDS, count: r.status };
     case 'unknown': return NO_FIELDS;
@@ -254,7 +299,32 @@ export function decodeRequest(payload: Buffer): Request {
     case 'rmdir': case 'unlink': case 'readlink': case 'chdir': return { op, path: path() };
     case 'rename': {
       const [from, to] = paths(tail, 2, op);
-      return { op, from, to };
+      return { op, from, to, noReplace: (flags & C.CKPT_SH_NOREPLACE) !== 0, exchange: (flags & C.CKPT_SH_EXCHANGE) !== 0 };
+    }
+    case 'symlink': {
+      const [target, path] = paths(tail, 2, op);
+      return { op, target, path };
+    }
+    case 'link': {
+      const [from, to] = paths(tail, 2, op);
+      return { op, from, to, follow: (flags & C.CKPT_SH_FOLLOW) !== 0 };
+    }
+    case 'chmod': return { op, path: path(), nofollow: (flags & C.CKPT_SH_NOFOLLOW) !== 0, mode: count };
+    case 'fchmod': return { op, handle, mode: count };
+    case 'chown': return { op, path: path(), nofollow: (flags & C.CKPT_SH_NOFOLLOW) !== 0, uid: count, gid: Number(offset & 0xffffffffn) };
+    case 'fchown': return { op, handle, uid: count, gid: Number(offset & 0xffffffffn) };
+    case 'utimens': {
+      const times = fixedPart(tail, C.CKPT_SH_TIMES_SIZE, op);
+      return { op, times: decodeTimes(times), nofollow: (flags & C.CKPT_SH_NOFOLLOW) !== 0, path: onePath(tail.subarray(C.CKPT_SH_TIMES_SIZE), op) };
+    }
+    case 'futimens': return { op, handle, times: decodeTimes(exactly(tail, C.CKPT_SH_TIMES_SIZE, op)) };
+    case 'mknod': return { op, path: path(), mode: count, dev: offset };
+    case 'statfs': return { op, path: path() };
+    case 'fstatfs': return { op, handle };
+    case 'fallocate': return { op, handle, mode: flags, offset, length: exactly(tail, 8, op).readBigUInt64LE(0) };
+    case 'copy': {
+      const t = exactly(tail, C.CKPT_SH_COPY_SIZE, op);
+      return { op, handle, count, offset, to: t.readUInt32LE(C.CKPT_SH_COPY_TO), toOffset: t.readBigUInt64LE(C.CKPT_SH_COPY_AT) };
     }
     case 'ftruncate': return { op, handle, length: offset };
     case 'exit': return { op, status: count };
@@ -263,6 +333,32 @@ export function decodeRequest(payload: Buffer): Request {
 }
 
 const NUL = Buffer.from([0]);
+
+/** The first `n` bytes of a tail that goes on after them */
+function fixedPart(tail: Buffer, n: number, op: Op): Buffer {
+  if (tail.length < n) throw new ProtocolError(`${op.toUpperCase()} tail of ${tail.length} bytes is shorter than its ${n} bytes of fields`);
+  return tail.subarray(0, n);
+}
+
+/** A tail of exactly `n` bytes */
+function exactly(tail: Buffer, n: number, op: Op): Buffer {
+  if (tail.length !== n) throw new ProtocolError(`${op.toUpperCase()} tail of ${tail.length} bytes is not ${n}`);
+  return tail;
+}
+
+function encodeTimes(t: WireTimes): Buffer {
+  const b = zeroed(C.CKPT_SH_TIMES_SIZE);
+  t.forEach((x, i) => {
+    b.writeBigInt64LE(x.sec, 16 * i);
+    b.writeBigUInt64LE(x.nsec, 16 * i + 8);
+  });
+  return b;
+}
+
+function decodeTimes(b: Buffer): WireTimes {
+  const one = (i: number) => ({ sec: b.readBigInt64LE(16 * i), nsec: b.readBigUInt64LE(16 * i + 8) });
+  return [one(0), one(1)];
+}
 
 function pathTail(path: Buffer): Buffer {
   return Buffer.concat([path, NUL]);
@@ -419,4 +515,28 @@ export function kindName(kind: number): string {
   const base = kind & ~C.CKPT_SH_KIND_AGAIN;
   const name = base === C.CKPT_SH_KIND_JOB ? 'JOB' : base === C.CKPT_SH_KIND_CHILD ? 'CHILD' : `kind ${base}`;
   return kind & C.CKPT_SH_KIND_AGAIN ? `${name}|AGAIN` : name;
+}
+
+/** What `struct statfs` carries that the server can know (fs.statfs) */
+export interface StatFsLikeWire { type: bigint; bsize: bigint; blocks: bigint; bfree: bigint; bavail: bigint; files: bigint; ffree: bigint }
+
+const ST_VALID = 0x20n;
+const NAME_MAX = 255n;
+
+/** x86-64 `struct statfs` (CKPT_SH_STATFS_SIZE bytes): no fsid (zero), f_frsize is f_bsize, f_namelen
+ *  is Linux's NAME_MAX, f_flags says only that the flags are valid (ST_VALID): Node does not give them */
+export function encodeStatfs(st: StatFsLikeWire): Buffer {
+  const b = zeroed(C.CKPT_SH_STATFS_SIZE);
+  const put = (v: bigint, at: number) => b.writeBigInt64LE(v, at);
+  put(st.type, C.CKPT_SH_STATFS_TYPE);
+  put(st.bsize, C.CKPT_SH_STATFS_BSIZE);
+  put(st.blocks, C.CKPT_SH_STATFS_BLOCKS);
+  put(st.bfree, C.CKPT_SH_STATFS_BFREE);
+  put(st.bavail, C.CKPT_SH_STATFS_BAVAIL);
+  put(st.files, C.CKPT_SH_STATFS_FILES);
+  put(st.ffree, C.CKPT_SH_STATFS_FFREE);
+  put(NAME_MAX, C.CKPT_SH_STATFS_NAMELEN);
+  put(st.bsize, C.CKPT_SH_STATFS_FRSIZE);
+  put(ST_VALID, C.CKPT_SH_STATFS_FLAGS);
+  return b;
 }

@@ -9,9 +9,9 @@ import type net from 'node:net';
 import os from 'node:os';
 import * as C from '../contract.generated.js';
 import { zeroed } from '../lib/struct.js';
-import { ConfinedRoot, ErrnoError, type ListEntry } from './confine.js';
+import { ConfinedRoot, ErrnoError, futimens, type ListEntry, type StatFsLike } from './confine.js';
 import {
-  FrameParser, ProtocolError, WIRE_O, authMac, decodeMessage, encodeDirent, encodeMessage, encodeStat,
+  FrameParser, ProtocolError, WIRE_O, authMac, decodeMessage, encodeDirent, encodeMessage, encodeStat, encodeStatfs,
   direntSize, kindName, macEqual, welcomeMac, type Frame, type Request,
 } from './protocol.js';
 
@@ -220,12 +220,25 @@ export class Session {
       case 'mkdir': return root.mkdir(r.path, r.mode & 0o7777).then(ok);
       case 'rmdir': return root.rmdir(r.path).then(ok);
       case 'unlink': return root.unlink(r.path).then(ok);
-      case 'rename': return this.rename(r.from, r.to);
+      case 'rename': return this.rename(r.from, r.to, r.noReplace, r.exchange);
       case 'readlink': return root.readlink(r.path).then((target) => ({ result: BigInt(target.length), data: target }));
       case 'ftruncate': return this.ftruncate(this.handle(r.handle), r.length);
       case 'fsync': return this.handle(r.handle).file.sync().then(ok);
       case 'chdir': return root.chdir(r.path).then(ok);
       case 'exit': return Promise.resolve(this.exited(r.status));
+      case 'symlink': return root.symlink(r.target, r.path).then(ok);
+      case 'link': return root.link(r.from, r.to, r.follow).then(ok);
+      case 'chmod': return root.chmod(r.path, r.mode & 0o7777, r.nofollow).then(ok);
+      case 'fchmod': return this.handle(r.handle).file.chmod(r.mode & 0o7777).then(ok);
+      case 'chown': return root.chown(r.path, ownerId(r.uid), ownerId(r.gid), r.nofollow).then(ok);
+      case 'fchown': return this.handle(r.handle).file.chown(ownerId(r.uid), ownerId(r.gid)).then(ok);
+      case 'utimens': return root.utimens(r.path, r.times, r.nofollow).then(ok);
+      case 'futimens': return futimens(this.handle(r.handle).file, r.times).then(ok);
+      case 'mknod': return root.mknod(r.path, r.mode, r.dev).then(ok);
+      case 'statfs': return root.statfs(r.path).then(statfsOutcome);
+      case 'fstatfs': return root.statfsOf(this.handle(r.handle).file).then(statfsOutcome);
+      case 'fallocate': return this.fallocate(this.handle(r.handle), r.mode, r.offset, r.length);
+      case 'copy': return this.copy(this.handle(r.handle), r.count, r.offset, this.handle(r.to), r.toOffset);
       case 'unknown': return Promise.reject(new ErrnoError('ENOSYS', `op ${r.code}`));
     }
   }
@@ -315,8 +328,45 @@ export class Session {
     return { result: BigInt(size), data: Buffer.concat(records) };
   }
 
-  private async rename(from: Buffer, to: Buffer): Promise<Outcome> {
-    const dir = await this.ctx.root.rename(from, to);
+  /** fallocate: the size it asks for (mode 0), or nothing (KEEP_SIZE); the blocks themselves are
+   *  the server's file system's to allocate when written. Other modes (holes, ranges) are not the
+   *  shadow's: EOPNOTSUPP, as from a file system without them. */
+  private async fallocate(h: OpenFile, mode: number, offset: bigint, length: bigint): Promise<Outcome> {
+    if (mode & ~FALLOC_FL_KEEP_SIZE) throw new ErrnoError('EOPNOTSUPP', `fallocate mode ${mode}`);
+    if (offset >= INT64_END || length >= INT64_END || length === 0n) throw new ErrnoError('EINVAL', `fallocate ${offset} ${length}`);
+    if ((h.flags & 3) === 0) throw new ErrnoError('EBADF', `${h.path} is not open for writing`);
+    const st = await h.file.stat({ bigint: true });
+    if (!st.isFile()) throw new ErrnoError(st.isDirectory() ? 'EISDIR' : 'ENODEV', h.path);
+    const end = offset + length;
+    if (end > BigInt(Number.MAX_SAFE_INTEGER)) throw new ErrnoError('EFBIG', `length ${end}`);
+    if (!(mode & FALLOC_FL_KEEP_SIZE) && end > st.size) await h.file.truncate(Number(end));
+    return ok();
+  }
+
+  /** COPY: `count` bytes from one open file to another, read and written here (copy_file_range,
+   *  sendfile between remote files); a short count at the end of `from` */
+  private async copy(from: OpenFile, count: number, offset: bigint, to: OpenFile, toOffset: bigint): Promise<Outcome> {
+    if (offset >= INT64_END || toOffset >= INT64_END) throw new ErrnoError('EINVAL', 'offset');
+    if (offset + BigInt(count) > BigInt(Number.MAX_SAFE_INTEGER) || toOffset + BigInt(count) > BigInt(Number.MAX_SAFE_INTEGER)) throw new ErrnoError('EFBIG', 'offset');
+    const [a, b] = await Promise.all([from.file.stat({ bigint: true }), to.file.stat({ bigint: true })]);
+    if (a.isDirectory() || b.isDirectory()) throw new ErrnoError('EISDIR', 'copy of a directory');
+    const overlap = offset < toOffset + BigInt(count) && toOffset < offset + BigInt(count);
+    if (a.dev === b.dev && a.ino === b.ino && overlap) throw new ErrnoError('EINVAL', 'copy onto itself');
+    const buf = Buffer.allocUnsafe(Math.min(count, C.CKPT_SH_MAX_DATA));
+    let done = 0;
+    while (done < count) {
+      const { bytesRead } = await from.file.read(buf, 0, Math.min(buf.length, count - done), Number(offset) + done);
+      if (bytesRead === 0) break;
+      if (to.append) to.positional ??= await this.ctx.root.openAgain(to.file, to.flags & ~WIRE_O.APPEND);
+      const written = await writeAll(to.positional ?? to.file, buf.subarray(0, bytesRead), toOffset + BigInt(done));
+      done += written;
+      if (written < bytesRead) break;
+    }
+    return { result: BigInt(done) };
+  }
+
+  private async rename(from: Buffer, to: Buffer, noReplace = false, exchange = false): Promise<Outcome> {
+    const dir = await this.ctx.root.rename(from, to, noReplace, exchange);
     if (dir.equals(this.ctx.root.checkpointDir)) this.log(`checkpoint stored ${to.subarray(to.lastIndexOf('/') + 1).toString()}`);
     return ok();
   }
@@ -358,6 +408,17 @@ async function oneAtATime<T>(key: string, fn: () => Promise<T>): Promise<T> {
 
 function closeFile(h: OpenFile): Promise<unknown> {
   return Promise.all([h.file.close(), h.positional?.close()]).catch(() => {});
+}
+
+const FALLOC_FL_KEEP_SIZE = 1;
+
+/** A chown id on the wire: 0xffffffff (the kernel's -1) leaves it as it is */
+function ownerId(id: number): number {
+  return id === 0xffffffff ? -1 : id;
+}
+
+function statfsOutcome(st: StatFsLike): Outcome {
+  return { result: 0n, data: encodeStatfs(st) };
 }
 
 function ok(): Outcome {

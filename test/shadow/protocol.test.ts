@@ -52,7 +52,21 @@ const REQUESTS: Request[] = [
   { op: 'mkdir', path: p('/new'), mode: 0o755 },
   { op: 'rmdir', path: p('/new') },
   { op: 'unlink', path: Buffer.from([0x2f, 0xff, 0xfe]) },
-  { op: 'rename', from: p('/.ckpt/x.tmp'), to: p('/.ckpt/x') },
+  { op: 'rename', from: p('/.ckpt/x.tmp'), to: p('/.ckpt/x'), noReplace: false, exchange: false },
+  { op: 'rename', from: p('/a'), to: p('/b'), noReplace: true, exchange: false },
+  { op: 'symlink', target: p('any ../../text'), path: p('/l') },
+  { op: 'link', from: p('/a'), to: p('/b'), follow: true },
+  { op: 'chmod', path: p('/a'), nofollow: true, mode: 0o4755 },
+  { op: 'fchmod', handle: 5, mode: 0o600 },
+  { op: 'chown', path: p('/a'), nofollow: false, uid: 1000, gid: 0xffffffff },
+  { op: 'fchown', handle: 5, uid: 0xffffffff, gid: 7 },
+  { op: 'utimens', path: p('/a'), nofollow: true, times: [{ sec: -5n, nsec: BigInt(C.CKPT_SH_UTIME_OMIT) }, { sec: 1700000000n, nsec: 999999999n }] },
+  { op: 'futimens', handle: 5, times: [{ sec: 0n, nsec: BigInt(C.CKPT_SH_UTIME_NOW) }, { sec: 1n, nsec: 2n }] },
+  { op: 'mknod', path: p('/fifo'), mode: 0o10640, dev: 0n },
+  { op: 'statfs', path: p('/') },
+  { op: 'fstatfs', handle: 5 },
+  { op: 'fallocate', handle: 5, mode: 1, offset: 4096n, length: 1n << 33n },
+  { op: 'copy', handle: 5, count: 1 << 20, offset: 7n, to: 6, toOffset: 1n << 40n },
   { op: 'readlink', path: p('/link') },
   { op: 'ftruncate', handle: 2, length: 4096n },
   { op: 'fsync', handle: 2 },
@@ -129,7 +143,7 @@ describe('shadow protocol codec', () => {
     assert.equal(max.next([C.CKPT_SH_REPLY])!.payload.length, C.CKPT_SH_MAX_PAYLOAD);
   });
 
-  it('refuses request tails that break the rules: no NUL, a path over CKPT_SH_MAX_PATH, bytes after it, one path for RENAME, data over CKPT_SH_MAX_DATA', () => {
+  it('refuses request tails that break the rules: no NUL, a path over CKPT_SH_MAX_PATH, bytes after it, one path for RENAME or SYMLINK, data over CKPT_SH_MAX_DATA, fixed fields of the wrong size', () => {
     const fields = (op: number) => {
       const b = Buffer.alloc(24);
       b.writeUInt32LE(op, 0);
@@ -142,6 +156,12 @@ describe('shadow protocol codec', () => {
     bad(C.CKPT_SH_OP_UNLINK, p('/a\0junk'), /^UNLINK has 4 bytes after its path$/);
     bad(C.CKPT_SH_OP_RENAME, p('/only-one\0'), /^RENAME path 2 is not NUL-terminated$/);
     bad(C.CKPT_SH_OP_PWRITE, Buffer.alloc(C.CKPT_SH_MAX_DATA + 1), /^PWRITE of 1048577 bytes is over 1048576$/);
+    bad(C.CKPT_SH_OP_SYMLINK, p('target only\0'), /^SYMLINK path 2 is not NUL-terminated$/);
+    bad(C.CKPT_SH_OP_UTIMENS, Buffer.alloc(31), /^UTIMENS tail of 31 bytes is shorter than its 32 bytes of fields$/);
+    bad(C.CKPT_SH_OP_UTIMENS, Buffer.concat([Buffer.alloc(32), p('/a')]), /^UTIMENS path 1 is not NUL-terminated$/);
+    bad(C.CKPT_SH_OP_FUTIMENS, Buffer.alloc(33), /^FUTIMENS tail of 33 bytes is not 32$/);
+    bad(C.CKPT_SH_OP_FALLOCATE, Buffer.alloc(4), /^FALLOCATE tail of 4 bytes is not 8$/);
+    bad(C.CKPT_SH_OP_COPY, Buffer.alloc(8), /^COPY tail of 8 bytes is not 16$/);
     // the longest path allowed, and an empty one, pass
     const longest = Buffer.concat([p('/'), Buffer.alloc(C.CKPT_SH_MAX_PATH - 2, 'a')]);
     assert.deepEqual(decodeRequest(encodeRequest({ op: 'chdir', path: longest })), { op: 'chdir', path: longest });

@@ -15,6 +15,7 @@ import { startShadow, type Shadow } from './shadow-process.js';
 const E = os.constants.errno;
 const { WRONLY, RDWR, CREAT, EXCL, TRUNC, DIRECTORY } = WIRE_O;
 const SECRET = 'OUTSIDE-SECRET', INSIDE = 'INSIDE';
+const p2 = (text: string) => Buffer.from(text);
 
 /** Everything below `dir`, as relative path → content ('' for directories) */
 function snapshot(dir: string): Map<string, string> {
@@ -75,6 +76,44 @@ for (const lookups of ['event-loop', 'workers'] as const) {
       const h = await job.open('/sub/../inside.txt', 0);
       assert.equal((await job.pread(h, 100, 0)).toString(), INSIDE);
       await job.call({ op: 'close', handle: h });
+    });
+
+    it('confines the metadata calls: symlinks of any text that never lead out, no hard link to an outside file, no device node or socket', async () => {
+      const secret = path.join(shadow.outside, 'secret.txt');
+      const meta = () => { const st = fs.statSync(secret, { bigint: true }); return [st.mode, st.uid, st.gid, st.mtimeNs, st.atimeNs, st.nlink].join(' '); };
+      const before = meta();
+      const times = [{ sec: 978307200n, nsec: 0n }, { sec: 978307200n, nsec: 0n }] as [{ sec: bigint; nsec: bigint }, { sec: bigint; nsec: bigint }];
+      // a symlink may hold any text: made, read back, but following it is refused like any lookup
+      assert.equal((await job.call({ op: 'symlink', target: Buffer.from(secret), path: Buffer.from('/made-out') })).result, 0);
+      assert.equal((await job.call({ op: 'symlink', target: Buffer.from('../../../../../etc/passwd'), path: Buffer.from('/made-rel-out') })).result, 0);
+      assert.equal((await job.path('readlink', '/made-out')).data.toString(), secret);
+      for (const p of ['/made-out', '/made-rel-out', '/abs-out', '/rel-out', '/dir-out/secret.txt']) {
+        assert.equal(await openResult(p), -E.EACCES, `open ${p}`);
+        assert.equal((await job.call({ op: 'chmod', path: Buffer.from(p), nofollow: false, mode: 0o777 })).result, -E.EACCES, `chmod ${p}`);
+        assert.equal((await job.call({ op: 'chown', path: Buffer.from(p), nofollow: false, uid: 1, gid: 1 })).result, -E.EACCES, `chown ${p}`);
+        assert.equal((await job.call({ op: 'utimens', path: Buffer.from(p), nofollow: false, times })).result, -E.EACCES, `utimens ${p}`);
+        assert.equal((await job.call({ op: 'statfs', path: Buffer.from(p) })).result, -E.EACCES, `statfs ${p}`);
+        assert.equal((await job.call({ op: 'link', from: Buffer.from(p), to: Buffer.from('/stolen'), follow: true })).result, -E.EACCES, `link -L ${p}`);
+      }
+      assert.equal((await job.call({ op: 'symlink', target: p2('x'), path: Buffer.from('/dir-out/new-link') })).result, -E.EACCES, 'no symlink made outside');
+      assert.equal((await job.call({ op: 'link', from: Buffer.from('/inside.txt'), to: Buffer.from('/dir-out/new-hard'), follow: false })).result, -E.EACCES);
+      assert.equal((await job.call({ op: 'link', from: Buffer.from('/../outside/secret.txt'), to: Buffer.from('/stolen'), follow: false })).result, -E.EACCES);
+      assert.equal((await job.call({ op: 'mknod', path: Buffer.from('/dir-out/fifo'), mode: 0o10644, dev: 0n })).result, -E.EACCES);
+      // link(2) without AT_SYMLINK_FOLLOW links the symlink itself, which is inside: still a symlink that leads nowhere
+      assert.equal((await job.call({ op: 'link', from: Buffer.from('/abs-out'), to: Buffer.from('/abs-out-2'), follow: false })).result, 0);
+      assert.ok(fs.lstatSync(path.join(shadow.root, 'abs-out-2')).isSymbolicLink());
+      assert.equal(await openResult('/abs-out-2'), -E.EACCES);
+      assert.ok(!fs.existsSync(path.join(shadow.root, 'stolen')));
+      // lchown and lutimes act on the link, never on what it names
+      assert.equal((await job.call({ op: 'chown', path: Buffer.from('/abs-out'), nofollow: true, uid: 0, gid: 0 })).result, 0);
+      assert.equal((await job.call({ op: 'utimens', path: Buffer.from('/abs-out'), nofollow: true, times })).result, 0);
+      assert.equal((await job.call({ op: 'chmod', path: Buffer.from('/abs-out'), nofollow: true, mode: 0o600 })).result, -E.EOPNOTSUPP);
+      // device nodes and sockets, whatever the server's privileges (this one may run as root)
+      for (const [mode, what] of [[0o20666, 'character device'], [0o60666, 'block device'], [0o140666, 'socket']] as const) {
+        assert.equal((await job.call({ op: 'mknod', path: Buffer.from(`/node-${mode}`), mode, dev: 0x0103n })).result, -E.EPERM, what);
+        assert.ok(!fs.existsSync(path.join(shadow.root, `node-${mode}`)), what);
+      }
+      assert.equal(meta(), before, 'the outside file\'s mode, owner, times and links are as they were');
     });
 
     it('refuses absolute and relative symlinks that lead out, whatever the request', async () => {
