@@ -2,7 +2,8 @@
  * mem_zero_pages: pages written with zeros come back as zeros, whether the image stores them or
  * not. A 1 GiB anonymous mapping: 10% of its pages written with a pattern, 25% written with zeros
  * (they exist, but hold nothing), the rest never touched. And a 1 MiB file mapped MAP_PRIVATE with
- * one page overwritten with zeros: that page must not come back as the file's. An image stores the
+ * one page overwritten with zeros: that page must not come back as the file's. And a small mapping
+ * written with nothing but zeros, whose region is left with no data at all. An image stores the
  * pattern pages and the file's zeroed page, not the zero pages of the anonymous mapping
  * (test/runtime/sparse.test.ts measures it).
  */
@@ -15,6 +16,7 @@
 #define FILE_SIZE	(1UL << 20)
 #define FILE_ZEROED	7
 #define FILE_NAME	"zero-pages.dat"
+#define ZEROS_SIZE	(64 * PAGE)
 
 enum kind { UNTOUCHED, PATTERN, ZEROED };
 
@@ -84,10 +86,15 @@ int main(void)
 	zdtm_check(fd >= 0 && map != MAP_FAILED, "cannot map %s", FILE_NAME);
 	close(fd);
 	memset(map + FILE_ZEROED * 512, 0, PAGE);
+	unsigned char *zeros = mmap(0, ZEROS_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	zdtm_check(zeros != MAP_FAILED, "cannot map %lu bytes", ZEROS_SIZE);
+	memset(zeros, 0, ZEROS_SIZE);
 
 	zdtm_ready();
 	zdtm_wait();
 	check_anon(anon);
 	check_file(map);
+	for (size_t i = 0; i < ZEROS_SIZE; i++)
+		zdtm_check(!zeros[i], "byte %zu of the mapping of zeros holds %d", i, zeros[i]);
 	zdtm_pass();
 }
