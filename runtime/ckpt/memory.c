@@ -175,7 +175,7 @@ static int rt_save_region(struct rt_ckpt_work *w, const struct rt_map *m)
 	*(uint64_t *)(p + CKPT_RG_OFFSET) = m->offset;
 	*(uint32_t *)(p + CKPT_RG_PROT) = m->prot;
 	*(uint32_t *)(p + CKPT_RG_ROLE) = role;
-	*(uint32_t *)(p + CKPT_RG_ADVICE) = rt_advice_of(m->start, m->end);
+	*(uint32_t *)(p + CKPT_RG_ADVICE) = rt_advice_of(w, m->start, m->end);
 	if (source == CKPT_REGION_FILE || shared_file) {	/* the binary is known by its id instead */
 		*(uint64_t *)(p + CKPT_RG_FILE_SIZE) = (uint64_t)st.size;
 		*(uint64_t *)(p + CKPT_RG_MTIME_SEC) = st.mtime_sec;
@@ -234,7 +234,7 @@ int rt_save_memory(struct rt_ckpt_work *w)
 	w->exe_dev = w->exe_ino = 0;
 	if (rt_syscall4(__NR_newfstatat, AT_FDCWD, (long)"/proc/self/exe", (long)&exe, 0) == 0)
 		w->exe_dev = exe.dev, w->exe_ino = exe.ino;
-	rt_read_advice();
+	rt_read_advice(w);
 	w->pagemap_fd = rt_syscall4(__NR_openat, AT_FDCWD, (long)"/proc/self/pagemap", O_RDONLY | O_CLOEXEC, 0);
 	for (long i = 0; i < n && !r; i++)
 		if (!rt_map_is_vsyscall(&w->maps[i]))

@@ -16,6 +16,7 @@
 #define RT_RECORDS	(8 * 1024 * 1024)	/* scratch: only what is used is touched */
 #define RT_PAGEMAP_BATCH	8192	/* /proc/self/pagemap entries read at once: 32 MiB of memory */
 #define RT_MAX_QUEUED	256
+#define RT_PROC_TEXT	(64 * 1024)
 
 struct rt_ckpt_work {
 	void *uc;			/* the interrupted context, in the signal frame */
@@ -37,6 +38,9 @@ struct rt_ckpt_work {
 	long pagemap_fd;		/* /proc/self/pagemap while regions are recorded; <0: store regions whole */
 	uint64_t exe_dev, exe_ino;	/* the relinked binary, to know its regions */
 	uint64_t pagemap[RT_PAGEMAP_BATCH];
+	char proc_text[RT_PROC_TEXT];	/* a /proc file read whole (timers, fdinfo, sysvipc) or in chunks (smaps) */
+	struct { uint64_t start, end; uint32_t bits; } advice[RT_MAX_REGIONS];	/* smaps VmFlags, as CKPT_VM_* */
+	long nadvice;
 };
 
 /* record.c: the record area every kind writes into */
@@ -53,9 +57,9 @@ int rt_save_sigactions(struct rt_ckpt_work *w);		/* signals.c */
 int rt_save_queued_signals(struct rt_ckpt_work *w);
 int rt_save_memory(struct rt_ckpt_work *w);		/* memory.c */
 int rt_save_shm(struct rt_ckpt_work *w, long nmaps);	/* shm.c: from rt_save_memory, its maps read */
-void rt_read_advice(void);				/* advice.c: /proc/self/smaps, before the regions */
-uint32_t rt_advice_of(uint64_t start, uint64_t end);
-void rt_advice_around_fork(int again);
+void rt_read_advice(struct rt_ckpt_work *w);		/* advice.c: /proc/self/smaps, before the regions */
+uint32_t rt_advice_of(const struct rt_ckpt_work *w, uint64_t start, uint64_t end);
+void rt_advice_around_fork(const struct rt_ckpt_work *w, int again);
 int rt_save_files(struct rt_ckpt_work *w);		/* files.c */
 void rt_note_inherited_fds(void);
 int rt_save_cwd_and_exe(struct rt_ckpt_work *w);	/* cwd.c */
