@@ -19,7 +19,8 @@ const MUSL_TOO = new Set(['mem_heap', 'mem_anon', 'fpu_regs', 'sig_mask', 'files
   'mem_shared_file', 'mem_shared_anon', 'posix_timers', 'file_locks', 'task_state', 'mem_advice', 'sysv_shm']);
 const PIE_TOO = new Set(['mem_heap', 'mem_file', 'mem_shared_file', 'mem_shared_anon', 'posix_timers', 'file_locks', 'task_state',
   'mem_advice', 'sysv_shm']);
-const CONTINUE_TOO = new Set(['mem_heap', 'fpu_regs', 'sig_mask', 'itimers', 'files_append']);
+const CONTINUE_TOO = new Set(['mem_heap', 'fpu_regs', 'sig_mask', 'itimers', 'files_append', 'mem_shared_file', 'posix_timers',
+  'file_locks', 'task_state', 'mem_advice', 'sysv_shm']);
 
 type ZdtmFlavour = 'glibc' | 'pie' | 'musl';
 type Mode = 'restart' | 'continue';
