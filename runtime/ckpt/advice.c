@@ -6,11 +6,16 @@
  * Restored: MAP_GROWSDOWN when the region is mapped (memory.c), the rest as madvise and mlock2
  * calls the restorer makes once every region is mapped (RT_PLAN_CALLS). The table lives in the
  * checkpoint's work area, left out of the image.
+ *
+ * Guard pages (MADV_GUARD_INSTALL, Linux 6.13) are not in VmFlags: memory.c finds them in
+ * pagemap, they are saved as runs (CKPT_REC_GUARDS) and installed again the same way; a restart
+ * on a kernel without them refuses the image.
  */
 #include "ckpt/save.h"
 #include "ckpt/restore.h"
 
 #define RT_SMAPS_CHUNK	(RT_PROC_TEXT - 1)
+#define RT_MADV_GUARD_INSTALL	102	/* Linux 6.13; Debian 12's headers lack it */
 
 static const struct { char flag[3]; uint32_t bit; } rt_vm_flags[] = {
 	{ "lo", CKPT_VM_LOCKED }, { "lf", CKPT_VM_LOCKONFAULT }, { "dc", CKPT_VM_DONTFORK }, { "dd", CKPT_VM_DONTDUMP },
@@ -135,8 +140,54 @@ static void rt_plan_region_advice(void *arg, const unsigned char *h, const unsig
 		rt_plan_call(b, __NR_mlock2, start, len, bits & CKPT_VM_LOCKONFAULT ? MLOCK_ONFAULT : 0);
 }
 
+/* A guard page at `page`, extending the last run when it follows it; -1 when the table is full */
+int rt_note_guard(struct rt_ckpt_work *w, uint64_t page)
+{
+	if (w->nguards && w->guards[w->nguards - 1].end == page) {
+		w->guards[w->nguards - 1].end += 4096;
+		return 0;
+	}
+	if (w->nguards == RT_MAX_GUARDS)
+		return -1;
+	w->guards[w->nguards].start = page;
+	w->guards[w->nguards++].end = page + 4096;
+	return 0;
+}
+
+int rt_save_guards(struct rt_ckpt_work *w)
+{
+	unsigned char *p = rt_record(w, CKPT_REC_GUARDS, 0, (size_t)w->nguards * CKPT_GUARD_SIZE);
+	if (!p)
+		return -1;
+	rt_memcpy(p, w->guards, (size_t)w->nguards * CKPT_GUARD_SIZE);
+	rt_seal(p);
+	return 0;
+}
+
+/* Whether this kernel installs guard pages: tried on a page of its own */
+static int rt_guards_work(void)
+{
+	long page = rt_syscall6(__NR_mmap, 0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (page < 0 && page > -4096)
+		return 0;
+	long r = rt_syscall3(__NR_madvise, page, 4096, RT_MADV_GUARD_INSTALL);
+	rt_syscall2(__NR_munmap, page, 4096);
+	return r == 0;
+}
+
+static void rt_plan_guards(void *arg, const unsigned char *h, const unsigned char *p)
+{
+	struct rt_plan_builder *b = arg;
+	uint32_t size = u32at(h, CKPT_RH_PAYLOAD_SIZE);
+	if (size >= CKPT_GUARD_SIZE && !rt_guards_work())
+		rt_refuse(b->im, "the program had guard pages (MADV_GUARD_INSTALL), which this kernel cannot install");
+	for (uint32_t at = 0; at + CKPT_GUARD_SIZE <= size; at += CKPT_GUARD_SIZE)
+		rt_plan_call(b, __NR_madvise, u64at(p, at), u64at(p, at + 8) - u64at(p, at), RT_MADV_GUARD_INSTALL);
+}
+
 /* After the closes in the plan: the calls the restorer makes once every region is mapped */
 void rt_prepare_advice(struct rt_plan_builder *b)
 {
 	rt_each(b->im, CKPT_REC_REGION, rt_plan_region_advice, b);
+	rt_each(b->im, CKPT_REC_GUARDS, rt_plan_guards, b);
 }

@@ -17,6 +17,7 @@
 #define RT_PAGEMAP_BATCH	8192	/* /proc/self/pagemap entries read at once: 32 MiB of memory */
 #define RT_MAX_QUEUED	256
 #define RT_PROC_TEXT	(64 * 1024)
+#define RT_MAX_GUARDS	4096
 
 struct rt_ckpt_work {
 	void *uc;			/* the interrupted context, in the signal frame */
@@ -41,6 +42,8 @@ struct rt_ckpt_work {
 	char proc_text[RT_PROC_TEXT];	/* a /proc file read whole (timers, fdinfo, sysvipc) or in chunks (smaps) */
 	struct { uint64_t start, end; uint32_t bits; } advice[RT_MAX_REGIONS];	/* smaps VmFlags, as CKPT_VM_* */
 	long nadvice;
+	struct { uint64_t start, end; } guards[RT_MAX_GUARDS];	/* runs of guard pages (MADV_GUARD_INSTALL) */
+	long nguards;
 };
 
 /* record.c: the record area every kind writes into */
@@ -60,6 +63,8 @@ int rt_save_shm(struct rt_ckpt_work *w, long nmaps);	/* shm.c: from rt_save_memo
 void rt_read_advice(struct rt_ckpt_work *w);		/* advice.c: /proc/self/smaps, before the regions */
 uint32_t rt_advice_of(const struct rt_ckpt_work *w, uint64_t start, uint64_t end);
 void rt_advice_around_fork(const struct rt_ckpt_work *w, int again);
+int rt_note_guard(struct rt_ckpt_work *w, uint64_t page);
+int rt_save_guards(struct rt_ckpt_work *w);
 int rt_save_files(struct rt_ckpt_work *w);		/* files.c */
 void rt_note_inherited_fds(void);
 int rt_save_cwd_and_exe(struct rt_ckpt_work *w);	/* cwd.c */

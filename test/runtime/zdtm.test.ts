@@ -16,11 +16,11 @@ const ZDTM_SOURCES = path.join(ROOT, 'samples/zdtm');
 const CONCURRENCY = 4;
 const STEP_MS = 10_000;	// the longest any one step (READY, image, restore, exit) may take
 const MUSL_TOO = new Set(['mem_heap', 'mem_anon', 'fpu_regs', 'sig_mask', 'files_offsets', 'brk_grow', 'pid_stable',
-  'mem_shared_file', 'mem_shared_anon', 'posix_timers', 'file_locks', 'task_state', 'mem_advice', 'sysv_shm']);
+  'mem_shared_file', 'mem_shared_anon', 'posix_timers', 'file_locks', 'task_state', 'mem_advice', 'sysv_shm', 'mem_guard']);
 const PIE_TOO = new Set(['mem_heap', 'mem_file', 'mem_shared_file', 'mem_shared_anon', 'posix_timers', 'file_locks', 'task_state',
   'mem_advice', 'sysv_shm']);
 const CONTINUE_TOO = new Set(['mem_heap', 'fpu_regs', 'sig_mask', 'itimers', 'files_append', 'mem_shared_file', 'posix_timers',
-  'file_locks', 'task_state', 'mem_advice', 'sysv_shm']);
+  'file_locks', 'task_state', 'mem_advice', 'sysv_shm', 'mem_guard']);
 
 type ZdtmFlavour = 'glibc' | 'pie' | 'musl';
 type Mode = 'restart' | 'continue';
