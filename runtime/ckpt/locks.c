@@ -14,10 +14,6 @@
 #include "ckpt/save.h"
 #include "ckpt/restore.h"
 
-#define RT_FDINFO_TEXT	(64 * 1024)
-
-static char rt_fdinfo_text[RT_FDINFO_TEXT];
-
 static const char *rt_skip_spaces(const char *s)
 {
 	while (*s == ' ' || *s == '\t')
@@ -75,9 +71,9 @@ static int rt_save_locks_of(struct rt_ckpt_work *w, unsigned char *p, int fd)
 {
 	char path[48];
 	rt_utoa((uint64_t)fd, rt_put(path, "/proc/self/fdinfo/"));
-	long n = rt_read_file(path, rt_fdinfo_text, sizeof rt_fdinfo_text - 1);
-	rt_fdinfo_text[n > 0 ? n : 0] = 0;
-	for (const char *s = rt_fdinfo_text; *s;) {
+	long n = rt_read_file(path, w->proc_text, RT_PROC_TEXT - 1);
+	w->proc_text[n > 0 ? n : 0] = 0;
+	for (const char *s = w->proc_text; *s;) {
 		if (rt_starts_with(s, "lock:")) {
 			unsigned char *e = rt_record_grow(w, p, CKPT_LK_SIZE);
 			if (!e)

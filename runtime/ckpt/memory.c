@@ -22,6 +22,7 @@
 #define RT_PM_PRESENT	(1ULL << 63)	/* /proc/PID/pagemap (Documentation/admin-guide/mm/pagemap.rst) */
 #define RT_PM_SWAPPED	(1ULL << 62)
 #define RT_PM_FILE	(1ULL << 61)	/* a file's page (or shared anonymous): never written in a private mapping */
+#define RT_PM_GUARD	(1ULL << 58)	/* a guard page (MADV_GUARD_INSTALL, Linux 6.13): touching it faults */
 
 /* The extents of one region record as they are appended: adjacent pages extend the last one */
 struct rt_extents {
@@ -58,9 +59,11 @@ static void rt_extents_clear(struct rt_extents *x)
 
 /*
  * The pages of m that exist: present or swapped, and in a region whose untouched pages come from
- * its file, not that file's own pages. Pagemap is read RT_PAGEMAP_BATCH entries at a time.
+ * its file, not that file's own pages; with `whole`, every page. Guard pages are never stored (the
+ * writer would fault on them): they are noted, to be installed again. Pagemap is read
+ * RT_PAGEMAP_BATCH entries at a time.
  */
-static int rt_add_existing_pages(struct rt_extents *x, const struct rt_map *m, int from_file)
+static int rt_add_existing_pages(struct rt_extents *x, const struct rt_map *m, int from_file, int whole)
 {
 	struct rt_ckpt_work *w = x->w;
 	uint64_t pages = (m->end - m->start) / RT_PAGE, base = m->start / RT_PAGE;
@@ -71,9 +74,13 @@ static int rt_add_existing_pages(struct rt_extents *x, const struct rt_map *m, i
 			return -EIO;
 		for (uint64_t i = 0; i < n; i++) {
 			uint64_t e = w->pagemap[i];
-			if ((e & (RT_PM_PRESENT | RT_PM_SWAPPED)) && !(from_file && (e & RT_PM_FILE)) &&
-			    rt_extent_add(x, done + i, 1))
+			if (e & RT_PM_GUARD) {
+				if (rt_note_guard(w, m->start + (done + i) * RT_PAGE))
+					return -ENOMEM;
+			} else if ((whole || ((e & (RT_PM_PRESENT | RT_PM_SWAPPED)) && !(from_file && (e & RT_PM_FILE)))) &&
+				   rt_extent_add(x, done + i, 1)) {
 				return -ENOMEM;
+			}
 		}
 		done += n;
 	}
@@ -101,8 +108,8 @@ static uint32_t rt_region_source(const struct rt_ckpt_work *w, const struct rt_m
 /* Which pages of a readable region are stored; on any failure, all of them */
 static int rt_choose_pages(struct rt_extents *x, const struct rt_map *m, uint32_t source)
 {
-	int sparse = x->w->pagemap_fd >= 0 && !m->shared && (source || !m->inode);
-	if (sparse && rt_add_existing_pages(x, m, source != 0) == 0)
+	int scan = x->w->pagemap_fd >= 0 && !m->shared, sparse = scan && (source || !m->inode);
+	if (scan && rt_add_existing_pages(x, m, source != 0, !sparse) == 0)
 		return 0;
 	rt_extents_clear(x);
 	return rt_extent_add(x, 0, (m->end - m->start) / RT_PAGE);
@@ -175,7 +182,7 @@ static int rt_save_region(struct rt_ckpt_work *w, const struct rt_map *m)
 	*(uint64_t *)(p + CKPT_RG_OFFSET) = m->offset;
 	*(uint32_t *)(p + CKPT_RG_PROT) = m->prot;
 	*(uint32_t *)(p + CKPT_RG_ROLE) = role;
-	*(uint32_t *)(p + CKPT_RG_ADVICE) = rt_advice_of(m->start, m->end);
+	*(uint32_t *)(p + CKPT_RG_ADVICE) = rt_advice_of(w, m->start, m->end);
 	if (source == CKPT_REGION_FILE || shared_file) {	/* the binary is known by its id instead */
 		*(uint64_t *)(p + CKPT_RG_FILE_SIZE) = (uint64_t)st.size;
 		*(uint64_t *)(p + CKPT_RG_MTIME_SEC) = st.mtime_sec;
@@ -234,14 +241,14 @@ int rt_save_memory(struct rt_ckpt_work *w)
 	w->exe_dev = w->exe_ino = 0;
 	if (rt_syscall4(__NR_newfstatat, AT_FDCWD, (long)"/proc/self/exe", (long)&exe, 0) == 0)
 		w->exe_dev = exe.dev, w->exe_ino = exe.ino;
-	rt_read_advice();
+	rt_read_advice(w);
 	w->pagemap_fd = rt_syscall4(__NR_openat, AT_FDCWD, (long)"/proc/self/pagemap", O_RDONLY | O_CLOEXEC, 0);
 	for (long i = 0; i < n && !r; i++)
 		if (!rt_map_is_vsyscall(&w->maps[i]))
 			r = rt_save_outside_scratch(w, &w->maps[i]);
 	if (w->pagemap_fd >= 0)
 		rt_syscall1(__NR_close, w->pagemap_fd);
-	return r ? r : rt_save_shm(w, n);
+	return r ? r : rt_save_shm(w, n) ? -1 : rt_save_guards(w);
 }
 
 static struct rt_map rt_current[RT_MAX_MAPS];

@@ -31,6 +31,8 @@ _Static_assert(CKPT_REV_FD == 0 && CKPT_RTF_FD == 0 && CKPT_RSF_FD == 0 && CKPT_
 #define RT_SAVE_NOT_MINE	1	/* kobjects.c: not a kernel object it saves; files.c's rule applies */
 
 struct rt_unlinked { uint64_t dev, ino; uint32_t fd; };
+#define RT_PROC_TEXT	(64 * 1024)
+#define RT_MAX_GUARDS	4096
 
 struct rt_ckpt_work {
 	void *uc;			/* the interrupted context, in the signal frame */
@@ -59,6 +61,11 @@ struct rt_ckpt_work {
 	struct rt_unlinked unlinked[RT_MAX_UNLINKED];
 	char scanbuf[4096];
 	char fdinfo[RT_FDINFO_MAX];
+	char proc_text[RT_PROC_TEXT];	/* a /proc file read whole (timers, fdinfo, sysvipc) or in chunks (smaps) */
+	struct { uint64_t start, end; uint32_t bits; } advice[RT_MAX_REGIONS];	/* smaps VmFlags, as CKPT_VM_* */
+	long nadvice;
+	struct { uint64_t start, end; } guards[RT_MAX_GUARDS];	/* runs of guard pages (MADV_GUARD_INSTALL) */
+	long nguards;
 };
 
 /* record.c: the record area every kind writes into */
@@ -77,9 +84,11 @@ int rt_save_sigactions(struct rt_ckpt_work *w);		/* signals.c */
 int rt_save_queued_signals(struct rt_ckpt_work *w);
 int rt_save_memory(struct rt_ckpt_work *w);		/* memory.c */
 int rt_save_shm(struct rt_ckpt_work *w, long nmaps);	/* shm.c: from rt_save_memory, its maps read */
-void rt_read_advice(void);				/* advice.c: /proc/self/smaps, before the regions */
-uint32_t rt_advice_of(uint64_t start, uint64_t end);
-void rt_advice_around_fork(int again);
+void rt_read_advice(struct rt_ckpt_work *w);		/* advice.c: /proc/self/smaps, before the regions */
+uint32_t rt_advice_of(const struct rt_ckpt_work *w, uint64_t start, uint64_t end);
+void rt_advice_around_fork(const struct rt_ckpt_work *w, int again);
+int rt_note_guard(struct rt_ckpt_work *w, uint64_t page);
+int rt_save_guards(struct rt_ckpt_work *w);
 int rt_save_files(struct rt_ckpt_work *w);		/* files.c: 0, RT_SAVE_FULL or RT_SAVE_REFUSED */
 void rt_note_inherited_fds(void);
 int rt_save_kobject(struct rt_ckpt_work *w, long fd, uint32_t type, const struct rt_stat *st, const char *path);

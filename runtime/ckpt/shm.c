@@ -23,7 +23,7 @@
 #define RT_MAX_SHM	64
 #define RT_SHM_STAGE	(1ULL << 32)	/* where attaches wait, past the restorer's holding area */
 
-static char rt_sysvipc[64 * 1024];
+static char rt_sysvipc[64 * 1024];	/* a restart's: a checkpoint reads into its work area */
 
 struct rt_segment { uint64_t id, key, mode, bytes, attaches; };
 
@@ -42,11 +42,11 @@ static const char *rt_column(const char *s, uint64_t *v, int octal)
 }
 
 /* The segment `id` as /proc/sysvipc/shm lists it ("key shmid perms size cpid lpid nattch ..."); 0 when not listed */
-static int rt_find_segment(uint64_t id, struct rt_segment *seg)
+static int rt_find_segment(uint64_t id, struct rt_segment *seg, char *text, size_t size)
 {
-	long n = rt_read_file("/proc/sysvipc/shm", rt_sysvipc, sizeof rt_sysvipc - 1);
-	rt_sysvipc[n > 0 ? n : 0] = 0;
-	for (const char *s = rt_sysvipc; *s;) {
+	long n = rt_read_file("/proc/sysvipc/shm", text, size - 1);
+	text[n > 0 ? n : 0] = 0;
+	for (const char *s = text; *s;) {
 		uint64_t pid;
 		const char *t = rt_column(s, &seg->key, 0);
 		t = rt_column(t, &seg->id, 0);
@@ -54,7 +54,7 @@ static int rt_find_segment(uint64_t id, struct rt_segment *seg)
 		t = rt_column(t, &seg->bytes, 0);
 		t = rt_column(rt_column(t, &pid, 0), &pid, 0);
 		rt_column(t, &seg->attaches, 0);
-		if (seg->id == id && s != rt_sysvipc)	/* the first line is the header */
+		if (seg->id == id && s != text)	/* the first line is the header */
 			return 1;
 		while (*s && *s++ != '\n')
 			;
@@ -85,7 +85,7 @@ int rt_save_shm(struct rt_ckpt_work *w, long nmaps)
 	for (long i = 0; i < nmaps; i++) {
 		const struct rt_map *m = &w->maps[i];
 		struct rt_segment seg;
-		if (!m->shared || !rt_is_segment(m->path) || !rt_find_segment(m->inode, &seg))
+		if (!m->shared || !rt_is_segment(m->path) || !rt_find_segment(m->inode, &seg, w->proc_text, RT_PROC_TEXT))
 			continue;
 		if ((seg.mode & RT_SHM_DEST) && seg.attaches > 1)
 			rt_warn_shared_segment(seg.id);
@@ -142,7 +142,7 @@ static void rt_attach_segment(struct rt_shm_walk *s, const unsigned char *h, con
 			rt_refuse_segment(s->im, "a removed System V shared memory segment was attached by another process too: id ", id);
 		shmid = rt_syscall3(__NR_shmget, IPC_PRIVATE, (long)u64at(e, CKPT_SM_BYTES), IPC_CREAT | (mode & 0777));
 	} else {
-		if (!rt_find_segment(id, &now) || now.key != u32at(e, CKPT_SM_KEY) || now.bytes != u64at(e, CKPT_SM_BYTES) ||
+		if (!rt_find_segment(id, &now, rt_sysvipc, sizeof rt_sysvipc) || now.key != u32at(e, CKPT_SM_KEY) || now.bytes != u64at(e, CKPT_SM_BYTES) ||
 		    (now.mode & RT_SHM_DEST))
 			rt_refuse_segment(s->im, "a System V shared memory segment is gone (its id cannot be given again): id ", id);
 		shmid = id;

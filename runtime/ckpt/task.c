@@ -2,9 +2,11 @@
  * The process's own settings: what prctl holds (name, dumpable, parent-death signal, child
  * subreaper, no_new_privs, THP disabled, timer slack), the scheduling policy and the nice value,
  * the robust-mutex list the C library registered, membarrier registrations and oom_score_adj.
- * Restored before the teardown, each only when it differs from the restarting process's; one that
- * cannot be set again without privilege (a real-time policy, a lower nice value) refuses the
- * image, naming it.
+ * Restored before the teardown, each only when it differs from the restarting process's. A
+ * scheduling policy that cannot be set again without privilege (a real-time one) refuses the
+ * image, naming it; a nice value or oom_score_adj lower than the restarting process's, which a
+ * user cannot set, is warned about and the process runs with the restarting one's (a restart
+ * under a niced batch system is slower, not wrong).
  *
  * A seccomp filter the program installed cannot be read back without CAP_SYS_ADMIN
  * (PTRACE_SECCOMP_GET_FILTER), so it cannot be installed again: a warning at the checkpoint, and
@@ -120,7 +122,8 @@ static void rt_set_scheduling(const struct rt_image *im, const unsigned char *t)
 	}
 	if (20 - rt_syscall2(__NR_getpriority, PRIO_PROCESS, 0) != nice &&
 	    rt_syscall3(__NR_setpriority, PRIO_PROCESS, 0, nice) < 0)
-		rt_refuse(im, "the program's nice value cannot be set again (a lower one than now needs privilege or RLIMIT_NICE)");
+		rt_warn("the program's nice value", "(lower than the restarting process's)",
+			"cannot be set again without privilege or RLIMIT_NICE: it runs with the restarting process's");
 }
 
 static void rt_set_prctl(const unsigned char *t)
@@ -141,7 +144,7 @@ static void rt_set_prctl(const unsigned char *t)
 		rt_syscall5(__NR_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 }
 
-static void rt_set_oom_score_adj(const struct rt_image *im, int32_t want)
+static void rt_set_oom_score_adj(int32_t want)
 {
 	char text[16], *e = text;
 	if (rt_read_oom_score_adj() == want)
@@ -154,7 +157,8 @@ static void rt_set_oom_score_adj(const struct rt_image *im, int32_t want)
 	if (fd >= 0)
 		rt_syscall1(__NR_close, fd);
 	if (n < 0)
-		rt_refuse(im, "the program's oom_score_adj cannot be set again (a lower one than now needs privilege)");
+		rt_warn("the program's oom_score_adj", "(lower than the restarting process's)",
+			"cannot be set again without privilege: it runs with the restarting process's");
 }
 
 /* Registered again: the commands it made stay registered for the process's memory, which the
@@ -167,7 +171,7 @@ static void rt_set_more(const struct rt_image *im, const unsigned char *t)
 	for (uint32_t bit = 1; bit && bit <= registered; bit <<= 1)
 		if ((registered & bit) && rt_syscall3(__NR_membarrier, bit, 0, 0) < 0)
 			rt_refuse(im, "a membarrier registration of the program cannot be made again on this kernel");
-	rt_set_oom_score_adj(im, *(const int32_t *)(t + CKPT_TK_OOM_SCORE_ADJ));
+	rt_set_oom_score_adj(*(const int32_t *)(t + CKPT_TK_OOM_SCORE_ADJ));
 }
 
 static void rt_restore_task_record(void *arg, const unsigned char *h, const unsigned char *t)

@@ -13,12 +13,9 @@
 #include "ckpt/save.h"
 #include "ckpt/restore.h"
 
-#define RT_TIMERS_TEXT		(64 * 1024)
 #define RT_PR_TIMER_CREATE_RESTORE_IDS	77	/* linux/prctl.h of Linux 6.16; Debian 12's headers lack it */
 #define RT_CPUCLOCK_PID(c)	(~((long)(c) >> 3))	/* kernel/time/posix-cpu-timers.c */
 #define RT_CPUCLOCK_SELF(c)	((int)((~0UL << 3) | ((unsigned long)(c) & 7)))
-
-static char rt_timers_text[RT_TIMERS_TEXT];
 
 /* The number after `key` on the line starting at s; 0 when absent. hex: base 16 */
 static uint64_t rt_field(const char *s, const char *key, int hex)
@@ -89,12 +86,12 @@ static void rt_warn_other_clock(const unsigned char *e)
 
 int rt_save_posix_timers(struct rt_ckpt_work *w)
 {
-	long n = rt_read_file("/proc/self/timers", rt_timers_text, sizeof rt_timers_text - 1);
+	long n = rt_read_file("/proc/self/timers", w->proc_text, RT_PROC_TEXT - 1);
 	unsigned char *p = rt_record(w, CKPT_REC_POSIX_TIMERS, 0, 0);
 	if (!p)
 		return -1;
-	rt_timers_text[n > 0 ? n : 0] = 0;
-	for (const char *s = rt_timers_text; rt_starts_with(s, "ID:");) {
+	w->proc_text[n > 0 ? n : 0] = 0;
+	for (const char *s = w->proc_text; rt_starts_with(s, "ID:");) {
 		unsigned char entry[CKPT_PT_SIZE] = { 0 };
 		uint32_t other_clock = 0;
 		s = rt_parse_timer(s, entry, &other_clock);

@@ -265,11 +265,11 @@ static void rt_close_snapshot(struct rt_ckpt_work *w)
 /* The image, from a writer process when one can be forked, else from here, the program stopped */
 static long rt_write_out(struct rt_ckpt_area *a)
 {
-	rt_advice_around_fork(0);
+	rt_advice_around_fork(&a->work, 0);
 	long pid = rt_syscall5(__NR_clone, 0 /* no SIGCHLD: the program's wait() never sees it */, 0, 0, 0, 0);
 	if (pid == 0)
 		rt_writer(a);
-	rt_advice_around_fork(1);
+	rt_advice_around_fork(&a->work, 1);
 	if (pid > 0) {
 		rt_syscall1(__NR_close, a->work.image_fd);
 		rt_writer_result = 0;

@@ -153,6 +153,8 @@
 #define CKPT_REC_LOCKS          31  /* N x CKPT_LK_SIZE: the file locks the program held (flock, fcntl, OFD) */
 #define CKPT_REC_TASK           32  /* struct ckpt_rec_task: prctl state, scheduling policy and nice value */
 #define CKPT_REC_SYSV_SHM       33  /* N x CKPT_SM_SIZE: System V shared memory segments attached */
+#define CKPT_REC_GUARDS         34  /* N x { u64 start, end }: guard pages (MADV_GUARD_INSTALL), page-aligned */
+#define CKPT_GUARD_SIZE         16
 #define CKPT_RLIMITS_COUNT      16
 #define CKPT_SIGINFO_SIZE       128
 #define CKPT_ITIMER_SIZE        32

@@ -230,6 +230,10 @@ export const SYSV_SEGMENT = [
 ] as const;
 export type SysvSegment = Struct<typeof SYSV_SEGMENT>;
 
+/** A run of guard pages (CKPT_REC_GUARDS): addresses, page-aligned */
+export const GUARD = [['start', 0, 'u64'], ['end', 8, 'u64']] as const;
+export type GuardRun = Struct<typeof GUARD>;
+
 /** The process's settings (CKPT_REC_TASK); the name is a byte area of its own */
 export const TASK = [
   ['dumpable', C.CKPT_TK_DUMPABLE, 'u32'], ['pdeathsig', C.CKPT_TK_PDEATHSIG, 'u32'], ['subreaper', C.CKPT_TK_SUBREAPER, 'u32'],
@@ -269,6 +273,7 @@ export interface KindValues {
   locks: FileLock[];
   task: TaskState;
   sysvShm: SysvSegment[];
+  guards: GuardRun[];
 }
 export type KindName = keyof KindValues;
 /** Records that complete a descriptor's file record */
@@ -282,7 +287,7 @@ export const KIND_NAMES: Readonly<Record<number, KindName>> = {
   [C.CKPT_REC_PIPE]: 'pipe', [C.CKPT_REC_EVENTFD]: 'eventfd', [C.CKPT_REC_TIMERFD]: 'timerfd', [C.CKPT_REC_SIGNALFD]: 'signalfd',
   [C.CKPT_REC_EPOLL]: 'epoll', [C.CKPT_REC_FILE_DATA]: 'fileData', [C.CKPT_REC_FOWN]: 'fown', [C.CKPT_REC_INOTIFY]: 'inotify',
   [C.CKPT_REC_POSIX_TIMERS]: 'posixTimers', [C.CKPT_REC_LOCKS]: 'locks', [C.CKPT_REC_TASK]: 'task',
-  [C.CKPT_REC_SYSV_SHM]: 'sysvShm',
+  [C.CKPT_REC_SYSV_SHM]: 'sysvShm', [C.CKPT_REC_GUARDS]: 'guards',
 };
 
 export function kindLabel(kind: number): string {
@@ -557,4 +562,5 @@ export const CODECS: { readonly [K in KindName]: KindCodec<KindValues[K]> } = {
   locks: entries(C.CKPT_LK_SIZE, LOCK, 'lock'),
   task,
   sysvShm: entries(C.CKPT_SM_SIZE, SYSV_SEGMENT, 'System V segment'),
+  guards: entries(C.CKPT_GUARD_SIZE, GUARD, 'guard page'),
 };

@@ -35,6 +35,7 @@
 //   task: { name, dumpable, pdeathsig, subreaper, noNewPrivs, policy, priority, nice (unsigned 32-bit), seccomp,
 //           thpDisable, reserved, timerslack, robustList, robustLen, membarrier, oomScoreAdj (unsigned 32-bit) }
 //   sysvShm: [{ start, bytes, id, key, mode, attaches }]
+//   guards: [{ start, end }]: runs of guard pages (MADV_GUARD_INSTALL)
 //   unknown: [{ index, kind, payloadSize }] (records of kinds this version does not know)
 //   totals: { regions, mapped, saved } (bytes of memory mapped, and saved in the data area)
 import * as C from '../contract.generated.js';
@@ -126,6 +127,7 @@ export function imageToJson(file: string, image: Image, problems: string[], data
     locks: image.locks?.map((l) => ({ ...plain(l), kindName: LOCK_KIND_NAMES[l.kind] ?? `unknown ${l.kind}` })) ?? null,
     task: image.task ? plain(image.task) : null,
     sysvShm: image.sysvShm?.map((g) => plain(g)) ?? null,
+    guards: image.guards?.map((g) => plain(g)) ?? null,
     unknown: image.unknown.map((r) => ({ index: r.index, kind: r.header.kind, payloadSize: r.header.payloadSize })),
     totals: { regions: image.regions.length, mapped: totals.mapped.toString(), saved: totals.saved.toString() },
   };

@@ -137,6 +137,7 @@ describe('docs/image-format.md', () => {
       posixTimers: `N × ${C.CKPT_PT_SIZE}`,
       locks: `N × ${C.CKPT_LK_SIZE}`,
       sysvShm: `N × ${C.CKPT_SM_SIZE}`,
+      guards: `N × ${C.CKPT_GUARD_SIZE}`,
     });
   });
 });

@@ -88,6 +88,11 @@ describe('state a restart cannot restore: warned about at the checkpoint, refuse
       refusal: /a MAP_SHARED mapping cannot be shared again \(its file was gone or replaced, or it is a memfd's or the kernel's\): \/\[aio\] \(deleted\)$/,
     },
     {
+      name: 'timer_other_clock',
+      warning: /^ckpt: warning: POSIX timer \d+ runs on another process's CPU clock: a restart will refuse this image \(docs\/limits\.md\)\n$/,
+      refusal: /^a POSIX timer runs on another process's CPU clock: timer \d+$/,
+    },
+    {
       name: 'file_lease',
       warning: 'ckpt: warning: descriptor 3 holds a lease or a lock of another kind: a restart will refuse this image (docs/limits.md)\n',
       refusal: 'the program held a lease or a lock of a kind a restart cannot take again',
