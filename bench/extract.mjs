@@ -12,6 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { nodeCommand } from '../dist/src/cli/node-flags.js';
+import { startShadow } from './start-shadow.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '5' }, files: { type: 'string', default: '10000' } } });
@@ -42,15 +43,6 @@ function relink() {
   return out;
 }
 
-async function startShadow() {
-  fs.writeFileSync(token, 'bench-token-0123456789\n', { mode: 0o600 });
-  const proc = spawn(...nodeCommand(path.join(root, 'dist/src/cli/shadow.js'), ['--listen', '127.0.0.1:0', '--root', shadowRoot, '--token-file', token]), { stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  proc.stderr.on('data', (d) => (err += d));
-  for (const t0 = Date.now(); !/listening on \S+:\d+/.test(err); await new Promise((r) => setTimeout(r, 20)))
-    if (Date.now() - t0 > 20_000) throw new Error(`the shadow did not start: ${err}`);
-  return { proc, port: Number(/listening on \S+:(\d+)/.exec(err)[1]) };
-}
 
 /** A relay to the shadow that counts the REQUEST frames the job sends (frame type 5) */
 async function countingRelay(port) {
@@ -92,7 +84,8 @@ function fresh(name) {
 
 makeArchive();
 const busybox = relink();
-const shadow = await startShadow();
+fs.writeFileSync(token, 'bench-token-0123456789\n', { mode: 0o600 });
+const shadow = await startShadow(shadowRoot, token);
 const jobEnv = (port) => ({ CKPT_SHADOW: `127.0.0.1:${port}`, CKPT_SHADOW_TOKEN_FILE: token });
 try {
   const relay = await countingRelay(shadow.port);
