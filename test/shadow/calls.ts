@@ -22,10 +22,11 @@ export function syscallNumbers(): Map<string, number> {
 
 
 /** What a tree holds, as a user would list it: every entry's type, mode, owner, size and links,
- *  the mtime of files (directories' and symlinks' times are those of the extraction), targets */
+ *  the mtime of files when it was set (not the clock's when the file was made; directories' and
+ *  symlinks' times are those of the extraction), targets */
 export function listing(dir: string, times = true): string {
   return execFileSync('/bin/busybox', ['sh', '-c',
-    `find . ! -type d ! -type l | sort | xargs stat -c "%n %F %a %u:%g %s %h${times ? ' %Y' : ''}"; ` +
+    `find . ! -type d ! -type l | sort | xargs stat -c "%n %F %a %u:%g %s %h${times ? ' %Y' : ''}" | awk '{ if ($NF >= 1600000000) $NF = "(a recent time)"; print }'; ` +
     'find . \\( -type d -o -type l \\) | sort | xargs stat -c "%n %F %a %u:%g %N"'], { cwd: dir, encoding: 'utf8' });
 }
 

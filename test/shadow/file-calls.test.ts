@@ -109,6 +109,21 @@ describe('the file calls of a job on the shadow (issue 13)', function () {
     assert.deepEqual(fs.readdirSync(cwd), [], 'nothing landed where the job started');
   });
 
+  it('df and stat -f report the shadow\'s file system, not the execute machine\'s', async () => {
+    // the shadow's root is a tmpfs of 37 MiB, mounted in a mount namespace only that shadow sees
+    const own = await startShadow({ ownMounts: true });
+    try {
+      execFileSync('nsenter', ['-t', String(own.proc.pid), '-m', 'mount', '-t', 'tmpfs', '-o', 'size=37m', 'tmpfs', own.root]);
+      const got = await runProgram(path.join(bin, 'busybox'), ['sh', '-c', 'mkdir /w && cd /w && df -k . | tail -n 1 && stat -f -c "%T %b %S" .'],
+        { cwd: startDir(), env: { CKPT_SHADOW: `127.0.0.1:${own.port}`, CKPT_SHADOW_TOKEN_FILE: own.tokenFile } });
+      assert.equal(got.exitCode, 0, got.stderr);
+      assert.match(got.stdout, /\s37888\s+0\s+37888\s+0% /, `df: 37888 KiB, none used: ${got.stdout}`);
+      assert.match(got.stdout, /^tmpfs 9472 4096$/m, 'stat -f: a tmpfs of 9472 blocks of 4096 bytes');
+    } finally {
+      await own.stop();
+    }
+  });
+
   it('each forwarded call, by path and by descriptor, gives the result and errno it gives on a local copy of the tree', async () => {
     const source = fs.readFileSync(PROBE_SRC, 'utf8');
     const untested = callRows().filter((r) => r.cls === 'FWD' && !source.includes(`SYS_${r.name}`)).map((r) => r.name);
