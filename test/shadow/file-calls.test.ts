@@ -162,10 +162,17 @@ describe('the file calls of a job on the shadow (issue 13)', function () {
     const placeholders = await runProgram(probeRelinked, ['placeholders', `/tmp/${tag}`], { cwd, env: env() });
     assert.equal(placeholders.exitCode, 0, placeholders.stderr);
     assert.equal(placeholders.stdout, [
-      'fchmod = 0', 'fchown = 0', 'ftruncate = 0', 'fallocate = 0', 'futimens = 0', 'ioctl FIONREAD = -1 ENOTTY',
+      'fchmod = 0', 'fchown = 0', 'ftruncate = 0', 'fallocate = 0', 'write = 1', 'read = 1', 'futimens = 0', 'ioctl FIONREAD = -1 ENOTTY',
       'mmap = -1 ENODEV', 'fsetxattr = -1 EOPNOTSUPP', 'flock = -1 ENOLCK', '  f: f 0600 4321:4321 n1 s8192 m978307200.000', ''].join('\n'));
     const st = fs.statSync(path.join(tree, 'f'));
     assert.deepEqual([st.mode & 0o7777, st.uid, st.gid, st.size, st.mtimeMs], [0o600, 4321, 4321, 8192, 978307200000], 'the calls reached the remote file');
+    // a program the job execs that is not relinked is handed the placeholder: every call fails, and
+    // through /proc/self/fd it reaches a private inode, never a file of this machine
+    const inherited = await runProgram(path.join(bin, 'busybox'), ['sh', '-c',
+      `exec 3<>/tmp/${tag}/f; ${probe} placeholders /proc/self/fd 3; /bin/chmod 666 /proc/self/fd/3; /bin/touch -d 2001-01-01 /proc/self/fd/3; echo done`], { cwd, env: env() });
+    assert.equal(inherited.stdout, ['fchmod', 'fchown', 'ftruncate', 'fallocate', 'write', 'read', 'futimens', 'ioctl FIONREAD', 'mmap', 'fsetxattr', 'flock']
+      .map((c) => `${c} = -1 EBADF\n`).join('') + 'done\n', inherited.stderr);
+    assert.deepEqual(fs.statSync(path.join(tree, 'f')).mode & 0o7777, 0o600, 'the remote file is the shadow\'s alone');
     probeTree(tree);
     const every = await runProgram(probeRelinked, ['forwarded', `/tmp/${tag}`], { cwd, env: env() });
     assert.equal(every.exitCode, 0, every.stderr);
