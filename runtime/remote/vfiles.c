@@ -924,6 +924,7 @@ char **rt_vfiles_exec_env(char **envp)
 	int n = 0;
 	if (!rt_remote_on)
 		return envp;
+	rt_placeholders_check();
 	o = rt_put(o, "CKPT_VFDS=cwd:");
 	o = rt_put_hex(o, rt_cwd);
 	if (rt_cursors_fd >= 0) {
@@ -976,6 +977,7 @@ void rt_vfiles_before_fork(void)
 {
 	if (!rt_remote_on)
 		return;
+	rt_placeholders_check();
 	int restarted = rt_cursors_restarted();
 	if (rt_cursors_share() < 0)
 		return;

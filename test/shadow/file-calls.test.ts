@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
-import { ROOT, relinkFile, runProgram, scratch } from '../helpers.js';
+import { ROOT, relinkFile, runProgram, scratch, textOf, waitFor } from '../helpers.js';
 import { callRows, listing, syscallNumbers } from './calls.js';
 import { startShadow, type Shadow } from './shadow-process.js';
 
@@ -69,6 +69,7 @@ describe('the file calls of a job on the shadow (issue 13)', function () {
   let shadow: Shadow;
   let probe: string, probeRelinked: string;
   const env = () => ({ CKPT_SHADOW: `127.0.0.1:${shadow.port}`, CKPT_SHADOW_TOKEN_FILE: shadow.tokenFile });
+  const jobEnv = () => ({ PATH: '/usr/bin:/bin', ...env() });
 
   before(async () => {
     fs.mkdirSync(bin);
@@ -147,6 +148,27 @@ describe('the file calls of a job on the shadow (issue 13)', function () {
     const got = await runProgram(probeRelinked, ['refused', '/refused', ...refused.map((r) => `${numbers.get(r.name)}:${r.spec}`)], { cwd: startDir(), env: env() });
     assert.equal(got.exitCode, 0, got.stderr);
     assert.equal(got.stdout, refused.map((r) => `${numbers.get(r.name)} ${r.errno}\n`).join(''));
+  });
+
+  it('after a restart, remote descriptors are placeholders again before the program forks: never /dev/null', async () => {
+    // each child of the shell reads what its descriptor 3 (a remote file the shell opened) is
+    const script = 'exec 3<>/ph.txt; for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18; do (readlink /proc/self/fd/3 >> /links.txt); sleep 0.15; done';
+    const env = { ...jobEnv(), CKPT_IMAGE: 'shadow:ph.img' };
+    const run = execa(path.join(bin, 'busybox'), ['sh', '-c', script], { cwd: startDir(), env, reject: false });
+    const links = path.join(shadow.root, 'links.txt');
+    await waitFor(() => (textOf(links).match(/\n/g) ?? []).length >= 4, 'four children of the shell');
+    const since = shadow.log.length;
+    run.kill('SIGUSR2');
+    await shadow.waitForLog(/checkpoint stored ph\.img/, 60_000, since);
+    run.kill('SIGKILL');
+    assert.equal((await run).signal, 'SIGKILL');
+    const before = textOf(links).split('\n').length - 1;
+    assert.ok(before < 18, 'killed before the loop ended');
+    const again = await execa(path.join(bin, 'busybox'), [], { cwd: startDir(), env: { ...jobEnv(), CKPT_RESTART: 'shadow:ph.img' }, reject: false });
+    assert.equal(again.exitCode, 0, again.stderr);
+    const seen = textOf(links).trimEnd().split('\n');
+    assert.ok(seen.length > before, 'children ran after the restart');
+    assert.deepEqual([...new Set(seen)], ['/memfd:ckpt-remote-placeholder (deleted)']);
   });
 
   it('run as root, calls on remote descriptors and paths leave /dev/null, the start directory and /tmp as they were', async function () {
