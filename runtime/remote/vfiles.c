@@ -175,8 +175,6 @@ static void rt_forget(long fd)
 	rt_vdesc_put(d);
 }
 
-long rt_vstat(struct rt_vdesc *d, const char *abs, int nofollow, void *buf);
-
 static long rt_ph_template = -1;	/* the placeholder the others are opened from (a high number) */
 static uint64_t rt_ph_dev, rt_ph_ino;	/* what it is, to know it again after a restart */
 static uint64_t rt_ph_pid;		/* the process whose placeholders were last checked */
