@@ -13,6 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { nodeCommand } from '../dist/src/cli/node-flags.js';
+import { startShadow } from './start-shadow.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '5' }, mib: { type: 'string', default: '256' } } });
@@ -43,14 +44,6 @@ async function plainServers(file) {
   return { echo, up, down };
 }
 
-async function startShadow(shadowRoot, token) {
-  const proc = spawn(...nodeCommand(path.join(root, 'dist/src/cli/shadow.js'), ['--listen', '127.0.0.1:0', '--root', shadowRoot, '--token-file', token]), { stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  proc.stderr.on('data', (d) => (err += d));
-  for (const t0 = Date.now(); !/listening on \S+:\d+/.test(err); await new Promise((r) => setTimeout(r, 20)))
-    if (Date.now() - t0 > 20_000) throw new Error(`the shadow did not start: ${err}`);
-  return { proc, port: Number(/listening on \S+:(\d+)/.exec(err)[1]) };
-}
 
 function run(file, args, env = {}) {
   return new Promise((resolve, reject) => {

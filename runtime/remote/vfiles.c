@@ -175,8 +175,6 @@ static void rt_forget(long fd)
 	rt_vdesc_put(d);
 }
 
-long rt_vstat(struct rt_vdesc *d, const char *abs, int nofollow, void *buf);
-
 static long rt_ph_template = -1;	/* the placeholder the others are opened from (a high number) */
 static uint64_t rt_ph_dev, rt_ph_ino;	/* what it is, to know it again after a restart */
 static uint64_t rt_ph_pid;		/* the process whose placeholders were last checked */
@@ -924,6 +922,7 @@ char **rt_vfiles_exec_env(char **envp)
 	int n = 0;
 	if (!rt_remote_on)
 		return envp;
+	rt_placeholders_check();
 	o = rt_put(o, "CKPT_VFDS=cwd:");
 	o = rt_put_hex(o, rt_cwd);
 	if (rt_cursors_fd >= 0) {
@@ -976,6 +975,7 @@ void rt_vfiles_before_fork(void)
 {
 	if (!rt_remote_on)
 		return;
+	rt_placeholders_check();
 	int restarted = rt_cursors_restarted();
 	if (rt_cursors_share() < 0)
 		return;

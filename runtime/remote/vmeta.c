@@ -136,8 +136,8 @@ static long rt_meta_on(const struct rt_ctx *c, long nr, long fd_arg, long flags,
 
 static long rt_vchmod(const struct rt_ctx *c, long nr)
 {
-	int at = nr == __NR_fchmodat || nr == 452 /* fchmodat2 */;
-	long flags = nr == 452 ? (long)c->r10 : 0;
+	int at = nr == __NR_fchmodat || nr == __NR_fchmodat2;
+	long flags = nr == __NR_fchmodat2 ? (long)c->r10 : 0;
 	struct rt_meta m = { CKPT_SH_OP_CHMOD, CKPT_SH_OP_FCHMOD, (uint32_t)(at ? c->rdx : c->rsi) & 07777, 0, 0, 0 };
 	return rt_meta_on(c, nr, (long)(int)c->rdi, flags, 0, &m);
 }
@@ -414,7 +414,7 @@ long rt_vmeta_call(const struct rt_ctx *c, long nr)
 		return rt_vlink(c, nr);
 	case __NR_symlink: case __NR_symlinkat:
 		return rt_vsymlink(c, nr);
-	case __NR_chmod: case __NR_fchmod: case __NR_fchmodat: case 452 /* fchmodat2 */:
+	case __NR_chmod: case __NR_fchmod: case __NR_fchmodat: case __NR_fchmodat2:
 		return rt_vchmod(c, nr);
 	case __NR_chown: case __NR_lchown: case __NR_fchown: case __NR_fchownat:
 		return rt_vchown(c, nr);

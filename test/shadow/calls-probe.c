@@ -8,8 +8,8 @@
  *   calls-probe forwarded DIR           the forwarded calls
  *   calls-probe refused DIR NR:SPEC...  each refused call with a remote descriptor or path in every
  *                                       argument that names one: prints "NR result"
- *   calls-probe placeholders DIR        fchmod, fchown, futimens, ftruncate, fallocate, ioctl, mmap
- *                                       on descriptors of DIR's files, for the run as root
+ *   calls-probe placeholders DIR [FD]   fchmod, fchown, ftruncate, fallocate, futimens, ioctl, mmap,
+ *                                       xattrs, flock, write, read on DIR/f, or on descriptor FD
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -381,22 +381,26 @@ static int refused(int argc, char **argv)
 	return 0;
 }
 
-/* The calls that used to reach /dev/null, on descriptors of remote files */
-static int placeholders(void)
+/* The calls that used to reach /dev/null, on a descriptor of a remote file: one the probe opens,
+ * or (not relinked) one it was given */
+static int placeholders(int fd)
 {
-	int fd = open("f", O_RDWR);
 	struct timespec ts[2] = { { 978307200, 0 }, { 978307200, 0 } };
+	char c;
 	int v = 0;
 	show("fchmod", r(syscall(SYS_fchmod, fd, 0600)));
 	show("fchown", r(syscall(SYS_fchown, fd, 4321, 4321)));
 	show("ftruncate", r(syscall(SYS_ftruncate, fd, 3)));
 	show("fallocate", r(syscall(SYS_fallocate, fd, 0, 0, 8192)));
+	show("write", r(syscall(SYS_write, fd, "x", 1)));
+	show("read", r(syscall(SYS_read, fd, &c, 1)));
 	show("futimens", r(syscall(SYS_utimensat, fd, NULL, ts, 0)));
 	show("ioctl FIONREAD", r(syscall(SYS_ioctl, fd, FIONREAD, &v)));
 	show("mmap", (long)mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) == -1 ? -errno : 0);
 	show("fsetxattr", r(syscall(SYS_fsetxattr, fd, "user.x", "1", 1, 0)));
 	show("flock", r(syscall(SYS_flock, fd, 2)));
-	state("f");
+	if (access("f", F_OK) == 0)
+		state("f");
 	return 0;
 }
 
@@ -412,6 +416,6 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "refused"))
 		return refused(argc - 3, argv + 3);
 	if (!strcmp(argv[1], "placeholders"))
-		return placeholders();
+		return placeholders(argc > 3 ? atoi(argv[3]) : open("f", O_RDWR));
 	return 2;
 }

@@ -11,21 +11,22 @@ export function callRows(): CallRow[] {
   return [...text.matchAll(/^RT_CALL\((\w+), "([^"]*)", (\w+), (\w+)\)$/gm)].map((m) => ({ name: m[1], spec: m[2], cls: m[3] as CallRow['cls'], errno: m[4] }));
 }
 
-/** The kernel's numbers: the header's, and those calls.c fixes for calls newer than it */
+/** The kernel's numbers: the header's, and those vfiles.h fixes for calls newer than it */
 export function syscallNumbers(): Map<string, number> {
   const header = fs.readFileSync('/usr/include/x86_64-linux-gnu/asm/unistd_64.h', 'utf8');
   const numbers = new Map([...header.matchAll(/^#define __NR_(\w+) (\d+)$/gm)].map((m) => [m[1], Number(m[2])]));
-  const calls = fs.readFileSync(path.join(ROOT, 'runtime/remote/calls.c'), 'utf8');
+  const calls = fs.readFileSync(path.join(ROOT, 'runtime/remote/vfiles.h'), 'utf8');
   for (const m of calls.matchAll(/^#define __NR_(\w+) (\d+)$/gm)) if (!numbers.has(m[1])) numbers.set(m[1], Number(m[2]));
   return numbers;
 }
 
 
 /** What a tree holds, as a user would list it: every entry's type, mode, owner, size and links,
- *  the mtime of files (directories' and symlinks' times are those of the extraction), targets */
+ *  the mtime of files when it was set (not the clock's when the file was made; directories' and
+ *  symlinks' times are those of the extraction), targets */
 export function listing(dir: string, times = true): string {
   return execFileSync('/bin/busybox', ['sh', '-c',
-    `find . ! -type d ! -type l | sort | xargs stat -c "%n %F %a %u:%g %s %h${times ? ' %Y' : ''}"; ` +
+    `find . ! -type d ! -type l | sort | xargs stat -c "%n %F %a %u:%g %s %h${times ? ' %Y' : ''}" | awk '{ if ($NF >= 1600000000) $NF = "(a recent time)"; print }'; ` +
     'find . \\( -type d -o -type l \\) | sort | xargs stat -c "%n %F %a %u:%g %N"'], { cwd: dir, encoding: 'utf8' });
 }
 

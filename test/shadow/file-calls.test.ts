@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
-import { ROOT, relinkFile, runProgram, scratch } from '../helpers.js';
+import { ROOT, relinkFile, runProgram, scratch, textOf, waitFor } from '../helpers.js';
 import { callRows, listing, syscallNumbers } from './calls.js';
 import { startShadow, type Shadow } from './shadow-process.js';
 
@@ -69,6 +69,7 @@ describe('the file calls of a job on the shadow (issue 13)', function () {
   let shadow: Shadow;
   let probe: string, probeRelinked: string;
   const env = () => ({ CKPT_SHADOW: `127.0.0.1:${shadow.port}`, CKPT_SHADOW_TOKEN_FILE: shadow.tokenFile });
+  const jobEnv = () => ({ PATH: '/usr/bin:/bin', ...env() });
 
   before(async () => {
     fs.mkdirSync(bin);
@@ -109,6 +110,21 @@ describe('the file calls of a job on the shadow (issue 13)', function () {
     assert.deepEqual(fs.readdirSync(cwd), [], 'nothing landed where the job started');
   });
 
+  it('df and stat -f report the shadow\'s file system, not the execute machine\'s', async () => {
+    // the shadow's root is a tmpfs of 37 MiB, mounted in a mount namespace only that shadow sees
+    const own = await startShadow({ ownMounts: true });
+    try {
+      execFileSync('nsenter', ['-t', String(own.proc.pid), '-m', 'mount', '-t', 'tmpfs', '-o', 'size=37m', 'tmpfs', own.root]);
+      const got = await runProgram(path.join(bin, 'busybox'), ['sh', '-c', 'mkdir /w && cd /w && df -k . | tail -n 1 && stat -f -c "%T %b %S" .'],
+        { cwd: startDir(), env: { CKPT_SHADOW: `127.0.0.1:${own.port}`, CKPT_SHADOW_TOKEN_FILE: own.tokenFile } });
+      assert.equal(got.exitCode, 0, got.stderr);
+      assert.match(got.stdout, /\s37888\s+0\s+37888\s+0% /, `df: 37888 KiB, none used: ${got.stdout}`);
+      assert.match(got.stdout, /^tmpfs 9472 4096$/m, 'stat -f: a tmpfs of 9472 blocks of 4096 bytes');
+    } finally {
+      await own.stop();
+    }
+  });
+
   it('each forwarded call, by path and by descriptor, gives the result and errno it gives on a local copy of the tree', async () => {
     const source = fs.readFileSync(PROBE_SRC, 'utf8');
     const untested = callRows().filter((r) => r.cls === 'FWD' && !source.includes(`SYS_${r.name}`)).map((r) => r.name);
@@ -134,6 +150,27 @@ describe('the file calls of a job on the shadow (issue 13)', function () {
     assert.equal(got.stdout, refused.map((r) => `${numbers.get(r.name)} ${r.errno}\n`).join(''));
   });
 
+  it('after a restart, remote descriptors are placeholders again before the program forks: never /dev/null', async () => {
+    // each child of the shell reads what its descriptor 3 (a remote file the shell opened) is
+    const script = 'exec 3<>/ph.txt; for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18; do (readlink /proc/self/fd/3 >> /links.txt); sleep 0.15; done';
+    const env = { ...jobEnv(), CKPT_IMAGE: 'shadow:ph.img' };
+    const run = execa(path.join(bin, 'busybox'), ['sh', '-c', script], { cwd: startDir(), env, reject: false });
+    const links = path.join(shadow.root, 'links.txt');
+    await waitFor(() => (textOf(links).match(/\n/g) ?? []).length >= 4, 'four children of the shell');
+    const since = shadow.log.length;
+    run.kill('SIGUSR2');
+    await shadow.waitForLog(/checkpoint stored ph\.img/, 60_000, since);
+    run.kill('SIGKILL');
+    assert.equal((await run).signal, 'SIGKILL');
+    const before = textOf(links).split('\n').length - 1;
+    assert.ok(before < 18, 'killed before the loop ended');
+    const again = await execa(path.join(bin, 'busybox'), [], { cwd: startDir(), env: { ...jobEnv(), CKPT_RESTART: 'shadow:ph.img' }, reject: false });
+    assert.equal(again.exitCode, 0, again.stderr);
+    const seen = textOf(links).trimEnd().split('\n');
+    assert.ok(seen.length > before, 'children ran after the restart');
+    assert.deepEqual([...new Set(seen)], ['/memfd:ckpt-remote-placeholder (deleted)']);
+  });
+
   it('run as root, calls on remote descriptors and paths leave /dev/null, the start directory and /tmp as they were', async function () {
     if (process.getuid!() !== 0) this.skip(); // the harm the issue measured needs root: CI runs as root
     const tag = `ckpt-probe-${process.pid}`;
@@ -147,10 +184,17 @@ describe('the file calls of a job on the shadow (issue 13)', function () {
     const placeholders = await runProgram(probeRelinked, ['placeholders', `/tmp/${tag}`], { cwd, env: env() });
     assert.equal(placeholders.exitCode, 0, placeholders.stderr);
     assert.equal(placeholders.stdout, [
-      'fchmod = 0', 'fchown = 0', 'ftruncate = 0', 'fallocate = 0', 'futimens = 0', 'ioctl FIONREAD = -1 ENOTTY',
+      'fchmod = 0', 'fchown = 0', 'ftruncate = 0', 'fallocate = 0', 'write = 1', 'read = 1', 'futimens = 0', 'ioctl FIONREAD = -1 ENOTTY',
       'mmap = -1 ENODEV', 'fsetxattr = -1 EOPNOTSUPP', 'flock = -1 ENOLCK', '  f: f 0600 4321:4321 n1 s8192 m978307200.000', ''].join('\n'));
     const st = fs.statSync(path.join(tree, 'f'));
     assert.deepEqual([st.mode & 0o7777, st.uid, st.gid, st.size, st.mtimeMs], [0o600, 4321, 4321, 8192, 978307200000], 'the calls reached the remote file');
+    // a program the job execs that is not relinked is handed the placeholder: every call fails, and
+    // through /proc/self/fd it reaches a private inode, never a file of this machine
+    const inherited = await runProgram(path.join(bin, 'busybox'), ['sh', '-c',
+      `exec 3<>/tmp/${tag}/f; ${probe} placeholders /proc/self/fd 3; /bin/chmod 666 /proc/self/fd/3; /bin/touch -d 2001-01-01 /proc/self/fd/3; echo done`], { cwd, env: env() });
+    assert.equal(inherited.stdout, ['fchmod', 'fchown', 'ftruncate', 'fallocate', 'write', 'read', 'futimens', 'ioctl FIONREAD', 'mmap', 'fsetxattr', 'flock']
+      .map((c) => `${c} = -1 EBADF\n`).join('') + 'done\n', inherited.stderr);
+    assert.deepEqual(fs.statSync(path.join(tree, 'f')).mode & 0o7777, 0o600, 'the remote file is the shadow\'s alone');
     probeTree(tree);
     const every = await runProgram(probeRelinked, ['forwarded', `/tmp/${tag}`], { cwd, env: env() });
     assert.equal(every.exitCode, 0, every.stderr);

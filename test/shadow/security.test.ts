@@ -196,6 +196,53 @@ for (const lookups of ['event-loop', 'workers'] as const) {
       this.test!.title += ` (${JSON.stringify(outcomes)})`;
     });
 
+    it('never changes a mode, owner, time or link count outside, nor makes a link or FIFO there, while symlinks are swapped', async function () {
+      const { root, outside } = shadow;
+      const secret = path.join(outside, 'secret.txt');
+      const meta = () => { const st = fs.lstatSync(secret, { bigint: true }); return [st.mode, st.uid, st.gid, st.mtimeNs, st.nlink].join(' '); };
+      const before = meta();
+      const links: Array<[string, string, string]> = [
+        [path.join(root, 'mswap'), path.join(root, 'inside.txt'), secret],
+        [path.join(root, 'mswapdir'), path.join(root, 'sub'), outside],
+      ];
+      const swapper = spawnSwapper(links);
+      const clients = await Promise.all([0, 1].map(() => ShadowClient.connect(shadow.port, shadow.token)));
+      const outcomes = { done: 0, refused: 0, other: 0 };
+      const tally = (r: number) => {
+        if (r === -E.EACCES) outcomes.refused++;
+        else if (r === 0) outcomes.done++;
+        else outcomes.other++;
+      };
+      const times = [{ sec: 978307200n, nsec: 0n }, { sec: 978307200n, nsec: 0n }] as [{ sec: bigint; nsec: bigint }, { sec: bigint; nsec: bigint }];
+      try {
+        while (!links.every(([name]) => fs.existsSync(name))) await new Promise((resolve) => setTimeout(resolve, 10));
+        const ATTEMPTS = Number(process.env.ATTEMPTS ?? 200);
+        await Promise.all(clients.map(async (c, k) => {
+          for (let i = 0; i < ATTEMPTS; i++) {
+            const p = Buffer.from(['/mswap', '/mswapdir/secret.txt'][i % 2]);
+            tally((await c.call({ op: 'chmod', path: p, nofollow: false, mode: 0o600 + (i % 2) })).result);
+            tally((await c.call({ op: 'chown', path: p, nofollow: false, uid: 4321, gid: 4321 })).result);
+            tally((await c.call({ op: 'utimens', path: p, nofollow: false, times })).result);
+            const linked = (await c.call({ op: 'link', from: p, to: Buffer.from(`/hl-${k}-${i}`), follow: true })).result;
+            tally(linked);
+            if (linked === 0) fs.unlinkSync(path.join(root, `hl-${k}-${i}`));
+            const made = (await c.call({ op: 'mknod', path: Buffer.from(`/mswapdir/ff-${k}-${i}`), mode: 0o10600, dev: 0n })).result;
+            tally(made);
+            if (made === 0) fs.unlinkSync(path.join(root, 'sub', `ff-${k}-${i}`));
+            const sym = (await c.call({ op: 'symlink', target: Buffer.from('x'), path: Buffer.from(`/mswapdir/sl-${k}-${i}`) })).result;
+            tally(sym);
+            if (sym === 0) fs.unlinkSync(path.join(root, 'sub', `sl-${k}-${i}`));
+          }
+        }));
+      } finally {
+        swapper.kill('SIGKILL');
+        for (const c of clients) c.end();
+      }
+      assert.equal(meta(), before, 'the outside file\'s mode, owner, mtime and links are as they were');
+      assert.ok(outcomes.done > 100 && outcomes.refused > 100 && outcomes.other === 0, JSON.stringify(outcomes));
+      this.test!.title += ` (${JSON.stringify(outcomes)})`;
+    });
+
     it('is not held up by FIFOs below the root, more of them than libuv has threads', async () => {
       for (let i = 0; i < 6; i++) execFileSync('mkfifo', [path.join(shadow.root, `fifo${i}`)]);
       for (let i = 0; i < 6; i++) {
