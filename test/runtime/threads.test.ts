@@ -139,6 +139,32 @@ describe('threads: a pool that makes and joins threads in a loop', function () {
   });
 });
 
+describe('threads: a process whose first thread has ended', function () {
+  this.timeout(300_000);
+
+  it('is checkpointed without its zombie first thread, and its other thread restarts and passes', async () => {
+    const dir = scratch('ckpt-zombie-');
+    const exe = path.join(dir, 'main-exits');
+    await execa('gcc', ['-O2', '-static', '-pthread', '-o', exe, path.join(ROOT, 'test/fixtures/main-exits.c')]);
+    await relinkFile(exe, `${exe}.ckpt`);
+    const image = path.join(dir, 'zombie.img');
+    const first = new Running(`${exe}.ckpt`, [], dir, { CKPT_IMAGE: image });
+    await first.said('READY\n');
+    await waitFor(() => /^State:\s+Z/m.test(fs.readFileSync(`/proc/${first.pid}/status`, 'utf8')), 'the first thread to be a zombie');
+    first.child.kill('SIGUSR2');
+    await nextImage(image, 0n);
+    const threads = readImage(fileSource(image)).threads;
+    first.child.kill('SIGKILL');
+    await first.ended;
+    assert.equal(threads.length, 1, 'the zombie is not in the image');
+    const second = new Running(`${exe}.ckpt`, [], dir, { CKPT_RESTART: image });
+    second.child.stdin!.end('go\n');
+    const { code } = await second.ended;
+    assert.equal(code, 0, `stdout ${JSON.stringify(second.out)}, stderr ${JSON.stringify(second.err)}`);
+    assert.equal(second.out, 'PASS\n');
+  });
+});
+
 describe('threads: an OpenMP computation', function () {
   this.timeout(600_000);
   const STEPS = '20000';
