@@ -51,7 +51,8 @@ static uint32_t rt_slot_index(const struct rt_thread *t)
 	return (uint32_t)(t - rt_thread_table);
 }
 
-/* A stop already under way (this thread's own, or another's): this signal is that checkpoint's */
+/* 1: this thread leads the checkpoint; 0: one is under way already (this thread's own, or
+ * another's), and the signal that asked is that checkpoint's */
 int rt_stop_lead(void)
 {
 	int64_t none = 0;
