@@ -139,16 +139,8 @@ rt_thread_restart_finish:
 	mov	$1, %edx
 	mov	$__NR_futex, %eax
 	syscall
-2:	cmpl	$0, rt_restart_released(%rip)
-	jne	3f
-	lea	rt_restart_released(%rip), %rdi
-	mov	$RT_FUTEX_WAIT_PRIVATE, %esi
-	xor	%edx, %edx
-	xor	%r10d, %r10d
-	mov	$__NR_futex, %eax
-	syscall
-	jmp	2b
-3:	mov	$__NR_rt_sigreturn, %eax
+	WAIT_WHILE_ZERO rt_restart_released(%rip)
+	mov	$__NR_rt_sigreturn, %eax
 	syscall
 	ud2
 	.size	rt_thread_restart_finish, .-rt_thread_restart_finish

@@ -272,16 +272,8 @@ rt_restorer_code_start:
 	mov	RT_TH_FRAME_LEN(%r12), %rcx
 	cld
 	rep movsb
-33:	cmpl	$0, RT_TA_GO(%r14)
-	jne	34f
-	lea	RT_TA_GO(%r14), %rdi
-	mov	$RT_FUTEX_WAIT_PRIVATE, %esi
-	xor	%edx, %edx
-	xor	%r10d, %r10d
-	mov	$__NR_futex, %eax
-	syscall
-	jmp	33b
-34:	lea	RT_TA_LEFT(%r14), %rdi
+	WAIT_WHILE_ZERO RT_TA_GO(%r14)
+	lea	RT_TA_LEFT(%r14), %rdi
 	mov	RT_PLAN_SUD_LEN(%rbx), %rsi
 	mov	RT_PLAN_SUD_START(%rbx), %rdx
 	mov	RT_PLAN_SUD_SELECTOR(%rbx), %r8
