@@ -78,6 +78,9 @@ void rt_rewind_interrupted_call(void *uc);
 /* writer.c */
 extern char rt_image_path[RT_PATH_MAX];	/* CKPT_IMAGE, absolute */
 int rt_writer_target(const char *path);
+void rt_elide_zero_pages(struct rt_ckpt_work *w);
+void rt_stream_environment(char **envp);
+long rt_image_to_command(long memfd, const char *cmd, unsigned char *buf, uint64_t buf_size);
 long rt_checkpoint(int sig, void *uc, struct rt_thread *self);	/* 0 when an image is in place or being written, or -errno */
 long rt_wait_writer(int options);
 void rt_writer_forget(void);

@@ -18,6 +18,7 @@ static volatile long rt_writer_result;	/* the last writer's, once reaped: see rt
 static volatile int rt_writer_reaping;	/* a thread is in wait4 for the writer */
 char rt_image_path[RT_PATH_MAX];
 static const char *rt_image_remote;	/* CKPT_IMAGE=shadow:NAME: NAME, kept on the shadow */
+static const char *rt_image_command;	/* CKPT_IMAGE='|CMD': CMD, given each image on its stdin (stream.c) */
 static char rt_image_tmp[RT_PATH_MAX + 64];
 
 struct rt_ckpt_area {
@@ -26,6 +27,12 @@ struct rt_ckpt_area {
 };
 
 #define RT_SCRATCH_SIZE	((sizeof(struct rt_ckpt_area) + RT_SCRATCH_STACK + 4095) & ~4095UL)
+
+/* Images made in a memfd and then sent on, rather than written to a file in place */
+static int rt_image_in_memory(void)
+{
+	return rt_image_remote || rt_image_command;
+}
 
 /* Where images go (CKPT_IMAGE): 1, or 0 when the process does not checkpoint */
 int rt_writer_target(const char *path)
@@ -36,13 +43,16 @@ int rt_writer_target(const char *path)
 			return 0;
 		}
 		rt_image_remote = path + RT_LITERAL_LEN("shadow:");
+	} else if (path && path[0] == '|' && path[1]) {
+		rt_image_command = path + 1;
 	} else if (!path || !*path || rt_absolute_path(rt_image_path, path) < 0) {
 		return 0;
 	}
-	if (!rt_image_remote)
+	if (!rt_image_in_memory())
 		rt_publish_target(rt_image_path);
 	return 1;
 }
+
 
 static int rt_write_fully(long fd, const void *buf, uint64_t len, uint64_t off)
 {
@@ -103,6 +113,7 @@ static int rt_write_region(struct rt_ckpt_area *a, long fd, unsigned char *h)
 static int rt_write_image(struct rt_ckpt_area *a, long fd)
 {
 	struct rt_ckpt_work *w = &a->work;
+	rt_elide_zero_pages(w);		/* before the layout: it changes the records and the data offsets */
 	unsigned char header[CKPT_IH_SIZE] = { 0 };
 	uint64_t data_start = (CKPT_IH_SIZE + w->used + CKPT_IMAGE_PAGE - 1) & ~(uint64_t)(CKPT_IMAGE_PAGE - 1);
 	int r = 0;
@@ -137,6 +148,11 @@ static int rt_write_image(struct rt_ckpt_area *a, long fd)
 
 static void rt_report_failure(long err)
 {
+	if (rt_image_command && err == -EIO) {
+		const char *parts[] = { "ckpt: checkpoint failed: the image command failed: ", rt_image_command, "\n" };
+		rt_write_line(parts, 3);
+		return;
+	}
 	if (err == -ESTALE) {
 		const char *parts[] = { "ckpt: checkpoint not put in place: ", rt_image_path, " holds a newer state of the job\n" };
 		rt_write_line(parts, 3);
@@ -152,9 +168,10 @@ static void rt_report_failure(long err)
 static long rt_finish_image(struct rt_ckpt_area *a)
 {
 	long r = rt_write_image(a, a->work.image_fd);
-	if (rt_image_remote) {
+	if (rt_image_in_memory()) {
 		if (!r)
-			r = rt_image_upload(a->work.image_fd, rt_image_remote, a->bounce);
+			r = rt_image_remote ? rt_image_upload(a->work.image_fd, rt_image_remote, a->bounce)
+					    : rt_image_to_command(a->work.image_fd, rt_image_command, a->bounce, RT_CHUNK);
 		rt_syscall1(__NR_close, a->work.image_fd);
 	} else {
 		rt_syscall1(__NR_close, a->work.image_fd);
@@ -249,7 +266,7 @@ static void rt_checkpoint_on_scratch(void *arg)
 {
 	struct rt_ckpt_area *a = arg;
 	struct rt_ckpt_work *w = &a->work;
-	w->image_fd = rt_image_remote
+	w->image_fd = rt_image_in_memory()
 		? rt_syscall2(__NR_memfd_create, (long)"ckpt-image", MFD_CLOEXEC)
 		: rt_syscall4(__NR_openat, AT_FDCWD, (long)rt_image_tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (w->image_fd < 0) {
@@ -266,7 +283,7 @@ static void rt_checkpoint_on_scratch(void *arg)
 	} else {
 		rt_resume_threads();
 		rt_syscall1(__NR_close, w->image_fd);
-		if (!rt_image_remote)
+		if (!rt_image_in_memory())
 			rt_syscall1(__NR_unlink, (long)rt_image_tmp);
 		rt_report_failure(w->result);
 	}
@@ -279,7 +296,7 @@ long rt_checkpoint(int sig, void *uc, struct rt_thread *self)
 	rt_wait_writer(0);	/* one writer at a time: each holds a copy-on-write snapshot */
 	rt_writer_result = 0;
 	rt_job.generation++;	/* before the snapshot: a restart from it goes on counting */
-	if (!rt_image_remote)
+	if (!rt_image_in_memory())
 		rt_publish_tmp_path(rt_image_tmp, rt_image_path);
 	long scratch = rt_syscall6(__NR_mmap, 0, RT_SCRATCH_SIZE, PROT_READ | PROT_WRITE,
 				   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
