@@ -94,9 +94,10 @@ static int rt_rebuild_record(struct rt_rebuild *b, const unsigned char *h)
 		*(uint64_t *)(nh + CKPT_RH_DATA_SIZE) = dsize;
 		if (!dsize)
 			*(uint32_t *)(nh + CKPT_RH_FLAGS) &= ~CKPT_REGION_HAS_DATA;
-		rt_seal(nh + CKPT_RH_SIZE);
 	}
 	*(uint64_t *)(nh + CKPT_RH_DATA_OFFSET) = dsize ? b->data_end : 0;	/* made absolute later */
+	if (elide)	/* after the offset: a region left with no data keeps this header checksum */
+		rt_seal(nh + CKPT_RH_SIZE);
 	b->data_end += (dsize + CKPT_IMAGE_PAGE - 1) & ~(uint64_t)(CKPT_IMAGE_PAGE - 1);
 	return 0;
 }
