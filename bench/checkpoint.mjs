@@ -4,48 +4,18 @@
 // image size and write rate, and restart wall time until the program has read every page back.
 // Medians of --rounds runs per size.   node bench/checkpoint.mjs [--rounds 5] [--sizes 16,256,1024]
 // CKPT_HUGE=0 in the environment is passed to the restarts (4 KiB pages while contents are read in).
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { nodeCommand } from '../dist/src/cli/node-flags.js';
+import { buildRelinked, checkpointOnce, median } from './relinked.mjs';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '5' }, sizes: { type: 'string', default: '16,256,1024' } } });
 const rounds = Number(values.rounds), sizes = values.sizes.split(',').map(Number);
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function build(dir) {
-  const src = path.join(root, 'bench/ckptmem.c'), exe = path.join(dir, 'ckptmem'), out = path.join(dir, 'ckptmem.ckpt');
-  spawnSync('gcc', ['-O2', '-static', '-o', exe, src], { stdio: 'inherit' });
-  const r = spawnSync(...nodeCommand(path.join(root, 'dist/src/cli/relink.js'), [exe, '-o', out, '-q']), { stdio: 'inherit' });
-  if (r.status !== 0) throw new Error('relink failed');
-  return out;
-}
-
-async function waitFor(cond, ms = 120_000) {
-  for (const t0 = Date.now(); Date.now() - t0 < ms; await sleep(2)) if (cond()) return;
-  throw new Error('timed out');
-}
 
 async function once(bin, dir, mib) {
-  for (const f of ['go', 'run.img', 'out.txt']) fs.rmSync(path.join(dir, f), { force: true });
-  const out = path.join(dir, 'out.txt');
-  const fd = fs.openSync(out, 'w');
-  const child = spawn(bin, [String(mib)], { cwd: dir, stdio: ['ignore', fd, 'inherit'], env: { CKPT_IMAGE: 'run.img' } });
-  fs.closeSync(fd);
-  await waitFor(() => fs.readFileSync(out, 'utf8').includes('ready'));
-  const t0 = performance.now();
-  child.kill('SIGUSR2');
-  await waitFor(() => fs.existsSync(path.join(dir, 'run.img')));
-  const checkpointMs = performance.now() - t0;
-  const size = fs.statSync(path.join(dir, 'run.img')).size;
-  fs.writeFileSync(path.join(dir, 'go'), '');
-  await new Promise((r) => child.once('exit', r));
-  const stopped = Number(/stopped_ms=([\d.]+)/.exec(fs.readFileSync(out, 'utf8'))[1]);
+  const { checkpointMs, size, stopped } = await checkpointOnce(bin, [String(mib)], dir);
   // restart from the same image: it resumes in the clock loop, sees "go", reads every page, exits
   const t1 = performance.now();
   const r = spawnSync(bin, [], { cwd: dir, env: { CKPT_RESTART: 'run.img', ...(process.env.CKPT_HUGE ? { CKPT_HUGE: process.env.CKPT_HUGE } : {}) }, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
@@ -55,7 +25,7 @@ async function once(bin, dir, mib) {
 }
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ckpt-bench-'));
-const bin = build(dir);
+const bin = buildRelinked('ckptmem', dir);
 const rows = [];
 for (const mib of sizes) {
   const runs = [];

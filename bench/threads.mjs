@@ -4,49 +4,20 @@
 // others wait on a condition variable), with the checkpoint wall time (signal to image renamed),
 // and the restart wall time until the restarted program has ended.
 // Medians of --rounds runs.   node bench/threads.mjs [--rounds 5] [--threads 1,8,64] [--mib 256]
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { nodeCommand } from '../dist/src/cli/node-flags.js';
+import { buildRelinked, checkpointOnce, median } from './relinked.mjs';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
 const { values } = parseArgs({ options: {
   rounds: { type: 'string', default: '5' }, threads: { type: 'string', default: '1,8,64' }, mib: { type: 'string', default: '256' },
 } });
 const rounds = Number(values.rounds), counts = values.threads.split(',').map(Number), mib = Number(values.mib);
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function build(dir) {
-  const src = path.join(root, 'bench/ckptthreads.c'), exe = path.join(dir, 'ckptthreads'), out = path.join(dir, 'ckptthreads.ckpt');
-  spawnSync('gcc', ['-O2', '-static', '-pthread', '-o', exe, src], { stdio: 'inherit' });
-  const r = spawnSync(...nodeCommand(path.join(root, 'dist/src/cli/relink.js'), [exe, '-o', out, '-q']), { stdio: 'inherit' });
-  if (r.status !== 0) throw new Error('relink failed');
-  return out;
-}
-
-async function waitFor(cond, ms = 300_000) {
-  for (const t0 = Date.now(); Date.now() - t0 < ms; await sleep(2)) if (cond()) return;
-  throw new Error('timed out');
-}
 
 async function once(bin, dir, threads) {
-  for (const f of ['go', 'run.img', 'out.txt']) fs.rmSync(path.join(dir, f), { force: true });
-  const out = path.join(dir, 'out.txt');
-  const fd = fs.openSync(out, 'w');
-  const child = spawn(bin, [String(threads), String(mib)], { cwd: dir, stdio: ['ignore', fd, 'inherit'], env: { CKPT_IMAGE: 'run.img' } });
-  fs.closeSync(fd);
-  await waitFor(() => fs.readFileSync(out, 'utf8').includes('ready'));
-  const t0 = performance.now();
-  child.kill('SIGUSR2');
-  await waitFor(() => fs.existsSync(path.join(dir, 'run.img')));
-  const checkpointMs = performance.now() - t0;
-  fs.writeFileSync(path.join(dir, 'go'), '');
-  await new Promise((r) => child.once('exit', r));
-  const stopped = Number(/stopped_ms=([\d.]+)/.exec(fs.readFileSync(out, 'utf8'))[1]);
+  const { checkpointMs, stopped } = await checkpointOnce(bin, [String(threads), String(mib)], dir);
   const t1 = performance.now();
   const r = spawnSync(bin, [], { cwd: dir, env: { CKPT_RESTART: 'run.img' }, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
   const restartMs = performance.now() - t1;
@@ -55,7 +26,7 @@ async function once(bin, dir, threads) {
 }
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ckpt-bench-'));
-const bin = build(dir);
+const bin = buildRelinked('ckptthreads', dir, ['-pthread']);
 const rows = [];
 for (const threads of counts) {
   const runs = [];

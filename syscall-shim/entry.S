@@ -97,10 +97,17 @@ rt_start:
 	.type	rt_restart_finish, @function
 /*
  * The restorer's last step, in the restored runtime's text (which the SUD net allows): unmap the
- * holding area the restorer ran from (rdi, rsi), then rt_sigreturn on the frame at rsp.
+ * holding area the restorer ran from (rdi, rsi), release the other threads, then rt_sigreturn on
+ * the frame at rsp.
  */
 rt_restart_finish:
 	mov	$__NR_munmap, %eax
+	syscall
+	movl	$1, rt_restart_released(%rip)	/* the other threads may run the program now */
+	lea	rt_restart_released(%rip), %rdi
+	mov	$RT_FUTEX_WAKE_PRIVATE, %esi
+	mov	$0x7fffffff, %edx
+	mov	$__NR_futex, %eax
 	syscall
 	mov	$__NR_rt_sigreturn, %eax
 	syscall
@@ -114,7 +121,8 @@ rt_restart_finish:
  * A restarted thread's last step out of the holding area (pie/restorer.S), in the restored
  * runtime's text: arms its SUD net (rsi: length, 0 for none; rdx: start; r8: selector), counts
  * itself out in the 32-bit word at rdi, which the first thread waits on before it unmaps the
- * holding area, then rt_sigreturn on its frame at rsp.
+ * holding area, waits until the first thread says the process is whole (rt_restart_released), then
+ * rt_sigreturn on its frame at rsp: no thread runs the program while the holding area is there.
  */
 rt_thread_restart_finish:
 	mov	%rdi, %r12
@@ -131,6 +139,7 @@ rt_thread_restart_finish:
 	mov	$1, %edx
 	mov	$__NR_futex, %eax
 	syscall
+	WAIT_WHILE_ZERO rt_restart_released(%rip)
 	mov	$__NR_rt_sigreturn, %eax
 	syscall
 	ud2

@@ -31,6 +31,7 @@ extern volatile uint8_t rt_in_shared_child;	/* a vfork child, in its parent's me
 extern int32_t rt_threads;			/* live threads of this process */
 extern uint8_t rt_child_shares_memory;		/* RT_CHILD_KIND_* of the child being created */
 extern volatile uint64_t rt_restarted;		/* made from an image (poked to 1 by the restorer) */
+extern volatile uint64_t rt_restart_released;	/* futex: the restart is done, its threads may run (poked to 0) */
 
 /* calls.c: rt_syscall_class values: 0 the shim makes the call itself, otherwise the dispatcher does */
 #define RT_CLASS_DISPATCH	1

@@ -14,6 +14,7 @@ volatile uint8_t rt_in_shared_child;
 int32_t rt_threads = 1;
 uint8_t rt_child_shares_memory;
 volatile uint64_t rt_restarted;
+volatile uint64_t rt_restart_released;
 
 /*
  * Arm the Syscall User Dispatch net: a syscall instruction anywhere but the runtime's text raises

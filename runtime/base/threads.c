@@ -7,7 +7,9 @@
  *
  * A thread takes its slot the first time it needs one (a dispatch, the checkpoint's stop) and gives
  * it back when it exits through the dispatcher. Only a thread inserts its own tid, so two threads
- * never race for one key; they may race for one free slot, which a compare-and-swap settles. A
+ * never race for one key; they may race for one free slot, which a compare-and-swap settles (the
+ * slot is claimed, filled, then keyed: a signal handler of the same thread never sees it half
+ * filled; if one interrupts the filling, that slot stays claimed, and the handler takes another). A
  * freed slot becomes a tombstone (-1), never empty again, so a search for a tid never stops short.
  * A checkpoint frees the slots of threads that are gone and lists those it saves (ckpt/threads.c);
  * a restart writes each recreated thread's new tid into its slot before the thread runs.
@@ -16,6 +18,7 @@
 
 #define RT_SLOT_FREE	0
 #define RT_SLOT_GONE	(-1)
+#define RT_SLOT_CLAIMED	(-2)	/* being filled: its tid is published once its fields are */
 
 struct rt_thread rt_thread_table[RT_THREAD_SLOTS];
 /* The slots of the threads a checkpoint saved: after a restart their keys (written by the restorer)
@@ -99,13 +102,11 @@ static struct rt_thread *rt_thread_insert(long tid)
 		int64_t expected = spot->tid;
 		if (expected != RT_SLOT_GONE && expected != RT_SLOT_FREE)
 			continue;
-		if (!__atomic_compare_exchange_n(&spot->tid, &expected, tid, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		if (!__atomic_compare_exchange_n(&spot->tid, &expected, (int64_t)RT_SLOT_CLAIMED, 0, __ATOMIC_ACQ_REL,
+						 __ATOMIC_ACQUIRE))
 			continue;
-		spot->vtid = tid;
-		spot->busy = 0;
-		spot->pending = spot->raised = 0;
-		spot->rseq = (struct rt_rseq){ 0, 0, 0 };
-		spot->prog_blocked = 0;
+		*spot = (struct rt_thread){ .tid = RT_SLOT_CLAIMED, .vtid = tid };
+		__atomic_store_n(&spot->tid, (int64_t)tid, __ATOMIC_RELEASE);
 		return spot;
 	}
 }

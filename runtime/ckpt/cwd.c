@@ -11,7 +11,7 @@ int rt_save_cwd_and_exe(struct rt_ckpt_work *w)
 	long len = rt_syscall2(__NR_getcwd, (long)w->linkbuf, RT_PATH_MAX);
 	if (len > 0 && rt_record_string(w, CKPT_REC_CWD, w->linkbuf, (size_t)len - 1))
 		return -1;
-	len = rt_syscall4(__NR_readlinkat, AT_FDCWD, (long)"/proc/self/exe", (long)w->linkbuf, RT_PATH_MAX - 1);
+	len = rt_syscall4(__NR_readlinkat, AT_FDCWD, (long)"/proc/thread-self/exe", (long)w->linkbuf, RT_PATH_MAX - 1);
 	if (len > 0 && rt_record_string(w, CKPT_REC_EXE, w->linkbuf, (size_t)len))
 		return -1;
 	return 0;

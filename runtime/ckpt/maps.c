@@ -73,7 +73,7 @@ static const char *rt_parse_map(const char *s, struct rt_map *m)
 /* Reads and parses the maps into out[]; returns the count, or -errno. buf is scratch space. */
 long rt_read_maps(struct rt_map *out, long max, char *buf, size_t size)
 {
-	long used = rt_read_file("/proc/self/maps", buf, size);
+	long used = rt_read_file("/proc/thread-self/maps", buf, size);
 	if (used < 0)
 		return -ENOENT;	/* no /proc */
 	if ((size_t)used + 1 >= size)

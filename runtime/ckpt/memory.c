@@ -239,10 +239,10 @@ int rt_save_memory(struct rt_ckpt_work *w)
 	if (n < 0)
 		return -1;
 	w->exe_dev = w->exe_ino = 0;
-	if (rt_syscall4(__NR_newfstatat, AT_FDCWD, (long)"/proc/self/exe", (long)&exe, 0) == 0)
+	if (rt_syscall4(__NR_newfstatat, AT_FDCWD, (long)"/proc/thread-self/exe", (long)&exe, 0) == 0)
 		w->exe_dev = exe.dev, w->exe_ino = exe.ino;
 	rt_read_advice(w);
-	w->pagemap_fd = rt_syscall4(__NR_openat, AT_FDCWD, (long)"/proc/self/pagemap", O_RDONLY | O_CLOEXEC, 0);
+	w->pagemap_fd = rt_syscall4(__NR_openat, AT_FDCWD, (long)"/proc/thread-self/pagemap", O_RDONLY | O_CLOEXEC, 0);
 	for (long i = 0; i < n && !r; i++)
 		if (!rt_map_is_vsyscall(&w->maps[i]))
 			r = rt_save_outside_scratch(w, &w->maps[i]);

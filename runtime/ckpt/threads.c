@@ -51,7 +51,8 @@ static uint32_t rt_slot_index(const struct rt_thread *t)
 	return (uint32_t)(t - rt_thread_table);
 }
 
-/* A stop already under way (this thread's own, or another's): this signal is that checkpoint's */
+/* 1: this thread leads the checkpoint; 0: one is under way already (this thread's own, or
+ * another's), and the signal that asked is that checkpoint's */
 int rt_stop_lead(void)
 {
 	int64_t none = 0;
@@ -373,14 +374,17 @@ int rt_prepare_threads(const struct rt_image *im, unsigned char *plan, unsigned 
 	return tp.placed;
 }
 
-/* The leader's slot keyed by this process's first thread; no stop under way in the new process */
+/* The leader's slot keyed by this process's first thread; no stop under way in the new process,
+ * and its threads held until the first one has unmapped the holding area */
 unsigned rt_plan_thread_pokes(struct rt_plan_builder *b, const struct rt_image *im)
 {
 	rt_plan_u64(b, rt_in_image(im, rt_stop_leader_word()));
 	rt_plan_u64(b, 0);
+	rt_plan_u64(b, rt_in_image(im, &rt_restart_released));
+	rt_plan_u64(b, 0);
 	if (!im->leader)
-		return 1;
+		return 2;
 	rt_plan_u64(b, rt_in_image(im, &rt_thread_table[u32at(im->leader, CKPT_RT_SLOT)].tid));
 	rt_plan_u64(b, rt_ids_real.tid);
-	return 2;
+	return 3;
 }

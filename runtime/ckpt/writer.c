@@ -15,6 +15,7 @@
 
 static volatile long rt_writer_pid;
 static volatile long rt_writer_result;	/* the last writer's, once reaped: see rt_wait_writer */
+static volatile int rt_writer_reaping;	/* a thread is in wait4 for the writer */
 char rt_image_path[RT_PATH_MAX];
 static const char *rt_image_remote;	/* CKPT_IMAGE=shadow:NAME: NAME, kept on the shadow */
 static const char *rt_image_command;	/* CKPT_IMAGE='|CMD': CMD, given each image on its stdin (stream.c) */
@@ -212,6 +213,7 @@ static _Noreturn void rt_writer(struct rt_ckpt_area *a)
 {
 	uint64_t all = ~0ULL;
 	rt_syscall4(__NR_rt_sigprocmask, SIG_SETMASK, (long)&all, 0, RT_SIGSET_SIZE);
+	rt_writer_reaping = 0;	/* this copy is the image: a stopped thread's reaping never ends in it */
 	rt_rseq_pause(&a->work.self->rseq);	/* the kernel would write this copy's rseq area while it is saved */
 	if (rt_image_remote)
 		rt_remote_forked();	/* a session of its own for the upload */
@@ -220,29 +222,35 @@ static _Noreturn void rt_writer(struct rt_ckpt_area *a)
 }
 
 /*
- * The writer's outcome: 0, 1 while it is still writing (WNOHANG), or -EIO. Any thread may reap it
- * (every dispatch does, rt_checkpoint_reap_writer): the one whose wait4 gets it keeps the outcome
- * for the others, whose own wait4 finds no child.
+ * The writer's outcome: 0, 1 while it is still writing (WNOHANG), or -EIO (a failed write, or a
+ * writer the kernel reaped itself, the program having set SIGCHLD to SIG_IGN). Any thread may
+ * reap it (every dispatch tries, rt_checkpoint_reap_writer), one at a time: the one that does
+ * keeps the outcome for the others. A thread that finds another reaping and may not wait says
+ * "still writing". (A dispatch holds checkpoint signals, so a handler never waits on its own
+ * thread's reaping.)
  */
 long rt_wait_writer(int options)
 {
 	int status = 0;
-	long r, pid = rt_writer_pid;
-	if (pid <= 0)
-		return rt_writer_result;
-	do
-		r = rt_syscall4(__NR_wait4, pid, (long)&status, options | __WCLONE /* no SIGCHLD */, 0);
-	while (r == -EINTR);
-	if (r == 0)
-		return 1;	/* still writing */
-	if (r == -ECHILD) {	/* another thread reaped it */
-		while (rt_writer_pid == pid)
-			rt_syscall0(__NR_sched_yield);
-		return rt_writer_result;
+	long r;
+	while (__atomic_exchange_n(&rt_writer_reaping, 1, __ATOMIC_ACQUIRE)) {
+		if (options & WNOHANG)
+			return rt_writer_pid > 0 ? 1 : rt_writer_result;
+		rt_syscall0(__NR_sched_yield);
 	}
-	rt_writer_result = r < 0 || status ? -EIO : 0;
-	rt_writer_pid = 0;
-	return rt_writer_result;
+	long pid = rt_writer_pid;
+	if (pid > 0) {
+		do
+			r = rt_syscall4(__NR_wait4, pid, (long)&status, options | __WCLONE /* no SIGCHLD */, 0);
+		while (r == -EINTR);
+		if (r != 0) {
+			rt_writer_result = r < 0 || status ? -EIO : 0;
+			rt_writer_pid = 0;
+		}
+	}
+	r = rt_writer_pid > 0 ? 1 : rt_writer_result;
+	__atomic_store_n(&rt_writer_reaping, 0, __ATOMIC_RELEASE);
+	return r;
 }
 
 static int rt_collect(struct rt_ckpt_work *w)
@@ -325,6 +333,7 @@ static void rt_checkpoint_on_scratch(void *arg)
 long rt_checkpoint(int sig, void *uc, struct rt_thread *self)
 {
 	rt_wait_writer(0);	/* one writer at a time: each holds a copy-on-write snapshot */
+	rt_writer_result = 0;
 	rt_job.generation++;	/* before the snapshot: a restart from it goes on counting */
 	if (!rt_image_in_memory())
 		rt_publish_tmp_path(rt_image_tmp, rt_image_path);
@@ -359,4 +368,5 @@ void rt_writer_forget(void)
 {
 	rt_writer_pid = 0;
 	rt_writer_result = 0;
+	rt_writer_reaping = 0;
 }

@@ -54,10 +54,10 @@ void rt_write_line(const char *const *parts, unsigned n)
 	rt_write_all(2, line, used);
 }
 
-/* "/proc/self/fd/FD" in out (32 bytes); returns out */
+/* "/proc/thread-self/fd/FD" in out (40 bytes); returns out */
 char *rt_fd_path(char *out, long fd)
 {
-	rt_utoa((uint64_t)fd, rt_put(out, "/proc/self/fd/"));
+	rt_utoa((uint64_t)fd, rt_put(out, "/proc/thread-self/fd/"));
 	return out;
 }
 
@@ -126,7 +126,7 @@ static int rt_each_number(const char *path, char *buf, size_t size, int (*fn)(vo
 /* Calls fn(arg, fd) for every open descriptor but the directory's own; returns 0 or -1 */
 int rt_each_fd(char *buf, size_t size, int (*fn)(void *arg, long fd), void *arg)
 {
-	return rt_each_number("/proc/self/fd", buf, size, fn, arg);
+	return rt_each_number("/proc/thread-self/fd", buf, size, fn, arg);
 }
 
 /* Calls fn(arg, tid) for every thread of this process, as /proc/self/task lists them */

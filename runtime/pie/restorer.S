@@ -15,6 +15,30 @@
 #include "include/ckpt_contract.h"
 #include "pie/plan.h"
 
+	/* rseq(addr, len, 0, sig) from the fields at offsets addr, len, sig of \base; none when addr is 0 */
+	.macro	REGISTER_RSEQ base, addr, len, sig
+	mov	\addr(\base), %rdi
+	test	%rdi, %rdi
+	jz	1f
+	mov	\len(\base), %rsi
+	xor	%edx, %edx
+	mov	\sig(\base), %r10
+	mov	$__NR_rseq, %eax
+	syscall
+1:
+	.endm
+
+	/* set_robust_list(head, len) from the fields at offsets head, len of \base; none when head is 0 */
+	.macro	SET_ROBUST_LIST base, head, len
+	mov	\head(\base), %rdi
+	test	%rdi, %rdi
+	jz	1f
+	mov	\len(\base), %rsi
+	mov	$__NR_set_robust_list, %eax
+	syscall
+1:
+	.endm
+
 	.text
 	.globl	rt_restorer_code_start
 	.hidden	rt_restorer_code_start
@@ -173,27 +197,15 @@ rt_restorer_code_start:
 	mov	$__NR_arch_prctl, %eax
 	syscall
 	/* the program's rseq area, registered again with this kernel (before the net is armed) */
-	mov	RT_PLAN_RSEQ_ADDR(%rbx), %rdi
-	test	%rdi, %rdi
-	jz	10f
-	mov	RT_PLAN_RSEQ_LEN(%rbx), %rsi
-	xor	%edx, %edx
-	mov	RT_PLAN_RSEQ_SIG(%rbx), %r10
-	mov	$__NR_rseq, %eax
-	syscall
+	REGISTER_RSEQ %rbx, RT_PLAN_RSEQ_ADDR, RT_PLAN_RSEQ_LEN, RT_PLAN_RSEQ_SIG
 	/* the first thread's clear_child_tid and robust list */
-10:	mov	RT_PLAN_CLEAR_TID(%rbx), %rdi
+	mov	RT_PLAN_CLEAR_TID(%rbx), %rdi
 	cmp	$RT_NO_DATA, %rdi
 	je	11f
 	mov	$__NR_set_tid_address, %eax
 	syscall
-11:	mov	RT_PLAN_ROBUST_HEAD(%rbx), %rdi
-	test	%rdi, %rdi
-	jz	12f
-	mov	RT_PLAN_ROBUST_LEN(%rbx), %rsi
-	mov	$__NR_set_robust_list, %eax
-	syscall
-12:	call	.Lmake_threads
+11:	SET_ROBUST_LIST %rbx, RT_PLAN_ROBUST_HEAD, RT_PLAN_ROBUST_LEN
+	call	.Lmake_threads
 	mov	RT_PLAN_SUD_LEN(%rbx), %r10
 	test	%r10, %r10
 	jz	9f
@@ -266,35 +278,15 @@ rt_restorer_code_start:
 
 /* A new thread: its robust list and rseq area, its frame onto its stack, then the go */
 .Lthread:
-	mov	RT_TH_ROBUST_HEAD(%r12), %rdi
-	test	%rdi, %rdi
-	jz	31f
-	mov	RT_TH_ROBUST_LEN(%r12), %rsi
-	mov	$__NR_set_robust_list, %eax
-	syscall
-31:	mov	RT_TH_RSEQ_ADDR(%r12), %rdi
-	test	%rdi, %rdi
-	jz	32f
-	mov	RT_TH_RSEQ_LEN(%r12), %rsi
-	xor	%edx, %edx
-	mov	RT_TH_RSEQ_SIG(%r12), %r10
-	mov	$__NR_rseq, %eax
-	syscall
-32:	mov	RT_TH_FRAME_DST(%r12), %rdi
+	SET_ROBUST_LIST %r12, RT_TH_ROBUST_HEAD, RT_TH_ROBUST_LEN
+	REGISTER_RSEQ %r12, RT_TH_RSEQ_ADDR, RT_TH_RSEQ_LEN, RT_TH_RSEQ_SIG
+	mov	RT_TH_FRAME_DST(%r12), %rdi
 	mov	RT_TH_FRAME_SRC(%r12), %rsi
 	mov	RT_TH_FRAME_LEN(%r12), %rcx
 	cld
 	rep movsb
-33:	cmpl	$0, RT_TA_GO(%r14)
-	jne	34f
-	lea	RT_TA_GO(%r14), %rdi
-	mov	$RT_FUTEX_WAIT_PRIVATE, %esi
-	xor	%edx, %edx
-	xor	%r10d, %r10d
-	mov	$__NR_futex, %eax
-	syscall
-	jmp	33b
-34:	lea	RT_TA_LEFT(%r14), %rdi
+	WAIT_WHILE_ZERO RT_TA_GO(%r14)
+	lea	RT_TA_LEFT(%r14), %rdi
 	mov	RT_PLAN_SUD_LEN(%rbx), %rsi
 	mov	RT_PLAN_SUD_START(%rbx), %rdx
 	mov	RT_PLAN_SUD_SELECTOR(%rbx), %r8

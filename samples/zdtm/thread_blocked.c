@@ -2,11 +2,13 @@
  * thread_blocked: threads blocked at the checkpoint come back to the same wait. One thread waits
  * for the harness's line in read(0) (the checkpoint and the restart break into that read); one
  * waits on a condition variable, one in sem_wait, one in sem_timedwait with a far deadline, one
- * sleeps in nanosleep over and over; the main thread waits in pthread_join for the reader. After
- * the line, the reader wakes the waiters; none may have seen EINTR, a spurious wake-up or an early
- * timeout, and every sleep must have lasted as long as it asked.
+ * sleeps in nanosleep over and over, one waits in poll (no descriptors, a timeout) over and over;
+ * the main thread waits in pthread_join for the reader. After the line, the reader wakes the
+ * waiters; none may have seen EINTR, a spurious wake-up or an early timeout, and every sleep and
+ * poll must have lasted as long as it asked.
  */
 #include "zdtm.h"	/* first: it defines _GNU_SOURCE */
+#include <poll.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <time.h>
@@ -80,6 +82,22 @@ static void *sleeper(void *arg)
 	return NULL;
 }
 
+/* polls of 50 ms with nothing to wait for: each times out (0), never EINTR, never early */
+static void *poller(void *arg)
+{
+	(void)arg;
+	__atomic_add_fetch(&waiting, 1, __ATOMIC_SEQ_CST);
+	while (!__atomic_load_n(&stop_sleeping, __ATOMIC_SEQ_CST)) {
+		double start = now();
+		int r = poll(NULL, 0, 50);
+		if (r != 0)
+			fail_later(r < 0 && errno == EINTR ? "poll was interrupted" : "poll failed");
+		else if (now() - start < 0.049)
+			fail_later("poll ended early");
+	}
+	return NULL;
+}
+
 static void *reader(void *arg)
 {
 	(void)arg;
@@ -95,13 +113,13 @@ static void *reader(void *arg)
 
 int main(void)
 {
-	pthread_t waiters[4], r;
-	void *(*kinds[4])(void *) = { cond_waiter, sem_waiter, timed_sem_waiter, sleeper };
+	pthread_t waiters[5], r;
+	void *(*kinds[5])(void *) = { cond_waiter, sem_waiter, timed_sem_waiter, sleeper, poller };
 	sem_init(&go_sem, 0, 0);
 	sem_init(&go_timed_sem, 0, 0);
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 5; i++)
 		zdtm_check(pthread_create(&waiters[i], NULL, kinds[i], NULL) == 0, "pthread_create failed");
-	while (__atomic_load_n(&waiting, __ATOMIC_SEQ_CST) < 4)
+	while (__atomic_load_n(&waiting, __ATOMIC_SEQ_CST) < 5)
 		sched_yield();
 	zdtm_check(pthread_create(&r, NULL, reader, NULL) == 0, "pthread_create failed");
 	zdtm_ready();
@@ -110,6 +128,7 @@ int main(void)
 		zdtm_check(pthread_join(waiters[i], NULL) == 0, "pthread_join of waiter %d failed", i);
 	__atomic_store_n(&stop_sleeping, 1, __ATOMIC_SEQ_CST);
 	zdtm_check(pthread_join(waiters[3], NULL) == 0, "pthread_join of the sleeper failed");
+	zdtm_check(pthread_join(waiters[4], NULL) == 0, "pthread_join of the poller failed");
 	zdtm_check(!failure, "%s", failure);
 	zdtm_pass();
 }

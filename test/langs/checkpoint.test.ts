@@ -1,6 +1,8 @@
 // Dynamically linked language runtimes, relinked, checkpointed mid-run, SIGKILLed and restarted
-// (issue 9): a pure-Python computation, Python threads (issue 11), a Lua computation, a perl script
-// and an sqlite3 session writing a database file (test/fixtures/langs-ckpt), with a rollback journal and in WAL mode. Each does part of its work, says so (a
+// (issue 9): a pure-Python computation, Python threads (a threading.Thread pool blocked on a queue
+// while the checkpoint is taken, and concurrent.futures: issue 11), a Lua computation, a perl
+// script and an sqlite3 session writing a database file (test/fixtures/langs-ckpt), with a
+// rollback journal and in WAL mode. Each does part of its work, says so (a
 // "waiting" line, or for sqlite a file "ready"), then blocks reading stdin: the test checkpoints it
 // there, so it cannot finish first whatever the machine's speed, and nothing is written between the
 // signal and the kill. The restart is given the rest of stdin and must leave stdout byte for byte as
@@ -47,8 +49,8 @@ const SCRIPTS: Workload[] = [
     relinkOptions: ['--with', '/usr/lib/python3.11/lib-dynload'], files: ['compute.py'] },
   { title: 'a Lua computation (lua5.4)', program: '/usr/bin/lua5.4', args: ['compute.lua'], relinkOptions: [], files: ['compute.lua'] },
   { title: 'a perl script', program: '/usr/bin/perl', args: ['compute.pl'], relinkOptions: [], files: ['compute.pl'] },
-  { title: 'Python worker threads on a queue and a ThreadPoolExecutor, blocked at the checkpoint (python3.11)',
-    program: '/usr/bin/python3.11', args: ['threads.py'], relinkOptions: ['--with', '/usr/lib/python3.11/lib-dynload'], files: ['threads.py'] },
+  { title: 'Python threads: a threading.Thread pool and a concurrent.futures pool (python3.11)', program: '/usr/bin/python3.11',
+    args: ['threads.py'], relinkOptions: ['--with', '/usr/lib/python3.11/lib-dynload'], files: ['threads.py'] },
 ].map((w) => ({ ...w, before: '', after: 'go\n', paused: saidWaiting }));
 
 const SQLITE: Workload = {

@@ -11,7 +11,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { ROOT, SAMPLE_FLAVOURS, relinkFile, runProgram, sample, scratch, waitFor, type Flavour } from '../helpers.js';
-import { fileSource, readImage } from '../../src/image/read.js';
+import { bufferSource, fileSource, readImage } from '../../src/image/read.js';
+import { encodeImage } from '../../src/image/write.js';
 import * as C from '../../src/contract.generated.js';
 
 const CHECKPOINTS = 100;
@@ -138,6 +139,32 @@ describe('threads: a pool that makes and joins threads in a loop', function () {
   });
 });
 
+describe('threads: a process whose first thread has ended', function () {
+  this.timeout(300_000);
+
+  it('is checkpointed without its zombie first thread, and its other thread restarts and passes', async () => {
+    const dir = scratch('ckpt-zombie-');
+    const exe = path.join(dir, 'main-exits');
+    await execa('gcc', ['-O2', '-static', '-pthread', '-o', exe, path.join(ROOT, 'test/fixtures/main-exits.c')]);
+    await relinkFile(exe, `${exe}.ckpt`);
+    const image = path.join(dir, 'zombie.img');
+    const first = new Running(`${exe}.ckpt`, [], dir, { CKPT_IMAGE: image });
+    await first.said('READY\n');
+    await waitFor(() => /^State:\s+Z/m.test(fs.readFileSync(`/proc/${first.pid}/status`, 'utf8')), 'the first thread to be a zombie');
+    first.child.kill('SIGUSR2');
+    await nextImage(image, 0n);
+    const threads = readImage(fileSource(image)).threads;
+    first.child.kill('SIGKILL');
+    await first.ended;
+    assert.equal(threads.length, 1, 'the zombie is not in the image');
+    const second = new Running(`${exe}.ckpt`, [], dir, { CKPT_RESTART: image });
+    second.child.stdin!.end('go\n');
+    const { code } = await second.ended;
+    assert.equal(code, 0, `stdout ${JSON.stringify(second.out)}, stderr ${JSON.stringify(second.err)}`);
+    assert.equal(second.out, 'PASS\n');
+  });
+});
+
 describe('threads: an OpenMP computation', function () {
   this.timeout(600_000);
   const STEPS = '20000';
@@ -155,11 +182,17 @@ describe('threads: an OpenMP computation', function () {
     await first.said('began');
     first.child.kill('SIGUSR2');
     await nextImage(image, 0n);
-    const threads = readImage(fileSource(image)).records.filter((r) => r.header.kind === C.CKPT_REC_THREAD).length;
+    const bytes = fs.readFileSync(image);
+    const decoded = readImage(bufferSource(bytes));
+    const threads = decoded.records.filter((r) => r.header.kind === C.CKPT_REC_THREAD).length;
     first.child.kill('SIGKILL');
     await first.ended;
     assert.ok(first.out.startsWith('began with 8 threads\n') && !first.out.includes('after'), `the image was taken mid-run: ${JSON.stringify(first.out)}`);
     assert.equal(threads, 8, 'one thread record per thread of the pool');
+    assert.deepEqual(decoded.problems, []);
+    assert.deepEqual(decoded.threads.map((t) => t.registers === null), [true, ...Array(7).fill(false)], 'the leader first, with its registers in the register record');
+    assert.equal(new Set(decoded.threads.map((t) => t.tid)).size, 8, 'eight tids');
+    assert.ok(encodeImage(decoded, bufferSource(bytes), { seal: true }).equals(bytes), 'ckpt-inspect decodes and encodes thread records byte for byte');
     const second = new Running(`${exe}.ckpt`, [STEPS], dir, { ...env, CKPT_RESTART: image });
     const { code } = await second.ended;
     assert.equal(code, 0, `stderr ${JSON.stringify(second.err)}`);
