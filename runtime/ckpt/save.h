@@ -80,6 +80,7 @@ long rt_read_fdinfo(struct rt_ckpt_work *w, long fd);
 const char *rt_parse_number(const char *s, unsigned base, uint64_t *out);
 unsigned char *rt_fd_record(struct rt_ckpt_work *w, uint32_t kind, size_t size, long fd);
 int rt_save_inotify(struct rt_ckpt_work *w, long fd);	/* inotify.c */
+long rt_check_unread_events(struct rt_ckpt_work *w);
 int rt_save_file_data(struct rt_ckpt_work *w, long fd, const struct rt_stat *st, const char *path);	/* fdata.c */
 int rt_save_cwd_and_exe(struct rt_ckpt_work *w);	/* cwd.c */
 int rt_save_rlimits(struct rt_ckpt_work *w);		/* limits.c */

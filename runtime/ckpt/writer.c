@@ -256,29 +256,30 @@ static long rt_write_out(struct rt_ckpt_area *a)
  * On the scratch stack. The image has the pid calls routed through the dispatcher (base/pids.c):
  * only a process made from it needs them translated.
  */
-/*
- * The temporary image is made after the records: making it is an event for a program that watches
- * its directory (inotify), which the records would hold as not yet read.
- */
-static long rt_open_image_tmp(void)
-{
-	return rt_image_remote ? rt_syscall2(__NR_memfd_create, (long)"ckpt-image", MFD_CLOEXEC)
-			       : rt_syscall4(__NR_openat, AT_FDCWD, (long)rt_image_tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-}
-
 static void rt_checkpoint_on_scratch(void *arg)
 {
 	struct rt_ckpt_area *a = arg;
 	struct rt_ckpt_work *w = &a->work;
-	w->image_fd = -1;
+	if ((w->result = rt_check_unread_events(w))) {	/* before the temporary image is an event of its own */
+		rt_report_failure(w->result);
+		return;
+	}
+	w->image_fd = rt_image_remote
+		? rt_syscall2(__NR_memfd_create, (long)"ckpt-image", MFD_CLOEXEC)
+		: rt_syscall4(__NR_openat, AT_FDCWD, (long)rt_image_tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (w->image_fd < 0) {
+		rt_report_failure(w->result = w->image_fd);
+		return;
+	}
 	rt_pids_route(1);
 	w->result = rt_collect(w);
-	if (!w->result && (w->image_fd = rt_open_image_tmp()) < 0)
-		w->result = w->image_fd;
 	if (!w->result) {
-		w->result = rt_write_out(a);	/* which reports its own failure */
+		w->result = rt_write_out(a);
 	} else {
+		rt_syscall1(__NR_close, w->image_fd);
 		rt_close_snapshot(w);
+		if (!rt_image_remote)
+			rt_syscall1(__NR_unlink, (long)rt_image_tmp);
 		rt_report_failure(w->result);
 	}
 	rt_pids_route(0);

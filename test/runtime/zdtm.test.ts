@@ -17,7 +17,7 @@ const CONCURRENCY = 4;
 const STEP_MS = 10_000;	// the longest any one step (READY, image, restore, exit) may take
 const MUSL_TOO = new Set(['mem_heap', 'mem_anon', 'fpu_regs', 'sig_mask', 'files_offsets', 'brk_grow', 'pid_stable',
   'pipe_unread', 'eventfd', 'timerfd', 'epoll', 'unlinked', 'memfd', 'inotify']);
-const CONTINUE_TOO = new Set(['mem_heap', 'fpu_regs', 'sig_mask', 'itimers', 'files_append']);
+const CONTINUE_TOO = new Set(['mem_heap', 'fpu_regs', 'sig_mask', 'itimers', 'files_append', 'pipe_unread', 'eventfd', 'epoll', 'inotify', 'unlinked']);
 
 type ZdtmFlavour = 'glibc' | 'musl';
 type Mode = 'restart' | 'continue';
