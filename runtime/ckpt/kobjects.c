@@ -279,8 +279,12 @@ static int rt_save_pipe(struct rt_ckpt_work *w, long fd, const char *name)
 	return 0;
 }
 
-/* F_SETOWN_EX and F_SETSIG, when the program set them; its own pid or tid as it knows them */
-static int rt_save_fown(struct rt_ckpt_work *w, long fd)
+/*
+ * F_SETOWN_EX and F_SETSIG, when the program set them; its own pid or tid as it knows them. An
+ * owner elsewhere refuses the checkpoint, unless the descriptor was inherited with it (a launcher's
+ * setting, left as the restarting process has it).
+ */
+static int rt_save_fown(struct rt_ckpt_work *w, long fd, int inherited)
 {
 	struct { int type, pid; } owner = { 0, 0 };
 	long sig = rt_syscall2(__NR_fcntl, fd, F_GETSIG);
@@ -292,6 +296,8 @@ static int rt_save_fown(struct rt_ckpt_work *w, long fd)
 		owner.pid = (int)rt_ids_virtual.pid;
 	else if ((uint64_t)owner.pid == rt_ids_real.tid && owner.type == F_OWNER_TID)
 		owner.pid = (int)rt_ids_virtual.tid;
+	else if (owner.pid && inherited)
+		return 0;
 	else if (owner.pid)
 		return rt_refuse_descriptor(w, fd, "F_SETOWN", "its signals go to another process or group");
 	unsigned char *p = rt_fd_record(w, CKPT_REC_FOWN, CKPT_RFO_SIZE, fd);
@@ -324,9 +330,10 @@ static int rt_save_anon(struct rt_ckpt_work *w, long fd, const char *path)
  * Called for every descriptor after its file record: 0 when its object is recorded (or it has
  * none), RT_SAVE_NOT_MINE when files.c's own rule applies, RT_SAVE_FULL or RT_SAVE_REFUSED
  */
-int rt_save_kobject(struct rt_ckpt_work *w, long fd, uint32_t type, const struct rt_stat *st, const char *path)
+int rt_save_kobject(struct rt_ckpt_work *w, long fd, uint32_t type, const struct rt_stat *st, const char *path,
+		    int inherited)
 {
-	int r = rt_save_fown(w, fd);
+	int r = rt_save_fown(w, fd, inherited);
 	if (r)
 		return r;
 	if (type == CKPT_FT_PIPE && rt_starts_with(path, "pipe:["))

@@ -74,7 +74,8 @@ int rt_save_queued_signals(struct rt_ckpt_work *w);
 int rt_save_memory(struct rt_ckpt_work *w);		/* memory.c */
 int rt_save_files(struct rt_ckpt_work *w);		/* files.c: 0, RT_SAVE_FULL or RT_SAVE_REFUSED */
 void rt_note_inherited_fds(void);
-int rt_save_kobject(struct rt_ckpt_work *w, long fd, uint32_t type, const struct rt_stat *st, const char *path);
+int rt_save_kobject(struct rt_ckpt_work *w, long fd, uint32_t type, const struct rt_stat *st, const char *path,
+		    int inherited);
 int rt_refuse_descriptor(const struct rt_ckpt_work *w, long fd, const char *kind, const char *why);	/* kobjects.c */
 long rt_read_fdinfo(struct rt_ckpt_work *w, long fd);
 const char *rt_parse_number(const char *s, unsigned base, uint64_t *out);
