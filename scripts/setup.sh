@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 DEBS=(gcc make binutils libc6-dev musl-tools busybox-static bash-static sash zsh-static strace tmux gdb iproute2 coreutils dnsmasq-base util-linux
       python3.11 libpython3.11-testsuite sqlite3 perl perl-modules-5.36 lua5.4 gawk
-      slurm-wlm munge)
+      slurm-wlm munge golang-go)
 
 install_debs() {
   local missing=()

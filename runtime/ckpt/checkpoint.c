@@ -172,6 +172,7 @@ void rt_checkpoint_init(char **envp)
 {
 	const char *path = rt_getenv(envp, "CKPT_IMAGE"), *sig = rt_getenv(envp, "CKPT_SIGNAL");
 	const char *vacate = rt_getenv(envp, "CKPT_VACATE_SIGNAL"), *interval = rt_getenv(envp, "CKPT_INTERVAL");
+	rt_stream_environment(envp);
 	if (!rt_writer_target(path))
 		return;
 	rt_job_begin();

@@ -17,6 +17,7 @@
 
 /* checkpoint.c */
 void rt_checkpoint_init(char **envp);
+const char *rt_restart_source(const char *spec);
 void rt_checkpoint_forked(void);
 void rt_checkpoint_reap_writer(void);
 extern int rt_ckpt_signal;
@@ -33,7 +34,7 @@ void rt_job_begin(void);
 uint64_t rt_job_restarted(uint64_t generation);
 
 /* restore.c */
-_Noreturn void rt_restart(const char *path, char **envp);
+_Noreturn void rt_restart(const char *path, const char *name, char **envp);
 
 /* maps.c */
 struct rt_map {

@@ -10,7 +10,8 @@
  *
  *   regular files, directories, devices   opened again by path, at their offset and flags; a
  *                                         regular file whose size or mtime changed is reported
- *                                         (CKPT_FILES_CHANGED=refuse refuses the image instead)
+ *                                         (CKPT_FILES_CHANGED=refuse refuses the image instead),
+ *                                         unless it is write-only O_APPEND and only grew
  *   terminals                             the restarting process's terminal, taken over, with the
  *                                         image's termios (raw mode included)
  *   pipes, sockets, others at 0, 1, 2     the restarting process's own: a restarted job writes
@@ -179,6 +180,17 @@ static const char *rt_file_path(const unsigned char *h, const unsigned char *p)
 	return at < size ? (const char *)p + at : "";
 }
 
+/*
+ * A write-only O_APPEND file (a job's log, Slurm's --open-mode=append output) that only grew: the
+ * program never reads it and its writes go to the end wherever that is, so the growth (its own
+ * output after the checkpoint, or a requeued job's earlier run) changes nothing it can see.
+ */
+static int rt_only_appended(const unsigned char *p, const struct rt_stat *st)
+{
+	uint32_t flags = u32at(p, CKPT_RF_FLAGS);
+	return (flags & O_ACCMODE) == O_WRONLY && (flags & O_APPEND) && (uint64_t)st->size >= u64at(p, CKPT_RF_FILE_SIZE);
+}
+
 /* A regular file that is not as the checkpoint left it: the program may see other data */
 static void rt_check_unchanged(const struct rt_image *im, long fd, const unsigned char *p, const char *path)
 {
@@ -187,6 +199,8 @@ static void rt_check_unchanged(const struct rt_image *im, long fd, const unsigne
 		return;
 	if ((uint64_t)st.size == u64at(p, CKPT_RF_FILE_SIZE) && st.mtime_sec == u64at(p, CKPT_RF_MTIME_SEC) &&
 	    st.mtime_nsec == u32at(p, CKPT_RF_MTIME_NSEC))
+		return;
+	if (rt_only_appended(p, &st))
 		return;
 	if (!im->warn_only)
 		rt_refuse_path(im, "a file changed since the checkpoint (CKPT_FILES_CHANGED=refuse): ", path);

@@ -9,7 +9,7 @@
 
 _Noreturn void rt_refuse_path(const struct rt_image *im, const char *why, const char *path)
 {
-	const char *parts[] = { "ckpt: cannot restart from ", im->path, ": ", why, path, "\n" };
+	const char *parts[] = { "ckpt: cannot restart from ", im->name, ": ", why, path, "\n" };
 	rt_write_line(parts, 6);
 	rt_exit(CKPT_EXIT_BAD_IMAGE);
 }

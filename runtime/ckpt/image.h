@@ -8,6 +8,7 @@
 
 struct rt_image {
 	const char *path;
+	const char *name;	/* what messages call it: CKPT_RESTART's value, which path may only hold */
 	long fd;
 	const unsigned char *base;
 	uint64_t size;

@@ -102,7 +102,7 @@ static void rt_read_policy(struct rt_image *im, char **envp)
 	rt_huge = !(v && rt_streq(v, "0"));
 }
 
-_Noreturn void rt_restart(const char *path, char **envp)
+_Noreturn void rt_restart(const char *path, const char *name, char **envp)
 {
 	static struct rt_image im;
 	static struct rt_vdso_check v;
@@ -110,6 +110,7 @@ _Noreturn void rt_restart(const char *path, char **envp)
 	uint64_t all = ~0ULL;
 	rt_syscall4(__NR_rt_sigprocmask, SIG_SETMASK, (long)&all, 0, RT_SIGSET_SIZE);
 	im.path = path;
+	im.name = name;
 	rt_read_policy(&im, envp);
 	rt_check_image(&im);
 	if (rt_collect_maps() < 0)

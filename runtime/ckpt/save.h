@@ -29,7 +29,7 @@ _Static_assert(CKPT_REV_FD == 0 && CKPT_RTF_FD == 0 && CKPT_RSF_FD == 0 && CKPT_
 #define RT_SAVE_REFUSED		(-2)	/* state that cannot be restored: the checkpoint is refused (said on stderr) */
 #define RT_SAVE_NOT_MINE	1	/* kobjects.c: not a kernel object it saves; files.c's rule applies */
 
-struct rt_unlinked { uint64_t dev, ino; uint32_t fd; };
+struct rt_unlinked { uint64_t dev, ino, snapshot_at; uint32_t fd; };	/* snapshot_at: where its contents are */
 
 struct rt_ckpt_work {
 	void *uc;			/* the interrupted context, in the signal frame */
@@ -83,6 +83,7 @@ unsigned char *rt_fd_record(struct rt_ckpt_work *w, uint32_t kind, size_t size, 
 int rt_save_inotify(struct rt_ckpt_work *w, long fd);	/* inotify.c */
 long rt_check_unread_events(struct rt_ckpt_work *w);
 int rt_save_file_data(struct rt_ckpt_work *w, long fd, const struct rt_stat *st, const char *path);	/* fdata.c */
+int64_t rt_snapshot_at(const struct rt_ckpt_work *w, uint32_t fd);
 int rt_save_cwd_and_exe(struct rt_ckpt_work *w);	/* cwd.c */
 int rt_save_rlimits(struct rt_ckpt_work *w);		/* limits.c */
 int rt_save_itimers(struct rt_ckpt_work *w);
@@ -90,6 +91,9 @@ int rt_save_itimers(struct rt_ckpt_work *w);
 /* writer.c */
 extern char rt_image_path[RT_PATH_MAX];	/* CKPT_IMAGE, absolute */
 int rt_writer_target(const char *path);
+void rt_elide_zero_pages(struct rt_ckpt_work *w);
+void rt_stream_environment(char **envp);
+long rt_image_to_command(long memfd, const char *cmd, unsigned char *buf, uint64_t buf_size);
 long rt_checkpoint(int sig, void *uc);	/* 0 when an image is in place or being written, or -errno */
 long rt_wait_writer(int options);
 void rt_writer_forget(void);

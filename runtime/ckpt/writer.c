@@ -16,6 +16,7 @@
 static long rt_writer_pid;
 char rt_image_path[RT_PATH_MAX];
 static const char *rt_image_remote;	/* CKPT_IMAGE=shadow:NAME: NAME, kept on the shadow */
+static const char *rt_image_command;	/* CKPT_IMAGE='|CMD': CMD, given each image on its stdin (stream.c) */
 static char rt_image_tmp[RT_PATH_MAX + 64];
 
 struct rt_ckpt_area {
@@ -24,6 +25,12 @@ struct rt_ckpt_area {
 };
 
 #define RT_SCRATCH_SIZE	((sizeof(struct rt_ckpt_area) + RT_SCRATCH_STACK + 4095) & ~4095UL)
+
+/* Images made in a memfd and then sent on, rather than written to a file in place */
+static int rt_image_in_memory(void)
+{
+	return rt_image_remote || rt_image_command;
+}
 
 /* Where images go (CKPT_IMAGE): 1, or 0 when the process does not checkpoint */
 int rt_writer_target(const char *path)
@@ -34,13 +41,16 @@ int rt_writer_target(const char *path)
 			return 0;
 		}
 		rt_image_remote = path + RT_LITERAL_LEN("shadow:");
+	} else if (path && path[0] == '|' && path[1]) {
+		rt_image_command = path + 1;
 	} else if (!path || !*path || rt_absolute_path(rt_image_path, path) < 0) {
 		return 0;
 	}
-	if (!rt_image_remote)
+	if (!rt_image_in_memory())
 		rt_publish_target(rt_image_path);
 	return 1;
 }
+
 
 static int rt_write_fully(long fd, const void *buf, uint64_t len, uint64_t off)
 {
@@ -97,14 +107,17 @@ static int rt_write_region(struct rt_ckpt_area *a, long fd, unsigned char *h)
 	return 0;
 }
 
-/* Contents copied while the program was stopped (fdata.c), from the snapshot at the same offset */
-static int rt_write_snapshot(struct rt_ckpt_area *a, long fd, unsigned char *h, uint64_t data_start)
+/* Contents copied while the program was stopped (fdata.c), from where they are in the snapshot */
+static int rt_write_snapshot(struct rt_ckpt_area *a, long fd, unsigned char *h)
 {
 	uint64_t off = *(uint64_t *)(h + CKPT_RH_DATA_OFFSET), size = *(uint64_t *)(h + CKPT_RH_DATA_SIZE);
+	int64_t from = rt_snapshot_at(&a->work, *(uint32_t *)(h + CKPT_RH_SIZE));	/* every such record starts with its fd */
 	uint32_t crc = 0;
+	if (from < 0)
+		return -EIO;
 	for (uint64_t done = 0; done < size;) {
 		uint64_t want = size - done < RT_CHUNK ? size - done : RT_CHUNK;
-		long n = rt_syscall4(__NR_pread64, a->work.snapshot_fd, (long)a->bounce, (long)want, (long)(off - data_start + done));
+		long n = rt_syscall4(__NR_pread64, a->work.snapshot_fd, (long)a->bounce, (long)want, (long)((uint64_t)from + done));
 		if (n <= 0)
 			return n ? (int)n : -EIO;
 		uint64_t at = off + done;
@@ -121,6 +134,7 @@ static int rt_write_snapshot(struct rt_ckpt_area *a, long fd, unsigned char *h, 
 static int rt_write_image(struct rt_ckpt_area *a, long fd)
 {
 	struct rt_ckpt_work *w = &a->work;
+	rt_elide_zero_pages(w);		/* before the layout: it changes the records and the data offsets */
 	unsigned char header[CKPT_IH_SIZE] = { 0 };
 	uint64_t data_start = (CKPT_IH_SIZE + w->used + CKPT_IMAGE_PAGE - 1) & ~(uint64_t)(CKPT_IMAGE_PAGE - 1);
 	int r = 0;
@@ -129,7 +143,7 @@ static int rt_write_image(struct rt_ckpt_area *a, long fd)
 		if (*(uint64_t *)(h + CKPT_RH_DATA_SIZE)) {
 			*(uint64_t *)(h + CKPT_RH_DATA_OFFSET) += data_start;
 			r = *(uint32_t *)(h + CKPT_RH_KIND) == CKPT_REC_REGION ? rt_write_region(a, fd, h)
-									    : rt_write_snapshot(a, fd, h, data_start);
+									    : rt_write_snapshot(a, fd, h);
 			*(uint32_t *)(h + CKPT_RH_CRC) = rt_crc32c(0, h, CKPT_RH_CRC);
 		}
 		at += CKPT_RH_SIZE + *(uint32_t *)(h + CKPT_RH_PAYLOAD_SIZE);
@@ -158,6 +172,11 @@ static void rt_report_failure(long err)
 {
 	if (err == -ENOTRECOVERABLE)
 		return;		/* refused: the state at fault was named when it was found */
+	if (rt_image_command && err == -EIO) {
+		const char *parts[] = { "ckpt: checkpoint failed: the image command failed: ", rt_image_command, "\n" };
+		rt_write_line(parts, 3);
+		return;
+	}
 	if (err == -ESTALE) {
 		const char *parts[] = { "ckpt: checkpoint not put in place: ", rt_image_path, " holds a newer state of the job\n" };
 		rt_write_line(parts, 3);
@@ -173,9 +192,10 @@ static void rt_report_failure(long err)
 static long rt_finish_image(struct rt_ckpt_area *a)
 {
 	long r = rt_write_image(a, a->work.image_fd);
-	if (rt_image_remote) {
+	if (rt_image_in_memory()) {
 		if (!r)
-			r = rt_image_upload(a->work.image_fd, rt_image_remote, a->bounce);
+			r = rt_image_remote ? rt_image_upload(a->work.image_fd, rt_image_remote, a->bounce)
+					    : rt_image_to_command(a->work.image_fd, rt_image_command, a->bounce, RT_CHUNK);
 		rt_syscall1(__NR_close, a->work.image_fd);
 	} else {
 		rt_syscall1(__NR_close, a->work.image_fd);
@@ -264,7 +284,7 @@ static void rt_checkpoint_on_scratch(void *arg)
 		rt_report_failure(w->result);
 		return;
 	}
-	w->image_fd = rt_image_remote
+	w->image_fd = rt_image_in_memory()
 		? rt_syscall2(__NR_memfd_create, (long)"ckpt-image", MFD_CLOEXEC)
 		: rt_syscall4(__NR_openat, AT_FDCWD, (long)rt_image_tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (w->image_fd < 0) {
@@ -278,7 +298,7 @@ static void rt_checkpoint_on_scratch(void *arg)
 	} else {
 		rt_syscall1(__NR_close, w->image_fd);
 		rt_close_snapshot(w);
-		if (!rt_image_remote)
+		if (!rt_image_in_memory())
 			rt_syscall1(__NR_unlink, (long)rt_image_tmp);
 		rt_report_failure(w->result);
 	}
@@ -290,7 +310,7 @@ long rt_checkpoint(int sig, void *uc)
 {
 	rt_wait_writer(0);	/* one writer at a time: each holds a copy-on-write snapshot */
 	rt_job.generation++;	/* before the snapshot: a restart from it goes on counting */
-	if (!rt_image_remote)
+	if (!rt_image_in_memory())
 		rt_publish_tmp_path(rt_image_tmp, rt_image_path);
 	long scratch = rt_syscall6(__NR_mmap, 0, RT_SCRATCH_SIZE, PROT_READ | PROT_WRITE,
 				   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

@@ -38,7 +38,7 @@ void rt_init(struct rt_ctx *regs, uint64_t *initial_sp)
 	if (restart && *restart && rt_config.carried_count)
 		rt_sud_on = 1;
 	if (restart && *restart)
-		rt_restart(rt_image_source(restart), envp);
+		rt_restart(rt_restart_source(restart), restart, envp);
 	rt_vfiles_init(envp);
 	rt_stats_init(envp);
 	rt_sud_signals_init();

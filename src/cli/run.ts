@@ -13,7 +13,7 @@ import os from 'node:os';
 import { EXIT_USAGE, UsageError } from '../errors.js';
 import { BAD_IMAGE_POLICIES, type BadImagePolicy } from '../run/choose.js';
 import type { RunEvent } from '../run/events.js';
-import { JobRefused, ProgramError, runJob, type JobOptions } from '../run/job.js';
+import { JobRefused, ProgramError, SHADOW_PREFIX, runJob, type JobOptions } from '../run/job.js';
 import { INFO_OPTIONS_HELP, answerInfoOption } from './usage.js';
 
 /** The program was not run: as a usage error, and as a refused image is for ckpt-restart */
@@ -33,7 +33,11 @@ with its status. Give it as the batch script's last command, with exec.
 Options:
   --image-dir DIR       where the images live (made if missing); required. Images are named
                         ckpt-NNNNNN.img, the highest number the newest; ones set aside get
-                        .bad (failed its checks, or another binary's) or .unused
+                        .bad (failed its checks, or another binary's), .unused or .stale
+  --image-dir shadow:NAME
+                        the images live on the job's shadow (CKPT_SHADOW, CKPT_SHADOW_TOKEN_FILE
+                        set as for the program), in /.ckpt of its root, named NAME.ckpt-NNNNNN.img;
+                        one is copied to $TMPDIR to be checked and resumed from
   --signal SIG          the scheduler's warning signal, turned into a vacate checkpoint (name
                         or number: USR1, SIGUSR1, 10; default USR1); TERM always vacates too
   --interval SECONDS    also checkpoint every SECONDS while the program runs on
@@ -88,8 +92,16 @@ function parsePolicy(value: string): BadImagePolicy {
   return policy;
 }
 
+/** The longest NAME in shadow:NAME: the runtime's image path on the shadow, /.ckpt/NAME.ckpt-NNNNNN.img.tmp, stays well within its bound */
+const SHADOW_NAME_MAX = 200;
+
 function parseImageDir(value: string): string {
-  if (value.startsWith('shadow:')) throw new UsageError('--image-dir shadow:NAME is not supported yet: give a directory (docs/limits.md)');
+  if (!value.startsWith(SHADOW_PREFIX)) return value;
+  const name = value.slice(SHADOW_PREFIX.length);
+  if (!/^[^/\0]+$/.test(name) || name === '.' || name === '..' || name.length > SHADOW_NAME_MAX) {
+    throw new UsageError(`--image-dir shadow:NAME needs a NAME of 1 to ${SHADOW_NAME_MAX} characters without '/', not ${JSON.stringify(name)}`);
+  }
+  if (!process.env.CKPT_SHADOW) throw new UsageError('--image-dir shadow:NAME needs CKPT_SHADOW (and CKPT_SHADOW_TOKEN_FILE) set, as for a shadow job');
   return value;
 }
 

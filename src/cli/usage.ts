@@ -34,14 +34,16 @@ export const INFO_OPTIONS_HELP = `\
 export const RUNTIME_ENVIRONMENT_HELP = `\
 The relinked program reads these when it starts (each unset by default):
   CKPT_IMAGE=PATH       where checkpoints go, replaced atomically (PATH.tmp, fsync, rename);
-                        shadow:NAME keeps them on the shadow server. Unset: no checkpoints
+                        shadow:NAME keeps them on the shadow server; '|CMD' gives each image
+                        to \`sh -c CMD\` on its stdin. Unset: no checkpoints
   CKPT_SIGNAL=SIG       checkpoint and go on at this signal (name or number; default USR2)
   CKPT_VACATE_SIGNAL=SIG
                         checkpoint, then exit 85 ("requeue me"); if the checkpoint fails, the
                         signal does what it would have done
   CKPT_INTERVAL=SECONDS also checkpoint every SECONDS (a restarted process keeps it)
-  CKPT_RESTART=PATH     start from this image (or shadow:NAME) instead of from the beginning; a
-                        bad image exits 2 with one line, before anything is changed
+  CKPT_RESTART=PATH     start from this image (or shadow:NAME, or 'CMD|': what \`sh -c CMD\`
+                        writes to its stdout) instead of from the beginning; a bad image exits
+                        2 with one line, before anything is changed
   CKPT_FILES_CHANGED=warn|refuse
                         at restart, a regular file whose size or mtime changed since the
                         checkpoint is reported on stderr (warn, the default) or refuses the image

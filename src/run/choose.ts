@@ -4,7 +4,8 @@
 // so that a bad image can be passed over for an older one, which the runtime cannot do.
 import { BinaryIdError, binaryId } from '../image/binary-id.js';
 import { ImageReadError, checkImage, fileSource } from '../image/read.js';
-import type { ImageDir } from './image-dir.js';
+import type { Image, ImageDir } from './image-dir.js';
+import type { LocalCopy } from './store.js';
 import type { RunEvent } from './events.js';
 
 /** What to do when the newest image is bad (`--on-bad-image`) */
@@ -12,7 +13,9 @@ export type BadImagePolicy = 'fallback' | 'fresh' | 'fail';
 export const BAD_IMAGE_POLICIES: readonly BadImagePolicy[] = ['fallback', 'fresh', 'fail'];
 
 export type Start =
-  | { kind: 'resume'; image: string }
+  /** `copy` is a local file holding the image (the image itself in a local directory), released
+   *  when the program has ended */
+  | { kind: 'resume'; image: Image; copy: LocalCopy }
   | { kind: 'fresh' }
   | { kind: 'refuse'; reason: string };
 
@@ -57,20 +60,22 @@ export function whyNotResumable(image: string, id: bigint): string | undefined {
  * and the older ones are set aside unused, so that a later run cannot resume the abandoned
  * computation; under `fail` nothing is touched and the job is refused.
  */
-export function chooseStart(images: ImageDir, id: bigint, policy: BadImagePolicy, report: (e: RunEvent) => void): Start {
-  const candidates = images.images();
+export async function chooseStart(images: ImageDir, id: bigint, policy: BadImagePolicy, report: (e: RunEvent) => void): Promise<Start> {
+  const candidates = await images.images();
   for (let i = 0; i < candidates.length; i++) {
     const image = candidates[i];
-    const reason = whyNotResumable(image, id);
+    const copy = await images.localCopy(image);
+    const reason = whyNotResumable(copy.file, id);
     if (reason === undefined) {
-      if (i > 0) report({ kind: 'falling-back', image });
-      return { kind: 'resume', image };
+      if (i > 0) report({ kind: 'falling-back', image: image.location });
+      return { kind: 'resume', image, copy };
     }
-    report({ kind: 'bad-image', image, reason });
-    if (policy === 'fail') return { kind: 'refuse', reason: `${image} is bad and --on-bad-image is fail` };
-    images.setAside(image, 'bad');
+    copy.release();
+    report({ kind: 'bad-image', image: image.location, reason });
+    if (policy === 'fail') return { kind: 'refuse', reason: `${image.location} is bad and --on-bad-image is fail` };
+    await images.setAside(image, 'bad');
     if (policy === 'fresh') {
-      for (const older of candidates.slice(i + 1)) images.setAside(older, 'unused');
+      for (const older of candidates.slice(i + 1)) await images.setAside(older, 'unused');
       break;
     }
   }

@@ -15,39 +15,28 @@
 // is another binary's), NAME.unused (good, but abandoned by `--on-bad-image fresh`), NAME.stale (it
 // landed after a newer state of the job had been named: the writer of a killed run that finished
 // late). They are not counted by --keep and never pruned.
-import fs from 'node:fs';
-import path from 'node:path';
 import * as C from '../contract.generated.js';
 import { FILE_HEADER } from '../image/format.js';
 import { readStruct } from '../lib/struct.js';
+import { LocalStore, type ImageStore, type LocalCopy } from './store.js';
 
 export const STAGING_NAME = 'incoming.img';
 const NUMBERED = /^ckpt-(\d+)\.img(\.bad|\.unused|\.stale)?$/;
-/** The runtime's temporary files of the staging image: incoming.img.<job>-<nonce>-<generation>.tmp */
-const RUNTIME_TMP = /^incoming\.img\.[0-9a-f]{16}-[0-9a-f]{16}-[0-9a-f]{16}\.tmp$/;
 
 export type SetAsideReason = 'bad' | 'unused' | 'stale';
 
+interface JobState { start: bigint; nonce: bigint; generation: bigint }
+
 /** The job and generation an image's header names; undefined for a file that is not an image of this format */
-function stateOf(file: string): { start: bigint; nonce: bigint; generation: bigint } | undefined {
-  const header = Buffer.alloc(C.CKPT_IH_SIZE);
-  let fd: number | undefined;
-  try {
-    fd = fs.openSync(file, 'r');
-    if (fs.readSync(fd, header, 0, header.length, 0) !== header.length) return undefined;
-  } catch {
-    return undefined;
-  } finally {
-    if (fd !== undefined) fs.closeSync(fd);
-  }
+function stateOf(header: Buffer | undefined): JobState | undefined {
+  if (!header || header.length < C.CKPT_IH_SIZE) return undefined;
   const h = readStruct(header, 0, FILE_HEADER);
   if (h.magic !== C.CKPT_IMAGE_MAGIC || h.version !== C.CKPT_IMAGE_VERSION) return undefined;
   return { start: h.jobStart, nonce: h.jobNonce, generation: h.generation };
 }
 
-/** Whether image a holds an older state than image b, as the runtime orders them (publish.c) */
-function olderState(a: string, b: string): boolean {
-  const x = stateOf(a), y = stateOf(b);
+/** Whether state x is older than state y, as the runtime orders them (publish.c) */
+function olderState(x: JobState | undefined, y: JobState | undefined): boolean {
   if (!x || !y) return false;
   if (x.start === y.start && x.nonce === y.nonce) return x.generation < y.generation;
   return x.start !== y.start ? x.start < y.start : x.nonce < y.nonce;
@@ -58,66 +47,86 @@ function numberedName(seq: number): string {
   return `ckpt-${String(seq).padStart(6, '0')}.img`;
 }
 
-export class ImageDir {
-  readonly dir: string;
+/** An image of the directory: its name in the store and the location a user reads */
+export interface Image { name: string; location: string }
 
-  constructor(dir: string) {
-    this.dir = path.resolve(dir);
+export class ImageDir {
+  constructor(readonly store: ImageStore) {}
+
+  /** A directory of this machine's */
+  static local(dir: string): ImageDir {
+    return new ImageDir(new LocalStore(dir));
+  }
+
+  /** Where the images are, for messages */
+  get where(): string {
+    return this.store.where;
   }
 
   /** Where the program's runtime writes (its CKPT_IMAGE) */
   get staging(): string {
-    return path.join(this.dir, STAGING_NAME);
+    return this.store.imageTarget(STAGING_NAME);
   }
 
   /**
    * Makes the directory, removes the partial file of a writer that was killed, and names an image
    * that a killed run left at the staging name. Call only while no program writes here.
    */
-  prepare(): void {
-    fs.mkdirSync(this.dir, { recursive: true });
-    for (const name of fs.readdirSync(this.dir).filter((n) => RUNTIME_TMP.test(n))) fs.rmSync(path.join(this.dir, name), { force: true });
-    this.collect();
+  async prepare(): Promise<void> {
+    await this.store.ensure();
+    for (const name of (await this.store.names()).filter((n) => this.store.isPartial(n, STAGING_NAME))) await this.store.remove(name);
+    await this.collect();
   }
 
   /** The numbered images that may be resumed from, newest first */
-  images(): string[] {
-    return this.entries().filter((e) => !e.setAside).sort((a, b) => b.seq - a.seq).map((e) => path.join(this.dir, e.name));
+  async images(): Promise<Image[]> {
+    return (await this.entries()).filter((e) => !e.setAside).sort((a, b) => b.seq - a.seq).map((e) => this.image(e.name));
   }
 
   /**
-   * Names the image at the staging name, if one is there; returns its new path, with `stale` set
-   * (and the image set aside) when it holds an older state than the newest image already named.
+   * Names the image at the staging name, if one is there; returns it, with `stale` set (and the
+   * image set aside) when it holds an older state than the newest image already named.
    */
-  collect(): { image: string; stale: boolean } | undefined {
-    const newest = this.images()[0];
-    const target = path.join(this.dir, numberedName(this.nextSeq()));
-    try {
-      fs.renameSync(this.staging, target);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw e;
+  async collect(): Promise<{ image: Image; stale: boolean } | undefined> {
+    const newest = (await this.images())[0];
+    const target = numberedName(await this.nextSeq());
+    if (!(await this.store.rename(STAGING_NAME, target))) return undefined;
+    if (newest === undefined || !olderState(stateOf(await this.store.header(target)), stateOf(await this.store.header(newest.name)))) {
+      return { image: this.image(target), stale: false };
     }
-    if (newest === undefined || !olderState(target, newest)) return { image: target, stale: false };
-    this.setAside(target, 'stale');
-    return { image: `${target}.stale`, stale: true };
+    return { image: await this.setAside(this.image(target), 'stale'), stale: true };
   }
 
   /** Removes all but the newest `keep` images */
-  prune(keep: number): void {
-    for (const old of this.images().slice(keep)) fs.rmSync(old, { force: true });
+  async prune(keep: number): Promise<void> {
+    for (const old of (await this.images()).slice(keep)) await this.store.remove(old.name);
   }
 
-  setAside(image: string, reason: SetAsideReason): void {
-    fs.renameSync(image, `${image}.${reason}`);
+  async setAside(image: Image, reason: SetAsideReason): Promise<Image> {
+    const renamed = `${image.name}.${reason}`;
+    await this.store.rename(image.name, renamed);
+    return this.image(renamed);
   }
 
-  private nextSeq(): number {
-    return Math.max(0, ...this.entries().map((e) => e.seq)) + 1;
+  /** A local file holding `image`, to check it and to restart from */
+  localCopy(image: Image): Promise<LocalCopy> {
+    return this.store.localCopy(image.name);
   }
 
-  private entries(): { name: string; seq: number; setAside: boolean }[] {
-    return fs.readdirSync(this.dir).flatMap((name) => {
+  close(): void {
+    this.store.close();
+  }
+
+  private image(name: string): Image {
+    return { name, location: this.store.location(name) };
+  }
+
+  private async nextSeq(): Promise<number> {
+    return Math.max(0, ...(await this.entries()).map((e) => e.seq)) + 1;
+  }
+
+  private async entries(): Promise<{ name: string; seq: number; setAside: boolean }[]> {
+    return (await this.store.names()).flatMap((name) => {
       const m = NUMBERED.exec(name);
       return m ? [{ name, seq: Number(m[1]), setAside: m[2] !== undefined }] : [];
     });

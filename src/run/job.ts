@@ -25,11 +25,14 @@ import * as C from '../contract.generated.js';
 import { chooseStart, programId, ProgramError, type BadImagePolicy, type Start } from './choose.js';
 import type { RunEvent } from './events.js';
 import { ImageDir, STAGING_NAME } from './image-dir.js';
+import { ShadowStore } from './store.js';
+import { ShadowClientError } from '../shadow/client.js';
 
 export interface JobOptions {
   program: string;
   /** PROGRAM's arguments; a resumed program has its own, in the image */
   args: string[];
+  /** a directory, or `shadow:NAME` for images kept on the job's shadow */
   imageDir: string;
   /** the scheduler's warning signal, turned into a vacate */
   warningSignal: NodeJS.Signals;
@@ -81,7 +84,7 @@ function programEnvironment(images: ImageDir, start: Start): NodeJS.ProcessEnv {
   };
   delete env.CKPT_INTERVAL;
   delete env.CKPT_RESTART;
-  if (start.kind === 'resume') env.CKPT_RESTART = start.image;
+  if (start.kind === 'resume') env.CKPT_RESTART = start.copy.file;
   return env;
 }
 
@@ -120,18 +123,44 @@ class SignalRelay {
 /** Lets signals that came during synchronous work reach their listeners */
 const signalsDelivered = () => new Promise((resolve) => setImmediate(resolve));
 
+export const SHADOW_PREFIX = 'shadow:';
+
+async function openImageDir(where: string): Promise<ImageDir> {
+  if (!where.startsWith(SHADOW_PREFIX)) return ImageDir.local(where);
+  return new ImageDir(await ShadowStore.open(where.slice(SHADOW_PREFIX.length), process.env));
+}
+
+/** The image directory made ready, and the way the job starts */
+async function prepareStart(opts: JobOptions, id: bigint, report: (e: RunEvent) => void): Promise<{ images: ImageDir; start: Start }> {
+  let images: ImageDir | undefined;
+  try {
+    images = await openImageDir(opts.imageDir);
+    await images.prepare();
+    const start = await chooseStart(images, id, opts.onBadImage, report);
+    if (start.kind === 'refuse') throw new JobRefused(start.reason);
+    return { images, start };
+  } catch (e) {
+    images?.close();
+    if (e instanceof ShadowClientError) throw new JobRefused(`cannot use the images on the shadow: ${e.message}`);
+    if (e instanceof JobRefused || !(e as NodeJS.ErrnoException).code) throw e;
+    throw new JobRefused(`cannot use the image directory ${images?.where ?? opts.imageDir}: ${(e as Error).message}`);
+  }
+}
+
 /** Runs the job to its end; resolves to the status ckpt-run exits with */
 export async function runJob(opts: JobOptions, report: (e: RunEvent) => void): Promise<number> {
   const relay = new SignalRelay(opts.warningSignal);
   const id = programId(opts.program);
-  const images = new ImageDir(opts.imageDir);
+  const { images, start } = await prepareStart(opts, id, report);
   try {
-    images.prepare();
-  } catch (e) {
-    throw new JobRefused(`cannot use the image directory ${images.dir}: ${(e as Error).message}`);
+    return await supervise(opts, images, start, relay, report);
+  } finally {
+    if (start.kind === 'resume') start.copy.release();
+    images.close();
   }
-  const start = chooseStart(images, id, opts.onBadImage, report);
-  if (start.kind === 'refuse') throw new JobRefused(start.reason);
+}
+
+async function supervise(opts: JobOptions, images: ImageDir, start: Start, relay: SignalRelay, report: (e: RunEvent) => void): Promise<number> {
   await signalsDelivered();
   if (relay.vacateAsked) {
     // nothing has run since the newest image (if any): it is still the state to requeue with
@@ -146,19 +175,24 @@ export async function runJob(opts: JobOptions, report: (e: RunEvent) => void): P
   const ended = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.once('exit', (code, signal) => resolve([code, signal])));
   relay.attach(child);
   await spawned;
-  report(start.kind === 'resume' ? { kind: 'resumed', image: start.image, pid: child.pid! } : { kind: 'started', program: opts.program, pid: child.pid! });
+  report(start.kind === 'resume' ? { kind: 'resumed', image: start.image.location, pid: child.pid! } : { kind: 'started', program: opts.program, pid: child.pid! });
 
-  const collect = () => {
-    const landed = images.collect();
+  const collectNow = async () => {
+    const landed = await images.collect();
     if (!landed) return;
-    if (landed.stale) return report({ kind: 'stale-image', image: landed.image });
-    images.prune(opts.keep);
-    report({ kind: 'checkpointed', image: landed.image });
+    if (landed.stale) return report({ kind: 'stale-image', image: landed.image.location });
+    await images.prune(opts.keep);
+    report({ kind: 'checkpointed', image: landed.image.location });
   };
-  // an image that cannot be named now (a full or read-only file system) stays at the staging name,
-  // whole, and is named at the next event or by the next run: never a reason to stop supervising
-  const collectLater = () => { try { collect(); } catch { /* see above */ } };
-  const watcher = fs.watch(images.dir, (_event, name) => { if (name === STAGING_NAME) collectLater(); });
+  // one at a time: two at once could both give the next number to an image
+  let collecting = Promise.resolve();
+  const collect = () => (collecting = collecting.then(collectNow));
+  // an image that cannot be named now (a full or read-only file system, the shadow unreachable)
+  // stays at the staging name, whole, and is named at the next event or by the next run: never a
+  // reason to stop supervising
+  const collectLater = () => { collect().catch(() => { collecting = Promise.resolve(); }); };
+  // a local directory is watched; on the shadow, images are named at each periodic tick and at the end
+  const watcher = images.store.watchable ? fs.watch(images.where, (_event, name) => { if (name === STAGING_NAME) collectLater(); }) : undefined;
   const timer = opts.interval === undefined ? undefined : setInterval(() => {
     collectLater();
     if (running(child) && !relay.vacateAsked && catches(child.pid!, PROGRAM_CHECKPOINT_SIGNAL)) child.kill(PROGRAM_CHECKPOINT_SIGNAL);
@@ -166,8 +200,8 @@ export async function runJob(opts: JobOptions, report: (e: RunEvent) => void): P
 
   const [code, signal] = await ended;
   clearInterval(timer);
-  watcher.close();
-  collect();    // the vacate image: the runtime renames it into place before the program exits 85
+  watcher?.close();
+  await collect();    // the vacate image: the runtime renames it into place before the program exits 85
   const status = code ?? 128 + os.constants.signals[signal!];
   report(code === EXIT_VACATED ? { kind: 'vacated', status } : { kind: 'finished', status, signal: signal ?? undefined });
   return status;

@@ -10,13 +10,16 @@ import { ImageDir } from '../../src/run/image-dir.js';
 import { scratch } from '../helpers.js';
 
 function dirWith(names: string[]): ImageDir {
-  const images = new ImageDir(path.join(scratch('ckpt-run-dir-'), 'images'));
-  fs.mkdirSync(images.dir);
-  for (const n of names) fs.writeFileSync(path.join(images.dir, n), n);
+  const images = ImageDir.local(path.join(scratch('ckpt-run-dir-'), 'images'));
+  fs.mkdirSync(images.where);
+  for (const n of names) fs.writeFileSync(path.join(images.where, n), n);
   return images;
 }
 
-const listing = (images: ImageDir) => fs.readdirSync(images.dir).sort();
+/** An image of the directory as ImageDir names it */
+const at = (images: ImageDir, name: string) => ({ name, location: path.join(images.where, name) });
+
+const listing = (images: ImageDir) => fs.readdirSync(images.where).sort();
 
 /** A file whose header is an image's of one job at `generation` (the rest does not matter here) */
 function writeHeader(file: string, generation: bigint): void {
@@ -29,46 +32,46 @@ function writeHeader(file: string, generation: bigint): void {
 }
 
 describe('ckpt-run image directory', () => {
-  it('names each landed image with the next number, above the set-aside ones too', () => {
+  it('names each landed image with the next number, above the set-aside ones too', async () => {
     const images = dirWith(['ckpt-000001.img', 'ckpt-000007.img.bad', 'notes.txt']);
     fs.writeFileSync(images.staging, 'new');
-    assert.deepEqual(images.collect(), { image: path.join(images.dir, 'ckpt-000008.img'), stale: false });
-    assert.equal(fs.readFileSync(path.join(images.dir, 'ckpt-000008.img'), 'utf8'), 'new');
-    assert.equal(images.collect(), undefined, 'nothing left to name');
+    assert.deepEqual(await images.collect(), { image: at(images, 'ckpt-000008.img'), stale: false });
+    assert.equal(fs.readFileSync(path.join(images.where, 'ckpt-000008.img'), 'utf8'), 'new');
+    assert.equal(await images.collect(), undefined, 'nothing left to name');
   });
 
-  it('lists the resumable images newest first, by number and not by name', () => {
+  it('lists the resumable images newest first, by number and not by name', async () => {
     const images = dirWith(['ckpt-999998.img', 'ckpt-1000000.img', 'ckpt-999999.img', 'ckpt-1000001.img.unused']);
-    assert.deepEqual(images.images().map((f) => path.basename(f)), ['ckpt-1000000.img', 'ckpt-999999.img', 'ckpt-999998.img']);
+    assert.deepEqual((await images.images()).map((f) => path.basename(f.location)), ['ckpt-1000000.img', 'ckpt-999999.img', 'ckpt-999998.img']);
   });
 
-  it('prunes to the newest N, leaving set-aside images and other files alone', () => {
+  it('prunes to the newest N, leaving set-aside images and other files alone', async () => {
     const images = dirWith(['ckpt-000001.img', 'ckpt-000002.img', 'ckpt-000003.img', 'ckpt-000004.img.bad', 'out.txt']);
-    images.prune(2);
+    await images.prune(2);
     assert.deepEqual(listing(images), ['ckpt-000002.img', 'ckpt-000003.img', 'ckpt-000004.img.bad', 'out.txt']);
   });
 
-  it('prepares a directory a killed run left: the partial file removed, the landed image named', () => {
+  it('prepares a directory a killed run left: the partial file removed, the landed image named', async () => {
     const tmp = `incoming.img.${'0'.repeat(15)}1-${'0'.repeat(15)}2-${'0'.repeat(15)}3.tmp`;
     const images = dirWith(['ckpt-000003.img', 'incoming.img', tmp, 'incoming.img.notes']);
-    images.prepare();
+    await images.prepare();
     assert.deepEqual(listing(images), ['ckpt-000003.img', 'ckpt-000004.img', 'incoming.img.notes']);
   });
 
-  it('sets aside an image that lands after a newer state of its job was named (a killed run\'s late writer), and names a newer one', () => {
+  it('sets aside an image that lands after a newer state of its job was named (a killed run\'s late writer), and names a newer one', async () => {
     const images = dirWith([]);
     const restart = 1n << BigInt(C.CKPT_GEN_RESTART_SHIFT);
-    writeHeader(path.join(images.dir, 'ckpt-000001.img'), restart | 2n);
+    writeHeader(path.join(images.where, 'ckpt-000001.img'), restart | 2n);
     writeHeader(images.staging, 2n);
-    assert.deepEqual(images.collect(), { image: path.join(images.dir, 'ckpt-000002.img.stale'), stale: true });
-    assert.deepEqual(images.images(), [path.join(images.dir, 'ckpt-000001.img')], 'the stale image is not resumed from');
+    assert.deepEqual(await images.collect(), { image: at(images, 'ckpt-000002.img.stale'), stale: true });
+    assert.deepEqual(await images.images(), [at(images, 'ckpt-000001.img')], 'the stale image is not resumed from');
     writeHeader(images.staging, restart | 3n);
-    assert.deepEqual(images.collect(), { image: path.join(images.dir, 'ckpt-000003.img'), stale: false });
+    assert.deepEqual(await images.collect(), { image: at(images, 'ckpt-000003.img'), stale: false });
   });
 
-  it('makes a missing directory, parents included', () => {
-    const images = new ImageDir(path.join(scratch('ckpt-run-dir-'), 'a', 'b'));
-    images.prepare();
+  it('makes a missing directory, parents included', async () => {
+    const images = ImageDir.local(path.join(scratch('ckpt-run-dir-'), 'a', 'b'));
+    await images.prepare();
     assert.deepEqual(listing(images), []);
   });
 });

@@ -21,10 +21,10 @@ export class Job {
   private log = '';
   private exited = false;
 
-  constructor(readonly cwd: string, options: string[], command: string[], out: string) {
+  constructor(readonly cwd: string, options: string[], command: string[], out: string, env: Record<string, string> = {}) {
     const fd = fs.openSync(out, 'a');
     this.child = spawn(...nodeCommand(RUN_CLI, [...options, '--', ...command]), {
-      cwd, detached: true, stdio: ['ignore', fd, 'pipe'], env: { PATH: '/usr/bin:/bin' },
+      cwd, detached: true, stdio: ['ignore', fd, 'pipe'], env: { PATH: '/usr/bin:/bin', ...env },
     });
     fs.closeSync(fd);
     this.child.stderr!.on('data', (d) => { this.log += d; });
@@ -74,10 +74,15 @@ export class Job {
 export class StepsDir {
   readonly out: string;
   readonly images: string;
+  /** ckpt-run's --image-dir: `images` unless a test keeps them elsewhere (shadow:NAME) */
+  imageDir: string;
+  /** added to the job's environment */
+  env: Record<string, string> = {};
 
   private constructor(readonly dir: string, readonly exe: string, readonly bin: string) {
     this.out = path.join(dir, 'out.txt');
     this.images = path.join(dir, 'images');
+    this.imageDir = this.images;
   }
 
   /** `bin` is shared between the tests of a file: relinking takes a second or two */
@@ -87,7 +92,7 @@ export class StepsDir {
 
   /** ckpt-run --image-dir images OPTIONS -- steps.ckpt CHUNK */
   start(options: string[] = [], args: string[] = [CHUNK]): Job {
-    return new Job(this.dir, ['--image-dir', this.images, ...options], [this.bin, ...args], this.out);
+    return new Job(this.dir, ['--image-dir', this.imageDir, ...options], [this.bin, ...args], this.out, this.env);
   }
 
   /** The numbered images in the directory now, and those set aside, by name */

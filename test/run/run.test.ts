@@ -104,7 +104,7 @@ describe('ckpt-run', function () {
   });
 
   describe('refuses to start', () => {
-    const run = (args: string[]) => execa(...nodeCommand(RUN_CLI, args), { reject: false });
+    const run = (args: string[]) => execa(...nodeCommand(RUN_CLI, args), { reject: false, extendEnv: false, env: { PATH: process.env.PATH } });
 
     it('a program that is not relinked, with exit 2 and one line', async () => {
       const dir = scratch('ckpt-run-');
@@ -125,7 +125,8 @@ describe('ckpt-run', function () {
 
     for (const [args, message] of [
       [['--', '/bin/true'], /--image-dir is required/],
-      [['--image-dir', 'shadow:job1', '--', '/bin/true'], /shadow:NAME is not supported yet/],
+      [['--image-dir', 'shadow:a/b', '--', '/bin/true'], /--image-dir shadow:NAME needs a NAME of 1 to 200 characters without '\/', not "a\/b"/],
+      [['--image-dir', 'shadow:job1', '--', '/bin/true'], /--image-dir shadow:NAME needs CKPT_SHADOW/],
       [['--image-dir', 'd', '--keep', '0', '--', '/bin/true'], /--keep must be a positive integer/],
       [['--image-dir', 'd', '--interval', 'soon', '--', '/bin/true'], /--interval must be a positive number/],
       [['--image-dir', 'd', '--signal', 'KILL', '--', '/bin/true'], /--signal must be one of/],

@@ -12,7 +12,7 @@ import { CHUNK, tellToFinish } from '../steps.js';
 
 describe('restart checks', function () {
   this.timeout(120_000);
-  let dir = '', bin = '', image = '', out = '';
+  let dir = '', bin = '', image = '', out = '', appendImage = '', log = '';
 
   before(async () => {
     ({ dir, bin } = await relinkedSteps());
@@ -21,6 +21,11 @@ describe('restart checks', function () {
     fs.writeSync(fd, 'before the run\n');
     ({ image } = await checkpointRun(bin, [CHUNK], dir, 'run.img', ['ignore', fd, 'ignore']));
     fs.closeSync(fd);
+    log = path.join(dir, 'job.log');
+    fs.writeFileSync(log, 'an earlier run\n');
+    const appending = fs.openSync(log, 'a');	// O_WRONLY|O_APPEND, as Slurm's --open-mode=append
+    ({ image: appendImage } = await checkpointRun(bin, [CHUNK], dir, 'append.img', ['ignore', appending, 'ignore']));
+    fs.closeSync(appending);
     tellToFinish(dir);	// restarted, it ends after its chunk
   });
 
@@ -47,5 +52,17 @@ describe('restart checks', function () {
     assert.equal(warned.exitCode, 0, warned.stderr);
     assert.equal(warned.stderr, `ckpt: warning: file changed since the checkpoint: ${out} (size or mtime differ)`);
     assert.match(fs.readFileSync(out, 'utf8'), /^before the run\nchunk 1 /);
+  });
+
+  it('says nothing of a write-only O_APPEND file that only grew, and reports one that shrank', async () => {
+    fs.appendFileSync(log, 'written after the checkpoint\n');
+    const grown = await restart(appendImage, { CKPT_FILES_CHANGED: 'refuse' });
+    assert.equal(grown.exitCode, 0, grown.stderr);
+    assert.equal(grown.stderr, '');
+    assert.match(fs.readFileSync(log, 'utf8'), /^an earlier run\n(chunk .*\n)*written after the checkpoint\n(chunk .*\n)+chunks=\d+ checksum=[0-9a-f]+\n$/);
+    fs.truncateSync(log, 0);
+    const shrunk = await restart(appendImage);
+    assert.equal(shrunk.exitCode, 0, shrunk.stderr);
+    assert.equal(shrunk.stderr, `ckpt: warning: file changed since the checkpoint: ${log} (size or mtime differ)`);
   });
 });

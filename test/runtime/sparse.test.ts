@@ -151,4 +151,38 @@ describe('sparse images', function () {
     assert.equal(r.stdout, 'PASS');
     assert.equal(r.exitCode, 0);
   });
+
+  describe('pages that hold only zeros', () => {
+    // zdtm/mem_zero_pages: 1 GiB anonymous, 10% written with a pattern, 25% with zeros (with
+    // transparent huge pages, every page of it may exist); a private file mapping with a page zeroed
+    let zdir: string, zbin: string, zimage: string, zregions: JsonRegion[];
+    before(async () => {
+      zdir = scratch('ckpt-zeros-');
+      zbin = path.join(zdir, 'mem_zero_pages.ckpt');
+      zimage = path.join(zdir, 'zeros.img');
+      await relinkFile(path.join(SAMPLES_DIR, 'zdtm/glibc/mem_zero_pages'), zbin);
+      await checkpointSample(zbin, zdir, zimage);
+      zregions = JSON.parse((await execa(...nodeCommand(INSPECT, [zimage, '--json']))).stdout).regions;
+    });
+
+    it('stores the pattern pages of the anonymous GiB and none of its zero pages: the image is under 12% of 1 GiB', () => {
+      const r = zregions.find((x) => x.path === '' && BigInt(x.size) === 1024n * MiB);
+      assert.ok(r, 'the 1 GiB mapping is in the image');
+      const patternPages = BigInt(Array.from({ length: 262144 }, (_, p) => p % 20).filter((k) => k === 0 || k === 10).length);
+      assert.equal(BigInt(r.stored), patternPages * PAGE, 'two pages in every twenty');
+      assert.ok(BigInt(fs.statSync(zimage).size) < (1024n * MiB * 12n) / 100n, `image of ${fs.statSync(zimage).size} bytes`);
+    });
+
+    it('stores the zeroed page of the file mapping, whose hole would be the file\'s', () => {
+      const r = zregions.find((x) => x.path === path.join(zdir, 'zero-pages.dat'));
+      assert.ok(r, 'the file mapping is in the image');
+      assert.equal(BigInt(r.stored), PAGE);
+    });
+
+    it('restarts with every byte right', async () => {
+      const r = await restart(zbin, zdir, zimage);
+      assert.equal(r.stdout, 'PASS');
+      assert.equal(r.exitCode, 0);
+    });
+  });
 });

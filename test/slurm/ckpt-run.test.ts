@@ -1,5 +1,5 @@
 // Relinked programs as Slurm jobs through ckpt-run (issue 10), against the real Slurm of
-// cluster.ts: a job interrupted by preemption, by `scontrol requeue`, by its time-limit warning or
+// slurm().ts: a job interrupted by preemption, by `scontrol requeue`, by its time-limit warning or
 // by SIGKILL is requeued and resumed from its image, and ends with what an uninterrupted run
 // prints; the same when it moves to the other node, and for 16 array tasks preempted at once.
 //
@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
-import { SlurmCluster, type JobInfo } from './cluster.js';
+import { clusterForSuite, type JobInfo } from './cluster.js';
 import { ROOT, relinkFile, textOf } from '../helpers.js';
 import { CHUNK, stepsProgram, tellToFinish } from '../steps.js';
 import { nodeCommand } from '../../src/cli/node-flags.js';
@@ -40,27 +40,15 @@ interface SubmittedJob {
 
 describe('slurm: ckpt-run jobs', function () {
   this.timeout(240_000);
-  let cluster: SlurmCluster;
+  const slurm = clusterForSuite({ nodes: 2 });
   let native: string;
   let relinked: string;
 
   before(async function () {
     this.timeout(300_000);
     native = await stepsProgram();
-    cluster = await SlurmCluster.start({ nodes: 2 });
-    relinked = path.join(cluster.dir, 'steps.ckpt');
+    relinked = path.join(slurm().dir, 'steps.ckpt');
     await relinkFile(native, relinked);
-  });
-
-  after(async function () {
-    this.timeout(60_000);
-    await cluster?.stop();
-  });
-
-  // A test that failed midway leaves its job running, holding slots the next test counts on
-  afterEach(async function () {
-    this.timeout(60_000);
-    await cluster?.cancelAllJobs();
   });
 
   /**
@@ -68,7 +56,7 @@ describe('slurm: ckpt-run jobs', function () {
    * directory, its output appended to across restarts as a cluster user would set it.
    */
   async function submitSteps(name: string, sbatchArgs: string[], runArgs: string[] = []): Promise<SubmittedJob> {
-    const dir = cluster.jobDir(name);
+    const dir = slurm().jobDir(name);
     const script = path.join(dir, 'job.sh');
     const [node, ckptRun] = nodeCommand(CKPT_RUN, []);
     // exec: the batch shell's warning signal (--signal=B:...) reaches ckpt-run itself
@@ -77,7 +65,7 @@ describe('slurm: ckpt-run jobs', function () {
       `exec ${words([node, ...ckptRun])} --image-dir "$PWD/images/$SLURM_JOB_ID" ${words([...runArgs, '--', relinked, CHUNK])}`,
     ]);
     const array = sbatchArgs.some((a) => a.startsWith('--array'));
-    const id = await cluster.submit(script, ['--chdir', dir, '-o', array ? 'out-%a.txt' : 'out.txt', '--requeue', '--open-mode=append', ...sbatchArgs]);
+    const id = await slurm().submit(script, ['--chdir', dir, '-o', array ? 'out-%a.txt' : 'out.txt', '--requeue', '--open-mode=append', ...sbatchArgs]);
     return { id, dir, out: (task?: number) => path.join(dir, task === undefined ? 'out.txt' : `out-${task}.txt`) };
   }
 
@@ -85,21 +73,21 @@ describe('slurm: ckpt-run jobs', function () {
   async function preemptNode(node: string, dir: string): Promise<string> {
     const script = path.join(dir, 'high.sh');
     writeScript(script, ['echo "high job on $SLURMD_NODENAME"']);
-    return cluster.submit(script, ['--chdir', dir, '-o', 'high.txt', '-p', 'high', '-w', node, '--exclusive']);
+    return slurm().submit(script, ['--chdir', dir, '-o', 'high.txt', '-p', 'high', '-w', node, '--exclusive']);
   }
 
-  const waitForChunks = (out: string, n: number) => cluster.waitUntil(() => chunkLines(textOf(out)).length >= n, `${n} chunk lines in ${out}`);
+  const waitForChunks = (out: string, n: number) => slurm().waitUntil(() => chunkLines(textOf(out)).length >= n, `${n} chunk lines in ${out}`);
 
   /** Waits until the job has resumed from an image and computed on: a chunk line after the resume */
   async function waitForResumedWork(out: string): Promise<void> {
-    await cluster.waitUntil(() => resumedAndWorking(textOf(out)), `a resume and a chunk line after it in ${out}`)
+    await slurm().waitUntil(() => resumedAndWorking(textOf(out)), `a resume and a chunk line after it in ${out}`)
       .catch((e: Error) => { throw new Error(`${e.message}; it holds:\n${textOf(out).slice(-2000)}`); });
   }
 
   /** Lets the computation end, waits for the job to complete, and checks what Slurm says of it */
   async function finishJob(job: SubmittedJob): Promise<JobInfo> {
     tellToFinish(job.dir);
-    const info = await cluster.waitForState(job.id, 'COMPLETED');
+    const info = await slurm().waitForState(job.id, 'COMPLETED');
     assert.ok(info.restarts >= 1, `scontrol show job reports the restart: Restarts=${info.restarts}`);
     assert.equal(info.exitCode, '0:0');
     return info;
@@ -135,7 +123,7 @@ describe('slurm: ckpt-run jobs', function () {
     const high = await preemptNode('n1', job.dir);
     await waitForResumedWork(job.out());
     await finishJob(job);
-    assert.equal((await cluster.jobInfo(high)).state, 'COMPLETED');
+    assert.equal((await slurm().jobInfo(high)).state, 'COMPLETED');
     assert.deepEqual(events(textOf(job.out())), VACATED_AND_RESUMED('n1'));
     assert.equal(resumedFrom(textOf(job.out())), checkpointedImages(textOf(job.out())).at(-1), 'resumed from the vacate image');
     await assertAsUninterrupted(job.out());
@@ -144,7 +132,7 @@ describe('slurm: ckpt-run jobs', function () {
   it('a job requeued by scontrol requeue (TERM) vacates and resumes', async function () {
     const job = await submitSteps('requeue', ['-p', 'low', '-w', 'n1']);
     await waitForChunks(job.out(), 1);
-    await cluster.command('scontrol', ['requeue', job.id]);
+    await slurm().command('scontrol', ['requeue', job.id]);
     await waitForResumedWork(job.out());
     await finishJob(job);
     assert.deepEqual(events(textOf(job.out())), VACATED_AND_RESUMED('n1'));
@@ -164,12 +152,12 @@ describe('slurm: ckpt-run jobs', function () {
 
   it('a job SIGKILLed without warning and requeued resumes from its last periodic checkpoint', async function () {
     const job = await submitSteps('killed', ['-p', 'low', '-w', 'n1'], ['--interval', '1']);
-    await cluster.waitUntil(() => checkpointedImages(textOf(job.out())).length >= 2, 'two periodic checkpoints');
-    await cluster.command('scancel', ['--full', '--signal=KILL', job.id]);
-    const killed = await cluster.waitForState(job.id, ['FAILED', 'CANCELLED']);
+    await slurm().waitUntil(() => checkpointedImages(textOf(job.out())).length >= 2, 'two periodic checkpoints');
+    await slurm().command('scancel', ['--full', '--signal=KILL', job.id]);
+    const killed = await slurm().waitForState(job.id, ['FAILED', 'CANCELLED']);
     assert.notEqual(killed.exitCode, '0:0');
     const lastLogged = checkpointedImages(textOf(job.out())).at(-1)!;
-    await cluster.command('scontrol', ['requeue', job.id]);
+    await slurm().command('scontrol', ['requeue', job.id]);
     await waitForResumedWork(job.out());
     const resumed = resumedFrom(textOf(job.out()))!;
     // An image the runtime had renamed into place just before the kill, not yet numbered by
@@ -185,16 +173,16 @@ describe('slurm: ckpt-run jobs', function () {
   it('a job requeued off a drained node resumes on the other node from the shared image directory', async function () {
     const job = await submitSteps('twonodes', ['-p', 'low']);
     await waitForChunks(job.out(), 1);
-    const first = (await cluster.jobInfo(job.id)).nodes;
-    const other = cluster.nodeNames.find((n) => n !== first)!;
-    await cluster.command('scontrol', ['update', `nodename=${first}`, 'state=drain', 'reason=ckpt-test']);
+    const first = (await slurm().jobInfo(job.id)).nodes;
+    const other = slurm().nodeNames.find((n) => n !== first)!;
+    await slurm().command('scontrol', ['update', `nodename=${first}`, 'state=drain', 'reason=ckpt-test']);
     try {
-      await cluster.command('scontrol', ['requeue', job.id]);
+      await slurm().command('scontrol', ['requeue', job.id]);
       await waitForResumedWork(job.out());
       const info = await finishJob(job);
       assert.equal(info.nodes, other);
     } finally {
-      await cluster.command('scontrol', ['update', `nodename=${first}`, 'state=resume']);
+      await slurm().command('scontrol', ['update', `nodename=${first}`, 'state=resume']);
     }
     assert.deepEqual(events(textOf(job.out())), VACATED_AND_RESUMED(first, other));
     await assertAsUninterrupted(job.out());
@@ -204,12 +192,12 @@ describe('slurm: ckpt-run jobs', function () {
     const TASKS = 16;
     const tasks = [...Array(TASKS).keys()];
     const job = await submitSteps('array', ['-p', 'low', '-w', 'n1', `--array=0-${TASKS - 1}`, '--signal=B:USR1@30']);
-    await cluster.waitForJobs(job.id, (infos) => infos.filter((i) => i.state === 'RUNNING').length === TASKS, `all ${TASKS} tasks running at once`);
+    await slurm().waitForJobs(job.id, (infos) => infos.filter((i) => i.state === 'RUNNING').length === TASKS, `all ${TASKS} tasks running at once`);
     for (const t of tasks) await waitForChunks(job.out(t), 1);
     await preemptNode('n1', job.dir);
     for (const t of tasks) await waitForResumedWork(job.out(t));
     tellToFinish(job.dir);
-    const infos = await cluster.waitForJobs(job.id, (all) => all.length === TASKS && all.every((i) => i.state === 'COMPLETED'), 'every task completed');
+    const infos = await slurm().waitForJobs(job.id, (all) => all.length === TASKS && all.every((i) => i.state === 'COMPLETED'), 'every task completed');
     for (const info of infos) {
       assert.ok(info.restarts >= 1, `${info.jobId}: Restarts=${info.restarts}`);
       assert.equal(info.exitCode, '0:0', info.jobId);

@@ -341,3 +341,28 @@ function tiedTo(pid: number, dir: string): boolean {
   try { fds = fs.readdirSync(`/proc/${pid}/fd`); } catch { return false; }
   return fds.some((fd) => under(`/proc/${pid}/fd/${fd}`));
 }
+
+/**
+ * Registers a suite's hooks around one cluster: started before its tests, every job ended after
+ * each test (a test that failed midway leaves its job holding slots the next test counts on), and
+ * stopped after them all. Returns the running cluster; call it inside tests and later hooks.
+ */
+export function clusterForSuite(options: ClusterOptions = {}): () => SlurmCluster {
+  let cluster: SlurmCluster | undefined;
+  before(async function () {
+    this.timeout(60_000);
+    cluster = await SlurmCluster.start(options);
+  });
+  after(async function () {
+    this.timeout(60_000);
+    await cluster?.stop();
+  });
+  afterEach(async function () {
+    this.timeout(60_000);
+    await cluster?.cancelAllJobs();
+  });
+  return () => {
+    if (!cluster) throw new Error('the Slurm cluster of this suite is not running');
+    return cluster;
+  };
+}

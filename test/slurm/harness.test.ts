@@ -1,11 +1,11 @@
-// The Slurm the tests start (cluster.ts) behaves as the ckpt-run tests need, shown with plain shell
+// The Slurm the tests start (slurm().ts) behaves as the ckpt-run tests need, shown with plain shell
 // jobs and no checkpointing: two slurmd on this machine each run jobs, a job that exits 85 is
 // requeued, and a job in the low partition is preempted by one in the high partition and gets its
 // warning signal first. Each job waits for a file the test writes, never for a length of time.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { SlurmCluster } from './cluster.js';
+import { clusterForSuite } from './cluster.js';
 import { textOf } from '../helpers.js';
 
 /** A job that says which run it is, then (first run only) does what `firstRun` says */
@@ -26,53 +26,37 @@ const WAIT_FOR_STOP_FILE = 'while [ ! -e stop ]; do sleep 0.1 & wait $!; done';
 
 describe('slurm: the test cluster', function () {
   this.timeout(180_000);
-  let cluster: SlurmCluster;
-
-  before(async function () {
-    this.timeout(60_000);
-    cluster = await SlurmCluster.start({ nodes: 2 });
-  });
-
-  after(async function () {
-    this.timeout(60_000);
-    await cluster?.stop();
-  });
-
-  // A test that failed midway leaves its job running, holding the node the next test needs
-  afterEach(async function () {
-    this.timeout(60_000);
-    await cluster?.cancelAllJobs();
-  });
+  const slurm = clusterForSuite({ nodes: 2 });
 
   it('runs two slurmd on this machine (multiple-slurmd mode), and a job on each node', async function () {
-    const dir = cluster.jobDir('nodes');
+    const dir = slurm().jobDir('nodes');
     const script = shellJob(dir, 'node', 'exit 0');
-    for (const node of cluster.nodeNames) {
-      const job = await cluster.submit(script, ['--chdir', dir, '-o', `${node}.out`, '-w', node]);
-      const info = await cluster.waitForState(job, 'COMPLETED');
+    for (const node of slurm().nodeNames) {
+      const job = await slurm().submit(script, ['--chdir', dir, '-o', `${node}.out`, '-w', node]);
+      const info = await slurm().waitForState(job, 'COMPLETED');
       assert.equal(info.nodes, node);
       assert.equal(textOf(path.join(dir, `${node}.out`)), `run 0 on ${node}\n`);
     }
   });
 
   it('requeues a job that exits 85 (RequeueExit), and scontrol show job counts the restart', async function () {
-    const dir = cluster.jobDir('exit85');
-    const job = await cluster.submit(shellJob(dir, 'exit85', 'exit 85'), ['--chdir', dir, '-o', 'out.txt', '--requeue', '--open-mode=append']);
-    const info = await cluster.waitForState(job, 'COMPLETED');
+    const dir = slurm().jobDir('exit85');
+    const job = await slurm().submit(shellJob(dir, 'exit85', 'exit 85'), ['--chdir', dir, '-o', 'out.txt', '--requeue', '--open-mode=append']);
+    const info = await slurm().waitForState(job, 'COMPLETED');
     assert.equal(info.restarts, 1);
     assert.equal(info.exitCode, '0:0');
     assert.match(textOf(path.join(dir, 'out.txt')), /^run 0 on n\d\nrun 1 on n\d\n$/);
   });
 
   it('preempts a low-partition job for a high-partition one, sending it its --signal first', async function () {
-    const dir = cluster.jobDir('preempt');
+    const dir = slurm().jobDir('preempt');
     const out = path.join(dir, 'out.txt');
     const script = shellJob(dir, 'preempted', `trap 'echo got USR1; exit 85' USR1\necho waiting\n${WAIT_FOR_STOP_FILE}`);
-    const job = await cluster.submit(script, ['--chdir', dir, '-o', out, '--requeue', '--open-mode=append', '-p', 'low', '-w', 'n1', '--signal=B:USR1@30']);
-    await cluster.waitUntil(() => textOf(out).includes('waiting'), 'the low job to run');
-    const high = await cluster.submit(shellJob(dir, 'high', 'exit 0'), ['--chdir', dir, '-o', 'high.txt', '-p', 'high', '-w', 'n1', '--exclusive']);
-    const info = await cluster.waitForState(job, 'COMPLETED');
-    assert.equal((await cluster.jobInfo(high)).state, 'COMPLETED');
+    const job = await slurm().submit(script, ['--chdir', dir, '-o', out, '--requeue', '--open-mode=append', '-p', 'low', '-w', 'n1', '--signal=B:USR1@30']);
+    await slurm().waitUntil(() => textOf(out).includes('waiting'), 'the low job to run');
+    const high = await slurm().submit(shellJob(dir, 'high', 'exit 0'), ['--chdir', dir, '-o', 'high.txt', '-p', 'high', '-w', 'n1', '--exclusive']);
+    const info = await slurm().waitForState(job, 'COMPLETED');
+    assert.equal((await slurm().jobInfo(high)).state, 'COMPLETED');
     assert.equal(info.restarts, 1);
     // slurmstepd may add an error line of its own (a SIGCONT to a process that had just ended)
     const lines = textOf(out).split('\n').filter((l) => !/^slurmstepd(-\w+)?: /.test(l)).join('\n');

@@ -1,0 +1,87 @@
+// Images through commands: CKPT_IMAGE='|CMD' gives each checkpoint's image to a shell command's stdin
+// (here gzip, writing a file it renames into place), and CKPT_RESTART='CMD|' restarts from what a
+// command writes to its stdout. The restarted run ends as an uninterrupted one; the stream holds
+// exactly the image a file would (ckpt-inspect accepts it); a command that fails fails the
+// checkpoint (a vacate then does not exit 85) or refuses the restart, as does a truncated stream.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { execa } from 'execa';
+import { nodeCommand } from '../../src/cli/node-flags.js';
+import { waitFor } from '../helpers.js';
+import { INSPECT, QUIET, exited, relinkedSteps } from '../image/real-image.js';
+import { signalRunning } from '../process.js';
+import { tellToFinish, uninterrupted } from '../steps.js';
+
+describe('images through commands (|CMD and CMD|)', function () {
+  this.timeout(120_000);
+  let dir = '', bin = '', exe = '';
+  before(async () => { ({ dir, bin, exe } = await relinkedSteps()); });
+
+  /** Starts the quiet steps run with `env`; resolves once it computes */
+  async function startSteps(env: Record<string, string>) {
+    fs.rmSync(path.join(dir, 'started'), { force: true });
+    fs.rmSync(path.join(dir, 'finish'), { force: true });
+    const out = path.join(dir, 'out.txt');
+    const fd = fs.openSync(out, 'w');
+    const child = spawn(bin, QUIET, { cwd: dir, stdio: ['ignore', fd, 'pipe'], env: { PATH: '/usr/bin:/bin', ...env } });
+    fs.closeSync(fd);
+    let stderr = '';
+    child.stderr!.on('data', (d) => { stderr += d; });
+    const done = exited(child);
+    await waitFor(() => fs.existsSync(path.join(dir, 'started')) || child.exitCode !== null, 'the steps program to start');
+    return { child, done, out, stderr: () => stderr };
+  }
+
+  const restart = (spec: string) => execa(bin, [], { cwd: dir, reject: false, env: { PATH: '/usr/bin:/bin', CKPT_RESTART: spec }, timeout: 60_000 });
+
+  it('checkpoints into a compressing command and restarts from a decompressing one', async () => {
+    const gz = path.join(dir, 'run.img.gz');
+    const run = await startSteps({ CKPT_IMAGE: `|gzip -1 > ${gz}.part && mv ${gz}.part ${gz}` });
+    signalRunning(run.child, 'SIGUSR2');
+    await waitFor(() => fs.existsSync(gz), 'the compressed image');
+    run.child.kill('SIGKILL');
+    await run.done;
+    assert.equal(run.stderr(), '');
+
+    const image = path.join(dir, 'from-stream.img');
+    fs.writeFileSync(image, zlib.gunzipSync(fs.readFileSync(gz)));
+    const inspected = await execa(...nodeCommand(INSPECT, [image]), { reject: false });
+    assert.equal(inspected.exitCode, 0, inspected.stderr);
+
+    tellToFinish(dir);
+    const r = await restart(`gzip -dc ${gz}|`);
+    assert.equal(r.exitCode, 0, r.stderr);
+    const text = fs.readFileSync(run.out, 'utf8');
+    assert.equal(text, await uninterrupted(exe, text, QUIET));
+  });
+
+  it('fails the checkpoint when the command fails: the vacate signal then kills, without exit 85', async () => {
+    const run = await startSteps({ CKPT_IMAGE: '|cat > /dev/null; exit 3', CKPT_VACATE_SIGNAL: 'TERM' });
+    signalRunning(run.child, 'SIGTERM');
+    const { code, signal } = await run.done;
+    assert.deepEqual({ code, signal }, { code: null, signal: 'SIGTERM' });
+    assert.equal(run.stderr(), 'ckpt: checkpoint failed: the image command failed: cat > /dev/null; exit 3\n');
+  });
+
+  it('refuses to restart from a command that fails, or whose stream is cut short: exit 2, one line', async () => {
+    const gz = path.join(dir, 'cut.img.gz');
+    const run = await startSteps({ CKPT_IMAGE: `|gzip -1 > ${gz}.part && mv ${gz}.part ${gz}` });
+    signalRunning(run.child, 'SIGUSR2');
+    await waitFor(() => fs.existsSync(gz), 'the compressed image');
+    run.child.kill('SIGKILL');
+    await run.done;
+
+    const failed = await restart('gzip -dc /nonexistent.gz 2>/dev/null|');
+    assert.equal(failed.exitCode, 2);
+    assert.equal(failed.stderr, 'ckpt: cannot restart from gzip -dc /nonexistent.gz 2>/dev/null|: the command failed');
+
+    const size = zlib.gunzipSync(fs.readFileSync(gz)).length;
+    const cut = await restart(`gzip -dc ${gz} | head -c ${size - 4096}|`);
+    assert.equal(cut.exitCode, 2);
+    assert.match(cut.stderr, /^ckpt: cannot restart from gzip -dc .*\|: [^\n]+$/);
+    assert.equal(cut.stdout, '');
+  });
+});
