@@ -238,8 +238,7 @@ static long rt_reopen(long made, const unsigned char *file)
 	return rt_syscall4(__NR_openat, AT_FDCWD, (long)rt_fd_path(proc, made), flags | O_CLOEXEC, 0);
 }
 
-#define RT_RESTORE_FILES 64
-static struct { uint32_t fd; long made; } rt_made[RT_RESTORE_FILES];
+static struct { uint32_t fd; long made; } rt_made[RT_MAX_UNLINKED];
 static int rt_nmade;
 
 /* The made file of a lower descriptor, found among the ones made so far; -1 when none */
@@ -262,8 +261,8 @@ static long rt_make_file(const struct rt_image *im, const unsigned char *h, cons
 	if (kind == CKPT_FDATA_MEMFD && seals && rt_syscall3(__NR_fcntl, made, F_ADD_SEALS, seals) < 0)
 		rt_refuse_kobject(im, fd, path, "its seals cannot be set again");
 	made = rt_fd_above(made, above);
-	if (rt_nmade >= RT_RESTORE_FILES)
-		rt_refuse_kobject(im, fd, path, "more unlinked files than a restart makes (64)");
+	if (rt_nmade >= RT_MAX_UNLINKED)
+		rt_refuse_kobject(im, fd, path, "more unlinked files and memfds than a restart makes (256)");
 	rt_made[rt_nmade].fd = fd;
 	rt_made[rt_nmade++].made = made;
 	return made;

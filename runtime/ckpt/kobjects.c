@@ -261,7 +261,7 @@ static int rt_save_pipe(struct rt_ckpt_work *w, long fd, const char *name)
 	if (rt_each_fd(w->scanbuf, sizeof w->scanbuf, rt_note_pipe_end, &s) < 0 || s.reader < 0 || s.writer < 0)
 		return RT_SAVE_NOT_MINE;
 	if (w->npipes >= RT_MAX_PIPES)
-		return rt_refuse_descriptor(w, fd, name, "too many pipes");
+		return rt_refuse_descriptor(w, fd, name, "more pipes than a checkpoint keeps (256)");
 	int bytes = 0;
 	long capacity = rt_syscall2(__NR_fcntl, s.reader, F_GETPIPE_SZ);
 	if (capacity < 0 || rt_syscall3(__NR_ioctl, s.reader, FIONREAD, (long)&bytes) < 0 || bytes < 0 || bytes > capacity)
@@ -348,8 +348,7 @@ int rt_save_kobject(struct rt_ckpt_work *w, long fd, uint32_t type, const struct
 /* ---- the restart's side ---- */
 
 /* Pipes made again, by inode; their ends wait here until their descriptors take them */
-#define RT_RESTORE_PIPES 64
-static struct { uint64_t inode; long reader, writer; } rt_made_pipes[RT_RESTORE_PIPES];
+static struct { uint64_t inode; long reader, writer; } rt_made_pipes[RT_MAX_PIPES];
 static int rt_nmade_pipes;
 
 struct rt_find { uint32_t kind, fd; uint64_t inode; const unsigned char *found; uint32_t size; };
@@ -407,8 +406,8 @@ static long rt_make_pipe(const struct rt_image *im, const unsigned char *rec, ui
 {
 	int pair[2];
 	uint32_t bytes = u32at(rec, CKPT_RPI_BYTES);
-	if (rt_nmade_pipes >= RT_RESTORE_PIPES)
-		rt_refuse_kobject(im, fd, "pipe", "more pipes than a restart makes (64)");
+	if (rt_nmade_pipes >= RT_MAX_PIPES)
+		rt_refuse_kobject(im, fd, "pipe", "more pipes than a restart makes (256)");
 	if (size < CKPT_RPI_SIZE + bytes || rt_syscall2(__NR_pipe2, (long)pair, O_CLOEXEC | O_NONBLOCK) < 0)
 		rt_refuse_kobject(im, fd, "pipe", "it cannot be made again");
 	long reader = rt_fd_above(pair[0], above), writer = rt_fd_above(pair[1], above);

@@ -16,8 +16,6 @@
 #define RT_RECORDS	(8 * 1024 * 1024)	/* scratch: only what is used is touched */
 #define RT_PAGEMAP_BATCH	8192	/* /proc/self/pagemap entries read at once: 32 MiB of memory */
 #define RT_MAX_QUEUED	256
-#define RT_MAX_PIPES	256
-#define RT_MAX_UNLINKED	256
 #define RT_FDINFO_MAX	(256 * 1024)	/* an epoll instance's fdinfo: about 80 bytes a registration */
 
 /* The payload of every kernel-object record but the pipe's starts with its descriptor (u32) */
