@@ -25,11 +25,9 @@ static int rt_parse_watch(const char *line, struct rt_kwatch *k)
 		return 0;
 	const char *s = line;
 	for (int i = 0; i < 4; i++) {
-		while (*s && *s != '\n' && !rt_starts_with(s, keys[i]))
-			s++;
-		if (!rt_starts_with(s, keys[i]))
+		if (!(s = rt_in_line(s, keys[i])))
 			return 0;
-		s = rt_parse_number(s + rt_strlen(keys[i]), 16, out[i]);
+		s = rt_parse_number(s, 16, out[i]);
 	}
 	return 1;
 }
@@ -53,13 +51,6 @@ static const char *rt_path_of_watch(const struct rt_kwatch *k, uint32_t *flags)
 			return path;
 	}
 	return 0;
-}
-
-static const char *rt_next_line(const char *line)
-{
-	while (*line && *line != '\n')
-		line++;
-	return *line ? line + 1 : line;
 }
 
 static int rt_save_watches(struct rt_ckpt_work *w, long fd, unsigned char *p, uint32_t count)

@@ -152,20 +152,34 @@ static int rt_epoll_target_open(long epfd, long tfd)
 	return rt_syscall5(__NR_kcmp, pid, pid, KCMP_EPOLL_TFD, tfd, (long)&slot) == 0;
 }
 
-/* One "tfd: N events: X data: Y" line of an epoll instance's fdinfo into an entry */
+/* Where "key" starts within the line at s, or 0 */
+const char *rt_in_line(const char *s, const char *key)
+{
+	for (size_t klen = rt_strlen(key); *s && *s != '\n'; s++)
+		if (!rt_memcmp(s, key, klen))
+			return s + klen;
+	return 0;
+}
+
+/* The line after the one at line (the text's end when it is the last) */
+const char *rt_next_line(const char *line)
+{
+	while (*line && *line != '\n')
+		line++;
+	return *line ? line + 1 : line;
+}
+
+/* One "tfd: N events: X data: Y ..." line of an epoll instance's fdinfo into an entry */
 static int rt_save_epoll_entry(struct rt_ckpt_work *w, unsigned char *p, long fd, const char *line)
 {
 	uint64_t tfd, events, data;
-	if (!rt_starts_with(line, "tfd:") || !rt_field(line, "tfd:", 10, &tfd))
+	if (!rt_starts_with(line, "tfd:"))
 		return 0;
-	const char *ev = line;
-	while (*ev && *ev != '\n' && rt_memcmp(ev, "events:", 7))
-		ev++;
-	const char *d = ev;
-	while (*d && *d != '\n' && rt_memcmp(d, "data:", 5))
-		d++;
-	if (!rt_field(ev, "events:", 16, &events) || !rt_field(d, "data:", 16, &data))
+	const char *ev = rt_in_line(rt_parse_number(line + 4, 10, &tfd), "events:");
+	const char *d = ev ? rt_in_line(rt_parse_number(ev, 16, &events), "data:") : 0;
+	if (!d)
 		return rt_refuse_descriptor(w, fd, "epoll", "a registration cannot be read");
+	rt_parse_number(d, 16, &data);
 	if (!rt_epoll_target_open(fd, (long)tfd))
 		return rt_refuse_descriptor(w, fd, "epoll", "a descriptor it watches was closed while its file stays open elsewhere");
 	unsigned char *e = rt_record_grow(w, p, CKPT_EPOLL_ENTRY_SIZE);
@@ -185,14 +199,10 @@ static int rt_save_epoll(struct rt_ckpt_work *w, long fd)
 	unsigned char *p = rt_fd_record(w, CKPT_REC_EPOLL, CKPT_REP_SIZE, fd);
 	if (!p)
 		return RT_SAVE_FULL;
-	for (const char *line = w->fdinfo; *line;) {
+	for (const char *line = w->fdinfo; *line; line = rt_next_line(line)) {
 		int r = rt_save_epoll_entry(w, p, fd, line);
 		if (r)
 			return r;
-		while (*line && *line != '\n')
-			line++;
-		if (*line)
-			line++;
 	}
 	rt_seal(p);
 	return 0;

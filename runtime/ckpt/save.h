@@ -77,6 +77,8 @@ int rt_save_kobject(struct rt_ckpt_work *w, long fd, uint32_t type, const struct
 int rt_refuse_descriptor(const struct rt_ckpt_work *w, long fd, const char *kind, const char *why);	/* kobjects.c */
 long rt_read_fdinfo(struct rt_ckpt_work *w, long fd);
 const char *rt_parse_number(const char *s, unsigned base, uint64_t *out);
+const char *rt_next_line(const char *line);
+const char *rt_in_line(const char *s, const char *key);
 unsigned char *rt_fd_record(struct rt_ckpt_work *w, uint32_t kind, size_t size, long fd);
 int rt_save_inotify(struct rt_ckpt_work *w, long fd);	/* inotify.c */
 long rt_check_unread_events(struct rt_ckpt_work *w);
