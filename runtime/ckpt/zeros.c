@@ -94,10 +94,11 @@ static int rt_rebuild_record(struct rt_rebuild *b, const unsigned char *h)
 		*(uint64_t *)(nh + CKPT_RH_DATA_SIZE) = dsize;
 		if (!dsize)
 			*(uint32_t *)(nh + CKPT_RH_FLAGS) &= ~CKPT_REGION_HAS_DATA;
-		rt_seal(nh + CKPT_RH_SIZE);
 	}
 	*(uint64_t *)(nh + CKPT_RH_DATA_OFFSET) = dsize ? b->data_end : 0;	/* made absolute later */
 	b->data_end += (dsize + CKPT_IMAGE_PAGE - 1) & ~(uint64_t)(CKPT_IMAGE_PAGE - 1);
+	if (elide)	/* after every header field is final: a region left with no data is not sealed again by the writer */
+		rt_seal(nh + CKPT_RH_SIZE);
 	return 0;
 }
 
