@@ -18,6 +18,11 @@
 
 #pragma GCC visibility push(hidden)
 
+/* Kernel objects one checkpoint keeps, and one restart makes: pipes held whole (kobjects.c), and
+ * unlinked files and memfds with their contents (fdata.c) */
+#define RT_MAX_PIPES	256
+#define RT_MAX_UNLINKED	256
+
 /* checkpoint.c */
 void rt_checkpoint_init(char **envp);
 const char *rt_restart_source(const char *spec);

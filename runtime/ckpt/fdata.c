@@ -7,8 +7,8 @@
  * with the descriptor's access mode.
  *
  * The contents are copied while the program is stopped, into a snapshot memfd of the checkpoint's
- * own at the offsets they will have in the data area, so that the writer (which runs on while the
- * program does) writes the file as it was at the checkpoint, not as it is later.
+ * own (its place there kept beside the descriptor, rt_snapshot_at), so that the writer (which runs
+ * on while the program does) writes the file as it was at the checkpoint, not as it is later.
  */
 #include "ckpt/save.h"
 #include "ckpt/restore.h"
@@ -70,6 +70,16 @@ static int64_t rt_copy_extents(struct rt_ckpt_work *w, unsigned char *p, long re
 	return snap < 0 ? -1 : copied;
 }
 
+/* Where the contents of descriptor fd's file are in the snapshot, or -1 (zeros.c lays the data
+ * area out again after the records are made, so a record's data offset does not say) */
+int64_t rt_snapshot_at(const struct rt_ckpt_work *w, uint32_t fd)
+{
+	for (int i = 0; i < w->nunlinked; i++)
+		if (w->unlinked[i].fd == fd)
+			return (int64_t)w->unlinked[i].snapshot_at;
+	return -1;
+}
+
 static int rt_save_contents(struct rt_ckpt_work *w, unsigned char *p, long fd)
 {
 	char proc[32];
@@ -82,6 +92,7 @@ static int rt_save_contents(struct rt_ckpt_work *w, unsigned char *p, long fd)
 	if (copied < 0)
 		return -1;
 	unsigned char *h = p - CKPT_RH_SIZE;
+	w->unlinked[w->nunlinked].snapshot_at = at;
 	if (copied) {
 		*(uint64_t *)(h + CKPT_RH_DATA_OFFSET) = at;	/* in the data area; the writer adds where it starts */
 		*(uint64_t *)(h + CKPT_RH_DATA_SIZE) = (uint64_t)copied;
@@ -117,6 +128,8 @@ int rt_save_file_data(struct rt_ckpt_work *w, long fd, const struct rt_stat *st,
 		return rt_refuse_descriptor(w, fd, path, "its name was removed and its other links are not known");
 	if (rt_mapped_shared(w, st))
 		return rt_refuse_descriptor(w, fd, path, "it is mapped MAP_SHARED, and the mapping would come back a private copy");
+	if (w->nunlinked >= RT_MAX_UNLINKED)
+		return rt_refuse_descriptor(w, fd, path, "more unlinked files and memfds than a checkpoint keeps (256)");
 	unsigned char *p = rt_fd_record(w, CKPT_REC_FILE_DATA, CKPT_RFD_SIZE, fd);
 	if (!p)
 		return RT_SAVE_FULL;
@@ -129,8 +142,9 @@ int rt_save_file_data(struct rt_ckpt_work *w, long fd, const struct rt_stat *st,
 	if (u32at(p, CKPT_RFD_SAME_FILE) == ~0u && rt_save_contents(w, p, fd) < 0)
 		return rt_refuse_descriptor(w, fd, path, "its contents cannot be read, or are over 256 MiB (CKPT_FDATA_MAX)");
 	rt_seal(p);
-	if (w->nunlinked < RT_MAX_UNLINKED)
-		w->unlinked[w->nunlinked++] = (struct rt_unlinked){ st->dev, st->ino, (uint32_t)fd };
+	w->unlinked[w->nunlinked].dev = st->dev;
+	w->unlinked[w->nunlinked].ino = st->ino;
+	w->unlinked[w->nunlinked++].fd = (uint32_t)fd;
 	return 0;
 }
 
@@ -224,8 +238,7 @@ static long rt_reopen(long made, const unsigned char *file)
 	return rt_syscall4(__NR_openat, AT_FDCWD, (long)rt_fd_path(proc, made), flags | O_CLOEXEC, 0);
 }
 
-#define RT_RESTORE_FILES 64
-static struct { uint32_t fd; long made; } rt_made[RT_RESTORE_FILES];
+static struct { uint32_t fd; long made; } rt_made[RT_MAX_UNLINKED];
 static int rt_nmade;
 
 /* The made file of a lower descriptor, found among the ones made so far; -1 when none */
@@ -248,8 +261,8 @@ static long rt_make_file(const struct rt_image *im, const unsigned char *h, cons
 	if (kind == CKPT_FDATA_MEMFD && seals && rt_syscall3(__NR_fcntl, made, F_ADD_SEALS, seals) < 0)
 		rt_refuse_kobject(im, fd, path, "its seals cannot be set again");
 	made = rt_fd_above(made, above);
-	if (rt_nmade >= RT_RESTORE_FILES)
-		rt_refuse_kobject(im, fd, path, "more unlinked files than a restart makes (64)");
+	if (rt_nmade >= RT_MAX_UNLINKED)
+		rt_refuse_kobject(im, fd, path, "more unlinked files and memfds than a restart makes (256)");
 	rt_made[rt_nmade].fd = fd;
 	rt_made[rt_nmade++].made = made;
 	return made;

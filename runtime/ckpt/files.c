@@ -122,10 +122,11 @@ static int rt_save_file(struct rt_ckpt_work *w, long fd)
 		w->fds[w->nfds++] = (int)fd;
 	if (placeholder)
 		return 0;	/* remote/ makes it again: no kernel object of its own to save */
-	int object = rt_save_kobject(w, fd, type, &st, w->linkbuf);
+	int inherited = fd < 1024 && (rt_inherited[fd / 64] >> (fd % 64) & 1);
+	int object = rt_save_kobject(w, fd, type, &st, w->linkbuf, inherited);
 	if (object != RT_SAVE_NOT_MINE)
 		return object;
-	if (fd > 2 && type >= CKPT_FT_PIPE && !(fd < 1024 && (rt_inherited[fd / 64] >> (fd % 64) & 1)))
+	if (fd > 2 && type >= CKPT_FT_PIPE && !inherited)
 		rt_warn_unrestorable(fd, w->linkbuf);
 	return 0;
 }

@@ -3,7 +3,9 @@
  * kernel lists each watch's number, inode and mask (/proc/self/fdinfo); its path comes from what
  * the runtime kept when the program added it (sys/inotify.c), and must still name that inode.
  * Refused at checkpoint (the previous image kept): a watch whose path is not known or now names
- * another file, and events not yet read (they would be lost). At restart a watch whose path cannot
+ * another file, and events not yet read (they would be lost: looked for before the checkpoint
+ * makes its temporary image, since that is an event too; one that comes in the few moments
+ * between is lost). At restart a watch whose path cannot
  * be watched refuses the image.
  */
 #include <linux/inotify.h>
@@ -23,11 +25,9 @@ static int rt_parse_watch(const char *line, struct rt_kwatch *k)
 		return 0;
 	const char *s = line;
 	for (int i = 0; i < 4; i++) {
-		while (*s && *s != '\n' && !rt_starts_with(s, keys[i]))
-			s++;
-		if (!rt_starts_with(s, keys[i]))
+		if (!(s = rt_in_line(s, keys[i])))
 			return 0;
-		s = rt_parse_number(s + rt_strlen(keys[i]), 16, out[i]);
+		s = rt_parse_number(s, 16, out[i]);
 	}
 	return 1;
 }
@@ -51,13 +51,6 @@ static const char *rt_path_of_watch(const struct rt_kwatch *k, uint32_t *flags)
 			return path;
 	}
 	return 0;
-}
-
-static const char *rt_next_line(const char *line)
-{
-	while (*line && *line != '\n')
-		line++;
-	return *line ? line + 1 : line;
 }
 
 static int rt_save_watches(struct rt_ckpt_work *w, long fd, unsigned char *p, uint32_t count)
@@ -84,15 +77,13 @@ static int rt_save_watches(struct rt_ckpt_work *w, long fd, unsigned char *p, ui
 	return i == count ? 0 : rt_refuse_descriptor(w, fd, "inotify", "its watches changed while they were read");
 }
 
+/* Events not yet read were refused before the checkpoint made its temporary image (rt_check_unread_events) */
 int rt_save_inotify(struct rt_ckpt_work *w, long fd)
 {
-	int unread = 0;
 	struct rt_kwatch k;
 	uint32_t count = 0;
 	if (rt_read_fdinfo(w, fd) < 0)
 		return rt_refuse_descriptor(w, fd, "inotify", "its watches cannot be read");
-	if (rt_syscall3(__NR_ioctl, fd, FIONREAD, (long)&unread) < 0 || unread)
-		return rt_refuse_descriptor(w, fd, "inotify", "it has events not yet read, which would be lost");
 	for (const char *line = w->fdinfo; *line; line = rt_next_line(line))
 		count += (uint32_t)rt_parse_watch(line, &k);
 	unsigned char *p = rt_fd_record(w, CKPT_REC_INOTIFY, CKPT_RIN_SIZE + (size_t)count * CKPT_INOTIFY_ENTRY_SIZE, fd);
@@ -103,6 +94,29 @@ int rt_save_inotify(struct rt_ckpt_work *w, long fd)
 	if (!r)
 		rt_seal(p);
 	return r;
+}
+
+static int rt_refuse_unread(void *arg, long fd)
+{
+	struct rt_ckpt_work *w = arg;
+	char link[32], proc[32];
+	int unread = 0;
+	long n = rt_syscall4(__NR_readlinkat, AT_FDCWD, (long)rt_fd_path(proc, fd), (long)link, sizeof link - 1);
+	if (n != RT_LITERAL_LEN("anon_inode:inotify") || rt_memcmp(link, "anon_inode:inotify", (size_t)n))
+		return 0;
+	if (rt_syscall3(__NR_ioctl, fd, FIONREAD, (long)&unread) < 0 || unread)
+		return rt_refuse_descriptor(w, fd, "inotify", "it has events not yet read, which would be lost");
+	return 0;
+}
+
+/*
+ * Before the checkpoint makes its temporary image, whose creation is itself an event for a program
+ * watching that directory: events the program has not read would be lost, so they refuse the
+ * checkpoint. Returns 0, or -ENOTRECOVERABLE when refused (said on stderr).
+ */
+long rt_check_unread_events(struct rt_ckpt_work *w)
+{
+	return rt_each_fd(w->scanbuf, sizeof w->scanbuf, rt_refuse_unread, w) == RT_SAVE_REFUSED ? -ENOTRECOVERABLE : 0;
 }
 
 /* ---- the restart's side ---- */

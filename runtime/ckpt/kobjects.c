@@ -152,20 +152,34 @@ static int rt_epoll_target_open(long epfd, long tfd)
 	return rt_syscall5(__NR_kcmp, pid, pid, KCMP_EPOLL_TFD, tfd, (long)&slot) == 0;
 }
 
-/* One "tfd: N events: X data: Y" line of an epoll instance's fdinfo into an entry */
+/* Where "key" starts within the line at s, or 0 */
+const char *rt_in_line(const char *s, const char *key)
+{
+	for (size_t klen = rt_strlen(key); *s && *s != '\n'; s++)
+		if (!rt_memcmp(s, key, klen))
+			return s + klen;
+	return 0;
+}
+
+/* The line after the one at line (the text's end when it is the last) */
+const char *rt_next_line(const char *line)
+{
+	while (*line && *line != '\n')
+		line++;
+	return *line ? line + 1 : line;
+}
+
+/* One "tfd: N events: X data: Y ..." line of an epoll instance's fdinfo into an entry */
 static int rt_save_epoll_entry(struct rt_ckpt_work *w, unsigned char *p, long fd, const char *line)
 {
 	uint64_t tfd, events, data;
-	if (!rt_starts_with(line, "tfd:") || !rt_field(line, "tfd:", 10, &tfd))
+	if (!rt_starts_with(line, "tfd:"))
 		return 0;
-	const char *ev = line;
-	while (*ev && *ev != '\n' && rt_memcmp(ev, "events:", 7))
-		ev++;
-	const char *d = ev;
-	while (*d && *d != '\n' && rt_memcmp(d, "data:", 5))
-		d++;
-	if (!rt_field(ev, "events:", 16, &events) || !rt_field(d, "data:", 16, &data))
+	const char *ev = rt_in_line(rt_parse_number(line + 4, 10, &tfd), "events:");
+	const char *d = ev ? rt_in_line(rt_parse_number(ev, 16, &events), "data:") : 0;
+	if (!d)
 		return rt_refuse_descriptor(w, fd, "epoll", "a registration cannot be read");
+	rt_parse_number(d, 16, &data);
 	if (!rt_epoll_target_open(fd, (long)tfd))
 		return rt_refuse_descriptor(w, fd, "epoll", "a descriptor it watches was closed while its file stays open elsewhere");
 	unsigned char *e = rt_record_grow(w, p, CKPT_EPOLL_ENTRY_SIZE);
@@ -185,14 +199,10 @@ static int rt_save_epoll(struct rt_ckpt_work *w, long fd)
 	unsigned char *p = rt_fd_record(w, CKPT_REC_EPOLL, CKPT_REP_SIZE, fd);
 	if (!p)
 		return RT_SAVE_FULL;
-	for (const char *line = w->fdinfo; *line;) {
+	for (const char *line = w->fdinfo; *line; line = rt_next_line(line)) {
 		int r = rt_save_epoll_entry(w, p, fd, line);
 		if (r)
 			return r;
-		while (*line && *line != '\n')
-			line++;
-		if (*line)
-			line++;
 	}
 	rt_seal(p);
 	return 0;
@@ -261,7 +271,7 @@ static int rt_save_pipe(struct rt_ckpt_work *w, long fd, const char *name)
 	if (rt_each_fd(w->scanbuf, sizeof w->scanbuf, rt_note_pipe_end, &s) < 0 || s.reader < 0 || s.writer < 0)
 		return RT_SAVE_NOT_MINE;
 	if (w->npipes >= RT_MAX_PIPES)
-		return rt_refuse_descriptor(w, fd, name, "too many pipes");
+		return rt_refuse_descriptor(w, fd, name, "more pipes than a checkpoint keeps (256)");
 	int bytes = 0;
 	long capacity = rt_syscall2(__NR_fcntl, s.reader, F_GETPIPE_SZ);
 	if (capacity < 0 || rt_syscall3(__NR_ioctl, s.reader, FIONREAD, (long)&bytes) < 0 || bytes < 0 || bytes > capacity)
@@ -279,8 +289,12 @@ static int rt_save_pipe(struct rt_ckpt_work *w, long fd, const char *name)
 	return 0;
 }
 
-/* F_SETOWN_EX and F_SETSIG, when the program set them; its own pid or tid as it knows them */
-static int rt_save_fown(struct rt_ckpt_work *w, long fd)
+/*
+ * F_SETOWN_EX and F_SETSIG, when the program set them; its own pid or tid as it knows them. An
+ * owner elsewhere refuses the checkpoint, unless the descriptor was inherited with it (a launcher's
+ * setting, left as the restarting process has it).
+ */
+static int rt_save_fown(struct rt_ckpt_work *w, long fd, int inherited)
 {
 	struct { int type, pid; } owner = { 0, 0 };
 	long sig = rt_syscall2(__NR_fcntl, fd, F_GETSIG);
@@ -292,6 +306,8 @@ static int rt_save_fown(struct rt_ckpt_work *w, long fd)
 		owner.pid = (int)rt_ids_virtual.pid;
 	else if ((uint64_t)owner.pid == rt_ids_real.tid && owner.type == F_OWNER_TID)
 		owner.pid = (int)rt_ids_virtual.tid;
+	else if (owner.pid && inherited)
+		return 0;
 	else if (owner.pid)
 		return rt_refuse_descriptor(w, fd, "F_SETOWN", "its signals go to another process or group");
 	unsigned char *p = rt_fd_record(w, CKPT_REC_FOWN, CKPT_RFO_SIZE, fd);
@@ -324,9 +340,10 @@ static int rt_save_anon(struct rt_ckpt_work *w, long fd, const char *path)
  * Called for every descriptor after its file record: 0 when its object is recorded (or it has
  * none), RT_SAVE_NOT_MINE when files.c's own rule applies, RT_SAVE_FULL or RT_SAVE_REFUSED
  */
-int rt_save_kobject(struct rt_ckpt_work *w, long fd, uint32_t type, const struct rt_stat *st, const char *path)
+int rt_save_kobject(struct rt_ckpt_work *w, long fd, uint32_t type, const struct rt_stat *st, const char *path,
+		    int inherited)
 {
-	int r = rt_save_fown(w, fd);
+	int r = rt_save_fown(w, fd, inherited);
 	if (r)
 		return r;
 	if (type == CKPT_FT_PIPE && rt_starts_with(path, "pipe:["))
@@ -341,8 +358,7 @@ int rt_save_kobject(struct rt_ckpt_work *w, long fd, uint32_t type, const struct
 /* ---- the restart's side ---- */
 
 /* Pipes made again, by inode; their ends wait here until their descriptors take them */
-#define RT_RESTORE_PIPES 64
-static struct { uint64_t inode; long reader, writer; } rt_made_pipes[RT_RESTORE_PIPES];
+static struct { uint64_t inode; long reader, writer; } rt_made_pipes[RT_MAX_PIPES];
 static int rt_nmade_pipes;
 
 struct rt_find { uint32_t kind, fd; uint64_t inode; const unsigned char *found; uint32_t size; };
@@ -400,8 +416,8 @@ static long rt_make_pipe(const struct rt_image *im, const unsigned char *rec, ui
 {
 	int pair[2];
 	uint32_t bytes = u32at(rec, CKPT_RPI_BYTES);
-	if (rt_nmade_pipes >= RT_RESTORE_PIPES)
-		rt_refuse_kobject(im, fd, "pipe", "more pipes than a restart makes (64)");
+	if (rt_nmade_pipes >= RT_MAX_PIPES)
+		rt_refuse_kobject(im, fd, "pipe", "more pipes than a restart makes (256)");
 	if (size < CKPT_RPI_SIZE + bytes || rt_syscall2(__NR_pipe2, (long)pair, O_CLOEXEC | O_NONBLOCK) < 0)
 		rt_refuse_kobject(im, fd, "pipe", "it cannot be made again");
 	long reader = rt_fd_above(pair[0], above), writer = rt_fd_above(pair[1], above);

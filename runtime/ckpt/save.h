@@ -17,8 +17,6 @@
 #define RT_PAGEMAP_BATCH	8192	/* /proc/self/pagemap entries read at once: 32 MiB of memory */
 #define RT_MAX_QUEUED	256
 #define RT_STOP_SIGNAL	63	/* the runtime's: stops the other threads for a checkpoint (threads.c) */
-#define RT_MAX_PIPES	256
-#define RT_MAX_UNLINKED	256
 #define RT_FDINFO_MAX	(256 * 1024)	/* an epoll instance's fdinfo: about 80 bytes a registration */
 
 /* The payload of every kernel-object record but the pipe's starts with its descriptor (u32) */
@@ -30,7 +28,7 @@ _Static_assert(CKPT_REV_FD == 0 && CKPT_RTF_FD == 0 && CKPT_RSF_FD == 0 && CKPT_
 #define RT_SAVE_REFUSED		(-2)	/* state that cannot be restored: the checkpoint is refused (said on stderr) */
 #define RT_SAVE_NOT_MINE	1	/* kobjects.c: not a kernel object it saves; files.c's rule applies */
 
-struct rt_unlinked { uint64_t dev, ino; uint32_t fd; };
+struct rt_unlinked { uint64_t dev, ino, snapshot_at; uint32_t fd; };	/* snapshot_at: where its contents are */
 #define RT_PROC_TEXT	(64 * 1024)
 #define RT_MAX_GUARDS	4096
 
@@ -91,13 +89,18 @@ int rt_note_guard(struct rt_ckpt_work *w, uint64_t page);
 int rt_save_guards(struct rt_ckpt_work *w);
 int rt_save_files(struct rt_ckpt_work *w);		/* files.c: 0, RT_SAVE_FULL or RT_SAVE_REFUSED */
 void rt_note_inherited_fds(void);
-int rt_save_kobject(struct rt_ckpt_work *w, long fd, uint32_t type, const struct rt_stat *st, const char *path);
+int rt_save_kobject(struct rt_ckpt_work *w, long fd, uint32_t type, const struct rt_stat *st, const char *path,
+		    int inherited);
 int rt_refuse_descriptor(const struct rt_ckpt_work *w, long fd, const char *kind, const char *why);	/* kobjects.c */
 long rt_read_fdinfo(struct rt_ckpt_work *w, long fd);
 const char *rt_parse_number(const char *s, unsigned base, uint64_t *out);
+const char *rt_next_line(const char *line);
+const char *rt_in_line(const char *s, const char *key);
 unsigned char *rt_fd_record(struct rt_ckpt_work *w, uint32_t kind, size_t size, long fd);
 int rt_save_inotify(struct rt_ckpt_work *w, long fd);	/* inotify.c */
+long rt_check_unread_events(struct rt_ckpt_work *w);
 int rt_save_file_data(struct rt_ckpt_work *w, long fd, const struct rt_stat *st, const char *path);	/* fdata.c */
+int64_t rt_snapshot_at(const struct rt_ckpt_work *w, uint32_t fd);
 int rt_save_cwd_and_exe(struct rt_ckpt_work *w);	/* cwd.c */
 int rt_save_rlimits(struct rt_ckpt_work *w);		/* limits.c */
 int rt_save_itimers(struct rt_ckpt_work *w);

@@ -39,13 +39,6 @@ static uint64_t rt_field(const char *s, const char *key, int hex)
 	return negative ? -v : v;
 }
 
-static const char *rt_next_line(const char *s)
-{
-	while (*s && *s != '\n')
-		s++;
-	return *s ? s + 1 : s;
-}
-
 /* One timer's four lines ("ID:", "signal: N/PTR", "notify: KIND/pid.N", "ClockID:") into an entry */
 static const char *rt_parse_timer(const char *s, unsigned char *e, uint32_t *other_clock)
 {

@@ -109,14 +109,17 @@ static int rt_write_region(struct rt_ckpt_area *a, long fd, unsigned char *h)
 	return 0;
 }
 
-/* Contents copied while the program was stopped (fdata.c), from the snapshot at the same offset */
-static int rt_write_snapshot(struct rt_ckpt_area *a, long fd, unsigned char *h, uint64_t data_start)
+/* Contents copied while the program was stopped (fdata.c), from where they are in the snapshot */
+static int rt_write_snapshot(struct rt_ckpt_area *a, long fd, unsigned char *h)
 {
 	uint64_t off = *(uint64_t *)(h + CKPT_RH_DATA_OFFSET), size = *(uint64_t *)(h + CKPT_RH_DATA_SIZE);
+	int64_t from = rt_snapshot_at(&a->work, *(uint32_t *)(h + CKPT_RH_SIZE));	/* every such record starts with its fd */
 	uint32_t crc = 0;
+	if (from < 0)
+		return -EIO;
 	for (uint64_t done = 0; done < size;) {
 		uint64_t want = size - done < RT_CHUNK ? size - done : RT_CHUNK;
-		long n = rt_syscall4(__NR_pread64, a->work.snapshot_fd, (long)a->bounce, (long)want, (long)(off - data_start + done));
+		long n = rt_syscall4(__NR_pread64, a->work.snapshot_fd, (long)a->bounce, (long)want, (long)((uint64_t)from + done));
 		if (n <= 0)
 			return n ? (int)n : -EIO;
 		uint64_t at = off + done;
@@ -142,7 +145,7 @@ static int rt_write_image(struct rt_ckpt_area *a, long fd)
 		if (*(uint64_t *)(h + CKPT_RH_DATA_SIZE)) {
 			*(uint64_t *)(h + CKPT_RH_DATA_OFFSET) += data_start;
 			r = *(uint32_t *)(h + CKPT_RH_KIND) == CKPT_REC_REGION ? rt_write_region(a, fd, h)
-									    : rt_write_snapshot(a, fd, h, data_start);
+									    : rt_write_snapshot(a, fd, h);
 			*(uint32_t *)(h + CKPT_RH_CRC) = rt_crc32c(0, h, CKPT_RH_CRC);
 		}
 		at += CKPT_RH_SIZE + *(uint32_t *)(h + CKPT_RH_PAYLOAD_SIZE);
@@ -293,16 +296,6 @@ static long rt_write_out(struct rt_ckpt_area *a)
 }
 
 /*
- * The temporary image is made after the records: making it is an event for a program that watches
- * its directory (inotify), which the records would hold as not yet read.
- */
-static long rt_open_image_tmp(void)
-{
-	return rt_image_in_memory() ? rt_syscall2(__NR_memfd_create, (long)"ckpt-image", MFD_CLOEXEC)
-				    : rt_syscall4(__NR_openat, AT_FDCWD, (long)rt_image_tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-}
-
-/*
  * On the scratch stack. The image has the pid calls routed through the dispatcher (base/pids.c):
  * only a process made from it needs them translated. The other threads are stopped from before
  * the first record to the writer's fork, whose snapshot holds them as they were.
@@ -311,19 +304,30 @@ static void rt_checkpoint_on_scratch(void *arg)
 {
 	struct rt_ckpt_area *a = arg;
 	struct rt_ckpt_work *w = &a->work;
-	w->image_fd = -1;
+	if ((w->result = rt_check_unread_events(w))) {	/* before the temporary image is an event of its own */
+		rt_report_failure(w->result);
+		return;
+	}
+	w->image_fd = rt_image_in_memory()
+		? rt_syscall2(__NR_memfd_create, (long)"ckpt-image", MFD_CLOEXEC)
+		: rt_syscall4(__NR_openat, AT_FDCWD, (long)rt_image_tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (w->image_fd < 0) {
+		rt_report_failure(w->result = w->image_fd);
+		return;
+	}
 	rt_pids_route(1);
 	w->result = rt_stop_threads(w);
 	if (!w->result)
 		w->result = rt_collect(w);
-	if (!w->result && (w->image_fd = rt_open_image_tmp()) < 0)
-		w->result = w->image_fd;
 	if (!w->result) {
 		w->result = rt_write_out(a);	/* which reports its own failure */
 		rt_resume_threads();
 	} else {
 		rt_resume_threads();
+		rt_syscall1(__NR_close, w->image_fd);
 		rt_close_snapshot(w);
+		if (!rt_image_in_memory())
+			rt_syscall1(__NR_unlink, (long)rt_image_tmp);
 		rt_report_failure(w->result);
 	}
 	rt_pids_route(0);

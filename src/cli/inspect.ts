@@ -17,8 +17,9 @@ const HELP = `${USAGE}
 Decodes the checkpoint image IMAGE (docs/image-format.md) and checks every record's checksum.
 Prints the process (pids, the signal that checkpointed it), registers, memory regions (bytes
 saved, and where a restart takes the pages not saved from: the relinked binary, another file, or
-zeros for anonymous memory), open descriptors (pipes and sockets marked not restorable), cwd,
-limits, timers and queued signals.
+zeros for anonymous memory), open descriptors (with the state of each kernel object: a pipe's
+unread bytes, an eventfd's counter, an epoll instance's registrations...; those a restart cannot
+make again marked not restorable), cwd, limits, timers and queued signals.
 
 Options:
   --json                print the same facts as one JSON document (keys: src/image/json.ts)

@@ -72,27 +72,31 @@ describe('kernel objects that cannot be rebuilt', function () {
   });
 
   it('an inotify instance with events not yet read is refused: they would be lost', async () => {
-    const image = path.join(dir, 'inotify.img');
-    const { run, first } = await holding('inotify-unread', image);
-    run.child.kill('SIGUSR2');
-    await waitFor(() => run.err().includes('\n'), 'the refusal on stderr');
-    run.child.stdin!.end('\n');
-    assert.deepEqual(await run.ended, { code: 0, signal: null });
-    assert.equal(run.err(), 'ckpt: warning: checkpoint refused, previous image kept: descriptor 4 (inotify) cannot be restored: '
-      + 'it has events not yet read, which would be lost (docs/limits.md)\n');
-    assert.equal(generation(image), first);
+    await refused('inotify-unread', '(inotify) cannot be restored: it has events not yet read, which would be lost');
   });
 
-  it('a memfd mapped MAP_SHARED is refused: the mapping would come back a private copy', async () => {
-    const image = path.join(dir, 'shared.img');
-    const { run, first } = await holding('memfd-shared', image);
+  /** Checkpointed while it holds `what`: the program goes on, its stderr is the one refusal, the first image stays */
+  async function refused(what: string, refusal: string): Promise<void> {
+    const image = path.join(dir, `${what}.img`);
+    const { run, first } = await holding(what, image);
     run.child.kill('SIGUSR2');
     await waitFor(() => run.err().includes('\n'), 'the refusal on stderr');
     run.child.stdin!.end('\n');
     assert.deepEqual(await run.ended, { code: 0, signal: null });
-    assert.equal(run.err(), 'ckpt: warning: checkpoint refused, previous image kept: descriptor 4 (/memfd:shared (deleted)) cannot be '
-      + 'restored: it is mapped MAP_SHARED, and the mapping would come back a private copy (docs/limits.md)\n');
+    assert.equal(run.err(), `ckpt: warning: checkpoint refused, previous image kept: descriptor 4 ${refusal} (docs/limits.md)\n`);
     assert.equal(generation(image), first);
+  }
+
+  it('a memfd mapped MAP_SHARED is refused: the mapping would come back a private copy', async () => {
+    await refused('memfd-shared', '(/memfd:shared (deleted)) cannot be restored: it is mapped MAP_SHARED, and the mapping would come back a private copy');
+  });
+
+  it('an epoll instance watching a descriptor closed since is refused: the registration has no number to come back at', async () => {
+    await refused('epoll-closed', '(epoll) cannot be restored: a descriptor it watches was closed while its file stays open elsewhere');
+  });
+
+  it('a file whose name was removed while another link remains is refused: the other link is not known', async () => {
+    await refused('unlinked-linked', `(${fs.realpathSync(dir)}/linked-a (deleted)) cannot be restored: its name was removed and its other links are not known`);
   });
 
   it('a restart from an image whose eventfd lacks its record is refused, naming the descriptor', async () => {
