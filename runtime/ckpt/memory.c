@@ -141,10 +141,21 @@ static int rt_cannot_share(const char *path)
 	return !rt_is_shared_anonymous(path) && !rt_is_cursor_table(path) && !rt_is_segment(path);
 }
 
-/* A shared mapping of the file still at its path: CKPT_REGION_SHARED_FILE, with st that file's */
+/*
+ * A MAP_SHARED region the program cannot write (glibc maps its gconv cache so): stored whole and
+ * restored as a private copy, as a file's pages it only reads would be. The program could see no
+ * difference but a later change of the file by another process; and the image restarts where the
+ * file is not (a carried program on a machine without the system's data files).
+ */
+static int rt_copied_shared(uint32_t prot)
+{
+	return !(prot & 2);	/* PROT_WRITE */
+}
+
+/* A writable shared mapping of the file still at its path: CKPT_REGION_SHARED_FILE, with st that file's */
 static uint32_t rt_shared_source(const struct rt_map *m, struct rt_stat *st)
 {
-	if (!m->shared || !m->inode || m->path[0] != '/' ||
+	if (!m->shared || rt_copied_shared(m->prot) || !m->inode || m->path[0] != '/' ||
 	    rt_syscall4(__NR_newfstatat, AT_FDCWD, (long)m->path, (long)st, 0) < 0 ||
 	    (st->mode & S_IFMT) != S_IFREG || st->dev != m->dev || st->ino != m->inode)
 		return 0;
@@ -172,7 +183,7 @@ static int rt_save_region(struct rt_ckpt_work *w, const struct rt_map *m)
 	uint32_t source = role == CKPT_ROLE_MEMORY && !shared_file ? rt_region_source(w, m, &st) : 0;
 	size_t plen = rt_strlen(m->path) + 1;
 	uint32_t at = (uint32_t)((CKPT_RG_SIZE + plen + 7) & ~7UL);
-	if (m->shared && !shared_file && rt_cannot_share(m->path))
+	if (m->shared && !shared_file && !rt_copied_shared(m->prot) && rt_cannot_share(m->path))
 		rt_warn_unshareable(m);
 	unsigned char *p = rt_record(w, CKPT_REC_REGION, source | shared_file | (m->shared ? CKPT_REGION_SHARED : 0), at);
 	if (!p)
@@ -439,7 +450,8 @@ static void rt_open_region(void *arg, const unsigned char *h, const unsigned cha
 		rt_region_fd[r->index++] = RT_PLACED;
 		return;
 	}
-	if ((flags & CKPT_REGION_SHARED) && !(flags & CKPT_REGION_SHARED_FILE) && rt_cannot_share(path))
+	if ((flags & CKPT_REGION_SHARED) && !(flags & CKPT_REGION_SHARED_FILE) && !rt_copied_shared(u32at(p, CKPT_RG_PROT)) &&
+	    rt_cannot_share(path))
 		rt_refuse_path(r->im, "a MAP_SHARED mapping cannot be shared again (its file was gone or replaced, or it "
 			       "is a memfd's or the kernel's): ", path);
 	if (flags & CKPT_REGION_SHARED_FILE)
