@@ -108,10 +108,10 @@ static long rt_handle(struct rt_thread *self, struct rt_ctx *c, long nr)
 		return rt_sleep_restartable(nr, 0, 0, (const void *)c->rdi, (void *)c->rsi);
 	case __NR_clock_nanosleep:
 		return rt_sleep_restartable(nr, (long)c->rdi, (long)c->rsi, (const void *)c->rdx, (void *)c->r10);
-	case __NR_inotify_add_watch:
-		return rt_sys_inotify_add_watch((long)c->rdi, (const char *)c->rsi, (uint32_t)c->rdx);
+	case __NR_inotify_add_watch:	/* recorded for a checkpoint, unless the table refuses it for a remote file */
+		return rt_remote_refusal(c, nr) ?: rt_sys_inotify_add_watch((long)c->rdi, (const char *)c->rsi, (uint32_t)c->rdx);
 	case __NR_inotify_rm_watch:
-		return rt_sys_inotify_rm_watch((long)c->rdi, (long)c->rsi);
+		return rt_remote_refusal(c, nr) ?: rt_sys_inotify_rm_watch((long)c->rdi, (long)c->rsi);
 	case __NR_rt_sigsuspend:
 		return rt_sys_sigsuspend((const void *)c->rdi, (long)c->rsi);
 	case __NR_rt_sigreturn:

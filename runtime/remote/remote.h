@@ -77,6 +77,7 @@ void rt_vfiles_exit(void);
 void rt_vfiles_vfork_save(void);
 void rt_vfiles_vfork_done(void);
 int rt_remote_handles(long nr);
+long rt_remote_refusal(const struct rt_ctx *c, long nr);
 long rt_sys_remote(const struct rt_ctx *c, long nr);
 int rt_remote_placeholder(long fd);
 void rt_vfiles_init(char **envp);

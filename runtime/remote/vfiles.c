@@ -701,6 +701,22 @@ static long rt_fd_or_local(const struct rt_ctx *c, long nr)
 	return r;
 }
 
+/*
+ * For a call the runtime makes itself when it may be made here (inotify's, which kobjects records):
+ * the errno the table refuses it with when it names a remote object, or 0
+ */
+long rt_remote_refusal(const struct rt_ctx *c, long nr)
+{
+	if (!rt_remote_handles(nr))
+		return 0;
+	const struct rt_call_class *k = rt_call_class_of(nr);
+	long a[6];
+	long remote = k->cls == RT_CALL_REFUSE ? rt_route_args(c, k->spec, a) : 0;
+	if (remote < 0)
+		return remote;
+	return k->cls == RT_CALL_REFUSE && (remote || !k->spec[0]) ? -(long)k->err : 0;
+}
+
 long rt_sys_remote(const struct rt_ctx *c, long nr)
 {
 	const struct rt_call_class *k = rt_call_class_of(nr);
