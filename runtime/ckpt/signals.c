@@ -36,9 +36,9 @@ int rt_save_queued_signals(struct rt_ckpt_work *w)
 		while (n < RT_MAX_QUEUED && rt_syscall4(__NR_rt_sigtimedwait, (long)&set, (long)w->queued[n], (long)&now, RT_SIGSET_SIZE) == sig)
 			n++;
 	}
+	long self = rt_syscall0(__NR_gettid);	/* the leader: it took them off its own queue and the process's */
 	for (int i = 0; i < n; i++)
-		rt_syscall4(__NR_rt_tgsigqueueinfo, (long)rt_ids_real.pid, (long)rt_ids_real.tid,
-			    *(const int *)w->queued[i], (long)w->queued[i]);
+		rt_syscall4(__NR_rt_tgsigqueueinfo, (long)rt_ids_real.pid, self, *(const int *)w->queued[i], (long)w->queued[i]);
 	unsigned char *p = rt_record(w, CKPT_REC_SIGINFO, 0, (size_t)n * CKPT_SIGINFO_SIZE);
 	if (!p)
 		return -1;

@@ -139,6 +139,21 @@ describe('threads: a pool that makes and joins threads in a loop', function () {
   });
 });
 
+describe('threads: the runtime\'s stop signal (63)', function () {
+  this.timeout(300_000);
+
+  it('is still the program\'s own: its handler, raised, sent to a thread and queued, as without the runtime', async () => {
+    const dir = scratch('ckpt-sig63-');
+    const exe = path.join(dir, 'signal-63');
+    await execa('gcc', ['-O2', '-static', '-pthread', '-o', exe, path.join(ROOT, 'test/fixtures/signal-63.c')]);
+    await relinkFile(exe, `${exe}.ckpt`);
+    const want = await runProgram(exe, [], { cwd: dir });
+    assert.match(want.stdout, /^queued: taken 3, value 6363$/m);
+    const got = await runProgram(`${exe}.ckpt`, [], { cwd: dir, env: { CKPT_IMAGE: path.join(dir, 'unused.img') } });
+    assert.deepEqual(got, want);
+  });
+});
+
 describe('threads: a process whose first thread has ended', function () {
   this.timeout(300_000);
 
