@@ -96,8 +96,6 @@ static int rt_rebuild_record(struct rt_rebuild *b, const unsigned char *h)
 			*(uint32_t *)(nh + CKPT_RH_FLAGS) &= ~CKPT_REGION_HAS_DATA;
 	}
 	*(uint64_t *)(nh + CKPT_RH_DATA_OFFSET) = dsize ? b->data_end : 0;	/* made absolute later */
-	if (elide)	/* after the offset: a region left with no data keeps this header checksum */
-		rt_seal(nh + CKPT_RH_SIZE);
 	b->data_end += (dsize + CKPT_IMAGE_PAGE - 1) & ~(uint64_t)(CKPT_IMAGE_PAGE - 1);
 	if (elide)	/* after every header field is final: a region left with no data is not sealed again by the writer */
 		rt_seal(nh + CKPT_RH_SIZE);

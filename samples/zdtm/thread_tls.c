@@ -2,11 +2,15 @@
  * thread_tls: each thread's own state survives: its thread-local variables (values and addresses),
  * the tid gettid gave it, its signal mask, its alternate signal stack, and its tid as a target:
  * pthread_kill and tgkill on the tid it had reach that same thread, whose handler runs on its own
- * alternate stack. The threads wait in pthread_cond_wait while the checkpoint is taken.
+ * alternate stack. The threads wait in pthread_cond_wait while the checkpoint is taken. Each also
+ * keeps its own SSE rounding mode (MXCSR, as CRIU's fpu00 checks a thread's FPU state) and its
+ * robust-mutex list (futex-rl); and the threads share one working directory still (clone_fs): a
+ * chdir of the main thread after the restart is every thread's.
  */
 #include "zdtm.h"	/* first: it defines _GNU_SOURCE */
 #include <pthread.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 
 #define THREADS 6
@@ -22,6 +26,9 @@ struct member {
 	pid_t tid;
 	long *tls_at;
 	sigset_t mask;
+	unsigned mxcsr;
+	void *robust;
+	size_t robust_len;
 	char alt[ALT_SIZE] __attribute__((aligned(16)));
 	const char *failure;
 	volatile int ready, checked;
@@ -59,6 +66,16 @@ static const char *check_self(struct member *m)
 		}
 	if (sigaltstack(NULL, &ss) != 0 || ss.ss_sp != m->alt || ss.ss_size != ALT_SIZE || ss.ss_flags != 0)
 		return "the alternate signal stack changed";
+	if (__builtin_ia32_stmxcsr() != m->mxcsr)
+		return "the thread's MXCSR (its rounding mode) changed";
+	void *robust = NULL;
+	size_t robust_len = 0;
+	if (syscall(SYS_get_robust_list, 0, &robust, &robust_len) != 0 || robust != m->robust || robust_len != m->robust_len)
+		return "the thread's robust-mutex list changed";
+	char cwd[4096];
+	size_t len = getcwd(cwd, sizeof cwd) ? strlen(cwd) : 0;
+	if (len < 6 || strcmp(cwd + len - 6, "/fsdir") != 0)
+		return "the main thread's chdir after the restart did not reach this thread";
 	return NULL;
 }
 
@@ -71,6 +88,9 @@ static void *member_main(void *arg)
 	m->tid = (pid_t)syscall(SYS_gettid);
 	stack_t ss = { .ss_sp = m->alt, .ss_size = ALT_SIZE, .ss_flags = 0 };
 	sigaltstack(&ss, NULL);
+	__builtin_ia32_ldmxcsr((__builtin_ia32_stmxcsr() & ~0x6000u) | (unsigned)(m->index % 4) << 13);	/* each its own rounding */
+	m->mxcsr = __builtin_ia32_stmxcsr();
+	syscall(SYS_get_robust_list, 0, &m->robust, &m->robust_len);
 	sigemptyset(&m->mask);
 	sigaddset(&m->mask, SIGRTMIN + 1 + (int)(m->index % 3));	/* each its own mask */
 	if (m->index % 2)
@@ -103,10 +123,12 @@ int main(void)
 		while (!__atomic_load_n(&members[i].ready, __ATOMIC_SEQ_CST))
 			sched_yield();
 	tls_value = 42;
+	zdtm_check(mkdir("fsdir", 0755) == 0, "mkdir: %s", strerror(errno));
 	zdtm_ready();
 	zdtm_wait();
 
 	zdtm_check(tls_value == 42, "the main thread's thread-local value is %ld, not 42", tls_value);
+	zdtm_check(chdir("fsdir") == 0, "chdir: %s", strerror(errno));
 	pthread_mutex_lock(&lock);
 	go = 1;
 	pthread_cond_broadcast(&go_cond);

@@ -1,7 +1,10 @@
 /*
  * Files with no name: one unlinked while open (as tmpfile() leaves it) and an O_TMPFILE one,
  * each with data, a hole and an offset. After a restart each has its contents with the hole
- * kept, its offset, no link, and the program's writes go on where they were.
+ * kept, its offset, no link, and the program's writes go on where they were. A third, unlinked
+ * and then given another mode (fchmod), is sparse and over 3 GiB: a hole at its head, 2 GiB of
+ * hole in the middle and 1 GiB at its tail; after a restart its holes are holes, its data is where
+ * it was, and it has that mode.
  */
 #include "zdtm.h"
 #include <sys/stat.h>
@@ -35,6 +38,43 @@ static void check(int fd, const char *what)
 		   (long long)lseek(fd, sizeof block, SEEK_DATA));
 }
 
+#define FAR_AT	0x80002000LL		/* past 2 GiB, as CRIU's unlink_largefile writes */
+#define SPARSE_SIZE (FAR_AT + sizeof block + (1LL << 30))
+
+/* Data at 4 KiB and past 2 GiB, with holes before, between and after */
+static int make_sparse(void)
+{
+	int fd = open("sparse.tmp", O_RDWR | O_CREAT | O_EXCL, 0600);
+	zdtm_check(fd >= 0 && unlink("sparse.tmp") == 0, "sparse: open and unlink: %s", strerror(errno));
+	memset(block, 's', sizeof block);
+	zdtm_check(pwrite(fd, block, sizeof block, sizeof block) == sizeof block, "sparse: pwrite at 4 KiB");
+	zdtm_check(pwrite(fd, block, sizeof block, FAR_AT) == sizeof block, "sparse: pwrite past 2 GiB");
+	zdtm_check(ftruncate(fd, SPARSE_SIZE) == 0 && fchmod(fd, 0604) == 0, "sparse: ftruncate and fchmod");
+	return fd;
+}
+
+static void check_sparse(int fd)
+{
+	struct stat st;
+	zdtm_check(fstat(fd, &st) == 0 && st.st_size == SPARSE_SIZE && st.st_nlink == 0 && (st.st_mode & 0777) == 0604,
+		   "sparse: size %lld, %ld links, mode %o", (long long)st.st_size, (long)st.st_nlink, st.st_mode & 0777);
+	zdtm_check(lseek(fd, 0, SEEK_DATA) == sizeof block, "sparse: the head hole ends at %lld", (long long)lseek(fd, 0, SEEK_DATA));
+	zdtm_check(lseek(fd, sizeof block, SEEK_HOLE) == 2 * sizeof block, "sparse: the first data ends at %lld",
+		   (long long)lseek(fd, sizeof block, SEEK_HOLE));
+	zdtm_check(lseek(fd, 2 * sizeof block, SEEK_DATA) == FAR_AT, "sparse: the middle hole ends at %lld",
+		   (long long)lseek(fd, 2 * sizeof block, SEEK_DATA));
+	zdtm_check(lseek(fd, FAR_AT, SEEK_HOLE) == FAR_AT + (off_t)sizeof block, "sparse: the far data ends at %lld",
+		   (long long)lseek(fd, FAR_AT, SEEK_HOLE));
+	errno = 0;
+	zdtm_check(lseek(fd, FAR_AT + sizeof block, SEEK_DATA) < 0 && errno == ENXIO, "sparse: data in the tail hole");
+	const off_t data_at[] = { sizeof block, FAR_AT };
+	for (int k = 0; k < 2; k++) {
+		zdtm_check(pread(fd, block, sizeof block, data_at[k]) == sizeof block, "sparse: pread at %lld", (long long)data_at[k]);
+		for (size_t i = 0; i < sizeof block; i++)
+			zdtm_check(block[i] == 's', "sparse: byte %lld is %d", (long long)(data_at[k] + (off_t)i), block[i]);
+	}
+}
+
 int main(void)
 {
 	int unlinked = open("spill.tmp", O_RDWR | O_CREAT | O_EXCL, 0600);
@@ -45,6 +85,7 @@ int main(void)
 	fill(nameless, "tmpfile");
 	int reader = open("/proc/self/fd/3", O_RDONLY);	/* a second open of the unlinked file, read-only */
 	zdtm_check(reader >= 0, "reopen: %s", strerror(errno));
+	int sparse = make_sparse();
 	zdtm_ready();
 	zdtm_wait();
 
@@ -56,5 +97,6 @@ int main(void)
 	zdtm_check(pread(reader, buf, 4, 100) == 4 && !memcmp(buf, "more", 4), "the second open is not of the same file");
 	struct stat st;
 	zdtm_check(fstat(nameless, &st) == 0 && (st.st_mode & 0777) == 0640, "mode %o", st.st_mode & 0777);
+	check_sparse(sparse);
 	zdtm_pass();
 }
