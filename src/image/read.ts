@@ -128,13 +128,19 @@ export function readImage(src: ImageSource): Image {
     return image;
   }
   const crc = crc32c(bytes.subarray(0, C.CKPT_IH_CRC));
-  if (crc !== h.crc) image.problems.push(checksum('file header is', h.crc, crc));
+  if (crc !== h.crc) {
+    // its record count and size cannot be trusted: a walk by them would report the damage again
+    // as records that are not there (or not report records that are), so it ends here, as the
+    // runtime's check does
+    image.problems.push(checksum('file header is', h.crc, crc));
+    return image;
+  }
   if (h.version !== C.CKPT_IMAGE_VERSION) image.problems.push(`format version ${h.version} is not supported (this reader knows version ${C.CKPT_IMAGE_VERSION})`);
   if (h.fileSize !== BigInt(src.size)) image.problems.push(`file is ${src.size} bytes but its header says ${h.fileSize}: truncated or extended`);
   const known = h.version === C.CKPT_IMAGE_VERSION;
   const recordsEnd = readRecords(src, image, known);
-  // only a header that holds and a walk that reached the last record say where the records end
-  if (crc === h.crc && image.records.length === h.records) checkPadding(src, image, recordsEnd);
+  // only a walk that reached the last record says where the records end
+  if (image.records.length === h.records) checkPadding(src, image, recordsEnd);
   checkDataPlacement(image, recordsEnd);
   checkRegionsDisjoint(image);
   for (const kind of known ? REQUIRED : []) if (!image.records.some((r) => r.decoded?.kind === kind)) image.problems.push(`the image has no valid ${kind} record`);
