@@ -68,11 +68,16 @@ void rt_thread_release(struct rt_thread *t)
 		__atomic_store_n(&t->tid, (int64_t)RT_SLOT_GONE, __ATOMIC_RELEASE);
 }
 
-/* Frees the slots of tids that are no thread of this process (a vfork child that exec'd); how many */
+/*
+ * Frees the slots of tids that are no thread of this process (a vfork child that exec'd); how many.
+ * The process is the table's: a vfork child sweeping its parent's table (it shares its memory) has
+ * a pid of its own, under which every thread of the parent would look gone, the parent's own slot
+ * and the way back from its vfork with them (a python that spawned a thousand children crashed so).
+ */
 static unsigned rt_threads_sweep(void)
 {
 	unsigned freed = 0;
-	long pid = rt_syscall0(__NR_getpid);
+	long pid = (long)rt_ids_real.pid;
 	for (unsigned i = 0; i < RT_THREAD_SLOTS; i++) {
 		int64_t key = __atomic_load_n(&rt_thread_table[i].tid, __ATOMIC_ACQUIRE);
 		if (key > 0 && rt_syscall3(__NR_tgkill, pid, key, 0) == -ESRCH) {
