@@ -53,8 +53,11 @@ static const char *rt_parse_timer(const char *s, unsigned char *e, uint32_t *oth
 	s = rt_next_line(s);
 	uint32_t notify = rt_starts_with(s, "notify: none") ? SIGEV_NONE : SIGEV_SIGNAL;
 	for (const char *t = s; *t && *t != '\n'; t++)
-		if (rt_starts_with(t, "/tid."))
+		if (rt_starts_with(t, "/tid.")) {
 			notify |= SIGEV_THREAD_ID;
+			if ((long)rt_field(t, "/tid.", 0) != rt_syscall0(__NR_gettid))
+				notify |= CKPT_PT_OTHER_THREAD;
+		}
 	*(uint32_t *)(e + CKPT_PT_NOTIFY) = notify;
 	s = rt_next_line(s);
 	int clock = (int)rt_field(s, "ClockID:", 0);
@@ -77,6 +80,17 @@ static void rt_warn_other_clock(const unsigned char *e)
 	rt_note_unrestorable();
 }
 
+/* A timer aimed at another thread (glibc's SIGEV_THREAD helper): its new tid is not known when
+ * the timers are made again, before the threads are; aimed at the first thread instead, its signal
+ * would kill the process */
+static void rt_warn_other_thread(const unsigned char *e)
+{
+	char id[24];
+	rt_utoa((uint64_t)(uint32_t)*(const int32_t *)(e + CKPT_PT_ID), id);
+	rt_warn("POSIX timer", id, "signals another thread (SIGEV_THREAD or SIGEV_THREAD_ID): a restart will refuse this image (docs/limits.md)");
+	rt_note_unrestorable();
+}
+
 int rt_save_posix_timers(struct rt_ckpt_work *w)
 {
 	long n = rt_read_file("/proc/self/timers", w->proc_text, RT_PROC_TEXT - 1);
@@ -93,6 +107,8 @@ int rt_save_posix_timers(struct rt_ckpt_work *w)
 			continue;
 		if (other_clock)
 			rt_warn_other_clock(entry);
+		if (*(uint32_t *)(entry + CKPT_PT_NOTIFY) & CKPT_PT_OTHER_THREAD)
+			rt_warn_other_thread(entry);
 		rt_syscall2(__NR_timer_gettime, id, (long)(entry + CKPT_PT_INTERVAL_SEC));
 		unsigned char *e = rt_record_grow(w, p, CKPT_PT_SIZE);
 		if (!e)
@@ -121,6 +137,8 @@ static long rt_make_timer(const struct rt_image *im, const unsigned char *e, int
 	int id = want;
 	if (clock < 0 && RT_CPUCLOCK_PID(clock) != 0)
 		rt_refuse_timer(im, "a POSIX timer runs on another process's CPU clock: timer ", want);
+	if (notify & CKPT_PT_OTHER_THREAD)
+		rt_refuse_timer(im, "a POSIX timer signals another thread (SIGEV_THREAD): timer ", want);
 	long r = rt_syscall3(__NR_timer_create, clock, (long)&ev, (long)&id);
 	if (r < 0)
 		return r;

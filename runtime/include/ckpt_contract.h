@@ -373,7 +373,8 @@
 #define CKPT_PT_ID              0   /* i32: the id timer_create gave the program */
 #define CKPT_PT_CLOCK           4   /* i32: its clock; a CPU clock of this process or thread with pid 0 (self) */
 #define CKPT_PT_SIGNO           8   /* u32: sigev_signo */
-#define CKPT_PT_NOTIFY          12  /* u32: sigev_notify: SIGEV_SIGNAL, SIGEV_NONE or SIGEV_THREAD_ID (the one thread) */
+#define CKPT_PT_NOTIFY          12  /* u32: sigev_notify: SIGEV_SIGNAL, SIGEV_NONE or SIGEV_THREAD_ID (the leader), | CKPT_PT_OTHER_THREAD */
+#define CKPT_PT_OTHER_THREAD    0x40000000 /* flag in NOTIFY: it signals another thread (glibc's SIGEV_THREAD helper): refused */
 #define CKPT_PT_VALUE           16  /* u64: sigev_value */
 #define CKPT_PT_INTERVAL_SEC    24  /* i64: it_interval */
 #define CKPT_PT_INTERVAL_NSEC   32  /* i64 */

@@ -93,6 +93,11 @@ describe('state a restart cannot restore: warned about at the checkpoint, refuse
       refusal: /^a POSIX timer runs on another process's CPU clock: timer \d+$/,
     },
     {
+      name: 'timer_thread',
+      warning: /^ckpt: warning: POSIX timer \d+ signals another thread \(SIGEV_THREAD or SIGEV_THREAD_ID\): a restart will refuse this image \(docs\/limits\.md\)\n$/,
+      refusal: /^a POSIX timer signals another thread \(SIGEV_THREAD\): timer \d+$/,
+    },
+    {
       name: 'file_lease',
       warning: 'ckpt: warning: descriptor 3 holds a lease or a lock of another kind: a restart will refuse this image (docs/limits.md)\n',
       refusal: 'the program held a lease or a lock of a kind a restart cannot take again',
