@@ -37,13 +37,19 @@ describe('images through commands (|CMD and CMD|)', function () {
 
   const restart = (spec: string) => execa(bin, [], { cwd: dir, reject: false, env: { PATH: '/usr/bin:/bin', CKPT_RESTART: spec }, timeout: 60_000 });
 
-  it('checkpoints into a compressing command and restarts from a decompressing one', async () => {
-    const gz = path.join(dir, 'run.img.gz');
+  /** A run checkpointed into `|gzip > GZ` (renamed into place once whole), then killed */
+  async function checkpointIntoGzip(gz: string) {
     const run = await startSteps({ CKPT_IMAGE: `|gzip -1 > ${gz}.part && mv ${gz}.part ${gz}` });
     signalRunning(run.child, 'SIGUSR2');
     await waitFor(() => fs.existsSync(gz), 'the compressed image');
     run.child.kill('SIGKILL');
     await run.done;
+    return run;
+  }
+
+  it('checkpoints into a compressing command and restarts from a decompressing one', async () => {
+    const gz = path.join(dir, 'run.img.gz');
+    const run = await checkpointIntoGzip(gz);
     assert.equal(run.stderr(), '');
 
     const image = path.join(dir, 'from-stream.img');
@@ -68,11 +74,7 @@ describe('images through commands (|CMD and CMD|)', function () {
 
   it('refuses to restart from a command that fails, or whose stream is cut short: exit 2, one line', async () => {
     const gz = path.join(dir, 'cut.img.gz');
-    const run = await startSteps({ CKPT_IMAGE: `|gzip -1 > ${gz}.part && mv ${gz}.part ${gz}` });
-    signalRunning(run.child, 'SIGUSR2');
-    await waitFor(() => fs.existsSync(gz), 'the compressed image');
-    run.child.kill('SIGKILL');
-    await run.done;
+    await checkpointIntoGzip(gz);
 
     const failed = await restart('gzip -dc /nonexistent.gz 2>/dev/null|');
     assert.equal(failed.exitCode, 2);
