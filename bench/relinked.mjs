@@ -25,15 +25,15 @@ export async function waitFor(cond, ms = 120_000) {
 }
 
 /**
- * Runs bin with args in dir until it prints "ready", checkpoints it to dir/run.img, then creates
+ * Runs bin with args (and env) in dir until it prints "ready", checkpoints it to dir/run.img, then creates
  * dir/go and waits for it to end: the checkpoint wall time (signal to image renamed), the image's
  * size, and the longest clock gap the program saw (its line "stopped_ms=N").
  */
-export async function checkpointOnce(bin, args, dir) {
+export async function checkpointOnce(bin, args, dir, env = {}) {
   for (const f of ['go', 'run.img', 'out.txt']) fs.rmSync(path.join(dir, f), { force: true });
   const out = path.join(dir, 'out.txt');
   const fd = fs.openSync(out, 'w');
-  const child = spawn(bin, args, { cwd: dir, stdio: ['ignore', fd, 'inherit'], env: { CKPT_IMAGE: 'run.img' } });
+  const child = spawn(bin, args, { cwd: dir, stdio: ['ignore', fd, 'inherit'], env: { ...env, CKPT_IMAGE: 'run.img' } });
   fs.closeSync(fd);
   await waitFor(() => fs.readFileSync(out, 'utf8').includes('ready'));
   const t0 = performance.now();
