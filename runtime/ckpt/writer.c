@@ -212,10 +212,31 @@ static long rt_finish_image(struct rt_ckpt_area *a)
 }
 
 /* The writer process: a snapshot of the program, with no signals, no rseq and no SUD */
+/*
+ * Every descriptor but stdio (for its messages) and the writer's own: a copy of one of the
+ * program's pipe ends here would keep a reader of the program's from seeing end of file (or a
+ * writer from EPIPE) until the image is written, and a copy of a socket would keep it open
+ */
+static void rt_close_program_fds(const struct rt_ckpt_work *w)
+{
+	long keep[2] = { w->image_fd < w->snapshot_fd ? w->image_fd : w->snapshot_fd,
+			 w->image_fd < w->snapshot_fd ? w->snapshot_fd : w->image_fd };
+	long from = 3;
+	for (int i = 0; i < 2; i++) {
+		if (keep[i] < from)
+			continue;
+		if (keep[i] > from)
+			rt_syscall3(__NR_close_range, from, keep[i] - 1, 0);
+		from = keep[i] + 1;
+	}
+	rt_syscall3(__NR_close_range, from, ~0U, 0);
+}
+
 static _Noreturn void rt_writer(struct rt_ckpt_area *a)
 {
 	uint64_t all = ~0ULL;
 	rt_syscall4(__NR_rt_sigprocmask, SIG_SETMASK, (long)&all, 0, RT_SIGSET_SIZE);
+	rt_close_program_fds(&a->work);
 	rt_writer_reaping = 0;	/* this copy is the image: a stopped thread's reaping never ends in it */
 	rt_rseq_pause(&a->work.self->rseq);	/* the kernel would write this copy's rseq area while it is saved */
 	if (rt_image_remote)
