@@ -95,7 +95,8 @@ void rt_checkpoint_forked(void)
 /*
  * Sent to the process or to one thread, the signal runs in one thread, which leads the checkpoint:
  * it stops the others (threads.c). One that comes while another thread leads is that checkpoint's
- * (a vacate signal then makes it a vacate).
+ * (a vacate signal then makes it a vacate), unless it comes after the snapshot was taken: then the
+ * leader takes another checkpoint when this one is done, as a signal that came a moment later would.
  */
 static void rt_on_checkpoint_signal(int sig, void *si, void *uc)
 {
@@ -114,11 +115,18 @@ static void rt_on_checkpoint_signal(int sig, void *si, void *uc)
 	if (!rt_stop_lead()) {
 		if (sig == rt_vacate_signal)
 			rt_stop_note_vacate();
+		else
+			rt_stop_note_request();
 		return;
 	}
-	long r = rt_checkpoint(sig, uc, self);
-	if (rt_stop_end() || sig == rt_vacate_signal)
-		rt_vacate(rt_vacate_signal, r);
+	for (;;) {
+		long r = rt_checkpoint(sig, uc, self);
+		int again;
+		if (rt_stop_end(&again) || sig == rt_vacate_signal)
+			rt_vacate(rt_vacate_signal, r);
+		if (!again || r || !rt_stop_lead())
+			return;
+	}
 }
 
 /* A tag for the binary an image belongs to: same relinked file, same config block */

@@ -113,8 +113,9 @@ long rt_vacate_refusal(const struct rt_ckpt_work *w);	/* last: -EOPNOTSUPP when 
 /* threads.c: the other threads stopped for the checkpoint, and their records */
 void rt_threads_init(void);
 int rt_stop_lead(void);
-int rt_stop_end(void);
+int rt_stop_end(int *again);
 void rt_stop_note_vacate(void);
+void rt_stop_note_request(void);
 const volatile void *rt_stop_leader_word(void);
 long rt_stop_threads(struct rt_ckpt_work *w);
 void rt_resume_threads(void);

@@ -38,6 +38,8 @@ static struct {
 	volatile int release;		/* futex: bumped when the stopped threads may go on */
 	int count;
 	volatile int vacate;		/* a vacate signal came during this checkpoint */
+	volatile int taken;		/* the snapshot is taken: a checkpoint signal now asks for another */
+	volatile int again;		/* one did */
 	struct rt_stopped t[RT_MAX_THREADS];
 } rt_stop;
 
@@ -60,11 +62,17 @@ int rt_stop_lead(void)
 					   __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
 }
 
-/* The checkpoint is over: the next may start. Returns whether a vacate signal came meanwhile */
-int rt_stop_end(void)
+/*
+ * The checkpoint is over: the next may start. Returns whether a vacate signal came meanwhile; *again
+ * says whether a checkpoint signal came after the snapshot was taken (the state it asks for is
+ * newer than the image's: the leader takes another)
+ */
+int rt_stop_end(int *again)
 {
 	int vacate = rt_stop.vacate;
+	*again = __atomic_exchange_n(&rt_stop.again, 0, __ATOMIC_ACQ_REL);
 	rt_stop.vacate = 0;
+	rt_stop.taken = 0;
 	__atomic_store_n(&rt_stop.leader, 0, __ATOMIC_RELEASE);
 	return vacate;
 }
@@ -72,6 +80,13 @@ int rt_stop_end(void)
 void rt_stop_note_vacate(void)
 {
 	rt_stop.vacate = 1;
+}
+
+/* A checkpoint signal while another thread leads: that checkpoint's, unless its snapshot is taken */
+void rt_stop_note_request(void)
+{
+	if (__atomic_load_n(&rt_stop.taken, __ATOMIC_ACQUIRE))
+		__atomic_store_n(&rt_stop.again, 1, __ATOMIC_RELEASE);
 }
 
 /* The address the restorer pokes to 0: the image is made with a stop under way */
@@ -183,6 +198,7 @@ long rt_stop_threads(struct rt_ckpt_work *w)
 
 void rt_resume_threads(void)
 {
+	__atomic_store_n(&rt_stop.taken, 1, __ATOMIC_RELEASE);	/* the writer has forked (or failed) */
 	__atomic_add_fetch(&rt_stop.release, 1, __ATOMIC_RELEASE);
 	rt_futex(&rt_stop.release, FUTEX_WAKE_PRIVATE, 0x7fffffff, 0);
 }
