@@ -86,4 +86,43 @@ describe('images through commands (|CMD and CMD|)', function () {
     assert.match(cut.stderr, /^ckpt: cannot restart from gzip -dc .*\|: [^\n]+$/);
     assert.equal(cut.stdout, '');
   });
+
+  it('the writer holds none of the program\'s descriptors but stdio: its socket at 3 is not kept open by the writer', async () => {
+    fs.rmSync(path.join(dir, 'started'), { force: true });
+    fs.rmSync(path.join(dir, 'go'), { force: true });
+    // the image command waits for the test: the writer, waiting for it, is alive while it is looked at
+    const held = path.join(dir, 'command-running');
+    const child = spawn(bin, QUIET, {
+      cwd: dir, stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
+      env: { PATH: '/usr/bin:/bin', CKPT_IMAGE: `|touch ${held}; while [ ! -e go ]; do sleep 0.05; done; cat > /dev/null` },
+    });
+    const done = exited(child);
+    try {
+      await waitFor(() => fs.existsSync(path.join(dir, 'started')), 'the steps program to start');
+      const pipe = fs.readlinkSync(`/proc/${child.pid}/fd/3`);
+      assert.match(pipe, /^(pipe|socket):\[\d+\]$/);
+      signalRunning(child, 'SIGUSR2');
+      await waitFor(() => fs.existsSync(held), 'the image command to run');
+      const writer = childrenOf(child.pid!);
+      assert.equal(writer.length, 1, `one writer: ${writer}`);
+      const targets = fs.readdirSync(`/proc/${writer[0]}/fd`).map((fd) => fs.readlinkSync(`/proc/${writer[0]}/fd/${fd}`));
+      assert.ok(!targets.includes(pipe), `the writer holds ${pipe}: ${targets.join(', ')}`);
+    } finally {
+      fs.writeFileSync(path.join(dir, 'go'), '');
+      child.kill('SIGKILL');
+      await done;
+    }
+  });
 });
+
+/** The pids whose parent is pid (/proc/PID/stat's fourth field) */
+function childrenOf(pid: number): number[] {
+  return fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n)).flatMap((n) => {
+    try {
+      const stat = fs.readFileSync(`/proc/${n}/stat`, 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid ? [Number(n)] : [];
+    } catch {
+      return [];
+    }
+  });
+}
