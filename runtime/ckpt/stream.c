@@ -58,19 +58,6 @@ static long rt_command_status(long pid)
 	return r < 0 || status ? -EIO : 0;
 }
 
-static int rt_write_all_fd(long fd, const unsigned char *p, long n)
-{
-	while (n > 0) {
-		long w = rt_syscall3(__NR_write, fd, (long)p, n);
-		if (w == -EINTR)
-			continue;
-		if (w <= 0)
-			return w ? (int)w : -EIO;
-		p += w, n -= w;
-	}
-	return 0;
-}
-
 /* The finished image in memfd to `|CMD`; 0 once the command has taken it all and exited 0, or -errno */
 long rt_image_to_command(long memfd, const char *cmd, unsigned char *buf, uint64_t buf_size)
 {
@@ -78,22 +65,18 @@ long rt_image_to_command(long memfd, const char *cmd, unsigned char *buf, uint64
 	if (fd < 0)
 		return fd;
 	long r = 0;
-	for (uint64_t off = 0;; off += (uint64_t)r) {
-		r = rt_syscall4(__NR_pread64, memfd, (long)buf, (long)buf_size, (long)off);
-		if (r <= 0 || (r = rt_write_all_fd(fd, buf, r)) < 0)
+	for (uint64_t off = 0; r == 0;) {
+		long n = rt_syscall4(__NR_pread64, memfd, (long)buf, (long)buf_size, (long)off);
+		if (n <= 0) {
+			r = n ? n : 1;	/* 1: the memfd's end, the whole image given */
 			break;
-		r = (long)buf_size;	/* a short pread ends at the memfd's end: the next one returns 0 */
+		}
+		r = rt_write_all((int)fd, (const char *)buf, (size_t)n);
+		off += (uint64_t)n;
 	}
 	rt_syscall1(__NR_close, fd);	/* end of file for the command (EPIPE above if it quit early) */
 	long status = rt_command_status(pid);
 	return r < 0 ? r : status;
-}
-
-static _Noreturn void rt_cannot_stream(const char *spec, const char *why)
-{
-	const char *parts[] = { "ckpt: cannot restart from ", spec, ": ", why, "\n" };
-	rt_write_line(parts, 5);
-	rt_exit(CKPT_EXIT_BAD_IMAGE);
 }
 
 /* `CMD|`: the command's whole stdout in a memfd; its /proc/self/fd path */
@@ -103,33 +86,33 @@ static const char *rt_image_from_command(const char *spec)
 	static char cmd[4096];
 	size_t len = rt_strlen(spec) - 1;
 	if (!len || len >= sizeof cmd)
-		rt_cannot_stream(spec, "no command, or a command too long");
+		rt_cannot_restart(spec, "no command, or a command too long");
 	rt_memcpy(cmd, spec, len);
 	cmd[len] = 0;
 	long memfd = rt_syscall2(__NR_memfd_create, (long)"ckpt-restart", MFD_CLOEXEC);
 	long buf = rt_syscall6(__NR_mmap, 0, RT_PIPE_CHUNK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	long pid, fd = memfd < 0 || (buf < 0 && buf > -4096) ? -ENOMEM : rt_start_command(cmd, 0, &pid);
 	if (fd < 0)
-		rt_cannot_stream(spec, "cannot start the command");
+		rt_cannot_restart(spec, "cannot start the command");
 	uint64_t total = 0;
 	for (;;) {
 		long n = rt_syscall3(__NR_read, fd, buf, RT_PIPE_CHUNK);
 		if (n == -EINTR)
 			continue;
 		if (n < 0)
-			rt_cannot_stream(spec, "cannot read the command's output");
+			rt_cannot_restart(spec, "cannot read the command's output");
 		if (n == 0)
 			break;
-		if (rt_write_all_fd(memfd, (const unsigned char *)buf, n) < 0)
-			rt_cannot_stream(spec, "no memory for the image");
+		if (rt_write_all((int)memfd, (const char *)buf, (size_t)n) < 0)
+			rt_cannot_restart(spec, "no memory for the image");
 		total += (uint64_t)n;
 	}
 	rt_syscall1(__NR_close, fd);
 	rt_syscall2(__NR_munmap, buf, RT_PIPE_CHUNK);
 	if (rt_command_status(pid) < 0)
-		rt_cannot_stream(spec, "the command failed");
+		rt_cannot_restart(spec, "the command failed");
 	if (!total)
-		rt_cannot_stream(spec, "the command gave no image");
+		rt_cannot_restart(spec, "the command gave no image");
 	return rt_fd_path(path, memfd);
 }
 

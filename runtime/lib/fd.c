@@ -1,17 +1,19 @@
 /* Descriptors and small files: writing messages, reading /proc, moving descriptors out of the way. */
 #include "lib/lib.h"
 
-void rt_write_all(int fd, const char *buf, size_t len)
+/* 0 once all of buf is written, or -errno (-EIO for a write that took nothing) */
+int rt_write_all(int fd, const char *buf, size_t len)
 {
 	while (len) {
 		long n = rt_syscall3(__NR_write, fd, (long)buf, (long)len);
 		if (n == -EINTR)
 			continue;
 		if (n <= 0)
-			return;
+			return n ? (int)n : -EIO;
 		buf += n;
 		len -= (size_t)n;
 	}
+	return 0;
 }
 
 /*

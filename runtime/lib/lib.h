@@ -38,7 +38,7 @@ char *rt_put(char *out, const char *s);
 char *rt_utoa(uint64_t v, char *buf);
 
 /* fd.c */
-void rt_write_all(int fd, const char *buf, size_t len);
+int rt_write_all(int fd, const char *buf, size_t len);
 void rt_write_line(const char *const *parts, unsigned n);
 char *rt_fd_path(char *out, long fd);
 long rt_high_fd(long fd, long below, int cloexec);

@@ -62,7 +62,8 @@ long rt_image_upload(long memfd, const char *name, unsigned char *buf)
 	return r < 0 ? r : 0;
 }
 
-static _Noreturn void rt_cannot(const char *spec, const char *why)
+/* A CKPT_RESTART source that gives no image: one line, exit 2, nothing changed */
+_Noreturn void rt_cannot_restart(const char *spec, const char *why)
 {
 	const char *parts[] = { "ckpt: cannot restart from ", spec, ": ", why, "\n" };
 	rt_write_line(parts, 5);
@@ -78,23 +79,23 @@ const char *rt_image_source(const char *spec)
 	if (!rt_starts_with(spec, "shadow:"))
 		return spec;
 	if (!rt_remote_on)
-		rt_cannot(spec, "CKPT_SHADOW is not set");
+		rt_cannot_restart(spec, "CKPT_SHADOW is not set");
 	if (rt_image_name(remote, spec + RT_LITERAL_LEN("shadow:"), ""))
-		rt_cannot(spec, "not an image name");
+		rt_cannot_restart(spec, "not an image name");
 	long h = rt_remote_path_call(CKPT_SH_OP_OPEN, 0, 0, remote, 0, 0);
 	if (h < 0)
-		rt_cannot(spec, "the shadow has no such image");
+		rt_cannot_restart(spec, "the shadow has no such image");
 	struct rt_request fst = { .op = CKPT_SH_OP_FSTAT, .handle = (uint32_t)h };
 	long memfd = rt_syscall2(__NR_memfd_create, (long)"ckpt-restart", MFD_CLOEXEC);
 	long buf = rt_syscall6(__NR_mmap, 0, RT_CHUNK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (rt_remote_call(&fst, stat, sizeof stat, 0) < 0 || memfd < 0 || (buf < 0 && buf > -4096))
-		rt_cannot(spec, "cannot fetch it from the shadow");
+		rt_cannot_restart(spec, "cannot fetch it from the shadow");
 	uint64_t size = (uint64_t)((struct rt_stat *)stat)->size;
 	for (uint64_t off = 0; off < size;) {
 		struct rt_request rq = { .op = CKPT_SH_OP_PREAD, .handle = (uint32_t)h, .count = RT_CHUNK, .offset = off };
 		long n = rt_remote_call(&rq, (void *)buf, RT_CHUNK, 0);
 		if (n <= 0 || rt_syscall4(__NR_pwrite64, memfd, buf, n, (long)off) != n)
-			rt_cannot(spec, "the shadow lost the image while it was read");
+			rt_cannot_restart(spec, "the shadow lost the image while it was read");
 		off += (uint64_t)n;
 	}
 	rt_remote_close(h);

@@ -53,6 +53,7 @@ int rt_resolve(const char *host, size_t len, uint32_t *addr);
 /* image.c */
 long rt_image_upload(long memfd, const char *name, unsigned char *buf);
 const char *rt_image_source(const char *spec);
+_Noreturn void rt_cannot_restart(const char *spec, const char *why);
 
 /* cursors.c */
 extern long rt_cursors_fd;	/* the shared cursor table's memfd, -1 when none (8 bytes: a restart pokes -1) */
