@@ -7,10 +7,8 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { SAMPLES_DIR, relinkFile, runProgram, scratch } from '../helpers.js';
+import { SAMPLES_DIR, relinkFile, runProgram, scratch, waitFor } from '../helpers.js';
 
-const STEP_MS = 15_000;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms).unref());
 
 /** A started program's output so far, and whether it has exited */
 interface Running { child: ChildProcess; stdout: string; stderr: string; exited: boolean }
@@ -26,11 +24,8 @@ function start(file: string, cwd: string, env: Record<string, string>, args: str
 }
 
 async function until(r: Running, ready: () => boolean, what: string): Promise<void> {
-  for (const end = Date.now() + STEP_MS; Date.now() < end; await sleep(5)) {
-    if (ready()) return;
-    if (r.exited) break;
-  }
-  throw new Error(`${what} did not happen\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+  await waitFor(() => ready() || r.exited, what).catch(() => false);
+  if (!ready()) throw new Error(`${what} did not happen\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
 }
 
 async function stop(r: Running): Promise<void> {

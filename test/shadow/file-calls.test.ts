@@ -171,8 +171,8 @@ describe('the file calls of a job on the shadow (issue 13)', function () {
     assert.deepEqual([...new Set(seen)], ['/memfd:ckpt-remote-placeholder (deleted)']);
   });
 
-  it('run as root, calls on remote descriptors and paths leave /dev/null, the start directory and /tmp as they were', async function () {
-    if (process.getuid!() !== 0) this.skip(); // the harm the issue measured needs root: CI runs as root
+  it('run as root (skipped otherwise: the harm it guards against, a job changing /dev/null, needs root; run the suite as root to lift it), calls on remote descriptors and paths leave /dev/null, the start directory and /tmp as they were', async function () {
+    if (process.getuid!() !== 0) this.skip();
     const tag = `ckpt-probe-${process.pid}`;
     const devNull = () => { const s = fs.statSync('/dev/null', { bigint: true }); return [s.mode, s.uid, s.gid, s.rdev, s.mtimeNs, s.ctimeNs].join(' '); };
     const dirState = (d: string) => { const s = fs.statSync(d, { bigint: true }); return `${s.mode} ${s.uid} ${s.gid} ${s.mtimeNs} ${s.ctimeNs} ${fs.readdirSync(d).join(',')}`; };

@@ -11,6 +11,7 @@ import * as C from '../../src/contract.generated.js';
 import { WIRE_O, authMac, decodeDirents, decodeStat, encodeFrame, encodeMessage, encodeRequest, type Request } from '../../src/shadow/protocol.js';
 import { ShadowClient, connectRaw, type FrameReader } from './client.js';
 import { startShadow, type Shadow } from './shadow-process.js';
+import { waitFor } from '../helpers.js';
 
 const E = os.constants.errno;
 const { WRONLY, RDWR, CREAT, EXCL, TRUNC, DIRECTORY } = WIRE_O;
@@ -165,7 +166,7 @@ for (const lookups of ['event-loop', 'workers'] as const) {
         else outcomes.other++;
       };
       try {
-        while (!links.every(([name]) => fs.existsSync(name))) await new Promise((resolve) => setTimeout(resolve, 10));
+        await waitFor(() => links.every(([name]) => fs.existsSync(name)), 'the swapper to make its links');
         const ATTEMPTS = Number(process.env.ATTEMPTS ?? 700);
         await Promise.all(clients.map(async (c, k) => {
           for (let i = 0; i < ATTEMPTS; i++) {
@@ -215,7 +216,7 @@ for (const lookups of ['event-loop', 'workers'] as const) {
       };
       const times = [{ sec: 978307200n, nsec: 0n }, { sec: 978307200n, nsec: 0n }] as [{ sec: bigint; nsec: bigint }, { sec: bigint; nsec: bigint }];
       try {
-        while (!links.every(([name]) => fs.existsSync(name))) await new Promise((resolve) => setTimeout(resolve, 10));
+        await waitFor(() => links.every(([name]) => fs.existsSync(name)), 'the swapper to make its links');
         const ATTEMPTS = Number(process.env.ATTEMPTS ?? 200);
         await Promise.all(clients.map(async (c, k) => {
           for (let i = 0; i < ATTEMPTS; i++) {
