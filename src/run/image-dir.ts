@@ -47,6 +47,13 @@ function numberedName(seq: number): string {
   return `ckpt-${String(seq).padStart(6, '0')}.img`;
 }
 
+interface Entry { name: string; seq: number; setAside: boolean }
+
+/** The numbered images that may be resumed from, newest first */
+function resumable(entries: Entry[]): Entry[] {
+  return entries.filter((e) => !e.setAside).sort((a, b) => b.seq - a.seq);
+}
+
 /** An image of the directory: its name in the store and the location a user reads */
 export interface Image { name: string; location: string }
 
@@ -80,7 +87,7 @@ export class ImageDir {
 
   /** The numbered images that may be resumed from, newest first */
   async images(): Promise<Image[]> {
-    return (await this.entries()).filter((e) => !e.setAside).sort((a, b) => b.seq - a.seq).map((e) => this.image(e.name));
+    return resumable(await this.entries()).map((e) => this.image(e.name));
   }
 
   /**
@@ -88,8 +95,9 @@ export class ImageDir {
    * image set aside) when it holds an older state than the newest image already named.
    */
   async collect(): Promise<{ image: Image; stale: boolean } | undefined> {
-    const newest = (await this.images())[0];
-    const target = numberedName(await this.nextSeq());
+    const entries = await this.entries();	// one listing: on the shadow each is a round trip
+    const newest = resumable(entries)[0];
+    const target = numberedName(Math.max(0, ...entries.map((e) => e.seq)) + 1);
     if (!(await this.store.rename(STAGING_NAME, target))) return undefined;
     if (newest === undefined || !olderState(stateOf(await this.store.header(target)), stateOf(await this.store.header(newest.name)))) {
       return { image: this.image(target), stale: false };
@@ -121,11 +129,8 @@ export class ImageDir {
     return { name, location: this.store.location(name) };
   }
 
-  private async nextSeq(): Promise<number> {
-    return Math.max(0, ...(await this.entries()).map((e) => e.seq)) + 1;
-  }
 
-  private async entries(): Promise<{ name: string; seq: number; setAside: boolean }[]> {
+  private async entries(): Promise<Entry[]> {
     return (await this.store.names()).flatMap((name) => {
       const m = NUMBERED.exec(name);
       return m ? [{ name, seq: Number(m[1]), setAside: m[2] !== undefined }] : [];
