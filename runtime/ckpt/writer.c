@@ -28,8 +28,8 @@ struct rt_ckpt_area {
 
 #define RT_SCRATCH_SIZE	((sizeof(struct rt_ckpt_area) + RT_SCRATCH_STACK + 4095) & ~4095UL)
 
-/* Images not written to a file in place: made in a memfd and uploaded, or given to a command */
-static int rt_image_in_memory(void)
+/* Images not written to a local file: on the shadow, or given to a command */
+static int rt_image_elsewhere(void)
 {
 	return rt_image_remote || rt_image_command;
 }
@@ -48,7 +48,7 @@ int rt_writer_target(const char *path)
 	} else if (!path || !*path || rt_absolute_path(rt_image_path, path) < 0) {
 		return 0;
 	}
-	if (!rt_image_in_memory())
+	if (!rt_image_elsewhere())
 		rt_publish_target(rt_image_path);
 	return 1;
 }
@@ -69,6 +69,8 @@ struct rt_sink {
 	int splice;		/* in_order: the snapshot's memory goes in by reference (rt_splice_all) */
 	int pass;		/* RT_PASS_* */
 	uint64_t at;		/* in_order: bytes written so far */
+	long remote;		/* CKPT_IMAGE=shadow:NAME: the temporary image's handle on the shadow, else -1 */
+	unsigned char *copy;	/* remote: a chunk of memory is copied here before it is checksummed and sent */
 };
 
 #define RT_PASS_BOTH	0	/* checksum and write (a file) */
@@ -125,6 +127,8 @@ static int rt_splice_all(long fd, const unsigned char *buf, uint64_t len)
 /* len bytes at off; `stable`: buf is the snapshot's memory, not a buffer used again */
 static int rt_sink_write(struct rt_sink *s, const void *buf, uint64_t len, uint64_t off, int stable)
 {
+	if (s->remote >= 0)
+		return (int)rt_image_remote_pwrite(s->remote, buf, len, off);
 	if (!s->in_order)
 		return rt_pwrite_fully(s->fd, buf, len, off);
 	if (off < s->at)
@@ -148,6 +152,8 @@ static int rt_write_span(struct rt_sink *s, const unsigned char *src, uint64_t s
 	for (uint64_t done = 0; done < size;) {
 		uint64_t n = size - done < RT_CHUNK ? size - done : RT_CHUNK;
 		const unsigned char *chunk = src + done;
+		if (s->remote >= 0 && stable)	/* the shadow's calls write the runtime's buffers: in this snapshot */
+			chunk = rt_memcpy(s->copy, chunk, n);
 		if (s->pass != RT_PASS_WRITE)
 			*crc = rt_crc32c(*crc, chunk, n);
 		if (s->pass != RT_PASS_SUM) {
@@ -157,7 +163,7 @@ static int rt_write_span(struct rt_sink *s, const unsigned char *src, uint64_t s
 		}
 		done += n;
 		*off += n;
-		if (!s->in_order && (*off & (RT_WRITEBACK - 1)) < n)
+		if (!s->in_order && s->remote < 0 && (*off & (RT_WRITEBACK - 1)) < n)
 			rt_syscall4(__NR_sync_file_range, s->fd, (long)((*off - n) & ~(RT_WRITEBACK - 1)), RT_WRITEBACK,
 				    SYNC_FILE_RANGE_WRITE);
 	}
@@ -260,31 +266,50 @@ static void rt_fill_header(const struct rt_ckpt_work *w, unsigned char *header, 
 	*(uint32_t *)(header + CKPT_IH_CRC) = rt_crc32c(0, header, CKPT_IH_CRC);
 }
 
-/* A file: data first (region checksums are known only then), then records and header, then fsync */
-static int rt_write_image_file(struct rt_ckpt_area *a, long fd)
+/* At offsets: data first (region checksums are known only then), then records and header */
+static int rt_write_image_at_offsets(struct rt_ckpt_area *a, struct rt_sink *s, uint64_t *file_size)
 {
 	struct rt_ckpt_work *w = &a->work;
-	struct rt_sink s = { .fd = fd };
 	unsigned char header[CKPT_IH_SIZE] = { 0 };
-	uint64_t data_start = rt_lay_out(w);
-	int r = rt_write_data(a, &s, RT_PASS_BOTH);
-	rt_fill_header(w, header, data_start + w->data_end);
+	*file_size = rt_lay_out(w) + w->data_end;
+	int r = rt_write_data(a, s, RT_PASS_BOTH);
+	rt_fill_header(w, header, *file_size);
 	if (!r)
-		r = rt_sink_write(&s, w->records, w->used, CKPT_IH_SIZE, 0);
+		r = rt_sink_write(s, w->records, w->used, CKPT_IH_SIZE, 0);
 	if (!r)
-		r = rt_sink_write(&s, header, CKPT_IH_SIZE, 0, 0);
-	if (!r && rt_syscall2(__NR_ftruncate, fd, (long)(data_start + w->data_end)) < 0)
+		r = rt_sink_write(s, header, CKPT_IH_SIZE, 0, 0);
+	return r;
+}
+
+/* A file, then its size set (the last data may end short of it) and fsync */
+static int rt_write_image_file(struct rt_ckpt_area *a, long fd)
+{
+	struct rt_sink s = { .fd = fd, .remote = -1 };
+	uint64_t size;
+	int r = rt_write_image_at_offsets(a, &s, &size);
+	if (!r && rt_syscall2(__NR_ftruncate, fd, (long)size) < 0)
 		r = -EIO;
 	if (!r)
 		r = (int)rt_syscall1(__NR_fsync, fd);
 	return r;
 }
 
+/* The shadow's /.ckpt/NAME, written as a file is, straight from the snapshot, then renamed into place */
+static long rt_image_to_shadow(struct rt_ckpt_area *a)
+{
+	struct rt_sink s = { .fd = -1, .remote = rt_image_remote_open(rt_image_remote), .copy = a->bounce };
+	uint64_t size = 0;
+	if (s.remote < 0)
+		return s.remote == RT_RECONNECTED ? -EIO : s.remote;
+	long r = rt_write_image_at_offsets(a, &s, &size);
+	return rt_image_remote_finish(s.remote, rt_image_remote, size, r);
+}
+
 /* A pipe: checksums first, then the image front to back, the same bytes a file would hold */
 static int rt_write_image_in_order(struct rt_ckpt_area *a, long fd)
 {
 	struct rt_ckpt_work *w = &a->work;
-	struct rt_sink s = { .fd = fd, .in_order = 1, .splice = 1 };
+	struct rt_sink s = { .fd = fd, .in_order = 1, .splice = 1, .remote = -1 };
 	unsigned char header[CKPT_IH_SIZE] = { 0 };
 	uint64_t data_start = rt_lay_out(w), file_size = data_start + w->data_end;
 	int r = rt_write_data(a, &s, RT_PASS_SUM);
@@ -341,10 +366,7 @@ static long rt_finish_image(struct rt_ckpt_area *a)
 	if (rt_image_command) {
 		r = rt_image_to_command(a);
 	} else if (rt_image_remote) {
-		r = rt_write_image_file(a, a->work.image_fd);
-		if (!r)
-			r = rt_image_upload(a->work.image_fd, rt_image_remote, a->bounce);
-		rt_syscall1(__NR_close, a->work.image_fd);
+		r = rt_image_to_shadow(a);
 	} else {
 		r = rt_write_image_file(a, a->work.image_fd);
 		rt_syscall1(__NR_close, a->work.image_fd);
@@ -476,10 +498,9 @@ static void rt_checkpoint_on_scratch(void *arg)
 		rt_report_failure(w->result);
 		return;
 	}
-	w->image_fd = rt_image_command ? -1	/* the writer starts the command */
-		: rt_image_remote ? rt_syscall2(__NR_memfd_create, (long)"ckpt-image", MFD_CLOEXEC)
+	w->image_fd = rt_image_elsewhere() ? -1	/* the writer starts the command, or opens the shadow's file */
 		: rt_syscall4(__NR_openat, AT_FDCWD, (long)rt_image_tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (w->image_fd < 0 && !rt_image_command) {
+	if (w->image_fd < 0 && !rt_image_elsewhere()) {
 		rt_report_failure(w->result = w->image_fd);
 		return;
 	}
@@ -494,7 +515,7 @@ static void rt_checkpoint_on_scratch(void *arg)
 		rt_resume_threads();
 		rt_syscall1(__NR_close, w->image_fd);
 		rt_close_snapshot(w);
-		if (!rt_image_in_memory())
+		if (!rt_image_elsewhere())
 			rt_syscall1(__NR_unlink, (long)rt_image_tmp);
 		rt_report_failure(w->result);
 	}
@@ -507,7 +528,7 @@ long rt_checkpoint(int sig, void *uc, struct rt_thread *self)
 	rt_wait_writer(0);	/* one writer at a time: each holds a copy-on-write snapshot */
 	rt_writer_result = 0;
 	rt_job.generation++;	/* before the snapshot: a restart from it goes on counting */
-	if (!rt_image_in_memory())
+	if (!rt_image_elsewhere())
 		rt_publish_tmp_path(rt_image_tmp, rt_image_path);
 	long scratch = rt_syscall6(__NR_mmap, 0, RT_SCRATCH_SIZE, PROT_READ | PROT_WRITE,
 				   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
