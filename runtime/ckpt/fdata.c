@@ -120,9 +120,7 @@ static int rt_mapped_shared(struct rt_ckpt_work *w, const struct rt_stat *st)
  */
 int rt_save_file_data(struct rt_ckpt_work *w, long fd, const struct rt_stat *st, const char *path)
 {
-	size_t len = rt_strlen(path);
-	int deleted = len > RT_LITERAL_LEN(RT_DELETED) && rt_streq(path + len - RT_LITERAL_LEN(RT_DELETED), RT_DELETED);
-	if (!deleted)
+	if (!rt_is_deleted(path))
 		return RT_SAVE_NOT_MINE;
 	if (st->nlink)
 		return rt_refuse_descriptor(w, fd, path, "its name was removed and its other links are not known");
@@ -150,8 +148,15 @@ int rt_save_file_data(struct rt_ckpt_work *w, long fd, const struct rt_stat *st,
 
 /* ---- the restart's side ---- */
 
+/* Whether a /proc/self/fd link names a file whose name was removed */
+int rt_is_deleted(const char *path)
+{
+	size_t len = rt_strlen(path);
+	return len > RT_LITERAL_LEN(RT_DELETED) && rt_streq(path + len - RT_LITERAL_LEN(RT_DELETED), RT_DELETED);
+}
+
 /* The path a file record names, without " (deleted)", in out; its length */
-static size_t rt_live_path(char *out, const char *path)
+size_t rt_live_path(char *out, const char *path)
 {
 	size_t len = rt_strlen(path) - RT_LITERAL_LEN(RT_DELETED);
 	if (len >= RT_PATH_MAX)

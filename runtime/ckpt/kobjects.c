@@ -239,7 +239,7 @@ static int rt_pipe_seen(const struct rt_ckpt_work *w, uint64_t inode)
 
 /* The unread bytes of the pipe at reader, copied by tee(2) through a pipe of the same size: the
  * program's pipe keeps them */
-static int rt_copy_unread(long reader, unsigned char *out, uint32_t bytes, uint32_t capacity)
+int rt_copy_unread(long reader, unsigned char *out, uint32_t bytes, uint32_t capacity)
 {
 	int tmp[2];
 	if (rt_syscall2(__NR_pipe2, (long)tmp, O_CLOEXEC | O_NONBLOCK) < 0)
@@ -348,6 +348,10 @@ int rt_save_kobject(struct rt_ckpt_work *w, long fd, uint32_t type, const struct
 		return r;
 	if (type == CKPT_FT_PIPE && rt_starts_with(path, "pipe:["))
 		return rt_save_pipe(w, fd, path);
+	if (type == CKPT_FT_PIPE && rt_is_fifo(st, path))
+		return rt_save_fifo(w, fd, st, path);
+	if (type == CKPT_FT_OTHER && rt_is_symlink(st))
+		return rt_save_symlink(w, fd, path);
 	if (type == CKPT_FT_OTHER && rt_starts_with(path, "anon_inode:"))
 		return rt_save_anon(w, fd, path);
 	if (type == CKPT_FT_REGULAR)
@@ -559,6 +563,10 @@ long rt_open_kobject(const struct rt_image *im, const unsigned char *file, const
 	uint32_t type = u32at(file, CKPT_RF_TYPE), fd = u32at(file, CKPT_RF_FD);
 	if (type == CKPT_FT_PIPE && rt_starts_with(path, "pipe:["))
 		return rt_open_pipe_end(im, file, path, above);
+	if (type == CKPT_FT_PIPE && path[0] == '/')
+		return rt_open_fifo(im, file, path, above);
+	if (type == CKPT_FT_OTHER && path[0] == '/')
+		return rt_open_symlink(im, fd, path);
 	if (type == CKPT_FT_OTHER && rt_starts_with(path, "anon_inode:"))
 		return rt_open_anon(im, fd, path);
 	if (type == CKPT_FT_REGULAR)

@@ -292,12 +292,28 @@
 #define CKPT_REC_FILE_DATA      25  /* struct ckpt_rec_file_data, then its extents; data: their bytes */
 #define CKPT_REC_FOWN           26  /* struct ckpt_rec_fown: F_SETOWN_EX and F_SETSIG of a descriptor */
 #define CKPT_REC_INOTIFY        27  /* struct ckpt_rec_inotify, COUNT x CKPT_INOTIFY_ENTRY_SIZE, then their paths */
+#define CKPT_REC_FIFO           55  /* struct ckpt_rec_fifo, then (the FIFO's lowest descriptor only) its unread bytes */
+#define CKPT_REC_SYMLINK        56  /* struct ckpt_rec_symlink, then the link's target, NUL-terminated */
 
 /* struct ckpt_rec_pipe: a pipe whose every end the process holds */
 #define CKPT_RPI_INODE          0   /* u64: the pipe's inode at the checkpoint ("pipe:[N]" in the file records) */
 #define CKPT_RPI_CAPACITY       8   /* u32: F_GETPIPE_SZ */
 #define CKPT_RPI_BYTES          12  /* u32: unread bytes that follow the fixed part */
 #define CKPT_RPI_SIZE           16
+
+/* struct ckpt_rec_fifo: one per descriptor of a named FIFO (mkfifo) the process holds alone */
+#define CKPT_RFI_FD             0   /* u32 */
+#define CKPT_RFI_FIRST          4   /* u32: the FIFO's lowest descriptor, whose record holds the unread bytes */
+#define CKPT_RFI_MODE           8   /* u32: its permission bits (made again with them when it was unlinked) */
+#define CKPT_RFI_CAPACITY       12  /* u32: F_GETPIPE_SZ */
+#define CKPT_RFI_BYTES          16  /* u32: unread bytes that follow the fixed part (0 but in FIRST's record) */
+#define CKPT_RFI_RESERVED       20  /* u32: zero */
+#define CKPT_RFI_SIZE           24
+
+/* struct ckpt_rec_symlink: an O_PATH|O_NOFOLLOW descriptor of a symbolic link */
+#define CKPT_RSL_FD             0   /* u32 */
+#define CKPT_RSL_RESERVED       4   /* u32: zero */
+#define CKPT_RSL_SIZE           8   /* then the link's target (readlinkat), NUL-terminated */
 
 /* struct ckpt_rec_eventfd */
 #define CKPT_REV_FD             0   /* u32 */

@@ -167,6 +167,19 @@ export interface PipeState extends Struct<typeof PIPE> {
   /** the bytes not yet read at the checkpoint */
   unread: Buffer;
 }
+export const FIFO = [
+  ['fd', C.CKPT_RFI_FD, 'u32'], ['first', C.CKPT_RFI_FIRST, 'u32'], ['mode', C.CKPT_RFI_MODE, 'u32'],
+  ['capacity', C.CKPT_RFI_CAPACITY, 'u32'], ['bytes', C.CKPT_RFI_BYTES, 'u32'], ['reserved', C.CKPT_RFI_RESERVED, 'u32'],
+] as const;
+export interface FifoState extends Struct<typeof FIFO> {
+  /** the bytes not yet read at the checkpoint (in the record of the FIFO's lowest descriptor) */
+  unread: Buffer;
+}
+export const SYMLINK = [['fd', C.CKPT_RSL_FD, 'u32'], ['reserved', C.CKPT_RSL_RESERVED, 'u32']] as const;
+export interface SymlinkState extends Struct<typeof SYMLINK> {
+  /** what the link points to */
+  target: string;
+}
 export const EVENTFD = [['fd', C.CKPT_REV_FD, 'u32'], ['flags', C.CKPT_REV_FLAGS, 'u32'], ['count', C.CKPT_REV_COUNT, 'u64']] as const;
 export const TIMERFD = [
   ['fd', C.CKPT_RTF_FD, 'u32'], ['clock', C.CKPT_RTF_CLOCK, 'u32'], ['settimeFlags', C.CKPT_RTF_SETTIME_FLAGS, 'u32'],
@@ -262,6 +275,8 @@ export interface KindValues {
   queued: QueuedSignal[];
   thread: ThreadState;
   pipe: PipeState;
+  fifo: FifoState;
+  symlink: SymlinkState;
   eventfd: Struct<typeof EVENTFD>;
   timerfd: Struct<typeof TIMERFD>;
   signalfd: Struct<typeof SIGNALFD>;
@@ -277,7 +292,8 @@ export interface KindValues {
 }
 export type KindName = keyof KindValues;
 /** Records that complete a descriptor's file record */
-export const OBJECT_KINDS: readonly KindName[] = ['pipe', 'eventfd', 'timerfd', 'signalfd', 'epoll', 'fileData', 'fown', 'inotify'];
+export const OBJECT_KINDS: readonly KindName[] = ['pipe', 'eventfd', 'timerfd', 'signalfd', 'epoll', 'fileData', 'fown', 'inotify',
+  'fifo', 'symlink'];
 
 export const KIND_NAMES: Readonly<Record<number, KindName>> = {
   [C.CKPT_REC_PROCESS]: 'process', [C.CKPT_REC_REGS]: 'registers', [C.CKPT_REC_SIGACTIONS]: 'sigactions',
@@ -286,6 +302,7 @@ export const KIND_NAMES: Readonly<Record<number, KindName>> = {
   [C.CKPT_REC_THREAD]: 'thread',
   [C.CKPT_REC_PIPE]: 'pipe', [C.CKPT_REC_EVENTFD]: 'eventfd', [C.CKPT_REC_TIMERFD]: 'timerfd', [C.CKPT_REC_SIGNALFD]: 'signalfd',
   [C.CKPT_REC_EPOLL]: 'epoll', [C.CKPT_REC_FILE_DATA]: 'fileData', [C.CKPT_REC_FOWN]: 'fown', [C.CKPT_REC_INOTIFY]: 'inotify',
+  [C.CKPT_REC_FIFO]: 'fifo', [C.CKPT_REC_SYMLINK]: 'symlink',
   [C.CKPT_REC_POSIX_TIMERS]: 'posixTimers', [C.CKPT_REC_LOCKS]: 'locks', [C.CKPT_REC_TASK]: 'task',
   [C.CKPT_REC_SYSV_SHM]: 'sysvShm', [C.CKPT_REC_GUARDS]: 'guards',
 };
@@ -494,6 +511,23 @@ const pipeCodec: KindCodec<PipeState> = {
   encode: (v) => Buffer.concat([structBytes(C.CKPT_RPI_SIZE, PIPE, v), v.unread]),
 };
 
+const fifoCodec: KindCodec<FifoState> = {
+  check: (p) => tooShort(p, C.CKPT_RFI_SIZE, 'FIFO record') ??
+    (C.CKPT_RFI_SIZE + p.readUInt32LE(C.CKPT_RFI_BYTES) > p.length ? `${p.readUInt32LE(C.CKPT_RFI_BYTES)} unread bytes run past the payload` : undefined),
+  decode: (p) => {
+    const fixed = readStruct(p, 0, FIFO);
+    return { value: { ...fixed, unread: p.subarray(C.CKPT_RFI_SIZE, C.CKPT_RFI_SIZE + fixed.bytes) }, used: C.CKPT_RFI_SIZE + fixed.bytes };
+  },
+  encode: (v) => Buffer.concat([structBytes(C.CKPT_RFI_SIZE, FIFO, v), v.unread]),
+};
+
+/** The target takes the rest of the payload, NUL-terminated */
+const symlinkCodec: KindCodec<SymlinkState> = {
+  check: (p) => tooShort(p, C.CKPT_RSL_SIZE + 1, 'symbolic link record') ?? unterminated(p),
+  decode: (p) => ({ value: { ...readStruct(p, 0, SYMLINK), target: p.toString('utf8', C.CKPT_RSL_SIZE, nulAt(p, C.CKPT_RSL_SIZE)) }, used: p.length }),
+  encode: (v) => Buffer.concat([structBytes(C.CKPT_RSL_SIZE, SYMLINK, v), cString.encode(v.target)]),
+};
+
 /** The watches, then their paths: the paths take the rest of the payload, so nothing can follow them */
 function checkInotify(p: Buffer): string | undefined {
   const short = tooShort(p, C.CKPT_RIN_SIZE, 'inotify record');
@@ -547,6 +581,8 @@ const task: KindCodec<TaskState> = {
 export const CODECS: { readonly [K in KindName]: KindCodec<KindValues[K]> } = {
   inotify: inotifyCodec,
   pipe: pipeCodec,
+  fifo: fifoCodec,
+  symlink: symlinkCodec,
   eventfd: fixedStruct(C.CKPT_REV_SIZE, EVENTFD, 'eventfd record'),
   timerfd: fixedStruct(C.CKPT_RTF_SIZE, TIMERFD, 'timerfd record'),
   signalfd: fixedStruct(C.CKPT_RSF_SIZE, SIGNALFD, 'signalfd record'),

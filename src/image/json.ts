@@ -61,6 +61,10 @@ function objectJson(o: ObjectRecord): Json {
       const { unread, ...fixed } = o.value;
       return { kindName: o.kind, ...plain(fixed), unread: unread.toString('hex') };
     }
+    case 'fifo': {
+      const { unread, ...fixed } = o.value;
+      return { kindName: o.kind, ...plain(fixed), unread: unread.toString('hex') };
+    }
     case 'epoll': {
       const { entries, ...fixed } = o.value;
       return { kindName: o.kind, ...plain(fixed), entries: entries.map((e) => plain(e)) };
