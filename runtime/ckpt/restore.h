@@ -107,6 +107,9 @@ void rt_restore_locks(const struct rt_image *im);
 /* timers.c: before the runtime's own CKPT_INTERVAL timer is made */
 void rt_restore_posix_timers(const struct rt_image *im);
 
+/* sysvipc.c: the queues and semaphore sets the program used are still there, or the image is refused */
+void rt_check_sysv_ipc(const struct rt_image *im);
+
 /* task.c: prctl state and scheduling; refuses what cannot be set again */
 void rt_restore_task(const struct rt_image *im);
 

@@ -112,6 +112,7 @@ int rt_save_itimers(struct rt_ckpt_work *w);
 int rt_save_posix_timers(struct rt_ckpt_work *w);	/* timers.c */
 int rt_save_locks(struct rt_ckpt_work *w);		/* locks.c: after the files */
 int rt_save_task(struct rt_ckpt_work *w);		/* task.c */
+int rt_save_sysv_ipc(struct rt_ckpt_work *w);		/* sysvipc.c */
 void rt_note_unrestorable(void);			/* a state a restart will refuse, warned about */
 long rt_vacate_refusal(const struct rt_ckpt_work *w);	/* last: -EOPNOTSUPP when the vacate signal must make no image */
 

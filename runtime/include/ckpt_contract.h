@@ -154,6 +154,7 @@
 #define CKPT_REC_TASK           32  /* struct ckpt_rec_task: prctl state, scheduling policy and nice value */
 #define CKPT_REC_SYSV_SHM       33  /* N x CKPT_SM_SIZE: System V shared memory segments attached */
 #define CKPT_REC_GUARDS         34  /* N x { u64 start, end }: guard pages (MADV_GUARD_INSTALL), page-aligned */
+#define CKPT_REC_SYSV_IPC       57  /* N x CKPT_SI_SIZE: System V message queues and semaphore sets the program used */
 #define CKPT_GUARD_SIZE         16
 #define CKPT_RLIMITS_COUNT      16
 #define CKPT_SIGINFO_SIZE       128
@@ -419,6 +420,19 @@
 #define CKPT_SM_MODE            24  /* u32: its permissions, with SHM_DEST (01000) once removed (IPC_RMID) */
 #define CKPT_SM_ATTACHES        28  /* u32: attaches at the checkpoint, all processes counted */
 #define CKPT_SM_SIZE            32
+
+/* A System V message queue or semaphore set the program used (CKPT_REC_SYSV_IPC entry), still there
+ * at the checkpoint: it outlives the process in the kernel, as a file does */
+#define CKPT_SI_KIND            0   /* u32: CKPT_SYSV_MSG or CKPT_SYSV_SEM */
+#define CKPT_SI_ID              4   /* u32: its id, which the program holds */
+#define CKPT_SI_KEY             8   /* u32: its key (0: IPC_PRIVATE) */
+#define CKPT_SI_FLAGS           12  /* u32: CKPT_SYSV_UNDO */
+#define CKPT_SI_COUNT           16  /* u64: messages in the queue, or semaphores in the set */
+#define CKPT_SI_CHANGED         24  /* u64: its last change, s (the latest of msg_stime, msg_rtime, msg_ctime; of sem_otime, sem_ctime) */
+#define CKPT_SI_SIZE            32
+#define CKPT_SYSV_MSG           1
+#define CKPT_SYSV_SEM           2
+#define CKPT_SYSV_UNDO          1   /* the program changed the set with SEM_UNDO */
 
 /* struct ckpt_rec_task: what prctl and the scheduler hold for the process */
 #define CKPT_TK_NAME            0   /* 16 bytes: PR_GET_NAME, NUL-terminated */

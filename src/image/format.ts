@@ -243,6 +243,14 @@ export const SYSV_SEGMENT = [
 ] as const;
 export type SysvSegment = Struct<typeof SYSV_SEGMENT>;
 
+/** A System V message queue or semaphore set the program used, still there at the checkpoint (CKPT_REC_SYSV_IPC) */
+export const SYSV_IPC = [
+  ['kind', C.CKPT_SI_KIND, 'u32'], ['id', C.CKPT_SI_ID, 'u32'], ['key', C.CKPT_SI_KEY, 'u32'], ['flags', C.CKPT_SI_FLAGS, 'u32'],
+  ['count', C.CKPT_SI_COUNT, 'u64'], ['changed', C.CKPT_SI_CHANGED, 'u64'],
+] as const;
+export type SysvIpc = Struct<typeof SYSV_IPC>;
+export const SYSV_KIND_NAMES: Readonly<Record<number, string>> = { [C.CKPT_SYSV_MSG]: 'message queue', [C.CKPT_SYSV_SEM]: 'semaphore set' };
+
 /** A run of guard pages (CKPT_REC_GUARDS): addresses, page-aligned */
 export const GUARD = [['start', 0, 'u64'], ['end', 8, 'u64']] as const;
 export type GuardRun = Struct<typeof GUARD>;
@@ -288,6 +296,7 @@ export interface KindValues {
   locks: FileLock[];
   task: TaskState;
   sysvShm: SysvSegment[];
+  sysvIpc: SysvIpc[];
   guards: GuardRun[];
 }
 export type KindName = keyof KindValues;
@@ -305,6 +314,7 @@ export const KIND_NAMES: Readonly<Record<number, KindName>> = {
   [C.CKPT_REC_FIFO]: 'fifo', [C.CKPT_REC_SYMLINK]: 'symlink',
   [C.CKPT_REC_POSIX_TIMERS]: 'posixTimers', [C.CKPT_REC_LOCKS]: 'locks', [C.CKPT_REC_TASK]: 'task',
   [C.CKPT_REC_SYSV_SHM]: 'sysvShm', [C.CKPT_REC_GUARDS]: 'guards',
+  [C.CKPT_REC_SYSV_IPC]: 'sysvIpc',
 };
 
 export function kindLabel(kind: number): string {
@@ -598,5 +608,6 @@ export const CODECS: { readonly [K in KindName]: KindCodec<KindValues[K]> } = {
   locks: entries(C.CKPT_LK_SIZE, LOCK, 'lock'),
   task,
   sysvShm: entries(C.CKPT_SM_SIZE, SYSV_SEGMENT, 'System V segment'),
+  sysvIpc: entries(C.CKPT_SI_SIZE, SYSV_IPC, 'System V queue or semaphore set'),
   guards: entries(C.CKPT_GUARD_SIZE, GUARD, 'guard page'),
 };

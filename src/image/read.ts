@@ -93,6 +93,7 @@ export interface Image {
   locks?: KindValues['locks'];
   task?: KindValues['task'];
   sysvShm?: KindValues['sysvShm'];
+  sysvIpc?: KindValues['sysvIpc'];
   guards?: KindValues['guards'];
   /** records of kinds this version does not know: skipped, kept raw */
   unknown: ImageRecord[];
@@ -101,7 +102,7 @@ export interface Image {
 }
 
 const hex = (n: number | bigint) => `0x${n.toString(16)}`;
-const SINGLETONS: readonly KindName[] = ['process', 'registers', 'sigactions', 'cwd', 'exe', 'rlimits', 'itimers', 'queued', 'posixTimers', 'locks', 'task', 'sysvShm', 'guards'];
+const SINGLETONS: readonly KindName[] = ['process', 'registers', 'sigactions', 'cwd', 'exe', 'rlimits', 'itimers', 'queued', 'posixTimers', 'locks', 'task', 'sysvShm', 'guards', 'sysvIpc'];
 const REQUIRED: readonly KindName[] = ['process', 'registers', 'sigactions'];
 
 export function recordLabel(rec: ImageRecord): string {
@@ -218,6 +219,7 @@ function attach(image: Image, rec: ImageRecord, d: DecodedRecord): void {
     case 'locks': image.locks = d.value; break;
     case 'task': image.task = d.value; break;
     case 'sysvShm': image.sysvShm = d.value; break;
+    case 'sysvIpc': image.sysvIpc = d.value; break;
     case 'guards': image.guards = d.value; break;
     default: image.objects.push(d);
   }

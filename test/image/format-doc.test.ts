@@ -9,7 +9,7 @@ import path from 'node:path';
 import * as C from '../../src/contract.generated.js';
 import {
   EPOLL, EVENTFD, EXTENT, FIFO, FILE, FILE_DATA, FILE_HEADER, FOWN, INOTIFY, PIPE, SIGNALFD, TIMERFD, GREG_NAMES, ITIMER_NAMES, KIND_NAMES,
-  LOCK, POSIX_TIMER, PROCESS, SYSV_SEGMENT, RECORD_HEADER, REGION, REGS, RLIMIT_SIZE, SIGACTION_SIZE, SIGNALS, SYMLINK, TASK, TASK_NAME_SIZE,
+  LOCK, POSIX_TIMER, PROCESS, SYSV_SEGMENT, RECORD_HEADER, REGION, REGS, RLIMIT_SIZE, SIGACTION_SIZE, SIGNALS, SYMLINK, SYSV_IPC, TASK, TASK_NAME_SIZE,
   THREAD, WINSIZE,
 } from '../../src/image/format.js';
 import { fieldSize, type Layout } from '../../src/lib/struct.js';
@@ -70,6 +70,7 @@ const CODE_FIELDS: Record<string, Field[]> = {
   PT: fieldsOf(POSIX_TIMER),
   LK: fieldsOf(LOCK),
   SM: fieldsOf(SYSV_SEGMENT),
+  SI: fieldsOf(SYSV_IPC),
   TK: [{ offset: C.CKPT_TK_NAME, size: TASK_NAME_SIZE }, ...fieldsOf(TASK)],
 };
 
@@ -140,6 +141,7 @@ describe('docs/image-format.md', () => {
       locks: `N × ${C.CKPT_LK_SIZE}`,
       sysvShm: `N × ${C.CKPT_SM_SIZE}`,
       guards: `N × ${C.CKPT_GUARD_SIZE}`,
+      sysvIpc: `N × ${C.CKPT_SI_SIZE}`,
     });
   });
 });

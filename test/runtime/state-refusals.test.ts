@@ -7,6 +7,8 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import * as C from '../../src/contract.generated.js';
+import { fileSource, readImage } from '../../src/image/read.js';
 import { SAMPLES_DIR, relinkFile, runProgram, scratch, waitFor } from '../helpers.js';
 
 
@@ -167,4 +169,46 @@ describe('file locks another process holds at the restart', function () {
       assert.equal(again.stdout, 'PASS\n', again.stderr);
     });
   }
+});
+
+describe('System V message queues and semaphore sets: used where the kernel keeps them, or refused', function () {
+  this.timeout(120_000);
+
+  /** Removes a queue ('q') or a semaphore set ('s') the test left behind; gone already is fine */
+  const ipcrm = (what: 'q' | 's', id: number) => runProgram('/usr/bin/ipcrm', [`-${what}`, String(id)], { cwd: '/', timeout: 10_000 });
+
+  it('a set changed with SEM_UNDO: the checkpoint warns, and the restart exits 2 naming the set', async () => {
+    const { prog, dir, image, stderr } = await checkpointed(refused('sem_undo'), 'sem_undo');
+    const id = Number(/^System V semaphore set (\d+) /.exec(stderr.replace('ckpt: warning: ', ''))?.[1]);
+    try {
+      assert.equal(stderr, `ckpt: warning: System V semaphore set ${id} was changed with SEM_UNDO, whose adjustments the kernel `
+        + 'undoes when the process ends: a restart will refuse this image (docs/limits.md)\n');
+      const r = await restart(prog, dir, image);
+      assert.deepEqual({ code: r.exitCode, stdout: r.stdout, stderr: r.stderr }, {
+        code: 2, stdout: '',
+        stderr: `ckpt: cannot restart from ${image}: a System V semaphore set was changed with SEM_UNDO, whose adjustments the `
+          + `kernel undid when the process ended: id ${id}\n`,
+      });
+    } finally {
+      await ipcrm('s', id);
+    }
+  });
+
+  it('a queue removed after the checkpoint refuses the restart, naming its id', async () => {
+    const { prog, dir, image, stderr } = await checkpointed(path.join(SAMPLES_DIR, 'zdtm/glibc/sysv_ipc'), 'sysv_ipc');
+    const used = readImage(fileSource(image)).sysvIpc ?? [];
+    const queue = used.find((u) => u.kind === C.CKPT_SYSV_MSG)!, set = used.find((u) => u.kind === C.CKPT_SYSV_SEM)!;
+    try {
+      assert.equal(stderr, '');
+      assert.deepEqual(used.map((u) => [u.kind, Number(u.count), u.flags]), [[C.CKPT_SYSV_MSG, 3, 0], [C.CKPT_SYSV_SEM, 3, 0]]);
+      await ipcrm('q', queue.id);
+      const r = await restart(prog, dir, image);
+      assert.deepEqual({ code: r.exitCode, stdout: r.stdout, stderr: r.stderr }, {
+        code: 2, stdout: '',
+        stderr: `ckpt: cannot restart from ${image}: a System V message queue the program used is gone, or another one has its id now: id ${queue.id}\n`,
+      });
+    } finally {
+      await ipcrm('s', set.id);
+    }
+  });
 });
