@@ -118,7 +118,7 @@ static int rt_choose_pages(struct rt_extents *x, const struct rt_map *m, uint32_
 /* MAP_SHARED|MAP_ANONYMOUS memory, as /proc/self/maps names it */
 static int rt_is_shared_anonymous(const char *path)
 {
-	return rt_streq(path, "/dev/zero (deleted)") || !path[0];
+	return rt_streq(path, "/dev/zero (deleted)") || rt_streq(path, "/anon_hugepage (deleted)") || !path[0];
 }
 
 /* The runtime's own table of shared remote-file offsets (remote/cursors.c): restored private, and
@@ -162,13 +162,20 @@ static uint32_t rt_shared_source(const struct rt_map *m, struct rt_stat *st)
 	return CKPT_REGION_SHARED_FILE;
 }
 
+/* "0x" and the address in 12 hex digits, as /proc/self/maps shows it */
+static char *rt_address_text(char out[24], uint64_t address)
+{
+	char *e = rt_put(out, "0x");
+	for (int shift = 44; shift >= 0; shift -= 4)
+		*e++ = "0123456789abcdef"[(address >> shift) & 15];
+	*e = 0;
+	return out;
+}
+
 static void rt_warn_unshareable(const struct rt_map *m)
 {
-	char at[24] = "0x";
-	char *e = at + 2;
-	for (int shift = 44; shift >= 0; shift -= 4)
-		*e++ = "0123456789abcdef"[(m->start >> shift) & 15];
-	*e = 0;
+	char at[24];
+	rt_address_text(at, m->start);
 	rt_warn("MAP_SHARED region at", at, "cannot be shared again (its file is gone or replaced, or it is a memfd's "
 		"or the kernel's): a restart will refuse this image (docs/limits.md)");
 	rt_note_unrestorable();
@@ -434,7 +441,38 @@ static long rt_lend_locked(const struct rt_image *im, long i, const unsigned cha
 	return fd;
 }
 
-struct rt_region_walk { const struct rt_image *im; long index; };
+struct rt_region_walk { const struct rt_image *im; long index; uint64_t huge_needed; };
+
+/* The machine's free huge pages of the default size (/proc/meminfo), in bytes, and that size */
+static void rt_huge_pages_free(uint64_t *free, uint64_t *size)
+{
+	static char meminfo[8192];
+	const char *s;
+	uint64_t pages = 0, kib = 0;
+	rt_read_file("/proc/meminfo", meminfo, sizeof meminfo);
+	for (s = meminfo; *s; s = rt_next_line(s))
+		if (rt_starts_with(s, "HugePages_Free:"))
+			rt_parse_number(s + RT_LITERAL_LEN("HugePages_Free:"), 10, &pages);
+		else if (rt_starts_with(s, "Hugepagesize:"))
+			rt_parse_number(s + RT_LITERAL_LEN("Hugepagesize:"), 10, &kib);
+	*size = kib * 1024;
+	*free = pages * *size;
+}
+
+/* A MAP_HUGETLB region is made again with huge pages, or the image is refused naming it: ordinary
+ * pages would change what the program measured or relied on (TLB reach, a hugetlbfs quota) */
+static void rt_check_huge_pages(struct rt_region_walk *r, const unsigned char *p)
+{
+	uint64_t start = u64at(p, CKPT_RG_START), len = u64at(p, CKPT_RG_END) - start, free, size;
+	char at[24];
+	if (!(u32at(p, CKPT_RG_ADVICE) & CKPT_VM_HUGETLB))
+		return;
+	rt_huge_pages_free(&free, &size);
+	r->huge_needed += len;
+	if (!size || start % size || len % size || r->huge_needed > free)
+		rt_refuse_path(r->im, "a MAP_HUGETLB region cannot be made again: this machine has too few huge pages of its "
+			       "size free (HugePages_Free in /proc/meminfo): ", rt_address_text(at, start));
+}
 
 static void rt_open_region(void *arg, const unsigned char *h, const unsigned char *p)
 {
@@ -444,6 +482,7 @@ static void rt_open_region(void *arg, const unsigned char *h, const unsigned cha
 	long i = -1;
 	if (r->index == RT_MAX_MAPS)
 		rt_refuse(r->im, "more memory regions than a restart can map");
+	rt_check_huge_pages(r, p);
 	if ((flags & CKPT_REGION_SHARED) && rt_is_segment(path)) {
 		if (!rt_shm_placed(u64at(p, CKPT_RG_START)))
 			rt_refuse_path(r->im, "a System V shared memory region has no segment record: ", path);
@@ -469,7 +508,7 @@ static void rt_open_region(void *arg, const unsigned char *h, const unsigned cha
 
 void rt_prepare_region_files(const struct rt_image *im)
 {
-	struct rt_region_walk r = { im, 0 };
+	struct rt_region_walk r = { im, 0, 0 };
 	rt_nfiles = 0;
 	rt_each(im, CKPT_REC_REGION, rt_open_region, &r);
 	for (int i = 0; i < rt_nfiles; i++)
@@ -517,6 +556,9 @@ static void rt_plan_map(void *arg, const unsigned char *h, const unsigned char *
 	uint64_t flags = (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_FIXED | (fd < 0 ? MAP_ANONYMOUS : 0);
 	if (rt_streq((const char *)p + CKPT_RG_SIZE, "[stack]") || (u32at(p, CKPT_RG_ADVICE) & CKPT_VM_GROWSDOWN))
 		flags |= MAP_GROWSDOWN;	/* the stack goes on growing as the kernel's did */
+	int hugetlb = (u32at(p, CKPT_RG_ADVICE) & CKPT_VM_HUGETLB) != 0;
+	if (hugetlb)
+		flags |= MAP_HUGETLB;	/* rt_check_huge_pages found enough free */
 
 	rt_plan_u64(b, u64at(p, CKPT_RG_START));
 	rt_plan_u64(b, len);
@@ -527,7 +569,7 @@ static void rt_plan_map(void *arg, const unsigned char *h, const unsigned char *
 	rt_plan_u64(b, stored ? u64at(h, CKPT_RH_DATA_OFFSET) : (uint64_t)RT_NO_DATA);
 	rt_plan_u64(b, (uint64_t)(p - b->im->base) + at);	/* the extents, read by the restorer from the image file */
 	rt_plan_u64(b, (size - at) / CKPT_RE_SIZE);
-	rt_plan_u64(b, rt_wants_huge(b, len, stored) ? RT_MAP_HUGE : 0);
+	rt_plan_u64(b, !hugetlb && rt_wants_huge(b, len, stored) ? RT_MAP_HUGE : 0);
 	(*(uint64_t *)(b->plan + RT_PLAN_MAPS))++;
 }
 

@@ -248,6 +248,7 @@
 #define CKPT_VM_WIPEONFORK      0x100 /* wf: MADV_WIPEONFORK */
 #define CKPT_VM_MERGEABLE       0x200 /* mg: MADV_MERGEABLE */
 #define CKPT_VM_GROWSDOWN       0x400 /* gd: MAP_GROWSDOWN */
+#define CKPT_VM_HUGETLB         0x800 /* ht: MAP_HUGETLB (huge pages of the default size) */
 
 /* A region record's stored extent: pages [first, first + count) of the region, back to back in its data */
 #define CKPT_RE_FIRST           0   /* u64: page index from the region's start */
