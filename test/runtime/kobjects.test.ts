@@ -103,6 +103,11 @@ describe('kernel objects that cannot be rebuilt', function () {
     await refused('fifo-peer', `(${fs.realpathSync(dir)}/peer.fifo) cannot be restored: another process holds this FIFO too`);
   });
 
+  it('a pseudo-terminal the program opened itself is refused: it would come back as the restarting process\'s terminal', async () => {
+    await refused('pty', '(/dev/ptmx) cannot be restored: a pseudo-terminal the program opened itself is not made again '
+      + '(it would come back as the restarting process\'s terminal)');
+  });
+
   it('a restart from an image whose eventfd lacks its record is refused, naming the descriptor', async () => {
     const image = path.join(dir, 'lacking.img'), lacking = path.join(dir, 'lacking-eventfd.img');
     const { run } = await holding('pidfd', image);
