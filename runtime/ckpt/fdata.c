@@ -248,7 +248,7 @@ static struct { uint32_t fd; long made; } rt_made[RT_MAX_UNLINKED];
 static int rt_nmade;
 
 /* The made file of a lower descriptor, found among the ones made so far; -1 when none */
-static long rt_made_file(uint32_t fd)
+long rt_fdata_made(uint32_t fd)
 {
 	for (int i = 0; i < rt_nmade; i++)
 		if (rt_made[i].fd == fd)
@@ -347,7 +347,7 @@ long rt_open_file_data(const struct rt_image *im, const unsigned char *file, con
 		return RT_OPEN_NOT_MINE;
 	const unsigned char *rec = f.h + CKPT_RH_SIZE;
 	uint32_t same = u32at(rec, CKPT_RFD_SAME_FILE);
-	long made = same != ~0u ? rt_made_file(same) : rt_make_file(im, f.h, file, path, above);
+	long made = same != ~0u ? rt_fdata_made(same) : rt_make_file(im, f.h, file, path, above);
 	if (made < 0)
 		rt_refuse_kobject(im, f.fd, path, "the descriptor it shares its file with is not in the image");
 	/* the O_TMPFILE open itself, whose flags say O_TMPFILE as the program's did; others opened anew */

@@ -92,8 +92,22 @@ static int rt_add_existing_pages(struct rt_extents *x, const struct rt_map *m, i
  * file that is still there and covers the region, or nothing (zeros). A file mapping whose file is
  * gone or replaced has no source: it is stored whole.
  */
+/* The descriptor of a file whose contents the image keeps (fdata.c) that a private region maps; -1 when none */
+static long rt_kept_file_of(const struct rt_ckpt_work *w, const struct rt_map *m)
+{
+	if (!m->inode || m->shared || !rt_is_deleted(m->path))
+		return -1;
+	for (int i = 0; i < w->nunlinked; i++)
+		if (w->unlinked[i].dev == m->dev && w->unlinked[i].ino == m->inode)
+			return w->unlinked[i].fd;
+	return -1;
+}
+
 static uint32_t rt_region_source(const struct rt_ckpt_work *w, const struct rt_map *m, struct rt_stat *st)
 {
+	long kept = rt_kept_file_of(w, m);
+	if (kept >= 0)	/* its untouched pages are the kept file's, made again at a restart */
+		return rt_syscall2(__NR_fstat, kept, (long)st) == 0 ? CKPT_REGION_FILE : 0;
 	if (!m->inode || m->shared)
 		return 0;
 	if (m->dev == w->exe_dev && m->inode == w->exe_ino)
@@ -245,6 +259,8 @@ static int rt_save_outside_scratch(struct rt_ckpt_work *w, const struct rt_map *
 	return 0;
 }
 
+static int rt_save_kept_maps(struct rt_ckpt_work *w, long nmaps);
+
 /*
  * Last of the records: a page the checkpoint itself touched for the first time after pagemap was
  * read would be missed (restored as a hole).
@@ -266,7 +282,27 @@ int rt_save_memory(struct rt_ckpt_work *w)
 			r = rt_save_outside_scratch(w, &w->maps[i]);
 	if (w->pagemap_fd >= 0)
 		rt_syscall1(__NR_close, w->pagemap_fd);
-	return r ? r : rt_save_shm(w, n) ? -1 : rt_save_guards(w);
+	return r ? r : rt_save_shm(w, n) || rt_save_kept_maps(w, n) ? -1 : rt_save_guards(w);
+}
+
+/* The regions rt_region_source found mapped from a kept file, with its descriptor */
+static int rt_save_kept_maps(struct rt_ckpt_work *w, long nmaps)
+{
+	unsigned char *p = rt_record(w, CKPT_REC_KEPT_MAPS, 0, 0);
+	if (!p)
+		return -1;
+	for (long i = 0; i < nmaps; i++) {
+		long fd = rt_map_role(&w->maps[i]) == CKPT_ROLE_MEMORY ? rt_kept_file_of(w, &w->maps[i]) : -1;
+		unsigned char *e = fd < 0 ? 0 : rt_record_grow(w, p, CKPT_KM_SIZE);
+		if (fd >= 0 && !e)
+			return -1;
+		if (e) {
+			*(uint64_t *)(e + CKPT_KM_START) = w->maps[i].start;
+			*(uint32_t *)(e + CKPT_KM_FD) = (uint32_t)fd;
+		}
+	}
+	rt_seal(p);
+	return 0;
 }
 
 static struct rt_map rt_current[RT_MAX_MAPS];
@@ -388,9 +424,42 @@ static long rt_open_file(const struct rt_image *im, const char *path, uint32_t f
  * recorded path for others; only if it still covers the region (touching a page past its end
  * would be SIGBUS). Returns its index in rt_files, or -1: anonymous.
  */
+struct rt_kept_find { uint64_t start; long fd; };
+
+static void rt_match_kept_map(void *arg, const unsigned char *h, const unsigned char *p)
+{
+	struct rt_kept_find *f = arg;
+	for (uint32_t at = 0; at + CKPT_KM_SIZE <= u32at(h, CKPT_RH_PAYLOAD_SIZE); at += CKPT_KM_SIZE)
+		if (u64at(p + at, CKPT_KM_START) == f->start)
+			f->fd = u32at(p + at, CKPT_KM_FD);
+}
+
+/* "/proc/self/fd/N" of the file fdata.c made again for a kept region, in a slot of its own (rt_files
+ * keeps the path); 0 when the region is not one */
+static const char *rt_kept_path(const struct rt_image *im, const unsigned char *p)
+{
+	static char paths[RT_MAX_REGION_FILES][32];
+	static int used;
+	struct rt_kept_find f = { u64at(p, CKPT_RG_START), -1 };
+	rt_each(im, CKPT_REC_KEPT_MAPS, rt_match_kept_map, &f);
+	long made = f.fd < 0 ? -1 : rt_fdata_made((uint32_t)f.fd);
+	if (f.fd >= 0 && made < 0)
+		rt_refuse_path(im, "a private mapping of a file the image keeps has no descriptor of that file: ",
+			       (const char *)p + CKPT_RG_SIZE);
+	if (made < 0 || used == RT_MAX_REGION_FILES)
+		return 0;
+	rt_fd_path(paths[used], made);
+	return paths[used++];
+}
+
 static long rt_region_file(const struct rt_image *im, const unsigned char *h, const unsigned char *p)
 {
 	uint32_t flags = u32at(h, CKPT_RH_FLAGS);
+	const char *kept = rt_kept_path(im, p);
+	if (kept) {
+		long i = rt_open_file(im, kept, O_RDONLY);
+		return i < 0 || rt_files[i].size + 4095 < u64at(p, CKPT_RG_OFFSET) + (u64at(p, CKPT_RG_END) - u64at(p, CKPT_RG_START)) ? -1 : i;
+	}
 	const char *path = flags & CKPT_REGION_BINARY ? "/proc/self/exe" : (const char *)p + CKPT_RG_SIZE;
 	uint64_t end = u64at(p, CKPT_RG_OFFSET) + (u64at(p, CKPT_RG_END) - u64at(p, CKPT_RG_START));
 	size_t len = rt_strlen(path);

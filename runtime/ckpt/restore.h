@@ -85,6 +85,7 @@ void rt_restore_kobjects(const struct rt_image *im);
 long rt_fd_above(long fd, long above);
 _Noreturn void rt_refuse_kobject(const struct rt_image *im, uint32_t fd, const char *what, const char *why);
 long rt_open_file_data(const struct rt_image *im, const unsigned char *file, const char *path, long above);
+long rt_fdata_made(uint32_t fd);	/* the file made again for descriptor fd, or -1 */
 const unsigned char *rt_find_kobject(const struct rt_image *im, uint32_t kind, uint32_t fd, uint64_t inode,
 				     uint32_t min, uint32_t *size);
 long rt_make_inotify(const struct rt_image *im, uint32_t fd);	/* inotify.c */

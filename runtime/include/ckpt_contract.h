@@ -154,6 +154,7 @@
 #define CKPT_REC_TASK           32  /* struct ckpt_rec_task: prctl state, scheduling policy and nice value */
 #define CKPT_REC_SYSV_SHM       33  /* N x CKPT_SM_SIZE: System V shared memory segments attached */
 #define CKPT_REC_GUARDS         34  /* N x { u64 start, end }: guard pages (MADV_GUARD_INSTALL), page-aligned */
+#define CKPT_REC_KEPT_MAPS      58  /* N x CKPT_KM_SIZE: private regions mapped from a file whose contents the image keeps */
 #define CKPT_REC_SYSV_IPC       57  /* N x CKPT_SI_SIZE: System V message queues and semaphore sets the program used */
 #define CKPT_GUARD_SIZE         16
 #define CKPT_RLIMITS_COUNT      16
@@ -421,6 +422,13 @@
 #define CKPT_SM_MODE            24  /* u32: its permissions, with SHM_DEST (01000) once removed (IPC_RMID) */
 #define CKPT_SM_ATTACHES        28  /* u32: attaches at the checkpoint, all processes counted */
 #define CKPT_SM_SIZE            32
+
+/* A private region mapped from an unlinked file, O_TMPFILE file or memfd the image keeps for a
+ * descriptor (CKPT_REC_KEPT_MAPS entry): mapped from the file made again for that descriptor */
+#define CKPT_KM_START           0   /* u64: the region's start */
+#define CKPT_KM_FD              8   /* u32: the descriptor whose CKPT_REC_FILE_DATA holds the file */
+#define CKPT_KM_RESERVED        12  /* u32: zero */
+#define CKPT_KM_SIZE            16
 
 /* A System V message queue or semaphore set the program used (CKPT_REC_SYSV_IPC entry), still there
  * at the checkpoint: it outlives the process in the kernel, as a file does */

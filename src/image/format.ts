@@ -243,6 +243,10 @@ export const SYSV_SEGMENT = [
 ] as const;
 export type SysvSegment = Struct<typeof SYSV_SEGMENT>;
 
+/** A private region mapped from a file the image keeps for a descriptor (CKPT_REC_KEPT_MAPS) */
+export const KEPT_MAP = [['start', C.CKPT_KM_START, 'u64'], ['fd', C.CKPT_KM_FD, 'u32'], ['reserved', C.CKPT_KM_RESERVED, 'u32']] as const;
+export type KeptMap = Struct<typeof KEPT_MAP>;
+
 /** A System V message queue or semaphore set the program used, still there at the checkpoint (CKPT_REC_SYSV_IPC) */
 export const SYSV_IPC = [
   ['kind', C.CKPT_SI_KIND, 'u32'], ['id', C.CKPT_SI_ID, 'u32'], ['key', C.CKPT_SI_KEY, 'u32'], ['flags', C.CKPT_SI_FLAGS, 'u32'],
@@ -297,6 +301,7 @@ export interface KindValues {
   task: TaskState;
   sysvShm: SysvSegment[];
   sysvIpc: SysvIpc[];
+  keptMaps: KeptMap[];
   guards: GuardRun[];
 }
 export type KindName = keyof KindValues;
@@ -314,7 +319,7 @@ export const KIND_NAMES: Readonly<Record<number, KindName>> = {
   [C.CKPT_REC_FIFO]: 'fifo', [C.CKPT_REC_SYMLINK]: 'symlink',
   [C.CKPT_REC_POSIX_TIMERS]: 'posixTimers', [C.CKPT_REC_LOCKS]: 'locks', [C.CKPT_REC_TASK]: 'task',
   [C.CKPT_REC_SYSV_SHM]: 'sysvShm', [C.CKPT_REC_GUARDS]: 'guards',
-  [C.CKPT_REC_SYSV_IPC]: 'sysvIpc',
+  [C.CKPT_REC_SYSV_IPC]: 'sysvIpc', [C.CKPT_REC_KEPT_MAPS]: 'keptMaps',
 };
 
 export function kindLabel(kind: number): string {
@@ -609,5 +614,6 @@ export const CODECS: { readonly [K in KindName]: KindCodec<KindValues[K]> } = {
   task,
   sysvShm: entries(C.CKPT_SM_SIZE, SYSV_SEGMENT, 'System V segment'),
   sysvIpc: entries(C.CKPT_SI_SIZE, SYSV_IPC, 'System V queue or semaphore set'),
+  keptMaps: entries(C.CKPT_KM_SIZE, KEPT_MAP, 'kept-file mapping'),
   guards: entries(C.CKPT_GUARD_SIZE, GUARD, 'guard page'),
 };

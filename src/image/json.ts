@@ -36,6 +36,7 @@
 //           thpDisable, reserved, timerslack, robustList, robustLen, membarrier, oomScoreAdj (unsigned 32-bit) }
 //   sysvShm: [{ start, bytes, id, key, mode, attaches }]
 //   guards: [{ start, end }]: runs of guard pages (MADV_GUARD_INSTALL)
+//   keptMaps: [{ start, fd, reserved }]: private regions mapped from a file kept for descriptor fd
 //   sysvIpc: [{ kind, kindName ("message queue", "semaphore set"), id, key, flags (1: SEM_UNDO used), count, changed }]
 //   unknown: [{ index, kind, payloadSize }] (records of kinds this version does not know)
 //   totals: { regions, mapped, saved } (bytes of memory mapped, and saved in the data area)
@@ -133,6 +134,7 @@ export function imageToJson(file: string, image: Image, problems: string[], data
     task: image.task ? plain(image.task) : null,
     sysvShm: image.sysvShm?.map((g) => plain(g)) ?? null,
     guards: image.guards?.map((g) => plain(g)) ?? null,
+    keptMaps: image.keptMaps?.map((k) => plain(k)) ?? null,
     sysvIpc: image.sysvIpc?.map((g) => ({ ...plain(g), kindName: SYSV_KIND_NAMES[g.kind] ?? `unknown ${g.kind}` })) ?? null,
     unknown: image.unknown.map((r) => ({ index: r.index, kind: r.header.kind, payloadSize: r.header.payloadSize })),
     totals: { regions: image.regions.length, mapped: totals.mapped.toString(), saved: totals.saved.toString() },

@@ -94,6 +94,7 @@ export interface Image {
   task?: KindValues['task'];
   sysvShm?: KindValues['sysvShm'];
   sysvIpc?: KindValues['sysvIpc'];
+  keptMaps?: KindValues['keptMaps'];
   guards?: KindValues['guards'];
   /** records of kinds this version does not know: skipped, kept raw */
   unknown: ImageRecord[];
@@ -102,7 +103,7 @@ export interface Image {
 }
 
 const hex = (n: number | bigint) => `0x${n.toString(16)}`;
-const SINGLETONS: readonly KindName[] = ['process', 'registers', 'sigactions', 'cwd', 'exe', 'rlimits', 'itimers', 'queued', 'posixTimers', 'locks', 'task', 'sysvShm', 'guards', 'sysvIpc'];
+const SINGLETONS: readonly KindName[] = ['process', 'registers', 'sigactions', 'cwd', 'exe', 'rlimits', 'itimers', 'queued', 'posixTimers', 'locks', 'task', 'sysvShm', 'guards', 'sysvIpc', 'keptMaps'];
 const REQUIRED: readonly KindName[] = ['process', 'registers', 'sigactions'];
 
 export function recordLabel(rec: ImageRecord): string {
@@ -220,6 +221,7 @@ function attach(image: Image, rec: ImageRecord, d: DecodedRecord): void {
     case 'task': image.task = d.value; break;
     case 'sysvShm': image.sysvShm = d.value; break;
     case 'sysvIpc': image.sysvIpc = d.value; break;
+    case 'keptMaps': image.keptMaps = d.value; break;
     case 'guards': image.guards = d.value; break;
     default: image.objects.push(d);
   }

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as C from '../../src/contract.generated.js';
 import {
-  EPOLL, EVENTFD, EXTENT, FIFO, FILE, FILE_DATA, FILE_HEADER, FOWN, INOTIFY, PIPE, SIGNALFD, TIMERFD, GREG_NAMES, ITIMER_NAMES, KIND_NAMES,
+  EPOLL, EVENTFD, EXTENT, FIFO, KEPT_MAP, FILE, FILE_DATA, FILE_HEADER, FOWN, INOTIFY, PIPE, SIGNALFD, TIMERFD, GREG_NAMES, ITIMER_NAMES, KIND_NAMES,
   LOCK, POSIX_TIMER, PROCESS, SYSV_SEGMENT, RECORD_HEADER, REGION, REGS, RLIMIT_SIZE, SIGACTION_SIZE, SIGNALS, SYMLINK, SYSV_IPC, TASK, TASK_NAME_SIZE,
   THREAD, WINSIZE,
 } from '../../src/image/format.js';
@@ -71,6 +71,7 @@ const CODE_FIELDS: Record<string, Field[]> = {
   LK: fieldsOf(LOCK),
   SM: fieldsOf(SYSV_SEGMENT),
   SI: fieldsOf(SYSV_IPC),
+  KM: fieldsOf(KEPT_MAP),
   TK: [{ offset: C.CKPT_TK_NAME, size: TASK_NAME_SIZE }, ...fieldsOf(TASK)],
 };
 
@@ -142,6 +143,7 @@ describe('docs/image-format.md', () => {
       sysvShm: `N × ${C.CKPT_SM_SIZE}`,
       guards: `N × ${C.CKPT_GUARD_SIZE}`,
       sysvIpc: `N × ${C.CKPT_SI_SIZE}`,
+      keptMaps: `N × ${C.CKPT_KM_SIZE}`,
     });
   });
 });
