@@ -516,25 +516,18 @@ function withEntries<L extends Layout, E extends Layout, K extends string>(
   };
 }
 
-const pipeCodec: KindCodec<PipeState> = {
-  check: (p) => tooShort(p, C.CKPT_RPI_SIZE, 'pipe record') ??
-    (C.CKPT_RPI_SIZE + p.readUInt32LE(C.CKPT_RPI_BYTES) > p.length ? `${p.readUInt32LE(C.CKPT_RPI_BYTES)} unread bytes run past the payload` : undefined),
-  decode: (p) => {
-    const fixed = readStruct(p, 0, PIPE);
-    return { value: { ...fixed, unread: p.subarray(C.CKPT_RPI_SIZE, C.CKPT_RPI_SIZE + fixed.bytes) }, used: C.CKPT_RPI_SIZE + fixed.bytes };
-  },
-  encode: (v) => Buffer.concat([structBytes(C.CKPT_RPI_SIZE, PIPE, v), v.unread]),
-};
-
-const fifoCodec: KindCodec<FifoState> = {
-  check: (p) => tooShort(p, C.CKPT_RFI_SIZE, 'FIFO record') ??
-    (C.CKPT_RFI_SIZE + p.readUInt32LE(C.CKPT_RFI_BYTES) > p.length ? `${p.readUInt32LE(C.CKPT_RFI_BYTES)} unread bytes run past the payload` : undefined),
-  decode: (p) => {
-    const fixed = readStruct(p, 0, FIFO);
-    return { value: { ...fixed, unread: p.subarray(C.CKPT_RFI_SIZE, C.CKPT_RFI_SIZE + fixed.bytes) }, used: C.CKPT_RFI_SIZE + fixed.bytes };
-  },
-  encode: (v) => Buffer.concat([structBytes(C.CKPT_RFI_SIZE, FIFO, v), v.unread]),
-};
+/** A fixed part whose `bytes` field counts the unread bytes that follow it (a pipe's, a FIFO's) */
+function withUnread<L extends Layout>(size: number, layout: L, bytesAt: number, what: string): KindCodec<Struct<L> & { unread: Buffer }> {
+  return {
+    check: (p) => tooShort(p, size, what) ??
+      (size + p.readUInt32LE(bytesAt) > p.length ? `${p.readUInt32LE(bytesAt)} unread bytes run past the payload` : undefined),
+    decode: (p) => {
+      const bytes = p.readUInt32LE(bytesAt);
+      return { value: { ...readStruct(p, 0, layout), unread: p.subarray(size, size + bytes) }, used: size + bytes };
+    },
+    encode: (v) => Buffer.concat([structBytes(size, layout, v), v.unread]),
+  };
+}
 
 /** The target takes the rest of the payload, NUL-terminated */
 const symlinkCodec: KindCodec<SymlinkState> = {
@@ -595,8 +588,8 @@ const task: KindCodec<TaskState> = {
 
 export const CODECS: { readonly [K in KindName]: KindCodec<KindValues[K]> } = {
   inotify: inotifyCodec,
-  pipe: pipeCodec,
-  fifo: fifoCodec,
+  pipe: withUnread(C.CKPT_RPI_SIZE, PIPE, C.CKPT_RPI_BYTES, 'pipe record'),
+  fifo: withUnread(C.CKPT_RFI_SIZE, FIFO, C.CKPT_RFI_BYTES, 'FIFO record'),
   symlink: symlinkCodec,
   eventfd: fixedStruct(C.CKPT_REV_SIZE, EVENTFD, 'eventfd record'),
   timerfd: fixedStruct(C.CKPT_RTF_SIZE, TIMERFD, 'timerfd record'),
