@@ -389,15 +389,28 @@ static int rt_nfiles;
 static long rt_region_fd[RT_MAX_MAPS];	/* by region record, in image order; -1: anonymous */
 #define RT_PLACED	(-2)		/* a System V segment shm.c attached: a remap puts it in place */
 
-static long rt_open_file(const struct rt_image *im, const char *path, uint32_t flags)
+static long rt_known_file(const char *path, uint32_t flags)
 {
-	struct rt_stat st;
 	for (int i = 0; i < rt_nfiles; i++)
 		if (rt_streq(rt_files[i].path, path) && rt_files[i].flags == flags)
 			return i;
-	if (rt_nfiles == RT_MAX_REGION_FILES)
-		return -1;
-	long opened = rt_syscall4(__NR_openat, AT_FDCWD, (long)path, flags | O_CLOEXEC, 0);
+	return -1;
+}
+
+static long rt_keep_file(const struct rt_image *im, const char *path, uint32_t flags, long opened);
+
+static long rt_open_file(const struct rt_image *im, const char *path, uint32_t flags)
+{
+	long known = rt_known_file(path, flags);
+	if (known >= 0 || rt_nfiles == RT_MAX_REGION_FILES)
+		return known;
+	return rt_keep_file(im, path, flags, rt_syscall4(__NR_openat, AT_FDCWD, (long)path, flags | O_CLOEXEC, 0));
+}
+
+/* A file just opened (or -1), kept in rt_files under `path` on a number above the image's; its index or -1 */
+static long rt_keep_file(const struct rt_image *im, const char *path, uint32_t flags, long opened)
+{
+	struct rt_stat st;
 	if (opened < 0)
 		return -1;
 	long fd = rt_syscall3(__NR_fcntl, opened, F_DUPFD_CLOEXEC, im->fd + 1);
@@ -419,11 +432,29 @@ static long rt_open_file(const struct rt_image *im, const char *path, uint32_t f
 }
 
 /*
- * The file a private region is mapped from again, so that /proc/self/maps names it as before:
- * the binary restarting now for the relinked binary's regions (it may sit at another path), the
- * recorded path for others; only if it still covers the region (touching a page past its end
- * would be SIGBUS). Returns its index in rt_files, or -1: anonymous.
+ * A private region of a file removed before the checkpoint that no descriptor kept: its pages are
+ * all stored, and a file made at its old path (sparse, as long as its regions need, removed at
+ * once) gives the mapping its name back in /proc/self/maps; the regions of one file share it.
+ * The old name taken now, or its directory not writable: anonymous memory, with the same bytes.
  */
+static long rt_ghost_file(const struct rt_image *im, const char *path, uint64_t end)
+{
+	char live[RT_PATH_MAX];
+	long i = rt_known_file(path, O_RDONLY);
+	if (i < 0 && rt_nfiles < RT_MAX_REGION_FILES) {
+		rt_live_path(live, path);
+		long made = rt_syscall4(__NR_openat, AT_FDCWD, (long)live, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (made >= 0)
+			rt_syscall3(__NR_unlinkat, AT_FDCWD, (long)live, 0);
+		i = rt_keep_file(im, path, O_RDONLY, made);	/* mapped private: read access is all it needs */
+	}
+	if (i < 0 || (rt_files[i].size < end && rt_syscall2(__NR_ftruncate, rt_files[i].fd, (long)end) < 0))
+		return -1;
+	if (rt_files[i].size < end)
+		rt_files[i].size = end;
+	return i;
+}
+
 struct rt_kept_find { uint64_t start; long fd; };
 
 static void rt_match_kept_map(void *arg, const unsigned char *h, const unsigned char *p)
@@ -452,6 +483,13 @@ static const char *rt_kept_path(const struct rt_image *im, const unsigned char *
 	return paths[used++];
 }
 
+/*
+ * The file a private region is mapped from again, so that /proc/self/maps names it as before:
+ * the binary restarting now for the relinked binary's regions (it may sit at another path), the
+ * file fdata.c made again for a kept one, a ghost for a removed one, the recorded path for
+ * others; only if it still covers the region (touching a page past its end would be SIGBUS).
+ * Returns its index in rt_files, or -1: anonymous.
+ */
 static long rt_region_file(const struct rt_image *im, const unsigned char *h, const unsigned char *p)
 {
 	uint32_t flags = u32at(h, CKPT_RH_FLAGS);
@@ -462,9 +500,10 @@ static long rt_region_file(const struct rt_image *im, const unsigned char *h, co
 	}
 	const char *path = flags & CKPT_REGION_BINARY ? "/proc/self/exe" : (const char *)p + CKPT_RG_SIZE;
 	uint64_t end = u64at(p, CKPT_RG_OFFSET) + (u64at(p, CKPT_RG_END) - u64at(p, CKPT_RG_START));
-	size_t len = rt_strlen(path);
-	if (path[0] != '/' || (flags & CKPT_REGION_SHARED) || (len > 10 && rt_streq(path + len - 10, " (deleted)")))
+	if (path[0] != '/' || (flags & CKPT_REGION_SHARED))
 		return -1;
+	if (rt_is_deleted(path))
+		return flags & CKPT_REGION_FILE ? -1 : rt_ghost_file(im, path, end);
 	long i = rt_open_file(im, path, O_RDONLY);
 	return i < 0 || rt_files[i].size + 4095 < end ? -1 : i;
 }
