@@ -25,4 +25,12 @@ uint8_t rt_syscall_class[RT_NR_MAX] = {
 	[__NR_clock_nanosleep] = 1,	/* sleep goes on for what is left: rt_sleep_restartable */
 	[__NR_inotify_add_watch] = 1,	/* a watch's path, which a checkpoint needs */
 	[__NR_inotify_rm_watch] = 1,
+	[__NR_msgget] = 1,	/* the System V queues and semaphore sets the program uses, */
+	[__NR_msgsnd] = 1,	/* which a checkpoint records (sys/sysvipc.c) */
+	[__NR_msgrcv] = 1,
+	[__NR_msgctl] = 1,
+	[__NR_semget] = 1,
+	[__NR_semop] = 1,
+	[__NR_semtimedop] = 1,
+	[__NR_semctl] = 1,
 };

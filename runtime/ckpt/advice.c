@@ -21,6 +21,7 @@ static const struct { char flag[3]; uint32_t bit; } rt_vm_flags[] = {
 	{ "lo", CKPT_VM_LOCKED }, { "lf", CKPT_VM_LOCKONFAULT }, { "dc", CKPT_VM_DONTFORK }, { "dd", CKPT_VM_DONTDUMP },
 	{ "hg", CKPT_VM_HUGEPAGE }, { "nh", CKPT_VM_NOHUGEPAGE }, { "rr", CKPT_VM_RANDOM }, { "sr", CKPT_VM_SEQUENTIAL },
 	{ "wf", CKPT_VM_WIPEONFORK }, { "mg", CKPT_VM_MERGEABLE }, { "gd", CKPT_VM_GROWSDOWN },
+	{ "ht", CKPT_VM_HUGETLB },
 };
 
 

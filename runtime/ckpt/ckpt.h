@@ -44,6 +44,10 @@ uint64_t rt_job_restarted(uint64_t generation);
 #define RT_MAX_THREADS	512		/* threads one image holds */
 #define RT_MAX_XSAVE	16384		/* bytes of one thread's xsave area an image may hold */
 
+/* fdata.c: a /proc/self/fd link of a file whose name was removed ends " (deleted)" */
+int rt_is_deleted(const char *path);
+size_t rt_live_path(char *out, const char *path);	/* the path without it, in out (RT_PATH_MAX); its length */
+
 /* restore.c */
 _Noreturn void rt_restart(const char *path, const char *name, char **envp);
 

@@ -14,6 +14,7 @@
 #include "ckpt/restore.h"
 
 #define RT_DELETED " (deleted)"
+#define RT_UTIME_OMIT	((1L << 30) - 2)	/* linux/stat.h: leave this time as it is */
 
 /* ---- the checkpoint's side ---- */
 
@@ -158,9 +159,7 @@ static int rt_mapped_shared(struct rt_ckpt_work *w, const struct rt_stat *st)
  */
 int rt_save_file_data(struct rt_ckpt_work *w, long fd, const struct rt_stat *st, const char *path)
 {
-	size_t len = rt_strlen(path);
-	int deleted = len > RT_LITERAL_LEN(RT_DELETED) && rt_streq(path + len - RT_LITERAL_LEN(RT_DELETED), RT_DELETED);
-	if (!deleted)
+	if (!rt_is_deleted(path))
 		return RT_SAVE_NOT_MINE;
 	if (st->nlink)
 		return rt_refuse_descriptor(w, fd, path, "its name was removed and its other links are not known");
@@ -188,8 +187,15 @@ int rt_save_file_data(struct rt_ckpt_work *w, long fd, const struct rt_stat *st,
 
 /* ---- the restart's side ---- */
 
+/* Whether a /proc/self/fd link names a file whose name was removed */
+int rt_is_deleted(const char *path)
+{
+	size_t len = rt_strlen(path);
+	return len > RT_LITERAL_LEN(RT_DELETED) && rt_streq(path + len - RT_LITERAL_LEN(RT_DELETED), RT_DELETED);
+}
+
 /* The path a file record names, without " (deleted)", in out; its length */
-static size_t rt_live_path(char *out, const char *path)
+size_t rt_live_path(char *out, const char *path)
 {
 	size_t len = rt_strlen(path) - RT_LITERAL_LEN(RT_DELETED);
 	if (len >= RT_PATH_MAX)
@@ -209,11 +215,12 @@ static long rt_make_memfd(const unsigned char *rec, const char *path)
 }
 
 /*
- * A file at its old path, unlinked again (or, when that name is taken now, a nameless one there).
- * An O_TMPFILE file is opened as the program opened it (its open flags show O_TMPFILE), with the
- * descriptor's access mode, which O_TMPFILE requires to be a writing one.
+ * A file at its old path, to be unlinked again once filled and linked under its other names (or,
+ * when that name is taken now, a nameless one there: *named 0). An O_TMPFILE file is opened as
+ * the program opened it (its open flags show O_TMPFILE), with the descriptor's access mode, which
+ * O_TMPFILE requires to be a writing one.
  */
-static long rt_make_unlinked(const unsigned char *rec, const char *path, uint32_t access)
+static long rt_make_unlinked(const unsigned char *rec, const char *path, uint32_t access, int *named)
 {
 	char live[RT_PATH_MAX];
 	size_t len = rt_live_path(live, path);
@@ -221,8 +228,7 @@ static long rt_make_unlinked(const unsigned char *rec, const char *path, uint32_
 	long fd = -1;
 	if (u32at(rec, CKPT_RFD_KIND) == CKPT_FDATA_UNLINKED) {
 		fd = rt_syscall4(__NR_openat, AT_FDCWD, (long)live, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-		if (fd >= 0)
-			rt_syscall3(__NR_unlinkat, AT_FDCWD, (long)live, 0);
+		*named = fd >= 0;
 	}
 	if (fd < 0) {
 		while (len > 1 && live[len - 1] != '/')
@@ -280,7 +286,7 @@ static struct { uint32_t fd; long made; } rt_made[RT_MAX_UNLINKED];
 static int rt_nmade;
 
 /* The made file of a lower descriptor, found among the ones made so far; -1 when none */
-static long rt_made_file(uint32_t fd)
+long rt_fdata_made(uint32_t fd)
 {
 	for (int i = 0; i < rt_nmade; i++)
 		if (rt_made[i].fd == fd)
@@ -288,12 +294,67 @@ static long rt_made_file(uint32_t fd)
 	return -1;
 }
 
+/* The path of descriptor fd's file record, or 0 */
+struct rt_file_find { uint32_t fd; const char *path; };
+
+static void rt_match_file(void *arg, const unsigned char *h, const unsigned char *p)
+{
+	struct rt_file_find *f = arg;
+	uint32_t at = u32at(p, CKPT_RF_PATH_AT);
+	if (!f->path && u32at(p, CKPT_RF_FD) == f->fd && at < u32at(h, CKPT_RH_PAYLOAD_SIZE))
+		f->path = (const char *)p + at;
+}
+
+/* Descriptors of the same file opened under another name (both removed, as CRIU's link10): that
+ * name linked to the made file while it still has its own, for rt_open_file_data to open it by */
+struct rt_link_walk { const struct rt_image *im; uint32_t fd; const char *live; };
+
+static void rt_link_other_name(void *arg, const unsigned char *h, const unsigned char *p)
+{
+	const struct rt_link_walk *l = arg;
+	char other[RT_PATH_MAX];
+	if (u32at(h, CKPT_RH_PAYLOAD_SIZE) < CKPT_RFD_SIZE || u32at(p, CKPT_RFD_SAME_FILE) != l->fd)
+		return;
+	struct rt_file_find f = { u32at(p, CKPT_RFD_FD), 0 };
+	rt_each(l->im, CKPT_REC_FILE, rt_match_file, &f);
+	if (f.path && rt_is_deleted(f.path) && rt_live_path(other, f.path) && !rt_streq(other, l->live))
+		rt_syscall5(__NR_linkat, AT_FDCWD, (long)l->live, AT_FDCWD, (long)other, 0);	/* taken: reopened as before */
+}
+
+static void rt_unlink_again(const struct rt_image *im, uint32_t fd, const char *path)
+{
+	char live[RT_PATH_MAX];
+	struct rt_link_walk l = { im, fd, live };
+	rt_live_path(live, path);
+	rt_each(im, CKPT_REC_FILE_DATA, rt_link_other_name, &l);
+	rt_syscall3(__NR_unlinkat, AT_FDCWD, (long)live, 0);
+}
+
+/* A descriptor of a file made for a lower one, by the other name it had when that name is linked
+ * to it now (then removed again), else through the made one */
+static long rt_open_other_name(long made, const unsigned char *file, const char *path)
+{
+	char live[RT_PATH_MAX];
+	struct rt_stat now, st;
+	uint32_t flags = u32at(file, CKPT_RF_FLAGS) & ~(O_CREAT | O_TRUNC | O_EXCL | O_TMPFILE);
+	if (!rt_is_deleted(path) || !rt_live_path(live, path) || rt_syscall2(__NR_fstat, made, (long)&st) < 0 ||
+	    rt_syscall4(__NR_newfstatat, AT_FDCWD, (long)live, (long)&now, 0x100 /* AT_SYMLINK_NOFOLLOW */) < 0 ||
+	    now.dev != st.dev || now.ino != st.ino)
+		return rt_reopen(made, file);
+	long fd = rt_syscall4(__NR_openat, AT_FDCWD, (long)live, flags | O_CLOEXEC, 0);
+	rt_syscall3(__NR_unlinkat, AT_FDCWD, (long)live, 0);
+	return fd;
+}
+
 static long rt_make_file(const struct rt_image *im, const unsigned char *h, const unsigned char *file, const char *path, long above)
 {
 	const unsigned char *rec = h + CKPT_RH_SIZE;
 	uint32_t fd = u32at(rec, CKPT_RFD_FD), kind = u32at(rec, CKPT_RFD_KIND), seals = u32at(rec, CKPT_RFD_SEALS);
 	uint32_t access = u32at(file, CKPT_RF_FLAGS) & O_ACCMODE;
-	long made = kind == CKPT_FDATA_MEMFD ? rt_make_memfd(rec, path) : rt_make_unlinked(rec, path, access);
+	int named = 0;
+	long made = kind == CKPT_FDATA_MEMFD ? rt_make_memfd(rec, path) : rt_make_unlinked(rec, path, access, &named);
+	if (made >= 0 && named)
+		rt_unlink_again(im, fd, path);
 	if (made < 0 || rt_fill(im, made, h, rec, u32at(h, CKPT_RH_PAYLOAD_SIZE)) < 0)
 		rt_refuse_kobject(im, fd, path, "it cannot be made again with its contents");
 	if (kind == CKPT_FDATA_MEMFD && seals && rt_syscall3(__NR_fcntl, made, F_ADD_SEALS, seals) < 0)
@@ -306,6 +367,15 @@ static long rt_make_file(const struct rt_image *im, const unsigned char *h, cons
 	return made;
 }
 
+/* Its mode, and the modification time the checkpoint saw (filling it changed it) */
+static void rt_restore_attributes(long made, const unsigned char *rec, const unsigned char *file)
+{
+	struct { int64_t sec, nsec; } times[2] = { { 0, RT_UTIME_OMIT },
+		{ (int64_t)u64at(file, CKPT_RF_MTIME_SEC), (int64_t)u32at(file, CKPT_RF_MTIME_NSEC) } };
+	rt_syscall2(__NR_fchmod, made, u32at(rec, CKPT_RFD_MODE));
+	rt_syscall4(__NR_utimensat, made, 0, (long)times, 0);
+}
+
 /* A regular file the image keeps the contents of, made again; RT_OPEN_NOT_MINE for one reopened by path */
 long rt_open_file_data(const struct rt_image *im, const unsigned char *file, const char *path, long above)
 {
@@ -315,16 +385,17 @@ long rt_open_file_data(const struct rt_image *im, const unsigned char *file, con
 		return RT_OPEN_NOT_MINE;
 	const unsigned char *rec = f.h + CKPT_RH_SIZE;
 	uint32_t same = u32at(rec, CKPT_RFD_SAME_FILE);
-	long made = same != ~0u ? rt_made_file(same) : rt_make_file(im, f.h, file, path, above);
+	long made = same != ~0u ? rt_fdata_made(same) : rt_make_file(im, f.h, file, path, above);
 	if (made < 0)
 		rt_refuse_kobject(im, f.fd, path, "the descriptor it shares its file with is not in the image");
 	/* the O_TMPFILE open itself, whose flags say O_TMPFILE as the program's did; others opened anew */
 	int as_made = same == ~0u && u32at(rec, CKPT_RFD_KIND) == CKPT_FDATA_TMPFILE &&
 		      (rt_syscall2(__NR_fcntl, made, F_GETFL) & (O_ACCMODE | O_TMPFILE)) == (u32at(file, CKPT_RF_FLAGS) & (O_ACCMODE | O_TMPFILE));
-	long fd = as_made ? rt_syscall3(__NR_fcntl, made, F_DUPFD_CLOEXEC, above) : rt_reopen(made, file);
+	long fd = as_made ? rt_syscall3(__NR_fcntl, made, F_DUPFD_CLOEXEC, above)
+		  : same != ~0u ? rt_open_other_name(made, file, path) : rt_reopen(made, file);
 	if (fd < 0)
 		rt_refuse_kobject(im, f.fd, path, "it cannot be opened again with its access mode");
 	if (same == ~0u)
-		rt_syscall2(__NR_fchmod, made, u32at(rec, CKPT_RFD_MODE));
+		rt_restore_attributes(made, rec, file);
 	return fd;
 }

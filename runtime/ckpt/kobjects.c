@@ -239,7 +239,7 @@ static int rt_pipe_seen(const struct rt_ckpt_work *w, uint64_t inode)
 
 /* The unread bytes of the pipe at reader, copied by tee(2) through a pipe of the same size: the
  * program's pipe keeps them */
-static int rt_copy_unread(long reader, unsigned char *out, uint32_t bytes, uint32_t capacity)
+int rt_copy_unread(long reader, unsigned char *out, uint32_t bytes, uint32_t capacity)
 {
 	int tmp[2];
 	if (rt_syscall2(__NR_pipe2, (long)tmp, O_CLOEXEC | O_NONBLOCK) < 0)
@@ -320,6 +320,36 @@ static int rt_save_fown(struct rt_ckpt_work *w, long fd, int inherited)
 	return 0;
 }
 
+#define RT_DEV_TTY	0x500	/* /dev/tty, 5:0 as st_rdev encodes it: the controlling terminal, whatever it is */
+
+/* The controlling terminal's device number (/proc/self/stat's tty_nr, encoded as stat's st_rdev); 0: none */
+static uint64_t rt_controlling_tty(struct rt_ckpt_work *w)
+{
+	uint64_t tty = 0;
+	long n = rt_read_file("/proc/self/stat", w->scanbuf, sizeof w->scanbuf);
+	const char *s = w->scanbuf + (n > 0 ? n : 0);
+	while (s > w->scanbuf && *s != ')')	/* the command name may hold anything but its last ')' */
+		s--;
+	for (int field = 2; *s && field < 7; s++)
+		field += *s == ' ';
+	if (*s)
+		rt_parse_number(s, 10, &tty);
+	return tty;
+}
+
+/*
+ * A terminal is the restarting process's at a restart (files.c): right for the job's own terminal
+ * (inherited, or the controlling one), wrong for a pseudo-terminal the program opened itself
+ * (/dev/ptmx and its /dev/pts/N): its writes would go to the user's terminal. Refused.
+ */
+static int rt_check_terminal(struct rt_ckpt_work *w, long fd, const struct rt_stat *st, const char *path, int inherited)
+{
+	if (inherited || st->rdev == RT_DEV_TTY || st->rdev == rt_controlling_tty(w))
+		return RT_SAVE_NOT_MINE;
+	return rt_refuse_descriptor(w, fd, path, "a pseudo-terminal the program opened itself is not made again (it would "
+				    "come back as the restarting process's terminal)");
+}
+
 /* The kernel object behind an anonymous inode, by the name /proc/self/fd shows */
 static int rt_save_anon(struct rt_ckpt_work *w, long fd, const char *path)
 {
@@ -348,10 +378,16 @@ int rt_save_kobject(struct rt_ckpt_work *w, long fd, uint32_t type, const struct
 		return r;
 	if (type == CKPT_FT_PIPE && rt_starts_with(path, "pipe:["))
 		return rt_save_pipe(w, fd, path);
+	if (type == CKPT_FT_PIPE && rt_is_fifo(st, path))
+		return rt_save_fifo(w, fd, st, path);
+	if (type == CKPT_FT_OTHER && rt_is_symlink(st))
+		return rt_save_symlink(w, fd, path);
 	if (type == CKPT_FT_OTHER && rt_starts_with(path, "anon_inode:"))
 		return rt_save_anon(w, fd, path);
 	if (type == CKPT_FT_REGULAR)
 		return rt_save_file_data(w, fd, st, path);
+	if (type == CKPT_FT_TERMINAL)
+		return rt_check_terminal(w, fd, st, path, inherited);
 	return RT_SAVE_NOT_MINE;
 }
 
@@ -559,6 +595,10 @@ long rt_open_kobject(const struct rt_image *im, const unsigned char *file, const
 	uint32_t type = u32at(file, CKPT_RF_TYPE), fd = u32at(file, CKPT_RF_FD);
 	if (type == CKPT_FT_PIPE && rt_starts_with(path, "pipe:["))
 		return rt_open_pipe_end(im, file, path, above);
+	if (type == CKPT_FT_PIPE && path[0] == '/')
+		return rt_open_fifo(im, file, path, above);
+	if (type == CKPT_FT_OTHER && path[0] == '/')
+		return rt_open_symlink(im, fd, path);
 	if (type == CKPT_FT_OTHER && rt_starts_with(path, "anon_inode:"))
 		return rt_open_anon(im, fd, path);
 	if (type == CKPT_FT_REGULAR)

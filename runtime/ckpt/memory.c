@@ -92,8 +92,22 @@ static int rt_add_existing_pages(struct rt_extents *x, const struct rt_map *m, i
  * file that is still there and covers the region, or nothing (zeros). A file mapping whose file is
  * gone or replaced has no source: it is stored whole.
  */
+/* The descriptor of a file whose contents the image keeps (fdata.c) that a private region maps; -1 when none */
+static long rt_kept_file_of(const struct rt_ckpt_work *w, const struct rt_map *m)
+{
+	if (!m->inode || m->shared || !rt_is_deleted(m->path))
+		return -1;
+	for (int i = 0; i < w->nunlinked; i++)
+		if (w->unlinked[i].dev == m->dev && w->unlinked[i].ino == m->inode)
+			return w->unlinked[i].fd;
+	return -1;
+}
+
 static uint32_t rt_region_source(const struct rt_ckpt_work *w, const struct rt_map *m, struct rt_stat *st)
 {
+	long kept = rt_kept_file_of(w, m);
+	if (kept >= 0)	/* its untouched pages are the kept file's, made again at a restart */
+		return rt_syscall2(__NR_fstat, kept, (long)st) == 0 ? CKPT_REGION_FILE : 0;
 	if (!m->inode || m->shared)
 		return 0;
 	if (m->dev == w->exe_dev && m->inode == w->exe_ino)
@@ -118,7 +132,7 @@ static int rt_choose_pages(struct rt_extents *x, const struct rt_map *m, uint32_
 /* MAP_SHARED|MAP_ANONYMOUS memory, as /proc/self/maps names it */
 static int rt_is_shared_anonymous(const char *path)
 {
-	return rt_streq(path, "/dev/zero (deleted)") || !path[0];
+	return rt_streq(path, "/dev/zero (deleted)") || rt_streq(path, "/anon_hugepage (deleted)") || !path[0];
 }
 
 /* The runtime's own table of shared remote-file offsets (remote/cursors.c): restored private, and
@@ -162,13 +176,20 @@ static uint32_t rt_shared_source(const struct rt_map *m, struct rt_stat *st)
 	return CKPT_REGION_SHARED_FILE;
 }
 
+/* "0x" and the address in 12 hex digits, as /proc/self/maps shows it */
+static char *rt_address_text(char out[24], uint64_t address)
+{
+	char *e = rt_put(out, "0x");
+	for (int shift = 44; shift >= 0; shift -= 4)
+		*e++ = "0123456789abcdef"[(address >> shift) & 15];
+	*e = 0;
+	return out;
+}
+
 static void rt_warn_unshareable(const struct rt_map *m)
 {
-	char at[24] = "0x";
-	char *e = at + 2;
-	for (int shift = 44; shift >= 0; shift -= 4)
-		*e++ = "0123456789abcdef"[(m->start >> shift) & 15];
-	*e = 0;
+	char at[24];
+	rt_address_text(at, m->start);
 	rt_warn("MAP_SHARED region at", at, "cannot be shared again (its file is gone or replaced, or it is a memfd's "
 		"or the kernel's): a restart will refuse this image (docs/limits.md)");
 	rt_note_unrestorable();
@@ -240,6 +261,8 @@ static int rt_save_outside_scratch(struct rt_ckpt_work *w, const struct rt_map *
 	return 0;
 }
 
+static int rt_save_kept_maps(struct rt_ckpt_work *w, long nmaps);
+
 /*
  * Last of the records: a page the checkpoint itself touched for the first time after pagemap was
  * read would be missed (restored as a hole).
@@ -261,7 +284,27 @@ int rt_save_memory(struct rt_ckpt_work *w)
 			r = rt_save_outside_scratch(w, &w->maps[i]);
 	if (w->pagemap_fd >= 0)
 		rt_syscall1(__NR_close, w->pagemap_fd);
-	return r ? r : rt_save_shm(w, n) ? -1 : rt_save_guards(w);
+	return r ? r : rt_save_shm(w, n) || rt_save_kept_maps(w, n) ? -1 : rt_save_guards(w);
+}
+
+/* The regions rt_region_source found mapped from a kept file, with its descriptor */
+static int rt_save_kept_maps(struct rt_ckpt_work *w, long nmaps)
+{
+	unsigned char *p = rt_record(w, CKPT_REC_KEPT_MAPS, 0, 0);
+	if (!p)
+		return -1;
+	for (long i = 0; i < nmaps; i++) {
+		long fd = rt_map_role(&w->maps[i]) == CKPT_ROLE_MEMORY ? rt_kept_file_of(w, &w->maps[i]) : -1;
+		unsigned char *e = fd < 0 ? 0 : rt_record_grow(w, p, CKPT_KM_SIZE);
+		if (fd >= 0 && !e)
+			return -1;
+		if (e) {
+			*(uint64_t *)(e + CKPT_KM_START) = w->maps[i].start;
+			*(uint32_t *)(e + CKPT_KM_FD) = (uint32_t)fd;
+		}
+	}
+	rt_seal(p);
+	return 0;
 }
 
 static struct rt_map rt_current[RT_MAX_MAPS];
@@ -348,15 +391,28 @@ static int rt_nfiles;
 static long rt_region_fd[RT_MAX_MAPS];	/* by region record, in image order; -1: anonymous */
 #define RT_PLACED	(-2)		/* a System V segment shm.c attached: a remap puts it in place */
 
-static long rt_open_file(const struct rt_image *im, const char *path, uint32_t flags)
+static long rt_known_file(const char *path, uint32_t flags)
 {
-	struct rt_stat st;
 	for (int i = 0; i < rt_nfiles; i++)
 		if (rt_streq(rt_files[i].path, path) && rt_files[i].flags == flags)
 			return i;
-	if (rt_nfiles == RT_MAX_REGION_FILES)
-		return -1;
-	long opened = rt_syscall4(__NR_openat, AT_FDCWD, (long)path, flags | O_CLOEXEC, 0);
+	return -1;
+}
+
+static long rt_keep_file(const struct rt_image *im, const char *path, uint32_t flags, long opened);
+
+static long rt_open_file(const struct rt_image *im, const char *path, uint32_t flags)
+{
+	long known = rt_known_file(path, flags);
+	if (known >= 0 || rt_nfiles == RT_MAX_REGION_FILES)
+		return known;
+	return rt_keep_file(im, path, flags, rt_syscall4(__NR_openat, AT_FDCWD, (long)path, flags | O_CLOEXEC, 0));
+}
+
+/* A file just opened (or -1), kept in rt_files under `path` on a number above the image's; its index or -1 */
+static long rt_keep_file(const struct rt_image *im, const char *path, uint32_t flags, long opened)
+{
+	struct rt_stat st;
 	if (opened < 0)
 		return -1;
 	long fd = rt_syscall3(__NR_fcntl, opened, F_DUPFD_CLOEXEC, im->fd + 1);
@@ -378,19 +434,78 @@ static long rt_open_file(const struct rt_image *im, const char *path, uint32_t f
 }
 
 /*
+ * A private region of a file removed before the checkpoint that no descriptor kept: its pages are
+ * all stored, and a file made at its old path (sparse, as long as its regions need, removed at
+ * once) gives the mapping its name back in /proc/self/maps; the regions of one file share it.
+ * The old name taken now, or its directory not writable: anonymous memory, with the same bytes.
+ */
+static long rt_ghost_file(const struct rt_image *im, const char *path, uint64_t end)
+{
+	char live[RT_PATH_MAX];
+	long i = rt_known_file(path, O_RDONLY);
+	if (i < 0 && rt_nfiles < RT_MAX_REGION_FILES) {
+		rt_live_path(live, path);
+		long made = rt_syscall4(__NR_openat, AT_FDCWD, (long)live, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (made >= 0)
+			rt_syscall3(__NR_unlinkat, AT_FDCWD, (long)live, 0);
+		i = rt_keep_file(im, path, O_RDONLY, made);	/* mapped private: read access is all it needs */
+	}
+	if (i < 0 || (rt_files[i].size < end && rt_syscall2(__NR_ftruncate, rt_files[i].fd, (long)end) < 0))
+		return -1;
+	if (rt_files[i].size < end)
+		rt_files[i].size = end;
+	return i;
+}
+
+struct rt_kept_find { uint64_t start; long fd; };
+
+static void rt_match_kept_map(void *arg, const unsigned char *h, const unsigned char *p)
+{
+	struct rt_kept_find *f = arg;
+	for (uint32_t at = 0; at + CKPT_KM_SIZE <= u32at(h, CKPT_RH_PAYLOAD_SIZE); at += CKPT_KM_SIZE)
+		if (u64at(p + at, CKPT_KM_START) == f->start)
+			f->fd = u32at(p + at, CKPT_KM_FD);
+}
+
+/* "/proc/self/fd/N" of the file fdata.c made again for a kept region, in a slot of its own (rt_files
+ * keeps the path); 0 when the region is not one */
+static const char *rt_kept_path(const struct rt_image *im, const unsigned char *p)
+{
+	static char paths[RT_MAX_REGION_FILES][32];
+	static int used;
+	struct rt_kept_find f = { u64at(p, CKPT_RG_START), -1 };
+	rt_each(im, CKPT_REC_KEPT_MAPS, rt_match_kept_map, &f);
+	long made = f.fd < 0 ? -1 : rt_fdata_made((uint32_t)f.fd);
+	if (f.fd >= 0 && made < 0)
+		rt_refuse_path(im, "a private mapping of a file the image keeps has no descriptor of that file: ",
+			       (const char *)p + CKPT_RG_SIZE);
+	if (made < 0 || used == RT_MAX_REGION_FILES)
+		return 0;
+	rt_fd_path(paths[used], made);
+	return paths[used++];
+}
+
+/*
  * The file a private region is mapped from again, so that /proc/self/maps names it as before:
  * the binary restarting now for the relinked binary's regions (it may sit at another path), the
- * recorded path for others; only if it still covers the region (touching a page past its end
- * would be SIGBUS). Returns its index in rt_files, or -1: anonymous.
+ * file fdata.c made again for a kept one, a ghost for a removed one, the recorded path for
+ * others; only if it still covers the region (touching a page past its end would be SIGBUS).
+ * Returns its index in rt_files, or -1: anonymous.
  */
 static long rt_region_file(const struct rt_image *im, const unsigned char *h, const unsigned char *p)
 {
 	uint32_t flags = u32at(h, CKPT_RH_FLAGS);
+	const char *kept = rt_kept_path(im, p);
+	if (kept) {
+		long i = rt_open_file(im, kept, O_RDONLY);
+		return i < 0 || rt_files[i].size + 4095 < u64at(p, CKPT_RG_OFFSET) + (u64at(p, CKPT_RG_END) - u64at(p, CKPT_RG_START)) ? -1 : i;
+	}
 	const char *path = flags & CKPT_REGION_BINARY ? "/proc/self/exe" : (const char *)p + CKPT_RG_SIZE;
 	uint64_t end = u64at(p, CKPT_RG_OFFSET) + (u64at(p, CKPT_RG_END) - u64at(p, CKPT_RG_START));
-	size_t len = rt_strlen(path);
-	if (path[0] != '/' || (flags & CKPT_REGION_SHARED) || (len > 10 && rt_streq(path + len - 10, " (deleted)")))
+	if (path[0] != '/' || (flags & CKPT_REGION_SHARED))
 		return -1;
+	if (rt_is_deleted(path))
+		return flags & CKPT_REGION_FILE ? -1 : rt_ghost_file(im, path, end);
 	long i = rt_open_file(im, path, O_RDONLY);
 	return i < 0 || rt_files[i].size + 4095 < end ? -1 : i;
 }
@@ -436,7 +551,38 @@ static long rt_lend_locked(const struct rt_image *im, long i, const unsigned cha
 	return fd;
 }
 
-struct rt_region_walk { const struct rt_image *im; long index; };
+struct rt_region_walk { const struct rt_image *im; long index; uint64_t huge_needed; };
+
+/* The machine's free huge pages of the default size (/proc/meminfo), in bytes, and that size */
+static void rt_huge_pages_free(uint64_t *free, uint64_t *size)
+{
+	static char meminfo[8192];
+	const char *s;
+	uint64_t pages = 0, kib = 0;
+	rt_read_file("/proc/meminfo", meminfo, sizeof meminfo);
+	for (s = meminfo; *s; s = rt_next_line(s))
+		if (rt_starts_with(s, "HugePages_Free:"))
+			rt_parse_number(s + RT_LITERAL_LEN("HugePages_Free:"), 10, &pages);
+		else if (rt_starts_with(s, "Hugepagesize:"))
+			rt_parse_number(s + RT_LITERAL_LEN("Hugepagesize:"), 10, &kib);
+	*size = kib * 1024;
+	*free = pages * *size;
+}
+
+/* A MAP_HUGETLB region is made again with huge pages, or the image is refused naming it: ordinary
+ * pages would change what the program measured or relied on (TLB reach, a hugetlbfs quota) */
+static void rt_check_huge_pages(struct rt_region_walk *r, const unsigned char *p)
+{
+	uint64_t start = u64at(p, CKPT_RG_START), len = u64at(p, CKPT_RG_END) - start, free, size;
+	char at[24];
+	if (!(u32at(p, CKPT_RG_ADVICE) & CKPT_VM_HUGETLB))
+		return;
+	rt_huge_pages_free(&free, &size);
+	r->huge_needed += len;
+	if (!size || start % size || len % size || r->huge_needed > free)
+		rt_refuse_path(r->im, "a MAP_HUGETLB region cannot be made again: this machine has too few huge pages of its "
+			       "size free (HugePages_Free in /proc/meminfo): ", rt_address_text(at, start));
+}
 
 static void rt_open_region(void *arg, const unsigned char *h, const unsigned char *p)
 {
@@ -446,6 +592,7 @@ static void rt_open_region(void *arg, const unsigned char *h, const unsigned cha
 	long i = -1;
 	if (r->index == RT_MAX_MAPS)
 		rt_refuse(r->im, "more memory regions than a restart can map");
+	rt_check_huge_pages(r, p);
 	if ((flags & CKPT_REGION_SHARED) && rt_is_segment(path)) {
 		if (!rt_shm_placed(u64at(p, CKPT_RG_START)))
 			rt_refuse_path(r->im, "a System V shared memory region has no segment record: ", path);
@@ -471,7 +618,7 @@ static void rt_open_region(void *arg, const unsigned char *h, const unsigned cha
 
 void rt_prepare_region_files(const struct rt_image *im)
 {
-	struct rt_region_walk r = { im, 0 };
+	struct rt_region_walk r = { im, 0, 0 };
 	rt_nfiles = 0;
 	rt_each(im, CKPT_REC_REGION, rt_open_region, &r);
 	for (int i = 0; i < rt_nfiles; i++)
@@ -519,6 +666,9 @@ static void rt_plan_map(void *arg, const unsigned char *h, const unsigned char *
 	uint64_t flags = (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_FIXED | (fd < 0 ? MAP_ANONYMOUS : 0);
 	if (rt_streq((const char *)p + CKPT_RG_SIZE, "[stack]") || (u32at(p, CKPT_RG_ADVICE) & CKPT_VM_GROWSDOWN))
 		flags |= MAP_GROWSDOWN;	/* the stack goes on growing as the kernel's did */
+	int hugetlb = (u32at(p, CKPT_RG_ADVICE) & CKPT_VM_HUGETLB) != 0;
+	if (hugetlb)
+		flags |= MAP_HUGETLB;	/* rt_check_huge_pages found enough free */
 
 	rt_plan_u64(b, u64at(p, CKPT_RG_START));
 	rt_plan_u64(b, len);
@@ -529,7 +679,7 @@ static void rt_plan_map(void *arg, const unsigned char *h, const unsigned char *
 	rt_plan_u64(b, stored ? u64at(h, CKPT_RH_DATA_OFFSET) : (uint64_t)RT_NO_DATA);
 	rt_plan_u64(b, (uint64_t)(p - b->im->base) + at);	/* the extents, read by the restorer from the image file */
 	rt_plan_u64(b, (size - at) / CKPT_RE_SIZE);
-	rt_plan_u64(b, rt_wants_huge(b, len, stored) ? RT_MAP_HUGE : 0);
+	rt_plan_u64(b, !hugetlb && rt_wants_huge(b, len, stored) ? RT_MAP_HUGE : 0);
 	(*(uint64_t *)(b->plan + RT_PLAN_MAPS))++;
 }
 

@@ -85,9 +85,12 @@ void rt_restore_kobjects(const struct rt_image *im);
 long rt_fd_above(long fd, long above);
 _Noreturn void rt_refuse_kobject(const struct rt_image *im, uint32_t fd, const char *what, const char *why);
 long rt_open_file_data(const struct rt_image *im, const unsigned char *file, const char *path, long above);
+long rt_fdata_made(uint32_t fd);	/* the file made again for descriptor fd, or -1 */
 const unsigned char *rt_find_kobject(const struct rt_image *im, uint32_t kind, uint32_t fd, uint64_t inode,
 				     uint32_t min, uint32_t *size);
 long rt_make_inotify(const struct rt_image *im, uint32_t fd);	/* inotify.c */
+long rt_open_fifo(const struct rt_image *im, const unsigned char *file, const char *path, long above);	/* fifo.c */
+long rt_open_symlink(const struct rt_image *im, uint32_t fd, const char *path);	/* symlink.c */
 
 /* signals.c */
 void rt_restore_sigactions(const struct rt_image *im);
@@ -104,6 +107,9 @@ void rt_restore_locks(const struct rt_image *im);
 
 /* timers.c: before the runtime's own CKPT_INTERVAL timer is made */
 void rt_restore_posix_timers(const struct rt_image *im);
+
+/* sysvipc.c: the queues and semaphore sets the program used are still there, or the image is refused */
+void rt_check_sysv_ipc(const struct rt_image *im);
 
 /* task.c: prctl state and scheduling; refuses what cannot be set again */
 void rt_restore_task(const struct rt_image *im);

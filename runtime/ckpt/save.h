@@ -21,7 +21,7 @@
 
 /* The payload of every kernel-object record but the pipe's starts with its descriptor (u32) */
 _Static_assert(CKPT_REV_FD == 0 && CKPT_RTF_FD == 0 && CKPT_RSF_FD == 0 && CKPT_REP_FD == 0 && CKPT_RFD_FD == 0 &&
-	       CKPT_RFO_FD == 0 && CKPT_RIN_FD == 0, "kernel object records start with their fd");
+	       CKPT_RFO_FD == 0 && CKPT_RIN_FD == 0 && CKPT_RFI_FD == 0 && CKPT_RSL_FD == 0, "kernel object records start with their fd");
 
 /* What a kind's save returns besides 0 */
 #define RT_SAVE_FULL		(-1)	/* the record area is full */
@@ -99,7 +99,12 @@ const char *rt_parse_number(const char *s, unsigned base, uint64_t *out);
 const char *rt_next_line(const char *line);
 const char *rt_in_line(const char *s, const char *key);
 unsigned char *rt_fd_record(struct rt_ckpt_work *w, uint32_t kind, size_t size, long fd);
+int rt_copy_unread(long reader, unsigned char *out, uint32_t bytes, uint32_t capacity);
 int rt_save_inotify(struct rt_ckpt_work *w, long fd);	/* inotify.c */
+int rt_is_fifo(const struct rt_stat *st, const char *path);	/* fifo.c */
+int rt_save_fifo(struct rt_ckpt_work *w, long fd, const struct rt_stat *st, const char *path);
+int rt_is_symlink(const struct rt_stat *st);		/* symlink.c */
+int rt_save_symlink(struct rt_ckpt_work *w, long fd, const char *path);
 long rt_check_unread_events(struct rt_ckpt_work *w);
 int rt_save_file_data(struct rt_ckpt_work *w, long fd, const struct rt_stat *st, const char *path);	/* fdata.c */
 int64_t rt_snapshot_at(const struct rt_ckpt_work *w, uint32_t fd);
@@ -111,6 +116,7 @@ int rt_save_itimers(struct rt_ckpt_work *w);
 int rt_save_posix_timers(struct rt_ckpt_work *w);	/* timers.c */
 int rt_save_locks(struct rt_ckpt_work *w);		/* locks.c: after the files */
 int rt_save_task(struct rt_ckpt_work *w);		/* task.c */
+int rt_save_sysv_ipc(struct rt_ckpt_work *w);		/* sysvipc.c */
 void rt_note_unrestorable(void);			/* a state a restart will refuse, warned about */
 long rt_vacate_refusal(const struct rt_ckpt_work *w);	/* last: -EOPNOTSUPP when the vacate signal must make no image */
 

@@ -451,7 +451,7 @@ static int rt_collect(struct rt_ckpt_work *w)
 	int files = 0;
 	if (rt_save_process(w) || rt_save_regs(w) || rt_save_sigactions(w) || rt_save_threads(w) || (files = rt_save_files(w)) ||
 	    rt_save_cwd_and_exe(w) || rt_save_rlimits(w) || rt_save_itimers(w) || rt_save_queued_signals(w) ||
-	    rt_save_posix_timers(w) || rt_save_locks(w) || rt_save_task(w) || rt_save_memory(w))
+	    rt_save_posix_timers(w) || rt_save_locks(w) || rt_save_task(w) || rt_save_sysv_ipc(w) || rt_save_memory(w))
 		return files == RT_SAVE_REFUSED ? -ENOTRECOVERABLE : -ENOMEM;
 	return (int)rt_vacate_refusal(w);
 }

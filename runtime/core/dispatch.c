@@ -112,6 +112,13 @@ static long rt_handle(struct rt_thread *self, struct rt_ctx *c, long nr)
 		return rt_remote_refusal(c, nr) ?: rt_sys_inotify_add_watch((long)c->rdi, (const char *)c->rsi, (uint32_t)c->rdx);
 	case __NR_inotify_rm_watch:
 		return rt_remote_refusal(c, nr) ?: rt_sys_inotify_rm_watch((long)c->rdi, (long)c->rsi);
+	case __NR_msgget: case __NR_msgsnd: case __NR_msgrcv: case __NR_msgctl:
+	case __NR_semget: case __NR_semop: case __NR_semtimedop: case __NR_semctl: {
+		rt_sysv_before(c, nr);	/* noted for a checkpoint (sys/sysvipc.c) */
+		long r = rt_handle_other(c, nr);
+		rt_sysv_after(c, nr, r);
+		return r;
+	}
 	case __NR_rt_sigsuspend:
 		return rt_sys_sigsuspend((const void *)c->rdi, (long)c->rsi);
 	case __NR_rt_sigreturn:

@@ -154,6 +154,8 @@
 #define CKPT_REC_TASK           32  /* struct ckpt_rec_task: prctl state, scheduling policy and nice value */
 #define CKPT_REC_SYSV_SHM       33  /* N x CKPT_SM_SIZE: System V shared memory segments attached */
 #define CKPT_REC_GUARDS         34  /* N x { u64 start, end }: guard pages (MADV_GUARD_INSTALL), page-aligned */
+#define CKPT_REC_KEPT_MAPS      58  /* N x CKPT_KM_SIZE: private regions mapped from a file whose contents the image keeps */
+#define CKPT_REC_SYSV_IPC       57  /* N x CKPT_SI_SIZE: System V message queues and semaphore sets the program used */
 #define CKPT_GUARD_SIZE         16
 #define CKPT_RLIMITS_COUNT      16
 #define CKPT_SIGINFO_SIZE       128
@@ -247,6 +249,7 @@
 #define CKPT_VM_WIPEONFORK      0x100 /* wf: MADV_WIPEONFORK */
 #define CKPT_VM_MERGEABLE       0x200 /* mg: MADV_MERGEABLE */
 #define CKPT_VM_GROWSDOWN       0x400 /* gd: MAP_GROWSDOWN */
+#define CKPT_VM_HUGETLB         0x800 /* ht: MAP_HUGETLB (huge pages of the default size) */
 
 /* A region record's stored extent: pages [first, first + count) of the region, back to back in its data */
 #define CKPT_RE_FIRST           0   /* u64: page index from the region's start */
@@ -292,12 +295,28 @@
 #define CKPT_REC_FILE_DATA      25  /* struct ckpt_rec_file_data, then its extents; data: their bytes */
 #define CKPT_REC_FOWN           26  /* struct ckpt_rec_fown: F_SETOWN_EX and F_SETSIG of a descriptor */
 #define CKPT_REC_INOTIFY        27  /* struct ckpt_rec_inotify, COUNT x CKPT_INOTIFY_ENTRY_SIZE, then their paths */
+#define CKPT_REC_FIFO           55  /* struct ckpt_rec_fifo, then (the FIFO's lowest descriptor only) its unread bytes */
+#define CKPT_REC_SYMLINK        56  /* struct ckpt_rec_symlink, then the link's target, NUL-terminated */
 
 /* struct ckpt_rec_pipe: a pipe whose every end the process holds */
 #define CKPT_RPI_INODE          0   /* u64: the pipe's inode at the checkpoint ("pipe:[N]" in the file records) */
 #define CKPT_RPI_CAPACITY       8   /* u32: F_GETPIPE_SZ */
 #define CKPT_RPI_BYTES          12  /* u32: unread bytes that follow the fixed part */
 #define CKPT_RPI_SIZE           16
+
+/* struct ckpt_rec_fifo: one per descriptor of a named FIFO (mkfifo) the process holds alone */
+#define CKPT_RFI_FD             0   /* u32 */
+#define CKPT_RFI_FIRST          4   /* u32: the FIFO's lowest descriptor, whose record holds the unread bytes */
+#define CKPT_RFI_MODE           8   /* u32: its permission bits (made again with them when it was unlinked) */
+#define CKPT_RFI_CAPACITY       12  /* u32: F_GETPIPE_SZ */
+#define CKPT_RFI_BYTES          16  /* u32: unread bytes that follow the fixed part (0 but in FIRST's record) */
+#define CKPT_RFI_RESERVED       20  /* u32: zero */
+#define CKPT_RFI_SIZE           24
+
+/* struct ckpt_rec_symlink: an O_PATH|O_NOFOLLOW descriptor of a symbolic link */
+#define CKPT_RSL_FD             0   /* u32 */
+#define CKPT_RSL_RESERVED       4   /* u32: zero */
+#define CKPT_RSL_SIZE           8   /* then the link's target (readlinkat), NUL-terminated */
 
 /* struct ckpt_rec_eventfd */
 #define CKPT_REV_FD             0   /* u32 */
@@ -403,6 +422,26 @@
 #define CKPT_SM_MODE            24  /* u32: its permissions, with SHM_DEST (01000) once removed (IPC_RMID) */
 #define CKPT_SM_ATTACHES        28  /* u32: attaches at the checkpoint, all processes counted */
 #define CKPT_SM_SIZE            32
+
+/* A private region mapped from an unlinked file, O_TMPFILE file or memfd the image keeps for a
+ * descriptor (CKPT_REC_KEPT_MAPS entry): mapped from the file made again for that descriptor */
+#define CKPT_KM_START           0   /* u64: the region's start */
+#define CKPT_KM_FD              8   /* u32: the descriptor whose CKPT_REC_FILE_DATA holds the file */
+#define CKPT_KM_RESERVED        12  /* u32: zero */
+#define CKPT_KM_SIZE            16
+
+/* A System V message queue or semaphore set the program used (CKPT_REC_SYSV_IPC entry), still there
+ * at the checkpoint: it outlives the process in the kernel, as a file does */
+#define CKPT_SI_KIND            0   /* u32: CKPT_SYSV_MSG or CKPT_SYSV_SEM */
+#define CKPT_SI_ID              4   /* u32: its id, which the program holds */
+#define CKPT_SI_KEY             8   /* u32: its key (0: IPC_PRIVATE) */
+#define CKPT_SI_FLAGS           12  /* u32: CKPT_SYSV_UNDO */
+#define CKPT_SI_COUNT           16  /* u64: messages in the queue, or semaphores in the set */
+#define CKPT_SI_CHANGED         24  /* u64: its last change, s (the latest of msg_stime, msg_rtime, msg_ctime; of sem_otime, sem_ctime) */
+#define CKPT_SI_SIZE            32
+#define CKPT_SYSV_MSG           1
+#define CKPT_SYSV_SEM           2
+#define CKPT_SYSV_UNDO          1   /* the program changed the set with SEM_UNDO */
 
 /* struct ckpt_rec_task: what prctl and the scheduler hold for the process */
 #define CKPT_TK_NAME            0   /* 16 bytes: PR_GET_NAME, NUL-terminated */

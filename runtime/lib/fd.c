@@ -107,8 +107,9 @@ static long rt_fd_number(const char *name)
 	return fd;
 }
 
-/* Calls fn(arg, n) for every entry of a /proc directory named by a number, but the listing's own fd */
-static int rt_each_number(const char *path, char *buf, size_t size, int (*fn)(void *, long), void *arg)
+/* Calls fn(arg, n) for every entry of a /proc directory named by a number, but the listing's own fd,
+ * until fn returns non-zero; returns that, or -1 when the directory cannot be read */
+int rt_each_number(const char *path, char *buf, size_t size, int (*fn)(void *, long), void *arg)
 {
 	long dir = rt_syscall4(__NR_openat, AT_FDCWD, (long)path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
 	long n;

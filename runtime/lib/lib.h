@@ -44,6 +44,7 @@ char *rt_fd_path(char *out, long fd);
 long rt_high_fd(long fd, long below, int cloexec);
 long rt_read_file(const char *path, char *buf, size_t size);
 int rt_absolute_path(char *out, const char *path);
+int rt_each_number(const char *path, char *buf, size_t size, int (*fn)(void *arg, long n), void *arg);
 int rt_each_fd(char *buf, size_t size, int (*fn)(void *arg, long fd), void *arg);
 int rt_each_task(char *buf, size_t size, int (*fn)(void *arg, long tid), void *arg);
 

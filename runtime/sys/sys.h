@@ -2,7 +2,7 @@
  * sys/: system calls the runtime emulates or must watch, each keeping the state the program's
  * calls built: brk after a restart (brk.c), the reserved signals' dispositions and mask
  * (signals.c), the kind of child a clone makes (clone.c), the rseq registration (rseq.c), the
- * paths of inotify watches (inotify.c).
+ * paths of inotify watches (inotify.c), the System V queues and semaphore sets used (sysvipc.c).
  */
 #ifndef RT_SYS_H
 #define RT_SYS_H
@@ -38,6 +38,14 @@ int rt_clone_shape(const struct rt_ctx *c, long nr, uint64_t *flags, uint64_t *s
 long rt_sys_rseq(struct rt_thread *self, uint64_t addr, uint32_t len, int flags, uint32_t sig);
 void rt_rseq_pause(const struct rt_rseq *r);
 void rt_rseq_resume(const struct rt_rseq *r);
+
+/* sysvipc.c: the System V message queues and semaphore sets the program uses */
+#define RT_SYSV_MSG	1
+#define RT_SYSV_SEM	2
+struct rt_sysv_use { uint32_t kind; int32_t id; uint32_t undo; };	/* kind 0: a free entry */
+void rt_sysv_before(const struct rt_ctx *c, long nr);
+void rt_sysv_after(const struct rt_ctx *c, long nr, long r);
+const struct rt_sysv_use *rt_sysv_use(int i);
 
 /* inotify.c: the paths of the program's inotify watches, which the kernel does not show */
 long rt_sys_inotify_add_watch(long fd, const char *path, uint32_t mask);

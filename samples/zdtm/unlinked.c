@@ -4,7 +4,9 @@
  * kept, its offset, no link, and the program's writes go on where they were. A third, unlinked
  * and then given another mode (fchmod), is sparse and over 3 GiB: a hole at its head, 2 GiB of
  * hole in the middle and 1 GiB at its tail; after a restart its holes are holes, its data is where
- * it was, and it has that mode.
+ * it was, and it has that mode. A fourth, given a modification time and then unlinked (CRIU's
+ * file_attr), keeps that time. A fifth is opened under two names, both then removed (CRIU's
+ * link10): after a restart both descriptors are one file still, each under its own name.
  */
 #include "zdtm.h"
 #include <sys/stat.h>
@@ -75,6 +77,28 @@ static void check_sparse(int fd)
 	}
 }
 
+#define OLD_MTIME	1000000000	/* 2001: a time no restart gives a file it makes */
+
+static int make_dated(void)
+{
+	int fd = open("dated.tmp", O_RDWR | O_CREAT | O_EXCL, 0600);
+	struct timespec times[2] = { { 0, UTIME_OMIT }, { OLD_MTIME, 0 } };
+	zdtm_check(fd >= 0 && write(fd, "dated", 5) == 5 && futimens(fd, times) == 0 && unlink("dated.tmp") == 0,
+		   "dated: %s", strerror(errno));
+	return fd;
+}
+
+/* The name /proc/self/fd shows for fd ends with `name` */
+static void named(int fd, const char *name)
+{
+	char link[64], target[512];
+	snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(link, target, sizeof target - 1);
+	zdtm_check(n > 0, "readlink %s", link);
+	target[n] = 0;
+	zdtm_check(n >= (ssize_t)strlen(name) && !strcmp(target + n - strlen(name), name), "fd %d is %s, not ...%s", fd, target, name);
+}
+
 int main(void)
 {
 	int unlinked = open("spill.tmp", O_RDWR | O_CREAT | O_EXCL, 0600);
@@ -86,6 +110,11 @@ int main(void)
 	int reader = open("/proc/self/fd/3", O_RDONLY);	/* a second open of the unlinked file, read-only */
 	zdtm_check(reader >= 0, "reopen: %s", strerror(errno));
 	int sparse = make_sparse();
+	int dated = make_dated();
+	int first = open("twice.a", O_RDWR | O_CREAT | O_EXCL, 0600);
+	zdtm_check(first >= 0 && link("twice.a", "twice.b") == 0, "twice: %s", strerror(errno));
+	int second = open("twice.b", O_RDONLY);
+	zdtm_check(second >= 0 && unlink("twice.a") == 0 && unlink("twice.b") == 0 && write(first, "one file", 8) == 8, "twice");
 	zdtm_ready();
 	zdtm_wait();
 
@@ -98,5 +127,14 @@ int main(void)
 	struct stat st;
 	zdtm_check(fstat(nameless, &st) == 0 && (st.st_mode & 0777) == 0640, "mode %o", st.st_mode & 0777);
 	check_sparse(sparse);
+	zdtm_check(fstat(dated, &st) == 0 && st.st_mtime == OLD_MTIME, "dated: its modification time is %lld",
+		   (long long)st.st_mtime);
+	struct stat one, two;
+	zdtm_check(fstat(first, &one) == 0 && fstat(second, &two) == 0 && one.st_ino == two.st_ino && one.st_nlink == 0,
+		   "twice: two files, or one with a name");
+	zdtm_check(pread(second, buf, 4, 4) == 4 && !memcmp(buf, "file", 4), "twice: the second name reads other bytes");
+	named(first, "/twice.a (deleted)");
+	named(second, "/twice.b (deleted)");
+	zdtm_check(access("twice.a", F_OK) < 0 && access("twice.b", F_OK) < 0, "twice: a name is back");
 	zdtm_pass();
 }

@@ -167,6 +167,19 @@ export interface PipeState extends Struct<typeof PIPE> {
   /** the bytes not yet read at the checkpoint */
   unread: Buffer;
 }
+export const FIFO = [
+  ['fd', C.CKPT_RFI_FD, 'u32'], ['first', C.CKPT_RFI_FIRST, 'u32'], ['mode', C.CKPT_RFI_MODE, 'u32'],
+  ['capacity', C.CKPT_RFI_CAPACITY, 'u32'], ['bytes', C.CKPT_RFI_BYTES, 'u32'], ['reserved', C.CKPT_RFI_RESERVED, 'u32'],
+] as const;
+export interface FifoState extends Struct<typeof FIFO> {
+  /** the bytes not yet read at the checkpoint (in the record of the FIFO's lowest descriptor) */
+  unread: Buffer;
+}
+export const SYMLINK = [['fd', C.CKPT_RSL_FD, 'u32'], ['reserved', C.CKPT_RSL_RESERVED, 'u32']] as const;
+export interface SymlinkState extends Struct<typeof SYMLINK> {
+  /** what the link points to */
+  target: string;
+}
 export const EVENTFD = [['fd', C.CKPT_REV_FD, 'u32'], ['flags', C.CKPT_REV_FLAGS, 'u32'], ['count', C.CKPT_REV_COUNT, 'u64']] as const;
 export const TIMERFD = [
   ['fd', C.CKPT_RTF_FD, 'u32'], ['clock', C.CKPT_RTF_CLOCK, 'u32'], ['settimeFlags', C.CKPT_RTF_SETTIME_FLAGS, 'u32'],
@@ -230,6 +243,18 @@ export const SYSV_SEGMENT = [
 ] as const;
 export type SysvSegment = Struct<typeof SYSV_SEGMENT>;
 
+/** A private region mapped from a file the image keeps for a descriptor (CKPT_REC_KEPT_MAPS) */
+export const KEPT_MAP = [['start', C.CKPT_KM_START, 'u64'], ['fd', C.CKPT_KM_FD, 'u32'], ['reserved', C.CKPT_KM_RESERVED, 'u32']] as const;
+export type KeptMap = Struct<typeof KEPT_MAP>;
+
+/** A System V message queue or semaphore set the program used, still there at the checkpoint (CKPT_REC_SYSV_IPC) */
+export const SYSV_IPC = [
+  ['kind', C.CKPT_SI_KIND, 'u32'], ['id', C.CKPT_SI_ID, 'u32'], ['key', C.CKPT_SI_KEY, 'u32'], ['flags', C.CKPT_SI_FLAGS, 'u32'],
+  ['count', C.CKPT_SI_COUNT, 'u64'], ['changed', C.CKPT_SI_CHANGED, 'u64'],
+] as const;
+export type SysvIpc = Struct<typeof SYSV_IPC>;
+export const SYSV_KIND_NAMES: Readonly<Record<number, string>> = { [C.CKPT_SYSV_MSG]: 'message queue', [C.CKPT_SYSV_SEM]: 'semaphore set' };
+
 /** A run of guard pages (CKPT_REC_GUARDS): addresses, page-aligned */
 export const GUARD = [['start', 0, 'u64'], ['end', 8, 'u64']] as const;
 export type GuardRun = Struct<typeof GUARD>;
@@ -262,6 +287,8 @@ export interface KindValues {
   queued: QueuedSignal[];
   thread: ThreadState;
   pipe: PipeState;
+  fifo: FifoState;
+  symlink: SymlinkState;
   eventfd: Struct<typeof EVENTFD>;
   timerfd: Struct<typeof TIMERFD>;
   signalfd: Struct<typeof SIGNALFD>;
@@ -273,11 +300,14 @@ export interface KindValues {
   locks: FileLock[];
   task: TaskState;
   sysvShm: SysvSegment[];
+  sysvIpc: SysvIpc[];
+  keptMaps: KeptMap[];
   guards: GuardRun[];
 }
 export type KindName = keyof KindValues;
 /** Records that complete a descriptor's file record */
-export const OBJECT_KINDS: readonly KindName[] = ['pipe', 'eventfd', 'timerfd', 'signalfd', 'epoll', 'fileData', 'fown', 'inotify'];
+export const OBJECT_KINDS: readonly KindName[] = ['pipe', 'eventfd', 'timerfd', 'signalfd', 'epoll', 'fileData', 'fown', 'inotify',
+  'fifo', 'symlink'];
 
 export const KIND_NAMES: Readonly<Record<number, KindName>> = {
   [C.CKPT_REC_PROCESS]: 'process', [C.CKPT_REC_REGS]: 'registers', [C.CKPT_REC_SIGACTIONS]: 'sigactions',
@@ -286,8 +316,10 @@ export const KIND_NAMES: Readonly<Record<number, KindName>> = {
   [C.CKPT_REC_THREAD]: 'thread',
   [C.CKPT_REC_PIPE]: 'pipe', [C.CKPT_REC_EVENTFD]: 'eventfd', [C.CKPT_REC_TIMERFD]: 'timerfd', [C.CKPT_REC_SIGNALFD]: 'signalfd',
   [C.CKPT_REC_EPOLL]: 'epoll', [C.CKPT_REC_FILE_DATA]: 'fileData', [C.CKPT_REC_FOWN]: 'fown', [C.CKPT_REC_INOTIFY]: 'inotify',
+  [C.CKPT_REC_FIFO]: 'fifo', [C.CKPT_REC_SYMLINK]: 'symlink',
   [C.CKPT_REC_POSIX_TIMERS]: 'posixTimers', [C.CKPT_REC_LOCKS]: 'locks', [C.CKPT_REC_TASK]: 'task',
   [C.CKPT_REC_SYSV_SHM]: 'sysvShm', [C.CKPT_REC_GUARDS]: 'guards',
+  [C.CKPT_REC_SYSV_IPC]: 'sysvIpc', [C.CKPT_REC_KEPT_MAPS]: 'keptMaps',
 };
 
 export function kindLabel(kind: number): string {
@@ -484,14 +516,24 @@ function withEntries<L extends Layout, E extends Layout, K extends string>(
   };
 }
 
-const pipeCodec: KindCodec<PipeState> = {
-  check: (p) => tooShort(p, C.CKPT_RPI_SIZE, 'pipe record') ??
-    (C.CKPT_RPI_SIZE + p.readUInt32LE(C.CKPT_RPI_BYTES) > p.length ? `${p.readUInt32LE(C.CKPT_RPI_BYTES)} unread bytes run past the payload` : undefined),
-  decode: (p) => {
-    const fixed = readStruct(p, 0, PIPE);
-    return { value: { ...fixed, unread: p.subarray(C.CKPT_RPI_SIZE, C.CKPT_RPI_SIZE + fixed.bytes) }, used: C.CKPT_RPI_SIZE + fixed.bytes };
-  },
-  encode: (v) => Buffer.concat([structBytes(C.CKPT_RPI_SIZE, PIPE, v), v.unread]),
+/** A fixed part whose `bytes` field counts the unread bytes that follow it (a pipe's, a FIFO's) */
+function withUnread<L extends Layout>(size: number, layout: L, bytesAt: number, what: string): KindCodec<Struct<L> & { unread: Buffer }> {
+  return {
+    check: (p) => tooShort(p, size, what) ??
+      (size + p.readUInt32LE(bytesAt) > p.length ? `${p.readUInt32LE(bytesAt)} unread bytes run past the payload` : undefined),
+    decode: (p) => {
+      const bytes = p.readUInt32LE(bytesAt);
+      return { value: { ...readStruct(p, 0, layout), unread: p.subarray(size, size + bytes) }, used: size + bytes };
+    },
+    encode: (v) => Buffer.concat([structBytes(size, layout, v), v.unread]),
+  };
+}
+
+/** The target takes the rest of the payload, NUL-terminated */
+const symlinkCodec: KindCodec<SymlinkState> = {
+  check: (p) => tooShort(p, C.CKPT_RSL_SIZE + 1, 'symbolic link record') ?? unterminated(p),
+  decode: (p) => ({ value: { ...readStruct(p, 0, SYMLINK), target: p.toString('utf8', C.CKPT_RSL_SIZE, nulAt(p, C.CKPT_RSL_SIZE)) }, used: p.length }),
+  encode: (v) => Buffer.concat([structBytes(C.CKPT_RSL_SIZE, SYMLINK, v), cString.encode(v.target)]),
 };
 
 /** The watches, then their paths: the paths take the rest of the payload, so nothing can follow them */
@@ -546,7 +588,9 @@ const task: KindCodec<TaskState> = {
 
 export const CODECS: { readonly [K in KindName]: KindCodec<KindValues[K]> } = {
   inotify: inotifyCodec,
-  pipe: pipeCodec,
+  pipe: withUnread(C.CKPT_RPI_SIZE, PIPE, C.CKPT_RPI_BYTES, 'pipe record'),
+  fifo: withUnread(C.CKPT_RFI_SIZE, FIFO, C.CKPT_RFI_BYTES, 'FIFO record'),
+  symlink: symlinkCodec,
   eventfd: fixedStruct(C.CKPT_REV_SIZE, EVENTFD, 'eventfd record'),
   timerfd: fixedStruct(C.CKPT_RTF_SIZE, TIMERFD, 'timerfd record'),
   signalfd: fixedStruct(C.CKPT_RSF_SIZE, SIGNALFD, 'signalfd record'),
@@ -562,5 +606,7 @@ export const CODECS: { readonly [K in KindName]: KindCodec<KindValues[K]> } = {
   locks: entries(C.CKPT_LK_SIZE, LOCK, 'lock'),
   task,
   sysvShm: entries(C.CKPT_SM_SIZE, SYSV_SEGMENT, 'System V segment'),
+  sysvIpc: entries(C.CKPT_SI_SIZE, SYSV_IPC, 'System V queue or semaphore set'),
+  keptMaps: entries(C.CKPT_KM_SIZE, KEPT_MAP, 'kept-file mapping'),
   guards: entries(C.CKPT_GUARD_SIZE, GUARD, 'guard page'),
 };

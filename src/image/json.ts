@@ -36,10 +36,12 @@
 //           thpDisable, reserved, timerslack, robustList, robustLen, membarrier, oomScoreAdj (unsigned 32-bit) }
 //   sysvShm: [{ start, bytes, id, key, mode, attaches }]
 //   guards: [{ start, end }]: runs of guard pages (MADV_GUARD_INSTALL)
+//   keptMaps: [{ start, fd, reserved }]: private regions mapped from a file kept for descriptor fd
+//   sysvIpc: [{ kind, kindName ("message queue", "semaphore set"), id, key, flags (1: SEM_UNDO used), count, changed }]
 //   unknown: [{ index, kind, payloadSize }] (records of kinds this version does not know)
 //   totals: { regions, mapped, saved } (bytes of memory mapped, and saved in the data area)
 import * as C from '../contract.generated.js';
-import { FILE_TYPE_NAMES, ITIMER_NAMES, LOCK_KIND_NAMES, NO_FD, RLIMIT_NAMES, ROLE_NAMES, kindLabel, regionSource, xsaveFeatures } from './format.js';
+import { FILE_TYPE_NAMES, ITIMER_NAMES, LOCK_KIND_NAMES, NO_FD, RLIMIT_NAMES, ROLE_NAMES, SYSV_KIND_NAMES, kindLabel, regionSource, xsaveFeatures } from './format.js';
 import { fileRestorable, type Image, type ObjectRecord } from './read.js';
 
 type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
@@ -58,6 +60,10 @@ function plain(value: object): { [key: string]: Json } {
 function objectJson(o: ObjectRecord): Json {
   switch (o.kind) {
     case 'pipe': {
+      const { unread, ...fixed } = o.value;
+      return { kindName: o.kind, ...plain(fixed), unread: unread.toString('hex') };
+    }
+    case 'fifo': {
       const { unread, ...fixed } = o.value;
       return { kindName: o.kind, ...plain(fixed), unread: unread.toString('hex') };
     }
@@ -128,6 +134,8 @@ export function imageToJson(file: string, image: Image, problems: string[], data
     task: image.task ? plain(image.task) : null,
     sysvShm: image.sysvShm?.map((g) => plain(g)) ?? null,
     guards: image.guards?.map((g) => plain(g)) ?? null,
+    keptMaps: image.keptMaps?.map((k) => plain(k)) ?? null,
+    sysvIpc: image.sysvIpc?.map((g) => ({ ...plain(g), kindName: SYSV_KIND_NAMES[g.kind] ?? `unknown ${g.kind}` })) ?? null,
     unknown: image.unknown.map((r) => ({ index: r.index, kind: r.header.kind, payloadSize: r.header.payloadSize })),
     totals: { regions: image.regions.length, mapped: totals.mapped.toString(), saved: totals.saved.toString() },
   };

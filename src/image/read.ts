@@ -54,7 +54,7 @@ export function fileSource(file: string): ImageSource {
 
 export type DecodedRecord = { [K in KindName]: { kind: K; value: KindValues[K] } }[KindName];
 /** The records that complete a descriptor's file record (format.ts, OBJECT_KINDS) */
-export type ObjectRecord = Extract<DecodedRecord, { kind: 'pipe' | 'eventfd' | 'timerfd' | 'signalfd' | 'epoll' | 'fileData' | 'fown' | 'inotify' }>;
+export type ObjectRecord = Extract<DecodedRecord, { kind: 'pipe' | 'eventfd' | 'timerfd' | 'signalfd' | 'epoll' | 'fileData' | 'fown' | 'inotify' | 'fifo' | 'symlink' }>;
 
 export interface ImageRecord {
   index: number;
@@ -93,6 +93,8 @@ export interface Image {
   locks?: KindValues['locks'];
   task?: KindValues['task'];
   sysvShm?: KindValues['sysvShm'];
+  sysvIpc?: KindValues['sysvIpc'];
+  keptMaps?: KindValues['keptMaps'];
   guards?: KindValues['guards'];
   /** records of kinds this version does not know: skipped, kept raw */
   unknown: ImageRecord[];
@@ -101,7 +103,7 @@ export interface Image {
 }
 
 const hex = (n: number | bigint) => `0x${n.toString(16)}`;
-const SINGLETONS: readonly KindName[] = ['process', 'registers', 'sigactions', 'cwd', 'exe', 'rlimits', 'itimers', 'queued', 'posixTimers', 'locks', 'task', 'sysvShm', 'guards'];
+const SINGLETONS: readonly KindName[] = ['process', 'registers', 'sigactions', 'cwd', 'exe', 'rlimits', 'itimers', 'queued', 'posixTimers', 'locks', 'task', 'sysvShm', 'guards', 'sysvIpc', 'keptMaps'];
 const REQUIRED: readonly KindName[] = ['process', 'registers', 'sigactions'];
 
 export function recordLabel(rec: ImageRecord): string {
@@ -218,6 +220,8 @@ function attach(image: Image, rec: ImageRecord, d: DecodedRecord): void {
     case 'locks': image.locks = d.value; break;
     case 'task': image.task = d.value; break;
     case 'sysvShm': image.sysvShm = d.value; break;
+    case 'sysvIpc': image.sysvIpc = d.value; break;
+    case 'keptMaps': image.keptMaps = d.value; break;
     case 'guards': image.guards = d.value; break;
     default: image.objects.push(d);
   }

@@ -100,6 +100,8 @@ function describeObject(o: ObjectRecord): string {
     case 'fileData': return `${FDATA_KIND_NAMES[o.value.kind] ?? `kind ${o.value.kind}`} `
       + (o.value.sameFile !== NO_FD ? `of fd ${o.value.sameFile}` : `kept, ${o.value.fileSize} bytes${o.value.seals ? `, seals ${hex(BigInt(o.value.seals))}` : ''}`);
     case 'fown': return `signal ${o.value.signal || 'SIGIO'} to ${o.value.owner}`;
+    case 'fifo': return `FIFO made again${o.value.first === o.value.fd ? `, ${o.value.bytes} unread bytes` : ` with fd ${o.value.first}`}`;
+    case 'symlink': return `symbolic link to ${o.value.target}`;
     case 'inotify': return `inotify of ${o.value.watches.map((w) => `${w.wd}: ${w.path}`).join(', ') || 'nothing'}`;
   }
 }

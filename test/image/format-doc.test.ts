@@ -8,8 +8,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as C from '../../src/contract.generated.js';
 import {
-  EPOLL, EVENTFD, EXTENT, FILE, FILE_DATA, FILE_HEADER, FOWN, INOTIFY, PIPE, SIGNALFD, TIMERFD, GREG_NAMES, ITIMER_NAMES, KIND_NAMES,
-  LOCK, POSIX_TIMER, PROCESS, SYSV_SEGMENT, RECORD_HEADER, REGION, REGS, RLIMIT_SIZE, SIGACTION_SIZE, SIGNALS, TASK, TASK_NAME_SIZE,
+  EPOLL, EVENTFD, EXTENT, FIFO, KEPT_MAP, FILE, FILE_DATA, FILE_HEADER, FOWN, INOTIFY, PIPE, SIGNALFD, TIMERFD, GREG_NAMES, ITIMER_NAMES, KIND_NAMES,
+  LOCK, POSIX_TIMER, PROCESS, SYSV_SEGMENT, RECORD_HEADER, REGION, REGS, RLIMIT_SIZE, SIGACTION_SIZE, SIGNALS, SYMLINK, SYSV_IPC, TASK, TASK_NAME_SIZE,
   THREAD, WINSIZE,
 } from '../../src/image/format.js';
 import { fieldSize, type Layout } from '../../src/lib/struct.js';
@@ -65,9 +65,13 @@ const CODE_FIELDS: Record<string, Field[]> = {
   RFD: fieldsOf(FILE_DATA),
   RFO: fieldsOf(FOWN),
   RIN: fieldsOf(INOTIFY),
+  RFI: fieldsOf(FIFO),
+  RSL: fieldsOf(SYMLINK),
   PT: fieldsOf(POSIX_TIMER),
   LK: fieldsOf(LOCK),
   SM: fieldsOf(SYSV_SEGMENT),
+  SI: fieldsOf(SYSV_IPC),
+  KM: fieldsOf(KEPT_MAP),
   TK: [{ offset: C.CKPT_TK_NAME, size: TASK_NAME_SIZE }, ...fieldsOf(TASK)],
 };
 
@@ -138,6 +142,8 @@ describe('docs/image-format.md', () => {
       locks: `N × ${C.CKPT_LK_SIZE}`,
       sysvShm: `N × ${C.CKPT_SM_SIZE}`,
       guards: `N × ${C.CKPT_GUARD_SIZE}`,
+      sysvIpc: `N × ${C.CKPT_SI_SIZE}`,
+      keptMaps: `N × ${C.CKPT_KM_SIZE}`,
     });
   });
 });

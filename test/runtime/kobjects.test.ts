@@ -99,6 +99,15 @@ describe('kernel objects that cannot be rebuilt', function () {
     await refused('unlinked-linked', `(${fs.realpathSync(dir)}/linked-a (deleted)) cannot be restored: its name was removed and its other links are not known`);
   });
 
+  it('a named FIFO another process holds too is refused: that process is not in the image', async () => {
+    await refused('fifo-peer', `(${fs.realpathSync(dir)}/peer.fifo) cannot be restored: another process holds this FIFO too`);
+  });
+
+  it('a pseudo-terminal the program opened itself is refused: it would come back as the restarting process\'s terminal', async () => {
+    await refused('pty', '(/dev/ptmx) cannot be restored: a pseudo-terminal the program opened itself is not made again '
+      + '(it would come back as the restarting process\'s terminal)');
+  });
+
   it('a restart from an image whose eventfd lacks its record is refused, naming the descriptor', async () => {
     const image = path.join(dir, 'lacking.img'), lacking = path.join(dir, 'lacking-eventfd.img');
     const { run } = await holding('pidfd', image);
@@ -154,7 +163,9 @@ describe('kernel objects in an image', function () {
     const tmpfileData = decoded.records.find((r) => r.decoded?.kind === 'fileData' && r.decoded.value.fd === 10)!;
     assert.equal(src.read(Number(tmpfileData.header.dataOffset), 3).toString(), 'end', 'the hole is not stored, the bytes after it are');
     assert.deepEqual((objects.inotify as { watches: unknown[] }).watches, [{ wd: 1, mask: 0x100, pathAt: 24, reserved: 0, path: `${fs.realpathSync(dir)}/.` }]);
-    assert.ok(decoded.files.every((f) => fileRestorable(decoded, f) || f.fd <= 2 || f.path.startsWith('pipe:') && f.fd > 11),
+    assert.deepEqual({ ...objects.fifo, capacity: undefined }, { fd: 12, first: 12, mode: 0o600, capacity: undefined, bytes: 3, reserved: 0, unread: Buffer.from('xyz') });
+    assert.deepEqual(objects.symlink, { fd: 13, reserved: 0, target: 'all.fifo' });
+    assert.ok(decoded.files.every((f) => fileRestorable(decoded, f) || f.fd <= 2 || f.path.startsWith('pipe:') && f.fd > 13),
       'every descriptor the fixture made is restorable');
     assert.ok(encodeImage(decoded, src).equals(fs.readFileSync(image)), 're-encoded, the image is the same bytes');
   });

@@ -7,7 +7,10 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { SAMPLES_DIR, relinkFile, runProgram, scratch, waitFor } from '../helpers.js';
+import * as C from '../../src/contract.generated.js';
+import { fileSource, readImage } from '../../src/image/read.js';
+import { encodeImage } from '../../src/image/write.js';
+import { SAMPLES_DIR, fixture, relinkFile, runProgram, scratch, waitFor } from '../helpers.js';
 
 
 /** A started program's output so far, and whether it has exited */
@@ -167,4 +170,79 @@ describe('file locks another process holds at the restart', function () {
       assert.equal(again.stdout, 'PASS\n', again.stderr);
     });
   }
+});
+
+describe('System V message queues and semaphore sets: used where the kernel keeps them, or refused', function () {
+  this.timeout(120_000);
+
+  /** Removes a queue ('q') or a semaphore set ('s') the test left behind; gone already is fine */
+  const ipcrm = (what: 'q' | 's', id: number) => runProgram('/usr/bin/ipcrm', [`-${what}`, String(id)], { cwd: '/', timeout: 10_000 });
+
+  it('a set changed with SEM_UNDO: the checkpoint warns, and the restart exits 2 naming the set', async () => {
+    const { prog, dir, image, stderr } = await checkpointed(refused('sem_undo'), 'sem_undo');
+    const id = Number(/^System V semaphore set (\d+) /.exec(stderr.replace('ckpt: warning: ', ''))?.[1]);
+    try {
+      assert.equal(stderr, `ckpt: warning: System V semaphore set ${id} was changed with SEM_UNDO, whose adjustments the kernel `
+        + 'undoes when the process ends: a restart will refuse this image (docs/limits.md)\n');
+      const r = await restart(prog, dir, image);
+      assert.deepEqual({ code: r.exitCode, stdout: r.stdout, stderr: r.stderr }, {
+        code: 2, stdout: '',
+        stderr: `ckpt: cannot restart from ${image}: a System V semaphore set was changed with SEM_UNDO, whose adjustments the `
+          + `kernel undid when the process ended: id ${id}\n`,
+      });
+    } finally {
+      await ipcrm('s', id);
+    }
+  });
+
+  it('a queue removed after the checkpoint refuses the restart, naming its id', async () => {
+    const { prog, dir, image, stderr } = await checkpointed(path.join(SAMPLES_DIR, 'zdtm/glibc/sysv_ipc'), 'sysv_ipc');
+    const used = readImage(fileSource(image)).sysvIpc ?? [];
+    const queue = used.find((u) => u.kind === C.CKPT_SYSV_MSG)!, set = used.find((u) => u.kind === C.CKPT_SYSV_SEM)!;
+    try {
+      assert.equal(stderr, '');
+      assert.deepEqual(used.map((u) => [u.kind, Number(u.count), u.flags]), [[C.CKPT_SYSV_MSG, 3, 0], [C.CKPT_SYSV_SEM, 3, 0]]);
+      await ipcrm('q', queue.id);
+      const r = await restart(prog, dir, image);
+      assert.deepEqual({ code: r.exitCode, stdout: r.stdout, stderr: r.stderr }, {
+        code: 2, stdout: '',
+        stderr: `ckpt: cannot restart from ${image}: a System V message queue the program used is gone, or another one has its id now: id ${queue.id}\n`,
+      });
+    } finally {
+      await ipcrm('s', set.id);
+    }
+  });
+});
+
+describe('MAP_HUGETLB memory: made again with huge pages, or the restart refused', function () {
+  this.timeout(120_000);
+  const HUGE_PAGE = 2n << 20n;
+  const hugePagesFree = () => Number(/^HugePages_Free:\s+(\d+)/m.exec(fs.readFileSync('/proc/meminfo', 'utf8'))?.[1] ?? 0);
+
+  it('restores private and shared MAP_HUGETLB regions with their bytes, as huge-page mappings '
+    + '(skipped where /proc/meminfo shows fewer than 4 huge pages free: root sets vm.nr_hugepages)', async function () {
+    if (hugePagesFree() < 4) this.skip();
+    const { prog, dir, image, stderr } = await checkpointed(await fixture('hugetlb'), 'hugetlb');
+    assert.equal(stderr, '');
+    const r = await restart(prog, dir, image);
+    assert.deepEqual({ code: r.exitCode, stdout: r.stdout, stderr: r.stderr }, { code: 0, stdout: 'PASS\n', stderr: '' });
+  });
+
+  it('an image with a MAP_HUGETLB region this machine cannot give huge pages to is refused, naming the region', async () => {
+    const { prog, dir, image } = await checkpointed(path.join(SAMPLES_DIR, 'zdtm/glibc/mem_anon'), 'hugetlb-refused');
+    const src = fileSource(image), decoded = readImage(src);
+    const target = decoded.regions.find(({ region }) => region.role === C.CKPT_ROLE_MEMORY && region.start % HUGE_PAGE !== 0n
+      && (region.prot & 2) !== 0)!;	// not aligned to a huge page: refused however many a machine has free
+    target.region.advice |= C.CKPT_VM_HUGETLB;
+    const marked = path.join(dir, 'marked.img');
+    fs.writeFileSync(marked, encodeImage(decoded, src, { seal: true }));
+    const r = await restart(prog, dir, marked);
+    assert.deepEqual({ code: r.exitCode, stdout: r.stdout, stderr: r.stderr }, {
+      code: 2, stdout: '',
+      stderr: `ckpt: cannot restart from ${marked}: a MAP_HUGETLB region cannot be made again: this machine has too few huge pages `
+        + `of its size free (HugePages_Free in /proc/meminfo): 0x${target.region.start.toString(16).padStart(12, '0')}\n`,
+    });
+    const whole = await restart(prog, dir, image);
+    assert.equal(whole.stdout, 'PASS\n', whole.stderr);
+  });
 });
