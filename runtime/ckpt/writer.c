@@ -384,7 +384,7 @@ long rt_checkpoint(int sig, void *uc, struct rt_thread *self)
 /* A finished writer is reaped, not left a zombie: at the end of every dispatch */
 void rt_checkpoint_reap_writer(void)
 {
-	if (rt_writer_pid && !rt_in_shared_child)
+	if (rt_writer_pid && !rt_in_shared_child())
 		rt_wait_writer(WNOHANG);
 }
 

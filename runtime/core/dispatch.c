@@ -24,7 +24,7 @@ static long rt_local(const struct rt_ctx *c, long nr)
 /* execve replaces the image, runtime included: its counts are written first */
 static long rt_exec(const struct rt_ctx *c, long nr)
 {
-	int own = !rt_in_shared_child;
+	int own = !rt_in_shared_child();
 	if (own)
 		rt_stats_flush("exec");
 	long r = nr == __NR_execve
@@ -79,7 +79,7 @@ static long rt_handle(struct rt_thread *self, struct rt_ctx *c, long nr)
 		}
 		/* fall through */
 	case __NR_exit_group:
-		if (!rt_in_shared_child)
+		if (!rt_in_shared_child())
 			rt_stats_flush("exit");
 		else
 			rt_thread_release(self);	/* a vfork child's slot is in its parent's table */
@@ -128,7 +128,6 @@ void rt_dispatch(struct rt_ctx *c, enum rt_via via)
 	rt_count(nr, via);
 	struct rt_thread *self = rt_thread_self();
 	self->busy++;
-	rt_vfiles_vfork_done();	/* a vfork parent resumed straight into the program: its file table back */
 	c->rax = (uint64_t)rt_handle(self, c, nr);
 	rt_checkpoint_reap_writer();
 	rt_busy_leave(self);	/* a checkpoint signal held meanwhile runs now */
