@@ -74,6 +74,7 @@ static long rt_handle(struct rt_thread *self, struct rt_ctx *c, long nr)
 	case __NR_exit:
 		/* one thread ends, and gives its slot back; the process ends with its last thread */
 		if (__atomic_sub_fetch(&rt_threads, 1, __ATOMIC_RELAXED) > 0) {
+			rt_robust_exit(self);	/* what the kernel does not see of a thread of an image */
 			rt_thread_release(self);
 			return rt_syscall1(nr, (long)c->rdi);
 		}
