@@ -1,7 +1,9 @@
 // Killed while it checkpoints: a relinked program with 64 MiB of memory in motion
 // (test/fixtures/memcheck.c) is sent the checkpoint signal and, a random time later (at once, or up
 // to a little more than a checkpoint takes), its whole process group gets SIGKILL: any helper the runtime uses
-// to write dies with it. Whatever moment the kill lands at (before the temporary file, while it is
+// to write dies with it. Every third round the kill waits instead for the temporary file to appear,
+// and every third for the new image to be renamed into place, so that both moments are covered
+// whatever the machine's speed (random delays alone missed one under load). Whatever moment the kill lands at (before the temporary file, while it is
 // written, after the rename), the image at the path is whole: the previous one or the new one,
 // never a mix, and a restart from it proves every word of the program's memory. The temporary file
 // a kill leaves behind never stands in the way of the next restart or checkpoint.
@@ -24,8 +26,12 @@ const KILL_AT_ONCE = 0.1;
  * same run (firstImage), and the program runs until it is told to stop (the file "go").
  */
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** How long a step may take before it counts as a hang: generous, for a loaded machine (four lanes restart 64 MiB at once) */
+const BOUND_MS = 120_000;
 
 type Landing = 'before the temporary file' | 'while writing' | 'after the rename';
+/** When a round's kill comes: a random time after the signal, or once the writer is seen at a step */
+type Aim = 'random' | 'temporary file seen' | 'rename seen';
 interface Mark { ino: bigint; mtimeNs: bigint; size: bigint }
 interface Round { landing: Landing; tmpAtRestart: boolean }
 /** Process groups started and not seen to end: killed when a test ends, whatever happened */
@@ -91,7 +97,7 @@ class Lane {
   private async running(run: Started): Promise<void> {
     let gone = false;
     void run.exited.then(() => { gone = true; });
-    for (let t = 0; t < 3000; t++) {
+    for (const t0 = performance.now(); performance.now() - t0 < BOUND_MS;) {
       const beat = fs.existsSync(this.file('beat')) ? fs.readFileSync(this.file('beat'), 'utf8') : '';
       if (beat.length > 0 && !beat.startsWith('x')) return;
       if (gone) throw new Error(`the program ended before it ran: ${JSON.stringify(await run.exited)}; stderr: ${run.stderr()}`);
@@ -118,15 +124,23 @@ class Lane {
     await this.running(run);
     const t0 = performance.now();
     process.kill(run.child.pid!, 'SIGUSR2');
-    while (!fs.existsSync(this.image) && performance.now() - t0 < 20_000) await sleep(1);
+    while (!fs.existsSync(this.image) && performance.now() - t0 < BOUND_MS) await sleep(1);
     this.checkpointMs = performance.now() - t0;
     await this.killGroup(run);
     assert.ok(fs.existsSync(this.image), 'the first checkpoint made an image');
     await this.verify();
   }
 
-  /** Restarts the image, checkpoints it, kills the group a random time later; checks what is left */
-  async round(): Promise<Round> {
+  /** Until the checkpoint under way reaches the step aimed at (the image given up on after 60 s: then the kill lands wherever) */
+  private async reached(aim: Aim, before: { image: Mark | null; tmps: string[] }): Promise<void> {
+    const seen = aim === 'temporary file seen'
+      ? () => this.tmps().some((n) => !before.tmps.includes(n)) || !sameMark(mark(this.image), before.image)
+      : () => !sameMark(mark(this.image), before.image);
+    for (const t0 = performance.now(); !seen() && performance.now() - t0 < 60_000;) await sleep(1);
+  }
+
+  /** Restarts the image, checkpoints it, kills the group at the moment aimed at; checks what is left */
+  async round(aim: Aim): Promise<Round> {
     fs.rmSync(this.file('go'), { force: true });
     fs.writeFileSync(this.file('beat'), 'x'.repeat(20) + '\n');
     const run = this.start([], { CKPT_RESTART: 'mem.img' });
@@ -134,13 +148,14 @@ class Lane {
     const before = { image: mark(this.image), tmps: this.tmps() };
     const waitMs = Math.random() < KILL_AT_ONCE ? 0 : Math.random() * this.checkpointMs * KILL_SPREAD;
     process.kill(run.child.pid!, 'SIGUSR2');
-    if (waitMs > 0) await sleep(waitMs);
+    if (aim !== 'random') await this.reached(aim, before);
+    else if (waitMs > 0) await sleep(waitMs);
     await this.killGroup(run);
     const after = mark(this.image);
     assert.ok(after && before.image, 'an image is at the path');
     let landing: Landing;
     if (after.ino !== before.image.ino) landing = 'after the rename';
-    else if (sameMark(after, before.image)) landing = this.tmps().length === before.tmps.length ? 'before the temporary file' : 'while writing';
+    else if (sameMark(after, before.image)) landing = this.tmps().some((n) => !before.tmps.includes(n)) ? 'while writing' : 'before the temporary file';
     else throw new Error('the image was changed in place, not replaced by a rename');
     const tmpAtRestart = this.tmps().length > 0;
     await this.verify();
@@ -153,7 +168,7 @@ class Lane {
     fs.writeFileSync(this.file('go'), '');
     fs.rmSync(this.file('verdict'), { force: true });
     const run = this.start([], { CKPT_RESTART: 'mem.img' });
-    const timer = setTimeout(() => { try { process.kill(-run.child.pid!, 'SIGKILL'); } catch { /* gone */ } }, 30_000);
+    const timer = setTimeout(() => { try { process.kill(-run.child.pid!, 'SIGKILL'); } catch { /* gone */ } }, BOUND_MS);
     const { code, signal } = await run.exited;
     clearTimeout(timer);
     groups.delete(run.child.pid!);
@@ -164,7 +179,7 @@ class Lane {
 }
 
 describe('checkpoint killed at a random moment', function () {
-  this.timeout(300_000);
+  this.timeout(900_000);
   afterEach(() => {
     for (const g of groups) try { process.kill(-g, 'SIGKILL'); } catch { /* gone */ }
     groups.clear();
@@ -187,9 +202,10 @@ describe('checkpoint killed at a random moment', function () {
     await Promise.all(lanes.map(async (lane) => {
       try {
         await lane.firstImage();
+        const aims: Aim[] = ['random', 'temporary file seen', 'rename seen'];
         while (next < ROUNDS && failures.length === 0) {
           next++;
-          rounds.push(await lane.round());
+          rounds.push(await lane.round(aims[next % aims.length]));
         }
       } catch (e) {
         failures.push(e);
