@@ -127,6 +127,7 @@ _Noreturn void rt_restart(const char *path, const char *name, char **envp)
 		rt_refuse(&im, "cannot read /proc/self/maps");
 	rt_check_vdso(&im, &v);
 	rt_check_cwd(&im);
+	rt_check_threads(&im);
 	uint64_t hold = rt_pick_hold(&im);
 	long m = rt_syscall6(__NR_mmap, (long)hold, RT_HOLD_SIZE, PROT_READ | PROT_WRITE,
 			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);

@@ -363,12 +363,39 @@ static void rt_put_altstack(unsigned char *p, const unsigned char *uc)
 	*(uint64_t *)(p + CKPT_RT_ALTSTACK_SIZE) = *(const uint64_t *)(uc + 32);
 }
 
+/*
+ * GREGS (a frame's, or a record's: the same order) are those of a thread blocked in FUTEX_LOCK_PI
+ * (or the other PI waits) at the fast path's syscall, which the kernel rewound to be made again
+ * after the signal. SHIM is the fast path's return from its syscall in that address space. The
+ * mutex's owner is named in its word by a tid that a restart changes, and a thread of the image
+ * keeps writing its old one: the kernel could not find the owner and the waiter would wait for
+ * ever (docs/limits.md), so a checkpoint warns and a restart refuses.
+ */
+static int rt_waits_on_pi_mutex(const uint64_t *gregs, uint64_t shim)
+{
+	int op = (int)gregs[RT_REG_RSI] & FUTEX_CMD_MASK;
+	return gregs[RT_REG_RIP] == shim - 2 && gregs[RT_REG_RAX] == __NR_futex &&
+	       (op == FUTEX_LOCK_PI || op == FUTEX_LOCK_PI2 || op == FUTEX_TRYLOCK_PI || op == FUTEX_WAIT_REQUEUE_PI);
+}
+
+static void rt_warn_pi_waiter(const void *uc, uint32_t vtid)
+{
+	char tid[24];
+	if (!rt_waits_on_pi_mutex((const uint64_t *)((const char *)uc + RT_UC_GREGS), (uint64_t)rt_shim_after_syscall))
+		return;
+	rt_utoa(vtid, tid);
+	rt_warn("thread", tid, "waits for a priority-inheritance mutex (FUTEX_LOCK_PI): a restart will refuse this image "
+		"(docs/limits.md)");
+	rt_note_unrestorable();
+}
+
 static int rt_save_stopped(struct rt_ckpt_work *w, const struct rt_stopped *s)
 {
 	unsigned char *p = rt_record(w, CKPT_REC_THREAD, 0, CKPT_RT_SIZE + rt_regs_size(s->uc));
 	if (!p)
 		return -1;
 	rt_put_thread(p, (uint32_t)rt_thread_table[s->slot].vtid, 0, s->slot, s);
+	rt_warn_pi_waiter(s->uc, (uint32_t)rt_thread_table[s->slot].vtid);
 	rt_put_altstack(p, s->uc);
 	rt_put_regs(p + CKPT_RT_REGS, s->uc);
 	rt_seal(p);
@@ -383,6 +410,7 @@ static int rt_save_leader(struct rt_ckpt_work *w)
 		return -1;
 	rt_note_own_state(&own);
 	rt_put_thread(p, (uint32_t)w->self->vtid, CKPT_THREAD_LEADER, rt_slot_index(w->self), &own);
+	rt_warn_pi_waiter(w->uc, (uint32_t)w->self->vtid);
 	rt_put_altstack(p, w->uc);
 	rt_seal(p);
 	return 0;
@@ -426,6 +454,31 @@ struct rt_thread_plan {
 	uint64_t count;
 	int placed;			/* every frame goes onto its thread's stack */
 };
+
+/* A thread of the image blocked in a PI futex wait (see rt_waits_on_pi_mutex): refused */
+static void rt_refuse_pi_waiter(const struct rt_image *im, const unsigned char *regs, uint32_t vtid)
+{
+	char tid[24];
+	if (!rt_waits_on_pi_mutex((const uint64_t *)(regs + CKPT_RR_GREGS), rt_in_image(im, rt_shim_after_syscall)))
+		return;
+	rt_utoa(vtid, tid);
+	rt_refuse_path(im, "a thread waits for a priority-inheritance mutex (FUTEX_LOCK_PI), whose owner a restart cannot "
+		       "name again: thread ", tid);
+}
+
+static void rt_check_thread(void *arg, const unsigned char *h, const unsigned char *p)
+{
+	(void)h;
+	if (!(u32at(p, CKPT_RT_FLAGS) & CKPT_THREAD_LEADER))
+		rt_refuse_pi_waiter(arg, p + CKPT_RT_REGS, u32at(p, CKPT_RT_TID));
+}
+
+/* Before anything is torn down: no thread of the image is in a wait a restart cannot make again */
+void rt_check_threads(const struct rt_image *im)
+{
+	rt_refuse_pi_waiter(im, im->regs, u32at(im->process, CKPT_RP_TID));
+	rt_each(im, CKPT_REC_THREAD, rt_check_thread, (void *)im);
+}
 
 static void rt_plan_thread(void *arg, const unsigned char *h, const unsigned char *p)
 {
