@@ -52,6 +52,7 @@ extern struct rt_ids rt_ids_virtual, rt_ids_real;
 void rt_pids_init(void);
 void rt_pids_child(void);
 void rt_pids_route(int for_image);
+int rt_pids_take(const struct rt_ctx *c, long nr);
 long rt_sys_pids(const struct rt_ctx *c, long nr);
 
 /* threads.c: the runtime's state of each thread, in a table keyed by the kernel's tid */

@@ -41,7 +41,8 @@ static long rt_handle_other(const struct rt_ctx *c, long nr)
 	long r;
 	if (rt_loader_call(c, nr, &r))
 		return r;
-	if ((unsigned long)nr < RT_NR_MAX && rt_syscall_class[nr] == RT_CLASS_PIDS)
+	if ((unsigned long)nr < RT_NR_MAX && rt_syscall_class[nr] == RT_CLASS_PIDS && rt_pids_take(c, nr) &&
+	    !(nr == __NR_fcntl && rt_remote_placeholder((long)(int)c->rdi)))	/* a remote file has no owner */
 		r = rt_sys_pids(c, nr);
 	else if (rt_remote_handles(nr))
 		r = rt_sys_remote(c, nr);
