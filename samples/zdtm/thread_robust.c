@@ -54,21 +54,6 @@ static void *take_over(void *arg)
 	return NULL;
 }
 
-/* The thread is blocked in a futex call (the waiter, in its lock of `handed`) */
-static int in_futex_wait(int tid)
-{
-	char path[64], line[32] = "";
-	if (!tid)
-		return 0;
-	snprintf(path, sizeof path, "/proc/self/task/%d/syscall", tid);
-	int fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return 0;
-	ssize_t n = read(fd, line, sizeof line - 1);
-	close(fd);
-	return n > 4 && !strncmp(line, "202 ", 4);
-}
-
 static void make_robust(pthread_mutex_t *m)
 {
 	pthread_mutexattr_t a;
@@ -88,7 +73,7 @@ int main(void)
 	pthread_create(&dier, NULL, die_holding, NULL);
 	pthread_barrier_wait(&held);
 	pthread_create(&waiter, NULL, take_over, NULL);
-	while (!in_futex_wait(__atomic_load_n(&waiter_tid, __ATOMIC_SEQ_CST)))
+	while (!zdtm_in_futex_wait(__atomic_load_n(&waiter_tid, __ATOMIC_SEQ_CST)))
 		usleep(1000);
 	zdtm_ready();
 	zdtm_wait();

@@ -19,21 +19,6 @@ static void *waiter(void *arg)
 	return NULL;
 }
 
-/* The thread is blocked in a futex call (the waiter, in FUTEX_LOCK_PI) */
-static int in_futex_wait(int tid)
-{
-	char path[64], line[32] = "";
-	if (!tid)
-		return 0;
-	snprintf(path, sizeof path, "/proc/self/task/%d/syscall", tid);
-	int fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return 0;
-	ssize_t n = read(fd, line, sizeof line - 1);
-	close(fd);
-	return n > 4 && !strncmp(line, "202 ", 4);
-}
-
 int main(void)
 {
 	pthread_mutexattr_t a;
@@ -43,7 +28,7 @@ int main(void)
 	pthread_mutex_init(&pi, &a);
 	pthread_mutex_lock(&pi);
 	pthread_create(&t, NULL, waiter, NULL);
-	while (!in_futex_wait(__atomic_load_n(&waiter_tid, __ATOMIC_SEQ_CST)))
+	while (!zdtm_in_futex_wait(__atomic_load_n(&waiter_tid, __ATOMIC_SEQ_CST)))
 		usleep(1000);
 	zdtm_ready();
 	zdtm_wait();
