@@ -1,7 +1,8 @@
 // Threads of one job on the shadow: four threads each rewrite, read back, stat, rename and append to
 // files of their own, all at once over the process's one connection. What they print and the files
 // they leave equal a local run of the original, byte for byte; so do they when the threads are
-// checkpointed while they make calls, killed, and restarted from the image on the shadow.
+// checkpointed while they make calls, killed, and restarted from the image on the shadow. Four
+// threads that vfork at once take turns with the remote state, their children counted as locally.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -67,6 +68,21 @@ describe('threads of one job on the shadow', function () {
         assert.equal(again.exitCode, 0, again.stdout + again.stderr);
         assert.equal(again.stdout, want.stdout);
         assert.deepEqual(rootTree(shadow.root), want.files);
+      } finally {
+        await shadow.stop();
+      }
+    });
+
+    it(`${flavour}: four threads vfork and posix_spawn at once on the shadow (each child under its parent thread's hold of the remote state): every child counted, as in a local run`, async () => {
+      const bin = path.join(bins, `${flavour}-thread_spawn.ckpt`);
+      await relinkFile(sample(flavour, 'thread_spawn'), bin);
+      const want = await runProgram(sample(flavour, 'thread_spawn'), [], { cwd: scratch() });
+      const shadow = await startShadow();
+      try {
+        const got = await runProgram(bin, [], { cwd: scratch(), env: jobEnv(shadow), timeout: 240_000 });
+        assert.equal(got.exitCode, 0, got.stderr);
+        assert.equal(got.stdout, want.stdout);
+        assert.match(got.stdout, /^4 threads came back to their own code, 80 of 80 children exited 0\n$/);
       } finally {
         await shadow.stop();
       }
