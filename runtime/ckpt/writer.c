@@ -331,7 +331,7 @@ static void rt_checkpoint_on_scratch(void *arg)
 	}
 	w->image_fd = rt_image_in_memory()
 		? rt_syscall2(__NR_memfd_create, (long)"ckpt-image", MFD_CLOEXEC)
-		: rt_syscall4(__NR_openat, AT_FDCWD, (long)rt_image_tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		: rt_publish_open_tmp(rt_image_tmp);
 	if (w->image_fd < 0) {
 		rt_report_failure(w->result = w->image_fd);
 		return;

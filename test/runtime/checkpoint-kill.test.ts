@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { ROOT, relinkFile, scratch } from '../helpers.js';
+import * as C from '../../src/contract.generated.js';
 
 const MIB = 64;
 const ROUNDS = 50;
@@ -187,11 +188,33 @@ describe('checkpoint killed at a random moment', function () {
     groups.clear();
   });
 
-  it(`leaves an image that restarts whole, ${ROUNDS} times, whenever SIGKILL lands`, async () => {
-    const base = scratch();
-    const exe = path.join(base, 'memcheck');
+  const base = scratch();
+  const exe = path.join(base, 'memcheck');
+  before(async () => {
     await execa('gcc', ['-O2', '-static', '-o', exe, path.join(ROOT, 'test/fixtures/memcheck.c')]);
     await relinkFile(exe, `${exe}.ckpt`);
+  });
+
+  it('a temporary file named as the next checkpoint\'s (left by a writer killed in an earlier run of the same image) does not stop that checkpoint', async () => {
+    const dir = path.join(base, 'leftover');
+    fs.mkdirSync(dir);
+    const lane = new Lane(dir, `${exe}.ckpt`);
+    await lane.firstImage();
+    // the restarted process's first checkpoint: its job's name, a restart more, a checkpoint more
+    const h = fs.readFileSync(lane.image).subarray(0, C.CKPT_IH_SIZE);
+    const hex = (v: bigint) => v.toString(16).padStart(16, '0');
+    const shift = BigInt(C.CKPT_GEN_RESTART_SHIFT), gen = h.readBigUInt64LE(C.CKPT_IH_GENERATION);
+    const restarted = ((gen >> shift) + 1n) << shift | (gen & ((1n << shift) - 1n));
+    const job = `${hex(h.readBigUInt64LE(C.CKPT_IH_JOB_START))}-${hex(h.readBigUInt64LE(C.CKPT_IH_JOB_NONCE))}`;
+    const leftover = path.join(dir, `mem.img.${job}-${hex(restarted + 1n)}.tmp`);
+    fs.writeFileSync(leftover, 'a killed writer\'s part of an image');
+    const round = await lane.round('rename seen');
+    assert.equal(round.declined, false, 'the checkpoint wrote no image');
+    assert.equal(round.landing, 'after the rename');
+    assert.ok(!fs.existsSync(leftover), 'the leftover is gone');
+  });
+
+  it(`leaves an image that restarts whole, ${ROUNDS} times, whenever SIGKILL lands`, async () => {
     const lanes = Array.from({ length: LANES }, (_, i) => {
       const dir = path.join(base, `lane${i}`);
       fs.mkdirSync(dir);
