@@ -119,9 +119,9 @@ rt_restart_finish:
 	.type	rt_thread_restart_finish, @function
 /*
  * A restarted thread's last step out of the holding area (pie/restorer.S), in the restored
- * runtime's text: arms its SUD net (rsi: length, 0 for none; rdx: start; r8: selector), counts
- * itself out in the 32-bit word at rdi, which the first thread waits on before it unmaps the
- * holding area, waits until the first thread says the process is whole (rt_restart_released), then
+ * runtime's text: arms its SUD net (rsi: length, 0 for none; rdx: start; r8: selector), queues
+ * itself the signals that were pending on it alone (ckpt/threads.c), counts itself out in the
+ * 32-bit word at rdi, which the first thread waits on before it unmaps the holding area, waits until the first thread says the process is whole (rt_restart_released), then
  * rt_sigreturn on its frame at rsp: no thread runs the program while the holding area is there.
  */
 rt_thread_restart_finish:
@@ -133,7 +133,12 @@ rt_thread_restart_finish:
 	mov	$RT_PR_SYS_DISPATCH_ON, %esi
 	mov	$__NR_prctl, %eax
 	syscall
-1:	lock incl (%r12)
+1:	mov	%rsp, %rbx			/* C below the frame (rt_sigreturn puts every register back) */
+	and	$-16, %rsp
+	cld
+	call	rt_restart_own_signals
+	mov	%rbx, %rsp
+	lock incl (%r12)
 	mov	%r12, %rdi
 	mov	$RT_FUTEX_WAKE_PRIVATE, %esi
 	mov	$1, %edx

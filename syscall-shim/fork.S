@@ -100,13 +100,13 @@ rt_vfork_parent:
 	syscall
 	mov	%rax, %rcx
 	jrcxz	.Lvfork_child
-	movb	$0, rt_in_shared_child(%rip)
 	lea	-8(%rsp), %rsp			/* the parent's way back goes in that slot again */
 	pushfq
 	PUSH_ALL
 	mov	%rsp, %rbx
 	and	$-16, %rsp
 	cld
+	mov	%rcx, %rdi			/* vfork's result: the child's pid, or -errno */
 	call	rt_vfork_resume_address
 	mov	%rbx, %rsp
 	mov	%rax, RT_CTX_RIP(%rsp)		/* the slot above the saved flags */

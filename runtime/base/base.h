@@ -27,7 +27,6 @@ extern uint64_t rt_entry_target;
 extern long rt_sud_on;	/* the SUD net is armed in this process (8 bytes: the restorer pokes it) */
 extern volatile uint8_t rt_sud_selector;
 void rt_arm_sud(void);
-extern volatile uint8_t rt_in_shared_child;	/* a vfork child, in its parent's memory */
 extern int32_t rt_threads;			/* live threads of this process */
 extern uint8_t rt_child_shares_memory;		/* RT_CHILD_KIND_* of the child being created */
 extern volatile uint64_t rt_restarted;		/* made from an image (poked to 1 by the restorer) */
@@ -53,6 +52,7 @@ extern struct rt_ids rt_ids_virtual, rt_ids_real;
 void rt_pids_init(void);
 void rt_pids_child(void);
 void rt_pids_route(int for_image);
+int rt_pids_take(const struct rt_ctx *c, long nr);
 long rt_sys_pids(const struct rt_ctx *c, long nr);
 
 /* threads.c: the runtime's state of each thread, in a table keyed by the kernel's tid */
@@ -63,10 +63,12 @@ struct rt_thread {
 	volatile uint32_t busy;		/* dispatch depth: runtime bookkeeping under way, checkpoints wait */
 	volatile int pending;		/* a checkpoint signal held while busy */
 	volatile int raised;		/* rt_busy_leave raised it: not the program's own */
-	uint32_t reserved;
+	uint32_t remote_depth;		/* inside the remote state's lock (remote/connection.c) */
 	struct rt_rseq rseq;
 	uint64_t prog_blocked;		/* the runtime's signals the program believes it blocked (sys/signals.c) */
 	uint64_t vfork_resume;		/* where the thread goes on after its vfork (core/fork.c) */
+	uint64_t remote_mask;		/* its signal mask before it took the remote lock */
+	uint8_t shared_child;		/* a vfork child's, running in its parent's memory */
 };
 #define RT_THREAD_SLOTS	1024
 extern struct rt_thread rt_thread_table[RT_THREAD_SLOTS];
@@ -78,6 +80,8 @@ void rt_thread_started(void);
 void rt_thread_release(struct rt_thread *t);
 void rt_threads_forked(uint64_t prog_blocked);
 long rt_thread_real(long vtid);
+int rt_in_shared_child(void);
+void rt_vfork_child_gone(long pid);
 
 /* restartable.c */
 void rt_busy_leave(struct rt_thread *self);

@@ -20,7 +20,10 @@ static const uint16_t rt_pid_calls[] = {
 	__NR_getsid, __NR_prlimit64, __NR_sched_setaffinity, __NR_sched_getaffinity,
 	__NR_sched_setparam, __NR_sched_getparam, __NR_sched_setscheduler, __NR_sched_getscheduler,
 	__NR_sched_rr_get_interval, __NR_sched_setattr, __NR_sched_getattr, __NR_pidfd_open,
+	__NR_fcntl,	/* its owner commands only (rt_pids_take): the others may be remote files' */
 };
+/* Each call's class when not routed here (remote/ may route fcntl to itself) */
+static uint8_t rt_pid_call_base[sizeof rt_pid_calls / sizeof rt_pid_calls[0]];
 
 static void rt_ids_read(struct rt_ids *ids)
 {
@@ -49,8 +52,23 @@ void rt_pids_route(int for_image)
 {
 	int through_dispatch = for_image || rt_restarted || rt_ids_virtual.pid != rt_ids_real.pid ||
 			       rt_ids_virtual.ppid != rt_ids_real.ppid || rt_ids_virtual.tid != rt_ids_real.tid;
-	for (unsigned i = 0; i < sizeof rt_pid_calls / sizeof rt_pid_calls[0]; i++)
-		rt_syscall_class[rt_pid_calls[i]] = through_dispatch ? RT_CLASS_PIDS : 0;
+	for (unsigned i = 0; i < sizeof rt_pid_calls / sizeof rt_pid_calls[0]; i++) {
+		uint8_t *k = &rt_syscall_class[rt_pid_calls[i]];
+		if (*k != RT_CLASS_PIDS)
+			rt_pid_call_base[i] = *k;
+		*k = through_dispatch ? RT_CLASS_PIDS : rt_pid_call_base[i];
+	}
+}
+
+static int rt_fcntl_names_owner(long cmd)
+{
+	return cmd == F_SETOWN || cmd == F_GETOWN || cmd == F_SETOWN_EX || cmd == F_GETOWN_EX;
+}
+
+/* A call routed here that is about ids: every one but fcntl's other commands */
+int rt_pids_take(const struct rt_ctx *c, long nr)
+{
+	return nr != __NR_fcntl || rt_fcntl_names_owner((long)(int)c->rsi);
 }
 
 /*
@@ -90,6 +108,52 @@ static long rt_to_virtual(long id, uint64_t real, uint64_t virtual)
 	return (uint64_t)id == real ? (long)virtual : id;
 }
 
+/* The kernel's id of this process or one of its threads, as the program knows it */
+static long rt_own_to_virtual(long id)
+{
+	struct rt_thread *t;
+	if ((uint64_t)id == rt_ids_real.pid)
+		return (long)rt_ids_virtual.pid;
+	return id > 0 && (t = rt_thread_find(id)) ? (long)t->vtid : id;
+}
+
+/* A signed owner of F_SETOWN/F_GETOWN: a pid, or a process group as its negative */
+static long rt_owner_to_real(long owner)
+{
+	return owner < 0 ? -rt_to_real(-owner, 0) : rt_to_real(owner, 0);
+}
+
+static long rt_owner_to_virtual(long owner)
+{
+	return owner < 0 ? -rt_own_to_virtual(-owner) : rt_own_to_virtual(owner);
+}
+
+/*
+ * fcntl's owner commands on any descriptor: the owner the program names (its own pid, a thread's
+ * tid, its group) is made the kernel's, and the kernel's answer the program's
+ */
+static long rt_fcntl_owner(long fd, long cmd, long arg)
+{
+	struct { int type, pid; } *o = (void *)arg, ex;
+	long r;
+	switch (cmd) {
+	case F_SETOWN:
+		return rt_syscall3(__NR_fcntl, fd, cmd, rt_owner_to_real((long)(int)arg));
+	case F_GETOWN:
+		r = rt_syscall2(__NR_fcntl, fd, cmd);
+		return r == -EBADF ? r : rt_owner_to_virtual(r);
+	case F_SETOWN_EX:
+		ex = *o;
+		ex.pid = (int)(ex.type == F_OWNER_TID ? rt_to_real(ex.pid, 1) : rt_to_real(ex.pid, 0));
+		return rt_syscall3(__NR_fcntl, fd, cmd, (long)&ex);
+	default:	/* F_GETOWN_EX */
+		r = rt_syscall3(__NR_fcntl, fd, cmd, arg);
+		if (r == 0)
+			o->pid = (int)rt_own_to_virtual(o->pid);
+		return r;
+	}
+}
+
 long rt_sys_pids(const struct rt_ctx *c, long nr)
 {
 	long a0 = (long)c->rdi, a1 = (long)c->rsi;
@@ -104,6 +168,8 @@ long rt_sys_pids(const struct rt_ctx *c, long nr)
 	case __NR_set_tid_address:
 		rt_syscall1(nr, a0);
 		return (long)rt_thread_self()->vtid;
+	case __NR_fcntl:
+		return rt_fcntl_owner((long)(int)a0, (long)(int)a1, (long)c->rdx);
 	case __NR_tgkill:
 	case __NR_rt_tgsigqueueinfo:
 		a1 = rt_to_real(a1, 1);

@@ -10,7 +10,6 @@ long rt_sud_on;
 /* The SUD selector: always "block", since the runtime's own calls are in the allowed region */
 volatile uint8_t rt_sud_selector = SYSCALL_DISPATCH_FILTER_BLOCK;
 
-volatile uint8_t rt_in_shared_child;
 int32_t rt_threads = 1;
 uint8_t rt_child_shares_memory;
 volatile uint64_t rt_restarted;

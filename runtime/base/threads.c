@@ -145,3 +145,21 @@ long rt_thread_real(long vtid)
 	}
 	return 0;
 }
+
+/*
+ * The calling thread is a vfork child, in the memory of the process that made it (the flag is its
+ * own slot's: the other threads of that process run on meanwhile, and are no vfork children)
+ */
+int rt_in_shared_child(void)
+{
+	return rt_thread_self()->shared_child;
+}
+
+/* A vfork parent runs again: its child exec'd or ended, and the child's slot is free (an exec
+ * leaves the runtime no chance to give it back itself) */
+void rt_vfork_child_gone(long pid)
+{
+	struct rt_thread *t = pid > 0 ? rt_thread_find(pid) : 0;
+	if (t && t->shared_child)
+		rt_thread_release(t);
+}

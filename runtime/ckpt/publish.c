@@ -143,6 +143,20 @@ static void rt_remove_stale_tmps(long dir)
 }
 
 /*
+ * The temporary file, new. One of the same name is a leftover: its name is this state's (job and
+ * generation), so a writer killed in an earlier run of the same lineage (the same image restarted
+ * again after a kill during its checkpoint) left it, and it never lands; it goes, once.
+ */
+long rt_publish_open_tmp(const char *tmp)
+{
+	long fd = rt_syscall4(__NR_openat, AT_FDCWD, (long)tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd != -EEXIST)
+		return fd;
+	rt_syscall1(__NR_unlink, (long)tmp);
+	return rt_syscall4(__NR_openat, AT_FDCWD, (long)tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+}
+
+/*
  * Puts the temporary file in place of the image, if it holds a newer state than the image there;
  * else removes it and returns -ESTALE. The directory's lock makes the check and the rename one
  * step against other writers; where the file system has no such lock, it goes on without.

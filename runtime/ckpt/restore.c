@@ -43,11 +43,12 @@ uint64_t rt_in_image(const struct rt_image *im, const volatile void *here)
 static void rt_plan_pokes(struct rt_plan_builder *b, const struct rt_image *im, long timer)
 {
 	const volatile void *where[] = { &rt_restarted, &rt_brk_top, &rt_sud_on, &rt_ids_real.pid,
-		&rt_ids_real.ppid, &rt_ids_real.tid, &rt_ckpt_timer, &rt_remote_fd, &rt_cursors_fd, &rt_job.generation };
+		&rt_ids_real.ppid, &rt_ids_real.tid, &rt_ckpt_timer, &rt_remote_fd, &rt_cursors_fd, &rt_job.generation,
+		&rt_remote_lock };
 	uint64_t what[] = { 1, u64at(im->process, CKPT_RP_BRK), (uint64_t)rt_sud_on, rt_ids_real.pid,
 		rt_ids_real.ppid, rt_ids_real.tid, (uint64_t)timer, (uint64_t)-1 /* connect again */,
 		(uint64_t)-1 /* the cursor table is shared again at the next fork */,
-		rt_job_restarted(u64at(im->base, CKPT_IH_GENERATION)) };
+		rt_job_restarted(u64at(im->base, CKPT_IH_GENERATION)), 0 /* no thread holds the remote lock */ };
 	unsigned n = sizeof what / sizeof what[0];
 	for (unsigned i = 0; i < n; i++) {
 		rt_plan_u64(b, rt_in_image(im, where[i]));
@@ -127,6 +128,7 @@ _Noreturn void rt_restart(const char *path, const char *name, char **envp)
 	rt_check_vdso(&im, &v);
 	rt_check_cwd(&im);
 	rt_check_sysv_ipc(&im);
+	rt_check_threads(&im);
 	uint64_t hold = rt_pick_hold(&im);
 	long m = rt_syscall6(__NR_mmap, (long)hold, RT_HOLD_SIZE, PROT_READ | PROT_WRITE,
 			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);

@@ -45,6 +45,7 @@ uint64_t rt_in_image(const struct rt_image *im, const volatile void *here);
 
 /* threads.c: the other threads' entries and frames in the thread area; 1 when every frame has
  * its place on its thread's stack (else the holding area must stay) */
+void rt_check_threads(const struct rt_image *im);
 int rt_prepare_threads(const struct rt_image *im, unsigned char *plan, unsigned char *area);
 unsigned rt_plan_thread_pokes(struct rt_plan_builder *b, const struct rt_image *im);
 

@@ -148,6 +148,7 @@ void rt_writer_forget(void);
 /* publish.c: one writer per image */
 void rt_publish_target(const char *path);
 void rt_publish_tmp_path(char *out, const char *path);
+long rt_publish_open_tmp(const char *tmp);
 long rt_publish(const char *tmp);
 
 #pragma GCC visibility pop

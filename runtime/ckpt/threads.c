@@ -15,12 +15,19 @@
  * (gone from the list, or a zombie) is dropped, never waited for: a thread is in the image whole or
  * not at all. The handler blocks every signal, so no handler of the program runs while its threads
  * are stopped.
+ *
+ * Signals pending on one stopped thread alone (tgkill'd to it while its mask blocks them) are its
+ * own to take: each takes them off its queue in its handler, notes them with its slot and queues
+ * them again at once, so a process that goes on loses none; the notes are in the image's memory,
+ * and in a restarted process each thread queues its own again before any thread runs the program
+ * (rt_restart_own_signals). The leader saves the process's and its own (signals.c).
  */
 #include "ckpt/save.h"
 #include "ckpt/restore.h"
 
 #define RT_STOP_COOKIE	0x636b70747374ULL	/* si_value of the runtime's own stop signals: "ckptst" */
 #define RT_STOP_POLL_NS	(20 * 1000 * 1000)	/* how often the leader looks for threads that exited */
+#define RT_THREAD_QUEUED	128	/* signals pending on threads but the leader, in one image */
 
 /* One thread being stopped. arrived: 0 signalled, 1 stopped, -1 gone (exited meanwhile) */
 struct rt_stopped {
@@ -42,6 +49,12 @@ static struct {
 	volatile int again;		/* one did */
 	struct rt_stopped t[RT_MAX_THREADS];
 } rt_stop;
+
+/* The signals pending on stopped threads (this image's: reset at each stop) */
+static struct {
+	volatile int count;		/* entries claimed, possibly more than there are */
+	struct { uint32_t slot, taken; unsigned char info[CKPT_SIGINFO_SIZE]; } s[RT_THREAD_QUEUED];
+} rt_thread_signals;
 
 static long rt_futex(volatile int *word, int op, int val, const void *timeout)
 {
@@ -181,6 +194,7 @@ long rt_stop_threads(struct rt_ckpt_work *w)
 	struct rt_listing l = { rt_syscall0(__NR_gettid), 1, 0 };
 	rt_stop.count = 0;
 	rt_stop.arrived = 0;
+	rt_thread_signals.count = 0;
 	while (l.added) {
 		l.added = 0;
 		int r = rt_each_task(w->fdbuf, sizeof w->fdbuf, rt_stop_listed, &l);
@@ -192,6 +206,11 @@ long rt_stop_threads(struct rt_ckpt_work *w)
 		}
 		if (r < 0)
 			return -EIO;
+	}
+	if (rt_thread_signals.count > RT_THREAD_QUEUED) {
+		rt_write_all(2, RT_LITERAL("ckpt: checkpoint refused: more signals are pending on single threads than an image "
+					   "holds (docs/limits.md)\n"));
+		return -E2BIG;
 	}
 	return 0;
 }
@@ -224,6 +243,67 @@ static void rt_note_own_state(struct rt_stopped *s)
 	}
 }
 
+/*
+ * The signals pending on the calling thread alone (/proc/thread-self/status's SigPnd; ShdPnd are
+ * the process's). Read in small overlapping pieces: a stopped thread's stack may be small.
+ */
+static uint64_t rt_own_pending(void)
+{
+	static const char key[] = "\nSigPnd:\t";
+	char buf[257];
+	uint64_t mask = 0;
+	long fd = rt_syscall3(__NR_open, (long)"/proc/thread-self/status", O_RDONLY | O_CLOEXEC, 0);
+	if (fd < 0)
+		return 0;
+	for (long at = 0;; at += 192) {
+		long n = rt_syscall4(__NR_pread64, fd, (long)buf, sizeof buf - 1, at);
+		if (n <= 0)
+			break;
+		buf[n] = 0;
+		const char *hit = buf;
+		while (*hit && !rt_starts_with(hit, key))
+			hit++;
+		if (*hit && hit + sizeof key - 1 + 16 <= buf + n) {
+			for (const char *h = hit + sizeof key - 1; h < hit + sizeof key - 1 + 16; h++)
+				mask = mask << 4 | (uint64_t)(*h <= '9' ? *h - '0' : *h - 'a' + 10);
+			break;
+		}
+	}
+	rt_syscall1(__NR_close, fd);
+	return mask & ~rt_reserved_mask;
+}
+
+/* One signal pending on this thread alone, taken into the next entry (which another thread may not
+ * claim); 0 when there was none to take or no room */
+static int rt_take_own_signal(uint32_t slot, int sig)
+{
+	struct { int64_t sec, nsec; } now = { 0, 0 };
+	uint64_t set = RT_SIGBIT(sig);
+	int i = __atomic_fetch_add(&rt_thread_signals.count, 1, __ATOMIC_ACQ_REL);
+	if (i >= RT_THREAD_QUEUED)
+		return 0;	/* counted: the leader refuses the checkpoint */
+	rt_thread_signals.s[i].slot = slot;
+	rt_thread_signals.s[i].taken = rt_syscall4(__NR_rt_sigtimedwait, (long)&set, (long)rt_thread_signals.s[i].info,
+						   (long)&now, RT_SIGSET_SIZE) == sig;
+	return (int)rt_thread_signals.s[i].taken;
+}
+
+/* This thread's own pending signals: noted for the image, and queued again to it in their order */
+static void rt_note_own_signals(uint32_t slot)
+{
+	long self = rt_syscall0(__NR_gettid);
+	int first = rt_thread_signals.count;
+	for (uint64_t mine = rt_own_pending(); mine; mine = rt_own_pending()) {
+		int sig = __builtin_ctzll(mine) + 1;
+		if (!rt_take_own_signal(slot, sig))
+			break;
+	}
+	for (int i = first; i < rt_thread_signals.count && i < RT_THREAD_QUEUED; i++)
+		if (rt_thread_signals.s[i].slot == slot && rt_thread_signals.s[i].taken)
+			rt_syscall4(__NR_rt_tgsigqueueinfo, (long)rt_ids_real.pid, self, *(const int *)rt_thread_signals.s[i].info,
+				    (long)rt_thread_signals.s[i].info);
+}
+
 static int rt_is_stop_signal(const void *si)
 {
 	return *(const int *)((const char *)si + RT_SI_CODE) == SI_QUEUE &&
@@ -247,6 +327,7 @@ static void rt_on_stop_signal(int sig, void *si, void *uc)
 	s->uc = uc;
 	s->slot = rt_slot_index(rt_thread_self());
 	rt_note_own_state(s);
+	rt_note_own_signals(s->slot);
 	__atomic_store_n(&s->arrived, 1, __ATOMIC_RELEASE);
 	__atomic_add_fetch(&rt_stop.arrived, 1, __ATOMIC_RELEASE);
 	rt_futex(&rt_stop.arrived, FUTEX_WAKE_PRIVATE, 1, 0);
@@ -282,12 +363,39 @@ static void rt_put_altstack(unsigned char *p, const unsigned char *uc)
 	*(uint64_t *)(p + CKPT_RT_ALTSTACK_SIZE) = *(const uint64_t *)(uc + 32);
 }
 
+/*
+ * GREGS (a frame's, or a record's: the same order) are those of a thread blocked in FUTEX_LOCK_PI
+ * (or the other PI waits) at the fast path's syscall, which the kernel rewound to be made again
+ * after the signal. SHIM is the fast path's return from its syscall in that address space. The
+ * mutex's owner is named in its word by a tid that a restart changes, and a thread of the image
+ * keeps writing its old one: the kernel could not find the owner and the waiter would wait for
+ * ever (docs/limits.md), so a checkpoint warns and a restart refuses.
+ */
+static int rt_waits_on_pi_mutex(const uint64_t *gregs, uint64_t shim)
+{
+	int op = (int)gregs[RT_REG_RSI] & FUTEX_CMD_MASK;
+	return gregs[RT_REG_RIP] == shim - 2 && gregs[RT_REG_RAX] == __NR_futex &&
+	       (op == FUTEX_LOCK_PI || op == FUTEX_LOCK_PI2 || op == FUTEX_TRYLOCK_PI || op == FUTEX_WAIT_REQUEUE_PI);
+}
+
+static void rt_warn_pi_waiter(const void *uc, uint32_t vtid)
+{
+	char tid[24];
+	if (!rt_waits_on_pi_mutex((const uint64_t *)((const char *)uc + RT_UC_GREGS), (uint64_t)rt_shim_after_syscall))
+		return;
+	rt_utoa(vtid, tid);
+	rt_warn("thread", tid, "waits for a priority-inheritance mutex (FUTEX_LOCK_PI): a restart will refuse this image "
+		"(docs/limits.md)");
+	rt_note_unrestorable();
+}
+
 static int rt_save_stopped(struct rt_ckpt_work *w, const struct rt_stopped *s)
 {
 	unsigned char *p = rt_record(w, CKPT_REC_THREAD, 0, CKPT_RT_SIZE + rt_regs_size(s->uc));
 	if (!p)
 		return -1;
 	rt_put_thread(p, (uint32_t)rt_thread_table[s->slot].vtid, 0, s->slot, s);
+	rt_warn_pi_waiter(s->uc, (uint32_t)rt_thread_table[s->slot].vtid);
 	rt_put_altstack(p, s->uc);
 	rt_put_regs(p + CKPT_RT_REGS, s->uc);
 	rt_seal(p);
@@ -302,6 +410,7 @@ static int rt_save_leader(struct rt_ckpt_work *w)
 		return -1;
 	rt_note_own_state(&own);
 	rt_put_thread(p, (uint32_t)w->self->vtid, CKPT_THREAD_LEADER, rt_slot_index(w->self), &own);
+	rt_warn_pi_waiter(w->uc, (uint32_t)w->self->vtid);
 	rt_put_altstack(p, w->uc);
 	rt_seal(p);
 	return 0;
@@ -346,6 +455,31 @@ struct rt_thread_plan {
 	int placed;			/* every frame goes onto its thread's stack */
 };
 
+/* A thread of the image blocked in a PI futex wait (see rt_waits_on_pi_mutex): refused */
+static void rt_refuse_pi_waiter(const struct rt_image *im, const unsigned char *regs, uint32_t vtid)
+{
+	char tid[24];
+	if (!rt_waits_on_pi_mutex((const uint64_t *)(regs + CKPT_RR_GREGS), rt_in_image(im, rt_shim_after_syscall)))
+		return;
+	rt_utoa(vtid, tid);
+	rt_refuse_path(im, "a thread waits for a priority-inheritance mutex (FUTEX_LOCK_PI), whose owner a restart cannot "
+		       "name again: thread ", tid);
+}
+
+static void rt_check_thread(void *arg, const unsigned char *h, const unsigned char *p)
+{
+	(void)h;
+	if (!(u32at(p, CKPT_RT_FLAGS) & CKPT_THREAD_LEADER))
+		rt_refuse_pi_waiter(arg, p + CKPT_RT_REGS, u32at(p, CKPT_RT_TID));
+}
+
+/* Before anything is torn down: no thread of the image is in a wait a restart cannot make again */
+void rt_check_threads(const struct rt_image *im)
+{
+	rt_refuse_pi_waiter(im, im->regs, u32at(im->process, CKPT_RP_TID));
+	rt_each(im, CKPT_REC_THREAD, rt_check_thread, (void *)im);
+}
+
 static void rt_plan_thread(void *arg, const unsigned char *h, const unsigned char *p)
 {
 	struct rt_thread_plan *tp = arg;
@@ -388,6 +522,23 @@ int rt_prepare_threads(const struct rt_image *im, unsigned char *plan, unsigned 
 	*(uint64_t *)(area + RT_TA_FINISH) = rt_in_image(im, (const void *)rt_thread_restart_finish);
 	*(uint64_t *)(plan + RT_PLAN_THREADS) = (uint64_t)area;
 	return tp.placed;
+}
+
+/*
+ * A thread of a restarted process, made and not yet running the program (from
+ * rt_thread_restart_finish, before the first thread releases them all): the signals that were
+ * pending on it alone, queued to it again (only a thread may queue itself a tgkill's siginfo), to
+ * wait behind the mask its frame puts back
+ */
+void rt_restart_own_signals(void)
+{
+	long tid = rt_syscall0(__NR_gettid);
+	struct rt_thread *self = rt_thread_find(tid);
+	int n = rt_thread_signals.count < RT_THREAD_QUEUED ? rt_thread_signals.count : RT_THREAD_QUEUED;
+	for (int i = 0; self && i < n; i++)
+		if (rt_thread_signals.s[i].taken && rt_thread_signals.s[i].slot == rt_slot_index(self))
+			rt_syscall4(__NR_rt_tgsigqueueinfo, (long)rt_ids_real.pid, tid, *(const int *)rt_thread_signals.s[i].info,
+				    (long)rt_thread_signals.s[i].info);
 }
 
 /* The leader's slot keyed by this process's first thread; no stop under way in the new process,

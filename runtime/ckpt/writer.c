@@ -499,7 +499,7 @@ static void rt_checkpoint_on_scratch(void *arg)
 		return;
 	}
 	w->image_fd = rt_image_elsewhere() ? -1	/* the writer starts the command, or opens the shadow's file */
-		: rt_syscall4(__NR_openat, AT_FDCWD, (long)rt_image_tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		: rt_publish_open_tmp(rt_image_tmp);
 	if (w->image_fd < 0 && !rt_image_elsewhere()) {
 		rt_report_failure(w->result = w->image_fd);
 		return;
@@ -552,7 +552,7 @@ long rt_checkpoint(int sig, void *uc, struct rt_thread *self)
 /* A finished writer is reaped, not left a zombie: at the end of every dispatch */
 void rt_checkpoint_reap_writer(void)
 {
-	if (rt_writer_pid && !rt_in_shared_child)
+	if (rt_writer_pid && !rt_in_shared_child())
 		rt_wait_writer(WNOHANG);
 }
 

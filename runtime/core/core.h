@@ -27,7 +27,7 @@ void rt_sud_signals_init(void);
 /* fork.c (rt_child_started from the shim too) */
 long rt_dispatch_clone(struct rt_ctx *c, long nr);
 void rt_child_started(int kind);
-uint64_t rt_vfork_resume_address(void);
+uint64_t rt_vfork_resume_address(long child);
 
 #pragma GCC visibility pop
 #endif

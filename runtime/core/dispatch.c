@@ -24,7 +24,7 @@ static long rt_local(const struct rt_ctx *c, long nr)
 /* execve replaces the image, runtime included: its counts are written first */
 static long rt_exec(const struct rt_ctx *c, long nr)
 {
-	int own = !rt_in_shared_child;
+	int own = !rt_in_shared_child();
 	if (own)
 		rt_stats_flush("exec");
 	long r = nr == __NR_execve
@@ -41,7 +41,8 @@ static long rt_handle_other(const struct rt_ctx *c, long nr)
 	long r;
 	if (rt_loader_call(c, nr, &r))
 		return r;
-	if ((unsigned long)nr < RT_NR_MAX && rt_syscall_class[nr] == RT_CLASS_PIDS)
+	if ((unsigned long)nr < RT_NR_MAX && rt_syscall_class[nr] == RT_CLASS_PIDS && rt_pids_take(c, nr) &&
+	    !(nr == __NR_fcntl && rt_remote_placeholder((long)(int)c->rdi)))	/* a remote file has no owner */
 		r = rt_sys_pids(c, nr);
 	else if (rt_remote_handles(nr))
 		r = rt_sys_remote(c, nr);
@@ -74,12 +75,13 @@ static long rt_handle(struct rt_thread *self, struct rt_ctx *c, long nr)
 	case __NR_exit:
 		/* one thread ends, and gives its slot back; the process ends with its last thread */
 		if (__atomic_sub_fetch(&rt_threads, 1, __ATOMIC_RELAXED) > 0) {
+			rt_robust_exit(self);	/* what the kernel does not see of a thread of an image */
 			rt_thread_release(self);
 			return rt_syscall1(nr, (long)c->rdi);
 		}
 		/* fall through */
 	case __NR_exit_group:
-		if (!rt_in_shared_child)
+		if (!rt_in_shared_child())
 			rt_stats_flush("exit");
 		else
 			rt_thread_release(self);	/* a vfork child's slot is in its parent's table */
@@ -135,7 +137,6 @@ void rt_dispatch(struct rt_ctx *c, enum rt_via via)
 	rt_count(nr, via);
 	struct rt_thread *self = rt_thread_self();
 	self->busy++;
-	rt_vfiles_vfork_done();	/* a vfork parent resumed straight into the program: its file table back */
 	c->rax = (uint64_t)rt_handle(self, c, nr);
 	rt_checkpoint_reap_writer();
 	rt_busy_leave(self);	/* a checkpoint signal held meanwhile runs now */

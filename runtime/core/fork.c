@@ -22,14 +22,25 @@ void rt_child_started(int kind)
 	else {
 		rt_thread_started();
 		if (kind == RT_CHILD_VFORK)
-			rt_in_shared_child = 1;
+			rt_thread_self()->shared_child = 1;
 	}
+	if (kind != RT_CHILD_THREAD)
+		rt_remote_child_started();	/* the mask its parent had before it took the remote lock */
 	rt_arm_sud();
 }
 
-/* From the shim's vfork parent once the child has exec'd or exited: where the thread goes on */
-uint64_t rt_vfork_resume_address(void)
+/* The vfork parent runs again (CHILD: vfork's result): what the child changed is put back */
+static void rt_vfork_parent_resumed(long child)
 {
+	rt_vfork_child_gone(child);
+	rt_vfiles_vfork_done();
+	rt_remote_leave();
+}
+
+/* From the shim's vfork parent once the child has exec'd or exited: where the thread goes on */
+uint64_t rt_vfork_resume_address(long child)
+{
+	rt_vfork_parent_resumed(child);
 	return rt_thread_self()->vfork_resume;
 }
 
@@ -42,8 +53,10 @@ long rt_dispatch_clone(struct rt_ctx *c, long nr)
 	enum rt_child_kind kind = rt_child_kind(flags);
 	if (kind == RT_CHILD_OWN_MEMORY)
 		rt_forking_blocked = rt_thread_self()->prog_blocked;
-	if (kind != RT_CHILD_THREAD)
+	if (kind != RT_CHILD_THREAD) {
+		rt_remote_before_child();	/* no other thread changes the remote state meanwhile */
 		rt_vfiles_before_fork();	/* remote file offsets shared with the child */
+	}
 	if (kind == RT_CHILD_VFORK)
 		rt_vfiles_vfork_save();		/* the child's file actions stay its own */
 	if (stack) {
@@ -52,10 +65,10 @@ long rt_dispatch_clone(struct rt_ctx *c, long nr)
 			__atomic_add_fetch(&rt_threads, 1, __ATOMIC_RELAXED);
 		*(uint64_t *)(stack - 8) = c->rip;
 		long r = rt_clone_on_stack(c, stack);
-		if (kind == RT_CHILD_VFORK) {
-			rt_in_shared_child = 0;
-			rt_vfiles_vfork_done();
-		}
+		if (kind == RT_CHILD_VFORK)
+			rt_vfork_parent_resumed(r);
+		if (kind == RT_CHILD_OWN_MEMORY)
+			rt_remote_leave();
 		if (kind == RT_CHILD_THREAD && r < 0)
 			__atomic_sub_fetch(&rt_threads, 1, __ATOMIC_RELAXED);
 		return r;
@@ -70,5 +83,7 @@ long rt_dispatch_clone(struct rt_ctx *c, long nr)
 			     (long)c->r8, (long)c->r9);
 	if (r == 0)
 		rt_child_started(RT_CHILD_OWN_MEMORY);
+	else
+		rt_remote_leave();
 	return r;
 }

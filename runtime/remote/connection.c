@@ -366,9 +366,108 @@ void rt_remote_init(char **envp)
 		rt_connect(0);	/* the job's first process: the shadow sees it start (and its policy arrives) */
 }
 
-/* A forked child: a session of its own, made when it first needs one */
+/*
+ * The remote state (this connection and its buffer, the virtual file table, the working directory,
+ * the runtime's path buffers) is the process's, and its threads make remote calls at once: a lock
+ * keeps each remote part whole. It is held only around the runtime's own work and the round trips,
+ * never around a local call that may block (rt_remote_local_call drops it meanwhile), and the
+ * thread's signals are blocked while it holds it, so that no handler of the program runs there
+ * (one making a remote call would wait for itself) and no checkpoint stops a thread holding it (the
+ * image never has it held; a restart pokes it free all the same). A fork or vfork is made holding
+ * it: the child copies, or borrows, a state no other thread is changing. A vfork child runs under
+ * its parent thread's hold until it execs or ends; a forked child frees its copy.
+ * The word: 0 free, 1 held, 2 held with waiters (a futex; 8 bytes, for the restorer's poke).
+ */
+volatile uint64_t rt_remote_lock;
+static uint64_t rt_child_mask;	/* the forking thread's mask before the lock, for its child */
+
+static volatile uint32_t *rt_lock_word(void)
+{
+	return (volatile uint32_t *)&rt_remote_lock;
+}
+
+static void rt_lock_take(void)
+{
+	uint32_t c = 0;
+	if (__atomic_compare_exchange_n(rt_lock_word(), &c, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+		return;
+	if (c != 2)
+		c = __atomic_exchange_n(rt_lock_word(), 2, __ATOMIC_ACQUIRE);
+	while (c != 0) {
+		rt_syscall4(__NR_futex, (long)rt_lock_word(), FUTEX_WAIT_PRIVATE, 2, 0);
+		c = __atomic_exchange_n(rt_lock_word(), 2, __ATOMIC_ACQUIRE);
+	}
+}
+
+static void rt_lock_give(void)
+{
+	if (__atomic_exchange_n(rt_lock_word(), 0, __ATOMIC_RELEASE) == 2)
+		rt_syscall3(__NR_futex, (long)rt_lock_word(), FUTEX_WAKE_PRIVATE, 1);
+}
+
+/* The calling thread works on the remote state until rt_remote_leave (nested: the outermost counts) */
+void rt_remote_enter(void)
+{
+	if (!rt_remote_on)
+		return;
+	struct rt_thread *self = rt_thread_self();
+	if (self->remote_depth++)
+		return;
+	uint64_t all = ~0ULL;
+	rt_syscall4(__NR_rt_sigprocmask, SIG_BLOCK, (long)&all, (long)&self->remote_mask, RT_SIGSET_SIZE);
+	if (!self->shared_child)	/* a vfork child: its parent thread holds the lock for it */
+		rt_lock_take();
+}
+
+void rt_remote_leave(void)
+{
+	if (!rt_remote_on)
+		return;
+	struct rt_thread *self = rt_thread_self();
+	if (!self->remote_depth || --self->remote_depth)
+		return;
+	if (!self->shared_child)
+		rt_lock_give();
+	rt_syscall4(__NR_rt_sigprocmask, SIG_SETMASK, (long)&self->remote_mask, 0, RT_SIGSET_SIZE);
+}
+
+/* A call to the kernel from inside the lock, which may block: made without it (and restartable) */
+long rt_remote_local_call(long nr, long a1, long a2, long a3, long a4, long a5, long a6)
+{
+	struct rt_thread *self = rt_remote_on ? rt_thread_self() : 0;
+	uint32_t depth = self ? self->remote_depth : 0;
+	if (depth) {
+		self->remote_depth = 1;
+		rt_remote_leave();
+	}
+	long r = rt_call_restartable(nr, a1, a2, a3, a4, a5, a6);
+	if (depth) {
+		rt_remote_enter();
+		self->remote_depth = depth;
+	}
+	return r;
+}
+
+/* Before a fork or vfork: the lock taken (rt_remote_leave in the parent when it runs again) */
+void rt_remote_before_child(void)
+{
+	rt_remote_enter();
+	if (rt_remote_on)
+		rt_child_mask = rt_thread_self()->remote_mask;
+}
+
+/* In the new child: the signal mask its parent thread had */
+void rt_remote_child_started(void)
+{
+	if (rt_remote_on)
+		rt_syscall4(__NR_rt_sigprocmask, SIG_SETMASK, (long)&rt_child_mask, 0, RT_SIGSET_SIZE);
+}
+
+/* A forked child (or the checkpoint's writer): a session of its own, made when it first needs
+ * one; the lock, copied as the forking thread held it, is this process's alone now */
 void rt_remote_forked(void)
 {
+	rt_remote_lock = 0;
 	rt_close_connection();
 	rt_sh_kind = CKPT_SH_KIND_CHILD;
 }
@@ -376,11 +475,13 @@ void rt_remote_forked(void)
 /* The job's first process ends: the shadow reports it (status in wait form) */
 void rt_remote_exit(long status)
 {
-	if (!rt_remote_on || rt_sh_kind != CKPT_SH_KIND_JOB || rt_in_shared_child)
+	if (!rt_remote_on || rt_sh_kind != CKPT_SH_KIND_JOB || rt_in_shared_child())
 		return;
 	struct rt_request rq = { .op = CKPT_SH_OP_EXIT, .count = (uint32_t)status };
+	rt_remote_enter();
 	if (rt_remote_fd >= 0)
 		rt_remote_call(&rq, 0, 0, 0);
+	rt_remote_leave();
 }
 
 /* "CKPT_SHADOW_ADDR=a.b.c.d" for a successor's environment: where this process found the shadow */

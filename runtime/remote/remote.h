@@ -36,6 +36,12 @@ extern uint64_t rt_remote_gen;		/* connections made so far: handles of older one
 union rt_target { uint64_t word; struct { uint32_t addr; uint16_t port, pad; } at; };
 extern union rt_target rt_remote_target;	/* where the shadow is (see connection.c) */
 void rt_remote_init(char **envp);
+extern volatile uint64_t rt_remote_lock;	/* the remote state's lock (8 bytes: a restart pokes it free) */
+void rt_remote_enter(void);
+void rt_remote_leave(void);
+long rt_remote_local_call(long nr, long a1, long a2, long a3, long a4, long a5, long a6);
+void rt_remote_before_child(void);
+void rt_remote_child_started(void);
 void rt_remote_forked(void);
 #define RT_RECONNECTED	(-100000)	/* rt_remote_call: the session is new, handles must be opened again */
 int rt_remote_kind_is_child(void);

@@ -156,7 +156,7 @@ static void rt_vdesc_put(struct rt_vdesc *d)
 {
 	if (--d->refs)
 		return;
-	if (rt_in_shared_child && rt_vdesc_is_parents(d))
+	if (rt_in_shared_child() && rt_vdesc_is_parents(d))
 		return;	/* a vfork child's close: the description stays its parent's */
 	if (rt_vdesc_live(d))
 		rt_remote_close(d->handle);
@@ -357,10 +357,11 @@ static void rt_statx_from_stat(unsigned char *x, const struct rt_stat *st)
 	*(uint32_t *)(x + 140) = (uint32_t)(st->dev & 0xff);
 }
 
-/* dup, dup2, dup3, fcntl(F_DUPFD...): the kernel moves the placeholder, the table follows */
+/* dup, dup2, dup3, fcntl(F_DUPFD...): the kernel moves the placeholder, the table follows (made
+ * under the lock, which these calls never wait in, so the table and the kernel's agree) */
 static long rt_vdup(const struct rt_ctx *c, long nr, long oldfd)
 {
-	long r = rt_call_restartable(nr, (long)c->rdi, (long)c->rsi, (long)c->rdx, (long)c->r10, 0, 0);
+	long r = rt_syscall4(nr, (long)c->rdi, (long)c->rsi, (long)c->rdx, (long)c->r10);
 	if (r < 0 || r == oldfd || r >= RT_VFDS)
 		return r;
 	rt_forget(r);
@@ -475,8 +476,12 @@ static long rt_fd_call(const struct rt_ctx *c, long nr, struct rt_vdesc *d)
 	}
 }
 
+/* A remote descriptor is closed and forgotten under the lock (no other thread's remote open takes
+ * its number between the two); a local one without it: a close may wait (a socket's linger) */
 static long rt_close(long fd)
 {
+	if (!rt_vdesc_of(fd))
+		return rt_remote_local_call(__NR_close, fd, 0, 0, 0, 0, 0);
 	long r = rt_syscall1(__NR_close, fd);
 	if (r == 0)
 		rt_forget(fd);
@@ -510,7 +515,7 @@ static long rt_fcntl(const struct rt_ctx *c, long nr)
 	if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
 		return rt_vdup(c, nr, fd);
 	if (!d || cmd == F_GETFD || cmd == F_SETFD)
-		return rt_call_restartable(nr, (long)c->rdi, (long)c->rsi, (long)c->rdx, 0, 0, 0);
+		return rt_remote_local_call(nr, (long)c->rdi, (long)c->rsi, (long)c->rdx, 0, 0, 0);
 	switch (cmd) {
 	case F_GETFL:
 		return d->flags;
@@ -546,7 +551,7 @@ static long rt_local_call(const struct rt_ctx *c, long nr, const char *abs, int 
 	} else if (substitute) {
 		a[0] = (long)abs;
 	}
-	long r = rt_call_restartable(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+	long r = rt_remote_local_call(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 	if (nr == __NR_chdir && r == 0)
 		rt_cwd_local = 1;
 	return r;
@@ -554,7 +559,7 @@ static long rt_local_call(const struct rt_ctx *c, long nr, const char *abs, int 
 
 static long rt_rename(const struct rt_ctx *c, long nr)
 {
-	static char from[RT_VPATH], to[RT_VPATH];
+	char from[RT_VPATH], to[RT_VPATH];	/* the thread's own: a local rename runs without the lock */
 	long err1, err2, d1 = AT_FDCWD, d2 = AT_FDCWD;
 	const char *p1 = (const char *)c->rdi, *p2 = (const char *)c->rsi;
 	if (nr != __NR_rename) {
@@ -569,7 +574,7 @@ static long rt_rename(const struct rt_ctx *c, long nr)
 			d1 = AT_FDCWD, p1 = from;
 		if (w2 == RT_LOCAL_ABS)
 			d2 = AT_FDCWD, p2 = to;
-		return rt_call_restartable(__NR_renameat2, d1, (long)p1, d2, (long)p2, flags, 0);
+		return rt_remote_local_call(__NR_renameat2, d1, (long)p1, d2, (long)p2, flags, 0);
 	}
 	if (w1 != w2)
 		return -EXDEV;	/* one side local, one remote */
@@ -583,7 +588,7 @@ static long rt_rename(const struct rt_ctx *c, long nr)
 
 static long rt_path_op(const struct rt_ctx *c, long nr)
 {
-	static char abs[RT_VPATH];
+	char abs[RT_VPATH];	/* the thread's own: a local call runs without the lock */
 	long dirfd, err;
 	const char *path = rt_path_arg(nr, c, &dirfd);
 	struct rt_vdesc *dird = rt_vdesc_of(dirfd);
@@ -668,7 +673,7 @@ static long rt_getcwd(const struct rt_ctx *c)
 {
 	size_t n = rt_strlen(rt_cwd) + 1;
 	if (rt_cwd_local)
-		return rt_call_restartable(__NR_getcwd, (long)c->rdi, (long)c->rsi, 0, 0, 0, 0);
+		return rt_remote_local_call(__NR_getcwd, (long)c->rdi, (long)c->rsi, 0, 0, 0, 0);
 	if (n > c->rsi)
 		return -ERANGE;
 	rt_memcpy((void *)c->rdi, rt_cwd, n);
@@ -679,14 +684,15 @@ static long rt_getcwd(const struct rt_ctx *c)
 static long rt_refuse_or_local(const struct rt_ctx *c, long nr, const struct rt_call_class *k)
 {
 	long a[6];
-	long remote = rt_route_args(c, k->spec, a);
+	struct rt_routed p;
+	long remote = rt_route_args(c, k->spec, a, &p);
 	if (nr == __NR_mmap && (c->r10 & MAP_ANONYMOUS))
 		remote = 0;	/* the descriptor is not used */
 	if (remote < 0)
 		return remote;
 	if (remote || !k->spec[0])	/* no arguments to look at: refused whenever the job is on the shadow */
 		return -(long)k->err;
-	return rt_call_restartable(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+	return rt_remote_local_call(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 }
 
 /* The forwarded calls on descriptors that vfiles.c answers: remote ones here, local ones the kernel's */
@@ -695,7 +701,7 @@ static long rt_fd_or_local(const struct rt_ctx *c, long nr)
 	struct rt_vdesc *d = rt_vdesc_of((long)(int)c->rdi);
 	if (d)
 		return rt_fd_call(c, nr, d);
-	long r = rt_call_restartable(nr, (long)c->rdi, (long)c->rsi, (long)c->rdx, (long)c->r10, (long)c->r8, (long)c->r9);
+	long r = rt_remote_local_call(nr, (long)c->rdi, (long)c->rsi, (long)c->rdx, (long)c->r10, (long)c->r8, (long)c->r9);
 	if (nr == __NR_fchdir && r == 0)
 		rt_cwd_local = 1;
 	return r;
@@ -711,26 +717,21 @@ long rt_remote_refusal(const struct rt_ctx *c, long nr)
 		return 0;
 	const struct rt_call_class *k = rt_call_class_of(nr);
 	long a[6];
-	long remote = k->cls == RT_CALL_REFUSE ? rt_route_args(c, k->spec, a) : 0;
+	struct rt_routed p;
+	rt_remote_enter();
+	long remote = k->cls == RT_CALL_REFUSE ? rt_route_args(c, k->spec, a, &p) : 0;
+	rt_remote_leave();
 	if (remote < 0)
 		return remote;
 	return k->cls == RT_CALL_REFUSE && (remote || !k->spec[0]) ? -(long)k->err : 0;
 }
 
-long rt_sys_remote(const struct rt_ctx *c, long nr)
+/* A call that names remote objects, or may: made under the remote lock (remote/connection.c) */
+static long rt_sys_remote_locked(const struct rt_ctx *c, long nr, const struct rt_call_class *k)
 {
-	const struct rt_call_class *k = rt_call_class_of(nr);
 	rt_placeholders_check();
-	switch (k->cls) {
-	case RT_CALL_UNKNOWN:
-		return -ENOSYS;	/* it might name a file: never made on the execute machine unseen */
-	case RT_CALL_REFUSE:
+	if (k->cls == RT_CALL_REFUSE)
 		return rt_refuse_or_local(c, nr, k);
-	case RT_CALL_FWD:
-		break;
-	default:
-		return rt_call_restartable(nr, (long)c->rdi, (long)c->rsi, (long)c->rdx, (long)c->r10, (long)c->r8, (long)c->r9);
-	}
 	switch (nr) {
 	case __NR_close:
 		return rt_close((long)(int)c->rdi);
@@ -760,6 +761,19 @@ long rt_sys_remote(const struct rt_ctx *c, long nr)
 	default:
 		return rt_vmeta_call(c, nr);
 	}
+}
+
+long rt_sys_remote(const struct rt_ctx *c, long nr)
+{
+	const struct rt_call_class *k = rt_call_class_of(nr);
+	if (k->cls == RT_CALL_UNKNOWN)
+		return -ENOSYS;	/* it might name a file: never made on the execute machine unseen */
+	if (k->cls != RT_CALL_REFUSE && k->cls != RT_CALL_FWD)
+		return rt_call_restartable(nr, (long)c->rdi, (long)c->rsi, (long)c->rdx, (long)c->r10, (long)c->r8, (long)c->r9);
+	rt_remote_enter();
+	long r = rt_sys_remote_locked(c, nr, k);
+	rt_remote_leave();
+	return r;
 }
 
 /* Every call calls.h names a file for comes to the dispatcher, and unknown numbers too */
@@ -938,17 +952,19 @@ char **rt_vfiles_exec_env(char **envp)
 	int n = 0;
 	if (!rt_remote_on)
 		return envp;
+	rt_remote_enter();	/* the blob is built whole (two threads' execs: docs/limits.md) */
 	rt_placeholders_check();
+	int shared = rt_in_shared_child();
 	o = rt_put(o, "CKPT_VFDS=cwd:");
 	o = rt_put_hex(o, rt_cwd);
 	if (rt_cursors_fd >= 0) {
 		o = rt_put(o, ";cur:");
 		o = rt_utoa((uint64_t)rt_cursors_fd, o);
 		*o++ = ':';
-		o = rt_utoa(rt_in_shared_child ? 0 : rt_cursors_slot_for_exec(), o);
-		if (rt_in_shared_child)
+		o = rt_utoa(shared ? 0 : rt_cursors_slot_for_exec(), o);
+		if (shared)
 			o = rt_put(o, ":take");
-		for (int i = 0; !rt_in_shared_child && i < RT_VDESCS && o < end; i++) {
+		for (int i = 0; !shared && i < RT_VDESCS && o < end; i++) {
 			if (!rt_vd[i].refs || rt_vd[i].cursor < 0 || rt_vdesc_survives_exec(&rt_vd[i]))
 				continue;
 			o = rt_put(o, ";drop:");
@@ -971,6 +987,7 @@ char **rt_vfiles_exec_env(char **envp)
 		o = rt_put_hex(o, d->path);
 	}
 	*o = 0;
+	rt_remote_leave();
 	for (; envp && *envp && n < 4092; envp++)
 		if (!rt_starts_with(*envp, "CKPT_VFDS=") && !rt_starts_with(*envp, "CKPT_SHADOW_KIND=") &&
 		    !rt_starts_with(*envp, "CKPT_SHADOW_ADDR="))
@@ -1018,12 +1035,14 @@ void rt_vfiles_forked(void)
 /* The process ends: its references go (a vfork child's are its parent's) */
 void rt_vfiles_exit(void)
 {
-	if (!rt_remote_on || rt_in_shared_child)
+	if (!rt_remote_on || rt_in_shared_child())
 		return;
+	rt_remote_enter();
 	for (int i = 0; i < RT_VDESCS; i++)
 		if (rt_vd[i].refs)
 			rt_cursor_drop(rt_vd[i].cursor);
 	rt_cursors_exit();
+	rt_remote_leave();
 }
 
 /*
@@ -1053,7 +1072,7 @@ static int rt_vdesc_is_parents(const struct rt_vdesc *d)
 
 void rt_vfiles_vfork_save(void)
 {
-	if (!rt_remote_on || rt_in_shared_child)
+	if (!rt_remote_on || rt_in_shared_child())
 		return;
 	rt_memcpy(rt_vsaved.fd, rt_vfd, sizeof rt_vfd);
 	for (int i = 0; i < RT_VDESCS; i++) {
@@ -1068,7 +1087,7 @@ void rt_vfiles_vfork_save(void)
 /* In the parent, once its vfork child has exec'd or exited: the parent's table again */
 void rt_vfiles_vfork_done(void)
 {
-	if (!rt_vsaved.due || rt_in_shared_child)
+	if (!rt_vsaved.due || rt_in_shared_child())
 		return;
 	for (int i = 0; i < RT_VDESCS; i++) {
 		struct rt_vdesc *d = &rt_vd[i];

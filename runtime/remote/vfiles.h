@@ -99,9 +99,10 @@ uint32_t rt_job_umask(void);
 
 /* vmeta.c: the forwarded calls beyond open, read, write and stat; -ENOSYS for any other call */
 long rt_vmeta_call(const struct rt_ctx *c, long nr);
-/* the arguments with local paths made absolute (under a remote working directory); 1 when the
- * call names a remote object, 0 when not, -errno */
-long rt_route_args(const struct rt_ctx *c, const char *spec, long a[6]);
+/* the arguments with local paths made absolute (under a remote working directory) in `to`; 1 when
+ * the call names a remote object, 0 when not, -errno */
+struct rt_routed { char abs[2][RT_VPATH]; enum rt_where where[2]; };
+long rt_route_args(const struct rt_ctx *c, const char *spec, long a[6], struct rt_routed *to);
 
 #pragma GCC visibility pop
 #endif

@@ -12,11 +12,9 @@
 #define RT_CLOSE_RANGE_CLOEXEC	(1u << 2)	/* linux/close_range.h */
 #define RT_POLL_FILE	(POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM)	/* a regular file is always ready */
 
-/* rt_route_args: where each path argument goes, and its job path when not plain local */
-static char rt_abs[2][RT_VPATH];
-static enum rt_where rt_path_where[2];
-
-long rt_route_args(const struct rt_ctx *c, const char *spec, long a[6])
+/* Where each path argument goes, and its job path when not plain local (in `to`, the caller's:
+ * a local call made with one of these paths runs without the remote lock) */
+long rt_route_args(const struct rt_ctx *c, const char *spec, long a[6], struct rt_routed *to)
 {
 	const long regs[6] = { (long)c->rdi, (long)c->rsi, (long)c->rdx, (long)c->r10, (long)c->r8, (long)c->r9 };
 	long remote = 0, err;
@@ -29,24 +27,30 @@ long rt_route_args(const struct rt_ctx *c, const char *spec, long a[6])
 		if (spec[i] != 'p' || np == 2)
 			continue;
 		int at = i > 0 && spec[i - 1] == 'd';
-		enum rt_where w = rt_where_is(at ? (long)(int)a[i - 1] : AT_FDCWD, (const char *)a[i], rt_abs[np], &err);
+		enum rt_where w = rt_where_is(at ? (long)(int)a[i - 1] : AT_FDCWD, (const char *)a[i], to->abs[np], &err);
 		if (err)
 			return err;
 		if (w == RT_REMOTE)
 			remote = 1;
 		else if (w == RT_LOCAL_ABS) {
-			a[i] = (long)rt_abs[np];
+			a[i] = (long)to->abs[np];
 			if (at)
 				a[i - 1] = AT_FDCWD;
 		}
-		rt_path_where[np++] = w;
+		to->where[np++] = w;
 	}
 	return remote;
 }
 
 static long rt_kernel(long nr, const long a[6])
 {
-	return rt_call_restartable(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+	return rt_remote_local_call(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+}
+
+/* The call as the program made it, by the kernel */
+static long rt_as_made(const struct rt_ctx *c, long nr)
+{
+	return rt_remote_local_call(nr, (long)c->rdi, (long)c->rsi, (long)c->rdx, (long)c->r10, (long)c->r8, (long)c->r9);
 }
 
 /* A request about the file of a remote descriptor: `rq` without its handle */
@@ -82,22 +86,24 @@ static struct rt_vdesc *rt_own_fd(long dirfd, const char *path, long flags, int 
 static long rt_vlink(const struct rt_ctx *c, long nr)
 {
 	long a[6], flags = nr == __NR_linkat ? (long)c->r8 : 0;
-	long remote = rt_route_args(c, rt_call_class_of(nr)->spec, a);
+	struct rt_routed p;
+	long remote = rt_route_args(c, rt_call_class_of(nr)->spec, a, &p);
 	if (remote <= 0)
 		return remote < 0 ? remote : rt_kernel(nr, a);
-	if (rt_path_where[0] != RT_REMOTE || rt_path_where[1] != RT_REMOTE)
+	if (p.where[0] != RT_REMOTE || p.where[1] != RT_REMOTE)
 		return -EXDEV;
 	if (flags & ~(long)(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH))
 		return -EINVAL;
 	struct rt_request rq = { .op = CKPT_SH_OP_LINK, .flags = flags & AT_SYMLINK_FOLLOW ? CKPT_SH_FOLLOW : 0 };
-	return rt_path_request(rq, 0, 0, rt_abs[0], rt_abs[1], 0, 0);
+	return rt_path_request(rq, 0, 0, p.abs[0], p.abs[1], 0, 0);
 }
 
 /* symlink(target, path): the target is text, stored as it is */
 static long rt_vsymlink(const struct rt_ctx *c, long nr)
 {
 	long a[6];
-	long remote = rt_route_args(c, rt_call_class_of(nr)->spec, a);
+	struct rt_routed p;
+	long remote = rt_route_args(c, rt_call_class_of(nr)->spec, a, &p);
 	if (remote <= 0)
 		return remote < 0 ? remote : rt_kernel(nr, a);
 	const char *target = (const char *)c->rdi;
@@ -105,7 +111,7 @@ static long rt_vsymlink(const struct rt_ctx *c, long nr)
 	if (n > RT_VPATH)
 		return -ENAMETOOLONG;
 	struct rt_request rq = { .op = CKPT_SH_OP_SYMLINK };
-	return rt_path_request(rq, target, n, rt_abs[0], 0, 0, 0);
+	return rt_path_request(rq, target, n, p.abs[0], 0, 0, 0);
 }
 
 /*
@@ -117,6 +123,7 @@ struct rt_meta { uint32_t op_path, op_fd, count; uint64_t offset; const void *pr
 static long rt_meta_on(const struct rt_ctx *c, long nr, long fd_arg, long flags, int null_path_ok, const struct rt_meta *m)
 {
 	long a[6];
+	struct rt_routed p;
 	const char *spec = rt_call_class_of(nr)->spec;
 	struct rt_vdesc *d = spec[0] == 'f' ? rt_vdesc_of(fd_arg)
 			   : spec[0] == 'd' ? rt_own_fd((long)(int)c->rdi, (const char *)c->rsi, flags, null_path_ok) : 0;
@@ -125,13 +132,13 @@ static long rt_meta_on(const struct rt_ctx *c, long nr, long fd_arg, long flags,
 		return rt_handle_request(d, rq, 0, 0);
 	}
 	if (spec[0] == 'f' || (!c->rsi && spec[0] == 'd'))
-		return rt_call_restartable(nr, (long)c->rdi, (long)c->rsi, (long)c->rdx, (long)c->r10, (long)c->r8, (long)c->r9);
-	long remote = rt_route_args(c, spec, a);
+		return rt_as_made(c, nr);
+	long remote = rt_route_args(c, spec, a, &p);
 	if (remote <= 0)
 		return remote < 0 ? remote : rt_kernel(nr, a);
 	struct rt_request rq = { .op = m->op_path, .flags = flags & AT_SYMLINK_NOFOLLOW ? CKPT_SH_NOFOLLOW : 0,
 				 .count = m->count, .offset = m->offset };
-	return rt_path_request(rq, m->pre, m->pre_len, rt_abs[0], 0, 0, 0);
+	return rt_path_request(rq, m->pre, m->pre_len, p.abs[0], 0, 0, 0);
 }
 
 static long rt_vchmod(const struct rt_ctx *c, long nr)
@@ -194,24 +201,25 @@ static long rt_vmknod(const struct rt_ctx *c, long nr)
 static long rt_vstatfs(const struct rt_ctx *c, long nr)
 {
 	long a[6];
+	struct rt_routed p;
 	void *buf = (void *)c->rsi;
 	struct rt_vdesc *d = nr == __NR_fstatfs ? rt_vdesc_of((long)(int)c->rdi) : 0;
 	if (d) {
 		struct rt_request rq = { .op = CKPT_SH_OP_FSTATFS };
 		return rt_handle_request(d, rq, buf, CKPT_SH_STATFS_SIZE);
 	}
-	long remote = nr == __NR_fstatfs ? 0 : rt_route_args(c, "p", a);
+	long remote = nr == __NR_fstatfs ? 0 : rt_route_args(c, "p", a, &p);
 	if (remote <= 0)
-		return remote < 0 ? remote : nr == __NR_fstatfs ? rt_call_restartable(nr, (long)c->rdi, (long)c->rsi, 0, 0, 0, 0) : rt_kernel(nr, a);
+		return remote < 0 ? remote : nr == __NR_fstatfs ? rt_as_made(c, nr) : rt_kernel(nr, a);
 	struct rt_request rq = { .op = CKPT_SH_OP_STATFS };
-	return rt_path_request(rq, 0, 0, rt_abs[0], 0, buf, CKPT_SH_STATFS_SIZE);
+	return rt_path_request(rq, 0, 0, p.abs[0], 0, buf, CKPT_SH_STATFS_SIZE);
 }
 
 static long rt_vfallocate(const struct rt_ctx *c, long nr)
 {
 	struct rt_vdesc *d = rt_vdesc_of((long)(int)c->rdi);
 	if (!d)
-		return rt_call_restartable(nr, (long)c->rdi, (long)c->rsi, (long)c->rdx, (long)c->r10, 0, 0);
+		return rt_as_made(c, nr);
 	uint64_t len = c->r10;
 	struct rt_request rq = { .op = CKPT_SH_OP_FALLOCATE, .flags = (uint32_t)c->rsi, .offset = c->rdx, .tail = &len, .tail_len = sizeof len };
 	return rt_handle_request(d, rq, 0, 0);
@@ -221,18 +229,20 @@ static long rt_vfallocate(const struct rt_ctx *c, long nr)
 static long rt_vopenat2(const struct rt_ctx *c, long nr)
 {
 	long a[6];
-	long remote = rt_route_args(c, "dp", a);
+	struct rt_routed p;
+	long remote = rt_route_args(c, "dp", a, &p);
 	if (remote <= 0)
 		return remote < 0 ? remote : rt_kernel(nr, a);
 	const uint64_t *how = (const uint64_t *)c->rdx;
 	if (c->r10 < 24 || how[2])
 		return -EINVAL;
-	return rt_vopen(rt_abs[0], (uint32_t)how[0], (uint32_t)how[1]);
+	return rt_vopen(p.abs[0], (uint32_t)how[0], (uint32_t)how[1]);
 }
 
+/* Under the lock: no other thread's remote open takes a number closed here before it is forgotten */
 static long rt_vclose_range(const struct rt_ctx *c, long nr)
 {
-	long r = rt_call_restartable(nr, (long)c->rdi, (long)c->rsi, (long)c->rdx, 0, 0, 0);
+	long r = rt_syscall3(nr, (long)c->rdi, (long)c->rsi, (long)c->rdx);
 	if (r == 0 && !(c->rdx & RT_CLOSE_RANGE_CLOEXEC))
 		rt_vforget_range((long)(uint32_t)c->rdi, (long)(uint32_t)c->rsi);
 	return r;
@@ -245,8 +255,7 @@ static long rt_vclose_range(const struct rt_ctx *c, long nr)
  * these calls may give). An offset pointer, when given, is used and moved instead of the file offset.
  */
 #define RT_COPY_MAX	(16u << 20)
-#define RT_BOUNCE	65536
-static char rt_bounce[RT_BOUNCE];
+#define RT_BOUNCE	65536	/* mapped for each call: a local end is read or written without the lock */
 
 struct rt_end { long fd; struct rt_vdesc *d; int64_t *off; };
 
@@ -256,25 +265,35 @@ static long rt_end_io(struct rt_end *e, char *buf, uint64_t n, int write)
 	if (e->d)
 		r = rt_vio(e->d, buf, n, e->off ? (uint64_t)*e->off : 0, !e->off, write);
 	else if (e->off)
-		r = rt_call_restartable(write ? __NR_pwrite64 : __NR_pread64, e->fd, (long)buf, (long)n, *e->off, 0, 0);
+		r = rt_remote_local_call(write ? __NR_pwrite64 : __NR_pread64, e->fd, (long)buf, (long)n, *e->off, 0, 0);
 	else
-		r = rt_call_restartable(write ? __NR_write : __NR_read, e->fd, (long)buf, (long)n, 0, 0, 0);
+		r = rt_remote_local_call(write ? __NR_write : __NR_read, e->fd, (long)buf, (long)n, 0, 0, 0);
 	if (r > 0 && e->off)
 		*e->off += r;
 	return r;
 }
 
-static long rt_copy_bounced(struct rt_end *in, struct rt_end *out, uint64_t len)
+static long rt_copy_through(struct rt_end *in, struct rt_end *out, uint64_t len, char *bounce)
 {
-	long got = rt_end_io(in, rt_bounce, len < RT_BOUNCE ? len : RT_BOUNCE, 0);
+	long got = rt_end_io(in, bounce, len < RT_BOUNCE ? len : RT_BOUNCE, 0);
 	long put = 0;
 	while (got > 0 && put < got) {	/* what was read is written whole: nothing to give back */
-		long r = rt_end_io(out, rt_bounce + put, (uint64_t)(got - put), 1);
+		long r = rt_end_io(out, bounce + put, (uint64_t)(got - put), 1);
 		if (r <= 0)
 			return put ? put : r;
 		put += r;
 	}
 	return got < 0 ? got : put;
+}
+
+static long rt_copy_bounced(struct rt_end *in, struct rt_end *out, uint64_t len)
+{
+	long m = rt_syscall6(__NR_mmap, 0, RT_BOUNCE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m < 0 && m > -4096)
+		return m;
+	long r = rt_copy_through(in, out, len, (char *)m);
+	rt_syscall2(__NR_munmap, m, RT_BOUNCE);
+	return r;
 }
 
 static long rt_copy_remote(struct rt_end *in, struct rt_end *out, uint64_t len)
@@ -324,7 +343,7 @@ static long rt_vcopy(const struct rt_ctx *c, long nr)
 	in.d = rt_vdesc_of(in.fd);
 	out.d = rt_vdesc_of(out.fd);
 	if (!in.d && !out.d)
-		return rt_call_restartable(nr, (long)c->rdi, (long)c->rsi, (long)c->rdx, (long)c->r10, (long)c->r8, (long)c->r9);
+		return rt_as_made(c, nr);
 	if (nr == __NR_copy_file_range && c->r9)
 		return -EINVAL;
 	if ((in.off && *in.off < 0) || (out.off && *out.off < 0))
@@ -341,12 +360,14 @@ static long rt_vcopy(const struct rt_ctx *c, long nr)
 }
 
 /* poll and ppoll: remote descriptors are regular files, ready for what they are asked; the kernel
- * sees them as -1 (ignored), and waits not at all when one of them is ready */
+ * sees them as -1 (ignored), and waits not at all when one of them is ready. Entries past
+ * RT_POLL_MINE are the kernel's as they are (docs/limits.md). */
+#define RT_POLL_MINE	4096
 static long rt_vpoll(const struct rt_ctx *c, long nr)
 {
 	struct rt_pollfd { int32_t fd; int16_t events, revents; } *p = (struct rt_pollfd *)c->rdi;
-	static uint8_t mine[RT_BOUNCE / 8];
-	uint64_t n = c->rsi < RT_BOUNCE ? c->rsi : RT_BOUNCE;
+	uint8_t mine[RT_POLL_MINE / 8];
+	uint64_t n = c->rsi < RT_POLL_MINE ? c->rsi : RT_POLL_MINE;
 	long ready = 0;
 	int found = 0;
 	struct { int64_t sec, nsec; } zero = { 0, 0 };
@@ -362,7 +383,7 @@ static long rt_vpoll(const struct rt_ctx *c, long nr)
 	long timeout = (long)c->rdx;	/* poll's milliseconds, ppoll's timespec */
 	if (ready)
 		timeout = nr == __NR_poll ? 0 : (long)&zero;
-	long r = rt_call_restartable(nr, (long)c->rdi, (long)c->rsi, timeout, (long)c->r10, (long)c->r8, 0);
+	long r = rt_remote_local_call(nr, (long)c->rdi, (long)c->rsi, timeout, (long)c->r10, (long)c->r8, 0);
 	for (uint64_t i = 0; found && i < n; i++) {
 		if (!(mine[i / 8] & (1u << (i % 8))))
 			continue;
@@ -377,7 +398,7 @@ static long rt_vpoll(const struct rt_ctx *c, long nr)
 static long rt_vselect(const struct rt_ctx *c, long nr)
 {
 	uint64_t *sets[3] = { (uint64_t *)c->rsi, (uint64_t *)c->rdx, (uint64_t *)c->r10 };
-	static uint64_t ready_bits[2][1024 / 64];
+	uint64_t ready_bits[2][1024 / 64];
 	long nfds = (long)(int)c->rdi, count = 0;
 	if (nfds > 1024)
 		nfds = 1024;	/* remote descriptors are all below 1024 */
@@ -399,7 +420,7 @@ static long rt_vselect(const struct rt_ctx *c, long nr)
 	long timeout = (long)c->r8;
 	if (count)
 		timeout = (long)&zero;	/* a timeval and a timespec of zero look alike */
-	long r = rt_call_restartable(nr, (long)c->rdi, (long)c->rsi, (long)c->rdx, (long)c->r10, timeout, (long)c->r9);
+	long r = rt_remote_local_call(nr, (long)c->rdi, (long)c->rsi, (long)c->rdx, (long)c->r10, timeout, (long)c->r9);
 	for (long fd = 0; fd < nfds; fd++)
 		for (int s = 0; s < 2; s++)
 			if (sets[s] && (ready_bits[s][fd / 64] >> (fd % 64) & 1))

@@ -2,7 +2,8 @@
  * sys/: system calls the runtime emulates or must watch, each keeping the state the program's
  * calls built: brk after a restart (brk.c), the reserved signals' dispositions and mask
  * (signals.c), the kind of child a clone makes (clone.c), the rseq registration (rseq.c), the
- * paths of inotify watches (inotify.c), the System V queues and semaphore sets used (sysvipc.c).
+ * paths of inotify watches (inotify.c), the System V queues and semaphore sets used (sysvipc.c),
+ * the robust mutexes of a thread of an image that exits (robust.c).
  */
 #ifndef RT_SYS_H
 #define RT_SYS_H
@@ -51,6 +52,9 @@ const struct rt_sysv_use *rt_sysv_use(int i);
 long rt_sys_inotify_add_watch(long fd, const char *path, uint32_t mask);
 long rt_sys_inotify_rm_watch(long fd, long wd);
 const char *rt_watch_candidate(int *i, int32_t wd, uint32_t *flags);
+
+/* robust.c */
+void rt_robust_exit(const struct rt_thread *self);
 
 #pragma GCC visibility pop
 #endif

@@ -1,6 +1,7 @@
 /*
  * O_ASYNC with F_SETOWN (the process itself) and F_SETSIG: after a restart, data arriving in the
- * pipe sends the program its chosen signal, naming the descriptor.
+ * pipe sends the program its chosen signal, naming the descriptor. F_GETOWN answers the pid the
+ * program knows, and F_SETOWN with it (set again after the restart) names the process.
  */
 #include "zdtm.h"
 
@@ -26,6 +27,9 @@ int main(void)
 
 	zdtm_check(fcntl(p[0], F_GETFL) & O_ASYNC, "O_ASYNC lost");
 	zdtm_check(fcntl(p[0], F_GETSIG) == sig, "F_GETSIG %d", fcntl(p[0], F_GETSIG));
+	/* the owner as the program knows it, and set again by the pid it knows */
+	zdtm_check(fcntl(p[0], F_GETOWN) == getpid(), "F_GETOWN %d, getpid %d", fcntl(p[0], F_GETOWN), (int)getpid());
+	zdtm_check(fcntl(p[0], F_SETOWN, getpid()) == 0, "F_SETOWN again: %s", strerror(errno));
 	sigset_t block, old;
 	sigemptyset(&block);
 	sigaddset(&block, sig);

@@ -134,4 +134,19 @@ static inline const char *zdtm_perms_at(const void *addr)
 	return "";
 }
 
+/* The thread (a tid) is blocked in a futex call: waiting for a mutex another thread holds */
+static inline int zdtm_in_futex_wait(int tid)
+{
+	char path[64], line[32] = "";
+	if (!tid)
+		return 0;
+	snprintf(path, sizeof path, "/proc/self/task/%d/syscall", tid);
+	int fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, line, sizeof line - 1);
+	close(fd);
+	return n > 4 && !strncmp(line, "202 ", 4);
+}
+
 #endif

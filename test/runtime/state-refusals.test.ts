@@ -96,6 +96,11 @@ describe('state a restart cannot restore: warned about at the checkpoint, refuse
       refusal: /^a POSIX timer signals another thread \(SIGEV_THREAD\): timer \d+$/,
     },
     {
+      name: 'pi_mutex_wait',
+      warning: /^ckpt: warning: thread \d+ waits for a priority-inheritance mutex \(FUTEX_LOCK_PI\): a restart will refuse this image \(docs\/limits\.md\)\n$/,
+      refusal: /^a thread waits for a priority-inheritance mutex \(FUTEX_LOCK_PI\), whose owner a restart cannot name again: thread \d+$/,
+    },
+    {
       name: 'file_lease',
       warning: 'ckpt: warning: descriptor 3 holds a lease or a lock of another kind: a restart will refuse this image (docs/limits.md)\n',
       refusal: 'the program held a lease or a lock of a kind a restart cannot take again',

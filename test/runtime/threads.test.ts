@@ -230,4 +230,17 @@ describe('threads: the runtime\'s thread table and vfork children', function () 
       assert.equal(r.stdout, 'done\n');
     });
   }
+
+  it('a vfork child that execs gives its slot back as its parent runs again: 3000 of them never fill the table (strace sees no sweep)', async () => {
+    // a sweep asks the kernel about every tid in the table (tgkill with signal 0); it runs only
+    // when no slot is free, which a child's slot left behind after its exec would make happen
+    const dir = scratch('ckpt-vfork-slots-');
+    const bin = path.join(dir, 'vfork-many.ckpt'), trace = path.join(dir, 'trace');
+    await relinkFile(await fixture('vfork-many'), bin);
+    const r = await execa('strace', ['-f', '-qq', '-e', 'trace=tgkill', '-o', trace, bin, '/bin/true'], { cwd: dir, reject: false, timeout: 240_000 });
+    assert.equal(r.exitCode, 0, r.stderr);
+    assert.equal(r.stdout, 'done');
+    const probes = fs.readFileSync(trace, 'utf8').split('\n').filter((l) => /tgkill\(\d+, \d+, 0\)/.test(l));
+    assert.deepEqual(probes, [], 'the runtime swept its thread table');
+  });
 });

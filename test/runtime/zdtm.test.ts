@@ -21,7 +21,7 @@ const MUSL_TOO = new Set(['mem_heap', 'mem_anon', 'fpu_regs', 'sig_mask', 'files
 const PIE_TOO = new Set(['mem_heap', 'mem_file', 'mem_shared_file', 'mem_shared_anon', 'posix_timers', 'file_locks', 'task_state',
   'mem_advice', 'sysv_shm', 'pipe_unread', 'eventfd', 'timerfd', 'signalfd', 'epoll', 'unlinked', 'memfd', 'opath', 'fown', 'inotify', 'fifo', 'symlink', 'sysv_ipc', 'mem_unlinked']);
 const CONTINUE_TOO = new Set(['mem_heap', 'fpu_regs', 'sig_mask', 'itimers', 'files_append', 'mem_shared_file', 'posix_timers',
-  'file_locks', 'task_state', 'mem_advice', 'sysv_shm', 'mem_guard', 'thread_condvar', 'thread_blocked',
+  'file_locks', 'task_state', 'mem_advice', 'sysv_shm', 'mem_guard', 'thread_condvar', 'thread_blocked', 'thread_sigpending', 'thread_robust',
   'pipe_unread', 'eventfd', 'epoll', 'inotify', 'unlinked', 'fifo', 'symlink', 'sysv_ipc', 'mem_unlinked']);
 // the thread samples run as every kind of static program: musl's and glibc's threads differ, and
 // static-pie puts their TLS where ASLR says

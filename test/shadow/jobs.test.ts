@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { ROOT, relinkFile, sample, scratch, textOf, waitFor } from '../helpers.js';
-import { startShadow, type Shadow } from './shadow-process.js';
+import { rootTree, startShadow, tree, type Shadow } from './shadow-process.js';
 
 const SCRIPT = 'cat in.txt | sort | uniq -c > counts.txt; cp in.txt copy.txt; mkdir d; mv copy.txt d/; ' +
   'wc -l < in.txt; ls d; cat d/copy.txt | tr a-z A-Z | head -n 3; echo done';
@@ -16,27 +16,6 @@ const INPUT = ['pear', 'apple', 'fig', 'apple', 'kiwi', 'pear', 'apple', 'plum']
 function jobEnv(shadow: Shadow, extra: Record<string, string> = {}): Record<string, string> {
   return { PATH: '/usr/bin:/bin', CKPT_SHADOW: `127.0.0.1:${shadow.port}`, CKPT_SHADOW_TOKEN_FILE: shadow.tokenFile, ...extra };
 }
-
-/** The files below `dir`: relative path -> contents ("<dir>" for directories) */
-function tree(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (rel: string) => {
-    for (const name of fs.readdirSync(path.join(dir, rel)).sort()) {
-      const r = path.join(rel, name), full = path.join(dir, r);
-      if (fs.lstatSync(full).isDirectory()) {
-        out[r] = '<dir>';
-        walk(r);
-      } else {
-        out[r] = fs.readFileSync(full, 'utf8');
-      }
-    }
-  };
-  walk('');
-  return out;
-}
-
-/** tree() of the shadow's root without its own image directory */
-const rootTree = (root: string) => Object.fromEntries(Object.entries(tree(root)).filter(([k]) => !k.startsWith('.ckpt')));
 
 describe('jobs on the shadow (loopback)', function () {
   this.timeout(120_000);

@@ -101,3 +101,24 @@ export async function startShadow(opts: ShadowOptions = {}): Promise<Shadow> {
     },
   };
 }
+
+/** The files below `dir`: relative path -> contents ("<dir>" for directories) */
+export function tree(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (rel: string) => {
+    for (const name of fs.readdirSync(path.join(dir, rel)).sort()) {
+      const r = path.join(rel, name), full = path.join(dir, r);
+      if (fs.lstatSync(full).isDirectory()) {
+        out[r] = '<dir>';
+        walk(r);
+      } else {
+        out[r] = fs.readFileSync(full, 'utf8');
+      }
+    }
+  };
+  walk('');
+  return out;
+}
+
+/** tree() of the shadow's root without its own image directory */
+export const rootTree = (root: string) => Object.fromEntries(Object.entries(tree(root)).filter(([k]) => !k.startsWith('.ckpt')));

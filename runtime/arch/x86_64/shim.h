@@ -16,6 +16,7 @@ extern const char rt_shim_after_syscall[];	/* the fast path's return from its sy
 void rt_restorer(void);			/* sa_restorer of the runtime's own handlers */
 void rt_restart_finish(void);		/* rt_sigreturn from the allowed region after a restart */
 void rt_thread_restart_finish(void);	/* the same for every other thread (pie/restorer.S) */
+void rt_restart_own_signals(void);	/* C, from rt_thread_restart_finish: before any thread runs the program */
 
 /* fork.S */
 long rt_clone_on_stack(const struct rt_ctx *c, uint64_t child_sp);
