@@ -88,6 +88,7 @@ long rt_open_file_data(const struct rt_image *im, const unsigned char *file, con
 const unsigned char *rt_find_kobject(const struct rt_image *im, uint32_t kind, uint32_t fd, uint64_t inode,
 				     uint32_t min, uint32_t *size);
 long rt_make_inotify(const struct rt_image *im, uint32_t fd);	/* inotify.c */
+long rt_open_socket(const struct rt_image *im, const unsigned char *file, long above);	/* sockets-restore.c */
 
 /* signals.c */
 void rt_restore_sigactions(const struct rt_image *im);

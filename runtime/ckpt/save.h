@@ -21,7 +21,7 @@
 
 /* The payload of every kernel-object record but the pipe's starts with its descriptor (u32) */
 _Static_assert(CKPT_REV_FD == 0 && CKPT_RTF_FD == 0 && CKPT_RSF_FD == 0 && CKPT_REP_FD == 0 && CKPT_RFD_FD == 0 &&
-	       CKPT_RFO_FD == 0 && CKPT_RIN_FD == 0, "kernel object records start with their fd");
+	       CKPT_RFO_FD == 0 && CKPT_RIN_FD == 0 && CKPT_RSK_FD == 0, "kernel object records start with their fd");
 
 /* What a kind's save returns besides 0 */
 #define RT_SAVE_FULL		(-1)	/* the record area is full */
@@ -98,6 +98,7 @@ const char *rt_next_line(const char *line);
 const char *rt_in_line(const char *s, const char *key);
 unsigned char *rt_fd_record(struct rt_ckpt_work *w, uint32_t kind, size_t size, long fd);
 int rt_save_inotify(struct rt_ckpt_work *w, long fd);	/* inotify.c */
+int rt_save_socket(struct rt_ckpt_work *w, long fd, const char *path);	/* sockets.c */
 long rt_check_unread_events(struct rt_ckpt_work *w);
 int rt_save_file_data(struct rt_ckpt_work *w, long fd, const struct rt_stat *st, const char *path);	/* fdata.c */
 int64_t rt_snapshot_at(const struct rt_ckpt_work *w, uint32_t fd);
