@@ -22,13 +22,15 @@
 #define RT_MAX_MESSAGES		4096
 
 /* What unix_diag tells of an AF_UNIX socket */
-struct rt_unix_state { uint32_t state, shutdown, rqueue, wqueue; uint64_t peer; };
+struct rt_unix_state { uint32_t state, shutdown, rqueue, wqueue, has_peer; uint64_t peer; };	/* peer 0: closed */
 
 static void rt_unix_attribute(const struct nlattr *a, struct rt_unix_state *s)
 {
 	const void *v = (const char *)a + NLA_HDRLEN;
-	if (a->nla_type == UNIX_DIAG_PEER)
+	if (a->nla_type == UNIX_DIAG_PEER) {
 		s->peer = *(const uint32_t *)v;
+		s->has_peer = 1;
+	}
 	else if (a->nla_type == UNIX_DIAG_RQLEN) {
 		s->rqueue = ((const struct unix_diag_rqlen *)v)->udiag_rqueue;
 		s->wqueue = ((const struct unix_diag_rqlen *)v)->udiag_wqueue;
@@ -53,7 +55,7 @@ static int rt_unix_query(struct rt_ckpt_work *w, uint64_t inode, struct rt_unix_
 	    h->nlmsg_len > (uint32_t)n)
 		return -1;
 	const struct unix_diag_msg *m = NLMSG_DATA(h);
-	*s = (struct rt_unix_state){ m->udiag_state, 0, 0, 0, 0 };
+	*s = (struct rt_unix_state){ m->udiag_state, 0, 0, 0, 0, 0 };
 	const char *a = (const char *)m + NLMSG_ALIGN(sizeof *m), *end = (const char *)h + h->nlmsg_len;
 	while (a + NLA_HDRLEN <= end && ((const struct nlattr *)a)->nla_len >= NLA_HDRLEN) {
 		rt_unix_attribute((const struct nlattr *)a, s);
@@ -111,9 +113,11 @@ static const char *rt_unix_role(struct rt_ckpt_work *w, unsigned char *p)
 		role = CKPT_SOCK_CONNECTED;	/* connected again by name */
 	} else if (s.peer && !rt_holds_socket(w, s.peer)) {
 		return "it is connected to another process's socket";
-	} else if (s.peer || s.state == RT_TCP_ESTABLISHED) {
-		if (named || peer_named)
+	} else if (s.has_peer) {
+		if ((named || peer_named) && s.peer)
 			return "a connection made through a listening socket is not restored (only socket pairs)";
+		if (named || peer_named)
+			return "its peer, a named socket, was closed: such a connection is not restored";
 		role = s.peer ? CKPT_SOCK_PAIRED : CKPT_SOCK_PEER_CLOSED;
 	}
 	*(uint32_t *)(p + CKPT_RSK_ROLE) = role;
@@ -228,8 +232,10 @@ static int rt_save_messages(struct rt_ckpt_work *w, unsigned char *p, long fd, c
 {
 	int offset = -1;
 	uint32_t len = sizeof offset;
-	if (u32at(p, CKPT_RSK_FAMILY) != RT_AF_UNIX || u32at(p, CKPT_RSK_ROLE) == CKPT_SOCK_LISTENING)
-		return 0;
+	uint32_t role = u32at(p, CKPT_RSK_ROLE);
+	if (u32at(p, CKPT_RSK_FAMILY) != RT_AF_UNIX || role == CKPT_SOCK_LISTENING ||
+	    (role == CKPT_SOCK_PLAIN && u32at(p, CKPT_RSK_TYPE) != RT_SOCK_DGRAM))
+		return 0;	/* nothing can be queued on it */
 	rt_syscall5(__NR_getsockopt, fd, RT_SOL_SOCKET, SO_PEEK_OFF, (long)&offset, (long)&len);
 	int r = rt_peek_messages(w, p, fd, why);
 	rt_syscall5(__NR_setsockopt, fd, RT_SOL_SOCKET, SO_PEEK_OFF, (long)&offset, sizeof offset);
