@@ -176,9 +176,19 @@ static void rt_bind_again(const struct rt_image *im, const unsigned char *rec, l
 	uint32_t len = u32at(rec, CKPT_RSK_ADDR_LEN);
 	if (len > RT_SOCK_ADDR_MAX)
 		rt_refuse_socket(im, rec, "its record is inconsistent");
+	int tcp = u32at(rec, CKPT_RSK_FAMILY) != RT_AF_UNIX && u32at(rec, CKPT_RSK_TYPE) == RT_SOCK_STREAM;
+	int reuse = 1, had = 0;
+	uint32_t got = sizeof had;
+	/* The old process's connections on the port wait in TIME_WAIT: SO_REUSEADDR binds past those,
+	 * never past a listener; the program's own setting comes back after (UDP's means sharing) */
+	rt_syscall5(__NR_getsockopt, fd, RT_SOL_SOCKET, SO_REUSEADDR, (long)&had, (long)&got);
+	if (tcp)
+		rt_syscall5(__NR_setsockopt, fd, RT_SOL_SOCKET, SO_REUSEADDR, (long)&reuse, sizeof reuse);
 	long r = rt_bind_at_cwd(im, fd, rec + CKPT_RSK_ADDR, len);
+	if (tcp)
+		rt_syscall5(__NR_setsockopt, fd, RT_SOL_SOCKET, SO_REUSEADDR, (long)&had, sizeof had);
 	if (r == -EADDRINUSE)
-		rt_refuse_address(im, rec, "another socket is bound to its address now: ", 0);
+		rt_refuse_address(im, rec, "its address is in use now (another socket's, or connections of the old process in TIME_WAIT): ", 0);
 	if (r < 0)
 		rt_refuse_address(im, rec, "it cannot be bound to its address again: ", 0);
 }
@@ -264,12 +274,25 @@ static void rt_connect_again(const struct rt_image *im, const unsigned char *rec
 		rt_refuse_address(im, rec, "the socket it was connected to cannot be reached: ", 1);
 }
 
+/*
+ * A TCP connection made a closed socket, as CRIU's --tcp-close does: in TCP_CLOSE, shut down both
+ * ways (shutdown sets that even as it says ENOTCONN), so a read says end of file, a write EPIPE,
+ * and poll POLLHUP, as after the peer's reset.
+ */
+static long rt_make_closed(const struct rt_image *im, const unsigned char *rec, long above)
+{
+	long fd = rt_syscall3(__NR_socket, u32at(rec, CKPT_RSK_FAMILY), u32at(rec, CKPT_RSK_TYPE) | RT_SOCK_CLOEXEC,
+			      u32at(rec, CKPT_RSK_PROTOCOL));
+	if (fd >= 0)
+		rt_syscall2(__NR_shutdown, fd, RT_SHUT_RDWR);
+	return rt_prepared(im, rec, fd, above);
+}
+
 static long rt_make_socket(const struct rt_image *im, const unsigned char *rec, uint32_t size, long above)
 {
 	uint32_t role = u32at(rec, CKPT_RSK_ROLE), refusal = u32at(rec, CKPT_RSK_REFUSAL_AT);
 	if (role == CKPT_SOCK_TCP_CONNECTED && im->tcp_close)
-		return rt_prepared(im, rec, rt_syscall3(__NR_socket, u32at(rec, CKPT_RSK_FAMILY),
-					u32at(rec, CKPT_RSK_TYPE) | RT_SOCK_CLOEXEC, u32at(rec, CKPT_RSK_PROTOCOL)), above);
+		return rt_make_closed(im, rec, above);
 	if (refusal)
 		rt_refuse_socket(im, rec, refusal < size && rec[size - 1] == 0 ? (const char *)rec + refusal : "its record is inconsistent");
 	if (CKPT_RSK_SIZE + rt_sock_options_size(rec) > size)

@@ -112,7 +112,7 @@ static const char *rt_unix_role(struct rt_ckpt_work *w, unsigned char *p)
 	} else if (s.peer && type == RT_SOCK_DGRAM && peer_named) {
 		role = CKPT_SOCK_CONNECTED;	/* connected again by name */
 	} else if (s.peer && !rt_holds_socket(w, s.peer)) {
-		return "it is connected to another process's socket";
+		return "its peer is not one of the process's sockets (another process's, or a connection not yet accepted)";
 	} else if (s.has_peer) {
 		if ((named || peer_named) && s.peer)
 			return "a connection made through a listening socket is not restored (only socket pairs)";
