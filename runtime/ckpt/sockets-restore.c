@@ -228,6 +228,16 @@ static void rt_shut_down(const unsigned char *rec, long fd)
 		rt_syscall2(__NR_shutdown, fd, how[bits]);
 }
 
+/* The payload size of a socket's record */
+static uint32_t rt_socket_size(const struct rt_image *im, const unsigned char *rec)
+{
+	struct rt_sock_find f = { u64at(rec, CKPT_RSK_INODE), 0, 0, 0, 0 };
+	rt_each(im, CKPT_REC_SOCKET, rt_match_socket, &f);
+	return f.size;
+}
+
+static long rt_make_socket(const struct rt_image *im, const unsigned char *rec, uint32_t size, long above);
+
 /* A pair whose both ends the image holds, or one whose other end was closed (then closed again) */
 static long rt_make_pair(const struct rt_image *im, const unsigned char *rec, uint32_t size, long above)
 {
@@ -235,15 +245,15 @@ static long rt_make_pair(const struct rt_image *im, const unsigned char *rec, ui
 	const unsigned char *peer = 0;
 	if (u32at(rec, CKPT_RSK_ROLE) == CKPT_SOCK_PAIRED && !(peer = rt_find_socket(im, u64at(rec, CKPT_RSK_PEER), 0, 0)))
 		rt_refuse_socket(im, rec, "the socket it is connected to is not in the image");
+	if (peer && u32at(peer, CKPT_RSK_REFUSAL_AT))
+		rt_make_socket(im, peer, rt_socket_size(im, peer), above);	/* refuses, in its words */
 	if (rt_syscall4(__NR_socketpair, RT_AF_UNIX, u32at(rec, CKPT_RSK_TYPE) | RT_SOCK_CLOEXEC, 0, (long)pair) < 0)
 		rt_refuse_socket(im, rec, "a socket pair cannot be made");
 	long mine = rt_prepared(im, rec, pair[0], above);
 	long other = peer ? rt_prepared(im, peer, pair[1], above) : rt_fd_above(pair[1], above);
 	rt_send_messages(im, rec, size, other, 0);
 	if (peer) {
-		struct rt_sock_find f = { u64at(peer, CKPT_RSK_INODE), 0, 0, 0, 0 };
-		rt_each(im, CKPT_REC_SOCKET, rt_match_socket, &f);
-		rt_send_messages(im, peer, f.size, mine, 0);
+		rt_send_messages(im, peer, rt_socket_size(im, peer), mine, 0);
 		rt_shut_down(peer, other);
 		rt_keep_made(im, peer, other);
 	} else {
@@ -252,8 +262,6 @@ static long rt_make_pair(const struct rt_image *im, const unsigned char *rec, ui
 	rt_shut_down(rec, mine);
 	return mine;
 }
-
-static long rt_make_socket(const struct rt_image *im, const unsigned char *rec, uint32_t size, long above);
 
 /* A datagram socket connected by name; the socket of that name made first when the image has it */
 static void rt_connect_again(const struct rt_image *im, const unsigned char *rec, long fd, long above)

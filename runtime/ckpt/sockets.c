@@ -117,7 +117,7 @@ static const char *rt_unix_role(struct rt_ckpt_work *w, unsigned char *p)
 		if ((named || peer_named) && s.peer)
 			return "a connection made through a listening socket is not restored (only socket pairs)";
 		if (named || peer_named)
-			return "its peer, a named socket, was closed: such a connection is not restored";
+			return "its peer, a named socket, was closed or is not accepted yet: such a connection is not restored";
 		role = s.peer ? CKPT_SOCK_PAIRED : CKPT_SOCK_PEER_CLOSED;
 	}
 	*(uint32_t *)(p + CKPT_RSK_ROLE) = role;

@@ -1,0 +1,26 @@
+/*
+ * unix_accepted: an AF_UNIX stream connection made through a listening socket bound to a
+ * relative name, both ends the program's (CRIU's sk-unix-rel and its seqpacket twin). Only socket
+ * pairs are made again: this one would lose its ends' names, so the checkpoint warns about both
+ * ends and a restart refuses the image, naming the first. The listener itself is restored.
+ */
+#include "../zdtm.h"	/* first: it defines _GNU_SOURCE */
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+int main(void)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX, .sun_path = "unix_accepted.sock" };
+	int listener = socket(AF_UNIX, SOCK_STREAM, 0), client = socket(AF_UNIX, SOCK_STREAM, 0);
+	unlink(a.sun_path);
+	zdtm_check(bind(listener, (struct sockaddr *)&a, sizeof a) == 0 && listen(listener, 1) == 0, "listen: %s", strerror(errno));
+	zdtm_check(connect(client, (struct sockaddr *)&a, sizeof a) == 0, "connect: %s", strerror(errno));
+	int server = accept(listener, NULL, NULL);
+	zdtm_check(server >= 0 && write(client, "x", 1) == 1, "accept: %s", strerror(errno));
+	zdtm_ready();
+	zdtm_wait();
+	char c;
+	zdtm_check(read(server, &c, 1) == 1, "the connection lost its byte");
+	zdtm_pass();
+}
