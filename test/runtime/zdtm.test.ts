@@ -17,12 +17,14 @@ const CONCURRENCY = 4;
 const STEP_MS = 10_000;	// the longest any one step (READY, image, restore, exit) may take
 const MUSL_TOO = new Set(['mem_heap', 'mem_anon', 'fpu_regs', 'sig_mask', 'files_offsets', 'brk_grow', 'pid_stable',
   'pipe_unread', 'eventfd', 'timerfd', 'epoll', 'unlinked', 'memfd', 'inotify',
-  'mem_shared_file', 'mem_shared_anon', 'posix_timers', 'file_locks', 'task_state', 'mem_advice', 'sysv_shm', 'mem_guard']);
+  'mem_shared_file', 'mem_shared_anon', 'posix_timers', 'file_locks', 'task_state', 'mem_advice', 'sysv_shm', 'mem_guard',
+  'unix_pairs', 'unix_bound', 'inet_sockets']);
 const PIE_TOO = new Set(['mem_heap', 'mem_file', 'mem_shared_file', 'mem_shared_anon', 'posix_timers', 'file_locks', 'task_state',
-  'mem_advice', 'sysv_shm', 'pipe_unread', 'eventfd', 'timerfd', 'signalfd', 'epoll', 'unlinked', 'memfd', 'opath', 'fown', 'inotify']);
+  'mem_advice', 'sysv_shm', 'pipe_unread', 'eventfd', 'timerfd', 'signalfd', 'epoll', 'unlinked', 'memfd', 'opath', 'fown', 'inotify',
+  'unix_pairs', 'unix_bound', 'inet_sockets']);
 const CONTINUE_TOO = new Set(['mem_heap', 'fpu_regs', 'sig_mask', 'itimers', 'files_append', 'mem_shared_file', 'posix_timers',
   'file_locks', 'task_state', 'mem_advice', 'sysv_shm', 'mem_guard', 'thread_condvar', 'thread_blocked',
-  'pipe_unread', 'eventfd', 'epoll', 'inotify', 'unlinked']);
+  'pipe_unread', 'eventfd', 'epoll', 'inotify', 'unlinked', 'unix_pairs', 'unix_bound', 'inet_sockets']);
 // the thread samples run as every kind of static program: musl's and glibc's threads differ, and
 // static-pie puts their TLS where ASLR says
 const isThreadSample = (name: string) => name.startsWith('thread_');
@@ -54,13 +56,16 @@ function zdtmNames(): string[] {
   return fs.readdirSync(ZDTM_SOURCES).filter((f) => f.endsWith('.c')).map((f) => f.slice(0, -2)).sort();
 }
 
+/** ZDTM_ONLY=a,b runs only those samples (while working on them); unset, every one */
+const only = process.env.ZDTM_ONLY?.split(',').filter(Boolean);
+
 function planRuns(): Run[] {
   const names = zdtmNames();
   for (const listed of [...MUSL_TOO, ...PIE_TOO, ...CONTINUE_TOO]) {
     if (!names.includes(listed)) throw new Error(`${listed} is listed here but there is no samples/zdtm/${listed}.c`);
   }
   const runs: Run[] = [];
-  for (const name of names) {
+  for (const name of names.filter((n) => !only || only.includes(n))) {
     for (const flavour of ['glibc', 'pie', 'musl'] as const) {
       const alsoThis = flavour === 'musl' ? MUSL_TOO : PIE_TOO;
       if (flavour !== 'glibc' && !alsoThis.has(name) && !isThreadSample(name)) continue;
