@@ -39,8 +39,8 @@ static const char *rt_with_address(char *buf, size_t size, const char *why, cons
 	uint16_t family = *(const uint16_t *)addr;
 	if (family == RT_AF_UNIX && len > 2) {
 		*e++ = addr[2] ? (char)addr[2] : '@';
-		for (uint32_t i = 3; i < len && i < 108 && e < buf + size - 1; i++)
-			*e++ = addr[i] ? (char)addr[i] : '@';
+		for (uint32_t i = 3; i < len && i < 110 && e < buf + size - 1 && (addr[i] || !addr[2]); i++)
+			*e++ = addr[i] ? (char)addr[i] : '@';	/* a path ends at its NUL; an abstract name does not */
 		*e = 0;
 	} else if (family == RT_AF_INET || family == RT_AF_INET6) {
 		rt_utoa((uint64_t)(addr[2] << 8 | addr[3]), rt_put(e, "port "));
@@ -187,6 +187,8 @@ static void rt_bind_again(const struct rt_image *im, const unsigned char *rec, l
 	long r = rt_bind_at_cwd(im, fd, rec + CKPT_RSK_ADDR, len);
 	if (tcp)
 		rt_syscall5(__NR_setsockopt, fd, RT_SOL_SOCKET, SO_REUSEADDR, (long)&had, sizeof had);
+	if (r == -EADDRINUSE && !tcp)
+		rt_refuse_address(im, rec, "another socket is bound to its address now: ", 0);
 	if (r == -EADDRINUSE)
 		rt_refuse_address(im, rec, "its address is in use now (another socket's, or connections of the old process in TIME_WAIT): ", 0);
 	if (r < 0)
