@@ -301,7 +301,7 @@ static long rt_make_closed(const struct rt_image *im, const unsigned char *rec, 
 static long rt_make_socket(const struct rt_image *im, const unsigned char *rec, uint32_t size, long above)
 {
 	uint32_t role = u32at(rec, CKPT_RSK_ROLE), refusal = u32at(rec, CKPT_RSK_REFUSAL_AT);
-	if (role == CKPT_SOCK_TCP_CONNECTED && im->tcp_close)
+	if ((role == CKPT_SOCK_TCP_CONNECTED && im->tcp_close) || role == CKPT_SOCK_TCP_CLOSED)
 		return rt_make_closed(im, rec, above);
 	if (refusal)
 		rt_refuse_socket(im, rec, refusal < size && rec[size - 1] == 0 ? (const char *)rec + refusal : "its record is inconsistent");

@@ -135,6 +135,23 @@ static int rt_tcp_state(long fd, struct rt_tcp_info *info)
 	return rt_syscall5(__NR_getsockopt, fd, RT_SOL_TCP, TCP_INFO, (long)info, (long)&len) < 0 ? -1 : info->state;
 }
 
+/* What poll says of a socket now: POLLRDHUP means its receives are shut down */
+static int rt_poll_now(long fd, short events)
+{
+	struct { int fd; short events, revents; } p = { (int)fd, events, 0 };
+	return rt_syscall3(__NR_poll, (long)&p, 1, 0) == 1 ? p.revents : 0;
+}
+
+/* A datagram socket's shutdown bits: receives by poll, sends by a send that cannot copy (EPIPE is
+ * checked first, EFAULT otherwise: nothing is sent either way) */
+static uint32_t rt_dgram_shutdown(long fd, int connected)
+{
+	uint32_t bits = rt_poll_now(fd, POLLRDHUP) & POLLRDHUP ? 1 : 0;
+	if (connected && rt_syscall6(__NR_sendto, fd, 1, 1, RT_MSG_DONTWAIT | RT_MSG_NOSIGNAL, 0, 0) == -EPIPE)
+		bits |= 2;
+	return bits;
+}
+
 /* An AF_INET or AF_INET6 socket's role, or why it cannot be restored */
 static const char *rt_inet_role(long fd, unsigned char *p)
 {
@@ -150,6 +167,8 @@ static const char *rt_inet_role(long fd, unsigned char *p)
 			role = CKPT_SOCK_LISTENING;
 		} else if (state != RT_TCP_CLOSE) {
 			role = CKPT_SOCK_TCP_CONNECTED;
+		} else if (rt_poll_now(fd, POLLRDHUP) & POLLRDHUP) {
+			role = CKPT_SOCK_TCP_CLOSED;	/* a connection that ended; a new socket has no shutdown */
 		}
 	} else if (type == RT_SOCK_DGRAM) {
 		rt_syscall3(__NR_ioctl, fd, FIONREAD, (long)&queued);
@@ -160,6 +179,7 @@ static const char *rt_inet_role(long fd, unsigned char *p)
 			return "data held back by UDP_CORK waits to be sent";
 		if (u32at(p, CKPT_RSK_PEER_ADDR_LEN))
 			role = CKPT_SOCK_CONNECTED;
+		*(uint32_t *)(p + CKPT_RSK_SHUTDOWN) = rt_dgram_shutdown(fd, role == CKPT_SOCK_CONNECTED);
 	} else {
 		return "raw sockets and protocols other than TCP, UDP, UDP-Lite and ICMP echo are not restored";
 	}

@@ -26,10 +26,22 @@ static const struct { uint16_t level, name; } rt_sock_options[] = {
 	{ RT_SOL_IPV6, IPV6_RECVPKTINFO }, { RT_SOL_IPV6, IPV6_TCLASS },
 	{ RT_SOL_TCP, TCP_NODELAY }, { RT_SOL_TCP, TCP_KEEPIDLE }, { RT_SOL_TCP, TCP_KEEPINTVL },
 	{ RT_SOL_TCP, TCP_KEEPCNT }, { RT_SOL_TCP, TCP_USER_TIMEOUT }, { RT_SOL_TCP, TCP_DEFER_ACCEPT },
-	{ RT_SOL_TCP, TCP_QUICKACK }, { RT_SOL_TCP, TCP_MAXSEG },
+	/* not TCP_MAXSEG nor TCP_QUICKACK: a connection sets them, and a new socket refuses its values */
 	{ RT_SOL_UDP, RT_UDP_CORK },
 	{ RT_SOL_SOCKET, SO_LOCK_FILTER },
 };
+
+/* One option set to what getsockopt gave */
+static long rt_restore_one(long fd, uint32_t level, uint32_t name, const unsigned char *value, uint32_t len)
+{
+	int half;
+	const void *at = value;
+	if (level == RT_SOL_SOCKET && (name == SO_RCVBUF || name == SO_SNDBUF)) {
+		half = *(const int *)value / 2;	/* the kernel doubles what it is given, and reports the double */
+		at = &half;
+	}
+	return len > CKPT_SOCK_VALUE_MAX ? -EINVAL : rt_syscall5(__NR_setsockopt, fd, level, name, (long)at, len);
+}
 
 static long rt_getsockopt(long fd, uint32_t level, uint32_t name, void *value, uint32_t *len)
 {
@@ -48,6 +60,8 @@ int rt_save_sock_options(struct rt_ckpt_work *w, unsigned char *p, long fd, long
 		if (probe >= 0 && rt_getsockopt(probe, level, name, fresh, &fresh_len) == 0 && fresh_len == len &&
 		    !rt_memcmp(now, fresh, len))
 			continue;
+		if (probe >= 0 && rt_restore_one(probe, level, name, now, len) < 0)
+			continue;	/* a value no program can set on this kind of socket: the kernel's (a connection's) */
 		unsigned char *e = rt_record_grow(w, p, CKPT_SOCK_OPTION_SIZE);
 		if (!e)
 			return RT_SAVE_FULL;
@@ -87,17 +101,9 @@ int rt_restore_sock_options(long fd, const unsigned char *rec)
 		if (rt_syscall5(__NR_setsockopt, fd, RT_SOL_SOCKET, SO_ATTACH_FILTER, (long)&prog, sizeof prog) < 0)
 			return -1;
 	}
-	for (uint32_t i = 0; i < options; i++, e += CKPT_SOCK_OPTION_SIZE) {
-		uint32_t level = u32at(e, 0), name = u32at(e, 4), len = u32at(e, 8);
-		int value = *(const int *)(e + 12);
-		const void *at = e + 12;
-		if (level == RT_SOL_SOCKET && (name == SO_RCVBUF || name == SO_SNDBUF)) {
-			value /= 2;	/* the kernel doubles what it is given, and reports the double */
-			at = &value;
-		}
-		if (len > CKPT_SOCK_VALUE_MAX || rt_syscall5(__NR_setsockopt, fd, level, name, (long)at, len) < 0)
+	for (uint32_t i = 0; i < options; i++, e += CKPT_SOCK_OPTION_SIZE)
+		if (rt_restore_one(fd, u32at(e, 0), u32at(e, 4), e + 12, u32at(e, 8)) < 0)
 			return -1;
-	}
 	return 0;
 }
 

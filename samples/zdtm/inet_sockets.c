@@ -4,15 +4,20 @@
  * sk-freebind, socket-linger, socket-tcp-keepalive, sock_filter00, socket-tcp-close2...):
  * listening TCP sockets on IPv4, IPv6 only and dual-stack, bound and connected UDP sockets,
  * UDP-Lite, a UDP socket bound with IP_FREEBIND to an address this host does not have, an
- * unconnected TCP socket, and the options a program sets on them (SO_REUSEADDR, SO_LINGER,
+ * unconnected TCP socket, a TCP connection both ends shut down and closed (socket-tcp-close2,
+ * socket-tcp4v6-closed), two UDP sockets connected to each other, one shut down for sending and
+ * the other for receiving (socket_udp_shutdown), and the options a program sets on them (SO_REUSEADDR, SO_LINGER,
  * SO_KEEPALIVE and TCP_KEEP*, SO_BROADCAST, buffer sizes, TCP_NODELAY, IPV6_V6ONLY) and a classic
  * BPF filter. After a restart each has its port and options, the listeners accept connections,
- * the UDP sockets exchange datagrams, and the filter still drops what it dropped.
+ * the UDP sockets exchange datagrams, the filter still drops what it dropped, the closed
+ * connection's ends read end of file and fail writes with EPIPE, and the shut-down UDP sockets
+ * still refuse to send and to receive.
  */
 #include "zdtm.h"
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 
 /* linux/filter.h's classic BPF, which musl's headers lack */
@@ -69,6 +74,22 @@ static struct sockaddr_storage name_of(int fd)
 	return s;
 }
 
+static int tcp_state(int fd)
+{
+	struct tcp_info info;
+	zdtm_check(getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &(socklen_t){ sizeof info }) == 0, "TCP_INFO: %s", strerror(errno));
+	return info.tcpi_state;
+}
+
+/* A TCP connection that ended: end of file, EPIPE, as after the peer's close */
+static void expect_closed(int fd, const char *what)
+{
+	char c;
+	zdtm_check(tcp_state(fd) == TCP_CLOSE, "%s: state %d, not TCP_CLOSE", what, tcp_state(fd));
+	zdtm_check(recv(fd, &c, 1, MSG_DONTWAIT) == 0, "%s: a read does not say end of file: %s", what, strerror(errno));
+	zdtm_check(send(fd, "x", 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 && errno == EPIPE, "%s: a write does not fail with EPIPE", what);
+}
+
 static void expect_accepts(int listener, int family)
 {
 	struct sockaddr_storage a = name_of(listener);
@@ -110,6 +131,11 @@ int main(void)
 	int tcp_unconn = socket(AF_INET, SOCK_STREAM, 0), udp_conn = socket(AF_INET, SOCK_DGRAM, 0);
 	struct sockaddr_storage udp_name = name_of(udp);
 	zdtm_check(connect(udp_conn, (struct sockaddr *)&udp_name, sizeof(struct sockaddr_in)) == 0, "connect: %s", strerror(errno));
+	int shut_w = bound4(SOCK_DGRAM, 0, "127.0.0.1", 0), shut_r = bound4(SOCK_DGRAM, 0, "127.0.0.1", 0);
+	struct sockaddr_storage w_name = name_of(shut_w), r_name = name_of(shut_r);
+	zdtm_check(connect(shut_w, (struct sockaddr *)&r_name, sizeof(struct sockaddr_in)) == 0 &&
+		   connect(shut_r, (struct sockaddr *)&w_name, sizeof(struct sockaddr_in)) == 0, "connect: %s", strerror(errno));
+	zdtm_check(shutdown(shut_w, SHUT_WR) == 0 && shutdown(shut_r, SHUT_RD) == 0, "UDP shutdown: %s", strerror(errno));
 	set(listen4, SOL_SOCKET, SO_REUSEADDR, 1);
 	set(listen4, SOL_SOCKET, SO_KEEPALIVE, 1);
 	set(listen4, SOL_TCP, TCP_KEEPIDLE, 77);
@@ -125,6 +151,16 @@ int main(void)
 	struct sock_fprog prog = { 2, drop_all };
 	zdtm_check(setsockopt(filtered, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog) == 0, "SO_ATTACH_FILTER: %s", strerror(errno));
 	zdtm_check(listen(listen4, 5) == 0 && listen(listen6, 5) == 0 && listen(listen46, 5) == 0, "listen: %s", strerror(errno));
+	int closed_client = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_storage l4 = name_of(listen4);
+	zdtm_check(connect(closed_client, (struct sockaddr *)&l4, sizeof(struct sockaddr_in)) == 0, "connect: %s", strerror(errno));
+	int closed_server = accept(listen4, NULL, NULL);
+	char eof;
+	zdtm_check(closed_server >= 0 && shutdown(closed_client, SHUT_WR) == 0 && read(closed_server, &eof, 1) == 0 &&
+		   shutdown(closed_server, SHUT_WR) == 0 && read(closed_client, &eof, 1) == 0, "closing the connection: %s", strerror(errno));
+	for (int tries = 0; tcp_state(closed_server) != TCP_CLOSE || tcp_state(closed_client) != TCP_CLOSE; tries++)
+		zdtm_check(tries < 1000 && usleep(1000) == 0, "the closed connection's ends are in states %d and %d",
+			   tcp_state(closed_client), tcp_state(closed_server));
 	int sockets[] = { listen4, listen6, listen46, udp, udp6, lite, filtered, freebind };
 	struct sockaddr_storage names[8];
 	for (int i = 0; i < 8; i++)
@@ -163,6 +199,12 @@ int main(void)
 	expect_datagram(udp6, socket(AF_INET6, SOCK_DGRAM, 0), 1);
 	expect_datagram(lite, socket(AF_INET, SOCK_DGRAM, IPPROTO_UDPLITE), 1);
 	expect_datagram(filtered, udp, 0);
+	expect_closed(closed_client, "the closed connection's client");
+	expect_closed(closed_server, "the closed connection's server");
+	zdtm_check(send(shut_w, "x", 1, MSG_NOSIGNAL) < 0 && errno == EPIPE, "the UDP socket shut down for sending sends");
+	zdtm_check(send(shut_r, "x", 1, 0) == 1, "the UDP socket shut down for receiving cannot send: %s", strerror(errno));
+	struct pollfd p = { shut_r, POLLIN | POLLRDHUP, 0 };
+	zdtm_check(poll(&p, 1, 0) == 1 && (p.revents & POLLRDHUP), "the UDP socket shut down for receiving is not shut down");
 	struct sockaddr_in any = { .sin_family = AF_INET };
 	zdtm_check(bind(tcp_unconn, (struct sockaddr *)&any, sizeof any) == 0 && listen(tcp_unconn, 1) == 0, "the unconnected TCP socket: %s", strerror(errno));
 	zdtm_pass();
