@@ -160,10 +160,33 @@ static int rt_remove_stale(const unsigned char *addr, uint32_t len)
 	return c == -ECONNREFUSED && rt_syscall3(__NR_unlinkat, AT_FDCWD, (long)(addr + 2), 0) == 0;
 }
 
+/*
+ * A socket whose file was removed or replaced (CKPT_SOCK_NAME_GONE): bound to its name, its new
+ * file removed again. What is at the path now is moved aside meanwhile and put back.
+ */
+static long rt_bind_ghost(long fd, const unsigned char *addr, uint32_t len)
+{
+	char aside[RT_SOCK_ADDR_MAX + 16];
+	const char *path = (const char *)addr + 2;
+	rt_put(rt_put(aside, path), ".ckpt-aside");
+	int moved = rt_syscall4(__NR_renameat, AT_FDCWD, (long)path, AT_FDCWD, (long)aside) == 0;
+	long r = rt_syscall3(__NR_bind, fd, (long)addr, len);
+	if (r == 0)
+		rt_syscall3(__NR_unlinkat, AT_FDCWD, (long)path, 0);
+	if (moved)
+		rt_syscall4(__NR_renameat, AT_FDCWD, (long)aside, AT_FDCWD, (long)path);
+	return r;
+}
+
 /* bind, a stale socket file of the old process's removed first */
-static long rt_bind_at_cwd(const struct rt_image *im, long fd, const unsigned char *addr, uint32_t len)
+static long rt_bind_at_cwd(const struct rt_image *im, const unsigned char *rec, long fd, const unsigned char *addr, uint32_t len)
 {
 	long back = rt_enter_cwd(im, addr, len);
+	if (u32at(rec, CKPT_RSK_FLAGS) & CKPT_SOCK_NAME_GONE) {
+		long r = rt_bind_ghost(fd, addr, len);
+		rt_leave_cwd(back);
+		return r;
+	}
 	long r = rt_syscall3(__NR_bind, fd, (long)addr, len);
 	if (r == -EADDRINUSE && *(const uint16_t *)addr == RT_AF_UNIX && addr[2] && rt_remove_stale(addr, len))
 		r = rt_syscall3(__NR_bind, fd, (long)addr, len);
@@ -184,7 +207,7 @@ static void rt_bind_again(const struct rt_image *im, const unsigned char *rec, l
 	rt_syscall5(__NR_getsockopt, fd, RT_SOL_SOCKET, SO_REUSEADDR, (long)&had, (long)&got);
 	if (tcp)
 		rt_syscall5(__NR_setsockopt, fd, RT_SOL_SOCKET, SO_REUSEADDR, (long)&reuse, sizeof reuse);
-	long r = rt_bind_at_cwd(im, fd, rec + CKPT_RSK_ADDR, len);
+	long r = rt_bind_at_cwd(im, rec, fd, rec + CKPT_RSK_ADDR, len);
 	if (tcp)
 		rt_syscall5(__NR_setsockopt, fd, RT_SOL_SOCKET, SO_REUSEADDR, (long)&had, sizeof had);
 	if (r == -EADDRINUSE && !tcp)

@@ -22,7 +22,7 @@
 #define RT_MAX_MESSAGES		4096
 
 /* What unix_diag tells of an AF_UNIX socket */
-struct rt_unix_state { uint32_t state, shutdown, rqueue, wqueue, has_peer; uint64_t peer; };	/* peer 0: closed */
+struct rt_unix_state { uint32_t state, shutdown, rqueue, wqueue, has_peer, vfs_ino, vfs_dev; uint64_t peer; };	/* peer 0: closed */
 
 static void rt_unix_attribute(const struct nlattr *a, struct rt_unix_state *s)
 {
@@ -34,6 +34,9 @@ static void rt_unix_attribute(const struct nlattr *a, struct rt_unix_state *s)
 	else if (a->nla_type == UNIX_DIAG_RQLEN) {
 		s->rqueue = ((const struct unix_diag_rqlen *)v)->udiag_rqueue;
 		s->wqueue = ((const struct unix_diag_rqlen *)v)->udiag_wqueue;
+	} else if (a->nla_type == UNIX_DIAG_VFS) {
+		s->vfs_ino = ((const struct unix_diag_vfs *)v)->udiag_vfs_ino;
+		s->vfs_dev = ((const struct unix_diag_vfs *)v)->udiag_vfs_dev;
 	} else if (a->nla_type == UNIX_DIAG_SHUTDOWN)
 		s->shutdown = *(const uint8_t *)v;
 }
@@ -43,7 +46,7 @@ static int rt_unix_query(struct rt_ckpt_work *w, uint64_t inode, struct rt_unix_
 {
 	struct { struct nlmsghdr h; struct unix_diag_req r; } req = {
 		{ sizeof req, SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST, 1, 0 },
-		{ RT_AF_UNIX, 0, 0, ~0u, (uint32_t)inode, UDIAG_SHOW_PEER | UDIAG_SHOW_RQLEN, { ~0u, ~0u } } };
+		{ RT_AF_UNIX, 0, 0, ~0u, (uint32_t)inode, UDIAG_SHOW_PEER | UDIAG_SHOW_RQLEN | UDIAG_SHOW_VFS, { ~0u, ~0u } } };
 	long nl = rt_syscall3(__NR_socket, RT_AF_NETLINK, RT_SOCK_DGRAM | RT_SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
 	if (nl < 0)
 		return -1;
@@ -55,7 +58,7 @@ static int rt_unix_query(struct rt_ckpt_work *w, uint64_t inode, struct rt_unix_
 	    h->nlmsg_len > (uint32_t)n)
 		return -1;
 	const struct unix_diag_msg *m = NLMSG_DATA(h);
-	*s = (struct rt_unix_state){ m->udiag_state, 0, 0, 0, 0, 0 };
+	*s = (struct rt_unix_state){ m->udiag_state, 0, 0, 0, 0, 0, 0, 0 };
 	const char *a = (const char *)m + NLMSG_ALIGN(sizeof *m), *end = (const char *)h + h->nlmsg_len;
 	while (a + NLA_HDRLEN <= end && ((const struct nlattr *)a)->nla_len >= NLA_HDRLEN) {
 		rt_unix_attribute((const struct nlattr *)a, s);
@@ -94,6 +97,19 @@ static int rt_named(const unsigned char *p, int at_len)
 	return u32at(p, at_len) > 2;
 }
 
+/* Whether the file a socket bound to a path made is gone from the path (removed, or another's now) */
+static int rt_name_gone(const unsigned char *p, const struct rt_unix_state *s)
+{
+	struct rt_stat st;
+	const char *path = (const char *)p + CKPT_RSK_ADDR + 2;
+	if (u32at(p, CKPT_RSK_ADDR_LEN) <= 2 || !path[0] || !s->vfs_ino)
+		return 0;	/* unnamed, or an abstract name: no file */
+	uint32_t major = s->vfs_dev >> 20, minor = s->vfs_dev & 0xfffff;	/* unix_diag gives the kernel's dev_t */
+	uint64_t dev = (minor & 0xff) | (major << 8) | ((uint64_t)(minor & ~0xffu) << 12);	/* stat's encoding */
+	return rt_syscall4(__NR_newfstatat, AT_FDCWD, (long)path, (long)&st, AT_SYMLINK_NOFOLLOW) < 0 || st.ino != s->vfs_ino ||
+	       st.dev != dev;
+}
+
 /* An AF_UNIX socket's role, or why it cannot be restored */
 static const char *rt_unix_role(struct rt_ckpt_work *w, unsigned char *p)
 {
@@ -102,6 +118,7 @@ static const char *rt_unix_role(struct rt_ckpt_work *w, unsigned char *p)
 	if (rt_unix_query(w, u64at(p, CKPT_RSK_INODE), &s) < 0)
 		return "the kernel does not describe it (unix_diag)";
 	*(uint32_t *)(p + CKPT_RSK_SHUTDOWN) = s.shutdown;
+	*(uint32_t *)(p + CKPT_RSK_FLAGS) = rt_name_gone(p, &s) ? CKPT_SOCK_NAME_GONE : 0;
 	*(uint64_t *)(p + CKPT_RSK_PEER) = s.peer;
 	int named = rt_named(p, CKPT_RSK_ADDR_LEN), peer_named = rt_named(p, CKPT_RSK_PEER_ADDR_LEN);
 	if (s.state == RT_TCP_LISTEN) {

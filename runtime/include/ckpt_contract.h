@@ -316,7 +316,9 @@
 #define CKPT_RSK_FILTER         312 /* u32: classic BPF instructions (struct sock_filter) after the options */
 #define CKPT_RSK_MESSAGES       316 /* u32: unread messages after the filter: each a u32 length, its bytes, padding to 4 */
 #define CKPT_RSK_REFUSAL_AT     320 /* u32: payload offset of the refusal (NUL-terminated); 0 when restorable */
-#define CKPT_RSK_SIZE           324
+#define CKPT_RSK_FLAGS          324 /* u32: CKPT_SOCK_NAME_GONE */
+#define CKPT_RSK_SIZE           328
+#define CKPT_SOCK_NAME_GONE     1   /* AF_UNIX bound to a path whose file was removed or replaced since */
 #define CKPT_SOCK_OPTION_SIZE   28  /* u32 level, u32 name, u32 length, 16 bytes of value (getsockopt's) */
 #define CKPT_SOCK_VALUE_MAX     16
 

@@ -1,9 +1,10 @@
 /*
- * AF_UNIX sockets bound to names (CRIU's sockets_dgram, sk-unix-unconn, unbound_sock and their
- * seqpacket twins): datagram sockets bound to relative paths, one holding an unread datagram
+ * AF_UNIX sockets bound to names (CRIU's sockets_dgram, sk-unix-unconn, unbound_sock,
+ * del_standalone_un and their seqpacket twins): datagram sockets bound to relative paths, one holding an unread datagram
  * from an unnamed sender, one connected to another by name, one connected to itself; a stream
  * socket listening on a relative path and a seqpacket one on an abstract name; a bound stream
- * socket that does not listen; an unbound one. The killed process leaves its socket files behind:
+ * socket that does not listen; an unbound one; a listener whose file was removed and another
+ * listener bound to the same path since (the first keeps its name, without a file). The killed process leaves its socket files behind:
  * a restart removes them (nobody is bound there) and binds the same names. Afterwards every name
  * is the same, the unread datagram is there, and every socket works as before.
  */
@@ -11,6 +12,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <stddef.h>
+#include <poll.h>
 
 static socklen_t name_of(struct sockaddr_un *a, const char *path, int abstract)
 {
@@ -67,6 +69,10 @@ int main(void)
 	len = name_of(&a, "unix_bound.self", 0);
 	zdtm_check(connect(self, (struct sockaddr *)&a, len) == 0, "connect to itself: %s", strerror(errno));
 	zdtm_check(listen(listener, 7) == 0 && listen(seq_listener, 3) == 0, "listen: %s", strerror(errno));
+	int ghost = bound(SOCK_SEQPACKET, "unix_bound.ghost", 0);
+	zdtm_check(listen(ghost, 1) == 0 && unlink("unix_bound.ghost") == 0, "the ghost: %s", strerror(errno));
+	int heir = bound(SOCK_SEQPACKET, "unix_bound.ghost", 0);
+	zdtm_check(listen(heir, 1) == 0, "listen: %s", strerror(errno));
 	zdtm_ready();
 	zdtm_wait();
 
@@ -98,5 +104,12 @@ int main(void)
 	len = name_of(&a, "unix_bound.unbound", 0);
 	unlink("unix_bound.unbound");
 	zdtm_check(bind(unbound, (struct sockaddr *)&a, len) == 0, "bind the unbound socket: %s", strerror(errno));
+	expect_name(ghost, "unix_bound.ghost", 0);
+	expect_name(heir, "unix_bound.ghost", 0);
+	int heir_client = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+	len = name_of(&a, "unix_bound.ghost", 0);
+	zdtm_check(connect(heir_client, (struct sockaddr *)&a, len) == 0, "connect to the path: %s", strerror(errno));
+	struct pollfd waiting[2] = { { heir, POLLIN, 0 }, { ghost, POLLIN, 0 } };
+	zdtm_check(poll(waiting, 2, 0) == 1 && waiting[0].revents == POLLIN, "the path's file is not the second listener's");
 	zdtm_pass();
 }

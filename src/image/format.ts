@@ -211,7 +211,7 @@ export const SOCKET = [
   ['inode', C.CKPT_RSK_INODE, 'u64'], ['peer', C.CKPT_RSK_PEER, 'u64'], ['backlog', C.CKPT_RSK_BACKLOG, 'u32'],
   ['addrLen', C.CKPT_RSK_ADDR_LEN, 'u32'], ['peerAddrLen', C.CKPT_RSK_PEER_ADDR_LEN, 'u32'],
   ['options', C.CKPT_RSK_OPTIONS, 'u32'], ['filter', C.CKPT_RSK_FILTER, 'u32'], ['messages', C.CKPT_RSK_MESSAGES, 'u32'],
-  ['refusalAt', C.CKPT_RSK_REFUSAL_AT, 'u32'],
+  ['refusalAt', C.CKPT_RSK_REFUSAL_AT, 'u32'], ['flags', C.CKPT_RSK_FLAGS, 'u32'],
 ] as const;
 export const SOCKET_ADDR_SIZE = 128;
 export interface SocketState extends Struct<typeof SOCKET> {
