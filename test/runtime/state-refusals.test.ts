@@ -119,6 +119,11 @@ describe('state a restart cannot restore: warned about at the checkpoint, refuse
       refusal: /^descriptor 3 \(socket:\[\d+\]\) cannot be restored: connections wait on it to be accepted, and their sockets cannot be made again$/,
     },
     {
+      name: 'unix_named_sender',
+      warning: /^ckpt: warning: descriptor 3 \(socket:\[\d+\]\) cannot be restored: an unread datagram came from a named socket, whose address cannot be given again: a restart will refuse this image \(docs\/limits\.md\)\n$/,
+      refusal: /^descriptor 3 \(socket:\[\d+\]\) cannot be restored: an unread datagram came from a named socket, whose address cannot be given again$/,
+    },
+    {
       name: 'netlink_socket',
       warning: /^ckpt: warning: descriptor 3 \(socket:\[\d+\]\) cannot be restored: sockets of this family \(netlink, packet\.\.\.\) are not restored: a restart will refuse this image \(docs\/limits\.md\)\n$/,
       refusal: /^descriptor 3 \(socket:\[\d+\]\) cannot be restored: sockets of this family \(netlink, packet\.\.\.\) are not restored$/,
