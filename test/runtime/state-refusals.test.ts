@@ -124,6 +124,11 @@ describe('state a restart cannot restore: warned about at the checkpoint, refuse
       refusal: /^descriptor 3 \(socket:\[\d+\]\) cannot be restored: an unread datagram came from a named socket, whose address cannot be given again$/,
     },
     {
+      name: 'udp_corked',
+      warning: /^ckpt: warning: descriptor 3 \(socket:\[\d+\]\) cannot be restored: data held back by UDP_CORK waits to be sent: a restart will refuse this image \(docs\/limits\.md\)\n$/,
+      refusal: /^descriptor 3 \(socket:\[\d+\]\) cannot be restored: data held back by UDP_CORK waits to be sent$/,
+    },
+    {
       name: 'netlink_socket',
       warning: /^ckpt: warning: descriptor 3 \(socket:\[\d+\]\) cannot be restored: sockets of this family \(netlink, packet\.\.\.\) are not restored: a restart will refuse this image \(docs\/limits\.md\)\n$/,
       refusal: /^descriptor 3 \(socket:\[\d+\]\) cannot be restored: sockets of this family \(netlink, packet\.\.\.\) are not restored$/,
