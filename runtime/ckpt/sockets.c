@@ -252,8 +252,8 @@ static int rt_peek_messages(struct rt_ckpt_work *w, unsigned char *p, long fd, c
 			return *why = "its unread messages cannot be peeked at", 1;
 		if (rt_rights_in(control, msg.controllen))
 			return *why = "descriptors passed on it (SCM_RIGHTS) wait unread, and they are not restored", 1;
-		if (n > RT_PEEK_CHUNK && dgram)
-			return *why = "an unread datagram is longer than a checkpoint copies (64 KiB)", 1;
+		if (n > RT_PEEK_CHUNK)	/* MSG_TRUNC's whole length: never a stream's */
+			return *why = "an unread datagram or record is longer than a checkpoint copies (64 KiB)", 1;
 		if (dgram && msg.namelen > 2 && u32at(p, CKPT_RSK_ROLE) != CKPT_SOCK_PAIRED)
 			return *why = "an unread datagram came from a named socket, whose address cannot be given again", 1;
 		uint32_t len = (uint32_t)n;
