@@ -156,22 +156,24 @@ describe('state a restart cannot restore: warned about at the checkpoint, refuse
     });
   }
 
-  it('seccomp_filter: the vacate signal makes no image, and the program dies of the signal', async () => {
-    const dir = scratch('ckpt-refused-vacate-');
-    const prog = path.join(dir, 'seccomp_filter.ckpt'), image = path.join(dir, 'state.img');
-    await relinkFile(refused('seccomp_filter'), prog);
-    const run = start(prog, dir, { CKPT_IMAGE: image, CKPT_VACATE_SIGNAL: 'TERM' });
-    try {
-      await until(run, () => run.stdout.includes('READY\n'), 'READY');
-      run.child.kill('SIGTERM');
-      await until(run, () => run.exited, 'the exit');
-    } finally {
-      await stop(run);
-    }
-    assert.equal(run.child.signalCode, 'SIGTERM', run.stderr);
-    assert.ok(!fs.existsSync(image), 'an image was written');
-    assert.match(run.stderr, /ckpt: checkpoint refused: the vacate signal makes no image a restart would refuse\n/);
-  });
+  for (const name of ['seccomp_filter', 'tcp_connection']) {
+    it(`${name}: the vacate signal makes no image, and the program dies of the signal`, async () => {
+      const dir = scratch('ckpt-refused-vacate-');
+      const prog = path.join(dir, `${name}.ckpt`), image = path.join(dir, 'state.img');
+      await relinkFile(refused(name), prog);
+      const run = start(prog, dir, { CKPT_IMAGE: image, CKPT_VACATE_SIGNAL: 'TERM' });
+      try {
+        await until(run, () => run.stdout.includes('READY\n'), 'READY');
+        run.child.kill('SIGTERM');
+        await until(run, () => run.exited, 'the exit');
+      } finally {
+        await stop(run);
+      }
+      assert.equal(run.child.signalCode, 'SIGTERM', run.stderr);
+      assert.ok(!fs.existsSync(image), 'an image was written');
+      assert.match(run.stderr, /ckpt: checkpoint refused: the vacate signal makes no image a restart would refuse\n/);
+    });
+  }
 });
 
 describe('sockets at the restart', function () {
