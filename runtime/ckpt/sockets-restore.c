@@ -145,7 +145,8 @@ static void rt_leave_cwd(long back)
 	}
 }
 
-/* A stale socket file at the name (nobody bound there: connect is refused) removed; 1 if it was */
+/* A stale socket file at the name (a socket file nobody is bound to: connect is refused) removed;
+ * 1 if it was */
 static int rt_remove_stale(const unsigned char *addr, uint32_t len)
 {
 	long c = -1;
@@ -157,7 +158,9 @@ static int rt_remove_stale(const unsigned char *addr, uint32_t len)
 		if (c != -EPROTOTYPE)	/* EPROTOTYPE: the other type's name */
 			break;
 	}
-	return c == -ECONNREFUSED && rt_syscall3(__NR_unlinkat, AT_FDCWD, (long)(addr + 2), 0) == 0;
+	struct rt_stat st;	/* connect says ECONNREFUSED for a file that is no socket too: never removed */
+	return c == -ECONNREFUSED && rt_syscall4(__NR_newfstatat, AT_FDCWD, (long)(addr + 2), (long)&st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       (st.mode & S_IFMT) == S_IFSOCK && rt_syscall3(__NR_unlinkat, AT_FDCWD, (long)(addr + 2), 0) == 0;
 }
 
 /*
@@ -211,7 +214,7 @@ static void rt_bind_again(const struct rt_image *im, const unsigned char *rec, l
 	if (tcp)
 		rt_syscall5(__NR_setsockopt, fd, RT_SOL_SOCKET, SO_REUSEADDR, (long)&had, sizeof had);
 	if (r == -EADDRINUSE && !tcp)
-		rt_refuse_address(im, rec, "another socket is bound to its address now: ", 0);
+		rt_refuse_address(im, rec, "its name is taken now (by a socket another process is bound to, or a file that is no socket): ", 0);
 	if (r == -EADDRINUSE)
 		rt_refuse_address(im, rec, "its address is in use now (another socket's, or connections of the old process in TIME_WAIT): ", 0);
 	if (r < 0)

@@ -207,12 +207,23 @@ describe('sockets at the restart', function () {
     try {
       const r = await restart(prog, dir, image);
       assert.equal(r.exitCode, 2, r.stderr);
-      assert.match(r.stderr, /^ckpt: cannot restart from .*: descriptor 8 \(socket:\[\d+\]\) cannot be restored: another socket is bound to its address now: unix_bound\.listen\n$/);
+      assert.match(r.stderr, /^ckpt: cannot restart from .*: descriptor 8 \(socket:\[\d+\]\) cannot be restored: its name is taken now \(by a socket another process is bound to, or a file that is no socket\): unix_bound\.listen\n$/);
     } finally {
       await stop(holder);
     }
     const again = await restart(prog, dir, image);	// python's socket file left behind, nobody on it: removed
     assert.equal(again.stdout, 'PASS\n', again.stderr);
+  });
+
+  it('a file that is no socket at a unix name refuses the restart and is left as it is', async () => {
+    const { prog, dir, image } = await checkpointed(path.join(SAMPLES_DIR, 'zdtm/glibc/unix_bound'), 'unix-file');
+    const file = path.join(dir, 'unix_bound.listen');
+    fs.unlinkSync(file);
+    fs.writeFileSync(file, 'not a socket\n');
+    const r = await restart(prog, dir, image);
+    assert.equal(r.exitCode, 2, r.stderr);
+    assert.match(r.stderr, /cannot be restored: its name is taken now \(by a socket another process is bound to, or a file that is no socket\): unix_bound\.listen\n$/);
+    assert.equal(fs.readFileSync(file, 'utf8'), 'not a socket\n');
   });
 
   it('a TCP port another process listens on now refuses the restart, naming the port', async () => {
