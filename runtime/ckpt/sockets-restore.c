@@ -16,7 +16,9 @@
 
 #define RT_MAX_SOCKETS	256
 
-static struct { uint64_t inode; long fd; } rt_made_socks[RT_MAX_SOCKETS];
+/* fd: made ahead, waiting for its descriptor (-1 once taken); spare: a listener's own copy, for
+ * accepting connections made again (closed with every descriptor the image does not have) */
+static struct { uint64_t inode; long fd, spare; } rt_made_socks[RT_MAX_SOCKETS];
 static int rt_nmade_socks;
 
 /* "socket:[N]" in buf, as /proc/self/fd named it */
@@ -95,6 +97,7 @@ static void rt_keep_made(const struct rt_image *im, const unsigned char *rec, lo
 	if (rt_nmade_socks >= RT_MAX_SOCKETS)
 		rt_refuse_socket(im, rec, "more sockets than a restart makes (256)");
 	rt_made_socks[rt_nmade_socks].inode = u64at(rec, CKPT_RSK_INODE);
+	rt_made_socks[rt_nmade_socks].spare = -1;
 	rt_made_socks[rt_nmade_socks++].fd = fd;
 }
 
@@ -291,6 +294,60 @@ static long rt_make_pair(const struct rt_image *im, const unsigned char *rec, ui
 	return mine;
 }
 
+/* The listener bound to the address a connection was made to, made now if it is not yet */
+static long rt_listener(const struct rt_image *im, const unsigned char *rec, const unsigned char *addr, uint32_t len, long above)
+{
+	struct rt_sock_find f = { 0, addr, len, 0, 0 };
+	rt_each(im, CKPT_REC_SOCKET, rt_match_socket, &f);
+	if (!f.found || u32at(f.found, CKPT_RSK_ROLE) != CKPT_SOCK_LISTENING)
+		rt_refuse_socket(im, rec, "the listening socket it was connected through is not in the image");
+	for (int i = 0; i < rt_nmade_socks; i++)
+		if (rt_made_socks[i].inode == u64at(f.found, CKPT_RSK_INODE))
+			return rt_made_socks[i].spare;
+	long fd = rt_make_socket(im, f.found, f.size, above);
+	rt_keep_made(im, f.found, fd);
+	rt_made_socks[rt_nmade_socks - 1].spare = rt_syscall3(__NR_fcntl, fd, F_DUPFD_CLOEXEC, above);	/* for later ones */
+	return fd;
+}
+
+/*
+ * A connection made through a listener the image holds, both ends the image's: the client end
+ * connects to the listener (made first when it is not yet) and the listener accepts the other,
+ * so both keep their names; then their messages and shutdown state, as a pair's.
+ */
+static long rt_make_accepted(const struct rt_image *im, const unsigned char *rec, uint32_t size, long above)
+{
+	const unsigned char *peer = rt_find_socket(im, u64at(rec, CKPT_RSK_PEER), 0, 0);
+	if (!peer || u32at(peer, CKPT_RSK_ROLE) != CKPT_SOCK_ACCEPTED)
+		rt_refuse_socket(im, rec, "the socket it is connected to is not in the image");
+	struct rt_sock_find f = { 0, rec + CKPT_RSK_PEER_ADDR, u32at(rec, CKPT_RSK_PEER_ADDR_LEN), 0, 0 };
+	if (f.addr_len <= RT_SOCK_ADDR_MAX)
+		rt_each(im, CKPT_REC_SOCKET, rt_match_socket, &f);
+	int client_is_rec = f.found && u32at(f.found, CKPT_RSK_ROLE) == CKPT_SOCK_LISTENING;
+	const unsigned char *client = client_is_rec ? rec : peer, *server = client_is_rec ? peer : rec;
+	uint32_t len = u32at(client, CKPT_RSK_PEER_ADDR_LEN);
+	if (len > RT_SOCK_ADDR_MAX)
+		rt_refuse_socket(im, rec, "its record is inconsistent");
+	long listener = rt_listener(im, rec, client + CKPT_RSK_PEER_ADDR, len, above);
+	long c = rt_new_socket(im, client, above);
+	if (rt_bound(client))
+		rt_bind_again(im, client, c);
+	long back = rt_enter_cwd(im, client + CKPT_RSK_PEER_ADDR, len);
+	long r = rt_syscall3(__NR_connect, c, (long)(client + CKPT_RSK_PEER_ADDR), len);
+	rt_leave_cwd(back);
+	long s = r < 0 ? r : rt_syscall4(__NR_accept4, listener, 0, 0, RT_SOCK_CLOEXEC);
+	if (s < 0)
+		rt_refuse_address(im, rec, "it cannot be connected through its listening socket again: ", client == rec);
+	s = rt_prepared(im, server, s, above);
+	long mine = client == rec ? c : s, other = client == rec ? s : c;
+	rt_send_messages(im, rec, size, other, 0);
+	rt_send_messages(im, peer, rt_socket_size(im, peer), mine, 0);
+	rt_shut_down(peer, other);
+	rt_shut_down(rec, mine);
+	rt_keep_made(im, peer, other);
+	return mine;
+}
+
 /* A datagram socket connected by name; the socket of that name made first when the image has it */
 static void rt_connect_again(const struct rt_image *im, const unsigned char *rec, long fd, long above)
 {
@@ -335,6 +392,8 @@ static long rt_make_socket(const struct rt_image *im, const unsigned char *rec, 
 		rt_refuse_socket(im, rec, "its record is inconsistent");
 	if (role == CKPT_SOCK_PAIRED || role == CKPT_SOCK_PEER_CLOSED)
 		return rt_make_pair(im, rec, size, above);
+	if (role == CKPT_SOCK_ACCEPTED)
+		return rt_make_accepted(im, rec, size, above);
 	long fd = rt_new_socket(im, rec, above);
 	if (rt_bound(rec))
 		rt_bind_again(im, rec, fd);
@@ -369,5 +428,7 @@ long rt_open_socket(const struct rt_image *im, const unsigned char *file, long a
 		return made;
 	made = rt_make_socket(im, rec, size, above);
 	rt_keep_made(im, rec, -1);	/* made and taken: a socket connecting to it finds it */
+	if (u32at(rec, CKPT_RSK_ROLE) == CKPT_SOCK_LISTENING)
+		rt_made_socks[rt_nmade_socks - 1].spare = rt_syscall3(__NR_fcntl, made, F_DUPFD_CLOEXEC, above);
 	return made;
 }

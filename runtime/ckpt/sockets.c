@@ -97,6 +97,29 @@ static int rt_named(const unsigned char *p, int at_len)
 	return u32at(p, at_len) > 2;
 }
 
+/* Whether one of the program's sockets listens on the address at addr (AF_UNIX, len bytes) */
+struct rt_listener_scan { const unsigned char *addr; uint32_t len; int found; };
+
+static int rt_note_listener(void *arg, long fd)
+{
+	struct rt_listener_scan *s = arg;
+	unsigned char name[RT_SOCK_ADDR_MAX];
+	uint32_t len = sizeof name;
+	int listening = 0;
+	uint32_t olen = sizeof listening;
+	if (rt_syscall3(__NR_getsockname, fd, (long)name, (long)&len) == 0 && len == s->len && !rt_memcmp(name, s->addr, len) &&
+	    rt_syscall5(__NR_getsockopt, fd, RT_SOL_SOCKET, SO_ACCEPTCONN, (long)&listening, (long)&olen) == 0 && listening)
+		s->found = 1;
+	return 0;
+}
+
+static int rt_listener_held(struct rt_ckpt_work *w, const unsigned char *addr, uint32_t len)
+{
+	struct rt_listener_scan s = { addr, len, 0 };
+	rt_each_fd(w->scanbuf, sizeof w->scanbuf, rt_note_listener, &s);
+	return s.found;
+}
+
 /* Whether the file a socket bound to a path made is gone from the path (removed, or another's now) */
 static int rt_name_gone(const unsigned char *p, const struct rt_unix_state *s)
 {
@@ -130,11 +153,14 @@ static const char *rt_unix_role(struct rt_ckpt_work *w, unsigned char *p)
 		role = CKPT_SOCK_CONNECTED;	/* connected again by name */
 	} else if (s.peer && !rt_holds_socket(w, s.peer)) {
 		return "its peer is not one of the process's sockets (another process's, or a connection not yet accepted)";
-	} else if (s.has_peer) {
-		if ((named || peer_named) && s.peer)
-			return "a connection made through a listening socket is not restored (only socket pairs)";
-		if (named || peer_named)
+	} else if (s.has_peer && (named || peer_named)) {
+		if (!s.peer)
 			return "its peer, a named socket, was closed or is not accepted yet: such a connection is not restored";
+		if (type == RT_SOCK_DGRAM || !(rt_listener_held(w, p + CKPT_RSK_PEER_ADDR, u32at(p, CKPT_RSK_PEER_ADDR_LEN)) ||
+					       rt_listener_held(w, p + CKPT_RSK_ADDR, u32at(p, CKPT_RSK_ADDR_LEN))))
+			return "a connection made through a listening socket that is gone is not restored";
+		role = CKPT_SOCK_ACCEPTED;	/* connected to the listener and accepted again */
+	} else if (s.has_peer) {
 		role = s.peer ? CKPT_SOCK_PAIRED : CKPT_SOCK_PEER_CLOSED;
 	}
 	*(uint32_t *)(p + CKPT_RSK_ROLE) = role;

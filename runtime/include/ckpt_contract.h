@@ -330,6 +330,7 @@
 #define CKPT_SOCK_CONNECTED     4   /* datagrams, connected to PEER_ADDR: connected again */
 #define CKPT_SOCK_TCP_CONNECTED 5   /* a TCP connection: refused, or made closed (CKPT_TCP_CLOSE=1) */
 #define CKPT_SOCK_TCP_CLOSED    6   /* a TCP connection both ends closed (TCP_CLOSE, shut down): made closed */
+#define CKPT_SOCK_ACCEPTED      7   /* AF_UNIX, connected to PEER through a listener the image holds: connected and accepted again */
 
 /* struct ckpt_rec_pipe: a pipe whose every end the process holds */
 #define CKPT_RPI_INODE          0   /* u64: the pipe's inode at the checkpoint ("pipe:[N]" in the file records) */

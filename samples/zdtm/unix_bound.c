@@ -1,10 +1,12 @@
 /*
  * AF_UNIX sockets bound to names (CRIU's sockets_dgram, sk-unix-unconn, unbound_sock,
- * del_standalone_un and their seqpacket twins): datagram sockets bound to relative paths, one holding an unread datagram
+ * del_standalone_un, sk-unix-rel and their seqpacket twins): datagram sockets bound to relative paths, one holding an unread datagram
  * from an unnamed sender, one connected to another by name, one connected to itself; a stream
  * socket listening on a relative path and a seqpacket one on an abstract name; a bound stream
  * socket that does not listen; an unbound one; a listener whose file was removed and another
- * listener bound to the same path since (the first keeps its name, without a file). The killed process leaves its socket files behind:
+ * listener bound to the same path since (the first keeps its name, without a file); stream and
+ * seqpacket connections made through the listeners and accepted, with unread data both ways and
+ * one shut down for writing (they come back connected through their listeners, with their names). The killed process leaves its socket files behind:
  * a restart removes them (nobody is bound there) and binds the same names. Afterwards every name
  * is the same, the unread datagram is there, and every socket works as before.
  */
@@ -69,6 +71,16 @@ int main(void)
 	len = name_of(&a, "unix_bound.self", 0);
 	zdtm_check(connect(self, (struct sockaddr *)&a, len) == 0, "connect to itself: %s", strerror(errno));
 	zdtm_check(listen(listener, 7) == 0 && listen(seq_listener, 3) == 0, "listen: %s", strerror(errno));
+	int conn_c = socket(AF_UNIX, SOCK_STREAM, 0), seq_c = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+	len = name_of(&a, "unix_bound.listen", 0);
+	zdtm_check(connect(conn_c, (struct sockaddr *)&a, len) == 0, "connect: %s", strerror(errno));
+	int conn_s = accept(listener, NULL, NULL);
+	len = name_of(&a, abstract_name, 1);
+	zdtm_check(connect(seq_c, (struct sockaddr *)&a, len) == 0, "connect: %s", strerror(errno));
+	int seq_s = accept(seq_listener, NULL, NULL);
+	zdtm_check(conn_s >= 0 && seq_s >= 0, "accept: %s", strerror(errno));
+	zdtm_check(write(conn_c, "to server", 9) == 9 && write(conn_s, "to client", 9) == 9 && shutdown(conn_s, SHUT_WR) == 0 &&
+		   write(seq_c, "rec1", 4) == 4 && write(seq_c, "rec2", 4) == 4, "write: %s", strerror(errno));
 	int ghost = bound(SOCK_SEQPACKET, "unix_bound.ghost", 0);
 	zdtm_check(listen(ghost, 1) == 0 && unlink("unix_bound.ghost") == 0, "the ghost: %s", strerror(errno));
 	int heir = bound(SOCK_SEQPACKET, "unix_bound.ghost", 0);
@@ -104,6 +116,19 @@ int main(void)
 	len = name_of(&a, "unix_bound.unbound", 0);
 	unlink("unix_bound.unbound");
 	zdtm_check(bind(unbound, (struct sockaddr *)&a, len) == 0, "bind the unbound socket: %s", strerror(errno));
+	expect_read(conn_s, "to server");
+	expect_read(conn_c, "to client");
+	zdtm_check(read(conn_c, a.sun_path, 1) == 0, "the accepted end's shutdown is gone");
+	expect_name(conn_s, "unix_bound.listen", 0);
+	struct sockaddr_un peer;
+	socklen_t peer_len = sizeof peer;
+	zdtm_check(getpeername(conn_c, (struct sockaddr *)&peer, &peer_len) == 0 && !strcmp(peer.sun_path, "unix_bound.listen"),
+		   "the client's peer is not the listener's name");
+	zdtm_check(write(conn_c, "more", 4) == 4, "the client cannot write any more: %s", strerror(errno));
+	expect_read(conn_s, "more");
+	expect_read(seq_s, "rec1");
+	expect_read(seq_s, "rec2");
+	expect_name(seq_s, abstract_name, 1);
 	expect_name(ghost, "unix_bound.ghost", 0);
 	expect_name(heir, "unix_bound.ghost", 0);
 	int heir_client = socket(AF_UNIX, SOCK_SEQPACKET, 0);

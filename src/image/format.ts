@@ -222,7 +222,7 @@ export interface SocketState extends Struct<typeof SOCKET> {
   /** why a restart refuses it ('' when it is restorable) */
   refusal: string;
 }
-export const SOCKET_ROLE_NAMES: readonly string[] = ['plain', 'listening', 'paired', 'peer closed', 'connected', 'TCP connection', 'TCP connection closed'];
+export const SOCKET_ROLE_NAMES: readonly string[] = ['plain', 'listening', 'paired', 'peer closed', 'connected', 'TCP connection', 'TCP connection closed', 'accepted'];
 
 /** A POSIX timer (CKPT_REC_POSIX_TIMERS): ids and clocks are signed, as the kernel gives them */
 export const POSIX_TIMER = [

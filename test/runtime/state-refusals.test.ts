@@ -110,8 +110,8 @@ describe('state a restart cannot restore: warned about at the checkpoint, refuse
     },
     {
       name: 'unix_accepted',
-      warning: /^(ckpt: warning: descriptor [45] \(socket:\[\d+\]\) cannot be restored: a connection made through a listening socket is not restored \(only socket pairs\): a restart will refuse this image \(docs\/limits\.md\)\n){2}$/,
-      refusal: /^descriptor 4 \(socket:\[\d+\]\) cannot be restored: a connection made through a listening socket is not restored \(only socket pairs\)$/,
+      warning: /^(ckpt: warning: descriptor [45] \(socket:\[\d+\]\) cannot be restored: a connection made through a listening socket that is gone is not restored: a restart will refuse this image \(docs\/limits\.md\)\n){2}$/,
+      refusal: /^descriptor 4 \(socket:\[\d+\]\) cannot be restored: a connection made through a listening socket that is gone is not restored$/,
     },
     {
       name: 'unix_listen_queued',

@@ -1,8 +1,8 @@
 /*
- * unix_accepted: an AF_UNIX stream connection made through a listening socket bound to a
- * relative name, both ends the program's (CRIU's sk-unix-rel and its seqpacket twin). Only socket
- * pairs are made again: this one would lose its ends' names, so the checkpoint warns about both
- * ends and a restart refuses the image, naming the first. The listener itself is restored.
+ * unix_accepted: an AF_UNIX stream connection made through a listening socket that the program
+ * has closed since, both ends the program's. A restart makes such a connection again through its
+ * listener (samples/zdtm/unix_bound.c): without it, the ends' names cannot be given back, so the
+ * checkpoint warns about both ends and a restart refuses the image, naming the first.
  */
 #include "../zdtm.h"	/* first: it defines _GNU_SOURCE */
 #include <stddef.h>
@@ -18,6 +18,7 @@ int main(void)
 	zdtm_check(connect(client, (struct sockaddr *)&a, sizeof a) == 0, "connect: %s", strerror(errno));
 	int server = accept(listener, NULL, NULL);
 	zdtm_check(server >= 0 && write(client, "x", 1) == 1, "accept: %s", strerror(errno));
+	close(listener);
 	zdtm_ready();
 	zdtm_wait();
 	char c;
