@@ -16,10 +16,11 @@
  *                                         image's termios (raw mode included)
  *   pipes, sockets, others at 0, 1, 2     the restarting process's own: a restarted job writes
  *                                         to the stdout its new parent gave it
- *   pipes the process holds whole,        made again (kobjects.c, fdata.c, inotify.c): same
- *   eventfd, timerfd, signalfd, epoll,    objects, same state, same sharing
- *   inotify, unlinked files, memfd
- *   other pipes and sockets at 3 and up   a pipe or socket whose peer has gone (EOF, EPIPE)
+ *   pipes the process holds whole,        made again (kobjects.c, fdata.c, inotify.c,
+ *   eventfd, timerfd, signalfd, epoll,    sockets.c): same objects, same state, same sharing
+ *   inotify, unlinked files, memfd,
+ *   sockets the program made
+ *   other pipes, inherited sockets, at 3+ a pipe or socket whose peer has gone (EOF, EPIPE)
  *   other anonymous inodes                refused at checkpoint, and at restart
  *   others at 3 and above (block devices) /dev/null, so that the number stays taken
  *

@@ -18,6 +18,7 @@ struct rt_image {
 	uint32_t nqueued;
 	uint32_t records;
 	int warn_only;		/* CKPT_FILES_CHANGED=warn (default) or refuse */
+	int tcp_close;		/* CKPT_TCP_CLOSE=1: TCP connections made closed sockets, not refused */
 };
 
 static inline uint32_t u32at(const unsigned char *p, int off) { return *(const uint32_t *)(p + off); }

@@ -388,6 +388,8 @@ int rt_save_kobject(struct rt_ckpt_work *w, long fd, uint32_t type, const struct
 		return rt_save_file_data(w, fd, st, path);
 	if (type == CKPT_FT_TERMINAL)
 		return rt_check_terminal(w, fd, st, path, inherited);
+	if (type == CKPT_FT_SOCKET && !inherited)
+		return rt_save_socket(w, fd, path);
 	return RT_SAVE_NOT_MINE;
 }
 
@@ -603,6 +605,8 @@ long rt_open_kobject(const struct rt_image *im, const unsigned char *file, const
 		return rt_open_anon(im, fd, path);
 	if (type == CKPT_FT_REGULAR)
 		return rt_open_file_data(im, file, path, above);
+	if (type == CKPT_FT_SOCKET)
+		return rt_open_socket(im, file, above);
 	return RT_OPEN_NOT_MINE;
 }
 

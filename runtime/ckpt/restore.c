@@ -108,6 +108,8 @@ static void rt_read_policy(struct rt_image *im, char **envp)
 {
 	const char *v = rt_getenv(envp, "CKPT_FILES_CHANGED");
 	im->warn_only = !(v && rt_streq(v, "refuse"));
+	v = rt_getenv(envp, "CKPT_TCP_CLOSE");
+	im->tcp_close = v && rt_streq(v, "1");
 	v = rt_getenv(envp, "CKPT_HUGE");
 	rt_huge = !(v && rt_streq(v, "0"));
 }

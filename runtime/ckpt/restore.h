@@ -92,6 +92,7 @@ const unsigned char *rt_find_kobject(const struct rt_image *im, uint32_t kind, u
 long rt_make_inotify(const struct rt_image *im, uint32_t fd);	/* inotify.c */
 long rt_open_fifo(const struct rt_image *im, const unsigned char *file, const char *path, long above);	/* fifo.c */
 long rt_open_symlink(const struct rt_image *im, uint32_t fd, const char *path);	/* symlink.c */
+long rt_open_socket(const struct rt_image *im, const unsigned char *file, long above);	/* sockets-restore.c */
 
 /* signals.c */
 void rt_restore_sigactions(const struct rt_image *im);

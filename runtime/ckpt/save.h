@@ -21,7 +21,8 @@
 
 /* The payload of every kernel-object record but the pipe's starts with its descriptor (u32) */
 _Static_assert(CKPT_REV_FD == 0 && CKPT_RTF_FD == 0 && CKPT_RSF_FD == 0 && CKPT_REP_FD == 0 && CKPT_RFD_FD == 0 &&
-	       CKPT_RFO_FD == 0 && CKPT_RIN_FD == 0 && CKPT_RFI_FD == 0 && CKPT_RSL_FD == 0, "kernel object records start with their fd");
+	       CKPT_RFO_FD == 0 && CKPT_RIN_FD == 0 && CKPT_RFI_FD == 0 && CKPT_RSL_FD == 0 && CKPT_RSK_FD == 0,
+	       "kernel object records start with their fd");
 
 /* What a kind's save returns besides 0 */
 #define RT_SAVE_FULL		(-1)	/* the record area is full */
@@ -105,6 +106,7 @@ int rt_is_fifo(const struct rt_stat *st, const char *path);	/* fifo.c */
 int rt_save_fifo(struct rt_ckpt_work *w, long fd, const struct rt_stat *st, const char *path);
 int rt_is_symlink(const struct rt_stat *st);		/* symlink.c */
 int rt_save_symlink(struct rt_ckpt_work *w, long fd, const char *path);
+int rt_save_socket(struct rt_ckpt_work *w, long fd, const char *path);	/* sockets.c */
 long rt_check_unread_events(struct rt_ckpt_work *w);
 int rt_save_file_data(struct rt_ckpt_work *w, long fd, const struct rt_stat *st, const char *path);	/* fdata.c */
 int64_t rt_snapshot_at(const struct rt_ckpt_work *w, uint32_t fd);

@@ -298,6 +298,45 @@
 #define CKPT_REC_FIFO           55  /* struct ckpt_rec_fifo, then (the FIFO's lowest descriptor only) its unread bytes */
 #define CKPT_REC_SYMLINK        56  /* struct ckpt_rec_symlink, then the link's target, NUL-terminated */
 
+/*
+ * A socket (runtime/ckpt/sockets.c), completing its descriptor's CKPT_REC_FILE record: its kind,
+ * what it is bound and connected to, the options it changed from a new socket's, its classic BPF
+ * filter and its unread messages; or, at REFUSAL_AT, the words a restart refuses it with.
+ */
+#define CKPT_REC_SOCKET         50  /* struct ckpt_rec_socket, OPTIONS x CKPT_SOCK_OPTION_SIZE, FILTER x 8 bytes, MESSAGES, the refusal */
+#define CKPT_RSK_FD             0   /* u32 */
+#define CKPT_RSK_FAMILY         4   /* u32: AF_UNIX, AF_INET or AF_INET6 */
+#define CKPT_RSK_TYPE           8   /* u32: SOCK_STREAM, SOCK_DGRAM or SOCK_SEQPACKET */
+#define CKPT_RSK_PROTOCOL       12  /* u32: SO_PROTOCOL */
+#define CKPT_RSK_ROLE           16  /* u32: CKPT_SOCK_* */
+#define CKPT_RSK_SHUTDOWN       20  /* u32: bit 0 receives shut down, bit 1 sends (the kernel's sk_shutdown) */
+#define CKPT_RSK_INODE          24  /* u64: N of its "socket:[N]" */
+#define CKPT_RSK_PEER           32  /* u64: AF_UNIX: the inode of the socket it is connected to, 0 none or closed */
+#define CKPT_RSK_BACKLOG        40  /* u32: listen()'s backlog */
+#define CKPT_RSK_ADDR_LEN       44  /* u32: bytes of ADDR; 0 or 2 (AF_UNIX) when unbound */
+#define CKPT_RSK_ADDR           48  /* 128 bytes: getsockname's address */
+#define CKPT_RSK_PEER_ADDR_LEN  176 /* u32: bytes of PEER_ADDR; 0 when not connected */
+#define CKPT_RSK_PEER_ADDR      180 /* 128 bytes: getpeername's address */
+#define CKPT_RSK_OPTIONS        308 /* u32: option entries after the fixed part */
+#define CKPT_RSK_FILTER         312 /* u32: classic BPF instructions (struct sock_filter) after the options */
+#define CKPT_RSK_MESSAGES       316 /* u32: unread messages after the filter: each a u32 length, its bytes, padding to 4 */
+#define CKPT_RSK_REFUSAL_AT     320 /* u32: payload offset of the refusal (NUL-terminated); 0 when restorable */
+#define CKPT_RSK_FLAGS          324 /* u32: CKPT_SOCK_NAME_GONE */
+#define CKPT_RSK_SIZE           328
+#define CKPT_SOCK_NAME_GONE     1   /* AF_UNIX bound to a path whose file was removed or replaced since */
+#define CKPT_SOCK_OPTION_SIZE   28  /* u32 level, u32 name, u32 length, 16 bytes of value (getsockopt's) */
+#define CKPT_SOCK_VALUE_MAX     16
+
+/* CKPT_RSK_ROLE */
+#define CKPT_SOCK_PLAIN         0   /* not connected: made, bound to ADDR when it has one */
+#define CKPT_SOCK_LISTENING     1   /* bound to ADDR and listening */
+#define CKPT_SOCK_PAIRED        2   /* AF_UNIX, connected to PEER, a socket the process holds too */
+#define CKPT_SOCK_PEER_CLOSED   3   /* AF_UNIX, connected to a socket since closed */
+#define CKPT_SOCK_CONNECTED     4   /* datagrams, connected to PEER_ADDR: connected again */
+#define CKPT_SOCK_TCP_CONNECTED 5   /* a TCP connection: refused, or made closed (CKPT_TCP_CLOSE=1) */
+#define CKPT_SOCK_TCP_CLOSED    6   /* a TCP connection both ends closed (TCP_CLOSE, shut down): made closed */
+#define CKPT_SOCK_ACCEPTED      7   /* AF_UNIX, connected to PEER through a listener the image holds: connected and accepted again */
+
 /* struct ckpt_rec_pipe: a pipe whose every end the process holds */
 #define CKPT_RPI_INODE          0   /* u64: the pipe's inode at the checkpoint ("pipe:[N]" in the file records) */
 #define CKPT_RPI_CAPACITY       8   /* u32: F_GETPIPE_SZ */

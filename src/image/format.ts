@@ -217,6 +217,26 @@ export interface InotifyState extends Struct<typeof INOTIFY> {
 export const FOWN = [
   ['fd', C.CKPT_RFO_FD, 'u32'], ['signal', C.CKPT_RFO_SIGNAL, 'u32'], ['ownerType', C.CKPT_RFO_OWNER_TYPE, 'u32'], ['owner', C.CKPT_RFO_OWNER, 'u32'],
 ] as const;
+/** A socket (CKPT_REC_SOCKET): its fixed fields; its two addresses are byte areas beside them */
+export const SOCKET = [
+  ['fd', C.CKPT_RSK_FD, 'u32'], ['family', C.CKPT_RSK_FAMILY, 'u32'], ['type', C.CKPT_RSK_TYPE, 'u32'],
+  ['protocol', C.CKPT_RSK_PROTOCOL, 'u32'], ['role', C.CKPT_RSK_ROLE, 'u32'], ['shutdown', C.CKPT_RSK_SHUTDOWN, 'u32'],
+  ['inode', C.CKPT_RSK_INODE, 'u64'], ['peer', C.CKPT_RSK_PEER, 'u64'], ['backlog', C.CKPT_RSK_BACKLOG, 'u32'],
+  ['addrLen', C.CKPT_RSK_ADDR_LEN, 'u32'], ['peerAddrLen', C.CKPT_RSK_PEER_ADDR_LEN, 'u32'],
+  ['options', C.CKPT_RSK_OPTIONS, 'u32'], ['filter', C.CKPT_RSK_FILTER, 'u32'], ['messages', C.CKPT_RSK_MESSAGES, 'u32'],
+  ['refusalAt', C.CKPT_RSK_REFUSAL_AT, 'u32'], ['flags', C.CKPT_RSK_FLAGS, 'u32'],
+] as const;
+export const SOCKET_ADDR_SIZE = 128;
+export interface SocketState extends Struct<typeof SOCKET> {
+  addr: Buffer;
+  peerAddr: Buffer;
+  /** options, filter and messages as the runtime wrote them, then the refusal */
+  tail: Buffer;
+  /** why a restart refuses it ('' when it is restorable) */
+  refusal: string;
+}
+export const SOCKET_ROLE_NAMES: readonly string[] = ['plain', 'listening', 'paired', 'peer closed', 'connected', 'TCP connection', 'TCP connection closed', 'accepted'];
+
 /** A POSIX timer (CKPT_REC_POSIX_TIMERS): ids and clocks are signed, as the kernel gives them */
 export const POSIX_TIMER = [
   ['id', C.CKPT_PT_ID, 'u32'], ['clock', C.CKPT_PT_CLOCK, 'u32'], ['signo', C.CKPT_PT_SIGNO, 'u32'],
@@ -296,6 +316,7 @@ export interface KindValues {
   fileData: FileDataState;
   fown: Struct<typeof FOWN>;
   inotify: InotifyState;
+  socket: SocketState;
   posixTimers: PosixTimer[];
   locks: FileLock[];
   task: TaskState;
@@ -307,7 +328,7 @@ export interface KindValues {
 export type KindName = keyof KindValues;
 /** Records that complete a descriptor's file record */
 export const OBJECT_KINDS: readonly KindName[] = ['pipe', 'eventfd', 'timerfd', 'signalfd', 'epoll', 'fileData', 'fown', 'inotify',
-  'fifo', 'symlink'];
+  'fifo', 'symlink', 'socket'];
 
 export const KIND_NAMES: Readonly<Record<number, KindName>> = {
   [C.CKPT_REC_PROCESS]: 'process', [C.CKPT_REC_REGS]: 'registers', [C.CKPT_REC_SIGACTIONS]: 'sigactions',
@@ -317,6 +338,7 @@ export const KIND_NAMES: Readonly<Record<number, KindName>> = {
   [C.CKPT_REC_PIPE]: 'pipe', [C.CKPT_REC_EVENTFD]: 'eventfd', [C.CKPT_REC_TIMERFD]: 'timerfd', [C.CKPT_REC_SIGNALFD]: 'signalfd',
   [C.CKPT_REC_EPOLL]: 'epoll', [C.CKPT_REC_FILE_DATA]: 'fileData', [C.CKPT_REC_FOWN]: 'fown', [C.CKPT_REC_INOTIFY]: 'inotify',
   [C.CKPT_REC_FIFO]: 'fifo', [C.CKPT_REC_SYMLINK]: 'symlink',
+  [C.CKPT_REC_SOCKET]: 'socket',
   [C.CKPT_REC_POSIX_TIMERS]: 'posixTimers', [C.CKPT_REC_LOCKS]: 'locks', [C.CKPT_REC_TASK]: 'task',
   [C.CKPT_REC_SYSV_SHM]: 'sysvShm', [C.CKPT_REC_GUARDS]: 'guards',
   [C.CKPT_REC_SYSV_IPC]: 'sysvIpc', [C.CKPT_REC_KEPT_MAPS]: 'keptMaps',
@@ -563,6 +585,27 @@ const inotifyCodec: KindCodec<InotifyState> = {
   },
 };
 
+const socketCodec: KindCodec<SocketState> = {
+  check: (p) => {
+    const short = tooShort(p, C.CKPT_RSK_SIZE, 'socket record');
+    if (short) return short;
+    const at = p.readUInt32LE(C.CKPT_RSK_REFUSAL_AT);
+    return at && (at < C.CKPT_RSK_SIZE || at >= p.length || nulAt(p, at) < 0) ? 'its refusal is not a NUL-terminated string in the payload' : undefined;
+  },
+  decode: (p) => {
+    const fixed = readStruct(p, 0, SOCKET);
+    const area = (at: number) => Buffer.from(p.subarray(at, at + SOCKET_ADDR_SIZE));
+    const refusal = fixed.refusalAt ? p.toString('utf8', fixed.refusalAt, nulAt(p, fixed.refusalAt)) : '';
+    return { value: { ...fixed, addr: area(C.CKPT_RSK_ADDR), peerAddr: area(C.CKPT_RSK_PEER_ADDR), tail: Buffer.from(p.subarray(C.CKPT_RSK_SIZE)), refusal }, used: p.length };
+  },
+  encode: (v) => {
+    const out = structBytes(C.CKPT_RSK_SIZE, SOCKET, v);
+    v.addr.copy(out, C.CKPT_RSK_ADDR);
+    v.peerAddr.copy(out, C.CKPT_RSK_PEER_ADDR);
+    return Buffer.concat([out, v.tail]);
+  },
+};
+
 /** N entries of size bytes, N read from the payload's length */
 function entries<L extends Layout>(size: number, layout: L, what: string): KindCodec<Struct<L>[]> {
   return {
@@ -591,6 +634,7 @@ export const CODECS: { readonly [K in KindName]: KindCodec<KindValues[K]> } = {
   pipe: withUnread(C.CKPT_RPI_SIZE, PIPE, C.CKPT_RPI_BYTES, 'pipe record'),
   fifo: withUnread(C.CKPT_RFI_SIZE, FIFO, C.CKPT_RFI_BYTES, 'FIFO record'),
   symlink: symlinkCodec,
+  socket: socketCodec,
   eventfd: fixedStruct(C.CKPT_REV_SIZE, EVENTFD, 'eventfd record'),
   timerfd: fixedStruct(C.CKPT_RTF_SIZE, TIMERFD, 'timerfd record'),
   signalfd: fixedStruct(C.CKPT_RSF_SIZE, SIGNALFD, 'signalfd record'),

@@ -75,6 +75,10 @@ function objectJson(o: ObjectRecord): Json {
       const { extents, ...fixed } = o.value;
       return { kindName: o.kind, ...plain(fixed), extents: extents.map((e) => plain(e)) };
     }
+    case 'socket': {
+      const { addr, peerAddr, tail, ...fixed } = o.value;
+      return { kindName: o.kind, ...plain(fixed), addr: addr.toString('hex'), peerAddr: peerAddr.toString('hex'), tail: tail.toString('hex') };
+    }
     case 'inotify': {
       const { watches, ...fixed } = o.value;
       return { kindName: o.kind, ...plain(fixed), watches: watches.map((w) => plain(w)) };

@@ -54,7 +54,7 @@ export function fileSource(file: string): ImageSource {
 
 export type DecodedRecord = { [K in KindName]: { kind: K; value: KindValues[K] } }[KindName];
 /** The records that complete a descriptor's file record (format.ts, OBJECT_KINDS) */
-export type ObjectRecord = Extract<DecodedRecord, { kind: 'pipe' | 'eventfd' | 'timerfd' | 'signalfd' | 'epoll' | 'fileData' | 'fown' | 'inotify' | 'fifo' | 'symlink' }>;
+export type ObjectRecord = Extract<DecodedRecord, { kind: 'pipe' | 'eventfd' | 'timerfd' | 'signalfd' | 'epoll' | 'fileData' | 'fown' | 'inotify' | 'fifo' | 'symlink' | 'socket' }>;
 
 export interface ImageRecord {
   index: number;

@@ -2,7 +2,7 @@
 // files, and the verdict of the checks. Sections an image lacks are left out.
 import os from 'node:os';
 import * as C from '../contract.generated.js';
-import { FDATA_KIND_NAMES, FILE_TYPE_NAMES, ITIMER_NAMES, NO_FD, RLIMIT_NAMES, RLIM_INFINITY, ROLE_NAMES, regionSource, xsaveFeatures } from './format.js';
+import { FDATA_KIND_NAMES, FILE_TYPE_NAMES, ITIMER_NAMES, NO_FD, RLIMIT_NAMES, RLIM_INFINITY, ROLE_NAMES, SOCKET_ROLE_NAMES, regionSource, xsaveFeatures } from './format.js';
 import { perms, regionTotals } from './json.js';
 import { fileRestorable, objectsOf, type Image, type ObjectRecord } from './read.js';
 
@@ -103,6 +103,8 @@ function describeObject(o: ObjectRecord): string {
     case 'fifo': return `FIFO made again${o.value.first === o.value.fd ? `, ${o.value.bytes} unread bytes` : ` with fd ${o.value.first}`}`;
     case 'symlink': return `symbolic link to ${o.value.target}`;
     case 'inotify': return `inotify of ${o.value.watches.map((w) => `${w.wd}: ${w.path}`).join(', ') || 'nothing'}`;
+    case 'socket': return o.value.refusal ? `socket, refused: ${o.value.refusal}`
+      : `socket (family ${o.value.family}, type ${o.value.type}) ${SOCKET_ROLE_NAMES[o.value.role] ?? `role ${o.value.role}`}, ${o.value.messages} unread messages`;
   }
 }
 

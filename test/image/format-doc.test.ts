@@ -10,7 +10,7 @@ import * as C from '../../src/contract.generated.js';
 import {
   EPOLL, EVENTFD, EXTENT, FIFO, KEPT_MAP, FILE, FILE_DATA, FILE_HEADER, FOWN, INOTIFY, PIPE, SIGNALFD, TIMERFD, GREG_NAMES, ITIMER_NAMES, KIND_NAMES,
   LOCK, POSIX_TIMER, PROCESS, SYSV_SEGMENT, RECORD_HEADER, REGION, REGS, RLIMIT_SIZE, SIGACTION_SIZE, SIGNALS, SYMLINK, SYSV_IPC, TASK, TASK_NAME_SIZE,
-  THREAD, WINSIZE,
+  SOCKET, SOCKET_ADDR_SIZE, THREAD, WINSIZE,
 } from '../../src/image/format.js';
 import { fieldSize, type Layout } from '../../src/lib/struct.js';
 import { ROOT } from '../helpers.js';
@@ -67,6 +67,7 @@ const CODE_FIELDS: Record<string, Field[]> = {
   RIN: fieldsOf(INOTIFY),
   RFI: fieldsOf(FIFO),
   RSL: fieldsOf(SYMLINK),
+  RSK: [...fieldsOf(SOCKET), { offset: C.CKPT_RSK_ADDR, size: SOCKET_ADDR_SIZE }, { offset: C.CKPT_RSK_PEER_ADDR, size: SOCKET_ADDR_SIZE }],
   PT: fieldsOf(POSIX_TIMER),
   LK: fieldsOf(LOCK),
   SM: fieldsOf(SYSV_SEGMENT),

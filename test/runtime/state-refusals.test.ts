@@ -106,6 +106,41 @@ describe('state a restart cannot restore: warned about at the checkpoint, refuse
       refusal: 'the program held a lease or a lock of a kind a restart cannot take again',
     },
     {
+      name: 'tcp_connection',
+      warning: /^(ckpt: warning: descriptor [45] \(socket:\[\d+\]\) cannot be restored: a TCP connection needs TCP_REPAIR \(CAP_NET_ADMIN\) to be made again; CKPT_TCP_CLOSE=1 at the restart makes it a closed socket: a restart will refuse this image \(docs\/limits\.md\)\n){2}$/,
+      refusal: /^descriptor 4 \(socket:\[\d+\]\) cannot be restored: a TCP connection needs TCP_REPAIR \(CAP_NET_ADMIN\) to be made again; CKPT_TCP_CLOSE=1 at the restart makes it a closed socket$/,
+    },
+    {
+      name: 'scm_rights',
+      warning: /^ckpt: warning: descriptor 5 \(socket:\[\d+\]\) cannot be restored: descriptors passed on it \(SCM_RIGHTS\) wait unread, and they are not restored: a restart will refuse this image \(docs\/limits\.md\)\n$/,
+      refusal: /^descriptor 5 \(socket:\[\d+\]\) cannot be restored: descriptors passed on it \(SCM_RIGHTS\) wait unread, and they are not restored$/,
+    },
+    {
+      name: 'unix_accepted',
+      warning: /^(ckpt: warning: descriptor [45] \(socket:\[\d+\]\) cannot be restored: a connection made through a listening socket that is gone is not restored: a restart will refuse this image \(docs\/limits\.md\)\n){2}$/,
+      refusal: /^descriptor 4 \(socket:\[\d+\]\) cannot be restored: a connection made through a listening socket that is gone is not restored$/,
+    },
+    {
+      name: 'unix_listen_queued',
+      warning: /^ckpt: warning: descriptor 3 \(socket:\[\d+\]\) cannot be restored: connections wait on it to be accepted, and their sockets cannot be made again: a restart will refuse this image \(docs\/limits\.md\)\nckpt: warning: descriptor 4 \(socket:\[\d+\]\) cannot be restored: its peer, a named socket, was closed or is not accepted yet: such a connection is not restored: a restart will refuse this image \(docs\/limits\.md\)\n$/,
+      refusal: /^descriptor 3 \(socket:\[\d+\]\) cannot be restored: connections wait on it to be accepted, and their sockets cannot be made again$/,
+    },
+    {
+      name: 'unix_named_sender',
+      warning: /^ckpt: warning: descriptor 3 \(socket:\[\d+\]\) cannot be restored: an unread datagram came from a named socket, whose address cannot be given again: a restart will refuse this image \(docs\/limits\.md\)\n$/,
+      refusal: /^descriptor 3 \(socket:\[\d+\]\) cannot be restored: an unread datagram came from a named socket, whose address cannot be given again$/,
+    },
+    {
+      name: 'udp_corked',
+      warning: /^ckpt: warning: descriptor 3 \(socket:\[\d+\]\) cannot be restored: data held back by UDP_CORK waits to be sent: a restart will refuse this image \(docs\/limits\.md\)\n$/,
+      refusal: /^descriptor 3 \(socket:\[\d+\]\) cannot be restored: data held back by UDP_CORK waits to be sent$/,
+    },
+    {
+      name: 'netlink_socket',
+      warning: /^ckpt: warning: descriptor 3 \(socket:\[\d+\]\) cannot be restored: sockets of this family \(netlink, packet\.\.\.\) are not restored: a restart will refuse this image \(docs\/limits\.md\)\n$/,
+      refusal: /^descriptor 3 \(socket:\[\d+\]\) cannot be restored: sockets of this family \(netlink, packet\.\.\.\) are not restored$/,
+    },
+    {
       name: 'rmdir_open',
       warning: undefined,	// files.c's (the kobjects branch's) to say
       refusal: /^a file the program had open cannot be opened again: \/.*\/rmdir_open\.dir \(deleted\)$/,
@@ -128,21 +163,88 @@ describe('state a restart cannot restore: warned about at the checkpoint, refuse
     });
   }
 
-  it('seccomp_filter: the vacate signal makes no image, and the program dies of the signal', async () => {
-    const dir = scratch('ckpt-refused-vacate-');
-    const prog = path.join(dir, 'seccomp_filter.ckpt'), image = path.join(dir, 'state.img');
-    await relinkFile(refused('seccomp_filter'), prog);
-    const run = start(prog, dir, { CKPT_IMAGE: image, CKPT_VACATE_SIGNAL: 'TERM' });
+  for (const name of ['seccomp_filter', 'tcp_connection']) {
+    it(`${name}: the vacate signal makes no image, and the program dies of the signal`, async () => {
+      const dir = scratch('ckpt-refused-vacate-');
+      const prog = path.join(dir, `${name}.ckpt`), image = path.join(dir, 'state.img');
+      await relinkFile(refused(name), prog);
+      const run = start(prog, dir, { CKPT_IMAGE: image, CKPT_VACATE_SIGNAL: 'TERM' });
+      try {
+        await until(run, () => run.stdout.includes('READY\n'), 'READY');
+        run.child.kill('SIGTERM');
+        await until(run, () => run.exited, 'the exit');
+      } finally {
+        await stop(run);
+      }
+      assert.equal(run.child.signalCode, 'SIGTERM', run.stderr);
+      assert.ok(!fs.existsSync(image), 'an image was written');
+      assert.match(run.stderr, /ckpt: checkpoint refused: the vacate signal makes no image a restart would refuse\n/);
+    });
+  }
+});
+
+describe('sockets at the restart', function () {
+  this.timeout(120_000);
+
+  it('tcp_connection restarted with CKPT_TCP_CLOSE=1: both ends come back closed, the listener still accepts', async () => {
+    const { prog, dir, image } = await checkpointed(refused('tcp_connection'), 'tcp-close');
+    const r = await runProgram(prog, [], { cwd: dir, env: { CKPT_RESTART: image, CKPT_TCP_CLOSE: '1' }, input: 'go\n', timeout: 60_000 });
+    assert.equal(r.stdout, 'PASS\n', r.stderr);
+    assert.equal(r.exitCode, 0);
+  });
+
+  /** The port the image's socket at fd was bound to (its address's bytes 2 and 3, network order) */
+  function portOf(image: string, fd: number): number {
+    const sock = readImage(fileSource(image)).objects.find((o) => o.kind === 'socket' && o.value.fd === fd);
+    assert.ok(sock && sock.kind === 'socket', `no socket record for fd ${fd}`);
+    return sock.value.addr.readUInt16BE(2);
+  }
+
+  /** python3 bound to `what` (a unix name in dir, or a TCP port) until its stdin closes */
+  async function holdName(dir: string, code: string): Promise<Running> {
+    const holder = start('/usr/bin/python3', dir, {}, ['-c', `import socket, sys\n${code}\nprint('bound', flush=True)\nsys.stdin.read()\n`]);
+    await until(holder, () => holder.stdout.includes('bound\n'), 'python3 binding the name');
+    return holder;
+  }
+
+  it('a unix name another process listens on now refuses the restart, naming the descriptor and the name; freed, the restart goes on', async () => {
+    const { prog, dir, image, stderr } = await checkpointed(path.join(SAMPLES_DIR, 'zdtm/glibc/unix_bound'), 'unix-taken');
+    assert.equal(stderr, '');
+    const holder = await holdName(dir, "import os\nos.unlink('unix_bound.listen')\ns = socket.socket(socket.AF_UNIX)\ns.bind('unix_bound.listen')\ns.listen(1)");
     try {
-      await until(run, () => run.stdout.includes('READY\n'), 'READY');
-      run.child.kill('SIGTERM');
-      await until(run, () => run.exited, 'the exit');
+      const r = await restart(prog, dir, image);
+      assert.equal(r.exitCode, 2, r.stderr);
+      assert.match(r.stderr, /^ckpt: cannot restart from .*: descriptor 8 \(socket:\[\d+\]\) cannot be restored: its name is taken now \(by a socket another process is bound to, or a file that is no socket\): unix_bound\.listen\n$/);
     } finally {
-      await stop(run);
+      await stop(holder);
     }
-    assert.equal(run.child.signalCode, 'SIGTERM', run.stderr);
-    assert.ok(!fs.existsSync(image), 'an image was written');
-    assert.match(run.stderr, /ckpt: checkpoint refused: the vacate signal makes no image a restart would refuse\n/);
+    const again = await restart(prog, dir, image);	// python's socket file left behind, nobody on it: removed
+    assert.equal(again.stdout, 'PASS\n', again.stderr);
+  });
+
+  it('a file that is no socket at a unix name refuses the restart and is left as it is', async () => {
+    const { prog, dir, image } = await checkpointed(path.join(SAMPLES_DIR, 'zdtm/glibc/unix_bound'), 'unix-file');
+    const file = path.join(dir, 'unix_bound.listen');
+    fs.unlinkSync(file);
+    fs.writeFileSync(file, 'not a socket\n');
+    const r = await restart(prog, dir, image);
+    assert.equal(r.exitCode, 2, r.stderr);
+    assert.match(r.stderr, /cannot be restored: its name is taken now \(by a socket another process is bound to, or a file that is no socket\): unix_bound\.listen\n$/);
+    assert.equal(fs.readFileSync(file, 'utf8'), 'not a socket\n');
+  });
+
+  it('a TCP port another process listens on now refuses the restart, naming the port', async () => {
+    const { prog, dir, image, stderr } = await checkpointed(path.join(SAMPLES_DIR, 'zdtm/glibc/inet_sockets'), 'port-taken');
+    assert.equal(stderr, '');
+    const port = portOf(image, 3);	// inet_sockets' IPv4 listener
+    const holder = await holdName(dir, `s = socket.socket()\ns.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\ns.bind(('127.0.0.1', ${port}))\ns.listen(1)`);
+    try {
+      const r = await restart(prog, dir, image);
+      assert.equal(r.exitCode, 2, r.stderr);
+      assert.match(r.stderr, new RegExp(`^ckpt: cannot restart from .*: descriptor 3 \\(socket:\\[\\d+\\]\\) cannot be restored: its address is in use now \\(another socket's, or connections of the old process in TIME_WAIT\\): port ${port}\\n$`));
+    } finally {
+      await stop(holder);
+    }
   });
 });
 

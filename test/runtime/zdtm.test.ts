@@ -17,12 +17,14 @@ const CONCURRENCY = 4;
 const STEP_MS = 10_000;	// the longest any one step (READY, image, restore, exit) may take
 const MUSL_TOO = new Set(['mem_heap', 'mem_anon', 'fpu_regs', 'sig_mask', 'files_offsets', 'brk_grow', 'pid_stable',
   'pipe_unread', 'eventfd', 'timerfd', 'epoll', 'unlinked', 'memfd', 'inotify', 'fifo', 'symlink', 'sysv_ipc', 'mem_unlinked',
-  'mem_shared_file', 'mem_shared_anon', 'posix_timers', 'file_locks', 'task_state', 'mem_advice', 'sysv_shm', 'mem_guard']);
+  'mem_shared_file', 'mem_shared_anon', 'posix_timers', 'file_locks', 'task_state', 'mem_advice', 'sysv_shm', 'mem_guard',
+  'unix_pairs', 'unix_bound', 'inet_sockets']);
 const PIE_TOO = new Set(['mem_heap', 'mem_file', 'mem_shared_file', 'mem_shared_anon', 'posix_timers', 'file_locks', 'task_state',
-  'mem_advice', 'sysv_shm', 'pipe_unread', 'eventfd', 'timerfd', 'signalfd', 'epoll', 'unlinked', 'memfd', 'opath', 'fown', 'inotify', 'fifo', 'symlink', 'sysv_ipc', 'mem_unlinked']);
+  'mem_advice', 'sysv_shm', 'pipe_unread', 'eventfd', 'timerfd', 'signalfd', 'epoll', 'unlinked', 'memfd', 'opath', 'fown', 'inotify',
+  'fifo', 'symlink', 'sysv_ipc', 'mem_unlinked', 'unix_pairs', 'unix_bound', 'inet_sockets']);
 const CONTINUE_TOO = new Set(['mem_heap', 'fpu_regs', 'sig_mask', 'itimers', 'files_append', 'mem_shared_file', 'posix_timers',
   'file_locks', 'task_state', 'mem_advice', 'sysv_shm', 'mem_guard', 'thread_condvar', 'thread_blocked', 'thread_sigpending', 'thread_robust',
-  'pipe_unread', 'eventfd', 'epoll', 'inotify', 'unlinked', 'fifo', 'symlink', 'sysv_ipc', 'mem_unlinked']);
+  'pipe_unread', 'eventfd', 'epoll', 'inotify', 'unlinked', 'fifo', 'symlink', 'sysv_ipc', 'mem_unlinked', 'unix_pairs', 'unix_bound', 'inet_sockets']);
 // the thread samples run as every kind of static program: musl's and glibc's threads differ, and
 // static-pie puts their TLS where ASLR says
 const isThreadSample = (name: string) => name.startsWith('thread_');
