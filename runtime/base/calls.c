@@ -20,6 +20,7 @@ uint8_t rt_syscall_class[RT_NR_MAX] = {
 	[__NR_clone3] = 1,
 	[__NR_brk] = 1,
 	[__NR_rseq] = 1,
+	[__NR_madvise] = 1,	/* memory mapped from an image drops to zeros (ckpt/lazy.c) */
 	[__NR_munmap] = 1,	/* a thread may unmap the stack it runs on: see core/dispatch.c */
 	[__NR_nanosleep] = 1,	/* EINTR after a checkpoint signal is not the program's, and the */
 	[__NR_clock_nanosleep] = 1,	/* sleep goes on for what is left: rt_sleep_restartable */

@@ -47,6 +47,7 @@ uint64_t rt_job_restarted(uint64_t generation);
 /* restore.c */
 _Noreturn void rt_restart(const char *path, const char *name, char **envp);
 
+
 /* maps.c */
 struct rt_map {
 	uint64_t start, end, offset;
@@ -55,6 +56,14 @@ struct rt_map {
 	char path[256];
 };
 long rt_read_maps(struct rt_map *out, long max, char *buf, size_t size);
+const char *rt_parse_map(const char *s, struct rt_map *m);	/* one line; returns the next */
+
+/* lazy.c: memory a restart mapped from its image */
+extern uint64_t rt_image_dev, rt_image_ino;
+extern long rt_verifier_fd;
+int rt_image_backed(const struct rt_map *m);
+void rt_lazy_settle(void);
+long rt_sys_madvise(uint64_t addr, uint64_t len, long advice);
 
 /*
  * Where a region record's extents start: after the path's NUL, at the next multiple of 8 of the

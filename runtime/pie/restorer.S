@@ -2,8 +2,9 @@
  * The restorer: copied by ckpt/restore.c into a holding area outside both address spaces, it
  * replaces the new process's memory with the image's and returns into the program through
  * rt_sigreturn.
- * Memory is real anonymous memory (or a private mapping of its file), with the stored pages read in:
- * mremap, MADV_DONTNEED and a stack that grows down behave as they did before the checkpoint.
+ * Memory is real anonymous memory (or a private mapping of its file), with the stored pages read in,
+ * or, for a region planned RT_MAP_IMAGE, its large extents mapped privately from the image file
+ * (ckpt/lazy.c says what the runtime does so that the program cannot tell).
  * It must be position-independent and use nothing outside the holding area: registers, the plan
  * (rdi), and the stack restore.c gave it. Nothing after the first munmap can be undone: ckpt/
  * has checked every byte of the image (image.c) before this runs.
@@ -126,6 +127,23 @@ rt_restorer_code_start:
 	mov	%rax, CKPT_RE_FIRST(%rsp)
 	shlq	$12, CKPT_RE_COUNT(%rsp)
 	xor	%r14d, %r14d			/* bytes of this extent read so far */
+	testb	$RT_MAP_IMAGE, RT_MAP_HUGE_FLAG(%r12)
+	jz	52f
+	cmpq	$RT_MAP_IMAGE_MIN, CKPT_RE_COUNT(%rsp)
+	jb	52f
+	/* a large extent: the image's own pages, mapped privately (faults bring them in) */
+	mov	CKPT_RE_FIRST(%rsp), %rdi
+	mov	CKPT_RE_COUNT(%rsp), %rsi
+	mov	$(PROT_READ | PROT_WRITE), %edx
+	mov	$(MAP_PRIVATE | MAP_FIXED), %r10d
+	mov	RT_PLAN_IMAGE_FD(%rbx), %r8
+	mov	%rbp, %r9
+	mov	$__NR_mmap, %eax
+	syscall
+	cmp	CKPT_RE_FIRST(%rsp), %rax
+	jne	.Lfail
+	mov	CKPT_RE_COUNT(%rsp), %r14
+	jmp	58f
 52:	cmp	CKPT_RE_COUNT(%rsp), %r14
 	jae	58f
 	mov	RT_PLAN_IMAGE_FD(%rbx), %rdi
