@@ -64,6 +64,8 @@ extern long rt_verifier_fd;
 int rt_image_backed(const struct rt_map *m);
 void rt_lazy_settle(void);
 long rt_sys_madvise(uint64_t addr, uint64_t len, long advice);
+long rt_sys_mremap(uint64_t addr, uint64_t old_len, uint64_t new_len, long flags, uint64_t to);
+long rt_materialize_image_ranges(uint64_t addr, uint64_t len);
 
 /*
  * Where a region record's extents start: after the path's NUL, at the next multiple of 8 of the

@@ -10,7 +10,10 @@
  *          failure stops the program with SIGKILL and one line on stderr.
  * What the program must not tell apart from the anonymous memory it had:
  * - MADV_DONTNEED and MADV_FREE would bring the image's bytes back where it expects zeros: the
- *   runtime puts fresh anonymous memory over those ranges first (rt_sys_madvise);
+ *   runtime puts fresh anonymous memory over those ranges first (rt_sys_madvise); advice only
+ *   anonymous memory takes (MADV_WIPEONFORK, MADV_MERGEABLE) gets anonymous memory, contents
+ *   copied; and so does a mapping mremap grows, which would take the image's next bytes
+ *   (rt_sys_mremap). The restart maps no region with such advice from the image;
  * - a checkpoint must store those pages, which pagemap calls a file's: memory.c stores a region
  *   of the image whole, as anonymous memory (rt_image_backed);
  * - a checkpoint waits for the verifier, so that a corrupt image is never written again as a
@@ -150,8 +153,28 @@ void rt_lazy_settle(void)
 	rt_verifier_fd = -1;
 }
 
-/* Fresh anonymous memory over the image's mappings in [lo, hi), with their protections */
-static long rt_anonymize_image_ranges(uint64_t lo, uint64_t hi)
+/* The image's mappings in [lo, hi) made anonymous: with zeros (drop), or with their contents */
+static long rt_replace_piece(uint64_t from, uint64_t len, uint32_t prot, int drop)
+{
+	long anon = rt_syscall6(__NR_mmap, drop ? (long)from : 0, (long)len, drop ? prot : PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS | (drop ? MAP_FIXED : 0), -1, 0);
+	if (anon < 0 && anon > -4096)
+		return anon;
+	if (drop)
+		return 0;
+	if (!(prot & PROT_READ))	/* it is replaced next: the program cannot see it readable */
+		rt_syscall3(__NR_mprotect, (long)from, (long)len, PROT_READ);
+	rt_memcpy((void *)anon, (const void *)from, len);
+	rt_syscall3(__NR_mprotect, anon, (long)len, prot);
+	long moved = rt_syscall5(__NR_mremap, anon, (long)len, (long)len, MREMAP_MAYMOVE | MREMAP_FIXED, (long)from);
+	if (moved != (long)from) {
+		rt_syscall2(__NR_munmap, anon, (long)len);
+		return moved < 0 ? moved : -ENOMEM;
+	}
+	return 0;
+}
+
+static long rt_replace_image_ranges(uint64_t lo, uint64_t hi, int drop)
 {
 	static char text[256 * 1024];
 	static int lock;
@@ -167,23 +190,45 @@ static long rt_anonymize_image_ranges(uint64_t lo, uint64_t hi)
 		if (!rt_image_backed(&m) || m.end <= lo || m.start >= hi)
 			continue;
 		uint64_t from = m.start > lo ? m.start : lo, to = m.end < hi ? m.end : hi;
-		long got = rt_syscall6(__NR_mmap, (long)from, (long)(to - from), m.prot,
-				       MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS, -1, 0);
-		if (got < 0 && got > -4096)
-			r = got;
+		r = rt_replace_piece(from, to - from, m.prot, drop);
 	}
 	__atomic_store_n(&lock, 0, __ATOMIC_RELEASE);
 	return r;
 }
 
-/* madvise: advice that drops pages leaves zeros in memory that was anonymous, as it did before */
+/* The image's memory in [addr, addr + len) as anonymous memory with the same contents: for calls
+ * that treat a file's mapping otherwise (incremental tracking may need it too) */
+long rt_materialize_image_ranges(uint64_t addr, uint64_t len)
+{
+	if (!rt_image_ino || (addr & 4095) || !len || addr + len < addr)
+		return 0;
+	return rt_replace_image_ranges(addr, (addr + len + 4095) & ~4095UL, 0);
+}
+
+/*
+ * madvise: advice that drops pages leaves zeros in memory that was anonymous, as it did before;
+ * advice the kernel takes only for anonymous memory (wipe on fork, KSM) gets it, contents kept.
+ */
 long rt_sys_madvise(uint64_t addr, uint64_t len, long advice)
 {
 	int drops = advice == MADV_DONTNEED || advice == MADV_FREE || advice == MADV_DONTNEED_LOCKED;
-	if (rt_image_ino && drops && !(addr & 4095) && len && addr + len > addr) {
-		long r = rt_anonymize_image_ranges(addr, (addr + len + 4095) & ~4095UL);
+	int anonymous_only = advice == MADV_WIPEONFORK || advice == MADV_KEEPONFORK || advice == MADV_MERGEABLE;
+	if (rt_image_ino && (drops || anonymous_only) && !(addr & 4095) && len && addr + len > addr) {
+		long r = rt_replace_image_ranges(addr, (addr + len + 4095) & ~4095UL, drops);
 		if (r < 0)
 			return r;
 	}
 	return rt_syscall3(__NR_madvise, (long)addr, (long)len, advice);
+}
+
+/* mremap: a mapping of the image that grows would take the image's next bytes (or SIGBUS past its
+ * end) where anonymous memory has zeros: what grows becomes anonymous first */
+long rt_sys_mremap(uint64_t addr, uint64_t old_len, uint64_t new_len, long flags, uint64_t to)
+{
+	if (new_len > old_len) {
+		long r = rt_materialize_image_ranges(addr, old_len);
+		if (r < 0)
+			return r;
+	}
+	return rt_syscall5(__NR_mremap, (long)addr, (long)old_len, (long)new_len, flags, (long)to);
 }
