@@ -20,6 +20,7 @@ struct rt_image {
 	int warn_only;		/* CKPT_FILES_CHANGED=warn (default) or refuse */
 	uint64_t dev, ino;	/* the image file's */
 	long verifier_fd;	/* RT_PAGES_LAZY: the verifier's pipe (lazy.c); -1: none */
+	long verifier_go;	/* the pipe whose close by the restorer starts it; -1: none */
 	int pages;		/* CKPT_LAZY: RT_PAGES_*; RT_PAGES_LAZY leaves the data's checksums to the verifier */
 };
 

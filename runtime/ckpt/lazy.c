@@ -29,6 +29,7 @@ uint64_t rt_image_dev, rt_image_ino;
 long rt_verifier_fd = -1;
 
 #define RT_VERIFY_CHUNK	(4UL << 20)	/* between two looks at whether the program still runs */
+#define RT_VERIFIER_NICE	10		/* the program first: it is what the user waits for */
 
 int rt_pages_from_env(char **envp)
 {
@@ -80,18 +81,32 @@ static void rt_close_all_but(const long *keep, int n)
 	rt_syscall3(__NR_close_range, from, ~0U, 0);
 }
 
-/* The verifier (a grandchild: the program never sees it as a child): the image's data checked,
- * the program stopped if it is corrupt; its end closes the pipe the program's checkpoints wait on */
-static _Noreturn void rt_verifier(const struct rt_image *im, long pidfd, long pipe_end)
+/* Sorts a few descriptors in place */
+static void rt_sort_fds(long *fds, int n)
 {
-	long keep[3] = { 2, pidfd, pipe_end };
-	for (int i = 1; i < 3; i++)	/* 2 < both; the other two in order */
-		if (keep[i] < keep[i - 1]) {
-			long t = keep[i];
-			keep[i] = keep[i - 1];
-			keep[i - 1] = t;
+	for (int i = 1; i < n; i++)
+		for (int j = i; j > 0 && fds[j] < fds[j - 1]; j--) {
+			long t = fds[j];
+			fds[j] = fds[j - 1];
+			fds[j - 1] = t;
 		}
-	rt_close_all_but(keep, 3);
+}
+
+/*
+ * The verifier (a grandchild: the program never sees it as a child): it waits until the restorer
+ * has closed the go pipe (memory in place: the restart is not slowed down), then checks the
+ * image's data at a lower priority than the program's, and stops the program if it is corrupt.
+ * Its end closes the pipe the program's checkpoints wait on.
+ */
+static _Noreturn void rt_verifier(const struct rt_image *im, long pidfd, long done_end, long go_end)
+{
+	long keep[4] = { 2, pidfd, done_end, go_end };
+	char c;
+	rt_sort_fds(keep, 4);
+	rt_close_all_but(keep, 4);
+	while (rt_syscall3(__NR_read, go_end, (long)&c, 1) == -EINTR)
+		;
+	rt_syscall3(__NR_setpriority, PRIO_PROCESS, 0, RT_VERIFIER_NICE);
 	if (!rt_data_corrupt(im, pidfd))
 		rt_exit(0);
 	rt_syscall4(__NR_pidfd_send_signal, pidfd, SIGKILL, 0, 0);
@@ -109,33 +124,41 @@ static void rt_check_data_now(const struct rt_image *im)
 }
 
 /*
- * CKPT_LAZY=1, once the program's descriptors are placed: the verifier started, and the read end
- * of its pipe moved above every descriptor the restart holds; the number goes to the restored
- * runtime. Without a verifier (no pidfd, no fork), the data is checked here.
+ * CKPT_LAZY=1, once the program's descriptors are placed: the verifier started. Two pipes: the
+ * restored runtime keeps the read end of "done" (returned), the restorer closes the write end of
+ * "go" (*go), both moved above every descriptor the restart holds. Without a verifier (no pidfd,
+ * no fork), the data is checked here, and -1 returned.
  */
-long rt_start_verifier(const struct rt_image *im)
+long rt_start_verifier(const struct rt_image *im, long *go)
 {
-	int p[2];
-	long pidfd = rt_syscall2(__NR_pidfd_open, rt_syscall0(__NR_getpid), 0), status = -1;
-	if (pidfd < 0 || rt_syscall2(__NR_pipe2, (long)p, O_CLOEXEC) < 0) {
-		rt_check_data_now(im);
-		return -1;
+	int done[2], start[2], status = -1;
+	long pidfd = rt_syscall2(__NR_pidfd_open, rt_syscall0(__NR_getpid), 0), fd = -1;
+	*go = -1;
+	if (pidfd >= 0 && rt_syscall2(__NR_pipe2, (long)done, O_CLOEXEC) == 0) {
+		if (rt_syscall2(__NR_pipe2, (long)start, O_CLOEXEC) == 0) {
+			long child = rt_syscall0(__NR_fork);
+			if (child == 0) {
+				long verifier = rt_syscall0(__NR_fork);
+				if (verifier == 0)
+					rt_verifier(im, pidfd, done[1], start[0]);
+				rt_exit(verifier < 0);
+			}
+			if (child > 0)
+				rt_syscall4(__NR_wait4, child, (long)&status, 0, 0);
+			if (status == 0)
+				*go = rt_syscall3(__NR_fcntl, start[1], F_DUPFD_CLOEXEC, im->fd + 1);
+			rt_syscall1(__NR_close, start[0]);
+			rt_syscall1(__NR_close, start[1]);
+		}
+		if (*go >= 0)
+			fd = rt_syscall3(__NR_fcntl, done[0], F_DUPFD_CLOEXEC, im->fd + 1);
+		rt_syscall1(__NR_close, done[0]);
+		rt_syscall1(__NR_close, done[1]);
 	}
-	long child = rt_syscall0(__NR_fork);
-	if (child == 0) {
-		long verifier = rt_syscall0(__NR_fork);
-		if (verifier == 0)
-			rt_verifier(im, pidfd, p[1]);
-		rt_exit(verifier < 0);
-	}
-	if (child > 0)
-		rt_syscall4(__NR_wait4, child, (long)&status, 0, 0);
-	rt_syscall1(__NR_close, p[1]);
-	rt_syscall1(__NR_close, pidfd);
-	long fd = status == 0 ? rt_syscall3(__NR_fcntl, p[0], F_DUPFD_CLOEXEC, im->fd + 1) : -1;
-	rt_syscall1(__NR_close, p[0]);
+	if (pidfd >= 0)
+		rt_syscall1(__NR_close, pidfd);
 	if (fd < 0)
-		rt_check_data_now(im);	/* no verifier runs: nothing may be left unchecked */
+		rt_check_data_now(im);	/* no verifier runs (or it cannot be waited for): nothing left unchecked */
 	return fd;
 }
 

@@ -80,6 +80,10 @@ static void rt_plan_build(const struct rt_image *im, unsigned char *plan, const 
 	/* the restored runtime learns it was restarted (it then owns brk) and its real ids */
 	rt_plan_pokes(&b, im, timer);
 	rt_prepare_closes(&b);
+	if (im->verifier_go >= 0) {	/* the verifier starts once memory is in place (lazy.c) */
+		rt_plan_u64(&b, (uint64_t)im->verifier_go);
+		(*(uint64_t *)(plan + RT_PLAN_CLOSES))++;
+	}
 	rt_prepare_advice(&b);
 	*(uint64_t *)(plan + RT_PLAN_FS_BASE) = u64at(im->process, CKPT_RP_FS_BASE);
 	*(uint64_t *)(plan + RT_PLAN_IMAGE_FD) = (uint64_t)im->fd;
@@ -124,7 +128,7 @@ _Noreturn void rt_restart(const char *path, const char *name, char **envp)
 	uint64_t all = ~0ULL;
 	rt_syscall4(__NR_rt_sigprocmask, SIG_SETMASK, (long)&all, 0, RT_SIGSET_SIZE);
 	im.path = path;
-	im.verifier_fd = -1;
+	im.verifier_fd = im.verifier_go = -1;
 	im.name = name;
 	rt_read_policy(&im, envp);
 	rt_check_image(&im);
@@ -144,7 +148,7 @@ _Noreturn void rt_restart(const char *path, const char *name, char **envp)
 	/* past this point the image is known good: kernel state first, then the address space */
 	int terminal = rt_restore_files(&im);
 	if (im.pages == RT_PAGES_LAZY)
-		im.verifier_fd = rt_start_verifier(&im);
+		im.verifier_fd = rt_start_verifier(&im, &im.verifier_go);
 	rt_restore_kernel_state(&im, terminal);
 	long timer = rt_ckpt_timer_arm(u32at(im.process, CKPT_RP_INTERVAL), (int)u32at(im.process, CKPT_RP_CKPT_SIGNAL));
 	unsigned char *code = (unsigned char *)hold, *plan = code + RT_HOLD_CODE;

@@ -68,7 +68,7 @@ int rt_taken_now(uint64_t lo, uint64_t hi);
 
 /* lazy.c */
 int rt_pages_from_env(char **envp);
-long rt_start_verifier(const struct rt_image *im);
+long rt_start_verifier(const struct rt_image *im, long *go);
 
 /* shm.c: System V segments attached before the region files, moved in place by remaps */
 void rt_prepare_shm(const struct rt_image *im, uint64_t hold);
