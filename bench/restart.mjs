@@ -58,8 +58,8 @@ if (values.base) {
   variants.push({ name: 'base, CKPT_HUGE=0', bin, env: { CKPT_HUGE: '0' } });
 }
 const bin = await prepare(root, path.join(work, 'this'), exe);
-variants.push({ name: 'read in, THP (CKPT_LAZY=0)', bin, env: { CKPT_LAZY: '0' } });
-variants.push({ name: 'read in, 4 KiB (CKPT_LAZY=0 CKPT_HUGE=0)', bin, env: { CKPT_LAZY: '0', CKPT_HUGE: '0' } });
+variants.push({ name: 'read in, THP (CKPT_LAZY=0 CKPT_HUGE=1)', bin, env: { CKPT_LAZY: '0', CKPT_HUGE: '1' } });
+variants.push({ name: 'read in, 4 KiB (CKPT_LAZY=0)', bin, env: { CKPT_LAZY: '0' } });
 variants.push({ name: 'checked, mapped (default)', bin, env: {} });
 variants.push({ name: 'lazy (CKPT_LAZY=1)', bin, env: { CKPT_LAZY: '1' } });
 

@@ -513,11 +513,12 @@ static int rt_wants_huge(const struct rt_plan_builder *b, uint64_t len, uint64_t
 }
 
 /* Stored pages mapped from the image: private memory only, not a stack, which must grow down
- * from an anonymous mapping, nor memory with advice the kernel takes only for anonymous memory */
-static int rt_maps_image(const struct rt_plan_builder *b, uint64_t flags, uint64_t stored, uint32_t advice)
+ * from an anonymous mapping, nor memory with advice the kernel takes only for anonymous memory,
+ * nor code (an image on a noexec mount cannot be mapped executable) */
+static int rt_maps_image(const struct rt_plan_builder *b, uint64_t flags, uint64_t stored, const unsigned char *p)
 {
-	return b->map_image && stored && !(flags & (MAP_SHARED | MAP_GROWSDOWN)) &&
-	       !(advice & (CKPT_VM_WIPEONFORK | CKPT_VM_MERGEABLE));
+	return b->map_image && stored && !(flags & (MAP_SHARED | MAP_GROWSDOWN)) && !(u32at(p, CKPT_RG_PROT) & PROT_EXEC) &&
+	       !(u32at(p, CKPT_RG_ADVICE) & (CKPT_VM_WIPEONFORK | CKPT_VM_MERGEABLE));
 }
 
 static void rt_plan_map(void *arg, const unsigned char *h, const unsigned char *p)
@@ -544,7 +545,7 @@ static void rt_plan_map(void *arg, const unsigned char *h, const unsigned char *
 	rt_plan_u64(b, stored ? u64at(h, CKPT_RH_DATA_OFFSET) : (uint64_t)RT_NO_DATA);
 	rt_plan_u64(b, (uint64_t)(p - b->im->base) + at);	/* the extents, read by the restorer from the image file */
 	rt_plan_u64(b, (size - at) / CKPT_RE_SIZE);
-	rt_plan_u64(b, rt_wants_huge(b, len, stored) ? RT_MAP_HUGE : rt_maps_image(b, flags, stored, u32at(p, CKPT_RG_ADVICE)) ? RT_MAP_IMAGE : 0);
+	rt_plan_u64(b, rt_wants_huge(b, len, stored) ? RT_MAP_HUGE : rt_maps_image(b, flags, stored, p) ? RT_MAP_IMAGE : 0);
 	(*(uint64_t *)(b->plan + RT_PLAN_MAPS))++;
 }
 

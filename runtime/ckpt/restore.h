@@ -22,7 +22,7 @@ struct rt_plan_builder {
 	unsigned char *plan, *next;
 	const struct rt_image *im;
 	long region;			/* region records laid out so far */
-	int huge;			/* CKPT_HUGE: large regions read in get 2 MiB pages */
+	int huge;			/* CKPT_HUGE=1: large regions read in get 2 MiB pages */
 	int map_image;			/* large extents are mapped from the image (lazy.c) */
 };
 

@@ -100,7 +100,7 @@ describe('lazy restarts (CKPT_LAZY=1)', function () {
   });
 
   it('CKPT_LAZY=0 reads every page in before the program runs', async () => {
-    const run = start(bin, dir, { CKPT_RESTART: image, CKPT_LAZY: '0', CKPT_HUGE: '0' });
+    const run = start(bin, dir, { CKPT_RESTART: image, CKPT_LAZY: '0' });
     const rss = await back(run);
     assert.ok(rss > GiB_KiB, `resident ${rss} KiB when it was back`);
     await checkAndEnd(run);
