@@ -4,8 +4,9 @@
  * READY and waits, to be checkpointed, in a read() of INPUT bytes into the buffer, across pages.
  * After the restart that read is its first act: the kernel writes into pages of the buffer no one
  * has touched since. It prints BACK with its resident KiB, then waits for a line "check", checks
- * every word of its memory and the buffer, drops the first MiB (MADV_DONTNEED, which must leave
- * zeros), and prints PASS, or FAIL and what was wrong.
+ * every word of its memory and the buffer, grows the buffer to 2 MiB (mremap, which must add
+ * zeros), drops the first MiB of its memory (MADV_DONTNEED, which must leave zeros), and prints
+ * PASS, or FAIL and what was wrong.
  */
 #define _GNU_SOURCE
 #include <stdint.h>
@@ -57,11 +58,17 @@ static void read_exactly(unsigned char *to, size_t n)
 	}
 }
 
-static void check(const uint64_t *mem, size_t words, const unsigned char *buf)
+static void check(const uint64_t *mem, size_t words, unsigned char *buf)
 {
 	for (size_t i = 0; i < words; i++)
 		if (mem[i] != word_of(i))
 			fail("memory", i * 8);
+	buf = mremap(buf, BUF_SIZE, 2 * BUF_SIZE, MREMAP_MAYMOVE);
+	if (buf == MAP_FAILED)
+		fail("mremap", 0);
+	for (size_t i = BUF_SIZE; i < 2 * BUF_SIZE; i++)
+		if (buf[i])
+			fail("zeros where mremap grew the buffer", i);
 	for (size_t i = 0; i < BUF_SIZE; i++) {
 		int in = i >= INPUT_AT && i < INPUT_AT + INPUT;
 		if (buf[i] != (in ? input_byte(i - INPUT_AT) : 0x5a))

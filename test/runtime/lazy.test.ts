@@ -1,9 +1,9 @@
-// Lazy restarts (CKPT_LAZY=1, runtime/ckpt/lazy.c, docs/tactics.md "Restart"): a program with 1 GiB
-// of written memory (test/runtime/lazy-probe.c) is checkpointed while it waits in a read(); the
+// Lazy restarts (CKPT_LAZY=1, runtime/ckpt/lazy.c, docs/restart.md): a program with 1 GiB of
+// written memory (test/runtime/lazy-probe.c) is checkpointed while it waits in a read(); the
 // restart returns to it before its memory is read in (its resident memory when it prints BACK is
 // a small part of the GiB); its first act, that read(), puts input into pages nobody has touched
-// since the restart; then it finds every word of its memory right and MADV_DONTNEED still leaves
-// zeros. The same from an image on the shadow. A corrupt image under CKPT_LAZY=1 stops the program
+// since the restart; then it finds every word of its memory right, and a growing mremap and
+// MADV_DONTNEED still give zeros. The same from an image on the shadow. A corrupt image under CKPT_LAZY=1 stops the program
 // with one line; the default restart refuses it. A checkpoint of a lazily restarted program stores
 // the memory still in the image, so that its own image restarts with the old one gone.
 import assert from 'node:assert/strict';
