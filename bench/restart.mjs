@@ -6,7 +6,8 @@
 // just freed (a program touched and freed as much right before) or fresh (--fresh-wait seconds
 // with nothing allocated first: this VM's host takes free memory back, and its first touch is slow).
 // Medians of --rounds, variants alternating within each round.
-//   node bench/restart.mjs [--rounds 5] [--mib 1024] [--base /work/main] [--fresh-wait 5]
+//   node bench/restart.mjs [--rounds 5] [--mib 1024] [--base /work/main] [--fresh-wait 5] [--only TEXT]
+// (--only: the variants whose names hold TEXT, e.g. CKPT_LAZY=1)
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -17,7 +18,7 @@ import { checkpointOnce, median, root } from './relinked.mjs';
 
 const { values } = parseArgs({ options: {
   rounds: { type: 'string', default: '5' }, mib: { type: 'string', default: '1024' },
-  base: { type: 'string' }, 'fresh-wait': { type: 'string', default: '5' },
+  base: { type: 'string' }, 'fresh-wait': { type: 'string', default: '5' }, only: { type: 'string' },
 } });
 const rounds = Number(values.rounds), mib = Number(values.mib), freshWait = Number(values['fresh-wait']);
 
@@ -63,6 +64,7 @@ variants.push({ name: 'read in, 4 KiB (CKPT_LAZY=0)', bin, env: { CKPT_LAZY: '0'
 variants.push({ name: 'checked, mapped (default)', bin, env: {} });
 variants.push({ name: 'lazy (CKPT_LAZY=1)', bin, env: { CKPT_LAZY: '1' } });
 
+if (values.only) variants.splice(0, variants.length, ...variants.filter((v) => v.name.includes(values.only)));
 const runs = new Map();
 for (let i = 0; i < rounds; i++) {
   for (const v of variants) {

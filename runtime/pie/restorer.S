@@ -40,6 +40,19 @@
 1:
 	.endm
 
+	/* mmap(\addr, \len, rdx, \flags, \fd, \off), which must return \addr: .Lfail otherwise */
+	.macro	MMAP_AT addr, len, flags, fd, off
+	mov	\addr, %rdi
+	mov	\len, %rsi
+	mov	\flags, %r10
+	mov	\fd, %r8
+	mov	\off, %r9
+	mov	$__NR_mmap, %eax
+	syscall
+	cmp	\addr, %rax
+	jne	.Lfail
+	.endm
+
 	.text
 	.globl	rt_restorer_code_start
 	.hidden	rt_restorer_code_start
@@ -83,19 +96,11 @@ rt_restorer_code_start:
 	sub	$32, %rsp		/* one extent at a time, as CKPT_RE_*: then its address and bytes */
 5:	test	%r13, %r13
 	jz	6f
-	mov	RT_MAP_ADDR(%r12), %rdi
-	mov	RT_MAP_LEN(%r12), %rsi
 	mov	RT_MAP_PROT(%r12), %rdx
 	cmpq	$RT_NO_DATA, RT_MAP_DATA(%r12)
 	je	51f
 	mov	$(PROT_READ | PROT_WRITE), %edx	/* while the contents are read in */
-51:	mov	RT_MAP_FLAGS(%r12), %r10
-	mov	RT_MAP_FD(%r12), %r8
-	mov	RT_MAP_OFFSET(%r12), %r9
-	mov	$__NR_mmap, %eax
-	syscall
-	cmp	RT_MAP_ADDR(%r12), %rax
-	jne	.Lfail
+51:	MMAP_AT	RT_MAP_ADDR(%r12), RT_MAP_LEN(%r12), RT_MAP_FLAGS(%r12), RT_MAP_FD(%r12), RT_MAP_OFFSET(%r12)
 	cmpq	$RT_NO_DATA, RT_MAP_DATA(%r12)
 	je	54f
 	testb	$RT_MAP_HUGE, RT_MAP_HUGE_FLAG(%r12)
@@ -132,16 +137,8 @@ rt_restorer_code_start:
 	cmpq	$RT_MAP_IMAGE_MIN, CKPT_RE_COUNT(%rsp)
 	jb	52f
 	/* a large extent: the image's own pages, mapped privately (faults bring them in) */
-	mov	CKPT_RE_FIRST(%rsp), %rdi
-	mov	CKPT_RE_COUNT(%rsp), %rsi
 	mov	$(PROT_READ | PROT_WRITE), %edx
-	mov	$(MAP_PRIVATE | MAP_FIXED), %r10d
-	mov	RT_PLAN_IMAGE_FD(%rbx), %r8
-	mov	%rbp, %r9
-	mov	$__NR_mmap, %eax
-	syscall
-	cmp	CKPT_RE_FIRST(%rsp), %rax
-	jne	.Lfail
+	MMAP_AT	CKPT_RE_FIRST(%rsp), CKPT_RE_COUNT(%rsp), $(MAP_PRIVATE | MAP_FIXED), RT_PLAN_IMAGE_FD(%rbx), %rbp
 	mov	CKPT_RE_COUNT(%rsp), %r14
 	jmp	58f
 52:	cmp	CKPT_RE_COUNT(%rsp), %r14
