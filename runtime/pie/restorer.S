@@ -93,7 +93,9 @@ rt_restorer_code_start:
 
 	/* memory: anonymous, or privately from the file it maps, with its stored pages read in */
 4:	mov	RT_PLAN_MAPS(%rbx), %r13
-	sub	$32, %rsp		/* one extent at a time, as CKPT_RE_*: then its address and bytes */
+	/* at (%rsp) the extent at hand, as CKPT_RE_*: then its address and bytes; above it a batch of
+	 * RT_EXTENT_BATCH extents as the image has them, read with one pread */
+	sub	$(32 + RT_EXTENT_BATCH * CKPT_RE_SIZE), %rsp
 5:	test	%r13, %r13
 	jz	6f
 	mov	RT_MAP_PROT(%r12), %rdx
@@ -114,18 +116,32 @@ rt_restorer_code_start:
 	xor	%r15d, %r15d			/* extents read in */
 56:	cmp	RT_MAP_EXTENTS(%r12), %r15
 	jae	53f
+	test	$(RT_EXTENT_BATCH - 1), %r15
+	jnz	59f
 57:	mov	RT_PLAN_IMAGE_FD(%rbx), %rdi
-	mov	%rsp, %rsi
-	mov	$CKPT_RE_SIZE, %edx
+	lea	32(%rsp), %rsi
+	mov	RT_MAP_EXTENTS(%r12), %rdx
+	sub	%r15, %rdx			/* extents left, at most a batch */
+	cmp	$RT_EXTENT_BATCH, %rdx
+	jbe	571f
+	mov	$RT_EXTENT_BATCH, %edx
+571:	shl	$4, %rdx			/* CKPT_RE_SIZE */
 	mov	%r15, %r10
-	shl	$4, %r10			/* CKPT_RE_SIZE */
+	shl	$4, %r10
 	add	RT_MAP_EXTENTS_AT(%r12), %r10
 	mov	$__NR_pread64, %eax
 	syscall
 	cmp	$-EINTR, %rax
 	je	57b
-	cmp	$CKPT_RE_SIZE, %rax
+	cmp	%rdx, %rax
 	jne	.Lfail
+59:	mov	%r15, %rax
+	and	$(RT_EXTENT_BATCH - 1), %eax
+	shl	$4, %rax
+	mov	32 + CKPT_RE_FIRST(%rsp,%rax), %rcx
+	mov	%rcx, CKPT_RE_FIRST(%rsp)
+	mov	32 + CKPT_RE_COUNT(%rsp,%rax), %rcx
+	mov	%rcx, CKPT_RE_COUNT(%rsp)
 	mov	CKPT_RE_FIRST(%rsp), %rax
 	shl	$12, %rax			/* pages to bytes (CKPT_IMAGE_PAGE) */
 	add	RT_MAP_ADDR(%r12), %rax
