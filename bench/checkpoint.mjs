@@ -5,7 +5,7 @@
 // Each round also times `dd conv=fsync` of the image's size to the same directory, just after the
 // checkpoint (the disk's rate changes within minutes here: only a same-round ratio means much).
 // Medians of --rounds runs per size.   node bench/checkpoint.mjs [--rounds 5] [--sizes 16,256,1024]
-// CKPT_HUGE=0 in the environment is passed to the restarts (4 KiB pages while contents are read in).
+// CKPT_HUGE and CKPT_LAZY in the environment are passed to the restarts (docs/restart.md).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -20,7 +20,7 @@ async function once(bin, dir, mib) {
   const { checkpointMs, size, stopped } = await checkpointOnce(bin, [String(mib)], dir);
   // restart from the same image: it resumes in the clock loop, sees "go", reads every page, exits
   const t1 = performance.now();
-  const r = spawnSync(bin, [], { cwd: dir, env: { CKPT_RESTART: 'run.img', ...(process.env.CKPT_HUGE ? { CKPT_HUGE: process.env.CKPT_HUGE } : {}) }, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+  const r = spawnSync(bin, [], { cwd: dir, env: { CKPT_RESTART: 'run.img', ...Object.fromEntries(['CKPT_HUGE', 'CKPT_LAZY'].filter((k) => process.env[k]).map((k) => [k, process.env[k]])) }, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
   const restartMs = performance.now() - t1;
   if (r.status !== 0) throw new Error(`restart exited ${r.status}: ${r.stderr.trim()}`);
   return { checkpointMs, stopped, size, restartMs, ddMs: ddMs(dir, size) };

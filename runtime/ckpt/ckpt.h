@@ -51,6 +51,7 @@ size_t rt_live_path(char *out, const char *path);	/* the path without it, in out
 /* restore.c */
 _Noreturn void rt_restart(const char *path, const char *name, char **envp);
 
+
 /* maps.c */
 struct rt_map {
 	uint64_t start, end, offset;
@@ -59,6 +60,16 @@ struct rt_map {
 	char path[256];
 };
 long rt_read_maps(struct rt_map *out, long max, char *buf, size_t size);
+const char *rt_parse_map(const char *s, struct rt_map *m);	/* one line; returns the next */
+
+/* lazy.c: memory a restart mapped from its image */
+extern uint64_t rt_image_dev, rt_image_ino;
+extern long rt_verifier_fd;
+int rt_image_backed(const struct rt_map *m);
+void rt_lazy_settle(void);
+long rt_sys_madvise(uint64_t addr, uint64_t len, long advice);
+long rt_sys_mremap(uint64_t addr, uint64_t old_len, uint64_t new_len, long flags, uint64_t to);
+long rt_materialize_image_ranges(uint64_t addr, uint64_t len);
 
 /*
  * Where a region record's extents start: after the path's NUL, at the next multiple of 8 of the

@@ -36,6 +36,8 @@ static void rt_open_image(struct rt_image *im)
 	if (st.size < CKPT_IH_SIZE)
 		rt_refuse(im, "truncated (shorter than an image header)");
 	im->size = (uint64_t)st.size;
+	im->dev = st.dev;
+	im->ino = st.ino;
 	long m = rt_syscall6(__NR_mmap, 0, (long)im->size, PROT_READ, MAP_PRIVATE, im->fd, 0);
 	if (m < 0 && m > -4096)
 		rt_refuse(im, "cannot map it");
@@ -135,7 +137,7 @@ static void rt_check_records(struct rt_image *im)
 			rt_refuse(im, "a record points outside the image");
 		if (rt_crc32c(0, p, size) != u32at(h, CKPT_RH_PAYLOAD_CRC))
 			rt_refuse(im, "a record is corrupt (checksum)");
-		if (dsize && rt_crc32c(0, im->base + doff, dsize) != u32at(h, CKPT_RH_DATA_CRC))
+		if (dsize && im->pages != RT_PAGES_LAZY && rt_crc32c(0, im->base + doff, dsize) != u32at(h, CKPT_RH_DATA_CRC))
 			rt_refuse(im, "memory contents are corrupt (checksum)");
 		switch (u32at(h, CKPT_RH_KIND)) {
 		case CKPT_REC_PROCESS:

@@ -19,7 +19,16 @@ struct rt_image {
 	uint32_t records;
 	int warn_only;		/* CKPT_FILES_CHANGED=warn (default) or refuse */
 	int tcp_close;		/* CKPT_TCP_CLOSE=1: TCP connections made closed sockets, not refused */
+	uint64_t dev, ino;	/* the image file's */
+	long verifier_fd;	/* RT_PAGES_LAZY: the verifier's pipe (lazy.c); -1: none */
+	long verifier_go;	/* the pipe whose close by the restorer starts it; -1: none */
+	int pages;		/* CKPT_LAZY: RT_PAGES_*; RT_PAGES_LAZY leaves the data's checksums to the verifier */
 };
+
+/* How a restart gives the program its stored pages (lazy.c) */
+#define RT_PAGES_READ	0	/* read into anonymous memory */
+#define RT_PAGES_MAP	1	/* checked, then mapped from the image */
+#define RT_PAGES_LAZY	2	/* mapped; checked by a verifier while the program runs */
 
 static inline uint32_t u32at(const unsigned char *p, int off) { return *(const uint32_t *)(p + off); }
 static inline uint64_t u64at(const unsigned char *p, int off) { return *(const uint64_t *)(p + off); }

@@ -47,7 +47,7 @@ static const char *rt_device(const char *s, uint64_t *dev)
 }
 
 /* One line: "start-end perms offset dev inode   path" */
-static const char *rt_parse_map(const char *s, struct rt_map *m)
+const char *rt_parse_map(const char *s, struct rt_map *m)
 {
 	s = rt_hex(s, &m->start) + 1;
 	s = rt_hex(s, &m->end) + 1;

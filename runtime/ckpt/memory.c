@@ -119,10 +119,11 @@ static uint32_t rt_region_source(const struct rt_ckpt_work *w, const struct rt_m
 	return CKPT_REGION_FILE;
 }
 
-/* Which pages of a readable region are stored; on any failure, all of them */
-static int rt_choose_pages(struct rt_extents *x, const struct rt_map *m, uint32_t source)
+/* Which pages of a readable region are stored; on any failure, all of them. Memory a restart
+ * mapped from its image is stored whole: the pages not yet touched are the image's, not zeros. */
+static int rt_choose_pages(struct rt_extents *x, const struct rt_map *m, uint32_t source, int from_image)
 {
-	int scan = x->w->pagemap_fd >= 0 && !m->shared, sparse = scan && (source || !m->inode);
+	int scan = x->w->pagemap_fd >= 0 && !m->shared && !from_image, sparse = scan && (source || !m->inode);
 	if (scan && rt_add_existing_pages(x, m, source != 0, !sparse) == 0)
 		return 0;
 	rt_extents_clear(x);
@@ -197,6 +198,14 @@ static void rt_warn_unshareable(const struct rt_map *m)
 
 static int rt_save_region(struct rt_ckpt_work *w, const struct rt_map *m)
 {
+	static struct rt_map anonymous;	/* one thread checkpoints */
+	int from_image = rt_image_backed(m);
+	if (from_image) {	/* saved as the anonymous memory it was, never as the image file's */
+		anonymous = *m;
+		anonymous.dev = anonymous.inode = anonymous.offset = 0;
+		anonymous.path[0] = 0;
+		m = &anonymous;
+	}
 	uint32_t role = rt_map_role(m);
 	struct rt_stat st;
 	uint32_t shared_file = role == CKPT_ROLE_MEMORY ? rt_shared_source(m, &st) : 0;
@@ -222,7 +231,7 @@ static int rt_save_region(struct rt_ckpt_work *w, const struct rt_map *m)
 	}
 	rt_memcpy(p + CKPT_RG_SIZE, m->path, plen);
 	struct rt_extents x = { .w = w, .payload = p, .at = at };
-	if (readable && rt_choose_pages(&x, m, source))
+	if (readable && rt_choose_pages(&x, m, source, from_image))
 		return -1;
 	if (x.pages) {
 		unsigned char *h = p - CKPT_RH_SIZE;
@@ -652,6 +661,15 @@ static int rt_wants_huge(const struct rt_plan_builder *b, uint64_t len, uint64_t
 	return b->huge && stored >= (2UL << 20) && stored * 2 >= len;
 }
 
+/* Stored pages mapped from the image: private memory only, not a stack, which must grow down
+ * from an anonymous mapping, nor memory with advice the kernel takes only for anonymous memory,
+ * nor code (an image on a noexec mount cannot be mapped executable) */
+static int rt_maps_image(const struct rt_plan_builder *b, uint64_t flags, uint64_t stored, const unsigned char *p)
+{
+	return b->map_image && stored && !(flags & (MAP_SHARED | MAP_GROWSDOWN)) && !(u32at(p, CKPT_RG_PROT) & PROT_EXEC) &&
+	       !(u32at(p, CKPT_RG_ADVICE) & (CKPT_VM_WIPEONFORK | CKPT_VM_MERGEABLE));
+}
+
 static void rt_plan_map(void *arg, const unsigned char *h, const unsigned char *p)
 {
 	struct rt_plan_builder *b = arg;
@@ -679,7 +697,8 @@ static void rt_plan_map(void *arg, const unsigned char *h, const unsigned char *
 	rt_plan_u64(b, stored ? u64at(h, CKPT_RH_DATA_OFFSET) : (uint64_t)RT_NO_DATA);
 	rt_plan_u64(b, (uint64_t)(p - b->im->base) + at);	/* the extents, read by the restorer from the image file */
 	rt_plan_u64(b, (size - at) / CKPT_RE_SIZE);
-	rt_plan_u64(b, !hugetlb && rt_wants_huge(b, len, stored) ? RT_MAP_HUGE : 0);
+	rt_plan_u64(b, hugetlb ? 0 /* made with MAP_HUGETLB, its pages read in */ : rt_wants_huge(b, len, stored) ? RT_MAP_HUGE
+		       : rt_maps_image(b, flags, stored, p) ? RT_MAP_IMAGE : 0);
 	(*(uint64_t *)(b->plan + RT_PLAN_MAPS))++;
 }
 

@@ -32,7 +32,7 @@ static void rt_restore_kernel_state(const struct rt_image *im, int terminal)
 	rt_restore_queued_signals(im, terminal);
 }
 
-static int rt_huge = 1;
+static int rt_huge;
 
 /* An address of this runtime, translated into the image's address space */
 uint64_t rt_in_image(const struct rt_image *im, const volatile void *here)
@@ -42,13 +42,15 @@ uint64_t rt_in_image(const struct rt_image *im, const volatile void *here)
 
 static void rt_plan_pokes(struct rt_plan_builder *b, const struct rt_image *im, long timer)
 {
+	int mapped = im->pages != RT_PAGES_READ;	/* the restored runtime knows its image's mappings */
 	const volatile void *where[] = { &rt_restarted, &rt_brk_top, &rt_sud_on, &rt_ids_real.pid,
 		&rt_ids_real.ppid, &rt_ids_real.tid, &rt_ckpt_timer, &rt_remote_fd, &rt_cursors_fd, &rt_job.generation,
-		&rt_remote_lock };
+		&rt_remote_lock, &rt_image_dev, &rt_image_ino, &rt_verifier_fd };
 	uint64_t what[] = { 1, u64at(im->process, CKPT_RP_BRK), (uint64_t)rt_sud_on, rt_ids_real.pid,
 		rt_ids_real.ppid, rt_ids_real.tid, (uint64_t)timer, (uint64_t)-1 /* connect again */,
 		(uint64_t)-1 /* the cursor table is shared again at the next fork */,
-		rt_job_restarted(u64at(im->base, CKPT_IH_GENERATION)), 0 /* no thread holds the remote lock */ };
+		rt_job_restarted(u64at(im->base, CKPT_IH_GENERATION)), 0 /* no thread holds the remote lock */,
+		mapped ? im->dev : 0, mapped ? im->ino : 0, (uint64_t)im->verifier_fd };
 	unsigned n = sizeof what / sizeof what[0];
 	for (unsigned i = 0; i < n; i++) {
 		rt_plan_u64(b, rt_in_image(im, where[i]));
@@ -67,7 +69,8 @@ static void rt_plan_build(const struct rt_image *im, unsigned char *plan, const 
 			  const struct rt_frame *f, long timer)
 {
 	static struct rt_plan_builder b;
-	b = (struct rt_plan_builder){ .plan = plan, .next = plan + RT_PLAN_ENTRIES, .im = im, .huge = rt_huge };
+	b = (struct rt_plan_builder){ .plan = plan, .next = plan + RT_PLAN_ENTRIES, .im = im,
+				      .huge = rt_huge && im->pages == RT_PAGES_READ, .map_image = im->pages != RT_PAGES_READ };
 	uint64_t hold = (uint64_t)plan - RT_HOLD_CODE;
 	for (int i = 0; i < RT_PLAN_ENTRIES; i++)
 		plan[i] = 0;
@@ -77,6 +80,10 @@ static void rt_plan_build(const struct rt_image *im, unsigned char *plan, const 
 	/* the restored runtime learns it was restarted (it then owns brk) and its real ids */
 	rt_plan_pokes(&b, im, timer);
 	rt_prepare_closes(&b);
+	if (im->verifier_go >= 0) {	/* the verifier starts once memory is in place (lazy.c) */
+		rt_plan_u64(&b, (uint64_t)im->verifier_go);
+		(*(uint64_t *)(plan + RT_PLAN_CLOSES))++;
+	}
 	rt_prepare_advice(&b);
 	*(uint64_t *)(plan + RT_PLAN_FS_BASE) = u64at(im->process, CKPT_RP_FS_BASE);
 	*(uint64_t *)(plan + RT_PLAN_IMAGE_FD) = (uint64_t)im->fd;
@@ -111,7 +118,8 @@ static void rt_read_policy(struct rt_image *im, char **envp)
 	v = rt_getenv(envp, "CKPT_TCP_CLOSE");
 	im->tcp_close = v && rt_streq(v, "1");
 	v = rt_getenv(envp, "CKPT_HUGE");
-	rt_huge = !(v && rt_streq(v, "0"));
+	rt_huge = v && rt_streq(v, "1");	/* measured slower here: docs/restart.md */
+	im->pages = rt_pages_from_env(envp);
 }
 
 _Noreturn void rt_restart(const char *path, const char *name, char **envp)
@@ -122,6 +130,7 @@ _Noreturn void rt_restart(const char *path, const char *name, char **envp)
 	uint64_t all = ~0ULL;
 	rt_syscall4(__NR_rt_sigprocmask, SIG_SETMASK, (long)&all, 0, RT_SIGSET_SIZE);
 	im.path = path;
+	im.verifier_fd = im.verifier_go = -1;
 	im.name = name;
 	rt_read_policy(&im, envp);
 	rt_check_image(&im);
@@ -142,6 +151,8 @@ _Noreturn void rt_restart(const char *path, const char *name, char **envp)
 	rt_prepare_region_files(&im);
 	/* past this point the image is known good: kernel state first, then the address space */
 	int terminal = rt_restore_files(&im);
+	if (im.pages == RT_PAGES_LAZY)
+		im.verifier_fd = rt_start_verifier(&im, &im.verifier_go);
 	rt_restore_kernel_state(&im, terminal);
 	long timer = rt_ckpt_timer_arm(u32at(im.process, CKPT_RP_INTERVAL), (int)u32at(im.process, CKPT_RP_CKPT_SIGNAL));
 	unsigned char *code = (unsigned char *)hold, *plan = code + RT_HOLD_CODE;

@@ -22,7 +22,8 @@ struct rt_plan_builder {
 	unsigned char *plan, *next;
 	const struct rt_image *im;
 	long region;			/* region records laid out so far */
-	int huge;			/* CKPT_HUGE: large regions get 2 MiB pages */
+	int huge;			/* CKPT_HUGE=1: large regions read in get 2 MiB pages */
+	int map_image;			/* large extents are mapped from the image (lazy.c) */
 };
 
 static inline void rt_plan_u64(struct rt_plan_builder *b, uint64_t v)
@@ -65,6 +66,10 @@ int rt_region_file_held(long fd);
 void rt_prepare_maps(struct rt_plan_builder *b);
 void rt_prepare_closes(struct rt_plan_builder *b);
 int rt_taken_now(uint64_t lo, uint64_t hi);
+
+/* lazy.c */
+int rt_pages_from_env(char **envp);
+long rt_start_verifier(const struct rt_image *im, long *go);
 
 /* shm.c: System V segments attached before the region files, moved in place by remaps */
 void rt_prepare_shm(const struct rt_image *im, uint64_t hold);

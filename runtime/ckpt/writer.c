@@ -526,6 +526,7 @@ static void rt_checkpoint_on_scratch(void *arg)
 long rt_checkpoint(int sig, void *uc, struct rt_thread *self)
 {
 	rt_wait_writer(0);	/* one writer at a time: each holds a copy-on-write snapshot */
+	rt_lazy_settle();	/* the image it restarted from checked whole before anything is written */
 	rt_writer_result = 0;
 	rt_job.generation++;	/* before the snapshot: a restart from it goes on counting */
 	if (!rt_image_elsewhere())

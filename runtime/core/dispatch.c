@@ -72,6 +72,10 @@ static long rt_handle(struct rt_thread *self, struct rt_ctx *c, long nr)
 	case __NR_munmap:
 		rt_unmap_own_stack(self, c);
 		return rt_local(c, nr);
+	case __NR_madvise:
+		return rt_sys_madvise(c->rdi, c->rsi, (long)c->rdx);
+	case __NR_mremap:
+		return rt_sys_mremap(c->rdi, c->rsi, c->rdx, (long)c->r10, c->r8);
 	case __NR_exit:
 		/* one thread ends, and gives its slot back; the process ends with its last thread */
 		if (__atomic_sub_fetch(&rt_threads, 1, __ATOMIC_RELAXED) > 0) {

@@ -36,8 +36,9 @@
 #define RT_UNMAP_SIZE		16
 #define RT_REMAP_SIZE		24
 /* A map entry. data: image offset of the stored pages, back to back, read in; ~0: none. extents_at:
- * image offset of the region's extent list (ckpt_contract.h CKPT_RE_*), read one by one. huge:
- * RT_MAP_HUGE, madvise(MADV_HUGEPAGE) before reading the pages in. */
+ * image offset of the region's extent list (ckpt_contract.h CKPT_RE_*), read RT_EXTENT_BATCH at a time. huge:
+ * RT_MAP_HUGE, madvise(MADV_HUGEPAGE) before reading the pages in; RT_MAP_IMAGE, large extents
+ * mapped MAP_PRIVATE from the image file instead of read. */
 #define RT_MAP_ADDR		0
 #define RT_MAP_LEN		8
 #define RT_MAP_PROT		16
@@ -51,6 +52,9 @@
 #define RT_MAP_SIZE		80
 #define RT_NO_DATA		(-1)
 #define RT_MAP_HUGE		1
+#define RT_MAP_IMAGE		2		/* extents of RT_MAP_IMAGE_MIN bytes and more: mapped from the image */
+#define RT_MAP_IMAGE_MIN	0x40000		/* smaller ones are read: fewer mappings, and no cost to speak of */
+#define RT_EXTENT_BATCH		256		/* extents the restorer reads at once (a power of two) */
 #define RT_POKE_SIZE		16
 #define RT_CALL_SIZE		32
 

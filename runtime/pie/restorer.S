@@ -2,8 +2,9 @@
  * The restorer: copied by ckpt/restore.c into a holding area outside both address spaces, it
  * replaces the new process's memory with the image's and returns into the program through
  * rt_sigreturn.
- * Memory is real anonymous memory (or a private mapping of its file), with the stored pages read in:
- * mremap, MADV_DONTNEED and a stack that grows down behave as they did before the checkpoint.
+ * Memory is real anonymous memory (or a private mapping of its file), with the stored pages read in,
+ * or, for a region planned RT_MAP_IMAGE, its large extents mapped privately from the image file
+ * (ckpt/lazy.c says what the runtime does so that the program cannot tell).
  * It must be position-independent and use nothing outside the holding area: registers, the plan
  * (rdi), and the stack restore.c gave it. Nothing after the first munmap can be undone: ckpt/
  * has checked every byte of the image (image.c) before this runs.
@@ -37,6 +38,19 @@
 	mov	$__NR_set_robust_list, %eax
 	syscall
 1:
+	.endm
+
+	/* mmap(\addr, \len, rdx, \flags, \fd, \off), which must return \addr: .Lfail otherwise */
+	.macro	MMAP_AT addr, len, flags, fd, off
+	mov	\addr, %rdi
+	mov	\len, %rsi
+	mov	\flags, %r10
+	mov	\fd, %r8
+	mov	\off, %r9
+	mov	$__NR_mmap, %eax
+	syscall
+	cmp	\addr, %rax
+	jne	.Lfail
 	.endm
 
 	.text
@@ -79,22 +93,16 @@ rt_restorer_code_start:
 
 	/* memory: anonymous, or privately from the file it maps, with its stored pages read in */
 4:	mov	RT_PLAN_MAPS(%rbx), %r13
-	sub	$32, %rsp		/* one extent at a time, as CKPT_RE_*: then its address and bytes */
+	/* at (%rsp) the extent at hand, as CKPT_RE_*: then its address and bytes; above it a batch of
+	 * RT_EXTENT_BATCH extents as the image has them, read with one pread */
+	sub	$(32 + RT_EXTENT_BATCH * CKPT_RE_SIZE), %rsp
 5:	test	%r13, %r13
 	jz	6f
-	mov	RT_MAP_ADDR(%r12), %rdi
-	mov	RT_MAP_LEN(%r12), %rsi
 	mov	RT_MAP_PROT(%r12), %rdx
 	cmpq	$RT_NO_DATA, RT_MAP_DATA(%r12)
 	je	51f
 	mov	$(PROT_READ | PROT_WRITE), %edx	/* while the contents are read in */
-51:	mov	RT_MAP_FLAGS(%r12), %r10
-	mov	RT_MAP_FD(%r12), %r8
-	mov	RT_MAP_OFFSET(%r12), %r9
-	mov	$__NR_mmap, %eax
-	syscall
-	cmp	RT_MAP_ADDR(%r12), %rax
-	jne	.Lfail
+51:	MMAP_AT	RT_MAP_ADDR(%r12), RT_MAP_LEN(%r12), RT_MAP_FLAGS(%r12), RT_MAP_FD(%r12), RT_MAP_OFFSET(%r12)
 	cmpq	$RT_NO_DATA, RT_MAP_DATA(%r12)
 	je	54f
 	testb	$RT_MAP_HUGE, RT_MAP_HUGE_FLAG(%r12)
@@ -108,24 +116,47 @@ rt_restorer_code_start:
 	xor	%r15d, %r15d			/* extents read in */
 56:	cmp	RT_MAP_EXTENTS(%r12), %r15
 	jae	53f
+	test	$(RT_EXTENT_BATCH - 1), %r15
+	jnz	59f
 57:	mov	RT_PLAN_IMAGE_FD(%rbx), %rdi
-	mov	%rsp, %rsi
-	mov	$CKPT_RE_SIZE, %edx
+	lea	32(%rsp), %rsi
+	mov	RT_MAP_EXTENTS(%r12), %rdx
+	sub	%r15, %rdx			/* extents left, at most a batch */
+	cmp	$RT_EXTENT_BATCH, %rdx
+	jbe	571f
+	mov	$RT_EXTENT_BATCH, %edx
+571:	shl	$4, %rdx			/* CKPT_RE_SIZE */
 	mov	%r15, %r10
-	shl	$4, %r10			/* CKPT_RE_SIZE */
+	shl	$4, %r10
 	add	RT_MAP_EXTENTS_AT(%r12), %r10
 	mov	$__NR_pread64, %eax
 	syscall
 	cmp	$-EINTR, %rax
 	je	57b
-	cmp	$CKPT_RE_SIZE, %rax
+	cmp	%rdx, %rax
 	jne	.Lfail
+59:	mov	%r15, %rax
+	and	$(RT_EXTENT_BATCH - 1), %eax
+	shl	$4, %rax
+	mov	32 + CKPT_RE_FIRST(%rsp,%rax), %rcx
+	mov	%rcx, CKPT_RE_FIRST(%rsp)
+	mov	32 + CKPT_RE_COUNT(%rsp,%rax), %rcx
+	mov	%rcx, CKPT_RE_COUNT(%rsp)
 	mov	CKPT_RE_FIRST(%rsp), %rax
 	shl	$12, %rax			/* pages to bytes (CKPT_IMAGE_PAGE) */
 	add	RT_MAP_ADDR(%r12), %rax
 	mov	%rax, CKPT_RE_FIRST(%rsp)
 	shlq	$12, CKPT_RE_COUNT(%rsp)
 	xor	%r14d, %r14d			/* bytes of this extent read so far */
+	testb	$RT_MAP_IMAGE, RT_MAP_HUGE_FLAG(%r12)
+	jz	52f
+	cmpq	$RT_MAP_IMAGE_MIN, CKPT_RE_COUNT(%rsp)
+	jb	52f
+	/* a large extent: the image's own pages, mapped privately (faults bring them in) */
+	mov	$(PROT_READ | PROT_WRITE), %edx
+	MMAP_AT	CKPT_RE_FIRST(%rsp), CKPT_RE_COUNT(%rsp), $(MAP_PRIVATE | MAP_FIXED), RT_PLAN_IMAGE_FD(%rbx), %rbp
+	mov	CKPT_RE_COUNT(%rsp), %r14
+	jmp	58f
 52:	cmp	CKPT_RE_COUNT(%rsp), %r14
 	jae	58f
 	mov	RT_PLAN_IMAGE_FD(%rbx), %rdi

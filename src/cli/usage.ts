@@ -47,7 +47,11 @@ The relinked program reads these when it starts (each unset by default):
   CKPT_FILES_CHANGED=warn|refuse
                         at restart, a regular file whose size or mtime changed since the
                         checkpoint is reported on stderr (warn, the default) or refuses the image
-  CKPT_HUGE=0           at restart, read large memory regions into 4 KiB pages, not huge pages
+  CKPT_LAZY=0|1         at restart: unset, every stored page is checked, then mapped from the
+                        image (docs/restart.md); 1, the program runs before its memory is read,
+                        while a verifier checks it (a bad checksum stops the program); 0, every
+                        page is read into anonymous memory first
+  CKPT_HUGE=1           with CKPT_LAZY=0, read large memory regions into transparent huge pages
   CKPT_STATS=FILE       at exit or exec, append one JSON line of system call counts per process
   CKPT_SUD=on|off|auto  arm the Syscall User Dispatch net or not (default: ckpt-relink --sud-net)
   CKPT_SHADOW=HOST:PORT forward file system calls to ckpt-shadow there (IPv4 address or name)
