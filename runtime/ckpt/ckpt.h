@@ -44,6 +44,11 @@ uint64_t rt_job_restarted(uint64_t generation);
 #define RT_MAX_THREADS	512		/* threads one image holds */
 #define RT_MAX_XSAVE	16384		/* bytes of one thread's xsave area an image may hold */
 
+/* track.c: the program's memory calls, seen before and after they are made */
+struct rt_ctx;
+void rt_track_before_call(const struct rt_ctx *c, long nr);
+void rt_track_after_brk(long result);
+
 /* restore.c */
 _Noreturn void rt_restart(const char *path, const char *name, char **envp);
 

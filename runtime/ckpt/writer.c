@@ -53,21 +53,6 @@ int rt_writer_target(const char *path)
 	return 1;
 }
 
-
-static int rt_write_fully(long fd, const void *buf, uint64_t len, uint64_t off)
-{
-	const char *p = buf;
-	while (len) {
-		long n = rt_syscall4(__NR_pwrite64, fd, (long)p, (long)(len > (1UL << 30) ? (1UL << 30) : len), (long)off);
-		if (n == -EINTR)
-			continue;
-		if (n <= 0)
-			return n ? (int)n : -ENOSPC;
-		p += n, off += (uint64_t)n, len -= (uint64_t)n;
-	}
-	return 0;
-}
-
 /* Bytes at src written at *off, checksummed chunk by chunk as they are written: one pass over memory */
 static int rt_write_span(struct rt_ckpt_area *a, long fd, const unsigned char *src, uint64_t size, uint64_t *off,
 			 int shared, uint32_t *crc)
@@ -78,7 +63,7 @@ static int rt_write_span(struct rt_ckpt_area *a, long fd, const unsigned char *s
 		if (shared)	/* another process may change it between checksum and write */
 			chunk = rt_memcpy(a->bounce, chunk, n);
 		*crc = rt_crc32c(*crc, chunk, n);
-		int r = rt_write_fully(fd, chunk, n, *off);
+		int r = rt_pwrite_all(fd, chunk, n, *off);
 		if (r)
 			return r;
 		done += n;
@@ -160,9 +145,9 @@ static int rt_write_image(struct rt_ckpt_area *a, long fd)
 	*(uint64_t *)(header + CKPT_IH_GENERATION) = rt_job.generation;
 	*(uint32_t *)(header + CKPT_IH_CRC) = rt_crc32c(0, header, CKPT_IH_CRC);
 	if (!r)
-		r = rt_write_fully(fd, w->records, w->used, CKPT_IH_SIZE);
+		r = rt_pwrite_all(fd, w->records, w->used, CKPT_IH_SIZE);
 	if (!r)
-		r = rt_write_fully(fd, header, CKPT_IH_SIZE, 0);
+		r = rt_pwrite_all(fd, header, CKPT_IH_SIZE, 0);
 	if (!r && rt_syscall2(__NR_ftruncate, fd, (long)(data_start + w->data_end)) < 0)
 		r = -EIO;
 	if (!r)
@@ -202,7 +187,7 @@ static long rt_finish_image(struct rt_ckpt_area *a)
 	} else {
 		rt_syscall1(__NR_close, a->work.image_fd);
 		if (!r)
-			r = rt_publish(rt_image_tmp);
+			r = rt_publish(rt_image_tmp, a->work.incremental);
 		else
 			rt_syscall1(__NR_unlink, (long)rt_image_tmp);
 	}
@@ -280,10 +265,12 @@ long rt_wait_writer(int options)
 static int rt_collect(struct rt_ckpt_work *w)
 {
 	int files = 0;
-	if (rt_save_process(w) || rt_save_regs(w) || rt_save_sigactions(w) || rt_save_threads(w) || (files = rt_save_files(w)) ||
+	rt_chain_begin(w, !rt_image_in_memory());
+	if (rt_save_parent(w) || rt_save_process(w) || rt_save_regs(w) || rt_save_sigactions(w) || rt_save_threads(w) || (files = rt_save_files(w)) ||
 	    rt_save_cwd_and_exe(w) || rt_save_rlimits(w) || rt_save_itimers(w) || rt_save_queued_signals(w) ||
 	    rt_save_posix_timers(w) || rt_save_locks(w) || rt_save_task(w) || rt_save_memory(w))
 		return files == RT_SAVE_REFUSED ? -ENOTRECOVERABLE : -ENOMEM;
+	rt_chain_end(w);
 	return (int)rt_vacate_refusal(w);
 }
 

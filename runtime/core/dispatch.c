@@ -100,8 +100,11 @@ static long rt_handle(struct rt_thread *self, struct rt_ctx *c, long nr)
 	case __NR_rt_sigprocmask:
 		return rt_sys_sigprocmask(self, (long)c->rdi, (const void *)c->rsi, (void *)c->rdx,
 					  (long)c->r10);
-	case __NR_brk:
-		return rt_sys_brk(c->rdi);
+	case __NR_brk: {
+		long r = rt_sys_brk(c->rdi);
+		rt_track_after_brk(r);
+		return r;
+	}
 	case __NR_rseq:
 		return rt_sys_rseq(self, c->rdi, (uint32_t)c->rsi, (int)c->rdx, (uint32_t)c->r10);
 	case __NR_nanosleep:
@@ -129,6 +132,7 @@ void rt_dispatch(struct rt_ctx *c, enum rt_via via)
 	struct rt_thread *self = rt_thread_self();
 	self->busy++;
 	rt_vfiles_vfork_done();	/* a vfork parent resumed straight into the program: its file table back */
+	rt_track_before_call(c, nr);	/* the write tracking gives up what the call may change unseen */
 	c->rax = (uint64_t)rt_handle(self, c, nr);
 	rt_checkpoint_reap_writer();
 	rt_busy_leave(self);	/* a checkpoint signal held meanwhile runs now */
