@@ -333,6 +333,6 @@ void rt_track_rearm(struct rt_ckpt_work *w, long nmaps)
 	rt_edit_begin();
 	rt_memcpy(rt_track.r, next, (size_t)n * sizeof next[0]);
 	rt_track.n = n;
-	rt_track.brk = (uint64_t)rt_syscall1(__NR_brk, 0);
+	rt_track.brk = (uint64_t)rt_sys_brk(0);	/* the program's break: after a restart, the runtime's own */
 	rt_edit_end();
 }

@@ -249,6 +249,17 @@ export interface TaskState extends Struct<typeof TASK> {
   name: string;
 }
 
+/** An incremental image's parent (CKPT_REC_PARENT): a file in the same directory, by name */
+export const PARENT = [
+  ['generation', C.CKPT_PA_GENERATION, 'u64'], ['headerCrc', C.CKPT_PA_HEADER_CRC, 'u32'], ['depth', C.CKPT_PA_DEPTH, 'u32'],
+] as const;
+export interface ParentLink extends Struct<typeof PARENT> {
+  /** the parent's file name, in the directory of the image that names it */
+  name: string;
+}
+/** Pages of the region at `start` that an incremental image takes from its parent (CKPT_REC_INHERIT) */
+export interface Inherited { start: bigint; extents: Struct<typeof EXTENT>[] }
+
 export interface KindValues {
   process: ProcessState;
   registers: Registers;
@@ -274,6 +285,8 @@ export interface KindValues {
   task: TaskState;
   sysvShm: SysvSegment[];
   guards: GuardRun[];
+  parent: ParentLink;
+  inherit: Inherited;
 }
 export type KindName = keyof KindValues;
 /** Records that complete a descriptor's file record */
@@ -287,7 +300,7 @@ export const KIND_NAMES: Readonly<Record<number, KindName>> = {
   [C.CKPT_REC_PIPE]: 'pipe', [C.CKPT_REC_EVENTFD]: 'eventfd', [C.CKPT_REC_TIMERFD]: 'timerfd', [C.CKPT_REC_SIGNALFD]: 'signalfd',
   [C.CKPT_REC_EPOLL]: 'epoll', [C.CKPT_REC_FILE_DATA]: 'fileData', [C.CKPT_REC_FOWN]: 'fown', [C.CKPT_REC_INOTIFY]: 'inotify',
   [C.CKPT_REC_POSIX_TIMERS]: 'posixTimers', [C.CKPT_REC_LOCKS]: 'locks', [C.CKPT_REC_TASK]: 'task',
-  [C.CKPT_REC_SYSV_SHM]: 'sysvShm', [C.CKPT_REC_GUARDS]: 'guards',
+  [C.CKPT_REC_SYSV_SHM]: 'sysvShm', [C.CKPT_REC_GUARDS]: 'guards', [C.CKPT_REC_PARENT]: 'parent', [C.CKPT_REC_INHERIT]: 'inherit',
 };
 
 export function kindLabel(kind: number): string {
@@ -544,6 +557,29 @@ const task: KindCodec<TaskState> = {
   },
 };
 
+const parent: KindCodec<ParentLink> = {
+  check: (p) => tooShort(p, C.CKPT_PA_SIZE + 2, 'parent record') ?? unterminated(p),
+  decode: (p) => {
+    const nul = nulAt(p, C.CKPT_PA_SIZE);
+    return { value: { ...readStruct(p, 0, PARENT), name: p.toString('utf8', C.CKPT_PA_SIZE, nul) }, used: nul + 1 };
+  },
+  encode: (v) => Buffer.concat([structBytes(C.CKPT_PA_SIZE, PARENT, v), cString.encode(v.name)]),
+};
+
+const inherit: KindCodec<Inherited> = {
+  check: (p) => tooShort(p, C.CKPT_INHERIT_EXTENTS, 'inherited pages record') ??
+    ((p.length - C.CKPT_INHERIT_EXTENTS) % C.CKPT_RE_SIZE ? 'inherited pages record is not a whole number of extents' : undefined),
+  decode: (p) => ({
+    value: { start: p.readBigUInt64LE(0), extents: readArray(p.subarray(C.CKPT_INHERIT_EXTENTS), (p.length - C.CKPT_INHERIT_EXTENTS) / C.CKPT_RE_SIZE, C.CKPT_RE_SIZE, EXTENT) },
+    used: p.length,
+  }),
+  encode: (v) => {
+    const start = Buffer.alloc(C.CKPT_INHERIT_EXTENTS);
+    start.writeBigUInt64LE(v.start);
+    return Buffer.concat([start, writeArray(v.extents, C.CKPT_RE_SIZE, EXTENT)]);
+  },
+};
+
 export const CODECS: { readonly [K in KindName]: KindCodec<KindValues[K]> } = {
   inotify: inotifyCodec,
   pipe: pipeCodec,
@@ -563,4 +599,5 @@ export const CODECS: { readonly [K in KindName]: KindCodec<KindValues[K]> } = {
   task,
   sysvShm: entries(C.CKPT_SM_SIZE, SYSV_SEGMENT, 'System V segment'),
   guards: entries(C.CKPT_GUARD_SIZE, GUARD, 'guard page'),
+  parent, inherit,
 };
