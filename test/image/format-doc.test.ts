@@ -9,7 +9,7 @@ import path from 'node:path';
 import * as C from '../../src/contract.generated.js';
 import {
   EPOLL, EVENTFD, EXTENT, FILE, FILE_DATA, FILE_HEADER, FOWN, INOTIFY, PIPE, SIGNALFD, TIMERFD, GREG_NAMES, ITIMER_NAMES, KIND_NAMES,
-  LOCK, POSIX_TIMER, PROCESS, SYSV_SEGMENT, RECORD_HEADER, REGION, REGS, RLIMIT_SIZE, SIGACTION_SIZE, SIGNALS, TASK, TASK_NAME_SIZE,
+  LOCK, PARENT, POSIX_TIMER, PROCESS, SYSV_SEGMENT, RECORD_HEADER, REGION, REGS, RLIMIT_SIZE, SIGACTION_SIZE, SIGNALS, TASK, TASK_NAME_SIZE,
   THREAD, WINSIZE,
 } from '../../src/image/format.js';
 import { fieldSize, type Layout } from '../../src/lib/struct.js';
@@ -69,6 +69,7 @@ const CODE_FIELDS: Record<string, Field[]> = {
   LK: fieldsOf(LOCK),
   SM: fieldsOf(SYSV_SEGMENT),
   TK: [{ offset: C.CKPT_TK_NAME, size: TASK_NAME_SIZE }, ...fieldsOf(TASK)],
+  PA: fieldsOf(PARENT),
 };
 
 /** Bytes between fields that no constant names (the runtime zeroes them) */
