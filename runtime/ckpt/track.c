@@ -36,7 +36,7 @@ static struct {
 	uint64_t brk;		/* the break as last seen, 0 when unknown */
 	volatile int editing;	/* a thread is changing the set (a lock: the set is not to be trusted meanwhile) */
 	int poisoned;		/* a checkpoint found an edit cut off: the set is rebuilt whole at the next */
-	int off;		/* CKPT_INCREMENTAL=0, or the kernel lacks the feature (said once) */
+	int off;		/* no CKPT_INCREMENTAL=1, or the kernel lacks the feature (said once) */
 	long n;
 	struct rt_range r[RT_MAX_TRACKED];
 	struct page_region vec[RT_SCAN_VEC];
@@ -45,9 +45,10 @@ static struct {
 void rt_track_init(char **envp)
 {
 	const char *v = rt_getenv(envp, "CKPT_INCREMENTAL");
-	rt_track.off = v && rt_streq(v, "0");
+	rt_track.off = !(v && rt_streq(v, "1"));	/* opt-in: an image then needs its links (docs/image-format.md) */
 }
 
+/* The kernel cannot track: said once, and images are full from then on */
 static void rt_track_unavailable(const char *why)
 {
 	if (rt_track.off)
@@ -70,7 +71,7 @@ int rt_track_ready(void)
 	       !rt_track.editing && !rt_track.poisoned && rt_inode_of(rt_track.uffd) == rt_track.uffd_ino;
 }
 
-/* Whether images get chain links at all: not with CKPT_INCREMENTAL=0 or on a kernel without tracking */
+/* Whether images get chain links at all: with CKPT_INCREMENTAL=1, on a kernel that can track */
 int rt_track_wanted(void)
 {
 	return !rt_track.off;

@@ -6,8 +6,8 @@
 // what the round wrote. A restart from every link finds every byte the rounds left (the sample
 // replays its schedule to know what that is); a damaged link and a missing one are refused with a
 // message naming them, before anything changes; ckpt-inspect lists the chain. A restarted process
-// goes on with a full image, which removes the old links; a chain stops at CKPT_CHAIN_MAX links;
-// CKPT_INCREMENTAL=0 and pipe destinations make full images only.
+// goes on with a full image, which removes the old links; a chain stops at CKPT_CHAIN_MAX links.
+// Incremental images are opt-in (CKPT_INCREMENTAL=1): without it, and to a pipe, images are full.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -85,7 +85,7 @@ describe('incremental checkpoints', function () {
     bin = path.join(dir, 'incr_memory.ckpt');
     image = path.join(dir, 'img');
     await relinkFile(path.join(SAMPLES_DIR, 'incr/incr_memory'), bin);
-    const p = Driven.start(bin, dir, { CKPT_IMAGE: image, CKPT_CHAIN_MAX: '64', CKPT_CHAIN_PERCENT: '0' }, ['1024']);
+    const p = Driven.start(bin, dir, { CKPT_IMAGE: image, CKPT_INCREMENTAL: '1', CKPT_CHAIN_MAX: '64', CKPT_CHAIN_PERCENT: '0' }, ['1024']);
     try {
       await p.ready(0);
       for (let r = 0; r <= ROUNDS; r++) {
@@ -224,17 +224,17 @@ describe('incremental checkpoints: when images are full', function () {
   it('makes a full image after CKPT_CHAIN_MAX incremental ones, and removes the links it no longer needs', async () => {
     const image = path.join(dir, 'bound');
     const parents: (bigint | undefined)[] = [];
-    await chainOf({ CKPT_IMAGE: image, CKPT_CHAIN_MAX: '3', CKPT_CHAIN_PERCENT: '0' }, 5, (r) => linkName(image, BigInt(r + 1)));
+    await chainOf({ CKPT_IMAGE: image, CKPT_INCREMENTAL: '1', CKPT_CHAIN_MAX: '3', CKPT_CHAIN_PERCENT: '0' }, 5, (r) => linkName(image, BigInt(r + 1)));
     for (let g = 5n; g <= 6n; g++) parents.push(headerOf(linkName(image, g)).parent?.generation);
     assert.deepEqual(parents, [undefined, 5n], 'generation 5 is full (after 1 full and 3 incremental), 6 builds on it');
     assert.deepEqual(fs.readdirSync(dir).filter((n) => n.startsWith('bound')).sort(),
       ['bound', path.basename(linkName(image, 5n)), path.basename(linkName(image, 6n))]);
   });
 
-  it('makes full images only with CKPT_INCREMENTAL=0, and keeps no links', async () => {
+  it('makes full images only without CKPT_INCREMENTAL=1 (the default), and keeps no links', async () => {
     const image = path.join(dir, 'off');
     let before = 0;
-    const p = Driven.start(bin, dir, { CKPT_IMAGE: image, CKPT_INCREMENTAL: '0' }, ['64']);
+    const p = Driven.start(bin, dir, { CKPT_IMAGE: image }, ['64']);
     try {
       await p.ready(0);
       for (let r = 0; r <= 2; r++) {
@@ -254,7 +254,7 @@ describe('incremental checkpoints: when images are full', function () {
     const piped = scratch('ckpt-incr-piped-');
     const whole = () => fs.readdirSync(piped).map((n) => path.join(piped, n))
       .filter((f) => { const h = headerOf(f).header; return h && h.fileSize === BigInt(fs.statSync(f).size); });
-    const p = Driven.start(bin, dir, { CKPT_IMAGE: `|cat > $(mktemp -p ${piped})` }, ['64']);
+    const p = Driven.start(bin, dir, { CKPT_IMAGE: `|cat > $(mktemp -p ${piped})`, CKPT_INCREMENTAL: '1' }, ['64']);
     try {
       await p.ready(0);
       for (let r = 0; r <= 2; r++) {
