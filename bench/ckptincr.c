@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
+#include "touched.h"
 
 static double now_ms(void)
 {
@@ -32,13 +33,9 @@ int main(int argc, char **argv)
 {
 	size_t mib = argc > 1 ? strtoul(argv[1], 0, 10) : 1024, len = mib << 20, pages = len / 4096;
 	unsigned percent = argc > 2 ? (unsigned)strtoul(argv[2], 0, 10) : 1;
-	unsigned char *mem = mmap(0, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (mem == MAP_FAILED || !percent)
+	unsigned char *mem = percent ? touched_memory(len) : 0;
+	if (!mem)
 		return 1;
-	for (size_t i = 0; i < len; i += 4096)
-		mem[i] = (unsigned char)(i >> 12);
-	printf("ready\n");
-	fflush(stdout);
 	double last = now_ms(), gap = 0;
 	size_t step = 100 / percent;
 	for (unsigned n = 0, cmd = 1;; n++) {
