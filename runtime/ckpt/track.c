@@ -35,7 +35,8 @@ static struct {
 	uint64_t pid, restarts;	/* the process and run that registered the memory */
 	uint64_t brk;		/* the break as last seen, 0 when unknown */
 	volatile int editing;	/* a thread is changing the set (a lock: the set is not to be trusted meanwhile) */
-	int poisoned;		/* a checkpoint found an edit cut off: the set is rebuilt whole at the next */
+	struct rt_thread *editor;	/* which one */
+	volatile int poisoned;	/* an edit was cut off or skipped: the set is not trusted, and rebuilt whole at the next checkpoint */
 	int off;		/* no CKPT_INCREMENTAL=1, or the kernel lacks the feature (said once) */
 	long n;
 	struct rt_range r[RT_MAX_TRACKED];
@@ -94,6 +95,7 @@ static void rt_track_drop(void)
 	rt_track.uffd = rt_track.pagemap = -1;
 	rt_track.n = 0;
 	rt_track.editing = 0;
+	rt_track.editor = 0;
 }
 
 void rt_track_forked(void)
@@ -129,14 +131,27 @@ static long rt_track_open(void)
 	return 0;
 }
 
-static void rt_edit_begin(void)
+/*
+ * The set's lock; 0 when the thread holds it already (a handler of the program's, run while the
+ * thread was editing, making a memory call of its own): the set is then given up instead
+ */
+static int rt_edit_begin(void)
 {
-	while (__atomic_exchange_n(&rt_track.editing, 1, __ATOMIC_ACQUIRE))
+	struct rt_thread *self = rt_thread_self();
+	while (__atomic_exchange_n(&rt_track.editing, 1, __ATOMIC_ACQUIRE)) {
+		if (__atomic_load_n(&rt_track.editor, __ATOMIC_RELAXED) == self) {
+			rt_track.poisoned = 1;
+			return 0;
+		}
 		rt_syscall0(__NR_sched_yield);
+	}
+	rt_track.editor = self;
+	return 1;
 }
 
 static void rt_edit_end(void)
 {
+	rt_track.editor = 0;
 	__atomic_store_n(&rt_track.editing, 0, __ATOMIC_RELEASE);
 }
 
@@ -179,7 +194,8 @@ void rt_track_forget(uint64_t start, uint64_t len)
 	uint64_t end = (start + len + 4095) & ~4095UL;
 	if (end < start)
 		end = ~4095UL;
-	rt_edit_begin();
+	if (!rt_edit_begin())
+		return;
 	rt_forget_locked(start & ~4095UL, end);
 	rt_edit_end();
 }
@@ -331,7 +347,7 @@ void rt_track_rearm(struct rt_ckpt_work *w, long nmaps)
 				next[n++] = part[j];
 		}
 	}
-	rt_edit_begin();
+	rt_edit_begin();	/* the other threads are stopped, none inside an edit: never refused */
 	rt_memcpy(rt_track.r, next, (size_t)n * sizeof next[0]);
 	rt_track.n = n;
 	rt_track.brk = (uint64_t)rt_sys_brk(0);	/* the program's break: after a restart, the runtime's own */
