@@ -45,8 +45,8 @@ uint64_t rt_job_restarted(uint64_t generation);
 #define RT_MAX_XSAVE	16384		/* bytes of one thread's xsave area an image may hold */
 
 /* track.c: the program's memory calls, seen before and after they are made */
-struct rt_ctx;
-void rt_track_before_call(const struct rt_ctx *c, long nr);
+struct rt_call_args { uint64_t a0, a1, a2, a3, a4; };	/* a call's first five arguments */
+void rt_track_before_call(long nr, const struct rt_call_args *args);
 void rt_track_after_brk(long result);
 
 /* restore.c */

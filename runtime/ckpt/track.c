@@ -21,7 +21,6 @@
  * checkpoint has registered its memory again.
  */
 #include "ckpt/save.h"
-#include "core/core.h"
 
 #define RT_MAX_TRACKED	4096
 #define RT_SCAN_VEC	512	/* page runs one PAGEMAP_SCAN call returns */
@@ -207,7 +206,7 @@ void rt_track_forget(uint64_t start, uint64_t len)
  * Before one of the program's memory calls: the ranges whose pages it could change behind the
  * write protection leave the set (more is taken out than needed where it is cheaper to say)
  */
-void rt_track_before_call(const struct rt_ctx *c, long nr)
+void rt_track_before_call(long nr, const struct rt_call_args *c)
 {
 	if (!rt_track.n)
 		return;
@@ -215,24 +214,24 @@ void rt_track_before_call(const struct rt_ctx *c, long nr)
 	case __NR_munmap:
 	case __NR_mprotect:
 	case __NR_pkey_mprotect:
-		rt_track_forget(c->rdi, c->rsi);
+		rt_track_forget(c->a0, c->a1);
 		break;
 	case __NR_madvise:	/* discards (DONTNEED, FREE, REMOVE...) and the rest alike: cheaper than a list */
-		if (c->rdx != MADV_NORMAL && c->rdx != MADV_RANDOM && c->rdx != MADV_SEQUENTIAL && c->rdx != MADV_WILLNEED)
-			rt_track_forget(c->rdi, c->rsi);
+		if (c->a2 != MADV_NORMAL && c->a2 != MADV_RANDOM && c->a2 != MADV_SEQUENTIAL && c->a2 != MADV_WILLNEED)
+			rt_track_forget(c->a0, c->a1);
 		break;
 	case __NR_mremap:
-		rt_track_forget(c->rdi, c->rsi);
-		if (c->r10 & RT_MREMAP_FIXED)
-			rt_track_forget(c->r8, c->rdx);
+		rt_track_forget(c->a0, c->a1);
+		if (c->a3 & RT_MREMAP_FIXED)
+			rt_track_forget(c->a4, c->a2);
 		break;
 	case __NR_mmap:
-		if (c->r10 & (MAP_FIXED | MAP_FIXED_NOREPLACE))
-			rt_track_forget(c->rdi, c->rsi);
+		if (c->a3 & (MAP_FIXED | MAP_FIXED_NOREPLACE))
+			rt_track_forget(c->a0, c->a1);
 		break;
 	case __NR_brk:
-		if (c->rdi && rt_track.brk && c->rdi < rt_track.brk)
-			rt_track_forget(c->rdi, rt_track.brk - c->rdi);
+		if (c->a0 && rt_track.brk && c->a0 < rt_track.brk)
+			rt_track_forget(c->a0, rt_track.brk - c->a0);
 		break;
 	default:
 		break;

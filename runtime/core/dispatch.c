@@ -132,7 +132,8 @@ void rt_dispatch(struct rt_ctx *c, enum rt_via via)
 	struct rt_thread *self = rt_thread_self();
 	self->busy++;
 	rt_vfiles_vfork_done();	/* a vfork parent resumed straight into the program: its file table back */
-	rt_track_before_call(c, nr);	/* the write tracking gives up what the call may change unseen */
+	/* the write tracking gives up what the call may change unseen */
+	rt_track_before_call(nr, &(struct rt_call_args){ c->rdi, c->rsi, c->rdx, c->r10, c->r8 });
 	c->rax = (uint64_t)rt_handle(self, c, nr);
 	rt_checkpoint_reap_writer();
 	rt_busy_leave(self);	/* a checkpoint signal held meanwhile runs now */
