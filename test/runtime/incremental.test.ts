@@ -15,7 +15,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { fileSource, readImage, type Image } from '../../src/image/read.js';
 import { nodeCommand } from '../../src/cli/node-flags.js';
-import { SAMPLES_DIR, relinkFile, runProgram, scratch, waitFor } from '../helpers.js';
+import { SAMPLES_DIR, fixture, relinkFile, runProgram, scratch, waitFor } from '../helpers.js';
 import { INSPECT, exited } from '../image/real-image.js';
 
 const MiB = 1 << 20;
@@ -248,6 +248,30 @@ describe('incremental checkpoints: when images are full', function () {
       await p.kill();
     }
     assert.deepEqual(fs.readdirSync(dir).filter((n) => n.startsWith('off')), ['off']);
+  });
+
+  it('makes full images, saying so once, where the kernel cannot track writes', async () => {
+    const image = path.join(dir, 'untracked');
+    const wrapper = await fixture('no-userfaultfd');
+    const child = spawn(wrapper, [bin, '64'], { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: '/usr/bin:/bin', CKPT_IMAGE: image, CKPT_INCREMENTAL: '1' } });
+    const p = new Driven(child);
+    let err = '';
+    child.stderr!.on('data', (d) => { err += d; });
+    try {
+      await p.ready(0);
+      for (let r = 0; r <= 2; r++) {
+        if (r) await p.round(r);
+        process.kill(child.pid!, 'SIGUSR2');
+        await waitFor(() => fs.existsSync(image) && headerOf(image).header!.generation === BigInt(r + 1), `image ${r + 1}`);
+        assert.equal(headerOf(image).parent, undefined);
+      }
+    } finally {
+      await p.kill();
+    }
+    // (the filter itself is warned about at each checkpoint: a restart cannot install it again)
+    assert.deepEqual(err.split('\n').filter((l) => !l.includes('seccomp filter')),
+      ['ckpt: incremental checkpoints unavailable (userfaultfd refused): every image is full', '']);
+    assert.deepEqual(fs.readdirSync(dir).filter((n) => n.startsWith('untracked')), ['untracked']);
   });
 
   it('gives a pipe destination full images', async () => {
