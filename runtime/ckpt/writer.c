@@ -12,6 +12,7 @@
 #define RT_SCRATCH_STACK (128 * 1024)
 #define RT_CHUNK	(4UL << 20)	/* checksum and write granule */
 #define RT_WRITEBACK	(64UL << 20)	/* start the disk writing this often, so fsync has less left */
+#define RT_GATHER_MAX	(64UL << 10)	/* runs up to this long are copied together before they are written */
 
 static volatile long rt_writer_pid;
 static volatile long rt_writer_result;	/* the last writer's, once reaped: see rt_wait_writer */
@@ -75,23 +76,44 @@ static int rt_write_span(struct rt_ckpt_area *a, long fd, const unsigned char *s
 	return 0;
 }
 
-/* One region's stored pages, extent after extent, back to back */
+/* Runs of pages gathered in the bounce buffer, written with one call when it is full */
+struct rt_gathered { uint64_t bytes, off; uint32_t crc; };
+
+static int rt_flush_gathered(struct rt_ckpt_area *a, long fd, struct rt_gathered *g)
+{
+	int r = g->bytes ? rt_write_span(a, fd, a->bounce, g->bytes, &g->off, 0, &g->crc) : 0;
+	g->bytes = 0;
+	return r;
+}
+
+/*
+ * One region's stored pages, extent after extent, back to back. Short runs (an incremental
+ * image's scattered written pages) are copied together first: one write for many pages.
+ */
 static int rt_write_region(struct rt_ckpt_area *a, long fd, unsigned char *h)
 {
 	const unsigned char *p = h + CKPT_RH_SIZE;
 	const unsigned char *base = (const unsigned char *)*(const uint64_t *)(p + CKPT_RG_START);
 	uint32_t size = *(uint32_t *)(h + CKPT_RH_PAYLOAD_SIZE);
-	uint64_t off = *(uint64_t *)(h + CKPT_RH_DATA_OFFSET);
-	int shared = *(uint32_t *)(h + CKPT_RH_FLAGS) & CKPT_REGION_SHARED;
-	uint32_t crc = 0;
-	for (uint32_t at = rt_region_extents_at(p, size); at + CKPT_RE_SIZE <= size; at += CKPT_RE_SIZE) {
+	struct rt_gathered g = { 0, *(uint64_t *)(h + CKPT_RH_DATA_OFFSET), 0 };
+	int shared = *(uint32_t *)(h + CKPT_RH_FLAGS) & CKPT_REGION_SHARED, r = 0;
+	for (uint32_t at = rt_region_extents_at(p, size); !r && at + CKPT_RE_SIZE <= size; at += CKPT_RE_SIZE) {
 		uint64_t first = *(const uint64_t *)(p + at + CKPT_RE_FIRST), pages = *(const uint64_t *)(p + at + CKPT_RE_COUNT);
-		int r = rt_write_span(a, fd, base + first * CKPT_IMAGE_PAGE, pages * CKPT_IMAGE_PAGE, &off, shared, &crc);
-		if (r)
-			return r;
+		const unsigned char *src = base + first * CKPT_IMAGE_PAGE;
+		uint64_t len = pages * CKPT_IMAGE_PAGE;
+		if (len > RT_GATHER_MAX) {
+			r = rt_flush_gathered(a, fd, &g) ?: rt_write_span(a, fd, src, len, &g.off, shared, &g.crc);
+			continue;
+		}
+		if (g.bytes + len > RT_CHUNK)
+			r = rt_flush_gathered(a, fd, &g);
+		rt_memcpy(a->bounce + g.bytes, src, len);
+		g.bytes += len;
 	}
-	*(uint32_t *)(h + CKPT_RH_DATA_CRC) = crc;
-	return 0;
+	if (!r)
+		r = rt_flush_gathered(a, fd, &g);
+	*(uint32_t *)(h + CKPT_RH_DATA_CRC) = g.crc;
+	return r;
 }
 
 /* Contents copied while the program was stopped (fdata.c), from where they are in the snapshot */
