@@ -4,7 +4,8 @@
  * functions (process.c: the process and its registers, threads.c, memory.c, files.c and the kernel
  * objects behind descriptors in kobjects.c, fdata.c, inotify.c, signals.c, limits.c, cwd.c,
  * timers.c: POSIX timers, locks.c: file locks, task.c: prctl and scheduling, advice.c: madvise and
- * mlock, shm.c: System V shared memory), /proc/self/maps (maps.c), the image checks (image.c), and
+ * mlock, shm.c: System V shared memory), /proc/self/maps (maps.c), the image checks (image.c),
+ * incremental images (track.c: the pages written, chain.c: parents, merge.c: a chain at restart), and
  * the restart that calls each
  * kind in turn and hands over to the restorer in pie/ (restore.c). docs/image-format.md is the
  * format. This header is what the rooms above use, and what the files of this room share; save.h,

@@ -30,7 +30,7 @@ struct rt_range { uint64_t start, end; };
 static struct {
 	long uffd;		/* -1: none */
 	long pagemap;		/* /proc/self/pagemap, kept open with the userfaultfd */
-	uint64_t uffd_ino;	/* the userfaultfd's inode, to know the descriptor is still ours */
+	uint64_t uffd_ino, pagemap_ino;	/* their inodes, to know the descriptors are still ours */
 	uint64_t pid, restarts;	/* the process and run that registered the memory */
 	uint64_t brk;		/* the break as last seen, 0 when unknown */
 	volatile int editing;	/* a thread is changing the set (a lock: the set is not to be trusted meanwhile) */
@@ -64,11 +64,17 @@ static uint64_t rt_inode_of(long fd)
 	return rt_syscall2(__NR_fstat, fd, (long)&st) < 0 ? 0 : st.ino;
 }
 
+/* The descriptors were opened by this process in this run: not a forked child's, nor a restarted one's copy of the numbers */
+static int rt_track_mine(void)
+{
+	return rt_track.pid == rt_ids_real.pid && rt_track.restarts == rt_job.generation >> CKPT_GEN_RESTART_SHIFT;
+}
+
 /* The set belongs to this process and run, its descriptor is still our userfaultfd, and no edit was cut off */
 int rt_track_ready(void)
 {
-	return rt_track.uffd >= 0 && rt_track.pid == rt_ids_real.pid && rt_track.restarts == rt_job.generation >> CKPT_GEN_RESTART_SHIFT &&
-	       !rt_track.editing && !rt_track.poisoned && rt_inode_of(rt_track.uffd) == rt_track.uffd_ino;
+	return rt_track.uffd >= 0 && rt_track_mine() && !rt_track.editing && !rt_track.poisoned &&
+	       rt_inode_of(rt_track.uffd) == rt_track.uffd_ino;
 }
 
 /* Whether images get chain links at all: with CKPT_INCREMENTAL=1, on a kernel that can track */
@@ -79,17 +85,25 @@ int rt_track_wanted(void)
 
 int rt_track_owns_fd(long fd)
 {
-	return fd >= 0 && (fd == rt_track.uffd || fd == rt_track.pagemap) && rt_track.pid == rt_ids_real.pid;
+	return fd >= 0 && (fd == rt_track.uffd || fd == rt_track.pagemap) && rt_track_mine();
 }
 
-/* A forked child or a restarted process: the descriptors are not its own (the child's are closed) */
-static void rt_track_drop(void)
+static void rt_close_if_same(long fd, uint64_t ino)
 {
-	if (rt_track.pid == rt_ids_real.pid || !rt_track.pid) {
-		if (rt_track.uffd >= 0)
-			rt_syscall1(__NR_close, rt_track.uffd);
-		if (rt_track.pagemap >= 0)
-			rt_syscall1(__NR_close, rt_track.pagemap);
+	if (fd >= 0 && rt_inode_of(fd) == ino)
+		rt_syscall1(__NR_close, fd);
+}
+
+/*
+ * The set emptied, and the descriptors closed if `own` (this run opened them: in a restarted
+ * process the numbers are the old process's, possibly the program's descriptors now) and still
+ * what they were (the program may have closed one and got the number back for a file of its own)
+ */
+static void rt_track_drop(int own)
+{
+	if (own) {
+		rt_close_if_same(rt_track.uffd, rt_track.uffd_ino);
+		rt_close_if_same(rt_track.pagemap, rt_track.pagemap_ino);
 	}
 	rt_track.uffd = rt_track.pagemap = -1;
 	rt_track.n = 0;
@@ -97,10 +111,10 @@ static void rt_track_drop(void)
 	rt_track.editor = 0;
 }
 
+/* A forked child: its copies of its parent's descriptors are closed, if this run's parent opened them */
 void rt_track_forked(void)
 {
-	rt_track.pid = 0;	/* the parent's: this child closes its copies of them */
-	rt_track_drop();
+	rt_track_drop(rt_track.restarts == rt_job.generation >> CKPT_GEN_RESTART_SHIFT);
 }
 
 static long rt_track_open(void)
@@ -120,10 +134,11 @@ static long rt_track_open(void)
 	rt_track.uffd_ino = rt_inode_of(rt_track.uffd);
 	long pm = rt_syscall4(__NR_openat, AT_FDCWD, (long)"/proc/self/pagemap", O_RDONLY | O_CLOEXEC, 0);
 	rt_track.pagemap = pm < 0 ? -1 : rt_high_fd(pm, 21, 1);
+	rt_track.pagemap_ino = pm < 0 ? 0 : rt_inode_of(rt_track.pagemap);
 	rt_track.pid = rt_ids_real.pid;
 	rt_track.restarts = rt_job.generation >> CKPT_GEN_RESTART_SHIFT;
 	if (rt_track.pagemap < 0) {
-		rt_track_drop();
+		rt_track_drop(1);
 		rt_track_unavailable("/proc/self/pagemap cannot be opened");
 		return -1;
 	}
@@ -326,7 +341,7 @@ void rt_track_rearm(struct rt_ckpt_work *w, long nmaps)
 		rt_track.n = 0;
 	rt_track.poisoned = 0;
 	if (!rt_track_ready()) {
-		rt_track_drop();
+		rt_track_drop(rt_track_mine());
 		if (rt_track_open() < 0)
 			return;
 	}
