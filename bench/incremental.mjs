@@ -59,8 +59,9 @@ class Program {
 
   /** A command's answer, as numbers */
   async send(text) {
-    const n = ++this.cmd, ack = path.join(this.dir, `ack.${n}`);
-    fs.writeFileSync(path.join(this.dir, `cmd.${n}`), text);
+    const n = ++this.cmd, ack = path.join(this.dir, `ack.${n}`), cmd = path.join(this.dir, `cmd.${n}`);
+    fs.writeFileSync(`${cmd}.tmp`, text);
+    fs.renameSync(`${cmd}.tmp`, cmd);	// whole when the program sees it
     await waitFor(() => fs.existsSync(ack));
     return Object.fromEntries(fs.readFileSync(ack, 'utf8').split(' ').map((kv) => kv.split('=')).map(([k, v]) => [k, Number(v)]));
   }
