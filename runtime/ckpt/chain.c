@@ -39,6 +39,8 @@ void rt_chain_init(char **envp)
 {
 	rt_track_init(envp);
 	rt_env_number(envp, "CKPT_CHAIN_MAX", &rt_chain_max);
+	if (rt_chain_max > RT_MAX_CHAIN)
+		rt_chain_max = RT_MAX_CHAIN;	/* a longer chain would be refused at restart */
 	rt_env_number(envp, "CKPT_CHAIN_PERCENT", &rt_chain_percent);
 }
 

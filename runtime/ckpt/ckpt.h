@@ -43,6 +43,7 @@ void rt_job_begin(void);
 uint64_t rt_job_restarted(uint64_t generation);
 
 #define RT_MAX_THREADS	512		/* threads one image holds */
+#define RT_MAX_CHAIN	255		/* incremental links below an image that a restart resolves */
 #define RT_MAX_XSAVE	16384		/* bytes of one thread's xsave area an image may hold */
 
 /* track.c: the program's memory calls, seen before and after they are made */

@@ -12,17 +12,16 @@
 #include "ckpt/save.h"
 #include "ckpt/restore.h"
 
-#define RT_MAX_LINKS	256
+#define RT_MAX_LINKS	(RT_MAX_CHAIN + 1)	/* the head and its incremental links */
 #define RT_HOLE		0ULL
 #define RT_INHERITED	1ULL		/* taken from a link further down */
 #define RT_PENDING	2ULL		/* inherited by the link being read: from the next one */
 #define RT_SOURCE(k, off)	((uint64_t)((k) + 1) << 48 | (off) >> 12)	/* link k, file offset */
-#define RT_SOURCE_LINK(s)	((s) >> 48) - 1
+#define RT_SOURCE_LINK(s)	(((s) >> 48) - 1)
 #define RT_SOURCE_OFFSET(s)	(((s) & ((1ULL << 48) - 1)) << 12)
 
 static struct rt_image rt_link[RT_MAX_LINKS];
-static char rt_link_path[RT_MAX_LINKS][RT_PATH_MAX];
-static char rt_link_label[RT_MAX_LINKS][RT_PATH_MAX + 32];
+static struct rt_link_names { char path[RT_PATH_MAX], label[2 * RT_PATH_MAX + 32]; } *rt_names;	/* mapped when a chain is resolved */
 static int rt_nlinks;
 
 static const unsigned char *rt_record_of(const struct rt_image *im, uint32_t kind)
@@ -59,10 +58,11 @@ static void rt_open_link(const struct rt_image *head, int k, const unsigned char
 	uint32_t size = u32at(ph, CKPT_RH_PAYLOAD_SIZE);
 	if (size < CKPT_PA_SIZE)
 		rt_refuse(&rt_link[k - 1], "its parent record is inconsistent");
-	rt_parent_path(rt_link_path[k], rt_link[k - 1].path, p, size);
-	rt_put(rt_put(rt_put(rt_link_label[k], head->name), ": chain link "), rt_link_path[k]);
-	l->path = rt_link_path[k];
-	l->name = rt_link_label[k];
+	rt_parent_path(rt_names[k].path, rt_link[k - 1].path, p, size);
+	const char *head_name = rt_strlen(head->name) < RT_PATH_MAX ? head->name : "the image";	/* the label's bound */
+	rt_put(rt_put(rt_put(rt_names[k].label, head_name), ": chain link "), rt_names[k].path);
+	l->path = rt_names[k].path;
+	l->name = rt_names[k].label;
 	l->warn_only = head->warn_only;
 	if (!l->path[0])
 		rt_refuse(&rt_link[k - 1], "its parent record names no file");
@@ -74,9 +74,13 @@ static void rt_open_link(const struct rt_image *head, int k, const unsigned char
 		rt_refuse(l, "not the state its child names (another checkpoint at that name)");
 }
 
+static void *rt_scratch(uint64_t size);
+
 /* Every link, head first, down to the full image */
 static void rt_open_chain(const struct rt_image *head)
 {
+	if (!(rt_names = rt_scratch(sizeof *rt_names * RT_MAX_LINKS)))
+		rt_refuse(head, "no memory to resolve its chain of incremental images");
 	rt_link[0] = *head;
 	rt_nlinks = 1;
 	for (const unsigned char *ph; (ph = rt_record_of(&rt_link[rt_nlinks - 1], CKPT_REC_PARENT));) {

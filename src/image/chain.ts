@@ -19,7 +19,7 @@ export interface ChainLink {
   problem?: string;
 }
 
-const MAX_LINKS = 256;	// as the runtime's RT_MAX_LINKS
+const MAX_LINKS = 255;	// as the runtime's RT_MAX_CHAIN
 
 function linkFile(child: string, name: string): string {
   return path.join(path.dirname(child), name);
