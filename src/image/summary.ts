@@ -158,7 +158,7 @@ function chainLines(image: Image, chain: ChainLink[]): string[] {
       l.problem ? 'refused' : l.incremental ? 'incremental' : 'full', l.problem ? `${l.file}: ${l.problem}` : l.file]);
   }
   return [
-    `${label('chain')}incremental: ${sizeText(inherited * BigInt(C.CKPT_IMAGE_PAGE))} of memory taken from the ${chain.length} link${chain.length === 1 ? '' : 's'} below`,
+    `${label('chain')}incremental: ${sizeText(inherited * BigInt(C.CKPT_IMAGE_PAGE))} of its regions are as the ${chain.length} link${chain.length === 1 ? '' : 's'} below hold them`,
     ...table(rows, INDENT),
   ];
 }
