@@ -80,6 +80,44 @@ int64_t rt_snapshot_at(const struct rt_ckpt_work *w, uint32_t fd)
 	return -1;
 }
 
+/*
+ * Shared memory the image stores (anonymous, System V, a read-only file mapping kept private): the
+ * writer's snapshot of it is not copy-on-write, so the program, running on, would change it under
+ * the writer and the image would hold memory from after the registers. Its stored pages (payload p
+ * of a region record, `size` bytes) are copied now, while the program is stopped; 0, or -1.
+ */
+int rt_snapshot_shared_region(struct rt_ckpt_work *w, const unsigned char *p, uint32_t size)
+{
+	long snap = rt_snapshot(w);
+	if (snap < 0 || w->nshared == RT_MAX_REGIONS)
+		return -1;
+	uint64_t start = u64at(p, CKPT_RG_START), copied = 0;
+	uint64_t at = u64at(p - CKPT_RH_SIZE, CKPT_RH_DATA_OFFSET);	/* its place in the data area, as a file's contents */
+	for (uint32_t e = rt_region_extents_at(p, size); e + CKPT_RE_SIZE <= size; e += CKPT_RE_SIZE) {
+		uint64_t from = start + u64at(p, e + CKPT_RE_FIRST) * CKPT_IMAGE_PAGE, len = u64at(p, e + CKPT_RE_COUNT) * CKPT_IMAGE_PAGE;
+		for (uint64_t done = 0; done < len;) {
+			long n = rt_syscall4(__NR_pwrite64, snap, (long)(from + done), (long)(len - done), (long)(at + copied));
+			if (n == -EINTR)
+				continue;
+			if (n <= 0)
+				return -1;
+			done += (uint64_t)n, copied += (uint64_t)n;
+		}
+	}
+	w->shared_copies[w->nshared].start = start;
+	w->shared_copies[w->nshared++].at = at;
+	return 0;
+}
+
+/* Where the stored pages of the shared region at start are in the snapshot, or -1 */
+int64_t rt_shared_snapshot_at(const struct rt_ckpt_work *w, uint64_t start)
+{
+	for (int i = 0; i < w->nshared; i++)
+		if (w->shared_copies[i].start == start)
+			return (int64_t)w->shared_copies[i].at;
+	return -1;
+}
+
 static int rt_save_contents(struct rt_ckpt_work *w, unsigned char *p, long fd)
 {
 	char proc[32];

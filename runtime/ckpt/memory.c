@@ -283,6 +283,8 @@ static int rt_save_region(struct rt_ckpt_work *w, const struct rt_map *m)
 		*(uint64_t *)(h + CKPT_RH_DATA_OFFSET) = w->data_end;	/* made absolute later */
 		*(uint64_t *)(h + CKPT_RH_DATA_SIZE) = x.pages * RT_PAGE;
 		w->data_end += x.pages * RT_PAGE;
+		if (m->shared && rt_snapshot_shared_region(w, p, *(uint32_t *)(h + CKPT_RH_PAYLOAD_SIZE)))
+			return -1;
 	}
 	rt_seal(p);	/* the writer adds the contents' checksum and seals the header again */
 	return w->ninherit ? rt_save_inherited(w, m->start) : 0;

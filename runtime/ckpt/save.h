@@ -71,6 +71,8 @@ struct rt_ckpt_work {
 	uint32_t parent_crc, depth;
 	long ninherit;
 	uint64_t inherit[RT_MAX_INHERIT][2];	/* memory.c: the region being recorded's inherited extents */
+	struct { uint64_t start, at; } shared_copies[RT_MAX_REGIONS];	/* fdata.c: shared memory's stored pages in the snapshot */
+	int nshared;
 };
 
 /* record.c: the record area every kind writes into */
@@ -108,6 +110,8 @@ int rt_save_inotify(struct rt_ckpt_work *w, long fd);	/* inotify.c */
 long rt_check_unread_events(struct rt_ckpt_work *w);
 int rt_save_file_data(struct rt_ckpt_work *w, long fd, const struct rt_stat *st, const char *path);	/* fdata.c */
 int64_t rt_snapshot_at(const struct rt_ckpt_work *w, uint32_t fd);
+int rt_snapshot_shared_region(struct rt_ckpt_work *w, const unsigned char *p, uint32_t size);
+int64_t rt_shared_snapshot_at(const struct rt_ckpt_work *w, uint64_t start);
 int rt_save_cwd_and_exe(struct rt_ckpt_work *w);	/* cwd.c */
 int rt_save_rlimits(struct rt_ckpt_work *w);		/* limits.c */
 int rt_save_itimers(struct rt_ckpt_work *w);
@@ -153,7 +157,8 @@ extern char rt_image_path[RT_PATH_MAX];	/* CKPT_IMAGE, absolute */
 int rt_writer_target(const char *path);
 void rt_elide_zero_pages(struct rt_ckpt_work *w);
 void rt_stream_environment(char **envp);
-long rt_image_to_command(long memfd, const char *cmd, unsigned char *buf, uint64_t buf_size);
+long rt_command_start(const char *cmd, int to_command, long *pid);	/* stream.c: our end of its pipe */
+long rt_command_status(long pid);
 long rt_checkpoint(int sig, void *uc, struct rt_thread *self);	/* 0 when an image is in place or being written, or -errno */
 long rt_wait_writer(int options);
 void rt_writer_forget(void);

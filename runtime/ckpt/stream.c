@@ -1,9 +1,11 @@
 /*
  * Images through a command: CKPT_IMAGE='|CMD' gives every checkpoint's image to `/bin/sh -c CMD` on
  * its stdin (zstd, ssh, an object-store uploader), and CKPT_RESTART='CMD|' restarts from the image
- * CMD writes to its stdout. The writer builds the image in memory (a memfd) exactly as it would on
- * disk, as for the shadow, then copies it into the command's pipe: the command sees one whole image
- * or, if the writer fails first, nothing. A restart reads the command's whole output into a memfd
+ * CMD writes to its stdout. The writer gives the command the bytes a file would hold, front to back
+ * (writer.c: a checksum pass over the snapshot, then a writing pass), so the image is never staged
+ * whole. A writer that fails part way kills the command before its stdin ends, and a writer that
+ * dies takes it along (its parent-death signal), so `|zstd > x.part && mv x.part x` never puts half
+ * an image in place. A restart reads the command's whole output into a memfd
  * and restarts from that, with every check a file gets, so a truncated or damaged stream is refused
  * before anything is torn down.
  *
@@ -22,7 +24,7 @@ void rt_stream_environment(char **envp)
 }
 
 /* `/bin/sh -c CMD` with its stdin (to_command) or stdout (!to_command) on a pipe; our end, or -errno */
-static long rt_start_command(const char *cmd, int to_command, long *pid)
+long rt_command_start(const char *cmd, int to_command, long *pid)
 {
 	int ends[2];
 	long r = rt_syscall2(__NR_pipe2, (long)ends, O_CLOEXEC);
@@ -35,11 +37,14 @@ static long rt_start_command(const char *cmd, int to_command, long *pid)
 		const char *argv[] = { "sh", "-c", cmd, 0 };
 		char *empty_env[] = { 0 };
 		rt_syscall4(__NR_rt_sigprocmask, SIG_SETMASK, (long)&none, 0, RT_SIGSET_SIZE);
+		if (to_command)	/* a writer that dies part way takes the shell with it: no `&& mv` of half an image */
+			rt_syscall2(__NR_prctl, PR_SET_PDEATHSIG, SIGKILL);
 		rt_syscall2(__NR_dup2, theirs, to_command ? 0 : 1);	/* dup2 clears O_CLOEXEC */
 		rt_syscall3(__NR_execve, (long)"/bin/sh", (long)argv, (long)(rt_stream_envp ? rt_stream_envp : empty_env));
 		rt_exit(127);
 	}
 	rt_syscall1(__NR_close, theirs);
+	rt_syscall3(__NR_fcntl, ours, F_SETPIPE_SZ, RT_PIPE_CHUNK);	/* fewer switches between the two ends; best effort */
 	if (*pid < 0) {
 		rt_syscall1(__NR_close, ours);
 		return *pid;
@@ -48,7 +53,7 @@ static long rt_start_command(const char *cmd, int to_command, long *pid)
 }
 
 /* The command's exit: 0, or -EIO when it failed or was killed */
-static long rt_command_status(long pid)
+long rt_command_status(long pid)
 {
 	int status = 0;
 	long r;
@@ -56,27 +61,6 @@ static long rt_command_status(long pid)
 		r = rt_syscall4(__NR_wait4, pid, (long)&status, __WALL /* exec made it a SIGCHLD child */, 0);
 	while (r == -EINTR);
 	return r < 0 || status ? -EIO : 0;
-}
-
-/* The finished image in memfd to `|CMD`; 0 once the command has taken it all and exited 0, or -errno */
-long rt_image_to_command(long memfd, const char *cmd, unsigned char *buf, uint64_t buf_size)
-{
-	long pid, fd = rt_start_command(cmd, 1, &pid);
-	if (fd < 0)
-		return fd;
-	long r = 0;
-	for (uint64_t off = 0; r == 0;) {
-		long n = rt_syscall4(__NR_pread64, memfd, (long)buf, (long)buf_size, (long)off);
-		if (n <= 0) {
-			r = n ? n : 1;	/* 1: the memfd's end, the whole image given */
-			break;
-		}
-		r = rt_write_all((int)fd, (const char *)buf, (size_t)n);
-		off += (uint64_t)n;
-	}
-	rt_syscall1(__NR_close, fd);	/* end of file for the command (EPIPE above if it quit early) */
-	long status = rt_command_status(pid);
-	return r < 0 ? r : status;
 }
 
 /* `CMD|`: the command's whole stdout in a memfd; its /proc/self/fd path */
@@ -91,7 +75,7 @@ static const char *rt_image_from_command(const char *spec)
 	cmd[len] = 0;
 	long memfd = rt_syscall2(__NR_memfd_create, (long)"ckpt-restart", MFD_CLOEXEC);
 	long buf = rt_syscall6(__NR_mmap, 0, RT_PIPE_CHUNK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	long pid, fd = memfd < 0 || (buf < 0 && buf > -4096) ? -ENOMEM : rt_start_command(cmd, 0, &pid);
+	long pid, fd = memfd < 0 || (buf < 0 && buf > -4096) ? -ENOMEM : rt_command_start(cmd, 0, &pid);
 	if (fd < 0)
 		rt_cannot_restart(spec, "cannot start the command");
 	uint64_t total = 0;

@@ -1,8 +1,8 @@
 /*
  * Checkpoint images kept on the shadow: CKPT_IMAGE=shadow:NAME and CKPT_RESTART=shadow:NAME. The
- * writer builds the image in memory (a memfd) exactly as it would on disk, then uploads it to
- * /.ckpt/NAME.tmp in the shadow's root, has it fsynced and renames it over /.ckpt/NAME: the
- * stored image is replaced whole or not at all. A restart reads it back into a memfd and
+ * writer writes the image to /.ckpt/NAME.tmp in the shadow's root as it would write a file, each
+ * part at its offset straight from its snapshot (writer.c), has it fsynced and renames it over
+ * /.ckpt/NAME: the stored image is replaced whole or not at all. A restart reads it back into a memfd and
  * restarts from that, on whatever machine it runs.
  */
 #include "remote/remote.h"
@@ -21,38 +21,52 @@ static int rt_image_name(char *out, const char *name, const char *suffix)
 	return 0;
 }
 
-/* One pass over the memfd: every chunk sent with PWRITE; the handle is this connection's */
-static long rt_upload(long memfd, uint64_t size, long handle, unsigned char *buf)
+/* The writer's temporary image on the shadow, /.ckpt/NAME.tmp, made empty: a handle, or -errno */
+long rt_image_remote_open(const char *name)
 {
-	for (uint64_t off = 0; off < size;) {
-		long n = rt_syscall4(__NR_pread64, memfd, (long)buf, (long)(size - off < RT_CHUNK ? size - off : RT_CHUNK), (long)off);
-		if (n <= 0)
-			return n ? n : -EIO;
-		struct rt_request rq = { .op = CKPT_SH_OP_PWRITE, .handle = (uint32_t)handle, .offset = off, .tail = buf, .tail_len = (size_t)n };
-		long r = rt_remote_call(&rq, 0, 0, 0);
-		if (r != n)
-			return r < 0 ? r : -EIO;
-		off += (uint64_t)n;
-	}
-	struct rt_request sync = { .op = CKPT_SH_OP_FSYNC, .handle = (uint32_t)handle };
-	return rt_remote_call(&sync, 0, 0, 0);
+	char tmp[RT_VPATH];
+	if (rt_image_name(tmp, name, ".tmp"))
+		return -EINVAL;
+	return rt_remote_path_call(CKPT_SH_OP_OPEN, O_WRONLY | O_CREAT | O_TRUNC, 0600, tmp, 0, 0);
 }
 
-/* The finished image in memfd to the shadow; 0, or -errno (a lost connection counts as EIO) */
-long rt_image_upload(long memfd, const char *name, unsigned char *buf)
+/* len bytes at off of the temporary image, sent straight from buf in PWRITEs; 0, or -errno */
+long rt_image_remote_pwrite(long handle, const void *buf, uint64_t len, uint64_t off)
+{
+	for (uint64_t done = 0; done < len;) {
+		uint64_t n = len - done < RT_CHUNK ? len - done : RT_CHUNK;
+		struct rt_request rq = { .op = CKPT_SH_OP_PWRITE, .handle = (uint32_t)handle, .offset = off + done,
+					 .tail = (const char *)buf + done, .tail_len = (size_t)n };
+		long r = rt_remote_call(&rq, 0, 0, 0);
+		if (r != (long)n)
+			return r == RT_RECONNECTED || r >= 0 ? -EIO : r;	/* a new session has lost the handle */
+		done += n;
+	}
+	return 0;
+}
+
+/*
+ * The temporary image made `size` long, fsynced and renamed over /.ckpt/NAME when `r` (the
+ * writing's outcome) is 0; removed otherwise. The stored image is replaced whole or not at all.
+ * 0, or -errno (a lost connection counts as EIO).
+ */
+long rt_image_remote_finish(long handle, const char *name, uint64_t size, long r)
 {
 	char tmp[RT_VPATH], final[RT_VPATH];
-	struct rt_stat st;
-	if (rt_image_name(tmp, name, ".tmp") || rt_image_name(final, name, "") || rt_syscall2(__NR_fstat, memfd, (long)&st) < 0)
+	if (rt_image_name(tmp, name, ".tmp") || rt_image_name(final, name, ""))
 		return -EINVAL;
-	long h = rt_remote_path_call(CKPT_SH_OP_OPEN, O_WRONLY | O_CREAT | O_TRUNC, 0600, tmp, 0, 0);
-	if (h < 0)
-		return h;
-	long r = rt_upload(memfd, (uint64_t)st.size, h, buf);
-	rt_remote_close(h);
-	if (r == RT_RECONNECTED)
+	if (!r) {
+		struct rt_request trunc = { .op = CKPT_SH_OP_FTRUNCATE, .handle = (uint32_t)handle, .offset = size };
+		r = rt_remote_call(&trunc, 0, 0, 0);
+	}
+	if (!r) {
+		struct rt_request sync = { .op = CKPT_SH_OP_FSYNC, .handle = (uint32_t)handle };
+		r = rt_remote_call(&sync, 0, 0, 0);
+	}
+	rt_remote_close(handle);
+	if (r == RT_RECONNECTED || r > 0)
 		r = -EIO;
-	if (r >= 0) {
+	if (!r) {
 		struct rt_request rq = { .op = CKPT_SH_OP_RENAME, .tail = tmp, .tail_len = rt_strlen(tmp) + 1,
 					 .tail2 = final, .tail2_len = rt_strlen(final) + 1 };
 		r = rt_remote_call(&rq, 0, 0, 0);

@@ -51,7 +51,9 @@ void rt_remote_exit(long status);
 int rt_resolve(const char *host, size_t len, uint32_t *addr);
 
 /* image.c */
-long rt_image_upload(long memfd, const char *name, unsigned char *buf);
+long rt_image_remote_open(const char *name);
+long rt_image_remote_pwrite(long handle, const void *buf, uint64_t len, uint64_t off);
+long rt_image_remote_finish(long handle, const char *name, uint64_t size, long r);
 const char *rt_image_source(const char *spec);
 _Noreturn void rt_cannot_restart(const char *spec, const char *why);
 

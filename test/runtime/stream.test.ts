@@ -10,7 +10,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { execa } from 'execa';
 import { nodeCommand } from '../../src/cli/node-flags.js';
-import { waitFor } from '../helpers.js';
+import { fixture, relinkFile, scratch, waitFor } from '../helpers.js';
 import { INSPECT, QUIET, exited, relinkedSteps } from '../image/real-image.js';
 import { signalRunning } from '../process.js';
 import { tellToFinish, uninterrupted } from '../steps.js';
@@ -87,6 +87,56 @@ describe('images through commands (|CMD and CMD|)', function () {
     assert.equal(cut.stdout, '');
   });
 
+  for (const [how, destination] of [['a file', (img: string) => img], ['a stream', (img: string) => `|cat > ${img}.part && mv ${img}.part ${img}`]] as const) {
+    it(`shared memory the program goes on writing is saved as it was at the checkpoint, into ${how}`, async () => {
+      // the writer's snapshot of shared memory is not copy-on-write: unless it is copied while the
+      // program is stopped, the image holds pages from later sweeps than the registers (or, for a
+      // stream, whose two passes read it twice, pages that fail their checksum)
+      const work = scratch('ckpt-shared-sweep-');
+      const bin = path.join(work, 'shared-sweep.ckpt');
+      await relinkFile(await fixture('shared-sweep'), bin);
+      const image = path.join(work, 'sweep.img'), out = path.join(work, 'out.txt');
+      const fd = fs.openSync(out, 'w');
+      const child = spawn(bin, ['64'], { cwd: work, stdio: ['ignore', fd, 'ignore'], env: { PATH: '/usr/bin:/bin', CKPT_IMAGE: destination(image) } });
+      fs.closeSync(fd);
+      const done = exited(child);
+      try {
+        await waitFor(() => fs.existsSync(path.join(work, 'started')), 'the first sweep');
+        signalRunning(child, 'SIGUSR2');
+        await waitFor(() => fs.existsSync(image), 'the image');
+      } finally {
+        child.kill('SIGKILL');
+        await done;
+      }
+      fs.writeFileSync(path.join(work, 'stop'), '');
+      const r = await execa(bin, [], { cwd: work, reject: false, env: { PATH: '/usr/bin:/bin', CKPT_RESTART: image }, timeout: 60_000 });
+      assert.deepEqual([r.exitCode, r.stderr, fs.readFileSync(out, 'utf8')], [0, '', 'PASS\n']);
+    });
+  }
+
+  it('a writer that dies part way through a stream takes the command\'s shell along: no half image is renamed into place', async () => {
+    const work = scratch('ckpt-stream-dead-');
+    const image = path.join(work, 'run.img');
+    const at = (f: string) => path.join(work, f);
+    // the command takes a little, says so, then waits for the test before it reads on and renames
+    const cmd = `echo $PPID > ${at('writer')}; echo $$ > ${at('shell')}; head -c 4096 > ${image}.part; touch ${at('begun')}; ` +
+      `while [ ! -e ${at('go')} ]; do sleep 0.05; done; cat >> ${image}.part && mv ${image}.part ${image}`;
+    const run = await startSteps({ CKPT_IMAGE: `|${cmd}` });
+    try {
+      signalRunning(run.child, 'SIGUSR2');
+      await waitFor(() => fs.existsSync(at('begun')), 'the command to begin reading');
+      const shell = Number(fs.readFileSync(at('shell'), 'utf8'));
+      process.kill(Number(fs.readFileSync(at('writer'), 'utf8')), 'SIGKILL');
+      fs.writeFileSync(at('go'), '');
+      await waitFor(() => !isAlive(shell), 'the command\'s shell to end');
+      assert.ok(!fs.existsSync(image), 'half an image was renamed into place');
+    } finally {
+      fs.writeFileSync(at('go'), '');
+      run.child.kill('SIGKILL');
+      await run.done;
+    }
+  });
+
   it('the writer holds none of the program\'s descriptors but stdio: its socket at 3 is not kept open by the writer', async () => {
     fs.rmSync(path.join(dir, 'started'), { force: true });
     fs.rmSync(path.join(dir, 'go'), { force: true });
@@ -125,4 +175,14 @@ function childrenOf(pid: number): number[] {
       return [];
     }
   });
+}
+
+/** Whether pid runs (a zombie does not) */
+function isAlive(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
 }
