@@ -10,6 +10,7 @@
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
+#include "touched.h"
 
 static unsigned long long now_ns(void)
 {
@@ -39,15 +40,11 @@ static double now_ms(void)
 int main(int argc, char **argv)
 {
 	size_t mib = argc > 1 ? strtoul(argv[1], 0, 10) : 256, len = mib << 20;
-	unsigned char *mem = mmap(0, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (mem == MAP_FAILED)
+	unsigned char *mem = touched_memory(len);
+	if (!mem)
 		return 1;
-	for (size_t i = 0; i < len; i += 4096)
-		mem[i] = (unsigned char)(i >> 12);
 	if (argc > 2)	/* "touch-only": the memory is freed at once (bench/restart.mjs) */
 		return 0;
-	printf("ready\n");
-	fflush(stdout);
 	double last = now_ms(), gap = 0;
 	for (unsigned n = 0;; n++) {
 		double t = now_ms();

@@ -23,6 +23,7 @@ export {
   ImageReadError, bufferSource, checkImage, fileSource, readImage,
   type Image, type ImageRecord, type ImageSource,
 } from './image/read.js';
+export { readChain, type ChainLink } from './image/chain.js';
 export { imageToJson } from './image/json.js';
 export { formatSummary as formatImageSummary } from './image/summary.js';
 export { BinaryIdError, binaryId } from './image/binary-id.js';

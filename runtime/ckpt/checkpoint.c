@@ -90,6 +90,7 @@ void rt_checkpoint_forked(void)
 	rt_ckpt_in_child = 1;
 	rt_ckpt_timer = -1;	/* timers are not inherited */
 	rt_writer_forget();	/* nor is the parent's writer a child of this one */
+	rt_track_forked();	/* nor does the kernel track its memory */
 }
 
 /*
@@ -162,6 +163,7 @@ void rt_checkpoint_init(char **envp)
 	if (!rt_writer_target(path))
 		return;
 	rt_job_begin();
+	rt_chain_init(envp);
 	rt_ckpt_signal = rt_install_checkpoint_signal(sig && *sig ? rt_parse_signal(sig) : SIGUSR2);
 	if (vacate && *vacate)
 		rt_vacate_signal = rt_install_checkpoint_signal(rt_parse_signal(vacate));

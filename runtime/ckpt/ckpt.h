@@ -4,7 +4,8 @@
  * functions (process.c: the process and its registers, threads.c, memory.c, files.c and the kernel
  * objects behind descriptors in kobjects.c, fdata.c, inotify.c, signals.c, limits.c, cwd.c,
  * timers.c: POSIX timers, locks.c: file locks, task.c: prctl and scheduling, advice.c: madvise and
- * mlock, shm.c: System V shared memory), /proc/self/maps (maps.c), the image checks (image.c), and
+ * mlock, shm.c: System V shared memory), /proc/self/maps (maps.c), the image checks (image.c),
+ * incremental images (track.c: the pages written, chain.c: parents, merge.c: a chain at restart), and
  * the restart that calls each
  * kind in turn and hands over to the restorer in pie/ (restore.c). docs/image-format.md is the
  * format. This header is what the rooms above use, and what the files of this room share; save.h,
@@ -42,11 +43,16 @@ void rt_job_begin(void);
 uint64_t rt_job_restarted(uint64_t generation);
 
 #define RT_MAX_THREADS	512		/* threads one image holds */
+#define RT_MAX_CHAIN	255		/* incremental links below an image that a restart resolves */
 #define RT_MAX_XSAVE	16384		/* bytes of one thread's xsave area an image may hold */
 
 /* fdata.c: a /proc/self/fd link of a file whose name was removed ends " (deleted)" */
 int rt_is_deleted(const char *path);
 size_t rt_live_path(char *out, const char *path);	/* the path without it, in out (RT_PATH_MAX); its length */
+/* track.c: the program's memory calls, seen before and after they are made */
+struct rt_call_args { uint64_t a0, a1, a2, a3, a4; };	/* a call's first five arguments */
+void rt_track_before_call(long nr, const struct rt_call_args *args);
+void rt_track_after_brk(long result);
 
 /* restore.c */
 _Noreturn void rt_restart(const char *path, const char *name, char **envp);

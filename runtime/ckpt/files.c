@@ -135,7 +135,7 @@ static int rt_save_file(struct rt_ckpt_work *w, long fd)
 static int rt_save_file_of(void *arg, long fd)
 {
 	struct rt_ckpt_work *w = arg;
-	return fd == w->image_fd || fd == rt_remote_fd || fd == rt_cursors_fd || fd == w->snapshot_fd ? 0 : rt_save_file(w, fd);	/* the runtime's own */
+	return fd == w->image_fd || fd == rt_remote_fd || fd == rt_cursors_fd || fd == w->snapshot_fd || rt_track_owns_fd(fd) ? 0 : rt_save_file(w, fd);	/* the runtime's own */
 }
 
 /* Every descriptor of the program, in increasing order (getdents lists /proc/self/fd that way) */

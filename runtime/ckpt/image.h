@@ -41,5 +41,8 @@ void rt_warn(const char *what, const char *path, const char *why);
 typedef void (*rt_record_fn)(void *arg, const unsigned char *header, const unsigned char *payload);
 void rt_each(const struct rt_image *im, uint32_t kind, rt_record_fn fn, void *arg);
 
+/* merge.c: an incremental image's chain, resolved into one full image */
+void rt_resolve_chain(struct rt_image *im);
+
 #pragma GCC visibility pop
 #endif

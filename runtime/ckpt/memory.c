@@ -31,6 +31,7 @@ struct rt_extents {
 	uint32_t at;			/* payload offset of the first extent */
 	uint64_t count, pages;		/* extents, and pages they hold */
 	unsigned char *last;
+	uint64_t shift;			/* pages from the region's start to the range being scanned */
 };
 
 static int rt_extent_add(struct rt_extents *x, uint64_t first, uint64_t pages)
@@ -78,7 +79,7 @@ static int rt_add_existing_pages(struct rt_extents *x, const struct rt_map *m, i
 				if (rt_note_guard(w, m->start + (done + i) * RT_PAGE))
 					return -ENOMEM;
 			} else if ((whole || ((e & (RT_PM_PRESENT | RT_PM_SWAPPED)) && !(from_file && (e & RT_PM_FILE)))) &&
-				   rt_extent_add(x, done + i, 1)) {
+				   rt_extent_add(x, x->shift + done + i, 1)) {
 				return -ENOMEM;
 			}
 		}
@@ -119,11 +120,70 @@ static uint32_t rt_region_source(const struct rt_ckpt_work *w, const struct rt_m
 	return CKPT_REGION_FILE;
 }
 
+/* An incremental image's region: the pages written since the parent are stored, the rest it
+ * had are inherited (CKPT_REC_INHERIT, made from w->inherit once the region record is sealed) */
+struct rt_incremental {
+	struct rt_extents *x;
+	uint64_t region, cursor;	/* the region's start; the end of the last run seen */
+};
+
+static int rt_inherit(struct rt_ckpt_work *w, uint64_t region, uint64_t start, uint64_t end)
+{
+	if (start >= end)
+		return 0;
+	if (w->ninherit == RT_MAX_INHERIT)
+		return -1;
+	w->inherit[w->ninherit][0] = (start - region) / RT_PAGE;
+	w->inherit[w->ninherit][1] = (end - start) / RT_PAGE;
+	w->ninherit++;
+	return 0;
+}
+
+static int rt_add_written(void *arg, uint64_t start, uint64_t end)
+{
+	struct rt_incremental *inc = arg;
+	if (rt_inherit(inc->x->w, inc->region, inc->cursor, start))
+		return -1;
+	inc->cursor = end;
+	return rt_extent_add(inc->x, (start - inc->region) / RT_PAGE, (end - start) / RT_PAGE);
+}
+
+/*
+ * Stretch by stretch: where the tracking vouches for the pages, the written ones (track.c), the
+ * others inherited; elsewhere (memory mapped or changed since the parent) the pages that exist
+ */
+static int rt_add_incremental(struct rt_extents *x, const struct rt_map *m, int from_file)
+{
+	struct rt_incremental inc = { x, m->start, 0 };
+	for (uint64_t at = m->start; at < m->end;) {
+		int tracked;
+		uint64_t end = rt_track_stretch(at, m->end, &tracked);
+		struct rt_map part = *m;
+		part.start = at;
+		part.end = end;
+		x->shift = (at - m->start) / RT_PAGE;
+		inc.cursor = at;
+		if (tracked ? rt_track_written(at, end, rt_add_written, &inc) || rt_inherit(x->w, m->start, inc.cursor, end)
+			    : rt_add_existing_pages(x, &part, from_file, 0))
+			return -1;
+		at = end;
+	}
+	x->shift = 0;
+	return 0;
+}
+
 /* Which pages of a readable region are stored; on any failure, all of them. Memory a restart
  * mapped from its image is stored whole: the pages not yet touched are the image's, not zeros. */
 static int rt_choose_pages(struct rt_extents *x, const struct rt_map *m, uint32_t source, int from_image)
 {
 	int scan = x->w->pagemap_fd >= 0 && !m->shared && !from_image, sparse = scan && (source || !m->inode);
+	if (sparse && x->w->incremental && (m->prot & PROT_WRITE)) {
+		if (rt_add_incremental(x, m, source != 0) == 0)
+			return 0;
+		rt_extents_clear(x);	/* stored as a full image would: more bytes, never a page missed */
+		x->w->ninherit = 0;
+		x->shift = 0;
+	}
 	if (scan && rt_add_existing_pages(x, m, source != 0, !sparse) == 0)
 		return 0;
 	rt_extents_clear(x);
@@ -196,6 +256,20 @@ static void rt_warn_unshareable(const struct rt_map *m)
 	rt_note_unrestorable();
 }
 
+/* The pages of the region at `start` its parent image holds: the record after the region's */
+static int rt_save_inherited(struct rt_ckpt_work *w, uint64_t start)
+{
+	size_t size = CKPT_INHERIT_EXTENTS + (size_t)w->ninherit * CKPT_RE_SIZE;
+	unsigned char *p = rt_record(w, CKPT_REC_INHERIT, 0, size);
+	w->ninherit = 0;
+	if (!p)
+		return -1;
+	*(uint64_t *)p = start;
+	rt_memcpy(p + CKPT_INHERIT_EXTENTS, w->inherit, size - CKPT_INHERIT_EXTENTS);
+	rt_seal(p);
+	return 0;
+}
+
 static int rt_save_region(struct rt_ckpt_work *w, const struct rt_map *m)
 {
 	static struct rt_map anonymous;	/* one thread checkpoints */
@@ -243,7 +317,7 @@ static int rt_save_region(struct rt_ckpt_work *w, const struct rt_map *m)
 			return -1;
 	}
 	rt_seal(p);	/* the writer adds the contents' checksum and seals the header again */
-	return 0;
+	return w->ninherit ? rt_save_inherited(w, m->start) : 0;
 }
 
 /*
@@ -293,6 +367,8 @@ int rt_save_memory(struct rt_ckpt_work *w)
 			r = rt_save_outside_scratch(w, &w->maps[i]);
 	if (w->pagemap_fd >= 0)
 		rt_syscall1(__NR_close, w->pagemap_fd);
+	if (!r && w->track)
+		rt_track_rearm(w, n);	/* last: nothing of the checkpoint's own is written after it */
 	return r ? r : rt_save_shm(w, n) || rt_save_kept_maps(w, n) ? -1 : rt_save_guards(w);
 }
 

@@ -75,6 +75,24 @@ static char *rt_put_tmp_name(char *out, const char *name, const struct rt_job *j
 	return rt_put(out, ".tmp");
 }
 
+static int rt_hex_field(const char *s, uint64_t *v);
+
+/* NAME.g<generation>: every image landed while tracking is on, kept as an incremental's parent (chain.c) */
+char *rt_link_name(char *out, const char *path, uint64_t generation)
+{
+	out = rt_put(out, path);
+	out = rt_put(out, ".g");
+	return rt_put_hex(out, generation);
+}
+
+/* The generation a chain link of this image is named after; 0 if the name is not one */
+static int rt_is_link(const char *name, uint64_t *generation)
+{
+	size_t n = rt_strlen(rt_base);
+	return rt_starts_with(name, rt_base) && name[n] == '.' && name[n + 1] == 'g' && rt_strlen(name) == n + 2 + 16 &&
+	       rt_hex_field(name + n + 2, generation);
+}
+
 /* This checkpoint's temporary file: the image's path with the job and generation added */
 void rt_publish_tmp_path(char *out, const char *path)
 {
@@ -124,8 +142,11 @@ static int rt_image_job(struct rt_job *j)
 	return 1;
 }
 
-/* Removes the temporary files of states older than the one now in place: they could never land */
-static void rt_remove_stale_tmps(long dir)
+/*
+ * Removes the temporary files of states older than the one now in place: they could never land;
+ * and once a full image is in place, the chain links but its own: no image in place needs them
+ */
+static void rt_remove_stale_tmps(long dir, int full)
 {
 	char buf[4096];
 	for (;;) {
@@ -135,7 +156,9 @@ static void rt_remove_stale_tmps(long dir)
 		for (long at = 0; at < n;) {
 			const char *name = buf + at + 19;	/* struct linux_dirent64: d_ino, d_off, d_reclen, d_type, d_name */
 			struct rt_job j;
-			if (rt_tmp_job(name, &j) && rt_job_newer(&rt_job, &j))
+			uint64_t g;
+			if ((rt_tmp_job(name, &j) && rt_job_newer(&rt_job, &j)) ||
+			    (full && rt_is_link(name, &g) && g != rt_job.generation))
 				rt_syscall3(__NR_unlinkat, dir, (long)name, 0);
 			at += *(const uint16_t *)(buf + at + 16);
 		}
@@ -161,7 +184,19 @@ long rt_publish_open_tmp(const char *tmp)
  * else removes it and returns -ESTALE. The directory's lock makes the check and the rename one
  * step against other writers; where the file system has no such lock, it goes on without.
  */
-long rt_publish(const char *tmp)
+/* The image's second name, as a chain link, made before it lands (an image in place always has its link) */
+static long rt_link_image(const char *tmp, char *link)
+{
+	rt_link_name(link, rt_image_path, rt_job.generation);
+	long r = rt_syscall2(__NR_link, (long)tmp, (long)link);
+	if (r == -EEXIST) {	/* a link of a run restarted from an older image, never this state */
+		rt_syscall1(__NR_unlink, (long)link);
+		r = rt_syscall2(__NR_link, (long)tmp, (long)link);
+	}
+	return r;
+}
+
+long rt_publish(const char *tmp, int incremental)
 {
 	long dir = rt_syscall4(__NR_openat, AT_FDCWD, (long)rt_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
 	long r;
@@ -173,14 +208,18 @@ long rt_publish(const char *tmp)
 		rt_syscall1(__NR_unlink, (long)tmp);
 		r = -ESTALE;
 	} else {
+		char link[RT_PATH_MAX + 32];
+		long linked = rt_track_wanted() ? rt_link_image(tmp, link) : -1;	/* none: the next image is full */
 		r = rt_syscall2(__NR_rename, (long)tmp, (long)rt_image_path);
+		if (r < 0 && linked == 0)
+			rt_syscall1(__NR_unlink, (long)link);
 		if (r == -ENOENT)	/* a newer state landed meanwhile and removed ours (rt_remove_stale_tmps) */
 			r = -ESTALE;
 	}
 	if (dir >= 0) {
 		if (r == 0) {
 			rt_syscall1(__NR_fsync, dir);	/* the rename itself survives a crash */
-			rt_remove_stale_tmps(dir);
+			rt_remove_stale_tmps(dir, !incremental);
 		}
 		rt_syscall1(__NR_close, dir);	/* and the lock with it */
 	}

@@ -134,6 +134,7 @@ _Noreturn void rt_restart(const char *path, const char *name, char **envp)
 	im.name = name;
 	rt_read_policy(&im, envp);
 	rt_check_image(&im);
+	rt_resolve_chain(&im);	/* an incremental image becomes the full image its chain makes */
 	if (rt_collect_maps() < 0)
 		rt_refuse(&im, "cannot read /proc/self/maps");
 	rt_check_vdso(&im, &v);

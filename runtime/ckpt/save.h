@@ -32,6 +32,7 @@ _Static_assert(CKPT_REV_FD == 0 && CKPT_RTF_FD == 0 && CKPT_RSF_FD == 0 && CKPT_
 struct rt_unlinked { uint64_t dev, ino, snapshot_at; uint32_t fd; };	/* snapshot_at: where its contents are */
 #define RT_PROC_TEXT	(64 * 1024)
 #define RT_MAX_GUARDS	4096
+#define RT_MAX_INHERIT	(128 * 1024)	/* inherited runs of one region; more, and it is stored whole */
 
 struct rt_ckpt_work {
 	void *uc;			/* the interrupted context, in the signal frame */
@@ -65,6 +66,12 @@ struct rt_ckpt_work {
 	long nadvice;
 	struct { uint64_t start, end; } guards[RT_MAX_GUARDS];	/* runs of guard pages (MADV_GUARD_INSTALL) */
 	long nguards;
+	int track;			/* the image goes to a file: the memory is write-tracked after it (track.c) */
+	int incremental;		/* this image stores only pages written since its parent (chain.c) */
+	uint64_t parent_gen;		/* with incremental: the parent's generation, header checksum, chain depth */
+	uint32_t parent_crc, depth;
+	long ninherit;
+	uint64_t inherit[RT_MAX_INHERIT][2];	/* memory.c: the region being recorded's inherited extents */
 	struct { uint64_t start, at; } shared_copies[RT_MAX_REGIONS];	/* fdata.c: shared memory's stored pages in the snapshot */
 	int nshared;
 };
@@ -122,6 +129,23 @@ int rt_save_sysv_ipc(struct rt_ckpt_work *w);		/* sysvipc.c */
 void rt_note_unrestorable(void);			/* a state a restart will refuse, warned about */
 long rt_vacate_refusal(const struct rt_ckpt_work *w);	/* last: -EOPNOTSUPP when the vacate signal must make no image */
 
+/* track.c: the pages written since the last checkpoint */
+void rt_track_init(char **envp);
+int rt_track_ready(void);
+int rt_track_wanted(void);
+int rt_track_owns_fd(long fd);
+void rt_track_forked(void);
+void rt_track_forget(uint64_t start, uint64_t len);
+uint64_t rt_track_stretch(uint64_t addr, uint64_t end, int *tracked);
+long rt_track_written(uint64_t start, uint64_t end, int (*fn)(void *arg, uint64_t start, uint64_t end), void *arg);
+void rt_track_rearm(struct rt_ckpt_work *w, long nmaps);
+
+/* chain.c: an image's parent, and when a full image is due */
+void rt_chain_init(char **envp);
+void rt_chain_begin(struct rt_ckpt_work *w, int to_file);
+int rt_save_parent(struct rt_ckpt_work *w);
+void rt_chain_end(const struct rt_ckpt_work *w);
+
 /* threads.c: the other threads stopped for the checkpoint, and their records */
 void rt_threads_init(void);
 int rt_stop_lead(void);
@@ -151,7 +175,8 @@ void rt_writer_forget(void);
 void rt_publish_target(const char *path);
 void rt_publish_tmp_path(char *out, const char *path);
 long rt_publish_open_tmp(const char *tmp);
-long rt_publish(const char *tmp);
+long rt_publish(const char *tmp, int incremental);
+char *rt_link_name(char *out, const char *path, uint64_t generation);
 
 #pragma GCC visibility pop
 #endif

@@ -12,6 +12,7 @@
 #define RT_SCRATCH_STACK (128 * 1024)
 #define RT_CHUNK	(4UL << 20)	/* checksum and write granule */
 #define RT_WRITEBACK	(64UL << 20)	/* start the disk writing this often, so fsync has less left */
+#define RT_GATHER_MAX	(64UL << 10)	/* into a file, runs up to this long are copied together before they are written */
 
 static volatile long rt_writer_pid;
 static volatile long rt_writer_result;	/* the last writer's, once reaped: see rt_wait_writer */
@@ -77,20 +78,6 @@ struct rt_sink {
 #define RT_PASS_SUM	1	/* checksum only: in_order's first pass */
 #define RT_PASS_WRITE	2	/* write only: in_order's second pass, the checksums known */
 
-static int rt_pwrite_fully(long fd, const void *buf, uint64_t len, uint64_t off)
-{
-	const char *p = buf;
-	while (len) {
-		long n = rt_syscall4(__NR_pwrite64, fd, (long)p, (long)(len > (1UL << 30) ? (1UL << 30) : len), (long)off);
-		if (n == -EINTR)
-			continue;
-		if (n <= 0)
-			return n ? (int)n : -ENOSPC;
-		p += n, off += (uint64_t)n, len -= (uint64_t)n;
-	}
-	return 0;
-}
-
 /* A pipe's bytes up to `to`, as zeros: the gaps between an in-order image's parts */
 static int rt_sink_pad(struct rt_sink *s, uint64_t to)
 {
@@ -130,7 +117,7 @@ static int rt_sink_write(struct rt_sink *s, const void *buf, uint64_t len, uint6
 	if (s->remote >= 0)
 		return (int)rt_image_remote_pwrite(s->remote, buf, len, off);
 	if (!s->in_order)
-		return rt_pwrite_fully(s->fd, buf, len, off);
+		return rt_pwrite_all(s->fd, buf, len, off);
 	if (off < s->at)
 		return -EIO;	/* the layout is in increasing offsets: anything else is a bug, not an image */
 	int r = rt_sink_pad(s, off);
@@ -190,23 +177,44 @@ static int rt_write_from_snapshot(struct rt_ckpt_area *a, struct rt_sink *s, int
 	return 0;
 }
 
-/* One region's stored pages, extent after extent, back to back; shared memory's from its copy */
+/* Short runs of pages gathered in the bounce buffer, written with one call when it is full */
+struct rt_gathered { uint64_t bytes, off; };
+
+static int rt_flush_gathered(struct rt_ckpt_area *a, struct rt_sink *s, struct rt_gathered *g, uint32_t *crc)
+{
+	int r = g->bytes ? rt_write_span(s, a->bounce, g->bytes, &g->off, crc, 0) : 0;
+	g->bytes = 0;
+	return r;
+}
+
+/*
+ * One region's stored pages, extent after extent, back to back; shared memory's from its copy.
+ * Into a file, short runs (an incremental image's scattered written pages) are copied together
+ * first: one write for many pages, not one each.
+ */
 static int rt_write_region(struct rt_ckpt_area *a, struct rt_sink *s, unsigned char *h, uint32_t *crc)
 {
 	const unsigned char *p = h + CKPT_RH_SIZE;
 	uint64_t start = *(const uint64_t *)(p + CKPT_RG_START);
 	uint32_t size = *(uint32_t *)(h + CKPT_RH_PAYLOAD_SIZE);
-	uint64_t off = *(uint64_t *)(h + CKPT_RH_DATA_OFFSET);
+	struct rt_gathered g = { 0, *(uint64_t *)(h + CKPT_RH_DATA_OFFSET) };
+	int gather = !s->in_order && s->remote < 0, r = 0;
 	if (*(uint32_t *)(h + CKPT_RH_FLAGS) & CKPT_REGION_SHARED)
-		return rt_write_from_snapshot(a, s, rt_shared_snapshot_at(&a->work, start), off,
+		return rt_write_from_snapshot(a, s, rt_shared_snapshot_at(&a->work, start), g.off,
 					      *(uint64_t *)(h + CKPT_RH_DATA_SIZE), crc);
-	for (uint32_t at = rt_region_extents_at(p, size); at + CKPT_RE_SIZE <= size; at += CKPT_RE_SIZE) {
-		uint64_t first = *(const uint64_t *)(p + at + CKPT_RE_FIRST), pages = *(const uint64_t *)(p + at + CKPT_RE_COUNT);
-		int r = rt_write_span(s, (const unsigned char *)start + first * CKPT_IMAGE_PAGE, pages * CKPT_IMAGE_PAGE, &off, crc, 1);
-		if (r)
-			return r;
+	for (uint32_t at = rt_region_extents_at(p, size); !r && at + CKPT_RE_SIZE <= size; at += CKPT_RE_SIZE) {
+		uint64_t first = *(const uint64_t *)(p + at + CKPT_RE_FIRST), len = *(const uint64_t *)(p + at + CKPT_RE_COUNT) * CKPT_IMAGE_PAGE;
+		const unsigned char *src = (const unsigned char *)start + first * CKPT_IMAGE_PAGE;
+		if (!gather || len > RT_GATHER_MAX) {
+			r = rt_flush_gathered(a, s, &g, crc) ?: rt_write_span(s, src, len, &g.off, crc, 1);
+			continue;
+		}
+		if (g.bytes + len > RT_CHUNK)
+			r = rt_flush_gathered(a, s, &g, crc);
+		rt_memcpy(a->bounce + g.bytes, src, len);
+		g.bytes += len;
 	}
-	return 0;
+	return r ?: rt_flush_gathered(a, s, &g, crc);
 }
 
 /* Contents copied while the program was stopped (fdata.c), from where they are in the snapshot */
@@ -371,7 +379,7 @@ static long rt_finish_image(struct rt_ckpt_area *a)
 		r = rt_write_image_file(a, a->work.image_fd);
 		rt_syscall1(__NR_close, a->work.image_fd);
 		if (!r)
-			r = rt_publish(rt_image_tmp);
+			r = rt_publish(rt_image_tmp, a->work.incremental);
 		else
 			rt_syscall1(__NR_unlink, (long)rt_image_tmp);
 	}
@@ -449,10 +457,12 @@ long rt_wait_writer(int options)
 static int rt_collect(struct rt_ckpt_work *w)
 {
 	int files = 0;
-	if (rt_save_process(w) || rt_save_regs(w) || rt_save_sigactions(w) || rt_save_threads(w) || (files = rt_save_files(w)) ||
+	rt_chain_begin(w, !rt_image_elsewhere());
+	if (rt_save_parent(w) || rt_save_process(w) || rt_save_regs(w) || rt_save_sigactions(w) || rt_save_threads(w) || (files = rt_save_files(w)) ||
 	    rt_save_cwd_and_exe(w) || rt_save_rlimits(w) || rt_save_itimers(w) || rt_save_queued_signals(w) ||
 	    rt_save_posix_timers(w) || rt_save_locks(w) || rt_save_task(w) || rt_save_sysv_ipc(w) || rt_save_memory(w))
 		return files == RT_SAVE_REFUSED ? -ENOTRECOVERABLE : -ENOMEM;
+	rt_chain_end(w);
 	return (int)rt_vacate_refusal(w);
 }
 

@@ -106,8 +106,11 @@ static long rt_handle(struct rt_thread *self, struct rt_ctx *c, long nr)
 	case __NR_rt_sigprocmask:
 		return rt_sys_sigprocmask(self, (long)c->rdi, (const void *)c->rsi, (void *)c->rdx,
 					  (long)c->r10);
-	case __NR_brk:
-		return rt_sys_brk(c->rdi);
+	case __NR_brk: {
+		long r = rt_sys_brk(c->rdi);
+		rt_track_after_brk(r);
+		return r;
+	}
 	case __NR_rseq:
 		return rt_sys_rseq(self, c->rdi, (uint32_t)c->rsi, (int)c->rdx, (uint32_t)c->r10);
 	case __NR_nanosleep:
@@ -141,6 +144,8 @@ void rt_dispatch(struct rt_ctx *c, enum rt_via via)
 	rt_count(nr, via);
 	struct rt_thread *self = rt_thread_self();
 	self->busy++;
+	/* the write tracking gives up what the call may change unseen */
+	rt_track_before_call(nr, &(struct rt_call_args){ c->rdi, c->rsi, c->rdx, c->r10, c->r8 });
 	c->rax = (uint64_t)rt_handle(self, c, nr);
 	rt_checkpoint_reap_writer();
 	rt_busy_leave(self);	/* a checkpoint signal held meanwhile runs now */

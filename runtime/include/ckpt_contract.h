@@ -156,6 +156,20 @@
 #define CKPT_REC_GUARDS         34  /* N x { u64 start, end }: guard pages (MADV_GUARD_INSTALL), page-aligned */
 #define CKPT_REC_KEPT_MAPS      58  /* N x CKPT_KM_SIZE: private regions mapped from a file whose contents the image keeps */
 #define CKPT_REC_SYSV_IPC       57  /* N x CKPT_SI_SIZE: System V message queues and semaphore sets the program used */
+#define CKPT_REC_PARENT         40  /* struct ckpt_rec_parent, then the parent's file name: the image is incremental */
+#define CKPT_REC_INHERIT        41  /* u64 region start, then extents (CKPT_RE_*): pages of that region the parent holds */
+
+/*
+ * An incremental image (docs/image-format.md, "Incremental images"): its memory regions store only
+ * the pages written since its parent; the pages a CKPT_REC_INHERIT record lists are the parent's
+ * at the same address (found through the parent's own records, down the chain to a full image).
+ * The parent is a file in the same directory, named by the NUL-terminated name after this struct.
+ */
+#define CKPT_PA_GENERATION      0   /* u64: the parent's CKPT_IH_GENERATION (same job as this image) */
+#define CKPT_PA_HEADER_CRC      8   /* u32: the parent's CKPT_IH_CRC */
+#define CKPT_PA_DEPTH           12  /* u32: incremental links from this image down to the full one (1: the parent is full) */
+#define CKPT_PA_SIZE            16  /* then the parent's file name, NUL-terminated */
+#define CKPT_INHERIT_EXTENTS    8   /* offset of the first extent in a CKPT_REC_INHERIT payload */
 #define CKPT_GUARD_SIZE         16
 #define CKPT_RLIMITS_COUNT      16
 #define CKPT_SIGINFO_SIZE       128

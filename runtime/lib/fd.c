@@ -16,6 +16,21 @@ int rt_write_all(int fd, const char *buf, size_t len)
 	return 0;
 }
 
+/* len bytes at file offset off, in as many writes as it takes; 0 or -errno (-ENOSPC for a write of nothing) */
+int rt_pwrite_all(long fd, const void *buf, uint64_t len, uint64_t off)
+{
+	const char *p = buf;
+	while (len) {
+		long n = rt_syscall4(__NR_pwrite64, fd, (long)p, (long)(len > (1UL << 30) ? (1UL << 30) : len), (long)off);
+		if (n == -EINTR)
+			continue;
+		if (n <= 0)
+			return n ? (int)n : -ENOSPC;
+		p += n, off += (uint64_t)n, len -= (uint64_t)n;
+	}
+	return 0;
+}
+
 /*
  * PATH made absolute against the current directory, into out (RT_PATH_MAX bytes): files named in
  * the environment are relative to where the program started, not to where it is when it writes.

@@ -27,6 +27,7 @@
 #include <linux/time.h>
 #include <linux/wait.h>
 #include <asm/ioctls.h>
+#include <linux/userfaultfd.h>
 
 /* The socket API's numbers are libc's (sys/socket.h): the UAPI headers leave them out */
 #define RT_AF_UNIX	1
@@ -45,6 +46,30 @@
 #endif
 #ifndef SYSCALL_DISPATCH_FILTER_BLOCK
 #define SYSCALL_DISPATCH_FILTER_BLOCK	1
+#endif
+
+
+/*
+ * Write tracking for incremental checkpoints (ckpt/track.c): Linux 6.4 and 6.7 added these, and
+ * Debian 12's headers are from 6.1. The values are the kernel's (include/uapi/linux/fs.h and
+ * userfaultfd.h); the ioctl fails on a kernel without them, and the runtime then makes full images.
+ */
+#ifndef UFFD_FEATURE_WP_UNPOPULATED
+#define UFFD_FEATURE_WP_UNPOPULATED	(1 << 13)
+#endif
+#ifndef UFFD_FEATURE_WP_ASYNC
+#define UFFD_FEATURE_WP_ASYNC		(1 << 15)
+#endif
+#ifndef PAGEMAP_SCAN
+struct page_region { uint64_t start, end, categories; };
+struct pm_scan_arg {
+	uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
+	uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
+};
+#define PAGEMAP_SCAN		_IOWR('f', 16, struct pm_scan_arg)
+#define PAGE_IS_WRITTEN		(1 << 1)
+#define PM_SCAN_WP_MATCHING	(1 << 0)
+#define PM_SCAN_CHECK_WPASYNC	(1 << 1)
 #endif
 
 #endif

@@ -39,6 +39,7 @@ char *rt_utoa(uint64_t v, char *buf);
 
 /* fd.c */
 int rt_write_all(int fd, const char *buf, size_t len);
+int rt_pwrite_all(long fd, const void *buf, uint64_t len, uint64_t off);
 void rt_write_line(const char *const *parts, unsigned n);
 char *rt_fd_path(char *out, long fd);
 long rt_high_fd(long fd, long below, int cloexec);

@@ -5,6 +5,7 @@
 // (the problems are listed, one line each), 1 when it cannot be read or for a usage error.
 import fs from 'node:fs';
 import { UsageError } from '../errors.js';
+import { readChain } from '../image/chain.js';
 import { imageToJson } from '../image/json.js';
 import { ImageReadError, checkImage, fileSource } from '../image/read.js';
 import { formatSummary } from '../image/summary.js';
@@ -19,7 +20,9 @@ Prints the process (pids, the signal that checkpointed it), registers, memory re
 saved, and where a restart takes the pages not saved from: the relinked binary, another file, or
 zeros for anonymous memory), open descriptors (with the state of each kernel object: a pipe's
 unread bytes, an eventfd's counter, an epoll instance's registrations...; those a restart cannot
-make again marked not restorable), cwd, limits, timers and queued signals.
+make again marked not restorable), cwd, limits, timers and queued signals. An incremental image's
+chain is listed and checked link by link, down to its full image (a missing or damaged link is a
+problem, as it would refuse a restart).
 
 Options:
   --json                print the same facts as one JSON document (keys: src/image/json.ts)
@@ -69,9 +72,11 @@ function main(): number {
   }
   try {
     const { image, problems } = checkImage(src, { data: args.dataCheck });
+    const chain = readChain(args.image, image, { data: args.dataCheck });
+    problems.push(...chain.filter((l) => l.problem).map((l) => `chain link ${l.file}: ${l.problem}`));
     const out = args.json
-      ? JSON.stringify(imageToJson(args.image, image, problems, args.dataCheck), null, 2) + '\n'
-      : formatSummary(args.image, image, problems, args.dataCheck);
+      ? JSON.stringify(imageToJson(args.image, image, problems, args.dataCheck, chain), null, 2) + '\n'
+      : formatSummary(args.image, image, problems, args.dataCheck, chain);
     fs.writeSync(1, out);
     return problems.length === 0 ? 0 : 2;
   } finally {

@@ -294,6 +294,17 @@ export interface TaskState extends Struct<typeof TASK> {
   name: string;
 }
 
+/** An incremental image's parent (CKPT_REC_PARENT): a file in the same directory, by name */
+export const PARENT = [
+  ['generation', C.CKPT_PA_GENERATION, 'u64'], ['headerCrc', C.CKPT_PA_HEADER_CRC, 'u32'], ['depth', C.CKPT_PA_DEPTH, 'u32'],
+] as const;
+export interface ParentLink extends Struct<typeof PARENT> {
+  /** the parent's file name, in the directory of the image that names it */
+  name: string;
+}
+/** Pages of the region at `start` that an incremental image takes from its parent (CKPT_REC_INHERIT) */
+export interface Inherited { start: bigint; extents: Struct<typeof EXTENT>[] }
+
 export interface KindValues {
   process: ProcessState;
   registers: Registers;
@@ -324,6 +335,8 @@ export interface KindValues {
   sysvIpc: SysvIpc[];
   keptMaps: KeptMap[];
   guards: GuardRun[];
+  parent: ParentLink;
+  inherit: Inherited;
 }
 export type KindName = keyof KindValues;
 /** Records that complete a descriptor's file record */
@@ -342,6 +355,7 @@ export const KIND_NAMES: Readonly<Record<number, KindName>> = {
   [C.CKPT_REC_POSIX_TIMERS]: 'posixTimers', [C.CKPT_REC_LOCKS]: 'locks', [C.CKPT_REC_TASK]: 'task',
   [C.CKPT_REC_SYSV_SHM]: 'sysvShm', [C.CKPT_REC_GUARDS]: 'guards',
   [C.CKPT_REC_SYSV_IPC]: 'sysvIpc', [C.CKPT_REC_KEPT_MAPS]: 'keptMaps',
+  [C.CKPT_REC_PARENT]: 'parent', [C.CKPT_REC_INHERIT]: 'inherit',
 };
 
 export function kindLabel(kind: number): string {
@@ -629,6 +643,29 @@ const task: KindCodec<TaskState> = {
   },
 };
 
+const parent: KindCodec<ParentLink> = {
+  check: (p) => tooShort(p, C.CKPT_PA_SIZE + 2, 'parent record') ?? unterminated(p),
+  decode: (p) => {
+    const nul = nulAt(p, C.CKPT_PA_SIZE);
+    return { value: { ...readStruct(p, 0, PARENT), name: p.toString('utf8', C.CKPT_PA_SIZE, nul) }, used: nul + 1 };
+  },
+  encode: (v) => Buffer.concat([structBytes(C.CKPT_PA_SIZE, PARENT, v), cString.encode(v.name)]),
+};
+
+const inherit: KindCodec<Inherited> = {
+  check: (p) => tooShort(p, C.CKPT_INHERIT_EXTENTS, 'inherited pages record') ??
+    ((p.length - C.CKPT_INHERIT_EXTENTS) % C.CKPT_RE_SIZE ? 'inherited pages record is not a whole number of extents' : undefined),
+  decode: (p) => ({
+    value: { start: p.readBigUInt64LE(0), extents: readArray(p.subarray(C.CKPT_INHERIT_EXTENTS), (p.length - C.CKPT_INHERIT_EXTENTS) / C.CKPT_RE_SIZE, C.CKPT_RE_SIZE, EXTENT) },
+    used: p.length,
+  }),
+  encode: (v) => {
+    const start = Buffer.alloc(C.CKPT_INHERIT_EXTENTS);
+    start.writeBigUInt64LE(v.start);
+    return Buffer.concat([start, writeArray(v.extents, C.CKPT_RE_SIZE, EXTENT)]);
+  },
+};
+
 export const CODECS: { readonly [K in KindName]: KindCodec<KindValues[K]> } = {
   inotify: inotifyCodec,
   pipe: withUnread(C.CKPT_RPI_SIZE, PIPE, C.CKPT_RPI_BYTES, 'pipe record'),
@@ -653,4 +690,5 @@ export const CODECS: { readonly [K in KindName]: KindCodec<KindValues[K]> } = {
   sysvIpc: entries(C.CKPT_SI_SIZE, SYSV_IPC, 'System V queue or semaphore set'),
   keptMaps: entries(C.CKPT_KM_SIZE, KEPT_MAP, 'kept-file mapping'),
   guards: entries(C.CKPT_GUARD_SIZE, GUARD, 'guard page'),
+  parent, inherit,
 };

@@ -38,10 +38,15 @@
 //   guards: [{ start, end }]: runs of guard pages (MADV_GUARD_INSTALL)
 //   keptMaps: [{ start, fd, reserved }]: private regions mapped from a file kept for descriptor fd
 //   sysvIpc: [{ kind, kindName ("message queue", "semaphore set"), id, key, flags (1: SEM_UNDO used), count, changed }]
+//   parent: { generation, headerCrc, depth, name } or null: an incremental image's parent link (a file in its directory)
+//   inherited: [{ start, extents: [{ first, count }] }]: pages of the region at start taken from the parent
+//   chain: [{ file, generation (null: unreadable), size, incremental, problem (null: sound) }]: the links below
+//          this image, nearest first, as far as a restart would get
 //   unknown: [{ index, kind, payloadSize }] (records of kinds this version does not know)
 //   totals: { regions, mapped, saved } (bytes of memory mapped, and saved in the data area)
 import * as C from '../contract.generated.js';
 import { FILE_TYPE_NAMES, ITIMER_NAMES, LOCK_KIND_NAMES, NO_FD, RLIMIT_NAMES, ROLE_NAMES, SYSV_KIND_NAMES, kindLabel, regionSource, xsaveFeatures } from './format.js';
+import type { ChainLink } from './chain.js';
 import { fileRestorable, type Image, type ObjectRecord } from './read.js';
 
 type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
@@ -102,7 +107,7 @@ export function regionTotals(image: Image): { mapped: bigint; saved: bigint } {
   return { mapped, saved };
 }
 
-export function imageToJson(file: string, image: Image, problems: string[], dataChecked: boolean): { [key: string]: Json } {
+export function imageToJson(file: string, image: Image, problems: string[], dataChecked: boolean, chain: ChainLink[] = []): { [key: string]: Json } {
   const totals = regionTotals(image);
   return {
     image: file, size: image.size, ok: problems.length === 0, dataChecked, problems,
@@ -140,6 +145,10 @@ export function imageToJson(file: string, image: Image, problems: string[], data
     guards: image.guards?.map((g) => plain(g)) ?? null,
     keptMaps: image.keptMaps?.map((k) => plain(k)) ?? null,
     sysvIpc: image.sysvIpc?.map((g) => ({ ...plain(g), kindName: SYSV_KIND_NAMES[g.kind] ?? `unknown ${g.kind}` })) ?? null,
+    parent: image.parent ? plain(image.parent) : null,
+    inherited: image.inherited.map((i) => ({ start: i.start.toString(), extents: i.extents.map((e) => plain(e)) })),
+    chain: chain.map((l) => ({ file: l.file, generation: l.generation?.toString() ?? null, size: l.size ?? null,
+      incremental: l.incremental, problem: l.problem ?? null })),
     unknown: image.unknown.map((r) => ({ index: r.index, kind: r.header.kind, payloadSize: r.header.payloadSize })),
     totals: { regions: image.regions.length, mapped: totals.mapped.toString(), saved: totals.saved.toString() },
   };

@@ -96,6 +96,10 @@ export interface Image {
   sysvIpc?: KindValues['sysvIpc'];
   keptMaps?: KindValues['keptMaps'];
   guards?: KindValues['guards'];
+  /** an incremental image's parent link (docs/image-format.md, "Incremental images") */
+  parent?: KindValues['parent'];
+  /** the pages each region takes from the parent, by region start */
+  inherited: KindValues['inherit'][];
   /** records of kinds this version does not know: skipped, kept raw */
   unknown: ImageRecord[];
   /** every problem found while reading, one line each; empty for a sound image */
@@ -103,7 +107,7 @@ export interface Image {
 }
 
 const hex = (n: number | bigint) => `0x${n.toString(16)}`;
-const SINGLETONS: readonly KindName[] = ['process', 'registers', 'sigactions', 'cwd', 'exe', 'rlimits', 'itimers', 'queued', 'posixTimers', 'locks', 'task', 'sysvShm', 'guards', 'sysvIpc', 'keptMaps'];
+const SINGLETONS: readonly KindName[] = ['process', 'registers', 'sigactions', 'cwd', 'exe', 'rlimits', 'itimers', 'queued', 'posixTimers', 'locks', 'task', 'sysvShm', 'guards', 'sysvIpc', 'keptMaps', 'parent'];
 const REQUIRED: readonly KindName[] = ['process', 'registers', 'sigactions'];
 
 export function recordLabel(rec: ImageRecord): string {
@@ -117,7 +121,7 @@ function checksum(what: string, stored: number, computed: number): string {
 
 /** Decodes the file header and every record; never throws on a malformed image */
 export function readImage(src: ImageSource): Image {
-  const image: Image = { size: src.size, records: [], regions: [], files: [], threads: [], objects: [], unknown: [], problems: [] };
+  const image: Image = { size: src.size, records: [], regions: [], files: [], threads: [], objects: [], inherited: [], unknown: [], problems: [] };
   if (src.size < C.CKPT_IH_SIZE) {
     image.problems.push(`truncated: ${src.size} bytes, shorter than the ${C.CKPT_IH_SIZE}-byte file header`);
     return image;
@@ -223,6 +227,8 @@ function attach(image: Image, rec: ImageRecord, d: DecodedRecord): void {
     case 'sysvIpc': image.sysvIpc = d.value; break;
     case 'keptMaps': image.keptMaps = d.value; break;
     case 'guards': image.guards = d.value; break;
+    case 'parent': image.parent = d.value; break;
+    case 'inherit': image.inherited.push(d.value); break;
     default: image.objects.push(d);
   }
 }

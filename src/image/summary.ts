@@ -5,6 +5,7 @@ import * as C from '../contract.generated.js';
 import { FDATA_KIND_NAMES, FILE_TYPE_NAMES, ITIMER_NAMES, NO_FD, RLIMIT_NAMES, RLIM_INFINITY, ROLE_NAMES, SOCKET_ROLE_NAMES, regionSource, xsaveFeatures } from './format.js';
 import { perms, regionTotals } from './json.js';
 import { fileRestorable, objectsOf, type Image, type ObjectRecord } from './read.js';
+import type { ChainLink } from './chain.js';
 
 const hex = (n: bigint | number) => `0x${n.toString(16)}`;
 const SIGNAL_NAMES = new Map(Object.entries(os.constants.signals).map(([name, n]) => [n as number, name]));
@@ -148,10 +149,27 @@ function checkLines(problems: string[], dataChecked: boolean): string[] {
 /** The job's first start (UTC), its nonce, and the generation as restarts.checkpoints */
 function jobText(start: bigint, nonce: bigint, generation: bigint): string {
   const started = new Date(Number(start / 1_000_000n)).toISOString();
-  return `started ${started}, nonce ${hex(nonce)}, generation ${generation >> BigInt(C.CKPT_GEN_RESTART_SHIFT)}.${generation & 0xffffffffn}`;
+  return `started ${started}, nonce ${hex(nonce)}, generation ${generationText(generation)}`;
 }
 
-export function formatSummary(file: string, image: Image, problems: string[], dataChecked: boolean): string {
+/** An incremental image's links, down to its full image */
+function chainLines(image: Image, chain: ChainLink[]): string[] {
+  if (!image.parent) return [];
+  const inherited = image.inherited.reduce((n, i) => n + i.extents.reduce((m, e) => m + e.count, 0n), 0n);
+  const rows = [['GENERATION', 'SIZE', 'KIND', 'FILE']];
+  for (const l of chain) {
+    rows.push([l.generation === undefined ? '?' : generationText(l.generation), l.size === undefined ? '-' : sizeText(l.size),
+      l.problem ? 'refused' : l.incremental ? 'incremental' : 'full', l.problem ? `${l.file}: ${l.problem}` : l.file]);
+  }
+  return [
+    `${label('chain')}incremental: ${sizeText(inherited * BigInt(C.CKPT_IMAGE_PAGE))} of its regions are as the ${chain.length} link${chain.length === 1 ? '' : 's'} below hold them`,
+    ...table(rows, INDENT),
+  ];
+}
+
+const generationText = (g: bigint) => `${g >> BigInt(C.CKPT_GEN_RESTART_SHIFT)}.${g & 0xffffffffn}`;
+
+export function formatSummary(file: string, image: Image, problems: string[], dataChecked: boolean, chain: ChainLink[] = []): string {
   const h = image.header;
   const lines = [
     `${label('image')}${file}: ${sizeText(image.size)}` + (h?.magic === C.CKPT_IMAGE_MAGIC ? `, format ${h.version}, ${h.records} records, binary id ${hex(h.binaryId)}` : ''),
@@ -161,6 +179,7 @@ export function formatSummary(file: string, image: Image, problems: string[], da
     ...registerLines(image),
     ...threadLines(image),
     ...regionLines(image),
+    ...chainLines(image, chain),
     ...fileLines(image),
     ...(image.cwd !== undefined ? [`${label('cwd')}${image.cwd}`] : []),
     ...limitLines(image),

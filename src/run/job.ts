@@ -81,6 +81,9 @@ function programEnvironment(images: ImageDir, start: Start): NodeJS.ProcessEnv {
     CKPT_IMAGE: images.staging,
     CKPT_SIGNAL: PROGRAM_CHECKPOINT_SIGNAL.slice(3),
     CKPT_VACATE_SIGNAL: PROGRAM_VACATE_SIGNAL.slice(3),
+    // full images only: each image is renamed to a numbered name and pruned by --keep, which an
+    // incremental image's parent link (a file beside the staging name) would not follow
+    CKPT_INCREMENTAL: '0',
   };
   delete env.CKPT_INTERVAL;
   delete env.CKPT_RESTART;

@@ -9,7 +9,7 @@ import path from 'node:path';
 import * as C from '../../src/contract.generated.js';
 import {
   EPOLL, EVENTFD, EXTENT, FIFO, KEPT_MAP, FILE, FILE_DATA, FILE_HEADER, FOWN, INOTIFY, PIPE, SIGNALFD, TIMERFD, GREG_NAMES, ITIMER_NAMES, KIND_NAMES,
-  LOCK, POSIX_TIMER, PROCESS, SYSV_SEGMENT, RECORD_HEADER, REGION, REGS, RLIMIT_SIZE, SIGACTION_SIZE, SIGNALS, SYMLINK, SYSV_IPC, TASK, TASK_NAME_SIZE,
+  LOCK, PARENT, POSIX_TIMER, PROCESS, SYSV_SEGMENT, RECORD_HEADER, REGION, REGS, RLIMIT_SIZE, SIGACTION_SIZE, SIGNALS, SYMLINK, SYSV_IPC, TASK, TASK_NAME_SIZE,
   SOCKET, SOCKET_ADDR_SIZE, THREAD, WINSIZE,
 } from '../../src/image/format.js';
 import { fieldSize, type Layout } from '../../src/lib/struct.js';
@@ -74,6 +74,7 @@ const CODE_FIELDS: Record<string, Field[]> = {
   SI: fieldsOf(SYSV_IPC),
   KM: fieldsOf(KEPT_MAP),
   TK: [{ offset: C.CKPT_TK_NAME, size: TASK_NAME_SIZE }, ...fieldsOf(TASK)],
+  PA: fieldsOf(PARENT),
 };
 
 /** Bytes between fields that no constant names (the runtime zeroes them) */

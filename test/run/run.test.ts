@@ -74,6 +74,13 @@ describe('ckpt-run', function () {
     assert.deepEqual(steps.listing(), ['ckpt-000004.img']);
   });
 
+  it('asks its programs for full images whatever CKPT_INCREMENTAL says: no chain links beside the numbered images', async () => {
+    const steps = StepsDir.make(exe, bin);
+    steps.env = { CKPT_INCREMENTAL: '1' };
+    for (let i = 0; i < 2; i++) await vacateCycle(steps, 'SIGUSR1', ['--keep', '2']);
+    assert.deepEqual(steps.listing(), ['ckpt-000001.img', 'ckpt-000002.img']);
+  });
+
   it('leaves no staging file behind and names a leftover one first: a killed writer\'s partial file is removed', async () => {
     const steps = StepsDir.make(exe, bin);
     const image = await vacateCycle(steps);

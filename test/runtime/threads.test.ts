@@ -4,7 +4,7 @@
 // a sample of those images is restarted, and each restarted pool must go on and end with its own
 // check passed. The checkpoint and vacate signals work sent to one thread, not the process. An
 // OpenMP computation (8 threads, libgomp's pool) checkpointed once it says it began, killed and
-// restarted, prints what an uninterrupted run prints.
+// restarted, prints what an uninterrupted run prints. The pool runs once more with incremental images.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -89,12 +89,16 @@ function relinkedPool(flavour: Flavour): Promise<string> {
 describe('threads: a pool that makes and joins threads in a loop', function () {
   this.timeout(600_000);
 
-  for (const flavour of SAMPLE_FLAVOURS) {
-    it(`${flavour}: checkpointed ${CHECKPOINTS} times while it runs, it ends with its check passed, and images ${[...RESTARTED].join(', ')} each restart and pass`, async () => {
+  // incremental images too (a chain that never folds, so that the copies keep their links): threads
+  // made, their stacks unmapped and memory written while the tracking goes on
+  const INCREMENTAL = { CKPT_INCREMENTAL: '1', CKPT_CHAIN_MAX: '1000', CKPT_CHAIN_PERCENT: '0' };
+  const runs = [...SAMPLE_FLAVOURS.map((f) => ({ flavour: f, env: {}, what: '' })), { flavour: 'glibc' as const, env: INCREMENTAL, what: ' (incremental images)' }];
+  for (const { flavour, env, what } of runs) {
+    it(`${flavour}: checkpointed ${CHECKPOINTS} times while it runs${what}, it ends with its check passed, and images ${[...RESTARTED].join(', ')} each restart and pass`, async () => {
       const bin = await relinkedPool(flavour);
       const dir = scratch('ckpt-pool-');
       const image = path.join(dir, 'pool.img');
-      const run = new Running(bin, [], dir, { CKPT_IMAGE: image });
+      const run = new Running(bin, [], dir, { CKPT_IMAGE: image, ...env });
       await run.said('READY\n');
       let g = 0n;
       for (let i = 1; i <= CHECKPOINTS; i++) {
@@ -107,6 +111,10 @@ describe('threads: a pool that makes and joins threads in a loop', function () {
       assert.equal(code, 0, `exit ${code}, stderr ${JSON.stringify(run.err)}`);
       assert.match(run.out, PASSED);
       assert.equal(run.err, '', 'no checkpoint complained');
+      if (env === INCREMENTAL) {
+        const src = fileSource(path.join(dir, `pool.${CHECKPOINTS}.img`));
+        try { assert.equal(readImage(src).parent?.depth, CHECKPOINTS - 1, 'the last image is the 99th incremental one'); } finally { src.close(); }
+      }
       for (const i of RESTARTED) await restartPool(bin, dir, path.join(dir, `pool.${i}.img`));
     });
   }

@@ -69,12 +69,12 @@ async function holdLock(dir: string): Promise<() => Promise<void>> {
 
 class Job {
   readonly image: string;
-  constructor(readonly dir: string, readonly bin: string) { this.image = path.join(dir, 'img'); }
+  constructor(readonly dir: string, readonly bin: string, readonly env: Record<string, string> = {}) { this.image = path.join(dir, 'img'); }
 
   /** A run of the program, fresh or from the image; its stdout and stderr append to run.log */
   start(restart: boolean): ChildProcess {
     const log = fs.openSync(path.join(this.dir, 'run.log'), 'a');
-    const env: Record<string, string> = { PATH: '/usr/bin:/bin', CKPT_IMAGE: this.image, ...(restart ? { CKPT_RESTART: this.image } : {}) };
+    const env: Record<string, string> = { PATH: '/usr/bin:/bin', CKPT_IMAGE: this.image, ...this.env, ...(restart ? { CKPT_RESTART: this.image } : {}) };
     const child = spawn(this.bin, restart ? [] : [CHUNK], { cwd: this.dir, stdio: ['ignore', log, log], env });
     fs.closeSync(log);
     stopAfterTest(async () => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
@@ -82,6 +82,9 @@ class Job {
   }
 
   tmps(): string[] { return fs.readdirSync(this.dir).filter((n) => TMP.test(n)); }
+
+  /** Incremental images' chain links (docs/image-format.md, "Incremental images") */
+  links(): string[] { return fs.readdirSync(this.dir).filter((n) => /^img\.g[0-9a-f]{16}$/.test(n)); }
 
   /** Sends the checkpoint signal, the directory locked, and returns the writer it forks (waiting for the lock) */
   async lockedCheckpoint(run: ChildProcess): Promise<number> {
@@ -118,8 +121,8 @@ describe('one writer per image', function () {
     await relinkFile(await stepsProgram(), bin);
   });
 
-  async function firstImage(): Promise<{ job: Job; run: ChildProcess }> {
-    const job = new Job(scratch('ckpt-writers-'), bin);
+  async function firstImage(env: Record<string, string> = {}): Promise<{ job: Job; run: ChildProcess }> {
+    const job = new Job(scratch('ckpt-writers-'), bin, env);
     const run = job.start(false);
     await checkpointable(run);
     await afterChunks(path.join(job.dir, 'run.log'), 1);
@@ -167,8 +170,12 @@ describe('one writer per image', function () {
     assert.equal(await ends(twin), 0);
   });
 
-  it('20 runs killed while their writer is busy and restarted at once: the image is always the newest state, sound, restartable, with no temporary file left', async () => {
-    let { job, run } = await firstImage();
+  // with incremental images too: every image that lands gets a chain link (round 1's orphan is an
+  // incremental image, the second of its run; a restarted run's first is full), and once a full
+  // image is in place only its own link is left
+  for (const { what, env } of [{ what: '', env: {} }, { what: ' (incremental images)', env: { CKPT_INCREMENTAL: '1' } }]) {
+  it(`20 runs killed while their writer is busy and restarted at once${what}: the image is always the newest state, sound, restartable, with no temporary file left`, async () => {
+    let { job, run } = await firstImage(env);
     let generation = 1n;
     for (let round = 1; round <= 20; round++) {
       const release = await holdLock(job.dir);
@@ -190,6 +197,8 @@ describe('one writer per image', function () {
       await waitFor(() => gone(orphan), `round ${round}: the orphaned writer to end`);
       assert.equal(generationText(generationOf(job.image)), generationText(generation), `round ${round}: the newest state is in place`);
       assert.deepEqual(job.tmps(), [], `round ${round}: no temporary file is left`);
+      const links = env.CKPT_INCREMENTAL ? [`img.g${generation.toString(16).padStart(16, '0')}`] : [];
+      assert.deepEqual(job.links(), links, `round ${round}: the chain links are the image in place's`);
     }
     await killed(run);
     const last = job.start(true);
@@ -198,6 +207,7 @@ describe('one writer per image', function () {
     assert.equal(await ends(last), 0, 'the last image restarts and the program finishes');
     assert.match(fs.readFileSync(path.join(job.dir, 'run.log'), 'utf8'), /^chunks=\d+ checksum=/m);
   });
+  }
 
   it('a writer killed before its image landed leaves a temporary file, which the next checkpoint that lands removes', async () => {
     const { job, run } = await firstImage();
