@@ -109,7 +109,7 @@
  * in the data area after the records. Every byte is covered by a CRC-32C. Fields are only added.
  */
 #define CKPT_IMAGE_MAGIC        0x31474d4954504b43ULL /* "CKPTIMG1" little-endian */
-#define CKPT_IMAGE_VERSION      4
+#define CKPT_IMAGE_VERSION      5
 #define CKPT_IMAGE_PAGE         4096
 
 #define CKPT_IH_MAGIC           0   /* u64: CKPT_IMAGE_MAGIC */
