@@ -378,7 +378,7 @@ int rt_save_kobject(struct rt_ckpt_work *w, long fd, uint32_t type, const struct
 		return r;
 	if (type == CKPT_FT_PIPE && rt_starts_with(path, "pipe:["))
 		return rt_save_pipe(w, fd, path);
-	if (type == CKPT_FT_PIPE && rt_is_fifo(st, path))
+	if (type == CKPT_FT_PIPE && rt_is_fifo(st, path) && !inherited)	/* an inherited one is the launcher's, as its pipes */
 		return rt_save_fifo(w, fd, st, path);
 	if (type == CKPT_FT_OTHER && rt_is_symlink(st))
 		return rt_save_symlink(w, fd, path);

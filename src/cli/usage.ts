@@ -52,6 +52,14 @@ The relinked program reads these when it starts (each unset by default):
                         while a verifier checks it (a bad checksum stops the program); 0, every
                         page is read into anonymous memory first
   CKPT_HUGE=1           with CKPT_LAZY=0, read large memory regions into transparent huge pages
+  CKPT_INCREMENTAL=1    after a full image, checkpoints to a file store only the pages written
+                        since the one before; each image keeps a link PATH.g<generation>, and an
+                        incremental one restarts only with its links beside it
+  CKPT_CHAIN_MAX=N, CKPT_CHAIN_PERCENT=P
+                        with CKPT_INCREMENTAL=1, the next image is full after N incremental
+                        links (16) or once they hold P% of the full image's bytes (100; 0: no bound)
+  CKPT_TCP_CLOSE=1      at restart, TCP connections (which cannot be made again) come back as
+                        closed sockets instead of refusing the image
   CKPT_STATS=FILE       at exit or exec, append one JSON line of system call counts per process
   CKPT_SUD=on|off|auto  arm the Syscall User Dispatch net or not (default: ckpt-relink --sud-net)
   CKPT_SHADOW=HOST:PORT forward file system calls to ckpt-shadow there (IPv4 address or name)
