@@ -61,15 +61,20 @@ static uint32_t rt_shared_with(const struct rt_ckpt_work *w, long fd)
 /*
  * What the program inherited when it started: a launcher's pipes and sockets (a shell's job
  * control, a batch system's monitoring, node's socketpair stdio) are listed in the image but not
- * warned about at every checkpoint, into the program's own stderr, nor made again. Known by the
- * object (device and inode), not the number: a shell moves its stdout to 10 around a redirection.
+ * warned about at every checkpoint, into the program's own stderr, nor made again. Known by their
+ * numbers, 0 to 1023 (which a restarted process keeps: its launcher gives it new objects there),
+ * and by the objects themselves (device and inode), wherever the program moves them: a shell
+ * saves its stdout at 10 around a redirection.
  */
 #define RT_MAX_INHERITED 64
+static uint64_t rt_inherited_fds[16];
 static struct { uint64_t dev, ino; } rt_inherited[RT_MAX_INHERITED];
 static int rt_ninherited;
 
-static int rt_was_inherited(const struct rt_stat *st)
+static int rt_was_inherited(long fd, const struct rt_stat *st)
 {
+	if (fd < 1024 && (rt_inherited_fds[fd / 64] >> (fd % 64) & 1))
+		return 1;
 	for (int i = 0; i < rt_ninherited; i++)
 		if (rt_inherited[i].dev == st->dev && rt_inherited[i].ino == st->ino)
 			return 1;
@@ -80,7 +85,9 @@ static int rt_note_inherited(void *arg, long fd)
 {
 	(void)arg;
 	struct rt_stat st;
-	if (rt_ninherited < RT_MAX_INHERITED && rt_syscall2(__NR_fstat, fd, (long)&st) == 0 && !rt_was_inherited(&st)) {
+	if (fd < 1024)
+		rt_inherited_fds[fd / 64] |= 1ULL << (fd % 64);
+	if (rt_ninherited < RT_MAX_INHERITED && rt_syscall2(__NR_fstat, fd, (long)&st) == 0) {
 		rt_inherited[rt_ninherited].dev = st.dev;
 		rt_inherited[rt_ninherited++].ino = st.ino;
 	}
@@ -137,7 +144,7 @@ static int rt_save_file(struct rt_ckpt_work *w, long fd)
 		w->fds[w->nfds++] = (int)fd;
 	if (placeholder)
 		return 0;	/* remote/ makes it again: no kernel object of its own to save */
-	int inherited = rt_was_inherited(&st);
+	int inherited = rt_was_inherited(fd, &st);
 	int object = rt_save_kobject(w, fd, type, &st, w->linkbuf, inherited);
 	if (object != RT_SAVE_NOT_MINE)
 		return object;
