@@ -95,18 +95,20 @@ static int rt_sink_pad(struct rt_sink *s, uint64_t to)
 /*
  * Memory that stays as it is until the reader has it (the writer's snapshot: the program's writes
  * land in its own copies) goes into the pipe by reference (vmsplice), not copied: the command's
- * read is then the only copy. 0, or -errno; -EINVAL when the kernel will not, before any byte.
+ * read is then the only copy. 0, or -errno; -EINVAL only when the kernel refused the first byte.
  */
 static int rt_splice_all(long fd, const unsigned char *buf, uint64_t len)
 {
-	while (len) {
-		struct { const void *base; uint64_t len; } iov = { buf, len };
+	for (uint64_t done = 0; done < len;) {
+		struct { const void *base; uint64_t len; } iov = { buf + done, len - done };
 		long n = rt_syscall4(__NR_vmsplice, fd, (long)&iov, 1, 0);
 		if (n == -EINTR)
 			continue;
+		if (n == -EINVAL && !done)
+			return -EINVAL;
 		if (n <= 0)
-			return n ? (int)n : -EIO;
-		buf += n, len -= (uint64_t)n;
+			return n && n != -EINVAL ? (int)n : -EIO;
+		done += (uint64_t)n;
 	}
 	return 0;
 }
@@ -120,13 +122,12 @@ static int rt_sink_write(struct rt_sink *s, const void *buf, uint64_t len, uint6
 		return rt_pwrite_all(s->fd, buf, len, off);
 	if (off < s->at)
 		return -EIO;	/* the layout is in increasing offsets: anything else is a bug, not an image */
-	int r = rt_sink_pad(s, off);
-	if (!r && stable && s->splice) {
-		r = rt_splice_all(s->fd, buf, len);
-		if (r == -EINVAL && s->at == off)	/* not a pipe after all, or refused: copy from now on */
-			s->splice = 0;
+	int r = rt_sink_pad(s, off), by_reference = stable && s->splice;
+	if (!r && by_reference && (r = rt_splice_all(s->fd, buf, len)) == -EINVAL) {
+		s->splice = by_reference = 0;	/* refused before any byte: copied, from now on */
+		r = 0;
 	}
-	if (!r && !(stable && s->splice))
+	if (!r && !by_reference)
 		r = rt_write_all((int)s->fd, buf, (size_t)len);
 	if (!r)
 		s->at += len;
